@@ -1,0 +1,10 @@
+// Package components is the one registry of pluggable components (state
+// stores, pub/sub brokers, bindings, secret stores, ...). Each
+// implementation lives in its own package under internal/components/<kind>/<name>
+// and registers itself from init() under its Dapr type ("state.redis") and
+// the versions it accepts ("v1"). Hosts look a type up, construct it and
+// type-assert it to the kind's interface (for example state.Store).
+//
+// This package must not import building blocks, the sidecar or the control
+// plane: dependencies point from them to here.
+package components

@@ -1,0 +1,106 @@
+package components
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Metadata is what a component receives at Init: its identity and its
+// metadata items with every secretRef already resolved.
+type Metadata struct {
+	// Name is the component's name, e.g. "statestore".
+	Name string
+	// Type is the Dapr component type, e.g. "state.redis".
+	Type string
+	// Version is the component version, e.g. "v1".
+	Version string
+	// Properties holds the metadata items by name (Dapr's keys: redisHost,
+	// connectionString, keyPrefix, ...).
+	Properties map[string]string
+	// AppID is the Dapr app id of the sidecar that loads the component.
+	AppID string
+	// BaseDir is the directory relative paths in metadata resolve against
+	// (the environment's state directory), so an embedded store knows where
+	// to put its files.
+	BaseDir string
+}
+
+// Info describes one registered component type.
+type Info struct {
+	// Type is the Dapr type, "<kind>.<name>", e.g. "state.sqlite".
+	Type string
+	// Versions lists the accepted versions; empty means only "v1".
+	Versions []string
+	// New returns a fresh, uninitialised instance.
+	New func() any
+}
+
+// Kind returns the part of the type before the first dot ("state").
+func (i Info) Kind() string {
+	k, _, _ := strings.Cut(i.Type, ".")
+	return k
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Info{}
+)
+
+// Register adds a component type. It panics on a duplicate or malformed
+// registration: both are programming errors found at startup.
+func Register(info Info) {
+	if !strings.Contains(info.Type, ".") || info.New == nil {
+		panic(fmt.Sprintf("components: bad registration %q", info.Type))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[info.Type]; dup {
+		panic(fmt.Sprintf("components: %q registered twice", info.Type))
+	}
+	registry[info.Type] = info
+}
+
+// Lookup finds a registered type and checks the version. Its errors list
+// what is available so a user can fix the component file.
+func Lookup(typ, version string) (Info, error) {
+	mu.RLock()
+	info, ok := registry[typ]
+	mu.RUnlock()
+	if !ok {
+		kind, _, _ := strings.Cut(typ, ".")
+		known := Types(kind)
+		if len(known) == 0 {
+			return Info{}, fmt.Errorf("unknown component type %q", typ)
+		}
+		return Info{}, fmt.Errorf("unknown component type %q; known %s types: %s", typ, kind, strings.Join(known, ", "))
+	}
+	versions := info.Versions
+	if len(versions) == 0 {
+		versions = []string{"v1"}
+	}
+	if version == "" {
+		version = "v1"
+	}
+	if !slices.Contains(versions, version) {
+		return Info{}, fmt.Errorf("component type %q has no version %q; use one of: %s", typ, version, strings.Join(versions, ", "))
+	}
+	return info, nil
+}
+
+// Types lists the registered types of one kind ("state"), or of all kinds
+// when kind is empty, sorted.
+func Types(kind string) []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	var out []string
+	for t, info := range registry {
+		if kind == "" || info.Kind() == kind {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

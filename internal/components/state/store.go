@@ -1,0 +1,120 @@
+// Package state defines the interface every state store implements and the
+// errors it reports. Implementations live in subpackages (inmemory, sqlite,
+// redis, ...) and register with the components registry; the conformance
+// subpackage is the one suite they all pass.
+//
+// Keys arrive here already prefixed (for example "myapp||key"): prefixing is
+// the state building block's job, not the store's.
+package state
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cove-env/cove/internal/components"
+)
+
+// Feature is a capability a store advertises; the names are Dapr's, as
+// reported by the metadata API.
+type Feature string
+
+// Features a store may report.
+const (
+	FeatureETag          Feature = "ETAG"
+	FeatureTransactional Feature = "TRANSACTIONAL"
+	FeatureTTL           Feature = "TTL"
+	FeatureQuery         Feature = "QUERY_API"
+	FeatureActor         Feature = "ACTOR"
+)
+
+// Concurrency and consistency option values, as Dapr spells them.
+const (
+	FirstWrite  = "first-write"
+	LastWrite   = "last-write"
+	Strong      = "strong"
+	Eventual    = "eventual"
+	TTLMetadata = "ttlInSeconds"
+)
+
+// Errors a store wraps (fmt.Errorf("%w: ...")) so callers map them to
+// Dapr's error codes with errors.Is.
+var (
+	// ErrETagMismatch: the given ETag is not the current one, or the key
+	// does not exist when an ETag was given.
+	ErrETagMismatch = errors.New("possible etag mismatch: the etag does not match the stored value")
+	// ErrETagInvalid: the ETag is not in the store's format.
+	ErrETagInvalid = errors.New("invalid etag value")
+	// ErrNotSupported: the store does not implement the requested feature.
+	ErrNotSupported = errors.New("not supported by this state store")
+)
+
+// Options are a write's concurrency and consistency.
+type Options struct {
+	Concurrency string // FirstWrite or LastWrite (default)
+	Consistency string // Strong or Eventual (default)
+}
+
+// GetRequest reads one key.
+type GetRequest struct {
+	Key         string
+	Metadata    map[string]string
+	Consistency string
+}
+
+// GetResponse is a read result. A missing key is a nil Data and nil ETag,
+// not an error.
+type GetResponse struct {
+	Data        []byte
+	ETag        *string
+	Metadata    map[string]string
+	ContentType *string
+}
+
+// SetRequest writes one key. A non-nil ETag makes the write conditional.
+// Metadata["ttlInSeconds"] sets an expiry where the store supports TTL.
+type SetRequest struct {
+	Key         string
+	Value       []byte
+	ETag        *string
+	Metadata    map[string]string
+	Options     Options
+	ContentType *string
+}
+
+// DeleteRequest deletes one key; a non-nil ETag makes it conditional.
+type DeleteRequest struct {
+	Key      string
+	ETag     *string
+	Metadata map[string]string
+	Options  Options
+}
+
+// Operation is one step of a transaction: exactly one of Set and Delete.
+type Operation struct {
+	Set    *SetRequest
+	Delete *DeleteRequest
+}
+
+// TransactionRequest is an ordered list of operations applied atomically.
+type TransactionRequest struct {
+	Operations []Operation
+	Metadata   map[string]string
+}
+
+// Store is the interface every state store implements.
+type Store interface {
+	// Init connects and prepares the store; it fails with a message that
+	// names the address it could not reach.
+	Init(ctx context.Context, md components.Metadata) error
+	Features() []Feature
+	Get(ctx context.Context, req *GetRequest) (*GetResponse, error)
+	Set(ctx context.Context, req *SetRequest) error
+	Delete(ctx context.Context, req *DeleteRequest) error
+	Close() error
+}
+
+// Transactional is implemented by stores that apply several operations
+// atomically (and then report FeatureTransactional).
+type Transactional interface {
+	Multi(ctx context.Context, req *TransactionRequest) error
+}
