@@ -1,0 +1,26 @@
+# cove's everyday targets. `make test` is the test command CI runs.
+GO ?= go
+
+.PHONY: build run test test-short lint fuzz
+
+build:
+	$(GO) build -o bin/cove ./cmd/cove
+
+run:
+	$(GO) run ./cmd/cove up -f examples/triage/cove.yaml
+
+# Unit, integration (real Redis/PostgreSQL) and end-to-end tests.
+test:
+	bash scripts/services.sh
+	$(GO) vet ./...
+	cd examples/triage && $(GO) vet ./...
+	COVE_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+# Without the end-to-end tests.
+test-short:
+	$(GO) test -short ./...
+
+# Each fuzzer for a short while.
+fuzz:
+	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParseContainerApp -fuzztime 30s
+	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParseComponent -fuzztime 30s

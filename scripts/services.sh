@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Starts the backing services the integration tests use, when they are
+# installed but not running. It never stops, wipes or reconfigures a
+# service that is already up: tests use their own key prefixes and tables.
+set -u
+
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_up() {
+  for _ in $(seq 1 50); do up "$1" && return 0; sleep 0.2; done
+  echo "services: $2 did not come up on port $1" >&2
+  return 1
+}
+
+ensure() { # port name command...
+  local port=$1 name=$2; shift 2
+  up "$port" && return 0
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "services: $name is not running on port $port and not installed; tests that need it will fail" >&2
+    return 0
+  fi
+  echo "services: starting $name"
+  "$@" >/dev/null 2>&1 || true
+  wait_up "$port" "$name"
+}
+
+ensure 6379 redis redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+  --dir /var/lib/redis --logfile /var/log/redis/ci.log
+ensure 5432 postgresql sh -c 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
+exit 0
