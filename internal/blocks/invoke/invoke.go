@@ -1,0 +1,372 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// Resolver finds one ready replica of an app. It is defined here, where it
+// is consumed; the sidecar supplies one backed by the environment's routing
+// table.
+type Resolver interface {
+	// Resolve returns a ready replica of appID (a bare id, without a
+	// namespace). Unknown ids wrap ErrAppNotFound; an app without a ready
+	// replica wraps ErrNoReadyReplica.
+	Resolve(ctx context.Context, appID string) (Target, error)
+}
+
+// Target is one ready replica of an app.
+type Target struct {
+	AppID string
+	// Addr is host:port of the replica's app port.
+	Addr string
+}
+
+// Errors a Resolver wraps. The text of ErrAppNotFound is what daprd's name
+// resolution reports, so callers see the same message as under Dapr.
+var (
+	ErrAppNotFound    = errors.New("couldn't find service")
+	ErrNoReadyReplica = errors.New("no ready replica")
+)
+
+// Request is one invocation. Invoke takes ownership of Header (it rewrites
+// hop-by-hop and identity headers in place, which saves a copy per call)
+// and of Body.
+type Request struct {
+	// AppID is the target app id, optionally qualified as "app.namespace".
+	AppID string
+	// Method is the HTTP verb.
+	Method string
+	// Path is the path on the target app, e.g. "/orders/1"; a missing
+	// leading slash is added.
+	Path string
+	// Query is the raw query string, without '?'.
+	Query  string
+	Header http.Header
+	// Body may be nil. It is streamed, never buffered.
+	Body io.ReadCloser
+	// ContentLength follows http.Request: -1 (or 0 with a non-nil Body
+	// other than http.NoBody) means unknown, and the body is sent chunked.
+	ContentLength int64
+	// CallerAppID is the invoking app's id, sent as dapr-caller-app-id.
+	CallerAppID string
+}
+
+// Response is the target app's answer. The caller must close Body.
+type Response struct {
+	Status        int
+	Header        http.Header
+	Body          io.ReadCloser
+	ContentLength int64
+}
+
+// Options tune an Invoker.
+type Options struct {
+	// Namespace is the environment's namespace; "app.<Namespace>" ids
+	// resolve like "app". Default "default".
+	Namespace string
+	// Transport carries the calls. Default NewTransport(). Share one per
+	// process so connections are pooled across sidecars.
+	Transport http.RoundTripper
+	// MaxAttempts bounds the tries when a replica refuses the connection
+	// (it may have just stopped while the routing table still lists it);
+	// each retry resolves again so round robin picks another replica.
+	// Default 3; 1 disables retries.
+	MaxAttempts int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Invoker forwards invocations to app replicas. It is safe for concurrent
+// use by many sidecars.
+type Invoker struct {
+	resolver    Resolver
+	transport   http.RoundTripper
+	namespace   string
+	maxAttempts int
+	log         *slog.Logger
+}
+
+// New returns an Invoker resolving through r.
+func New(r Resolver, opts Options) *Invoker {
+	i := &Invoker{
+		resolver:    r,
+		transport:   opts.Transport,
+		namespace:   opts.Namespace,
+		maxAttempts: opts.MaxAttempts,
+		log:         opts.Logger,
+	}
+	if i.transport == nil {
+		i.transport = NewTransport()
+	}
+	if i.namespace == "" {
+		i.namespace = "default"
+	}
+	if i.maxAttempts <= 0 {
+		i.maxAttempts = 3
+	}
+	if i.log == nil {
+		i.log = slog.Default()
+	}
+	return i
+}
+
+// ResponseHeaderTimeout bounds how long the transport from NewTransport
+// waits for an app to start answering: ACA's ingress request timeout, so a
+// call that would time out on Azure does not hang forever here.
+const ResponseHeaderTimeout = 240 * time.Second
+
+// NewTransport returns the transport tuned for sidecar-to-app traffic:
+// kept-alive connections, an idle pool large enough for load tests, no
+// proxy (replicas get HTTP_PROXY, the cove process must not follow it) and
+// no transparent compression (bodies and Content-Encoding pass through as
+// the app sent them).
+func NewTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
+		WriteBufferSize:        32 << 10,
+		ReadBufferSize:         32 << 10,
+	}
+}
+
+// Invoke forwards req to a ready replica of req.AppID and returns its
+// response, whatever its status. Errors are *daprerr.Error with code
+// ERR_DIRECT_INVOKE and Dapr's message shape; they wrap the cause, so
+// errors.Is(err, ErrAppNotFound) works.
+func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	appID, err := i.bareAppID(req.AppID)
+	if err != nil {
+		closeBody(req.Body)
+		return nil, invokeError(req.AppID, err)
+	}
+	if req.Header == nil {
+		req.Header = make(http.Header, 3)
+	}
+	prepareRequestHeader(req.Header, req.CallerAppID, appID, i.namespace)
+
+	body := req.Body
+	if body == http.NoBody {
+		body = nil
+	}
+	var guard *replayGuard
+	if body != nil && i.maxAttempts > 1 {
+		guard = &replayGuard{rc: body}
+		body = guard
+	}
+	path := req.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+
+	for attempt := 1; ; attempt++ {
+		target, err := i.resolver.Resolve(ctx, appID)
+		if err != nil {
+			closeBody(req.Body)
+			return nil, invokeError(req.AppID, err)
+		}
+		out := (&http.Request{
+			Method:        req.Method,
+			URL:           &url.URL{Scheme: "http", Host: target.Addr, Path: path, RawQuery: req.Query},
+			Header:        req.Header,
+			Body:          body,
+			ContentLength: req.ContentLength,
+			Host:          target.Addr,
+		}).WithContext(ctx)
+		if body == nil {
+			out.ContentLength = 0
+		}
+		if guard != nil {
+			guard.arm()
+		}
+		resp, err := i.transport.RoundTrip(out)
+		if err == nil {
+			if guard != nil {
+				guard.release()
+			}
+			stripHopByHop(resp.Header)
+			return &Response{
+				Status:        resp.StatusCode,
+				Header:        resp.Header,
+				Body:          resp.Body,
+				ContentLength: resp.ContentLength,
+			}, nil
+		}
+		if attempt < i.maxAttempts && ctx.Err() == nil && refused(err) && (guard == nil || !guard.touched()) {
+			i.log.DebugContext(ctx, "replica refused the connection, retrying",
+				slog.String("app", appID), slog.String("addr", target.Addr), slog.Int("attempt", attempt))
+			continue
+		}
+		closeBody(req.Body)
+		return nil, invokeError(req.AppID, err)
+	}
+}
+
+// bareAppID strips a ".namespace" qualifier; only this environment's
+// namespace exists.
+func (i *Invoker) bareAppID(id string) (string, error) {
+	if id == "" {
+		return "", errors.New("app id is empty")
+	}
+	app, ns, qualified := strings.Cut(id, ".")
+	if !qualified {
+		return id, nil
+	}
+	if strings.Contains(ns, ".") {
+		return "", fmt.Errorf("invalid app id %s", id)
+	}
+	if ns != i.namespace {
+		return "", fmt.Errorf("%w: %s in namespace %s", ErrAppNotFound, app, ns)
+	}
+	return app, nil
+}
+
+func invokeError(id string, cause error) *daprerr.Error {
+	return &daprerr.Error{
+		Kind:    daprerr.DirectInvoke,
+		Message: fmt.Sprintf("failed to invoke, id: %s, err: %v", id, cause),
+		Cause:   cause,
+	}
+}
+
+// refused reports a failure to connect: nothing was sent, so another
+// replica may be tried.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		_ = b.Close()
+	}
+}
+
+// Identity headers Dapr adds to every invocation, in canonical form.
+const (
+	HeaderCallerAppID     = "Dapr-Caller-App-Id"
+	HeaderCalleeAppID     = "Dapr-Callee-App-Id"
+	HeaderCallerNamespace = "Dapr-Caller-Namespace"
+	// HeaderAppID selects the target in the header form of invocation; it
+	// is not forwarded.
+	HeaderAppID = "Dapr-App-Id"
+)
+
+// prepareRequestHeader drops what must not reach the app and stamps the
+// identity headers; caller-supplied identity headers are replaced so an
+// app cannot spoof another's id.
+func prepareRequestHeader(h http.Header, caller, callee, namespace string) {
+	stripHopByHop(h)
+	delete(h, HeaderAppID)
+	if _, ok := h["User-Agent"]; !ok {
+		// An empty value keeps the transport from adding its own.
+		h["User-Agent"] = noUserAgent
+	}
+	h[HeaderCallerAppID] = []string{caller}
+	h[HeaderCalleeAppID] = []string{callee}
+	h[HeaderCallerNamespace] = []string{namespace}
+}
+
+// stripHopByHop removes the headers RFC 9110 section 7.6.1 says a proxy
+// must not forward, including those the Connection header nominates.
+func stripHopByHop(h http.Header) {
+	if conn, ok := h["Connection"]; ok {
+		for _, v := range conn {
+			for tok := range strings.SplitSeq(v, ",") {
+				if tok = strings.TrimSpace(tok); tok != "" {
+					delete(h, textproto.CanonicalMIMEHeaderKey(tok))
+				}
+			}
+		}
+	}
+	for _, k := range hopByHop {
+		delete(h, k)
+	}
+}
+
+// noUserAgent is shared read-only by every request that has none.
+var noUserAgent = []string{""}
+
+var hopByHop = [...]string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade",
+	"Http2-Settings", "Te", "Trailer", "Proxy-Authorization", "Proxy-Authenticate",
+}
+
+// replayGuard lets a request body be offered to another replica after a
+// refused connection. The transport closes a body on every failed attempt;
+// while armed and unread, that close is held back so the next attempt can
+// still send it. Once a byte has been asked for, replay is impossible and
+// closes go through.
+type replayGuard struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+
+	mu     sync.Mutex
+	armed  bool // an attempt is in flight and may still be retried
+	held   bool // Close arrived while armed
+	closed bool
+}
+
+func (g *replayGuard) Read(p []byte) (int, error) {
+	g.read.Store(true)
+	return g.rc.Read(p)
+}
+
+func (g *replayGuard) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.armed && !g.read.Load() {
+		g.held = true
+		return nil
+	}
+	return g.closeLocked()
+}
+
+func (g *replayGuard) closeLocked() error {
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	return g.rc.Close()
+}
+
+// arm starts an attempt.
+func (g *replayGuard) arm() {
+	g.mu.Lock()
+	g.armed, g.held = true, false
+	g.mu.Unlock()
+}
+
+// release ends retrying after a successful round trip: a close the
+// transport made meanwhile is carried out now, later ones go through.
+func (g *replayGuard) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed = false
+	if g.held {
+		_ = g.closeLocked()
+	}
+}
+
+func (g *replayGuard) touched() bool { return g.read.Load() }
