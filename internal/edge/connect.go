@@ -1,0 +1,109 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// serveConnect opens a TCP tunnel for CONNECT host:port, which is how clients
+// reach https:// URLs through a proxy. An app's name tunnels to one of its
+// replicas; any other host is dialled as it is.
+func (e *Edge) serveConnect(w http.ResponseWriter, r *http.Request, d decision) {
+	h := &hop{}
+	switch d.verdict {
+	case toApp:
+		ep, ok := d.app.Pick()
+		if !ok {
+			e.noReplica(w, r, d.app)
+			return
+		}
+		h.app, h.replica, h.addr = d.app.Name, ep.Replica, ep.Addr
+	case noReplica:
+		e.noReplica(w, r, d.app)
+		return
+	case forward:
+		if d.port == "" {
+			e.reply(w, r, http.StatusBadRequest, fmt.Sprintf("CONNECT needs host:port, got %q", r.Host))
+			return
+		}
+		h.addr = net.JoinHostPort(d.host, d.port)
+	default:
+		e.reply(w, r, http.StatusNotFound, d.reason)
+		return
+	}
+	start := time.Now()
+	defer e.logRequest(r.Context(), r, h, start)
+	e.tunnel(w, r, h)
+}
+
+// tunnel dials h.addr, takes over the client connection and copies bytes both
+// ways until both sides are done, one side fails, or the edge shuts down.
+func (e *Edge) tunnel(w http.ResponseWriter, r *http.Request, h *hop) {
+	up, err := e.dialer.DialContext(r.Context(), "tcp", h.addr)
+	if err != nil {
+		h.err, h.status = err, http.StatusBadGateway
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			h.status = http.StatusGatewayTimeout
+		}
+		http.Error(w, fmt.Sprintf("cannot reach %s: %v", h.addr, err), h.status)
+		return
+	}
+	defer up.Close()
+
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Only HTTP/1 connections can be taken over, and the internal
+		// listener speaks nothing else.
+		h.err, h.status = err, http.StatusNotImplemented
+		http.Error(w, "CONNECT is supported over HTTP/1.1 only", h.status)
+		return
+	}
+	defer conn.Close()
+	// The server may have left a header read deadline on the connection; a
+	// tunnel may stay idle for as long as its ends like.
+	_ = conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
+		h.err, h.status = err, clientGone
+		return
+	}
+	h.status = http.StatusOK
+
+	// A shutting-down edge ends its tunnels: the request context is derived
+	// from the server's base context, which Serve cancels after the grace
+	// period.
+	stop := context.AfterFunc(r.Context(), func() {
+		conn.Close()
+		up.Close()
+	})
+	defer stop()
+
+	done := make(chan error, 2)
+	// brw.Reader holds whatever the client sent right after the CONNECT
+	// request (often the TLS ClientHello), so read through it.
+	go pipe(up, brw.Reader, done)
+	go pipe(conn, up, done)
+	if err := <-done; err != nil {
+		// One side broke; the other would wait forever for a peer that is gone.
+		conn.Close()
+		up.Close()
+	}
+	<-done
+}
+
+// pipe copies src to dst, then half-closes dst so the peer sees the end of
+// the stream while the other direction may still be running.
+func pipe(dst net.Conn, src io.Reader, done chan<- error) {
+	_, err := io.Copy(dst, src)
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	} else {
+		dst.Close()
+	}
+	done <- err
+}

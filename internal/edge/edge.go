@@ -1,0 +1,321 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/routing"
+)
+
+const (
+	// DefaultDomain is the environment domain when Options.Domain is empty.
+	DefaultDomain = "localhost"
+	// DefaultRequestTimeout is ACA's ingress request timeout.
+	DefaultRequestTimeout = 240 * time.Second
+
+	// dialTimeout bounds connecting to a replica or a CONNECT target.
+	dialTimeout = 10 * time.Second
+	// Server limits. There is no read or write timeout: uploads, event
+	// streams and WebSockets may legitimately last long; the request timeout
+	// bounds the wait for an app instead.
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	// shutdownGrace is how long in-flight requests may finish once Serve's
+	// context ends.
+	shutdownGrace = 10 * time.Second
+	// retryAfter is sent with 503 while an app has no ready replica; replicas
+	// usually become ready within seconds.
+	retryAfter = "5"
+)
+
+// Options configure an Edge.
+type Options struct {
+	// Routes is the live topology. Nil means an empty environment.
+	Routes *routing.Source
+	// Domain is the environment domain; apps are <app>.<Domain>. Default
+	// "localhost".
+	Domain string
+	// Logger receives debug lines per request and listener events. Nil
+	// discards.
+	Logger *slog.Logger
+	// RequestTimeout bounds how long an upstream may take to send its
+	// response headers; past it the caller gets 504. Default 240s as in ACA.
+	// Once the response has started it may stream for as long as it needs.
+	RequestTimeout time.Duration
+}
+
+// Edge serves the public ingress and the internal proxy of one environment.
+// It is safe for concurrent use; build it with New.
+type Edge struct {
+	routes  *routing.Source
+	domain  string
+	log     *slog.Logger
+	timeout time.Duration
+
+	transport *http.Transport
+	dialer    *net.Dialer
+	// appProxy forwards to replicas, fwdProxy to hosts outside the
+	// environment. Each request carries its target in a *hop.
+	appProxy *httputil.ReverseProxy
+	fwdProxy *httputil.ReverseProxy
+	// via names this edge in the Via header of forward-proxied requests, so a
+	// request that comes back to it (a Host naming the proxy itself) is caught.
+	via string
+}
+
+// New builds an Edge. It opens nothing; see Serve or the handlers.
+func New(opts Options) *Edge {
+	e := &Edge{
+		routes:  opts.Routes,
+		domain:  strings.TrimSuffix(strings.ToLower(opts.Domain), "."),
+		log:     opts.Logger,
+		timeout: opts.RequestTimeout,
+		dialer:  &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		via:     "cove-" + randomID(),
+	}
+	if e.routes == nil {
+		e.routes = &routing.Source{}
+	}
+	if e.domain == "" {
+		e.domain = DefaultDomain
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.timeout <= 0 {
+		e.timeout = DefaultRequestTimeout
+	}
+	e.transport = &http.Transport{
+		// Never consult HTTP_PROXY: this process may have it set for its own
+		// apps, and the edge itself is that proxy.
+		Proxy:       nil,
+		DialContext: e.dialer.DialContext,
+		// A load test at 64 concurrent clients keeps 64 connections per
+		// replica busy; a smaller idle pool would close and redial them and
+		// run the machine out of ephemeral ports in TIME_WAIT.
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// A proxy passes bodies through as they are; transparent gzip would
+		// change what the client asked for.
+		DisableCompression: true,
+	}
+	rt := &timeoutTransport{base: e.transport, d: e.timeout}
+	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
+	e.appProxy = &httputil.ReverseProxy{
+		Rewrite:   e.rewriteToApp,
+		Transport: rt,
+		// Flush every write so event streams, long polls and chunked
+		// responses reach the caller as the app produces them.
+		FlushInterval:  -1,
+		ModifyResponse: recordStatus,
+		ErrorHandler:   e.proxyError,
+		ErrorLog:       errLog,
+	}
+	e.fwdProxy = &httputil.ReverseProxy{
+		Rewrite:        e.rewriteForward,
+		Transport:      rt,
+		FlushInterval:  -1,
+		ModifyResponse: recordStatus,
+		ErrorHandler:   e.proxyError,
+		ErrorLog:       errLog,
+	}
+	return e
+}
+
+// randomID names one edge instance; it need only differ between edges that
+// might proxy to each other.
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}
+
+// PublicHandler serves the external listener: <app>.<domain> of apps with
+// external ingress.
+func (e *Edge) PublicHandler() http.Handler { return http.HandlerFunc(e.servePublic) }
+
+// InternalHandler serves the listener apps reach through HTTP_PROXY: every app
+// with ingress by name, everything else as a forward proxy, CONNECT tunnels.
+func (e *Edge) InternalHandler() http.Handler { return http.HandlerFunc(e.serveInternal) }
+
+func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		e.reply(w, r, http.StatusMethodNotAllowed, "CONNECT is not served by the public edge")
+		return
+	}
+	t := e.routes.Load()
+	d := publicRoute(t, e.domain, r.Host)
+	switch d.verdict {
+	case toApp:
+		e.proxyToApp(w, r, d.app)
+	case noReplica:
+		e.noReplica(w, r, d.app)
+	case listing:
+		e.listApps(w, r, t, d)
+	default:
+		e.reply(w, r, http.StatusNotFound, d.reason)
+	}
+}
+
+func (e *Edge) serveInternal(w http.ResponseWriter, r *http.Request) {
+	if e.looped(r) {
+		e.reply(w, r, http.StatusLoopDetected, fmt.Sprintf("host %q is this proxy itself", r.Host))
+		return
+	}
+	d := internalRoute(e.routes.Load(), e.domain, r.Host)
+	if r.Method == http.MethodConnect {
+		e.serveConnect(w, r, d)
+		return
+	}
+	switch d.verdict {
+	case toApp:
+		e.proxyToApp(w, r, d.app)
+	case noReplica:
+		e.noReplica(w, r, d.app)
+	case forward:
+		e.forward(w, r, d)
+	default:
+		e.reply(w, r, http.StatusNotFound, d.reason)
+	}
+}
+
+// looped reports whether r already passed through this edge's forward proxy.
+func (e *Edge) looped(r *http.Request) bool {
+	for _, v := range r.Header.Values("Via") {
+		if strings.Contains(v, e.via) {
+			return true
+		}
+	}
+	return false
+}
+
+// noReplica answers 503 for an app that exists but has nothing ready yet.
+func (e *Edge) noReplica(w http.ResponseWriter, r *http.Request, app *routing.App) {
+	w.Header().Set("Retry-After", retryAfter)
+	http.Error(w, fmt.Sprintf("app %q has no ready replica", app.Name), http.StatusServiceUnavailable)
+	e.logRequest(r.Context(), r, &hop{app: app.Name, status: http.StatusServiceUnavailable}, time.Time{})
+}
+
+// listApps answers a bare host on the public edge with where the external apps
+// are, which is what a developer opening http://localhost:<port> wants.
+func (e *Edge) listApps(w http.ResponseWriter, r *http.Request, t *routing.Table, d decision) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	suffix := ""
+	if d.port != "" {
+		suffix = ":" + d.port
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no app is served at host %q; apps are at <app>.%s\n\n", d.host, e.domain)
+	n := 0
+	for _, a := range t.Apps() {
+		if a.Ingress == nil || !a.Ingress.External {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("external apps:\n")
+		}
+		n++
+		fmt.Fprintf(&b, "  %-24s %s://%s.%s%s\n", a.Name, scheme, a.Name, e.domain, suffix)
+	}
+	if n == 0 {
+		b.WriteString("no app has external ingress.\n")
+	}
+	e.reply(w, r, http.StatusNotFound, strings.TrimSuffix(b.String(), "\n"))
+}
+
+// reply answers from the edge itself with a short text body.
+func (e *Edge) reply(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	http.Error(w, msg, status)
+	e.logRequest(r.Context(), r, &hop{status: status}, time.Time{})
+}
+
+// Serve runs the public and internal listeners (either may be nil) until ctx
+// ends, then shuts them down gracefully: new connections are refused,
+// in-flight requests get a grace period, and tunnels and upgraded connections,
+// which a server does not track, are closed after it. It returns nil after a
+// shutdown caused by ctx, or the first listener's error.
+func (e *Edge) Serve(ctx context.Context, public, internal net.Listener) error {
+	// Requests must outlive ctx during the grace period, so their base
+	// context is cancelled only once the grace period is over.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+
+	type listener struct {
+		name string
+		ln   net.Listener
+		h    http.Handler
+	}
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	for _, l := range []listener{{"public", public, e.PublicHandler()}, {"internal", internal, e.InternalHandler()}} {
+		if l.ln == nil {
+			continue
+		}
+		srv := &http.Server{
+			Handler:           l.h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			BaseContext:       func(net.Listener) context.Context { return base },
+			ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+		}
+		servers = append(servers, srv)
+		e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",
+			slog.String("listener", l.name), slog.String("addr", l.ln.Addr().String()))
+		go func() {
+			err := srv.Serve(l.ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else if err != nil {
+				err = fmt.Errorf("%s listener %s: %w", l.name, l.ln.Addr(), err)
+			}
+			errc <- err
+		}()
+	}
+	if len(servers) == 0 {
+		return errors.New("edge: no listener to serve")
+	}
+
+	var err error
+	pending := len(servers)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		pending--
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() { _ = srv.Shutdown(sctx) })
+	}
+	wg.Wait()
+	cancelBase()
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
+	for ; pending > 0; pending-- {
+		if serr := <-errc; err == nil {
+			err = serr
+		}
+	}
+	return err
+}

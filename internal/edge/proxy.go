@@ -1,0 +1,209 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"time"
+
+	"github.com/cove-env/cove/internal/routing"
+)
+
+// hop is one proxied request's target, carried from the handler to the
+// proxy's callbacks in the request context, and its outcome carried back for
+// the log line. All of it is touched from the handler's goroutine only.
+type hop struct {
+	app     string // "" when forward-proxied
+	replica string
+	// addr is the upstream host:port.
+	addr string
+	// scheme is the upstream scheme of a forward-proxied request; replicas
+	// always speak plain HTTP.
+	scheme string
+	status int
+	err    error
+}
+
+type hopKey struct{}
+
+func hopFrom(ctx context.Context) *hop {
+	h, _ := ctx.Value(hopKey{}).(*hop)
+	return h
+}
+
+// errUpstreamTimeout marks an upstream that did not send response headers
+// within the request timeout.
+var errUpstreamTimeout = errors.New("upstream did not answer in time")
+
+// clientGone is logged when the caller left before the upstream answered.
+// It is nginx's code for that case; it never goes on the wire.
+const clientGone = 499
+
+// proxyToApp sends r to the next ready replica of app.
+func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App) {
+	ep, ok := app.Pick()
+	if !ok {
+		e.noReplica(w, r, app)
+		return
+	}
+	e.serveProxy(e.appProxy, w, r, &hop{app: app.Name, replica: ep.Replica, addr: ep.Addr})
+}
+
+// forward sends r to the host it names, as an ordinary forward proxy.
+func (e *Edge) forward(w http.ResponseWriter, r *http.Request, d decision) {
+	scheme := r.URL.Scheme // set for absolute-form requests, the usual case through a proxy
+	if scheme == "" {
+		scheme = "http"
+	}
+	port := d.port
+	switch {
+	case scheme != "http" && scheme != "https":
+		e.reply(w, r, http.StatusBadRequest, fmt.Sprintf("scheme %q cannot be proxied", scheme))
+		return
+	case port == "" && scheme == "https":
+		port = "443"
+	case port == "":
+		port = "80"
+	}
+	e.serveProxy(e.fwdProxy, w, r, &hop{addr: net.JoinHostPort(d.host, port), scheme: scheme})
+}
+
+func (e *Edge) serveProxy(p *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request, h *hop) {
+	start := time.Now()
+	ctx := context.WithValue(r.Context(), hopKey{}, h)
+	// Deferred: the proxy aborts the handler with a panic when a streamed
+	// response breaks half way, and that request deserves its line too.
+	defer e.logRequest(ctx, r, h, start)
+	p.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// rewriteToApp points the outbound request at the chosen replica.
+func (e *Edge) rewriteToApp(pr *httputil.ProxyRequest) {
+	h := hopFrom(pr.In.Context())
+	if h == nil {
+		return // not routed by this edge; the transport fails it as a 502
+	}
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = h.addr
+	// ACA's ingress keeps the Host the caller used; apps build absolute URLs
+	// and check virtual hosts from it.
+	pr.Out.Host = pr.In.Host
+	// Append the caller to any chain it sent, and state the protocol and host
+	// the edge saw, replacing whatever the caller claimed.
+	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	pr.SetXForwarded()
+}
+
+// rewriteForward points the outbound request at the host it names. A forward
+// proxy is transparent: the caller's forwarding headers pass unchanged and
+// only Via records the hop.
+func (e *Edge) rewriteForward(pr *httputil.ProxyRequest) {
+	h := hopFrom(pr.In.Context())
+	if h == nil {
+		return
+	}
+	pr.Out.URL.Scheme = h.scheme
+	pr.Out.URL.Host = h.addr
+	pr.Out.Host = pr.In.Host
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[k]; ok {
+			pr.Out.Header[k] = v
+		}
+	}
+	pr.Out.Header.Add("Via", fmt.Sprintf("%d.%d %s", pr.In.ProtoMajor, pr.In.ProtoMinor, e.via))
+}
+
+// recordStatus notes the upstream's status for the log line.
+func recordStatus(res *http.Response) error {
+	if h := hopFrom(res.Request.Context()); h != nil {
+		h.status = res.StatusCode
+	}
+	return nil
+}
+
+// proxyError answers when the upstream could not be reached or was too slow.
+func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	h := hopFrom(r.Context())
+	if h == nil {
+		h = &hop{}
+	}
+	h.err = err
+	who := "host " + h.addr
+	if h.app != "" {
+		who = fmt.Sprintf("app %q replica %q", h.app, h.replica)
+	}
+	switch {
+	case errors.Is(err, errUpstreamTimeout):
+		h.status = http.StatusGatewayTimeout
+		http.Error(w, fmt.Sprintf("%s did not answer within %s", who, e.timeout), h.status)
+	case r.Context().Err() != nil:
+		h.status = clientGone // nobody is left to answer
+	default:
+		h.status = http.StatusBadGateway
+		msg := fmt.Sprintf("%s is unreachable: %v", who, err)
+		if h.app == "" {
+			msg += " (it is not an app of this environment)"
+		}
+		http.Error(w, msg, h.status)
+	}
+}
+
+// logRequest writes the per-request debug line.
+func (e *Edge) logRequest(ctx context.Context, r *http.Request, h *hop, start time.Time) {
+	if !e.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", h.status),
+	}
+	if h.app != "" {
+		attrs = append(attrs, slog.String("app", h.app), slog.String("replica", h.replica))
+	}
+	if h.addr != "" {
+		attrs = append(attrs, slog.String("upstream", h.addr))
+	}
+	if !start.IsZero() {
+		attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+	}
+	if h.err != nil {
+		attrs = append(attrs, slog.String("error", h.err.Error()))
+	}
+	e.log.LogAttrs(ctx, slog.LevelDebug, "edge request", attrs...)
+}
+
+// timeoutTransport bounds the wait for an upstream's response headers. The
+// body is not bounded: event streams and upgraded connections may run for as
+// long as both sides want.
+type timeoutTransport struct {
+	base http.RoundTripper
+	d    time.Duration
+}
+
+func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The context lives on after a successful RoundTrip because the body is
+	// read under it; it ends with the inbound request.
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(t.d, func() { cancel(errUpstreamTimeout) })
+	res, err := t.base.RoundTrip(req.WithContext(ctx))
+	stopped := timer.Stop()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errUpstreamTimeout) {
+			return nil, fmt.Errorf("no response headers after %s: %w", t.d, errUpstreamTimeout)
+		}
+		return nil, err
+	}
+	if !stopped {
+		// The timer fired as the headers arrived; the context is cancelled
+		// and the body unreadable, so the timeout wins.
+		res.Body.Close()
+		return nil, fmt.Errorf("no response headers after %s: %w", t.d, errUpstreamTimeout)
+	}
+	return res, nil
+}

@@ -1,0 +1,176 @@
+package edge
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/cove-env/cove/internal/routing"
+)
+
+// verdict is what a listener does with a request once its host is known.
+type verdict int
+
+const (
+	// notFound answers 404 with decision.reason.
+	notFound verdict = iota
+	// toApp proxies to a ready replica of decision.app.
+	toApp
+	// noReplica answers 503: the app exists and is reachable but nothing is ready.
+	noReplica
+	// listing answers 404 with the list of external apps (a bare host on the public edge).
+	listing
+	// forward proxies to the host itself (internal proxy only).
+	forward
+)
+
+func (v verdict) String() string {
+	switch v {
+	case notFound:
+		return "notFound"
+	case toApp:
+		return "toApp"
+	case noReplica:
+		return "noReplica"
+	case listing:
+		return "listing"
+	case forward:
+		return "forward"
+	}
+	return "verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// decision is the routing outcome for one request host. It is computed from
+// an immutable table, so handlers may act on it without re-checking.
+type decision struct {
+	verdict verdict
+	// host is the normalised host name (lower case, no port, no trailing dot).
+	host string
+	// port is the port from the Host, "" when there was none.
+	port string
+	app  *routing.App
+	// reason is the 404 body.
+	reason string
+}
+
+// splitHost normalises a Host header or authority: lower case, without the
+// port, IPv6 brackets or a trailing dot. port is "" when absent.
+func splitHost(hostport string) (host, port string) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		// No port (or not a host:port at all): the whole value is the host.
+		host, port = hostport, ""
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	return host, port
+}
+
+// label returns name when host is exactly "<name>.<suffix>" with a single
+// DNS label as name.
+func label(host, suffix string) (string, bool) {
+	name, ok := strings.CutSuffix(host, "."+suffix)
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return "", false
+	}
+	return name, true
+}
+
+// isBare reports whether host names the edge itself rather than an app: the
+// environment domain, localhost or an IP literal. Developers land there first,
+// so it gets the list of apps.
+func isBare(host, domain string) bool {
+	if host == domain || host == "localhost" {
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// publicRoute decides where a request reaching the public edge goes. Only
+// <app>.<domain> of an app with external ingress is served; the port is
+// ignored because the edge may listen on any port.
+func publicRoute(t *routing.Table, domain, hostport string) decision {
+	host, port := splitHost(hostport)
+	d := decision{host: host, port: port}
+	if isBare(host, domain) {
+		d.verdict = listing
+		return d
+	}
+	if _, ok := label(host, "internal."+domain); ok {
+		d.reason = fmt.Sprintf("host %q is an internal name, reachable only from apps inside the environment", host)
+		return d
+	}
+	name, ok := label(host, domain)
+	if !ok {
+		d.reason = fmt.Sprintf("no app is served at host %q (apps are at <app>.%s)", host, domain)
+		return d
+	}
+	app, ok := t.App(name)
+	switch {
+	case !ok:
+		d.reason = fmt.Sprintf("no app named %q in this environment (host %q)", name, host)
+	case app.Ingress == nil:
+		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", name, host)
+	case !app.Ingress.External:
+		d.reason = fmt.Sprintf("app %q has internal ingress only (external: false); other apps reach it at http://%s", name, name)
+	case len(app.Endpoints) == 0:
+		d.verdict, d.app = noReplica, app
+	default:
+		d.verdict, d.app = toApp, app
+	}
+	return d
+}
+
+// internalRoute decides where a request reaching the internal proxy goes.
+// <app>, <app>.internal.<domain> and <app>.<domain> name any app with ingress;
+// other names under the domain are 404 as in ACA, and everything else is
+// forwarded as an ordinary proxy would.
+func internalRoute(t *routing.Table, domain, hostport string) decision {
+	host, port := splitHost(hostport)
+	d := decision{host: host, port: port}
+	if host == "" {
+		d.reason = "request has no host"
+		return d
+	}
+	var name string
+	inEnv := false
+	if n, ok := label(host, "internal."+domain); ok {
+		name, inEnv = n, true
+	} else if n, ok := label(host, domain); ok {
+		name, inEnv = n, true
+	} else if !strings.ContainsAny(host, ".:") {
+		name = host
+	}
+	if name != "" {
+		if app, ok := t.App(name); ok {
+			return appDecision(d, app)
+		}
+	}
+	if inEnv {
+		d.reason = fmt.Sprintf("no app named %q in this environment (host %q)", name, host)
+		return d
+	}
+	d.verdict = forward
+	return d
+}
+
+// appDecision applies an internal call's checks once the app is known. Port
+// 80, no port or the app's target port reach the main ingress port; the
+// environment has no other ports to offer yet.
+func appDecision(d decision, app *routing.App) decision {
+	switch {
+	case app.Ingress == nil:
+		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", app.Name, d.host)
+	case d.port != "" && d.port != "80" &&
+		(app.Ingress.TargetPort <= 0 || d.port != strconv.Itoa(app.Ingress.TargetPort)):
+		d.reason = fmt.Sprintf("app %q does not expose port %s; call it on port 80 (http://%s)", app.Name, d.port, app.Name)
+	case len(app.Endpoints) == 0:
+		d.verdict, d.app = noReplica, app
+	default:
+		d.verdict, d.app = toApp, app
+	}
+	return d
+}
