@@ -313,6 +313,7 @@ func TestInternalNames(t *testing.T) {
 		{name: "internal name", url: "http://api.internal.localhost/x", status: http.StatusOK, body: "api-a"},
 		{name: "domain name", url: "http://API.localhost/x", status: http.StatusOK, body: "api-a"},
 		{name: "external app", url: "http://web/x", status: http.StatusOK, body: "web-a"},
+		{name: "public url with edge port", url: "http://web.localhost:8080/x", status: http.StatusOK, body: "web-a"},
 		{name: "other port", url: "http://api:9000/x", status: http.StatusNotFound, body: "does not expose port 9000"},
 		{name: "ingress disabled", url: "http://worker/x", status: http.StatusNotFound, body: "ingress disabled"},
 		{name: "unknown under domain", url: "http://nope.internal.localhost/x", status: http.StatusNotFound, body: `no app named "nope"`},
@@ -659,5 +660,35 @@ func TestNewDefaults(t *testing.T) {
 	e.PublicHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://web.env.test/", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("status %d, want 404", rec.Code)
+	}
+}
+
+func TestUpstreamKeepAlive(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	env := newEnv(t, Options{}, external("web", routing.Endpoint{App: "web", Replica: "web-a", Addr: up.Listener.Addr().String()}))
+	c := newClient(t, nil)
+
+	for range 20 {
+		if r := do(t, c, env.public.URL, "web.localhost", nil); r.status != http.StatusOK {
+			t.Fatalf("status %d %q", r.status, r.body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("upstream saw %d connections for 20 sequential requests, want 1 kept alive", conns)
 	}
 }

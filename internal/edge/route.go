@@ -136,17 +136,17 @@ func internalRoute(t *routing.Table, domain, hostport string) decision {
 		return d
 	}
 	var name string
-	inEnv := false
+	inEnv, publicName := false, false
 	if n, ok := label(host, "internal."+domain); ok {
 		name, inEnv = n, true
 	} else if n, ok := label(host, domain); ok {
-		name, inEnv = n, true
+		name, inEnv, publicName = n, true, true
 	} else if !strings.ContainsAny(host, ".:") {
 		name = host
 	}
 	if name != "" {
 		if app, ok := t.App(name); ok {
-			return appDecision(d, app)
+			return appDecision(d, app, publicName)
 		}
 	}
 	if inEnv {
@@ -159,12 +159,14 @@ func internalRoute(t *routing.Table, domain, hostport string) decision {
 
 // appDecision applies an internal call's checks once the app is known. Port
 // 80, no port or the app's target port reach the main ingress port; the
-// environment has no other ports to offer yet.
-func appDecision(d decision, app *routing.App) decision {
+// environment has no other ports to offer yet. A public name (<app>.<domain>)
+// ignores the port as the public edge does, so an app that calls another by
+// its public URL, edge port included, reaches it too.
+func appDecision(d decision, app *routing.App, anyPort bool) decision {
 	switch {
 	case app.Ingress == nil:
 		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", app.Name, d.host)
-	case d.port != "" && d.port != "80" &&
+	case !anyPort && d.port != "" && d.port != "80" &&
 		(app.Ingress.TargetPort <= 0 || d.port != strconv.Itoa(app.Ingress.TargetPort)):
 		d.reason = fmt.Sprintf("app %q does not expose port %s; call it on port 80 (http://%s)", app.Name, d.port, app.Name)
 	case len(app.Endpoints) == 0:

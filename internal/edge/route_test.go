@@ -129,6 +129,8 @@ func TestInternalRoute(t *testing.T) {
 		{name: "short name upper case", host: "API", want: routeResult{"toApp", "api", "api", ""}},
 		{name: "internal name", host: "api.internal.localhost", want: routeResult{"toApp", "api", "api.internal.localhost", ""}},
 		{name: "domain name of internal app", host: "api.localhost:80", want: routeResult{"toApp", "api", "api.localhost", "80"}},
+		{name: "domain name with edge port", host: "web.localhost:8080", want: routeResult{"toApp", "web", "web.localhost", "8080"}},
+		{name: "internal name other port", host: "api.internal.localhost:9000", want: routeResult{"notFound", "", "api.internal.localhost", "9000"}, reason: "does not expose port 9000"},
 		{name: "external app by short name", host: "web", want: routeResult{"toApp", "web", "web", ""}},
 		{name: "external app by internal name", host: "web.internal.localhost", want: routeResult{"toApp", "web", "web.internal.localhost", ""}},
 		{name: "ingress disabled", host: "worker", want: routeResult{"notFound", "", "worker", ""}, reason: "ingress disabled"},
