@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults, as Dapr's SQLite store documents them.
+const (
+	defaultTableName         = "state"
+	defaultMetadataTableName = "metadata"
+	defaultTimeout           = 20 * time.Second
+	defaultBusyTimeout       = 2 * time.Second
+	defaultCleanupInterval   = time.Hour
+)
+
+// settings is the parsed component metadata.
+type settings struct {
+	connectionString  string
+	tableName         string
+	metadataTableName string
+	timeout           time.Duration
+	busyTimeout       time.Duration
+	cleanupInterval   time.Duration // <= 0: no cleanup loop
+	disableWAL        bool
+}
+
+// parseSettings reads Dapr's metadata keys, matched case-insensitively as
+// Dapr does. Keys it does not know (keyPrefix, actorStateStore, ...) belong
+// to the runtime and are ignored.
+func parseSettings(props map[string]string) (settings, error) {
+	lower := make(map[string]string, len(props))
+	for k, v := range props {
+		lower[strings.ToLower(k)] = v
+	}
+	get := func(names ...string) (string, bool) {
+		for _, n := range names {
+			if v, ok := lower[strings.ToLower(n)]; ok && v != "" {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	s := settings{
+		tableName:         defaultTableName,
+		metadataTableName: defaultMetadataTableName,
+		timeout:           defaultTimeout,
+		busyTimeout:       defaultBusyTimeout,
+		cleanupInterval:   defaultCleanupInterval,
+	}
+	var errs []error
+	s.connectionString, _ = get("connectionString", "url")
+	if s.connectionString == "" {
+		errs = append(errs, errors.New("metadata connectionString is required (a file path, a file: URI or :memory:)"))
+	}
+	if v, ok := get("tableName"); ok {
+		s.tableName = v
+	}
+	if v, ok := get("metadataTableName"); ok {
+		s.metadataTableName = v
+	}
+	for _, id := range []struct{ key, v string }{{"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
+		if !validIdentifier(id.v) {
+			errs = append(errs, fmt.Errorf("metadata %s %q: only letters, digits and _ are allowed", id.key, id.v))
+		}
+	}
+	durations := []struct {
+		dst   *time.Duration
+		names []string
+	}{
+		{&s.timeout, []string{"timeout", "timeoutInSeconds"}},
+		{&s.busyTimeout, []string{"busyTimeout"}},
+		{&s.cleanupInterval, []string{"cleanupInterval", "cleanupIntervalInSeconds"}},
+	}
+	for _, d := range durations {
+		v, ok := get(d.names...)
+		if !ok {
+			continue
+		}
+		dur, err := parseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("metadata %s: %w", d.names[0], err))
+			continue
+		}
+		*d.dst = dur
+	}
+	if s.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("metadata timeout %s: must be positive", s.timeout))
+	}
+	if v, ok := get("disableWAL"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("metadata disableWAL %q: not a boolean", v))
+		}
+		s.disableWAL = b
+	}
+	return s, errors.Join(errs...)
+}
+
+// parseDuration accepts a Go duration ("20s", "1h") or a whole number of
+// seconds ("20"), the two forms Dapr components accept.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration (20s) nor a number of seconds", v)
+	}
+	return d, nil
+}
+
+func validIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// database is where the store's data lives, resolved from connectionString.
+type database struct {
+	path   string     // file path; "" for an in-memory database
+	query  url.Values // URI parameters the user gave
+	memory bool
+}
+
+// resolveDatabase turns connectionString into a path, resolving a relative
+// path against baseDir so an environment's data stays in its directory.
+func resolveDatabase(conn, baseDir string) (database, error) {
+	path, rawQuery, _ := strings.Cut(conn, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return database{}, fmt.Errorf("connectionString query %q: %w", rawQuery, err)
+	}
+	for _, p := range q["_pragma"] {
+		p = strings.ToLower(strings.TrimSpace(p))
+		for _, forbidden := range []string{"busy_timeout", "journal_mode"} {
+			if strings.HasPrefix(p, forbidden) {
+				return database{}, fmt.Errorf("connectionString sets _pragma=%s: use the busyTimeout and disableWAL metadata instead", forbidden)
+			}
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(path), "file:") {
+		path = path[len("file:"):]
+		// file:///abs/path and file://localhost/abs/path carry an authority.
+		if rest, ok := strings.CutPrefix(path, "//"); ok {
+			host, p, _ := strings.Cut(rest, "/")
+			if host != "" && host != "localhost" {
+				return database{}, fmt.Errorf("connectionString %q: a file: URI may not name a host", conn)
+			}
+			path = "/" + p
+		}
+		if unescaped, err := url.PathUnescape(path); err == nil {
+			path = unescaped
+		}
+	}
+	if path == ":memory:" || path == "" || q.Get("mode") == "memory" {
+		return database{query: q, memory: true}, nil
+	}
+	if !filepath.IsAbs(path) && baseDir != "" {
+		path = filepath.Join(baseDir, path)
+	}
+	return database{path: path, query: q}, nil
+}
+
+// dsn builds the driver's connection string for one of the two pools.
+func (d database) dsn(s settings, writer bool) string {
+	q := url.Values{}
+	for k, v := range d.query {
+		if k == "_pragma" || k == "_txlock" {
+			continue
+		}
+		q[k] = v
+	}
+	pragmas := append([]string{}, d.query["_pragma"]...)
+	userSync := false
+	for _, p := range pragmas {
+		userSync = userSync || strings.HasPrefix(strings.ToLower(strings.TrimSpace(p)), "synchronous")
+	}
+	if s.busyTimeout > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("busy_timeout(%d)", s.busyTimeout.Milliseconds()))
+	}
+	switch {
+	case d.memory:
+		// An in-memory database has no file to journal to; MEMORY keeps
+		// rollback working.
+		pragmas = append(pragmas, "journal_mode(MEMORY)")
+	case s.disableWAL:
+		pragmas = append(pragmas, "journal_mode(DELETE)")
+	default:
+		pragmas = append(pragmas, "journal_mode(WAL)")
+	}
+	if !userSync {
+		// In WAL mode a commit is appended to the WAL file before it is
+		// acknowledged, so it survives the process being killed; NORMAL
+		// only skips the fsync per commit, which matters for a power cut
+		// (the last commits may roll back, the file stays intact), not for
+		// a crash of cove. With the rollback journal, FULL is what keeps
+		// the database intact across a power cut.
+		if s.disableWAL {
+			pragmas = append(pragmas, "synchronous(FULL)")
+		} else {
+			pragmas = append(pragmas, "synchronous(NORMAL)")
+		}
+	}
+	if writer {
+		// Take the write lock at BEGIN, so a transaction never fails
+		// half-way when another process holds it; busy_timeout waits.
+		q.Set("_txlock", "immediate")
+	} else {
+		pragmas = append(pragmas, "query_only(1)")
+	}
+	q["_pragma"] = pragmas
+	if d.memory {
+		return ":memory:?" + q.Encode()
+	}
+	// SQLite decodes %HH in URI filenames, so escape what would end the path.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(d.path)
+	return "file:" + esc + "?" + q.Encode()
+}
+
+// ensureDir creates the database's directory, so a fresh environment
+// directory works without a setup step.
+func (d database) ensureDir() error {
+	if d.memory {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(d.path), 0o750); err != nil {
+		return fmt.Errorf("create directory for %s: %w", d.path, err)
+	}
+	return nil
+}
