@@ -1,0 +1,478 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults of the environment file.
+const (
+	DefaultDomain      = "localhost"
+	DefaultEdgeAddress = "127.0.0.1"
+	DefaultEdgeHTTP    = 8080
+)
+
+// Environment is a loaded cove environment: the environment file and every
+// file it references, validated together.
+type Environment struct {
+	File       string            `json:"file"` // absolute path of the environment file
+	Dir        string            `json:"dir"`  // its directory; relative paths resolve against it
+	Name       string            `json:"name"`
+	Domain     string            `json:"domain"`
+	Edge       Edge              `json:"edge"`
+	Apps       []*AppEntry       `json:"apps"` // in file order
+	Components []*ComponentEntry `json:"components"`
+	Warnings   Problems          `json:"warnings,omitempty"`
+}
+
+// Edge is where the environment's ingress edge listens.
+type Edge struct {
+	Address  string `json:"address"`
+	HTTPPort int    `json:"httpPort"`
+}
+
+// AppEntry is one app of the environment: its ACA YAML and how to run it as a
+// local process.
+type AppEntry struct {
+	File  string `json:"file"` // as written in the environment file
+	Path  string `json:"path"` // absolute
+	Build string `json:"build,omitempty"`
+	// Command runs the app. With Shell it holds one element, a script for
+	// /bin/sh -c; otherwise it is an argv to exec.
+	Command []string          `json:"command"`
+	Shell   bool              `json:"shell,omitempty"`
+	Dir     string            `json:"dir"` // absolute working directory
+	Env     map[string]string `json:"env,omitempty"`
+	// Secrets are local values for the app's ACA secrets; they are kept out
+	// of JSON so the management API does not serve them.
+	Secrets map[string]string `json:"-"`
+	App     *ContainerApp     `json:"app"`
+}
+
+// ComponentEntry is one Dapr component of the environment.
+type ComponentEntry struct {
+	Name      string     `json:"name"`
+	File      string     `json:"file"` // as written in the environment file
+	Path      string     `json:"path"` // absolute
+	Component *Component `json:"component"`
+}
+
+// envFile is the YAML shape of cove.yaml.
+type envFile struct {
+	Name       string           `json:"name"`
+	Domain     string           `json:"domain"`
+	Edge       *Edge            `json:"edge"`
+	Apps       []appEntryFile   `json:"apps"`
+	Components []componentEntry `json:"components"`
+}
+
+type appEntryFile struct {
+	Name    string            `json:"name"`
+	File    string            `json:"file"`
+	Build   string            `json:"build"`
+	Command commandLine       `json:"command"`
+	Dir     string            `json:"dir"`
+	Env     map[string]string `json:"env"`
+	Secrets map[string]string `json:"secrets"`
+}
+
+type componentEntry struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+// commandLine is a command written as a string (run by the shell) or a list
+// (exec'd as is).
+type commandLine struct {
+	args  []string
+	shell bool
+}
+
+func (c *commandLine) unmarshalNode(d *decoder, n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		c.args, c.shell = []string{n.Value}, true
+	case yaml.SequenceNode:
+		d.decode(n, path, reflectValue(&c.args))
+	default:
+		d.typeErrorf(n, path, "expected a command string or a list of arguments, got %s", describe(n))
+	}
+}
+
+const commandExample = `cove runs apps as local processes (it has no container runtime yet); ` +
+	`say how, e.g. command: go run ./backend, or command: [.cove/bin/backend, --port, "8000"]`
+
+// Load reads the environment file and every file it references, validates
+// everything, and returns the environment, or an error of type Problems
+// listing every problem (errors only; warnings are on the Environment).
+func Load(path string) (*Environment, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, Problems{{File: path, Message: fmt.Sprintf("cannot resolve the path: %v", err)}}
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, Problems{{File: path, Message: "cannot read the environment file: " + readError(err)}}
+	}
+	l := &loader{path: path, base: filepath.Dir(path), env: &Environment{File: abs, Dir: filepath.Dir(abs)}}
+	l.load(data)
+	var all Problems
+	for _, d := range l.decoders {
+		all = append(all, d.probs...)
+	}
+	all = all.sorted()
+	if errs := all.Errors(); len(errs) > 0 {
+		return nil, errs
+	}
+	for _, a := range l.apps {
+		a.parse.applyDefaults()
+	}
+	l.env.Warnings = all.Warnings()
+	return l.env, nil
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	path, base string // the environment file and its directory, as given
+	env        *Environment
+	d          *decoder   // the environment file's
+	decoders   []*decoder // every file's, in report order
+	apps       []*loadedApp
+	comps      []*loadedComponent
+}
+
+type loadedApp struct {
+	entry *AppEntry
+	path  string // of the entry in the environment file
+	parse *appParse
+}
+
+type loadedComponent struct {
+	entry *ComponentEntry
+	path  string
+	parse *componentParse
+}
+
+// display names a referenced file in problems: relative to where the user
+// pointed Load, like the environment file itself.
+func (l *loader) display(file string) string {
+	if filepath.IsAbs(file) {
+		return filepath.Clean(file)
+	}
+	return filepath.Join(l.base, file)
+}
+
+func (l *loader) resolve(file string) string {
+	if filepath.IsAbs(file) {
+		return filepath.Clean(file)
+	}
+	return filepath.Join(l.env.Dir, file)
+}
+
+func (l *loader) load(data []byte) {
+	l.d = newDecoder(l.path)
+	l.decoders = append(l.decoders, l.d)
+	var f envFile
+	if root := l.d.parse(data); root != nil {
+		l.d.decodeDocument(root, &f)
+	}
+	l.settings(&f)
+	if len(f.Apps) == 0 && l.d.probs.Err() == nil {
+		l.d.errorf("apps", "required: at least one app (file: its ACA YAML, command: how to run it)")
+	}
+	for i := range f.Apps {
+		l.app(indexPath("apps", i), &f.Apps[i])
+	}
+	for i := range f.Components {
+		l.component(indexPath("components", i), &f.Components[i])
+	}
+	l.crossChecks()
+}
+
+var badNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+func (l *loader) settings(f *envFile) {
+	d, env := l.d, l.env
+	env.Name = f.Name
+	if env.Name == "" {
+		env.Name = strings.Trim(badNameChars.ReplaceAllString(strings.ToLower(filepath.Base(env.Dir)), "-"), "-")
+		if env.Name == "" {
+			env.Name = "cove"
+		}
+	} else if len(env.Name) > 63 || !envNameRE.MatchString(env.Name) {
+		d.errorf("name", "%q is not a valid environment name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", env.Name)
+	}
+	env.Domain = f.Domain
+	if env.Domain == "" {
+		env.Domain = DefaultDomain
+	} else if len(env.Domain) > 253 || !dnsSuffixRE.MatchString(env.Domain) {
+		d.errorf("domain", "%q is not a lowercase DNS name such as localhost or apps.test", env.Domain)
+	}
+	env.Edge = Edge{Address: DefaultEdgeAddress, HTTPPort: DefaultEdgeHTTP}
+	if e := f.Edge; e != nil {
+		if e.Address != "" {
+			env.Edge.Address = e.Address
+			if _, err := netip.ParseAddr(e.Address); err != nil && e.Address != "localhost" {
+				d.errorf("edge.address", "%q is not an IP address to listen on, such as 127.0.0.1 or 0.0.0.0", e.Address)
+			}
+		}
+		if d.has("edge.httpPort") {
+			env.Edge.HTTPPort = e.HTTPPort
+			d.port("edge.httpPort", e.HTTPPort)
+		}
+	}
+}
+
+// readFile reads a referenced file, reporting a failure at the field that
+// names it (with the path as written).
+func (l *loader) readFile(field, file string) ([]byte, bool) {
+	data, err := os.ReadFile(l.resolve(file))
+	if err != nil {
+		l.d.errorf(field, "%s: %s", file, readError(err))
+		return nil, false
+	}
+	return data, true
+}
+
+func readError(err error) string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func (l *loader) app(ap string, f *appEntryFile) {
+	d, env := l.d, l.env
+	entry := &AppEntry{File: f.File, Build: f.Build, Command: f.Command.args, Shell: f.Command.shell, Env: f.Env, Secrets: f.Secrets}
+	if !d.has(ap+".command") || len(entry.Command) == 0 || (entry.Shell && strings.TrimSpace(entry.Command[0]) == "") {
+		d.errorf(ap+".command", "required: %s", commandExample)
+	} else if slices.Contains(entry.Command, "") && !entry.Shell {
+		d.errorf(ap+".command", "an argument is empty; the first one is the program to run")
+	}
+	entry.Dir = env.Dir
+	if f.Dir != "" {
+		entry.Dir = l.resolve(f.Dir)
+		if st, err := os.Stat(entry.Dir); err != nil {
+			d.errorf(ap+".dir", "%s: %s", f.Dir, readError(err))
+		} else if !st.IsDir() {
+			d.errorf(ap+".dir", "%s is not a directory", f.Dir)
+		}
+	}
+	for k := range f.Env {
+		if !envVarNameRE.MatchString(k) {
+			d.errorf(fieldPath(ap+".env", k), "%q is not an environment variable name", k)
+		}
+	}
+	if f.Name != "" {
+		if msg := appNameProblem(f.Name); msg != "" {
+			d.errorf(ap+".name", "%s", msg)
+		}
+	}
+	if !d.requiredString(ap+".file", f.File, "the app's ACA container app YAML, e.g. backend/containerapp.yaml") {
+		return
+	}
+	entry.Path = l.resolve(f.File)
+	data, ok := l.readFile(ap+".file", f.File)
+	if !ok {
+		return
+	}
+	p := parseApp(l.display(f.File), data, false)
+	l.decoders = append(l.decoders, p.d)
+	if p.app == nil {
+		return
+	}
+	entry.App = p.app
+	switch {
+	case p.app.Name == "" && f.Name == "":
+		p.d.errorf("name", "required: the container app's name; write it here or as name: in %s (%s)", l.path, ap)
+	case p.app.Name == "":
+		p.app.Name = f.Name
+	case f.Name != "" && f.Name != p.app.Name:
+		d.errorf(ap+".name", "%q does not match the name %q in %s; make them the same", f.Name, p.app.Name, f.File)
+	}
+	for name := range f.Secrets {
+		if _, ok := p.secrets[name]; !ok {
+			msg := fmt.Sprintf("%s declares no secret %q", f.File, name)
+			if s := suggest(name, slices.Collect(maps.Keys(p.secrets))); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.errorf(fieldPath(ap+".secrets", name), "%s", msg)
+		}
+	}
+	l.secretValues(ap, p, f.Secrets)
+	env.Apps = append(env.Apps, entry)
+	l.apps = append(l.apps, &loadedApp{entry: entry, path: ap, parse: p})
+}
+
+// secretValues checks that every secret the app reads has a value cove can
+// use: a literal value in the app file or a local one in the environment
+// file. Key Vault secrets and secrets printed by `az containerapp show`
+// (which leaves values out) need a local one.
+func (l *loader) secretValues(ap string, p *appParse, local map[string]string) {
+	for name, s := range p.secrets {
+		if _, ok := local[name]; ok || s.Value != "" || p.d.has(p.secretPath(name)+".value") {
+			continue
+		}
+		why := "it has no value"
+		if s.KeyVaultURL != "" {
+			why = "cove cannot read Azure Key Vault"
+		}
+		fix := fmt.Sprintf("give it a local value under %s.secrets in %s", ap, l.path)
+		if uses := p.secretUses[name]; len(uses) > 0 {
+			p.d.errorf(uses[0], "secret %q cannot be read locally (%s); %s", name, why, fix)
+		} else {
+			p.d.warnf(p.secretPath(name), "secret %q cannot be read locally (%s); nothing uses it, but %s if something will", name, why, fix)
+		}
+	}
+}
+
+func (l *loader) component(cp string, f *componentEntry) {
+	d := l.d
+	if f.Name != "" && !componentRE.MatchString(f.Name) {
+		d.errorf(cp+".name", "%q is not a valid component name: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", f.Name)
+	}
+	if !d.requiredString(cp+".file", f.File, "the component's YAML (ACA or Dapr format), e.g. components/statestore.yaml") {
+		return
+	}
+	entry := &ComponentEntry{Name: f.Name, File: f.File, Path: l.resolve(f.File)}
+	data, ok := l.readFile(cp+".file", f.File)
+	if !ok {
+		return
+	}
+	p := parseComponent(l.display(f.File), data, f.Name)
+	l.decoders = append(l.decoders, p.d)
+	if p.comp == nil {
+		return
+	}
+	if p.comp.Format == FormatACA && f.Name == "" {
+		d.errorf(cp+".name", "required: the component's name (an ACA component file has none; ACA takes it from --dapr-component-name)")
+	}
+	entry.Name, entry.Component = p.comp.Name, p.comp
+	l.env.Components = append(l.env.Components, entry)
+	l.comps = append(l.comps, &loadedComponent{entry: entry, path: cp, parse: p})
+}
+
+// crossChecks validates what involves more than one file.
+func (l *loader) crossChecks() {
+	d := l.d
+	appNames := map[string]string{}
+	appIDs := map[string]*loadedApp{}
+	for _, a := range l.apps {
+		app := a.entry.App
+		if first, dup := appNames[app.Name]; dup && app.Name != "" {
+			d.errorf(a.path+".file", "app %q is already defined by %s; app names must be unique in an environment", app.Name, first)
+		} else {
+			appNames[app.Name] = a.entry.File
+		}
+		if id := app.DaprAppID(); id != "" {
+			if first, dup := appIDs[id]; dup {
+				at := a.parse.cfg + ".dapr.appId"
+				if !a.parse.d.has(at) {
+					at = a.parse.cfg + ".dapr"
+				}
+				a.parse.d.errorf(at, "Dapr app id %q is already used by %s (%s); app ids must be unique in an environment", id, first.entry.App.Name, first.entry.File)
+			} else {
+				appIDs[id] = a
+			}
+		}
+	}
+	l.tcpPorts()
+
+	compNames := map[string]*loadedComponent{}
+	for _, c := range l.comps {
+		if first, dup := compNames[c.entry.Name]; dup && c.entry.Name != "" {
+			at := c.path + ".name"
+			if !d.has(at) {
+				at = c.path + ".file"
+			}
+			d.errorf(at, "component %q is already defined by %s; component names must be unique", c.entry.Name, first.entry.File)
+		} else {
+			compNames[c.entry.Name] = c
+		}
+	}
+	for _, c := range l.comps {
+		comp, pd := c.entry.Component, c.parse.d
+		for i, scope := range comp.Scopes {
+			if _, ok := appIDs[scope]; !ok && scope != "" {
+				msg := fmt.Sprintf("no app in the environment has Dapr app id %q, so the scope matches nothing", scope)
+				if s := suggest(scope, slices.Collect(maps.Keys(appIDs))); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				}
+				pd.warnf(indexPath(c.parse.scopesPath, i), "%s", msg)
+			}
+		}
+		if store := comp.SecretStore; store != "" {
+			switch s, ok := compNames[store]; {
+			case !ok:
+				pd.errorf(c.parse.secretStorePath, "no component named %q in the environment; name a secret store component", store)
+			case s.entry.Component.Kind() != "secretstores":
+				pd.errorf(c.parse.secretStorePath, "component %q is a %s, not a secret store", store, s.entry.Component.Type)
+			}
+		}
+	}
+}
+
+// tcpPorts checks that externally exposed TCP ports are unique across the
+// environment (internal ones may repeat) and do not take the edge's port.
+func (l *loader) tcpPorts() {
+	type use struct {
+		app  *loadedApp
+		path string
+	}
+	taken := map[int]use{}
+	claim := func(a *loadedApp, path string, port int) {
+		d := a.parse.d
+		if port == 0 {
+			return
+		}
+		if port == l.env.Edge.HTTPPort {
+			d.errorf(path, "port %d is the edge's HTTP port (edge.httpPort in %s); expose another port", port, l.path)
+			return
+		}
+		if first, dup := taken[port]; dup {
+			d.errorf(path, "external port %d is already exposed by %s (%s); externally exposed TCP ports must be unique in an environment",
+				port, first.app.entry.App.Name, first.app.entry.File)
+			return
+		}
+		taken[port] = use{a, path}
+	}
+	for _, a := range l.apps {
+		in := a.entry.App.Properties.Configuration.Ingress
+		if in == nil {
+			continue
+		}
+		ip := a.parse.cfg + ".ingress"
+		if in.External && strings.EqualFold(in.Transport, "tcp") {
+			port, path := in.ExposedPort, ip+".exposedPort"
+			if port == 0 {
+				port, path = in.TargetPort, ip+".targetPort"
+			}
+			claim(a, path, port)
+		}
+		for i, m := range in.AdditionalPortMappings {
+			if !m.External {
+				continue
+			}
+			mp := indexPath(ip+".additionalPortMappings", i)
+			port, path := m.ExposedPort, mp+".exposedPort"
+			if port == 0 {
+				port, path = m.TargetPort, mp+".targetPort"
+			}
+			claim(a, path, port)
+		}
+	}
+}
