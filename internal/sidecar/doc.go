@@ -1,0 +1,14 @@
+// Package sidecar is the Dapr sidecar of one app replica: it owns the
+// replica's Dapr HTTP API (wire-compatible with daprd's), its view of the
+// app (address, protocol, readiness), its metadata, and the resolver that
+// maps Dapr app ids to ready replicas through the routing table. Many
+// sidecars live in one cove process; each has its own listener.
+//
+// The HTTP front end lives here; a gRPC front end belongs in a subpackage
+// beside it and should consume the same building blocks through its own
+// small interfaces. Building blocks are reached through interfaces defined
+// here (StateAPI, Invoker) so front ends never depend on their internals.
+//
+// It must not import the control plane, the edge or the supervisor:
+// they construct sidecars, not the other way round.
+package sidecar

@@ -1,0 +1,185 @@
+package sidecar
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// handlerFunc is an HTTP handler that returns its error instead of writing
+// it; writeError renders it in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Sidecar) handle(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// routes builds the Dapr v1.0 HTTP API. Anything unmatched, a known path
+// with another verb included, falls through to "/", as daprd's router
+// falls back to its invoke handler.
+func (s *Sidecar) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1.0/healthz", s.handle(s.healthz))
+	mux.HandleFunc("GET /v1.0/healthz/outbound", s.handle(s.healthzOutbound))
+	mux.HandleFunc("GET /v1.0/metadata", s.handle(s.getMetadata))
+	mux.HandleFunc("PUT /v1.0/metadata/{key}", s.handle(s.putMetadata))
+	mux.HandleFunc("POST /v1.0/shutdown", s.handle(s.postShutdown))
+	mux.HandleFunc("/v1.0/invoke/{app}/method/{method...}", s.handle(s.invokeByPath))
+
+	for _, verb := range []string{http.MethodPost, http.MethodPut} {
+		mux.HandleFunc(verb+" /v1.0/state/{store}", s.handle(s.saveState))
+		mux.HandleFunc(verb+" /v1.0/state/{store}/bulk", s.handle(s.bulkGetState))
+		mux.HandleFunc(verb+" /v1.0/state/{store}/transaction", s.handle(s.transactState))
+	}
+	mux.HandleFunc("GET /v1.0/state/{store}/{key}", s.handle(s.getState))
+	mux.HandleFunc("DELETE /v1.0/state/{store}/{key}", s.handle(s.deleteState))
+
+	mux.HandleFunc("/", s.handle(notFound))
+	return mux
+}
+
+// serveHTTP is the sidecar's entry point. A request naming its target app
+// in a dapr-app-id header (or in Basic auth as dapr-app-id:<id>) is an
+// invocation whatever its path; everything else goes to the API routes.
+func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MaxRequestBodySize > 0 && r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBodySize)
+	}
+	if id := headerTarget(r.Header); id != "" {
+		if err := s.invoke(w, r, id, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
+	// daprd routes on the cleaned path (no "//", no trailing slash); clean
+	// it here too rather than let the mux answer with a redirect.
+	if p := r.URL.Path; len(p) > 1 {
+		if c := path.Clean(p); c != p {
+			r.URL.Path, r.URL.RawPath = c, ""
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// headerTarget returns the app id a request names outside its path, and
+// removes the dapr-app-id header, which is for the sidecar only.
+func headerTarget(h http.Header) string {
+	if v := h[invoke.HeaderAppID]; len(v) > 0 && v[0] != "" {
+		delete(h, invoke.HeaderAppID)
+		return v[0]
+	}
+	auth := h.Get("Authorization")
+	if rest, ok := strings.CutPrefix(auth, "Basic "); ok {
+		if dec, err := base64.StdEncoding.DecodeString(rest); err == nil {
+			user, id, ok := strings.Cut(string(dec), ":")
+			if ok && strings.EqualFold(user, "dapr-app-id") && id != "" && !strings.Contains(id, ":") {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// notFound is daprd's answer to a request no route matches: its invoke
+// fallback finding no target.
+func notFound(http.ResponseWriter, *http.Request) error {
+	return daprerr.New(daprerr.DirectInvoke,
+		"failed getting app id either from the URL path or the header dapr-app-id").
+		WithStatus(http.StatusNotFound, codes.NotFound)
+}
+
+// writeError renders err as Dapr's JSON error body with its status.
+func (s *Sidecar) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := daprerr.From(err)
+	level := slog.LevelDebug
+	if e.Status() >= http.StatusInternalServerError {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "dapr API error",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("code", e.Kind.Code), slog.String("error", e.Message))
+	body, mErr := json.Marshal(e.Body())
+	if mErr != nil {
+		body = []byte(`{"errorCode":"ERR_INTERNAL","message":"failed to encode error"}`)
+	}
+	writeJSON(w, e.Status(), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *Sidecar) healthz(w http.ResponseWriter, r *http.Request) error {
+	if !s.AppReady(r.Context()) {
+		return daprerr.New(daprerr.HealthNotReady, "dapr is not ready: [app-channel]")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// healthzOutbound is ready as soon as the sidecar serves: its building
+// blocks are wired before New returns.
+func (s *Sidecar) healthzOutbound(w http.ResponseWriter, _ *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Sidecar) postShutdown(w http.ResponseWriter, _ *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	s.shutdown()
+	return nil
+}
+
+func (s *Sidecar) putMetadata(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return daprerr.Wrap(daprerr.BadRequest, err, "failed to read request body")
+	}
+	s.SetExtendedMetadata(r.PathValue("key"), string(body))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Sidecar) getMetadata(w http.ResponseWriter, _ *http.Request) error {
+	body, err := json.Marshal(s.Metadata())
+	if err != nil {
+		return daprerr.Wrap(daprerr.MetadataGet, err, "failed to encode metadata")
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// appPort splits the app address for the metadata API.
+func appPort(addr string) (host string, port int) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return h, 0
+	}
+	return h, n
+}

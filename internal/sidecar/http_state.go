@@ -1,0 +1,336 @@
+package sidecar
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// Query parameters of the state API, as daprd names them.
+const (
+	metadataPrefix   = "metadata."
+	consistencyParam = "consistency"
+	concurrencyParam = "concurrency"
+	// transactionalCapability is the feature a store needs for the
+	// transaction API (state.FeatureTransactional's name).
+	transactionalCapability = "TRANSACTIONAL"
+)
+
+// stateStore checks that the path's store exists for this app, before the
+// body is looked at, so errors come in daprd's order.
+func (s *Sidecar) stateStore(r *http.Request) (state.StoreInfo, error) {
+	name := r.PathValue("store")
+	if s.cfg.State == nil {
+		return state.StoreInfo{}, daprerr.New(daprerr.StateStoresNotConfigured, "state store %s is not configured", name)
+	}
+	stores := s.cfg.State.Stores()
+	if len(stores) == 0 {
+		return state.StoreInfo{}, daprerr.New(daprerr.StateStoresNotConfigured, "state store %s is not configured", name)
+	}
+	for _, st := range stores {
+		if st.Name == name {
+			return st, nil
+		}
+	}
+	return state.StoreInfo{}, daprerr.New(daprerr.StateStoreNotFound, "state store %s is not found", name)
+}
+
+// queryMetadata collects the metadata.<key> query parameters.
+func queryMetadata(r *http.Request) map[string]string {
+	md := map[string]string{}
+	for k, v := range r.URL.Query() {
+		if name, ok := strings.CutPrefix(k, metadataPrefix); ok && len(v) > 0 {
+			md[name] = v[0]
+		}
+	}
+	return md
+}
+
+// mergeMetadata lays the query's metadata over a body's, the query
+// winning as in daprd.
+func mergeMetadata(body, query map[string]string) map[string]string {
+	if body == nil {
+		return query
+	}
+	maps.Copy(body, query)
+	return body
+}
+
+// stateOptions are a write's options in the request body.
+type stateOptions struct {
+	Concurrency string `json:"concurrency"`
+	Consistency string `json:"consistency"`
+}
+
+// stateItem is one key of a save request or one transaction operation's
+// request.
+type stateItem struct {
+	Key         string            `json:"key"`
+	Value       json.RawMessage   `json:"value"`
+	ETag        *string           `json:"etag"`
+	Metadata    map[string]string `json:"metadata"`
+	Options     stateOptions      `json:"options"`
+	ContentType *string           `json:"contentType"`
+}
+
+func (it *stateItem) saveItem(md map[string]string) (state.SaveItem, error) {
+	value, err := encodeValue(it.Value)
+	if err != nil {
+		return state.SaveItem{}, err
+	}
+	out := state.SaveItem{
+		Key:         it.Key,
+		Value:       value,
+		ETag:        it.ETag,
+		Metadata:    md,
+		Concurrency: it.Options.Concurrency,
+		Consistency: it.Options.Consistency,
+	}
+	if it.ContentType != nil {
+		out.ContentType = *it.ContentType
+	}
+	return out, nil
+}
+
+func (it *stateItem) deleteItem(md map[string]string) state.DeleteItem {
+	return state.DeleteItem{
+		Key:         it.Key,
+		ETag:        it.ETag,
+		Metadata:    md,
+		Concurrency: it.Options.Concurrency,
+		Consistency: it.Options.Consistency,
+	}
+}
+
+// encodeValue gives the bytes daprd stores for a request's value: it
+// decodes the JSON into a generic value and encodes that again, so object
+// keys come out sorted and numbers as float64s print, exactly as daprd
+// writes them. An absent value is stored as null.
+func encodeValue(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		return []byte("null"), nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func malformed(err error, format string, args ...any) *daprerr.Error {
+	msg := fmt.Sprintf(format, args...)
+	return &daprerr.Error{Kind: daprerr.Malformed, Message: msg + err.Error(), Cause: err}
+}
+
+// saveState serves POST /v1.0/state/{store}.
+func (s *Sidecar) saveState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	var reqs []stateItem
+	if err := json.NewDecoder(r.Body).Decode(&reqs); err != nil {
+		return malformed(err, "")
+	}
+	if len(reqs) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	md := queryMetadata(r)
+	items := make([]state.SaveItem, len(reqs))
+	for i := range reqs {
+		if reqs[i].Key == "" {
+			return daprerr.New(daprerr.Malformed, `"key" is a required field`)
+		}
+		items[i], err = reqs[i].saveItem(mergeMetadata(reqs[i].Metadata, md))
+		if err != nil {
+			return malformed(err, "")
+		}
+	}
+	if err := s.cfg.State.Save(r.Context(), st.Name, items); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// getState serves GET /v1.0/state/{store}/{key}: 200 with the stored bytes,
+// 204 for a missing key.
+func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	item, err := s.cfg.State.Get(r.Context(), st.Name, r.PathValue("key"), state.GetOptions{
+		Consistency: r.URL.Query().Get(consistencyParam),
+		Metadata:    queryMetadata(r),
+	})
+	if err != nil {
+		return err
+	}
+	if item == nil || !item.Found {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	h := w.Header()
+	if item.ETag != "" {
+		h.Set("ETag", item.ETag)
+	}
+	for k, v := range item.Metadata {
+		h.Set(metadataPrefix+k, v)
+	}
+	// daprd answers application/json whatever was stored.
+	writeJSON(w, http.StatusOK, item.Value)
+	return nil
+}
+
+// deleteState serves DELETE /v1.0/state/{store}/{key}; an If-Match header,
+// even an empty one, makes the delete conditional.
+func (s *Sidecar) deleteState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	item := state.DeleteItem{
+		Key:         r.PathValue("key"),
+		Metadata:    queryMetadata(r),
+		Concurrency: q.Get(concurrencyParam),
+		Consistency: q.Get(consistencyParam),
+	}
+	if v, ok := r.Header["If-Match"]; ok {
+		etag := ""
+		if len(v) > 0 {
+			etag = v[0]
+		}
+		item.ETag = &etag
+	}
+	if err := s.cfg.State.Delete(r.Context(), st.Name, item); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type bulkGetRequest struct {
+	Metadata    map[string]string `json:"metadata"`
+	Keys        []string          `json:"keys"`
+	Parallelism int               `json:"parallelism"`
+}
+
+type bulkGetItem struct {
+	Key      string            `json:"key"`
+	Data     json.RawMessage   `json:"data,omitempty"`
+	ETag     *string           `json:"etag,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// bulkGetState serves POST /v1.0/state/{store}/bulk.
+func (s *Sidecar) bulkGetState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	var req bulkGetRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return malformed(err, "failed deserializing HTTP body: ")
+	}
+	out := make([]bulkGetItem, 0, len(req.Keys))
+	if len(req.Keys) > 0 {
+		items, err := s.cfg.State.BulkGet(r.Context(), st.Name, req.Keys, state.BulkGetOptions{
+			Parallelism: req.Parallelism,
+			Metadata:    mergeMetadata(req.Metadata, queryMetadata(r)),
+		})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			bi := bulkGetItem{Key: it.Key, Error: it.Error}
+			if it.Error == "" && it.Found {
+				bi.Data = jsonData(it.Value)
+				bi.Metadata = it.Metadata
+				if it.ETag != "" {
+					bi.ETag = &it.ETag
+				}
+			}
+			out = append(out, bi)
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return daprerr.Wrap(daprerr.StateBulkGet, err, "failed to encode the response")
+	}
+	writeJSON(w, http.StatusOK, append(body, '\n'))
+	return nil
+}
+
+// jsonData embeds a stored value in a JSON answer. Values saved through
+// this API are JSON already; bytes stored otherwise (gRPC, another client)
+// are sent as a JSON string rather than breaking the whole answer.
+func jsonData(v []byte) json.RawMessage {
+	if json.Valid(v) {
+		return v
+	}
+	quoted, _ := json.Marshal(string(v))
+	return quoted
+}
+
+type txRequest struct {
+	Operations []txOperation     `json:"operations"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+type txOperation struct {
+	Operation string    `json:"operation"`
+	Request   stateItem `json:"request"`
+}
+
+// transactState serves POST /v1.0/state/{store}/transaction.
+func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(st.Capabilities, transactionalCapability) {
+		return daprerr.New(daprerr.StateStoreNotSupported, "state store %s doesn't support transactions", st.Name)
+	}
+	var req txRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return malformed(err, "failed deserializing HTTP body: ")
+	}
+	if len(req.Operations) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	md := queryMetadata(r)
+	ops := make([]state.TxOperation, len(req.Operations))
+	for i, op := range req.Operations {
+		opMD := mergeMetadata(op.Request.Metadata, md)
+		ops[i].Operation = op.Operation
+		switch op.Operation {
+		case "upsert":
+			if ops[i].Save, err = op.Request.saveItem(opMD); err != nil {
+				return malformed(err, "failed deserializing HTTP body: ")
+			}
+		case "delete":
+			ops[i].Delete = op.Request.deleteItem(opMD)
+		default:
+			// Left for the block to reject: it owns which operations exist
+			// and reports them the same way to both front ends.
+			ops[i].Save.Key = op.Request.Key
+			ops[i].Delete.Key = op.Request.Key
+		}
+	}
+	if err := s.cfg.State.Transact(r.Context(), st.Name, ops, mergeMetadata(req.Metadata, md)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

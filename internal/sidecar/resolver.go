@@ -1,0 +1,31 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/routing"
+)
+
+// RoutingResolver resolves Dapr app ids through the environment's routing
+// table, picking ready replicas round robin. It reads the current table on
+// every call, so replicas that come and go are seen at once.
+type RoutingResolver struct {
+	Source *routing.Source
+}
+
+var _ invoke.Resolver = RoutingResolver{}
+
+// Resolve returns a ready replica of the app whose Dapr app id is appID.
+func (r RoutingResolver) Resolve(_ context.Context, appID string) (invoke.Target, error) {
+	app, ok := r.Source.Load().DaprApp(appID)
+	if !ok {
+		return invoke.Target{}, fmt.Errorf("%w: %s", invoke.ErrAppNotFound, appID)
+	}
+	ep, ok := app.Pick()
+	if !ok {
+		return invoke.Target{}, fmt.Errorf("%w: app %s has none", invoke.ErrNoReadyReplica, appID)
+	}
+	return invoke.Target{AppID: appID, Addr: ep.Addr}, nil
+}

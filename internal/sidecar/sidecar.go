@@ -1,0 +1,239 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/state"
+)
+
+// StateAPI is what the sidecar needs of the state building block; the
+// signatures are those of state.Service.
+type StateAPI interface {
+	Stores() []state.StoreInfo
+	Get(ctx context.Context, store, key string, opts state.GetOptions) (*state.Item, error)
+	BulkGet(ctx context.Context, store string, keys []string, opts state.BulkGetOptions) ([]state.BulkItem, error)
+	Save(ctx context.Context, store string, items []state.SaveItem) error
+	Delete(ctx context.Context, store string, item state.DeleteItem) error
+	Transact(ctx context.Context, store string, ops []state.TxOperation, metadata map[string]string) error
+}
+
+// Invoker is what the sidecar needs of the invocation building block
+// (*invoke.Invoker).
+type Invoker interface {
+	Invoke(ctx context.Context, req *invoke.Request) (*invoke.Response, error)
+}
+
+// Config describes one sidecar.
+type Config struct {
+	// AppID is the Dapr app id (required).
+	AppID string
+	// Namespace defaults to "default".
+	Namespace string
+	// AppAddr is host:port of the app, "" when the app has no port.
+	AppAddr string
+	// AppProtocol is how the sidecar talks to the app; "http" (the default)
+	// is the only one supported for now.
+	AppProtocol string
+	// HTTPListener is where the Dapr HTTP API is served. The caller opens
+	// it (the control plane allocates ports); the sidecar closes it.
+	HTTPListener net.Listener
+	// State may be nil when no state store is in scope for the app.
+	State StateAPI
+	// Invoker may be nil; invocations then fail with
+	// ERR_DIRECT_INVOKE_NOT_READY.
+	Invoker Invoker
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// OnShutdown is called, once and in its own goroutine, after
+	// POST /v1.0/shutdown has been answered.
+	OnShutdown func()
+	// RuntimeVersion is reported by the metadata API.
+	RuntimeVersion string
+	// MaxHeaderBytes bounds request headers. Default 4 KiB, daprd's
+	// --dapr-http-read-buffer-size (ACA's dapr.httpReadBufferSize).
+	MaxHeaderBytes int
+	// MaxRequestBodySize bounds request bodies, invocations included, as
+	// daprd's --dapr-http-max-request-size does (ACA's
+	// dapr.httpMaxRequestSize). Zero means no limit.
+	MaxRequestBodySize int64
+}
+
+// Sidecar is one replica's Dapr API.
+type Sidecar struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	mux     *http.ServeMux
+	srv     *http.Server
+
+	appReady atomic.Bool
+	dialer   net.Dialer
+
+	mdMu     sync.RWMutex
+	extended map[string]string
+
+	shutdownOnce sync.Once
+	startOnce    sync.Once
+	serveDone    chan struct{}
+}
+
+// New validates cfg and builds a sidecar; Start serves it.
+func New(cfg Config) (*Sidecar, error) {
+	if cfg.AppID == "" {
+		return nil, errors.New("sidecar: app id is required")
+	}
+	if cfg.AppProtocol == "" {
+		cfg.AppProtocol = "http"
+	}
+	if cfg.AppProtocol != "http" {
+		return nil, fmt.Errorf("sidecar %s: app protocol %q is not supported (use http)", cfg.AppID, cfg.AppProtocol)
+	}
+	if cfg.AppAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.AppAddr); err != nil {
+			return nil, fmt.Errorf("sidecar %s: app address: %w", cfg.AppID, err)
+		}
+	}
+	if iv, ok := cfg.Invoker.(*invoke.Invoker); ok && iv == nil {
+		cfg.Invoker = nil // a typed nil would pass the nil check and crash
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 4 << 10
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Sidecar{
+		cfg:       cfg,
+		log:       log.With(slog.String("app", cfg.AppID)),
+		extended:  map[string]string{},
+		dialer:    net.Dialer{Timeout: 500 * time.Millisecond},
+		serveDone: make(chan struct{}),
+	}
+	if cfg.AppAddr == "" {
+		s.appReady.Store(true)
+	}
+	s.mux = s.routes()
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	// daprd accepts h2c on its HTTP port; some SDKs use it.
+	protocols.SetUnencryptedHTTP2(true)
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: invocations stream for as long as the app does.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		Protocols:      protocols,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Handler is the Dapr HTTP API, for tests and benchmarks.
+func (s *Sidecar) Handler() http.Handler { return s.handler }
+
+// Start serves the HTTP API on the configured listener in the background.
+func (s *Sidecar) Start() error {
+	if s.cfg.HTTPListener == nil {
+		return fmt.Errorf("sidecar %s: no HTTP listener", s.cfg.AppID)
+	}
+	started := false
+	s.startOnce.Do(func() {
+		started = true
+		go func() {
+			defer close(s.serveDone)
+			if err := s.srv.Serve(s.cfg.HTTPListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("dapr HTTP API stopped", slog.Any("error", err))
+			}
+		}()
+	})
+	if !started {
+		return fmt.Errorf("sidecar %s: already started", s.cfg.AppID)
+	}
+	s.log.Info("dapr HTTP API listening", slog.String("addr", s.cfg.HTTPListener.Addr().String()))
+	return nil
+}
+
+// Close stops accepting requests and waits, until ctx ends, for those in
+// flight; then it closes whatever is left.
+func (s *Sidecar) Close(ctx context.Context) error {
+	s.startOnce.Do(func() {
+		// Never started: the listener is still ours to close.
+		close(s.serveDone)
+		if s.cfg.HTTPListener != nil {
+			_ = s.cfg.HTTPListener.Close()
+		}
+	})
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+		return fmt.Errorf("sidecar %s: graceful shutdown: %w", s.cfg.AppID, err)
+	}
+	select {
+	case <-s.serveDone:
+	case <-ctx.Done():
+		return fmt.Errorf("sidecar %s: waiting for the server: %w", s.cfg.AppID, ctx.Err())
+	}
+	return nil
+}
+
+// AppReady reports whether the app's port has accepted a connection, dialing
+// it once more if not yet. Once true it stays true, as in daprd, which stops
+// probing the port after the app first comes up.
+func (s *Sidecar) AppReady(ctx context.Context) bool {
+	if s.appReady.Load() {
+		return true
+	}
+	conn, err := s.dialer.DialContext(ctx, "tcp", s.cfg.AppAddr)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	s.appReady.Store(true)
+	s.log.Debug("app port is accepting connections", slog.String("addr", s.cfg.AppAddr))
+	return true
+}
+
+// SetExtendedMetadata sets an attribute reported under "extended" by the
+// metadata API; an empty key is ignored, as in daprd.
+func (s *Sidecar) SetExtendedMetadata(key, value string) {
+	if key == "" {
+		return
+	}
+	s.mdMu.Lock()
+	s.extended[key] = value
+	s.mdMu.Unlock()
+}
+
+func (s *Sidecar) extendedMetadata() map[string]string {
+	s.mdMu.RLock()
+	defer s.mdMu.RUnlock()
+	out := make(map[string]string, len(s.extended)+1)
+	maps.Copy(out, s.extended)
+	return out
+}
+
+// shutdown runs the hook once, after the response is on its way: the hook
+// typically closes this sidecar, which waits for in-flight handlers.
+func (s *Sidecar) shutdown() {
+	s.shutdownOnce.Do(func() {
+		if s.cfg.OnShutdown != nil {
+			go s.cfg.OnShutdown()
+		}
+	})
+}

@@ -1,0 +1,246 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/blocks/state"
+)
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{name: "no app id", cfg: Config{}},
+		{name: "grpc app protocol", cfg: Config{AppID: "a", AppProtocol: "grpc"}},
+		{name: "bad app address", cfg: Config{AppID: "a", AppAddr: "localhost"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil {
+				t.Error("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+func TestHealthzWaitsForTheAppPort(t *testing.T) {
+	appAddr := deadAddr(t)
+	env := newEnv(t, Config{AppAddr: appAddr})
+
+	resp, body := do(t, http.MethodGet, env.url+"/v1.0/healthz", "", nil)
+	wantDaprError(t, resp, body, http.StatusInternalServerError, "ERR_HEALTH_NOT_READY")
+
+	resp, body = do(t, http.MethodGet, env.url+"/v1.0/healthz/outbound", "", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	l, err := net.Listen("tcp", appAddr)
+	if err != nil {
+		t.Skipf("the app port was taken meanwhile: %v", err)
+	}
+	resp, body = do(t, http.MethodGet, env.url+"/v1.0/healthz", "", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	// Once up, the app is not probed again.
+	_ = l.Close()
+	resp, body = do(t, http.MethodGet, env.url+"/v1.0/healthz", "", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+}
+
+func TestHealthzWithoutAppPort(t *testing.T) {
+	env := newEnv(t, Config{})
+	resp, body := do(t, http.MethodGet, env.url+"/v1.0/healthz", "", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+}
+
+// daprMetadata holds the fields Dapr documents for GET /v1.0/metadata.
+type daprMetadata struct {
+	ID                   string            `json:"id"`
+	RuntimeVersion       string            `json:"runtimeVersion"`
+	EnabledFeatures      []string          `json:"enabledFeatures"`
+	Extended             map[string]string `json:"extended"`
+	RegisteredComponents []struct {
+		Name         string   `json:"name"`
+		Type         string   `json:"type"`
+		Version      string   `json:"version"`
+		Capabilities []string `json:"capabilities"`
+	} `json:"components"`
+	AppConnectionProperties struct {
+		Port           int    `json:"port"`
+		Protocol       string `json:"protocol"`
+		ChannelAddress string `json:"channelAddress"`
+	} `json:"appConnectionProperties"`
+	ActorRuntime struct {
+		RuntimeStatus string `json:"runtimeStatus"`
+		HostReady     bool   `json:"hostReady"`
+		Placement     string `json:"placement"`
+	} `json:"actorRuntime"`
+}
+
+func TestMetadata(t *testing.T) {
+	fake := newFakeState(
+		state.StoreInfo{Name: "statestore", Type: "state.redis", Version: "v1", Capabilities: []string{"ETAG", "TRANSACTIONAL"}},
+		state.StoreInfo{Name: "cache", Type: "state.in-memory", Version: "v1"},
+	)
+	env := newEnv(t, Config{AppAddr: "127.0.0.1:3000", State: fake, RuntimeVersion: "1.17.0-cove"})
+
+	resp, body := do(t, http.MethodPut, env.url+"/v1.0/metadata/cliPID", "4242", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	resp, body = do(t, http.MethodGet, env.url+"/v1.0/metadata", "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+	var got daprMetadata
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("metadata %s: %v", body, err)
+	}
+	var want daprMetadata
+	want.ID = "frontend"
+	want.RuntimeVersion = "1.17.0-cove"
+	want.Extended = map[string]string{"cliPID": "4242", "daprRuntimeVersion": "1.17.0-cove"}
+	want.RegisteredComponents = append(want.RegisteredComponents, got.RegisteredComponents...)
+	want.AppConnectionProperties.Port = 3000
+	want.AppConnectionProperties.Protocol = "http"
+	want.AppConnectionProperties.ChannelAddress = "127.0.0.1"
+	want.ActorRuntime.RuntimeStatus = "DISABLED"
+	want.ActorRuntime.Placement = "placement: disconnected"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	type comp struct{ Name, Type, Version, Caps string }
+	var comps []comp
+	for _, c := range got.RegisteredComponents {
+		comps = append(comps, comp{c.Name, c.Type, c.Version, strings.Join(c.Capabilities, ",")})
+	}
+	wantComps := []comp{{"statestore", "state.redis", "v1", "ETAG,TRANSACTIONAL"}, {"cache", "state.in-memory", "v1", ""}}
+	if diff := cmp.Diff(wantComps, comps); diff != "" {
+		t.Errorf("components (-want +got):\n%s", diff)
+	}
+
+	// Empty lists are left out, as daprd's encoder does.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"subscriptions", "httpEndpoints", "actors", "enabledFeatures"} {
+		if _, ok := raw[k]; ok {
+			t.Errorf("empty %q present in %s", k, body)
+		}
+	}
+}
+
+func TestShutdownCallsTheHook(t *testing.T) {
+	called := make(chan struct{}, 2)
+	env := newEnv(t, Config{OnShutdown: func() { called <- struct{}{} }})
+	for range 2 {
+		resp, body := do(t, http.MethodPost, env.url+"/v1.0/shutdown", "", nil)
+		wantStatus(t, resp, body, http.StatusNoContent)
+	}
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the shutdown hook was not called")
+	}
+	if len(called) != 0 {
+		t.Error("the shutdown hook ran more than once")
+	}
+}
+
+func TestHeaderLimitAndBodyLimit(t *testing.T) {
+	env := newEnv(t, Config{MaxRequestBodySize: 1 << 10})
+	resp, body := do(t, http.MethodGet, env.url+"/v1.0/healthz", "", http.Header{"X-Big": {strings.Repeat("x", 16<<10)}})
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("16 KiB of headers: status %d, want 431 (%s)", resp.StatusCode, body)
+	}
+	resp, body = do(t, http.MethodPost, env.url+"/v1.0/invoke/orders/method/echo", strings.Repeat("y", 2<<10), nil)
+	wantDaprError(t, resp, body, http.StatusInternalServerError, "ERR_DIRECT_INVOKE")
+	resp, body = do(t, http.MethodPost, env.url+"/v1.0/invoke/orders/method/echo", "small", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+}
+
+func TestCloseWithoutStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := New(Config{AppID: "a", HTTPListener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("listener still open after Close: %v", err)
+	}
+	if err := sc.Start(); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+}
+
+// TestCurl drives the sidecar with the real curl binary, as users do.
+func TestCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed")
+	}
+	env := newEnv(t, Config{State: newStateAPI(t)})
+	run := func(args ...string) (status int, body string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		args = append([]string{"-sS", "-w", "\n%{http_code}"}, args...)
+		out, err := exec.CommandContext(ctx, curl, args...).Output()
+		if err != nil {
+			t.Fatalf("curl %v: %v", args, err)
+		}
+		s := string(out)
+		i := strings.LastIndexByte(s, '\n')
+		code, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			t.Fatalf("curl output %q", s)
+		}
+		return code, s[:i]
+	}
+
+	code, body := run("-X", "POST", "-H", "Content-Type: application/json", "-d", `{"order":7}`,
+		env.url+"/v1.0/invoke/orders/method/neworder?x=1")
+	if code != http.StatusOK {
+		t.Fatalf("invoke: status %d, body %s", code, body)
+	}
+	var seen appSeen
+	if err := json.Unmarshal([]byte(body), &seen); err != nil {
+		t.Fatalf("invoke answer %q: %v", body, err)
+	}
+	if seen.Method != "POST" || seen.Path != "/neworder" || seen.Query != "x=1" || seen.Body != `{"order":7}` {
+		t.Errorf("the app saw %+v", seen)
+	}
+
+	key := "curl-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	code, body = run("-X", "POST", "-H", "Content-Type: application/json",
+		"-d", `[{"key":"`+key+`","value":"Bruce Wayne"}]`, env.stateURL(""))
+	if code != http.StatusNoContent {
+		t.Fatalf("save: status %d, body %s", code, body)
+	}
+	code, body = run(env.stateURL(key))
+	if code != http.StatusOK || body != `"Bruce Wayne"` {
+		t.Errorf("get: status %d, body %s", code, body)
+	}
+	code, body = run("-X", "DELETE", env.stateURL(key))
+	if code != http.StatusNoContent {
+		t.Errorf("delete: status %d, body %s", code, body)
+	}
+}
