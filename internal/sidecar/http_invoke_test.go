@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -32,8 +33,10 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 		verb    string
 		header  bool // the dapr-app-id header form instead of /v1.0/invoke
 		unclean bool // doubled and trailing slashes, which daprd cleans
-		body    string
-		status  int
+		// basicAuth names the target as Basic auth user dapr-app-id.
+		basicAuth bool
+		body      string
+		status    int
 	}{
 		{name: "GET by path", verb: http.MethodGet, status: http.StatusOK},
 		{name: "POST by path", verb: http.MethodPost, body: `{"item":"book"}`, status: http.StatusCreated},
@@ -41,6 +44,7 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 		{name: "DELETE by path", verb: http.MethodDelete, status: http.StatusNotFound},
 		{name: "GET by header", verb: http.MethodGet, header: true, status: http.StatusOK},
 		{name: "GET by unclean path", verb: http.MethodGet, unclean: true, status: http.StatusOK},
+		{name: "POST by basic auth", verb: http.MethodPost, basicAuth: true, body: "b", status: http.StatusOK},
 		{name: "POST by header", verb: http.MethodPost, header: true, body: `{"item":"pen"}`, status: http.StatusAccepted},
 		{name: "PUT by header", verb: http.MethodPut, header: true, body: "x", status: http.StatusInternalServerError},
 		{name: "DELETE by header", verb: http.MethodDelete, header: true, status: http.StatusNoContent},
@@ -57,6 +61,10 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 			url := env.url + "/v1.0/invoke/orders/method/orders/42?q=1&name=a%20b"
 			if tc.unclean {
 				url = env.url + "/v1.0//invoke/orders/method//orders/42/?q=1&name=a%20b"
+			}
+			if tc.basicAuth {
+				url = env.url + "/orders/42?q=1&name=a%20b"
+				h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("dapr-app-id:orders")))
 			}
 			if tc.header {
 				url = env.url + "/orders/42?q=1&name=a%20b"

@@ -244,3 +244,23 @@ func TestCurl(t *testing.T) {
 		t.Errorf("delete: status %d, body %s", code, body)
 	}
 }
+
+func TestServesH2C(t *testing.T) {
+	env := newEnv(t, Config{})
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	t.Cleanup(client.CloseIdleConnections)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, env.url+"/v1.0/invoke/orders/method/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Errorf("got %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+}

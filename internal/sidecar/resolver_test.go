@@ -1,0 +1,52 @@
+package sidecar
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/routing"
+)
+
+func TestRoutingResolver(t *testing.T) {
+	var src routing.Source
+	src.Store(routing.NewTable([]*routing.App{
+		{Name: "web", DaprAppID: "web-dapr", Endpoints: []routing.Endpoint{
+			{Replica: "web-b", Addr: "127.0.0.1:2"}, {Replica: "web-a", Addr: "127.0.0.1:1"},
+		}},
+		{Name: "idle", DaprAppID: "idle"},
+		{Name: "plain"},
+	}))
+	r := RoutingResolver{Source: &src}
+
+	var got []string
+	for range 3 {
+		tgt, err := r.Resolve(t.Context(), "web-dapr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tgt.Addr)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1"}, got); diff != "" {
+		t.Errorf("round robin picks (-want +got):\n%s", diff)
+	}
+
+	tests := []struct {
+		name  string
+		appID string
+		want  error
+	}{
+		{name: "app name is not a dapr id", appID: "web", want: invoke.ErrAppNotFound},
+		{name: "app without dapr", appID: "plain", want: invoke.ErrAppNotFound},
+		{name: "no ready replica", appID: "idle", want: invoke.ErrNoReadyReplica},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.Resolve(t.Context(), tc.appID); !errors.Is(err, tc.want) {
+				t.Errorf("Resolve(%q) = %v, want %v", tc.appID, err, tc.want)
+			}
+		})
+	}
+}
