@@ -1,0 +1,421 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	// outputDrain is how long output is still read after a replica's group
+	// is gone; only a process that escaped the group can hold the pipes
+	// longer, and it is not waited for.
+	outputDrain = time.Second
+	// killWait bounds the wait for a group after SIGKILL: only processes in
+	// uninterruptible sleep outlive it, and they must not hold up restarts
+	// or Stop forever.
+	killWait = 5 * time.Second
+)
+
+// replica is one supervised replica. Its goroutine (run) owns the process
+// and is the only writer of status; other goroutines talk to it through
+// the stop and kill channels.
+type replica struct {
+	sup  *Supervisor
+	spec ReplicaSpec
+	log  *slog.Logger
+	logs *ring
+
+	stop     chan struct{} // closed to ask for a graceful stop
+	stopOnce sync.Once
+	kill     chan struct{} // closed to kill at once
+	killOnce sync.Once
+	done     chan struct{} // closed when run has returned
+
+	mu     sync.Mutex
+	status Status
+}
+
+func (s *Supervisor) newReplica(spec ReplicaSpec) *replica {
+	return &replica{
+		sup:  s,
+		spec: spec,
+		log:  s.log.With("app", spec.App, "revision", spec.Revision, "replica", spec.Name),
+		logs: newRing(s.opts.LogLines),
+		stop: make(chan struct{}),
+		kill: make(chan struct{}),
+		done: make(chan struct{}),
+		status: Status{
+			Name: spec.Name, App: spec.App, Revision: spec.Revision,
+			State: StateStarting,
+		},
+	}
+}
+
+func (r *replica) snapshot() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// update changes the status and reports it when its state or readiness
+// changed.
+func (r *replica) update(f func(*Status)) {
+	r.mu.Lock()
+	old := r.status
+	f(&r.status)
+	st := r.status
+	r.mu.Unlock()
+	if st.State != old.State || st.Ready != old.Ready {
+		r.sup.notify.send(st)
+	}
+}
+
+func (r *replica) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// shutdown asks run to stop and waits for it; when ctx ends first it has
+// the group killed and returns without waiting.
+func (r *replica) shutdown(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		r.killOnce.Do(func() { close(r.kill) })
+		return fmt.Errorf("stop replica %q: killed: %w", r.spec.Name, ctx.Err())
+	}
+}
+
+// run starts the replica's process, restarts it whenever it exits, and
+// returns once the replica is stopped. The first start's outcome goes to
+// started.
+func (r *replica) run(started chan<- error) {
+	// Never unlocked: the processes are forked from this thread, and with
+	// Pdeathsig the kernel kills them when this thread ends (see
+	// sysProcAttr). Locked, no other goroutine can run on the thread and end
+	// it; when run returns, the runtime ends the thread, and by then every
+	// process it forked has been reaped.
+	runtime.LockOSThread()
+	defer close(r.done)
+	defer r.sup.remove(r)
+
+	bo := backoff{initial: r.sup.opts.BackoffInitial, max: r.sup.opts.BackoffMax, reset: r.sup.opts.BackoffReset}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			r.update(func(s *Status) { s.State, s.Restarts = StateStarting, s.Restarts+1 })
+		}
+		p, err := r.startProcess()
+		var ran time.Duration
+		if err != nil {
+			if attempt == 0 {
+				started <- err
+				return
+			}
+			r.log.Error("replica could not be restarted", "err", err)
+			r.update(func(s *Status) { s.State, s.PID, s.Ready, s.Message = StateFailed, 0, false, err.Error() })
+		} else {
+			exit := r.supervise(p, started)
+			started = nil
+			ran = time.Since(p.started)
+			if r.stopping() {
+				r.log.Info("replica stopped", "exit", exit)
+				r.update(func(s *Status) { s.State, s.PID, s.Ready, s.LastExit = StateStopped, 0, false, exit })
+				return
+			}
+			r.update(func(s *Status) { s.State, s.PID, s.Ready, s.LastExit = StateRestarting, 0, false, exit })
+		}
+
+		delay := bo.next(ran)
+		r.log.Warn("replica will restart", "exit", r.snapshot().LastExit, "ran", ran.Round(time.Millisecond), "backoff", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.stop:
+			t.Stop()
+			r.update(func(s *Status) { s.State, s.PID, s.Ready = StateStopped, 0, false })
+			return
+		}
+	}
+}
+
+// process is one run of the replica's command.
+type process struct {
+	cmd     *exec.Cmd
+	pgid    int
+	started time.Time
+	exited  chan error // the result of cmd.Wait
+	pipes   []*os.File // read ends of stdout and stderr
+	outputs sync.WaitGroup
+}
+
+func (r *replica) startProcess() (*process, error) {
+	streams := [...]string{"stdout", "stderr"}
+	path, args := r.spec.Command[0], r.spec.Command
+	if r.spec.Shell {
+		path = "/bin/sh"
+		args = append([]string{path, "-c", r.spec.Command[0], r.spec.Name}, r.spec.Command[1:]...)
+	} else {
+		var err error
+		if path, err = lookPath(path, r.spec.Env); err != nil {
+			return nil, r.startError(err)
+		}
+	}
+	cmd := &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr()}
+	p := &process{cmd: cmd, exited: make(chan error, 1)}
+
+	// Pipes of our own rather than cmd.StdoutPipe: Wait must not wait for
+	// the output, which children that outlive the main process may hold.
+	var writers []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			_ = f.Close()
+		}
+	}
+	for range streams {
+		rd, wr, err := os.Pipe()
+		if err != nil {
+			closeAll(p.pipes)
+			closeAll(writers)
+			return nil, r.startError(err)
+		}
+		p.pipes, writers = append(p.pipes, rd), append(writers, wr)
+	}
+	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
+	err := cmd.Start()
+	closeAll(writers) // the child has its own copies
+	if err != nil {
+		closeAll(p.pipes)
+		return nil, r.startError(err)
+	}
+	p.pgid = cmd.Process.Pid // Setpgid makes the child lead a group of its own
+	p.started = time.Now()
+	for i, stream := range streams {
+		p.outputs.Go(func() { r.capture(stream, p.pipes[i]) })
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	return p, nil
+}
+
+func (r *replica) startError(err error) error {
+	dir := r.spec.Dir
+	if dir == "" {
+		dir = "."
+	}
+	return fmt.Errorf("start replica %q: run %q in directory %q: %w", r.spec.Name, r.spec.Command, dir, err)
+}
+
+// capture hands each line of one output stream to Output and the log ring.
+func (r *replica) capture(stream string, f *os.File) {
+	out := r.sup.opts.Output
+	err := readLines(f, r.sup.opts.MaxLineBytes, func(line []byte) {
+		r.logs.add(LogLine{Time: time.Now(), Stream: stream, Text: string(line)})
+		if out != nil {
+			out(r.spec.Name, stream, bytes.Clone(line))
+		}
+	})
+	if err != nil {
+		r.log.Warn("reading replica output", "stream", stream, "err", err)
+	}
+}
+
+// supervise runs the probes of a started process and acts on them, on stop
+// and kill requests, until the process and its group are gone. It returns
+// how the process ended.
+func (r *replica) supervise(p *process, started chan<- error) string {
+	ctx, cancelProbes := context.WithCancel(context.Background())
+	defer cancelProbes()
+	events := make(chan probeEvent)
+	var probers sync.WaitGroup
+	runProbe := func(t ProbeType) bool {
+		pr, ok := r.spec.probe(t)
+		if !ok {
+			return false
+		}
+		pb := &prober{probe: pr, check: checker(pr, r.spec.Host, r.sup.client), started: p.started, events: events}
+		probers.Go(func() { pb.run(ctx) })
+		return true
+	}
+	// The startup probe holds the others back; a missing probe passes.
+	startedOK := !runProbe(Startup)
+	readyOK := true
+	if startedOK {
+		readyOK = !runProbe(Readiness)
+		runProbe(Liveness)
+	}
+
+	var (
+		terminating bool
+		reason      string // why the replica is being restarted, if it is
+		message     string // why it is not ready
+		killed      bool
+		grace       *time.Timer
+		graceC      <-chan time.Time
+		stopC       = r.stop
+		killC       = r.kill
+	)
+	setReady := func() {
+		ready := startedOK && readyOK && !terminating
+		r.update(func(s *Status) {
+			s.Ready, s.State, s.Message = ready, StateRunning, message
+			if ready {
+				s.State, s.Message = StateReady, ""
+			}
+		})
+	}
+	signal := func(sig syscall.Signal) {
+		killed = killed || sig == syscall.SIGKILL
+		if err := signalGroup(p.pgid, sig); err != nil {
+			r.log.Warn("signalling replica", "signal", sig.String(), "err", err)
+		}
+	}
+	terminate := func(why string) {
+		if terminating {
+			return
+		}
+		terminating, reason = true, why
+		cancelProbes()
+		setReady()
+		if r.spec.TerminationGrace < 0 {
+			signal(syscall.SIGKILL)
+			return
+		}
+		signal(syscall.SIGTERM)
+		grace = time.NewTimer(r.spec.TerminationGrace)
+		graceC = grace.C
+	}
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+
+	r.update(func(s *Status) { s.PID, s.StartedAt, s.Message = p.cmd.Process.Pid, p.started, "" })
+	setReady()
+	if started != nil {
+		started <- nil
+	}
+	r.log.Info("replica started", "pid", p.cmd.Process.Pid)
+
+	var waitErr error
+wait:
+	for {
+		select {
+		case waitErr = <-p.exited:
+			break wait
+		case ev := <-events:
+			if terminating {
+				continue
+			}
+			switch ev.kind {
+			case probeStarted:
+				startedOK = true
+				readyOK = !runProbe(Readiness)
+				runProbe(Liveness)
+			case probeReady:
+				readyOK, message = true, ""
+			case probeNotReady:
+				readyOK, message = false, ev.err.Error()
+			case probeFailed:
+				message = fmt.Sprintf("%s probe failed: %v", strings.ToLower(string(ev.probe)), ev.err)
+				r.log.Warn("restarting replica", "reason", message)
+				terminate(message)
+			}
+			setReady()
+		case <-stopC:
+			stopC = nil
+			r.log.Info("stopping replica", "grace", r.spec.TerminationGrace)
+			terminate("")
+		case <-killC:
+			killC = nil
+			signal(syscall.SIGKILL)
+		case <-graceC:
+			graceC = nil
+			r.log.Warn("replica outlived its grace period, killing it")
+			signal(syscall.SIGKILL)
+		}
+	}
+	cancelProbes()
+	probers.Wait()
+
+	if !terminating {
+		// As when a container's main process exits: the rest of it goes too.
+		signal(syscall.SIGKILL)
+	}
+	// The main process is gone; on a graceful stop the rest of the group
+	// keeps its grace period to finish.
+	poll := 5 * time.Millisecond
+	var giveUp <-chan time.Time
+group:
+	for groupAlive(p.pgid) {
+		if killed && giveUp == nil {
+			giveUp = time.After(killWait)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-t.C:
+		case <-graceC:
+			graceC = nil
+			signal(syscall.SIGKILL)
+		case <-killC:
+			killC = nil
+			signal(syscall.SIGKILL)
+		case <-giveUp:
+			r.log.Error("replica processes survive SIGKILL; giving up on them", "pgid", p.pgid)
+			t.Stop()
+			break group
+		}
+		t.Stop()
+		poll = min(2*poll, 100*time.Millisecond)
+	}
+	r.drainOutput(p)
+
+	exit := "unknown"
+	if p.cmd.ProcessState != nil {
+		exit = p.cmd.ProcessState.String()
+	} else if waitErr != nil {
+		exit = waitErr.Error()
+	}
+	if reason != "" {
+		exit = reason + " (" + exit + ")"
+	}
+	return exit
+}
+
+// drainOutput waits for the output readers to reach the end of the pipes,
+// or stops them after outputDrain, and closes the pipes.
+func (r *replica) drainOutput(p *process) {
+	done := make(chan struct{})
+	go func() {
+		p.outputs.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(outputDrain)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.log.Warn("a process that left the replica's group still holds its output; no longer reading it")
+		for _, f := range p.pipes {
+			_ = f.SetReadDeadline(time.Now())
+		}
+		<-done
+	}
+	for _, f := range p.pipes {
+		_ = f.Close()
+	}
+}

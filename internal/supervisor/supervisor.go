@@ -1,0 +1,237 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// State is where a replica is in its life.
+type State string
+
+// Replica states.
+const (
+	// StateStarting: the process is being started.
+	StateStarting State = "Starting"
+	// StateRunning: the process runs but is not ready (startup or readiness
+	// probe pending or failing, or the replica is stopping).
+	StateRunning State = "Running"
+	// StateReady: the process runs and may receive traffic.
+	StateReady State = "Ready"
+	// StateRestarting: the process exited and waits out its backoff.
+	StateRestarting State = "Restarting"
+	// StateFailed: the process could not be started again; it is retried
+	// after a backoff, as Restarting is.
+	StateFailed State = "Failed"
+	// StateStopped: the replica was stopped; this is its last status.
+	StateStopped State = "Stopped"
+)
+
+// Status is a replica's state as `cove ps` shows it.
+type Status struct {
+	Name, App, Revision string
+	// PID is the process id of the running process, 0 when none runs.
+	PID   int
+	State State
+	// Ready is true when the replica may receive traffic.
+	Ready    bool
+	Restarts int
+	// LastExit says how the previous process ended: "exit status 1",
+	// "signal: killed", with the probe failure that caused it, if any.
+	LastExit string
+	// StartedAt is when the current (or last) process started.
+	StartedAt time.Time
+	// Message says why the replica is not ready or could not be started.
+	Message string
+}
+
+// Option defaults.
+const (
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 5 * time.Minute
+	DefaultBackoffReset   = 10 * time.Minute
+	DefaultLogLines       = 1000
+	DefaultMaxLineBytes   = 16 << 10
+)
+
+// Options configure a Supervisor. Zero values take the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Output receives each line a replica writes, without its newline;
+	// stream is "stdout" or "stderr". It is called from one goroutine per
+	// stream and replica, so concurrently; it may keep line. A slow Output
+	// slows the replica down once its pipe is full, rather than buffering
+	// without bound.
+	Output func(replica string, stream string, line []byte)
+	// OnChange receives the replica's status whenever its state or readiness
+	// changes, in order, from one goroutine; it may call the Supervisor.
+	OnChange func(Status)
+
+	// BackoffInitial is the delay before the first restart; it doubles with
+	// each restart up to BackoffMax. A process that ran for BackoffReset
+	// starts over from BackoffInitial.
+	BackoffInitial, BackoffMax, BackoffReset time.Duration
+	// LogLines is how many lines per replica Logs keeps.
+	LogLines int
+	// MaxLineBytes is the longest line passed on whole; longer ones are split.
+	MaxLineBytes int
+}
+
+// ErrNotFound is returned for a replica name the supervisor does not know.
+var ErrNotFound = errors.New("no such replica")
+
+// Supervisor runs replicas. Its methods are safe for concurrent use.
+type Supervisor struct {
+	opts   Options
+	log    *slog.Logger
+	notify notifier
+	client *http.Client
+
+	mu       sync.Mutex
+	replicas map[string]*replica
+}
+
+// New returns a Supervisor with no replicas.
+func New(opts Options) *Supervisor {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BackoffInitial <= 0 {
+		opts.BackoffInitial = DefaultBackoffInitial
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = DefaultBackoffMax
+	}
+	opts.BackoffMax = max(opts.BackoffMax, opts.BackoffInitial)
+	if opts.BackoffReset <= 0 {
+		opts.BackoffReset = DefaultBackoffReset
+	}
+	if opts.LogLines <= 0 {
+		opts.LogLines = DefaultLogLines
+	}
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = DefaultMaxLineBytes
+	}
+	opts.MaxLineBytes = max(opts.MaxLineBytes, 64)
+	return &Supervisor{
+		opts:     opts,
+		log:      opts.Logger,
+		notify:   notifier{fn: opts.OnChange},
+		client:   newProbeClient(),
+		replicas: map[string]*replica{},
+	}
+}
+
+// Start starts a replica and keeps it running until Stop. It returns once
+// the first process has started, or with an error naming the command and
+// directory when it could not be. ctx bounds only the call: the replica
+// lives on after it ends.
+func (s *Supervisor) Start(ctx context.Context, spec ReplicaSpec) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start replica %q: %w", spec.Name, err)
+	}
+	if err := supported(); err != nil {
+		return fmt.Errorf("start replica %q: %w", spec.Name, err)
+	}
+	spec, err := spec.normalize()
+	if err != nil {
+		return err
+	}
+	r := s.newReplica(spec)
+	s.mu.Lock()
+	if _, ok := s.replicas[spec.Name]; ok {
+		s.mu.Unlock()
+		return fmt.Errorf("start replica %q: already running", spec.Name)
+	}
+	s.replicas[spec.Name] = r
+	s.mu.Unlock()
+
+	started := make(chan error, 1)
+	go r.run(started)
+	if err := <-started; err != nil {
+		<-r.done
+		return err
+	}
+	return nil
+}
+
+// Stop stops a replica gracefully: SIGTERM to its process group, SIGKILL
+// after its TerminationGrace. If ctx ends first, the group is killed at once
+// and Stop returns ctx's error without waiting further.
+func (s *Supervisor) Stop(ctx context.Context, name string) error {
+	r := s.lookup(name)
+	if r == nil {
+		return fmt.Errorf("stop replica %q: %w", name, ErrNotFound)
+	}
+	return r.shutdown(ctx)
+}
+
+// StopAll stops every replica in parallel, as Stop does.
+func (s *Supervisor) StopAll(ctx context.Context) error {
+	s.mu.Lock()
+	rs := make([]*replica, 0, len(s.replicas))
+	for _, r := range s.replicas {
+		rs = append(rs, r)
+	}
+	s.mu.Unlock()
+
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Go(func() { errs[i] = r.shutdown(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Status returns a replica's current status.
+func (s *Supervisor) Status(name string) (Status, bool) {
+	r := s.lookup(name)
+	if r == nil {
+		return Status{}, false
+	}
+	return r.snapshot(), true
+}
+
+// List returns the status of every replica, sorted by name.
+func (s *Supervisor) List() []Status {
+	s.mu.Lock()
+	out := make([]Status, 0, len(s.replicas))
+	for _, r := range s.replicas {
+		out = append(out, r.snapshot())
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Logs returns up to the last n lines a replica wrote across its restarts,
+// oldest first; n <= 0 returns all that are kept. It returns nil for an
+// unknown replica: a stopped replica's lines go with it.
+func (s *Supervisor) Logs(name string, n int) []LogLine {
+	r := s.lookup(name)
+	if r == nil {
+		return nil
+	}
+	return r.logs.last(n)
+}
+
+func (s *Supervisor) lookup(name string) *replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replicas[name]
+}
+
+// remove forgets r once its goroutine is done.
+func (s *Supervisor) remove(r *replica) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replicas[r.spec.Name] == r {
+		delete(s.replicas, r.spec.Name)
+	}
+}
