@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -57,10 +58,45 @@ func runHelper(mode string) {
 		}
 		fmt.Println("listening")
 		_ = http.Serve(ln, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	case "supervise":
+		// Play cove: supervise a replica, churn OS threads, wait to be killed.
+		superviseAndWait()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		os.Exit(2)
 	}
+}
+
+// superviseAndWait starts a replica, then ends many OS threads (a goroutine
+// that exits while locked to its thread takes the thread with it), reports
+// whether the replica survived that, and waits to be killed.
+func superviseAndWait() {
+	// Keep the main goroutine on the main thread, which the runtime never
+	// ends, so the replica is forked from a thread that could end.
+	runtime.LockOSThread()
+	s := New(Options{})
+	err := s.Start(context.Background(), ReplicaSpec{Name: "orphan", Command: []string{"sleep", "60"}, Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			time.Sleep(time.Millisecond)
+		})
+	}
+	wg.Wait()
+	// A replica killed by the end of its thread would be noticed within
+	// moments; look for that for a while.
+	st, _ := s.Status("orphan")
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end) && st.State == StateReady; {
+		time.Sleep(10 * time.Millisecond)
+		st, _ = s.Status("orphan")
+	}
+	fmt.Printf("%d %s\n", st.PID, st.State)
+	select {}
 }
 
 // checkGoroutines fails the test if goroutines started during it are still
@@ -790,4 +826,43 @@ func TestOnChangeMayCallBack(t *testing.T) {
 	if l := s.List(); len(l) != 0 {
 		t.Errorf("List = %v", l)
 	}
+}
+
+// gone reports whether a process has ended, reaping it if it had become a
+// child of this (subreaper) process.
+func gone(pid int) bool {
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func TestReplicaDiesWithCove(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parent-death signals are Linux only")
+	}
+	cove := exec.Command(os.Args[0])
+	cove.Env = append(os.Environ(), helperEnv+"=supervise")
+	cove.Stderr = os.Stderr
+	out, err := cove.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cove.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cove.Wait()
+	defer cove.Process.Kill()
+	var pid int
+	var state State
+	if _, err := fmt.Fscan(out, &pid, &state); err != nil {
+		t.Fatalf("reading the replica's pid: %v", err)
+	}
+	if state != StateReady || pid == 0 {
+		t.Fatalf("replica %s (pid %d) after its supervisor's threads came and went, want still Ready", state, pid)
+	}
+	// SIGKILL: nothing in the supervisor runs, only the kernel can act.
+	if err := cove.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica to die with its supervisor", func() bool { return gone(pid) })
 }
