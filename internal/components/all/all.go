@@ -1,0 +1,13 @@
+// Package all imports every component implementation for its registration
+// side effect, so a binary that imports it can load any component type a
+// component file names. It has no API; add each new implementation here.
+//
+// Only cmd/ binaries and tests should import it: libraries take the
+// registry as they find it.
+package all
+
+import (
+	_ "github.com/cove-env/cove/internal/components/state/inmemory" // state.in-memory
+	_ "github.com/cove-env/cove/internal/components/state/redis"    // state.redis
+	_ "github.com/cove-env/cove/internal/components/state/sqlite"   // state.sqlite
+)
