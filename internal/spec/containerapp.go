@@ -450,8 +450,9 @@ func (a *ContainerApp) MaxReplicas() int {
 
 // SecretValue resolves an app secret for a local run: a local value (from
 // the environment file) wins, then the secret's literal value. It returns
-// false when the secret is not declared, or is a Key Vault reference with no
-// local value (cove cannot reach Key Vault).
+// false when the secret is not declared, or has no value cove can read: a
+// Key Vault reference (cove cannot reach Key Vault) or an empty value (as
+// `az containerapp show` prints secrets) without a local value.
 func (a *ContainerApp) SecretValue(name string, local map[string]string) (string, bool) {
 	c := a.Properties.Configuration
 	if c == nil {
@@ -464,7 +465,7 @@ func (a *ContainerApp) SecretValue(name string, local map[string]string) (string
 		if v, ok := local[name]; ok {
 			return v, true
 		}
-		if s.KeyVaultURL != "" {
+		if s.KeyVaultURL != "" || s.Value == "" {
 			return "", false
 		}
 		return s.Value, true

@@ -278,7 +278,8 @@ func (p *appParse) ingress(ip string, in *Ingress, mode string) {
 	if d.required(ip+".targetPort", "the port the app listens on") {
 		d.port(ip+".targetPort", in.TargetPort)
 	}
-	if d.has(ip + ".exposedPort") {
+	// `az containerapp show` prints exposedPort: 0 for HTTP apps: 0 is unset.
+	if in.ExposedPort != 0 {
 		if !tcp {
 			d.errorf(ip+".exposedPort", "exposedPort is only used with transport: tcp; remove it or set transport: tcp")
 		} else {
@@ -333,7 +334,7 @@ func (p *appParse) ingress(ip string, in *Ingress, mode string) {
 			}
 			targets[m.TargetPort] = mp + ".targetPort"
 		}
-		if d.has(mp + ".exposedPort") {
+		if m.ExposedPort != 0 {
 			p.exposedPort(mp+".exposedPort", m.ExposedPort)
 		}
 	}

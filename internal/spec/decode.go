@@ -39,6 +39,7 @@ type decoder struct {
 	probs  Problems
 	pos    map[string]position // field path → position of its key, or of the item for list items
 	bad    map[string]bool     // paths whose value failed to decode; later checks on them stay quiet
+	nulls  map[string]bool     // paths written as null, which count as unset
 	budget int
 	fields map[reflect.Type]map[string][]int
 }
@@ -48,12 +49,13 @@ func newDecoder(file string) *decoder {
 		file:   file,
 		pos:    map[string]position{"": {1, 1}},
 		bad:    map[string]bool{},
+		nulls:  map[string]bool{},
 		budget: nodeBudget,
 		fields: map[reflect.Type]map[string][]int{},
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // parse reads data as exactly one YAML document and returns its root node, or
 // nil after recording why it cannot.
@@ -97,17 +99,29 @@ func (d *decoder) parse(data []byte) (root *yaml.Node) {
 	return root
 }
 
+// parserProblems are the messages of the YAML library's parser (not its
+// scanner). The library reports their line 0-based, and leaves it out for
+// the first line; scanner messages carry 1-based lines.
+var parserProblems = []string{
+	"did not find expected key", "did not find expected node content", "did not find expected '-' indicator",
+	"did not find expected ',' or", "did not find expected <", "found incompatible YAML document",
+	"found duplicate %", "found undefined tag handle",
+}
+
 func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	line := 1
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
-			line = n
-		}
+		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	d.add(position{line, 0}, "", SeverityError, "invalid YAML: "+msg)
+	for _, pp := range parserProblems {
+		if strings.HasPrefix(msg, pp) {
+			line++
+			break
+		}
+	}
+	d.add(position{max(line, 1), 0}, "", SeverityError, "invalid YAML: "+msg)
 }
 
 func nodePos(n *yaml.Node) position {
@@ -148,10 +162,23 @@ func (d *decoder) report(path string, sev Severity, msg string) {
 	d.add(d.lookup(path), path, sev, msg)
 }
 
-// has reports whether the field at path was written in the file (even as null).
+// has reports whether the field at path was written in the file with a
+// value. An explicit null (which `az containerapp show` prints for unset
+// fields) counts as unset.
 func (d *decoder) has(path string) bool {
 	_, ok := d.pos[path]
-	return ok
+	return ok && !d.nulls[path]
+}
+
+// record notes where the field at path is and whether it is null.
+func (d *decoder) record(path string, at, val *yaml.Node) {
+	d.pos[path] = nodePos(at)
+	for hops := 0; val != nil && val.Kind == yaml.AliasNode && hops < 100; hops++ {
+		val = val.Alias
+	}
+	if val != nil && isNull(val) {
+		d.nulls[path] = true
+	}
 }
 
 func (d *decoder) lookup(path string) position {
@@ -442,7 +469,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 			d.add(nodePos(k), child, SeverityError, unknownField(key, fields))
 			return
 		}
-		d.pos[child] = nodePos(k)
+		d.record(child, k, val)
 		d.decode(val, child, v.FieldByIndex(index))
 	})
 }
@@ -455,7 +482,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		child := indexPath(path, i)
-		d.pos[child] = nodePos(item)
+		d.record(child, item, item)
 		d.decode(item, child, out.Index(i))
 	}
 	v.Set(out)
@@ -475,7 +502,7 @@ func (d *decoder) decodeMap(n *yaml.Node, path string, v reflect.Value) {
 	}
 	d.mapKeys(n, path, func(key string, k, val *yaml.Node) {
 		child := fieldPath(path, key)
-		d.pos[child] = nodePos(k)
+		d.record(child, k, val)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(val, child, elem)
 		v.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
@@ -546,26 +573,31 @@ func suggest(s string, candidates []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of neighbours cost one.
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	rows := make([][]int, len(ra)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(rb)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rows[i][j] = min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				rows[i][j] = min(rows[i][j], rows[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return rows[len(ra)][len(rb)]
 }
 
 // Ignored accepts any YAML value and keeps nothing. It stands for read-only

@@ -319,12 +319,13 @@ func (l *loader) app(ap string, f *appEntryFile) {
 }
 
 // secretValues checks that every secret the app reads has a value cove can
-// use: a literal value in the app file or a local one in the environment
-// file. Key Vault secrets and secrets printed by `az containerapp show`
-// (which leaves values out) need a local one.
+// use (what SecretValue returns): a non-empty literal value in the app file
+// or a local one in the environment file. Key Vault secrets and secrets
+// printed by `az containerapp show` (which leaves values out) need a local
+// one.
 func (l *loader) secretValues(ap string, p *appParse, local map[string]string) {
 	for name, s := range p.secrets {
-		if _, ok := local[name]; ok || s.Value != "" || p.d.has(p.secretPath(name)+".value") {
+		if _, ok := local[name]; ok || (s.Value != "" && s.KeyVaultURL == "") {
 			continue
 		}
 		why := "it has no value"
