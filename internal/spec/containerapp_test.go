@@ -872,9 +872,9 @@ func TestContainerAppAccessors(t *testing.T) {
 			daprEnabled: true, daprAppID: "worker", maxReplicas: 10,
 		},
 		{
-			name:        "Dapr configured but disabled",
-			yaml:        "name: web\nconfiguration: {dapr: {enabled: false, appId: x}, ingress: {targetPort: 80}}\ntemplate: {containers: [{name: w, image: w}], scale: {minReplicas: 0, maxReplicas: 4}}\n",
-			ingress:     true, targetPort: 80, maxReplicas: 4,
+			name:    "Dapr configured but disabled",
+			yaml:    "name: web\nconfiguration: {dapr: {enabled: false, appId: x}, ingress: {targetPort: 80}}\ntemplate: {containers: [{name: w, image: w}], scale: {minReplicas: 0, maxReplicas: 4}}\n",
+			ingress: true, targetPort: 80, maxReplicas: 4,
 		},
 		{
 			name:        "Dapr with a port and replicas",
