@@ -376,9 +376,9 @@ func (l *loader) crossChecks() {
 		app := a.entry.App
 		if first, dup := appNames[app.Name]; dup && app.Name != "" {
 			d.errorf(a.path+".file", "app %q is already defined by %s; app names must be unique in an environment", app.Name, first)
-		} else {
-			appNames[app.Name] = a.entry.File
+			continue // its Dapr app id repeats too; once is enough
 		}
+		appNames[app.Name] = a.entry.File
 		if id := app.DaprAppID(); id != "" {
 			if first, dup := appIDs[id]; dup {
 				at := a.parse.cfg + ".dapr.appId"
