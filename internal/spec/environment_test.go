@@ -219,7 +219,7 @@ components:
 		{
 			name: "Dapr app ids are unique",
 			files: map[string]string{
-				"cove.yaml":    "apps:\n  - {file: a.yaml, command: ./a}\n  - {file: b.yaml, command: ./b}\n",
+				"cove.yaml": "apps:\n  - {file: a.yaml, command: ./a}\n  - {file: b.yaml, command: ./b}\n",
 				"a.yaml":    "name: app-a\nconfiguration: {dapr: {enabled: true, appId: api}}\ntemplate: {containers: [{name: a, image: a}]}\n",
 				"b.yaml":    "name: app-b\nconfiguration:\n  dapr:\n    enabled: true\n    appId: api\ntemplate: {containers: [{name: b, image: b}]}\n",
 			},
