@@ -1,5 +1,7 @@
 package spec
 
+import "encoding/json"
+
 // The types in this file model an ACA container app as `az containerapp
 // create --yaml` accepts it and `az containerapp show -o yaml` prints it
 // (Microsoft.App/containerApps, API version 2024-03-01 and the stable
@@ -258,6 +260,21 @@ type EnvVar struct {
 	Name      string `json:"name"`
 	Value     string `json:"value,omitempty"`
 	SecretRef string `json:"secretRef,omitempty"`
+}
+
+// MarshalJSON writes value unless the variable is a secretRef, so that an
+// empty value stays a value.
+func (e EnvVar) MarshalJSON() ([]byte, error) {
+	if e.SecretRef != "" {
+		return json.Marshal(struct {
+			Name      string `json:"name"`
+			SecretRef string `json:"secretRef"`
+		}{e.Name, e.SecretRef})
+	}
+	return json.Marshal(struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}{e.Name, e.Value})
 }
 
 // ContainerResources are a container's CPU and memory.

@@ -927,3 +927,21 @@ func TestSecretValue(t *testing.T) {
 		})
 	}
 }
+
+func TestParseContainerAppEverything(t *testing.T) {
+	// A file using nearly every field of the schema parses without problems.
+	data := mustRead(t, "testdata/files/everything.yaml")
+	app, probs := ParseContainerApp("everything.yaml", data)
+	if app == nil || len(probs) > 0 {
+		t.Fatalf("problems:\n%v", probs)
+	}
+	c, tpl := app.Properties.Configuration, app.Properties.Template
+	got := []any{
+		c.IdentitySettings[0].Lifecycle, c.Ingress.Traffic[1].Label, tpl.Containers[0].Env[2].Value, tpl.Scale.Rules[2].AzureQueue.QueueLength,
+		*tpl.TerminationGracePeriodSeconds, tpl.Volumes[1].Secrets[0].Path, c.Runtime.Java.EnableMetrics,
+	}
+	want := []any{"Main", "canary", "8080", 20, int64(45), "db", true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+}

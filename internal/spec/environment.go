@@ -20,6 +20,8 @@ const (
 	DefaultDomain      = "localhost"
 	DefaultEdgeAddress = "127.0.0.1"
 	DefaultEdgeHTTP    = 8080
+
+	maxFileSize = 8 << 20 // bytes; far above any real app or component file
 )
 
 // Environment is a loaded cove environment: the environment file and every
@@ -235,8 +237,23 @@ func (l *loader) settings(f *envFile) {
 
 // readFile reads a referenced file, reporting a failure at the field that
 // names it (with the path as written).
+// Only regular files of reasonable size are read, so that a path such as
+// /dev/zero or a FIFO cannot hang or exhaust a load.
 func (l *loader) readFile(field, file string) ([]byte, bool) {
-	data, err := os.ReadFile(l.resolve(file))
+	path := l.resolve(file)
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		l.d.errorf(field, "%s: %s", file, readError(err))
+		return nil, false
+	case !st.Mode().IsRegular():
+		l.d.errorf(field, "%s is not a regular file", file)
+		return nil, false
+	case st.Size() > maxFileSize:
+		l.d.errorf(field, "%s is larger than %d MiB; it cannot be a container app or component", file, maxFileSize>>20)
+		return nil, false
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		l.d.errorf(field, "%s: %s", file, readError(err))
 		return nil, false
