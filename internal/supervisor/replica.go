@@ -117,6 +117,10 @@ func (r *replica) run(started chan<- error) {
 	bo := backoff{initial: r.sup.opts.BackoffInitial, max: r.sup.opts.BackoffMax, reset: r.sup.opts.BackoffReset}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
+			if r.stopping() {
+				r.update(func(s *Status) { s.State, s.PID, s.Ready = StateStopped, 0, false })
+				return
+			}
 			r.update(func(s *Status) { s.State, s.Restarts = StateStarting, s.Restarts+1 })
 		}
 		p, err := r.startProcess()

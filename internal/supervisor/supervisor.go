@@ -70,6 +70,8 @@ type Options struct {
 	Output func(replica string, stream string, line []byte)
 	// OnChange receives the replica's status whenever its state or readiness
 	// changes, in order, from one goroutine; it may call the Supervisor.
+	// Delivery does not hold replicas up, so the last status (Stopped) may
+	// arrive just after Stop has returned.
 	OnChange func(Status)
 
 	// BackoffInitial is the delay before the first restart; it doubles with
@@ -161,8 +163,10 @@ func (s *Supervisor) Start(ctx context.Context, spec ReplicaSpec) error {
 }
 
 // Stop stops a replica gracefully: SIGTERM to its process group, SIGKILL
-// after its TerminationGrace. If ctx ends first, the group is killed at once
-// and Stop returns ctx's error without waiting further.
+// after its TerminationGrace. It returns once the group is gone and Output
+// has had the replica's last line; the replica is then forgotten. If ctx
+// ends first, the group is killed at once and Stop returns ctx's error
+// without waiting further.
 func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	r := s.lookup(name)
 	if r == nil {
@@ -171,7 +175,8 @@ func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	return r.shutdown(ctx)
 }
 
-// StopAll stops every replica in parallel, as Stop does.
+// StopAll stops every replica in parallel, as Stop does. Replicas started
+// while it runs are not included.
 func (s *Supervisor) StopAll(ctx context.Context) error {
 	s.mu.Lock()
 	rs := make([]*replica, 0, len(s.replicas))

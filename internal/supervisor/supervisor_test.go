@@ -478,12 +478,13 @@ func TestStopKillsTheGroupAfterGrace(t *testing.T) {
 }
 
 func TestStopEndsEarlyWhenTheGroupExits(t *testing.T) {
-	s, _ := newSupervisor(t)
-	spec := shell("quick", `trap 'exit 0' TERM; sleep 60 & wait`)
+	s, rec := newSupervisor(t)
+	spec := shell("quick", `trap 'exit 0' TERM; echo up; while :; do sleep 0.05; done`)
 	spec.TerminationGrace = time.Hour
 	if err := s.Start(t.Context(), spec); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the trap", func() bool { return rec.hasLine("quick: up") })
 	// A deadline far below the grace period: Stop must not need it.
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
 	defer cancel()
@@ -510,7 +511,11 @@ func TestStopKillsWhenContextEnds(t *testing.T) {
 	if alive(pid) {
 		t.Errorf("process %d survived", pid)
 	}
-	if st, _ := rec.lastChange("stubborn"); st.State != StateStopped || st.LastExit != "signal: killed" {
+	waitFor(t, "the Stopped status", func() bool {
+		st, _ := rec.lastChange("stubborn")
+		return st.State == StateStopped
+	})
+	if st, _ := rec.lastChange("stubborn"); st.LastExit != "signal: killed" {
 		t.Errorf("last status = %+v, want stopped by SIGKILL", st)
 	}
 }
@@ -532,8 +537,9 @@ func TestRestartWithBackoff(t *testing.T) {
 		t.Errorf("logs do not survive restarts: %v", s.Logs("crash", 0))
 	}
 	// Each run: ready (no probes), then backoff, then starting again.
-	states := rec.states("crash")
 	want := []string{"Ready+", "Restarting", "Starting", "Ready+", "Restarting", "Starting"}
+	waitFor(t, "the changes to be reported", func() bool { return len(rec.states("crash")) >= len(want) })
+	states := rec.states("crash")
 	if len(states) < len(want) || !slices.Equal(states[:len(want)], want) {
 		t.Errorf("states = %v, want them to begin with %v", states, want)
 	}
@@ -660,6 +666,7 @@ func TestReadinessByHTTP(t *testing.T) {
 	srv.status.Store(http.StatusFound)
 	waitFor(t, "readiness again", func() bool { return status(t, s, "http").Ready })
 	want := []string{"Running", "Ready+", "Running", "Ready+"}
+	waitFor(t, "the changes to be reported", func() bool { return len(rec.states("http")) >= len(want) })
 	if diff := cmp.Diff(want, rec.states("http")); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
@@ -701,9 +708,9 @@ func TestLivenessFailureRestarts(t *testing.T) {
 	if alive(first.PID) {
 		t.Errorf("the failed process %d is still there", first.PID)
 	}
-	if n := len(slices.DeleteFunc(rec.output(), func(l LogLine) bool { return l.Text != "live: started" })); n < 2 {
-		t.Errorf("%d starts seen, want 2", n)
-	}
+	waitFor(t, "the second start's output", func() bool {
+		return len(slices.DeleteFunc(rec.output(), func(l LogLine) bool { return l.Text != "live: started" })) >= 2
+	})
 }
 
 func TestStartupProbeGates(t *testing.T) {
