@@ -9,8 +9,9 @@ package state
 // This file fixes the block's API; the front ends code against it.
 //
 //	func New(appID string) *Service
+//	func NewWithOptions(appID string, opts Options) *Service                 // namespace, logger
 //	func (s *Service) Add(md components.Metadata, store cstate.Store) error   // keyPrefix from md.Properties
-//	func (s *Service) Close() error
+//	func (s *Service) Close() error                                          // forgets the stores; does not close them
 //	func (s *Service) Stores() []StoreInfo
 //	func (s *Service) Get(ctx context.Context, store, key string, opts GetOptions) (*Item, error)
 //	func (s *Service) BulkGet(ctx context.Context, store string, keys []string, opts BulkGetOptions) ([]BulkItem, error)
