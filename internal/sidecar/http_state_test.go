@@ -1,26 +1,65 @@
 package sidecar
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/components"
+	cstate "github.com/cove-env/cove/internal/components/state"
+	_ "github.com/cove-env/cove/internal/components/state/inmemory"
 )
 
 const storeName = "statestore"
 
-// newStateAPI returns the state API the state tests run against, with one
-// transactional store named storeName.
+// newStateAPI returns the state API the state tests run against: the real
+// state block with one store, storeName, of type state.in-memory.
 func newStateAPI(t testing.TB) StateAPI {
 	t.Helper()
-	return newFakeState(state.StoreInfo{
-		Name: storeName, Type: "state.in-memory", Version: "v1",
-		Capabilities: []string{"ETAG", "TRANSACTIONAL"},
-	})
+	return newStateService(t, storeName)
+}
+
+// newStateService returns the state block for app "frontend" with an
+// in-memory store under each name. A name ending in "-notx" gets a store
+// that hides its transactions.
+func newStateService(t testing.TB, names ...string) *state.Service {
+	t.Helper()
+	svc := state.New("frontend")
+	for _, name := range names {
+		md := components.Metadata{Name: name, Type: "state.in-memory", Version: "v1", AppID: "frontend"}
+		info, err := components.Lookup(md.Type, md.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, ok := info.New().(cstate.Store)
+		if !ok {
+			t.Fatalf("%s is not a state store", md.Type)
+		}
+		if err := store.Init(context.Background(), md); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		if strings.HasSuffix(name, "-notx") {
+			store = noTx{store}
+		}
+		if err := svc.Add(md, store); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return svc
+}
+
+// noTx is a store that does not offer transactions.
+type noTx struct{ cstate.Store }
+
+func (s noTx) Features() []cstate.Feature {
+	return slices.DeleteFunc(s.Store.Features(), func(f cstate.Feature) bool { return f == cstate.FeatureTransactional })
 }
 
 // stateURL is the state API URL of key (or of the store when key is "").
@@ -190,6 +229,7 @@ func TestStateErrors(t *testing.T) {
 		env        *testEnv
 		verb, path string
 		body       string
+		header     http.Header
 		status     int
 		code       string
 	}{
@@ -203,11 +243,14 @@ func TestStateErrors(t *testing.T) {
 		{name: "save without key", env: env, verb: "POST", path: "/v1.0/state/" + storeName, body: `[{"value":1}]`, status: 400, code: "ERR_MALFORMED_REQUEST"},
 		{name: "bulk malformed", env: env, verb: "PUT", path: "/v1.0/state/" + storeName + "/bulk", body: `{"keys":`, status: 400, code: "ERR_MALFORMED_REQUEST"},
 		{name: "transaction malformed", env: env, verb: "POST", path: "/v1.0/state/" + storeName + "/transaction", body: `{"operations":{}}`, status: 400, code: "ERR_MALFORMED_REQUEST"},
+		{name: "transaction unknown operation", env: env, verb: "POST", path: "/v1.0/state/" + storeName + "/transaction", body: `{"operations":[{"operation":"merge","request":{"key":"k"}}]}`, status: 400, code: "ERR_NOT_SUPPORTED_STATE_OPERATION"},
+		{name: "key with the prefix separator", env: env, verb: "GET", path: "/v1.0/state/" + storeName + "/a||b", status: 400, code: "ERR_MALFORMED_REQUEST"},
+		{name: "invalid etag", env: env, verb: "DELETE", path: "/v1.0/state/" + storeName + "/k", header: http.Header{"If-Match": {"not-a-number"}}, status: 400, code: "ERR_STATE_DELETE"},
 		{name: "no stores configured", env: bare, verb: "GET", path: "/v1.0/state/" + storeName + "/k", status: 500, code: "ERR_STATE_STORE_NOT_CONFIGURED"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := do(t, tc.verb, tc.env.url+tc.path, tc.body, nil)
+			resp, body := do(t, tc.verb, tc.env.url+tc.path, tc.body, tc.header)
 			wantDaprError(t, resp, body, tc.status, tc.code)
 		})
 	}
@@ -259,8 +302,8 @@ func TestStateRequestMapping(t *testing.T) {
 }
 
 func TestStateNonTransactionalStore(t *testing.T) {
-	env := newEnv(t, Config{State: newFakeState(state.StoreInfo{Name: storeName, Capabilities: []string{"ETAG"}})})
-	resp, body := do(t, http.MethodPost, env.stateURL("transaction"), `{"operations":[]}`, nil)
+	env := newEnv(t, Config{State: newStateService(t, "plain-notx")})
+	resp, body := do(t, http.MethodPost, env.url+"/v1.0/state/plain-notx/transaction", `{"operations":[]}`, nil)
 	wantDaprError(t, resp, body, http.StatusInternalServerError, "ERR_STATE_STORE_NOT_SUPPORTED")
 }
 

@@ -163,7 +163,7 @@ func (s *Sidecar) Start() error {
 		}()
 	})
 	if !started {
-		return fmt.Errorf("sidecar %s: already started", s.cfg.AppID)
+		return fmt.Errorf("sidecar %s: already started or closed", s.cfg.AppID)
 	}
 	s.log.Info("dapr HTTP API listening", slog.String("addr", s.cfg.HTTPListener.Addr().String()))
 	return nil

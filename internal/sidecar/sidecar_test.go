@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/cove-env/cove/internal/blocks/state"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -89,11 +87,7 @@ type daprMetadata struct {
 }
 
 func TestMetadata(t *testing.T) {
-	fake := newFakeState(
-		state.StoreInfo{Name: "statestore", Type: "state.redis", Version: "v1", Capabilities: []string{"ETAG", "TRANSACTIONAL"}},
-		state.StoreInfo{Name: "cache", Type: "state.in-memory", Version: "v1"},
-	)
-	env := newEnv(t, Config{AppAddr: "127.0.0.1:3000", State: fake, RuntimeVersion: "1.17.0-cove"})
+	env := newEnv(t, Config{AppAddr: "127.0.0.1:3000", State: newStateService(t, "statestore", "cache-notx"), RuntimeVersion: "1.17.0-cove"})
 
 	resp, body := do(t, http.MethodPut, env.url+"/v1.0/metadata/cliPID", "4242", nil)
 	wantStatus(t, resp, body, http.StatusNoContent)
@@ -125,7 +119,10 @@ func TestMetadata(t *testing.T) {
 	for _, c := range got.RegisteredComponents {
 		comps = append(comps, comp{c.Name, c.Type, c.Version, strings.Join(c.Capabilities, ",")})
 	}
-	wantComps := []comp{{"statestore", "state.redis", "v1", "ETAG,TRANSACTIONAL"}, {"cache", "state.in-memory", "v1", ""}}
+	wantComps := []comp{
+		{"cache-notx", "state.in-memory", "v1", "ETAG,TTL"},
+		{"statestore", "state.in-memory", "v1", "ETAG,TRANSACTIONAL,TTL,ACTOR"},
+	}
 	if diff := cmp.Diff(wantComps, comps); diff != "" {
 		t.Errorf("components (-want +got):\n%s", diff)
 	}
