@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/control"
+)
+
+func newExecCmd() *cobra.Command {
+	var file, replica string
+	cmd := &cobra.Command{
+		Use:   "exec APP [--replica NAME] -- COMMAND [ARG...]",
+		Short: "Run a command with a replica's environment",
+		Long: `Run COMMAND with the environment of one replica of APP (its PORT,
+DAPR_HTTP_PORT, DAPR_GRPC_PORT, CONTAINER_APP_* and its own variables), the
+way 'az containerapp exec' runs a command inside a container. Without
+--replica, the first ready replica is used. The command's exit code is cove's.`,
+		Example: `  cove exec triage-backend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata'
+  cove exec triage-frontend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/invoke/triage-backend/method/api/health'`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 1 {
+				return errors.New("usage: cove exec APP -- COMMAND [ARG...] (put -- between the app and the command)")
+			}
+			app, command := args[0], args[1:]
+			client := control.NewClient(file)
+			st, err := client.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			name, err := pickReplica(st, app, replica)
+			if err != nil {
+				return err
+			}
+			re, err := client.ReplicaEnv(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
+			c.Env, c.Dir = re.Env, re.Dir
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
+			err = c.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return exitError{ee.ExitCode()}
+			}
+			return err
+		},
+	}
+	envFileFlag(cmd, &file)
+	cmd.Flags().StringVar(&replica, "replica", "", "replica name (see `cove ps`); default: the first ready one")
+	return cmd
+}
+
+// pickReplica finds the named replica of app, or its first ready one.
+func pickReplica(st control.Status, app, replica string) (string, error) {
+	for _, a := range st.Apps {
+		if a.Name != app {
+			continue
+		}
+		for _, r := range a.Replicas {
+			if replica == "" && r.Ready || replica != "" && r.Name == replica {
+				return r.Name, nil
+			}
+		}
+		if replica != "" {
+			return "", fmt.Errorf("app %s has no replica %q; `cove ps` lists them", app, replica)
+		}
+		return "", fmt.Errorf("app %s has no ready replica yet; `cove ps` shows their state", app)
+	}
+	return "", fmt.Errorf("no app named %q in environment %s; `cove ps` lists them", app, st.Name)
+}

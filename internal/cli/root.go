@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/control"
+	// Every component implementation registers itself.
+	_ "github.com/cove-env/cove/internal/components/all"
+)
+
+// exitError carries a process exit code through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Execute runs the CLI with the process's arguments and returns the exit code.
+func Execute() int {
+	cmd := New(os.Stdout, os.Stderr)
+	err := cmd.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(os.Stderr, "cove:", err)
+		return 1
+	}
+}
+
+// New builds the command tree writing to out and errOut.
+func New(out, errOut io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cove",
+		Short: "Run an Azure Container Apps environment on your machine",
+		Long: `cove runs an Azure Container Apps (ACA) environment on one machine.
+
+It reads the same container app YAML you deploy with 'az containerapp create --yaml'
+and the same Dapr component YAML you give 'az containerapp env dapr-component set',
+and runs every app as local processes with:
+
+  - revisions and replicas, with health probes and restarts,
+  - a managed ingress edge: external apps at http://<app>.localhost:8080,
+    internal apps reachable only from inside the environment (404 outside),
+  - internal service discovery: apps call each other as http://<app>,
+  - a Dapr-compatible sidecar per replica (service invocation, state, ...),
+    on DAPR_HTTP_PORT, with the same component files as Dapr and ACA.
+
+An environment is described by a cove.yaml file that lists the apps' ACA YAML
+files, how to run each app locally, and the Dapr components.
+
+Quick start:
+  cove up -f examples/triage/cove.yaml     run the example environment
+  cove ps                                  list apps, revisions and replicas
+  cove exec triage-backend -- curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       control.Version,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.AddCommand(
+		newUpCmd(),
+		newDownCmd(),
+		newValidateCmd(),
+		newPsCmd(),
+		newExecCmd(),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// envFileFlag adds the -f flag every environment command takes.
+func envFileFlag(cmd *cobra.Command, file *string) {
+	cmd.Flags().StringVarP(file, "file", "f", "cove.yaml", "environment file")
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print cove's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "cove %s (Dapr API %s)\n", control.Version, control.DaprAPIVersion)
+			return nil
+		},
+	}
+}

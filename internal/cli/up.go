@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/spec"
+)
+
+func newUpCmd() *cobra.Command {
+	var (
+		file     string
+		httpPort int
+		verbose  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up [-f FILE]",
+		Short: "Run the environment in the foreground",
+		Long: `Run every app of the environment as local processes, with the edge, the
+internal routing and a Dapr sidecar per replica of each Dapr-enabled app.
+
+cove shows progress while components load and replicas start, then a summary
+with each app's URL, then the apps' logs, one color per replica. Ctrl-C stops
+every replica gracefully (SIGTERM to its process group, SIGKILL after the
+revision's termination grace period); a second Ctrl-C kills at once.`,
+		Example: `  cove up -f examples/triage/cove.yaml
+  cove up --http-port 9080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := loadEnv(cmd, file)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			con := newConsole(out, wantColor(out))
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			force := make(chan struct{})
+			go func() {
+				// After the first signal, a second one kills the replicas
+				// at once instead of waiting for their grace period.
+				<-ctx.Done()
+				stop()
+				sig := make(chan os.Signal, 1)
+				signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+				defer signal.Stop(sig)
+				<-sig
+				fmt.Fprintln(cmd.ErrOrStderr(), "cove: second interrupt, killing replicas")
+				close(force)
+			}()
+
+			fmt.Fprintf(out, "%s starting environment %s from %s\n", con.paint("2", "•"), env.Name, file)
+			err = control.Run(ctx, control.Options{
+				Spec:     env,
+				HTTPPort: httpPort,
+				Logger:   logger,
+				Events:   con.Event,
+				Output:   con.Line,
+				Force:    force,
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			fmt.Fprintf(out, "%s environment %s stopped\n", con.paint("32", "✓"), env.Name)
+			return nil
+		},
+	}
+	envFileFlag(cmd, &file)
+	cmd.Flags().IntVar(&httpPort, "http-port", 0, "edge HTTP port (default: edge.httpPort from the file, else 8080)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log cove's own debug messages to stderr")
+	return cmd
+}
+
+func newDownCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "down [-f FILE]",
+		Short: "Stop a running environment",
+		Long:  "Ask the environment started by `cove up` in another terminal to stop gracefully.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := control.NewClient(file).Shutdown(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
+			return nil
+		},
+	}
+	envFileFlag(cmd, &file)
+	return cmd
+}
+
+// loadEnv loads and validates an environment file, printing every problem
+// (and warnings) so a user can fix them all at once.
+func loadEnv(cmd *cobra.Command, file string) (*spec.Environment, error) {
+	env, err := control.Load(file)
+	var probs spec.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+		}
+		n := len(probs.Errors())
+		return nil, exitErrorf(1, "%d problem(s) in %s; fix them and run again", n, file)(cmd)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range env.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), w.String())
+	}
+	return env, nil
+}
+
+// exitErrorf prints a message and returns an exit error.
+func exitErrorf(code int, format string, args ...any) func(*cobra.Command) error {
+	return func(cmd *cobra.Command) error {
+		fmt.Fprintf(cmd.ErrOrStderr(), "cove: "+format+"\n", args...)
+		return exitError{code}
+	}
+}

@@ -1,0 +1,129 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// The management API: JSON over HTTP on the environment's unix socket.
+//
+//	GET  /v1/status                  the environment (Status)
+//	GET  /v1/replicas/{name}/env     a replica's environment (ReplicaEnv)
+//	POST /v1/shutdown                stop the environment gracefully
+func (e *Env) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Status())
+	})
+	mux.HandleFunc("GET /v1/replicas/{name}/env", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		e.mu.Lock()
+		rep := e.replicas[name]
+		e.mu.Unlock()
+		if rep == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no replica named %q; `cove ps` lists them", name)})
+			return
+		}
+		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.app.entry.Dir, Env: rep.env})
+	})
+	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		e.requestShutdown()
+	})
+	return mux
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// Client talks to a running environment's management API.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the environment whose file is envFile.
+func NewClient(envFile string) *Client {
+	sock := SocketPath(envFile)
+	return &Client{socket: sock, hc: &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}},
+	}}
+}
+
+// ErrNotRunning is returned when no environment answers on the socket.
+type ErrNotRunning struct{ Socket string }
+
+func (e ErrNotRunning) Error() string {
+	return fmt.Sprintf("no running environment answers at %s; start one with `cove up`", e.Socket)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://cove"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return ErrNotRunning{Socket: c.socket}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var ae apiError
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+			return fmt.Errorf("%s", ae.Error)
+		}
+		return fmt.Errorf("management API answered %s", resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Status fetches the environment's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", &s)
+	return s, err
+}
+
+// ReplicaEnv fetches a replica's environment.
+func (c *Client) ReplicaEnv(ctx context.Context, replica string) (ReplicaEnv, error) {
+	var re ReplicaEnv
+	err := c.do(ctx, http.MethodGet, "/v1/replicas/"+replica+"/env", &re)
+	return re, err
+}
+
+// Shutdown asks the environment to stop.
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/shutdown", nil)
+}
+
+// pingSocket reports whether something answers on a unix socket.
+func pingSocket(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

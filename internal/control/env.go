@@ -1,0 +1,411 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/edge"
+	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/spec"
+	"github.com/cove-env/cove/internal/supervisor"
+)
+
+// StateDirName is the directory, beside the environment file, where cove
+// keeps its state: the management socket, embedded databases and builds.
+const StateDirName = ".cove"
+
+// SocketName is the management API's unix socket inside the state directory.
+const SocketName = "cove.sock"
+
+// Version is the runtime version sidecars report.
+var Version = "0.1.0-dev"
+
+// Options configure an environment run.
+type Options struct {
+	Spec *spec.Environment
+	// HTTPPort overrides the edge's HTTP port from the environment file
+	// when non-zero.
+	HTTPPort int
+	Logger   *slog.Logger
+	// Events receives progress: components loaded, builds, replicas
+	// starting and becoming ready. It is called from several goroutines.
+	Events func(Event)
+	// Output receives every line the apps write.
+	Output func(app, replica, stream string, line []byte)
+	// StopGrace bounds a graceful stop of all replicas; zero uses each
+	// revision's terminationGracePeriodSeconds.
+	StopGrace time.Duration
+	// Force, when closed during a stop, kills the replicas at once.
+	Force <-chan struct{}
+}
+
+// EventKind names a progress event.
+type EventKind string
+
+// Progress events, in the order a start produces them.
+const (
+	EventComponent    EventKind = "component"
+	EventBuild        EventKind = "build"
+	EventReplicaStart EventKind = "replica-started"
+	EventReplicaReady EventKind = "replica-ready"
+	EventReplicaDown  EventKind = "replica-not-ready"
+	EventReady        EventKind = "ready"
+	EventStopping     EventKind = "stopping"
+)
+
+// Event is one progress report.
+type Event struct {
+	Kind      EventKind
+	App       string
+	Replica   string
+	Component string
+	Message   string
+	Err       error
+	// Status is set on EventReady: the environment as it now runs.
+	Status *Status
+}
+
+// Env is a running environment.
+type Env struct {
+	opts     Options
+	spec     *spec.Environment
+	log      *slog.Logger
+	stateDir string
+
+	routes  routing.Source
+	sup     *supervisor.Supervisor
+	invoker *invoke.Invoker
+	comps   *componentSet
+
+	publicLn, internalLn net.Listener
+
+	mu       sync.Mutex
+	apps     []*appRuntime
+	replicas map[string]*replicaRuntime
+	allReady bool
+	stopping bool // replicas going down are expected, not reported
+
+	shutdown     chan struct{}
+	shutdownOnce sync.Once
+}
+
+// StateDir returns the state directory of an environment file.
+func StateDir(envFile string) string {
+	return filepath.Join(filepath.Dir(envFile), StateDirName)
+}
+
+// SocketPath returns the management socket of an environment file.
+func SocketPath(envFile string) string {
+	return filepath.Join(StateDir(envFile), SocketName)
+}
+
+// Run starts the environment and blocks until ctx ends or a shutdown is
+// requested through the management API, then stops everything gracefully.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Events == nil {
+		opts.Events = func(Event) {}
+	}
+	if opts.Output == nil {
+		opts.Output = func(string, string, string, []byte) {}
+	}
+	e := &Env{
+		opts:     opts,
+		spec:     opts.Spec,
+		log:      opts.Logger,
+		stateDir: filepath.Join(opts.Spec.Dir, StateDirName),
+		replicas: map[string]*replicaRuntime{},
+		shutdown: make(chan struct{}),
+	}
+	return e.run(ctx)
+}
+
+func (e *Env) run(ctx context.Context) (err error) {
+	// Processes a replica leaves behind become cove's to reap, instead of
+	// lingering as zombies under an init that does not reap.
+	if err := supervisor.SetSubreaper(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		e.log.Warn("cannot become the reaper of orphaned replica processes", "err", err)
+	}
+	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	sock := filepath.Join(e.stateDir, SocketName)
+	if pingSocket(sock) {
+		return fmt.Errorf("this environment is already running (management socket %s answers); stop it with `cove down -f %s` first", sock, e.spec.File)
+	}
+	_ = os.Remove(sock)
+
+	if err := e.listen(); err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("unix", sock)
+	if err != nil {
+		e.publicLn.Close()
+		e.internalLn.Close()
+		return fmt.Errorf("listen on management socket: %w", err)
+	}
+	defer os.Remove(sock)
+
+	// The data plane runs until everything else has stopped.
+	planeCtx, stopPlane := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPlane()
+
+	e.sup = supervisor.New(supervisor.Options{
+		Logger:   e.log,
+		Output:   e.output,
+		OnChange: e.replicaChanged,
+	})
+	e.invoker = invoke.New(resolver{&e.routes}, invoke.Options{})
+
+	edgeSrv := edge.New(edge.Options{Routes: &e.routes, Domain: e.spec.Domain, Logger: e.log})
+	edgeDone := make(chan error, 1)
+	go func() { edgeDone <- edgeSrv.Serve(planeCtx, e.publicLn, e.internalLn) }()
+
+	api := &http.Server{Handler: e.apiHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = api.Serve(apiLn) }()
+	defer api.Close()
+
+	defer func() {
+		stopErr := e.stop()
+		if err == nil {
+			err = stopErr
+		}
+	}()
+
+	comps, err := loadComponents(ctx, e.spec, e.stateDir, e.log, e.opts.Events)
+	e.comps = comps
+	if err != nil {
+		return err
+	}
+	if err := e.startApps(ctx); err != nil {
+		return err
+	}
+
+	select {
+	case <-ctx.Done():
+	case <-e.shutdown:
+	case err := <-edgeDone:
+		if err != nil {
+			return fmt.Errorf("edge stopped: %w", err)
+		}
+	}
+	return nil
+}
+
+// listen opens the edge's public and internal listeners.
+func (e *Env) listen() error {
+	addr := e.spec.Edge.Address
+	port := e.spec.Edge.HTTPPort
+	if e.opts.HTTPPort != 0 {
+		port = e.opts.HTTPPort
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(port)))
+	if err != nil {
+		return fmt.Errorf("edge cannot listen on %s:%d: %w (is another cove or server using it? pick another port with --http-port or edge.httpPort in %s)", addr, port, err, filepath.Base(e.spec.File))
+	}
+	in, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("internal proxy listener: %w", err)
+	}
+	e.publicLn, e.internalLn = ln, in
+	return nil
+}
+
+// stop stops replicas, then sidecars, then components.
+func (e *Env) stop() error {
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
+	e.opts.Events(Event{Kind: EventStopping, Message: "stopping replicas"})
+	ctx, cancel := context.WithTimeout(context.Background(), e.stopGrace()+10*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.opts.Force:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var errs []error
+	if e.sup != nil {
+		if err := e.sup.StopAll(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop replicas: %w", err))
+		}
+	}
+	e.mu.Lock()
+	reps := make([]*replicaRuntime, 0, len(e.replicas))
+	for _, r := range e.replicas {
+		reps = append(reps, r)
+	}
+	e.mu.Unlock()
+	for _, r := range reps {
+		if r.sidecar != nil {
+			if err := r.sidecar.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop sidecar of %s: %w", r.name, err))
+			}
+		}
+	}
+	for _, a := range e.apps {
+		if a.state != nil {
+			_ = a.state.Close()
+		}
+	}
+	if e.comps != nil {
+		errs = append(errs, e.comps.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Env) stopGrace() time.Duration {
+	if e.opts.StopGrace > 0 {
+		return e.opts.StopGrace
+	}
+	grace := 30 * time.Second
+	for _, a := range e.apps {
+		if a.grace > grace {
+			grace = a.grace
+		}
+	}
+	return grace
+}
+
+// requestShutdown ends Run as if its context were cancelled.
+func (e *Env) requestShutdown() {
+	e.shutdownOnce.Do(func() { close(e.shutdown) })
+}
+
+// output forwards a line of app output with its app name.
+func (e *Env) output(replica, stream string, line []byte) {
+	e.mu.Lock()
+	r := e.replicas[replica]
+	e.mu.Unlock()
+	app := ""
+	if r != nil {
+		app = r.app.name
+	}
+	e.opts.Output(app, replica, stream, line)
+}
+
+// replicaChanged keeps the routing table in step with readiness.
+func (e *Env) replicaChanged(st supervisor.Status) {
+	e.mu.Lock()
+	r := e.replicas[st.Name]
+	if r == nil {
+		e.mu.Unlock()
+		return
+	}
+	wasReady := r.ready
+	r.ready = st.Ready
+	e.routes.Store(e.tableLocked())
+	stopping := e.stopping
+	becameAllReady := false
+	if !e.allReady && e.everyReplicaReadyLocked() {
+		e.allReady, becameAllReady = true, true
+	}
+	e.mu.Unlock()
+
+	switch {
+	case st.Ready && !wasReady:
+		e.opts.Events(Event{Kind: EventReplicaReady, App: r.app.name, Replica: r.name})
+	case !st.Ready && wasReady && !stopping:
+		e.opts.Events(Event{Kind: EventReplicaDown, App: r.app.name, Replica: r.name, Message: st.LastExit})
+	}
+	if becameAllReady {
+		s := e.Status()
+		e.opts.Events(Event{Kind: EventReady, Status: &s})
+	}
+}
+
+func (e *Env) everyReplicaReadyLocked() bool {
+	if len(e.replicas) == 0 {
+		return false
+	}
+	for _, r := range e.replicas {
+		if !r.ready {
+			return false
+		}
+	}
+	return true
+}
+
+// tableLocked builds a routing table from the current replicas.
+func (e *Env) tableLocked() *routing.Table {
+	apps := make([]*routing.App, 0, len(e.apps))
+	for _, a := range e.apps {
+		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, Ingress: a.ingress}
+		for _, r := range a.replicas {
+			if r.ready {
+				ra.Endpoints = append(ra.Endpoints, routing.Endpoint{
+					App: a.name, Revision: a.revision, Replica: r.name,
+					Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(r.port)),
+				})
+			}
+		}
+		apps = append(apps, ra)
+	}
+	return routing.NewTable(apps)
+}
+
+// Status reports the environment as it runs now.
+func (e *Env) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Status{
+		Name: e.spec.Name, File: e.spec.File, PID: os.Getpid(),
+		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), Internal: e.internalLn.Addr().String()},
+	}
+	_, edgePort, _ := net.SplitHostPort(e.publicLn.Addr().String())
+	for _, a := range e.apps {
+		as := AppStatus{Name: a.name, Revision: a.revision, Ingress: "none", DaprAppID: a.daprAppID}
+		if a.ingress != nil {
+			as.Ingress = "internal"
+			if a.ingress.External {
+				as.Ingress = "external"
+				as.URL = fmt.Sprintf("http://%s.%s:%s", a.name, e.spec.Domain, edgePort)
+			} else {
+				as.URL = fmt.Sprintf("http://%s (inside the environment)", a.name)
+			}
+		}
+		for _, r := range a.replicas {
+			rs := ReplicaStatus{Name: r.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready}
+			if s, ok := e.sup.Status(r.name); ok {
+				rs.PID, rs.State, rs.Restarts, rs.LastExit = s.PID, string(s.State), s.Restarts, s.LastExit
+			}
+			as.Replicas = append(as.Replicas, rs)
+		}
+		st.Apps = append(st.Apps, as)
+	}
+	if e.comps != nil {
+		st.Components = e.comps.Status()
+	}
+	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
+	return st
+}
+
+// resolver finds a ready replica of a Dapr app id for the invoke block.
+type resolver struct{ routes *routing.Source }
+
+func (r resolver) Resolve(_ context.Context, appID string) (invoke.Target, error) {
+	app, ok := r.routes.Load().DaprApp(appID)
+	if !ok {
+		return invoke.Target{}, fmt.Errorf("%w: %s", invoke.ErrAppNotFound, appID)
+	}
+	ep, ok := app.Pick()
+	if !ok {
+		return invoke.Target{}, fmt.Errorf("app %s has no ready replica", appID)
+	}
+	return invoke.Target{AppID: appID, Addr: ep.Addr}, nil
+}

@@ -1,0 +1,60 @@
+package control
+
+// Status types are the management API's JSON shapes, shared by the server
+// and the CLI.
+
+// Status is the whole environment.
+type Status struct {
+	Name       string            `json:"name"`
+	File       string            `json:"file"`
+	PID        int               `json:"pid"`
+	Edge       EdgeStatus        `json:"edge"`
+	Apps       []AppStatus       `json:"apps"`
+	Components []ComponentStatus `json:"components"`
+}
+
+// EdgeStatus tells where the edge listens.
+type EdgeStatus struct {
+	HTTP     string `json:"http"`
+	Internal string `json:"internal"`
+}
+
+// AppStatus is one app with its active revision.
+type AppStatus struct {
+	Name      string          `json:"name"`
+	Revision  string          `json:"revision"`
+	Ingress   string          `json:"ingress"` // external, internal or none
+	URL       string          `json:"url,omitempty"`
+	DaprAppID string          `json:"daprAppId,omitempty"`
+	Replicas  []ReplicaStatus `json:"replicas"`
+}
+
+// ReplicaStatus is one replica.
+type ReplicaStatus struct {
+	Name         string `json:"name"`
+	PID          int    `json:"pid"`
+	State        string `json:"state"`
+	Ready        bool   `json:"ready"`
+	Restarts     int    `json:"restarts"`
+	LastExit     string `json:"lastExit,omitempty"`
+	Port         int    `json:"port"`
+	DaprHTTPPort int    `json:"daprHttpPort,omitempty"`
+	DaprGRPCPort int    `json:"daprGrpcPort,omitempty"`
+}
+
+// ComponentStatus is one Dapr component.
+type ComponentStatus struct {
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Version string   `json:"version"`
+	Scopes  []string `json:"scopes,omitempty"`
+	Status  string   `json:"status"` // loaded or failed
+	Error   string   `json:"error,omitempty"`
+}
+
+// ReplicaEnv is what `cove exec` needs to run a command as a replica.
+type ReplicaEnv struct {
+	Replica string   `json:"replica"`
+	Dir     string   `json:"dir"`
+	Env     []string `json:"env"`
+}
