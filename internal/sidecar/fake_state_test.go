@@ -12,8 +12,9 @@ import (
 	"github.com/cove-env/cove/internal/daprerr"
 )
 
-// fakeState stands in for the state block until it lands: an in-memory
-// map with ETags, answering with the block's error codes.
+// fakeState is a recording StateAPI: an in-memory map with ETags that
+// keeps the last arguments it got, so tests can check how HTTP requests
+// translate into block calls. Everything else tests the real block.
 type fakeState struct {
 	mu     sync.Mutex
 	stores []state.StoreInfo
