@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cove-env/cove/internal/control"
+)
+
+// coveBin is the binary under test, built once in TestMain.
+var coveBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cove-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	coveBin = filepath.Join(dir, "cove")
+	build := exec.Command("go", "build", "-o", coveBin, "./cmd/cove")
+	build.Dir = repoRoot()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build cove:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// copyExample copies an example environment into a fresh directory so each
+// test owns its state directory and databases.
+func copyExample(t *testing.T, name string) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join(repoRoot(), "examples", name)
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			if d.Name() == control.StateDirName {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a running `cove up`.
+type env struct {
+	t        *testing.T
+	file     string
+	httpPort int
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	done     chan error
+}
+
+// up starts `cove up` on file and waits until it reports ready.
+func up(t *testing.T, file string) *env {
+	t.Helper()
+	e := &env{t: t, file: file, httpPort: freePort(t), out: &syncBuffer{}, done: make(chan error, 1)}
+	e.cmd = exec.Command(coveBin, "up", "-f", file, "--http-port", fmt.Sprint(e.httpPort))
+	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { e.done <- e.cmd.Wait() }()
+	t.Cleanup(func() {
+		if e.cmd.ProcessState == nil {
+			_ = e.cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-e.done:
+			case <-time.After(30 * time.Second):
+				_ = e.cmd.Process.Kill()
+			}
+		}
+		if t.Failed() {
+			t.Logf("cove up output:\n%s", e.out.String())
+		}
+	})
+	e.waitFor("is ready", 3*time.Minute)
+	return e
+}
+
+// waitFor polls cove's output for a string.
+func (e *env) waitFor(s string, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(e.out.String(), s) {
+			return
+		}
+		select {
+		case err := <-e.done:
+			e.t.Fatalf("cove up exited (%v) before printing %q:\n%s", err, s, e.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	e.t.Fatalf("cove up did not print %q within %s:\n%s", s, timeout, e.out.String())
+}
+
+// cove runs a cove subcommand against the environment and returns stdout.
+func (e *env) cove(args ...string) (string, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
+	defer cancel()
+	full := append([]string{args[0], "-f", e.file}, args[1:]...)
+	cmd := exec.CommandContext(ctx, coveBin, full...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("cove %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// status is `cove ps -o json`.
+func (e *env) status() control.Status {
+	e.t.Helper()
+	out, err := e.cove("ps", "-o", "json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var st control.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		e.t.Fatalf("cove ps -o json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// stop sends Ctrl-C and waits for a clean exit.
+func (e *env) stop() {
+	e.t.Helper()
+	if err := e.cmd.Process.Signal(os.Interrupt); err != nil {
+		e.t.Fatal(err)
+	}
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Fatalf("cove up exited with %v after Ctrl-C:\n%s", err, e.out.String())
+		}
+	case <-time.After(60 * time.Second):
+		e.t.Fatalf("cove up did not stop within 60s of Ctrl-C:\n%s", e.out.String())
+	}
+}
+
+// alive reports whether a process exists (and is not a zombie).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// processesIn lists live processes whose working directory is dir or
+// below it: the replicas of an environment copied there, and their children.
+func processesIn(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, ent := range entries {
+		var pid int
+		if _, err := fmt.Sscan(ent.Name(), &pid); err != nil || pid == os.Getpid() {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", ent.Name(), "cwd"))
+		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) || !alive(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
+		found = append(found, ent.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+	}
+	return found
+}

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestTriage runs the workshop's verification list against the triage
+// example on the embedded SQLite state store.
+func TestTriage(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is required: the workshop drives the sidecar with it")
+	}
+	dir := copyExample(t, "triage")
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+
+	st := e.status()
+	replicas := map[string]int{}
+	var pids []int
+	for _, a := range st.Apps {
+		for _, r := range a.Replicas {
+			if !r.Ready || r.PID <= 0 || r.Port == 0 || r.DaprHTTPPort == 0 || r.DaprGRPCPort == 0 {
+				t.Errorf("replica %s of %s: %+v, want ready with pid and ports", r.Name, a.Name, r)
+			}
+			replicas[a.Name]++
+			pids = append(pids, r.PID)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"triage-backend": 2, "triage-frontend": 1}, replicas); diff != "" {
+		t.Fatalf("replicas per app (-want +got):\n%s", diff)
+	}
+
+	t.Run("invoke backend health through the frontend's sidecar", func(t *testing.T) {
+		out, err := e.cove("exec", "triage-frontend", "--", "sh", "-c",
+			"curl -s -f http://localhost:$DAPR_HTTP_PORT/v1.0/invoke/triage-backend/method/api/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var health map[string]string
+		if err := json.Unmarshal([]byte(out), &health); err != nil || health["status"] != "healthy" || health["storage"] != "dapr" {
+			t.Fatalf("health = %q (%v), want status healthy with dapr storage", out, err)
+		}
+	})
+
+	t.Run("state write then read through the backend's sidecar", func(t *testing.T) {
+		_, err := e.cove("exec", "triage-backend", "--", "sh", "-c",
+			`curl -s -f -X POST http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore -H Content-Type:application/json `+
+				`-d '[{"key":"patient-001","value":{"name":"Jane Doe","urgency":"High"}}]'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.cove("exec", "triage-backend", "--", "sh", "-c",
+			"curl -s -f http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore/patient-001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"name":"Jane Doe","urgency":"High"}`; strings.TrimSpace(out) != want {
+			t.Fatalf("read patient-001 = %q, want %q", out, want)
+		}
+	})
+
+	t.Run("internal app by name through HTTP_PROXY", func(t *testing.T) {
+		out, err := e.cove("exec", "triage-frontend", "--", "curl", "-s", "-f", "http://triage-backend/api/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, `"healthy"`) {
+			t.Fatalf("http://triage-backend/api/health = %q", out)
+		}
+	})
+
+	t.Run("edge: frontend is public, backend is internal", func(t *testing.T) {
+		if code, body := e.edge(t, http.MethodGet, "triage-frontend", "/", ""); code != http.StatusOK || !strings.Contains(body, "Patient triage") {
+			t.Errorf("frontend through the edge: %d %q", code, body)
+		}
+		if code, body := e.edge(t, http.MethodGet, "triage-backend", "/api/health", ""); code != http.StatusNotFound {
+			t.Errorf("backend through the edge: %d %q, want 404", code, body)
+		}
+	})
+
+	t.Run("a patient posted through the frontend is seen by every backend replica", func(t *testing.T) {
+		name := fmt.Sprintf("Patient %d", time.Now().UnixNano())
+		code, body := e.edge(t, http.MethodPost, "triage-frontend", "/api/patients",
+			`{"name":"`+name+`","urgency":"High","notes":"chest pain"}`)
+		if code != http.StatusCreated {
+			t.Fatalf("POST /api/patients: %d %q", code, body)
+		}
+		for i := range 20 {
+			code, body := e.edge(t, http.MethodGet, "triage-frontend", "/api/patients", "")
+			if code != http.StatusOK || !strings.Contains(body, name) {
+				t.Fatalf("read %d: %d, patient missing from %q", i+1, code, body)
+			}
+		}
+	})
+
+	e.stop()
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("replica process %d still alive after Ctrl-C", pid)
+		}
+	}
+	if left := processesIn(dir); len(left) > 0 {
+		t.Errorf("processes left behind after Ctrl-C:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// edge sends a request to an app through the public edge listener.
+func (e *env) edge(t *testing.T, method, app, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, fmt.Sprintf("http://127.0.0.1:%d%s", e.httpPort, path), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = app + ".localhost"
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
