@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -85,6 +86,9 @@ type Store struct {
 	cfg      settings
 	client   goredis.UniversalClient
 	replicas int // connected replicas, for strong-consistency writes
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New returns an uninitialised store.
@@ -142,12 +146,14 @@ func (s *Store) Features() []state.Feature {
 	return []state.Feature{state.FeatureETag, state.FeatureTransactional, state.FeatureTTL}
 }
 
-// Close closes the client.
+// Close closes the client; closing again is a no-op.
 func (s *Store) Close() error {
-	if s.client == nil {
-		return nil
-	}
-	return s.client.Close()
+	s.closeOnce.Do(func() {
+		if s.client != nil {
+			s.closeErr = s.client.Close()
+		}
+	})
+	return s.closeErr
 }
 
 func (s *Store) ready() error {

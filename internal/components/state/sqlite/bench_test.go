@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/conformance"
 )
 
 // The benchmarks compare the store with the same work done through
@@ -38,25 +38,6 @@ func rawBenchDB(b *testing.B) *sql.DB {
 	return db
 }
 
-// timeRaw runs op b.N times and returns how long that took.
-func timeRaw(b *testing.B, op func(i int) error) time.Duration {
-	b.Helper()
-	start := time.Now()
-	for i := range b.N {
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start)
-}
-
-func report(b *testing.B, raw time.Duration) {
-	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "raw-ns/op")
-	if raw > 0 {
-		b.ReportMetric(float64(b.Elapsed())/float64(raw), "x-raw")
-	}
-}
-
 func BenchmarkGet(b *testing.B) {
 	s := open(b, b.TempDir(), map[string]string{"connectionString": "state.db"})
 	if err := s.Set(b.Context(), &state.SetRequest{Key: "app||order", Value: []byte(benchValue)}); err != nil {
@@ -71,20 +52,16 @@ func BenchmarkGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := timeRaw(b, func(int) error {
-		var v []byte
-		var etag string
-		return get.QueryRowContext(b.Context(), "app||order").Scan(&v, &etag)
-	})
-
-	b.ResetTimer()
-	for range b.N {
-		if _, err := s.Get(b.Context(), &state.GetRequest{Key: "app||order"}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	report(b, raw)
+	conformance.Compare(b,
+		func(int) error {
+			var v []byte
+			var etag string
+			return get.QueryRowContext(b.Context(), "app||order").Scan(&v, &etag)
+		},
+		func(int) error {
+			_, err := s.Get(b.Context(), &state.GetRequest{Key: "app||order"})
+			return err
+		})
 }
 
 func BenchmarkSet(b *testing.B) {
@@ -95,18 +72,12 @@ func BenchmarkSet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := timeRaw(b, func(i int) error {
-		_, err := set.ExecContext(b.Context(), "app||order-"+strconv.Itoa(i%100), benchValue, uuid.NewString())
-		return err
-	})
-
-	b.ResetTimer()
-	for i := range b.N {
-		req := &state.SetRequest{Key: "app||order-" + strconv.Itoa(i%100), Value: []byte(benchValue)}
-		if err := s.Set(b.Context(), req); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	report(b, raw)
+	conformance.Compare(b,
+		func(i int) error {
+			_, err := set.ExecContext(b.Context(), "app||order-"+strconv.Itoa(i%100), benchValue, uuid.NewString())
+			return err
+		},
+		func(i int) error {
+			return s.Set(b.Context(), &state.SetRequest{Key: "app||order-" + strconv.Itoa(i%100), Value: []byte(benchValue)})
+		})
 }
