@@ -16,6 +16,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
 )
@@ -167,7 +168,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		Output:   e.output,
 		OnChange: e.replicaChanged,
 	})
-	e.invoker = invoke.New(resolver{&e.routes}, invoke.Options{})
+	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{})
 
 	edgeSrv := edge.New(edge.Options{Routes: &e.routes, Domain: e.spec.Domain, Logger: e.log})
 	edgeDone := make(chan error, 1)
@@ -393,19 +394,4 @@ func (e *Env) Status() Status {
 	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st
-}
-
-// resolver finds a ready replica of a Dapr app id for the invoke block.
-type resolver struct{ routes *routing.Source }
-
-func (r resolver) Resolve(_ context.Context, appID string) (invoke.Target, error) {
-	app, ok := r.routes.Load().DaprApp(appID)
-	if !ok {
-		return invoke.Target{}, fmt.Errorf("%w: %s", invoke.ErrAppNotFound, appID)
-	}
-	ep, ok := app.Pick()
-	if !ok {
-		return invoke.Target{}, fmt.Errorf("app %s has no ready replica", appID)
-	}
-	return invoke.Target{AppID: appID, Addr: ep.Addr}, nil
 }
