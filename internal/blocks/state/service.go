@@ -216,7 +216,8 @@ func (e *entry) key(k string) (string, error) {
 	return e.prefix + k, nil
 }
 
-// checkOptions validates concurrency and consistency as Dapr's stores do.
+// checkOptions validates a write's concurrency and consistency as Dapr's
+// stores do (reads take any consistency, as there).
 func checkOptions(concurrency, consistency string) error {
 	switch concurrency {
 	case "", cstate.FirstWrite, cstate.LastWrite:
@@ -262,9 +263,6 @@ func (s *Service) Get(ctx context.Context, store, key string, opts GetOptions) (
 	k, err := e.key(key)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkOptions("", opts.Consistency); err != nil {
-		return nil, daprerr.Wrap(daprerr.StateGet, err, "fail to get %s from state store %s", key, store)
 	}
 	resp, err := e.store.Get(ctx, &cstate.GetRequest{Key: k, Metadata: opts.Metadata, Consistency: opts.Consistency})
 	if err != nil {
