@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
@@ -241,19 +242,34 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 			ln.Close()
 			return err
 		}
+		d := a.entry.App.Properties.Configuration.Dapr
 		cfg := sidecar.Config{
-			AppID:          a.daprAppID,
-			AppAddr:        appAddr,
-			AppProtocol:    e.appProtocol(a),
-			HTTPListener:   ln,
-			Invoker:        e.invoker,
-			Logger:         e.log.With("app", a.name, "replica", r.name),
-			RuntimeVersion: Version,
+			AppID:        a.daprAppID,
+			AppAddr:      appAddr,
+			AppProtocol:  e.appProtocol(a),
+			HTTPListener: ln,
+			Invoker:      e.invoker,
+			Logger:       e.log.With("app", a.name, "replica", r.name),
+			// ACA's dapr settings are in MB and KB; Dapr's defaults
+			// (4 MB bodies, 4 KB headers) apply when they are unset.
+			MaxRequestBodySize: int64(cmp.Or(d.HTTPMaxRequestSize, 4)) << 20,
+			MaxHeaderBytes:     cmp.Or(d.HTTPReadBufferSize, 4) << 10,
+			RuntimeVersion:     Version,
 		}
 		if a.state != nil {
 			cfg.State = a.state
 		}
-		sc, err := sidecar.New(cfg)
+		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
+		// app keeps running, as an app whose daprd exited would.
+		var sc *sidecar.Sidecar
+		cfg.OnShutdown = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := sc.Close(ctx); err != nil {
+				e.log.Warn("sidecar shutdown", "replica", r.name, "err", err)
+			}
+		}
+		sc, err = sidecar.New(cfg)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("sidecar for %s: %w", r.name, err)
