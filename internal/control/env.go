@@ -186,7 +186,9 @@ func (e *Env) run(ctx context.Context) (err error) {
 	}()
 
 	comps, err := loadComponents(ctx, e.spec, e.stateDir, e.log, e.opts.Events)
+	e.mu.Lock()
 	e.comps = comps
+	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -362,13 +364,12 @@ func (e *Env) tableLocked() *routing.Table {
 
 // Status reports the environment as it runs now.
 func (e *Env) Status() Status {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	st := Status{
 		Name: e.spec.Name, File: e.spec.File, PID: os.Getpid(),
 		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), Internal: e.internalLn.Addr().String()},
 	}
 	_, edgePort, _ := net.SplitHostPort(e.publicLn.Addr().String())
+	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppStatus{Name: a.name, Revision: a.revision, Ingress: "none", DaprAppID: a.daprAppID}
 		if a.ingress != nil {
@@ -381,16 +382,23 @@ func (e *Env) Status() Status {
 			}
 		}
 		for _, r := range a.replicas {
-			rs := ReplicaStatus{Name: r.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready}
-			if s, ok := e.sup.Status(r.name); ok {
-				rs.PID, rs.State, rs.Restarts, rs.LastExit = s.PID, string(s.State), s.Restarts, s.LastExit
-			}
-			as.Replicas = append(as.Replicas, rs)
+			as.Replicas = append(as.Replicas, ReplicaStatus{Name: r.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready})
 		}
 		st.Apps = append(st.Apps, as)
 	}
-	if e.comps != nil {
-		st.Components = e.comps.Status()
+	comps := e.comps
+	e.mu.Unlock()
+	// The supervisor is asked without holding e.mu (see docs/architecture.md).
+	for i := range st.Apps {
+		for j := range st.Apps[i].Replicas {
+			rs := &st.Apps[i].Replicas[j]
+			if s, ok := e.sup.Status(rs.Name); ok {
+				rs.PID, rs.State, rs.Restarts, rs.LastExit = s.PID, string(s.State), s.Restarts, s.LastExit
+			}
+		}
+	}
+	if comps != nil {
+		st.Components = comps.Status()
 	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st
