@@ -45,6 +45,9 @@ var (
 	StateBulkGet             = Kind{"ERR_STATE_BULK_GET", http.StatusInternalServerError, codes.Internal}
 	StateTransaction         = Kind{"ERR_STATE_TRANSACTION", http.StatusInternalServerError, codes.Internal}
 	StateQuery               = Kind{"ERR_STATE_QUERY", http.StatusInternalServerError, codes.Internal}
+	// NotSupportedStateOperation answers a transaction operation other
+	// than upsert and delete.
+	NotSupportedStateOperation = Kind{"ERR_NOT_SUPPORTED_STATE_OPERATION", http.StatusBadRequest, codes.InvalidArgument}
 )
 
 // Error is an API error: a catalog entry, a message for the caller, and

@@ -29,10 +29,6 @@ const (
 	prefixNamespace = "namespace"
 )
 
-// errNotSupportedOperation is Dapr's answer to a transaction operation
-// other than upsert and delete.
-var errNotSupportedOperation = daprerr.Kind{Code: "ERR_NOT_SUPPORTED_STATE_OPERATION", HTTP: http.StatusBadRequest, GRPC: codes.InvalidArgument}
-
 // Options configure a Service beyond its app id.
 type Options struct {
 	// Namespace is used by keyPrefix "namespace" ("<ns>.<appID>||key");
@@ -120,11 +116,8 @@ func (s *Service) Add(md components.Metadata, store cstate.Store) error {
 // metadata name case-insensitively and lower-cases the value.
 func (s *Service) prefixFor(md components.Metadata) (string, error) {
 	strategy := prefixAppID
-	for k, v := range md.Properties {
-		if strings.EqualFold(k, "keyPrefix") {
-			strategy = strings.ToLower(v)
-			break
-		}
+	if v, ok := md.Property("keyPrefix"); ok {
+		strategy = strings.ToLower(v)
 	}
 	if strings.Contains(strategy, separator) {
 		return "", daprerr.New(daprerr.Malformed, "input key/keyPrefix '%s' can't contain '%s'", strategy, separator)
@@ -484,7 +477,7 @@ func (s *Service) Transact(ctx context.Context, store string, ops []TxOperation,
 			req.Operations[i].Delete, err = e.deleteRequest(op.Delete)
 			concurrency, consistency = op.Delete.Concurrency, op.Delete.Consistency
 		default:
-			return daprerr.New(errNotSupportedOperation, "operation type %s not supported", op.Operation)
+			return daprerr.New(daprerr.NotSupportedStateOperation, "operation type %s not supported", op.Operation)
 		}
 		if err != nil {
 			return err
