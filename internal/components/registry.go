@@ -28,6 +28,20 @@ type Metadata struct {
 	BaseDir string
 }
 
+// Property returns the first non-empty metadata item among names, matching
+// names case-insensitively as Dapr does ("connectionString" also finds
+// "ConnectionString"). Later names are aliases of the first.
+func (m Metadata) Property(names ...string) (string, bool) {
+	for _, n := range names {
+		for k, v := range m.Properties {
+			if v != "" && strings.EqualFold(k, n) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
 // Info describes one registered component type.
 type Info struct {
 	// Type is the Dapr type, "<kind>.<name>", e.g. "state.sqlite".

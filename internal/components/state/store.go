@@ -10,6 +10,9 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/cove-env/cove/internal/components"
 )
@@ -117,4 +120,19 @@ type Store interface {
 // atomically (and then report FeatureTransactional).
 type Transactional interface {
 	Multi(ctx context.Context, req *TransactionRequest) error
+}
+
+// ParseTTL reads ttlInSeconds from a request's metadata. Absent, 0 and -1
+// all mean no expiry (a zero duration); anything else that is not a whole
+// number of seconds is an error, as in Dapr.
+func ParseTTL(md map[string]string) (time.Duration, error) {
+	v := md[TTLMetadata]
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < -1 {
+		return 0, fmt.Errorf("incorrect value for metadata %q: %q: must be an integer of -1 or more", TTLMetadata, v)
+	}
+	return time.Duration(max(n, 0)) * time.Second, nil
 }

@@ -236,7 +236,7 @@ func (s *Store) prepareSet(req *state.SetRequest) (write, error) {
 	if err != nil {
 		return write{}, err
 	}
-	ttl, err := parseTTL(req.Metadata)
+	ttl, err := state.ParseTTL(req.Metadata)
 	if err != nil {
 		return write{}, err
 	}
@@ -292,17 +292,4 @@ func parseETag(etag *string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not a version number", state.ErrETagInvalid, *etag)
 	}
 	return *etag, nil
-}
-
-// parseTTL reads ttlInSeconds; absent, 0 and -1 all mean no expiry.
-func parseTTL(md map[string]string) (time.Duration, error) {
-	v := md[state.TTLMetadata]
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n < -1 {
-		return 0, fmt.Errorf("incorrect value for metadata %q: %q: must be an integer of -1 or more", state.TTLMetadata, v)
-	}
-	return time.Duration(n) * time.Second, nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cove-env/cove/internal/components"
 )
 
 // settings is the parsed component metadata, with Dapr's keys.
@@ -53,19 +55,8 @@ const defaultDialTimeout = 5 * time.Second
 // parseSettings reads the metadata, matching keys case-insensitively as Dapr
 // does; keys it does not know belong to the runtime and are ignored. It
 // reports every problem at once.
-func parseSettings(props map[string]string) (settings, error) {
-	lower := make(map[string]string, len(props))
-	for k, v := range props {
-		lower[strings.ToLower(k)] = v
-	}
-	get := func(names ...string) (string, bool) {
-		for _, n := range names {
-			if v, ok := lower[strings.ToLower(n)]; ok && v != "" {
-				return v, true
-			}
-		}
-		return "", false
-	}
+func parseSettings(md components.Metadata) (settings, error) {
+	get := md.Property
 	var errs []error
 	s := settings{dialTimeout: defaultDialTimeout}
 

@@ -98,7 +98,7 @@ func New() *Store { return &Store{} }
 // the address, when it does not.
 func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 	s.log = slog.Default().With("component", md.Name, "type", Type)
-	cfg, err := parseSettings(md.Properties)
+	cfg, err := parseSettings(md)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
@@ -440,21 +440,17 @@ func (s *Store) prepareSet(req *state.SetRequest) (*write, error) {
 	}, nil
 }
 
-// ttl reads ttlInSeconds, falling back to the component's default; 0 and
-// -1 mean no expiry.
+// ttl reads ttlInSeconds in whole seconds, falling back to the
+// component's default when the request gives none; 0 means no expiry.
 func (s *Store) ttl(md map[string]string) (int, error) {
-	v := md[state.TTLMetadata]
-	if v == "" {
+	if md[state.TTLMetadata] == "" {
 		if s.cfg.defaultTTL != nil && *s.cfg.defaultTTL > 0 {
 			return *s.cfg.defaultTTL, nil
 		}
 		return 0, nil
 	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n < -1 {
-		return 0, fmt.Errorf("incorrect value for metadata %q: %q: must be an integer of -1 or more", state.TTLMetadata, v)
-	}
-	return int(max(n, 0)), nil
+	d, err := state.ParseTTL(md)
+	return int(d / time.Second), err
 }
 
 // parseETag returns the version to compare, "" for none. Versions are

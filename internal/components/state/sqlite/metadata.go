@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cove-env/cove/internal/components"
 )
 
 // Defaults, as Dapr's SQLite store documents them.
@@ -34,19 +36,8 @@ type settings struct {
 // parseSettings reads Dapr's metadata keys, matched case-insensitively as
 // Dapr does. Keys it does not know (keyPrefix, actorStateStore, ...) belong
 // to the runtime and are ignored.
-func parseSettings(props map[string]string) (settings, error) {
-	lower := make(map[string]string, len(props))
-	for k, v := range props {
-		lower[strings.ToLower(k)] = v
-	}
-	get := func(names ...string) (string, bool) {
-		for _, n := range names {
-			if v, ok := lower[strings.ToLower(n)]; ok && v != "" {
-				return v, true
-			}
-		}
-		return "", false
-	}
+func parseSettings(md components.Metadata) (settings, error) {
+	get := md.Property
 	s := settings{
 		tableName:         defaultTableName,
 		metadataTableName: defaultMetadataTableName,

@@ -74,7 +74,7 @@ func New() *Store { return &Store{now: time.Now} }
 // cleanup loop.
 func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 	s.log = slog.Default().With("component", md.Name, "type", Type)
-	cfg, err := parseSettings(md.Properties)
+	cfg, err := parseSettings(md)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
@@ -342,7 +342,7 @@ func (s *Store) prepareSet(req *state.SetRequest) (*write, error) {
 	if err := validETag(req.ETag); err != nil {
 		return nil, err
 	}
-	ttl, err := parseTTL(req.Metadata)
+	ttl, err := state.ParseTTL(req.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -441,19 +441,6 @@ func validETag(etag *string) error {
 		return fmt.Errorf("%w: %q is not a UUID", state.ErrETagInvalid, *etag)
 	}
 	return nil
-}
-
-// parseTTL reads ttlInSeconds; absent, 0 and -1 all mean no expiry.
-func parseTTL(md map[string]string) (time.Duration, error) {
-	v := md[state.TTLMetadata]
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n < -1 {
-		return 0, fmt.Errorf("incorrect value for metadata %q: %q: must be an integer of -1 or more", state.TTLMetadata, v)
-	}
-	return time.Duration(n) * time.Second, nil
 }
 
 // cleanupLoop deletes expired rows every cleanupInterval. Several stores
