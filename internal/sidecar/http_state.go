@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/cove-env/cove/internal/blocks/state"
@@ -17,9 +16,6 @@ const (
 	metadataPrefix   = "metadata."
 	consistencyParam = "consistency"
 	concurrencyParam = "concurrency"
-	// transactionalCapability is the feature a store needs for the
-	// transaction API (state.FeatureTransactional's name).
-	transactionalCapability = "TRANSACTIONAL"
 )
 
 // stateStore checks that the path's store exists for this app, before the
@@ -298,17 +294,12 @@ func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(st.Capabilities, transactionalCapability) {
-		return daprerr.New(daprerr.StateStoreNotSupported, "state store %s doesn't support transactions", st.Name)
-	}
 	var req txRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		return malformed(err, "failed deserializing HTTP body: ")
 	}
-	if len(req.Operations) == 0 {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
+	// Even an empty transaction goes to the block: it answers a store
+	// without transactions, as daprd does.
 	md := queryMetadata(r)
 	ops := make([]state.TxOperation, len(req.Operations))
 	for i, op := range req.Operations {
