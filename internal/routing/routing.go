@@ -9,6 +9,7 @@
 package routing
 
 import (
+	"net/netip"
 	"sort"
 	"sync/atomic"
 )
@@ -22,11 +23,83 @@ type Endpoint struct {
 	Addr string
 }
 
+// Transports of an app's ingress, as ACA names them.
+const (
+	// TransportAuto speaks HTTP/1.1 to the app (and upgrades to WebSocket).
+	TransportAuto = "auto"
+	// TransportHTTP forces HTTP/1.1 to the app.
+	TransportHTTP = "http"
+	// TransportHTTP2 speaks cleartext HTTP/2 (h2c) to the app, end to end,
+	// which gRPC needs.
+	TransportHTTP2 = "http2"
+)
+
+// ClientCertMode is what the edge does with TLS client certificates for an
+// app: ignore them, accept them when offered, or require one.
+type ClientCertMode string
+
+// Client certificate modes, as ACA names them.
+const (
+	ClientCertIgnore  ClientCertMode = "ignore"
+	ClientCertAccept  ClientCertMode = "accept"
+	ClientCertRequire ClientCertMode = "require"
+)
+
 // Ingress is the part of an app's ingress configuration the router needs.
 type Ingress struct {
 	External   bool
 	TargetPort int
-	Transport  string
+	// Transport is TransportAuto (also when empty), TransportHTTP or
+	// TransportHTTP2.
+	Transport string
+	// AllowInsecure serves plain HTTP on the public edge; when false, plain
+	// HTTP requests are redirected to HTTPS.
+	AllowInsecure bool
+	// IPRules restrict which client addresses reach the app through the
+	// public edge; nil allows every address.
+	IPRules *IPRules
+	// CORS is the app's cross-origin policy, applied at the public edge;
+	// nil leaves CORS to the app.
+	CORS *CORS
+	// Sticky pins a client to a replica with a cookie.
+	Sticky bool
+	// ClientCert is the client certificate mode; empty means ignore.
+	ClientCert ClientCertMode
+}
+
+// IPRules is an app's ipSecurityRestrictions: every rule has the same
+// action, so the set is either an allow list or a deny list.
+type IPRules struct {
+	// Allow is true for an allow list, false for a deny list.
+	Allow  bool
+	Ranges []netip.Prefix
+}
+
+// Permits reports whether a client at addr may reach the app. An address
+// that cannot be parsed matches no range.
+func (r *IPRules) Permits(addr netip.Addr) bool {
+	if r == nil {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range r.Ranges {
+		if p.Contains(addr) {
+			return r.Allow
+		}
+	}
+	return !r.Allow
+}
+
+// CORS is an app's corsPolicy.
+type CORS struct {
+	// AllowedOrigins are exact origins ("https://example.com"), "*", or
+	// origins with a wildcard first host label ("https://*.example.com").
+	AllowedOrigins   []string
+	AllowedMethods   []string
+	AllowedHeaders   []string
+	ExposeHeaders    []string
+	MaxAge           int // seconds; 0 leaves it to the browser
+	AllowCredentials bool
 }
 
 // App is one app's routing entry.
@@ -36,6 +109,9 @@ type App struct {
 	Ingress *Ingress
 	// DaprAppID is set when Dapr is enabled.
 	DaprAppID string
+	// AppProtocol is how the app's sidecar reaches it (Dapr's appProtocol:
+	// "http" or "grpc"); empty means http.
+	AppProtocol string
 	// Endpoints are the ready replicas, in a stable order.
 	Endpoints []Endpoint
 
@@ -51,6 +127,17 @@ func (a *App) Pick() (Endpoint, bool) {
 	}
 	i := a.next.Add(1) - 1
 	return a.Endpoints[i%uint64(n)], true
+}
+
+// Endpoint finds a ready endpoint by replica name; false when that replica
+// is not (or no longer) ready.
+func (a *App) Endpoint(replica string) (Endpoint, bool) {
+	for _, ep := range a.Endpoints {
+		if ep.Replica == replica {
+			return ep, true
+		}
+	}
+	return Endpoint{}, false
 }
 
 // Table is an immutable snapshot of the topology. Build it with NewTable.
