@@ -945,3 +945,166 @@ func TestParseContainerAppEverything(t *testing.T) {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseContainerAppMoreRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		errors   []string
+		warnings []string
+	}{
+		{
+			name: "registries: password or identity, and a user with the password",
+			yaml: y(`
+name: app
+configuration:
+  secrets: [{name: pw, value: x}]
+  registries:
+    - {server: a.azurecr.io, passwordSecretRef: pw, identity: system}
+    - {username: me}
+template: {containers: [{name: app, image: app}]}
+`),
+			errors: []string{
+				"5:7 configuration.registries[0]: set either passwordSecretRef or identity, not both",
+				"5:7 configuration.registries[0].username: required: the registry user",
+				"6:7 configuration.registries[1].server: required: the registry's host name",
+			},
+		},
+		{
+			name: "revisions kept, identity settings, dev service, target label",
+			yaml: y(`
+name: app
+configuration:
+  maxInactiveRevisions: 101
+  identitySettings: [{lifecycle: sometimes}]
+  service: {}
+  targetLabel: blue
+template: {containers: [{name: app, image: app}]}
+`),
+			errors: []string{
+				"3:3 configuration.maxInactiveRevisions: 101 is out of range (0-100)",
+				"4:22 configuration.identitySettings[0].identity: required: the identity's resource ID, or system",
+				`4:23 configuration.identitySettings[0].lifecycle: "sometimes" is not one of Init, Main, None, All`,
+				"5:3 configuration.service.type: required: the dev service type",
+			},
+			warnings: []string{"6:3 configuration.targetLabel: targetLabel is only used with activeRevisionsMode: Labels"},
+		},
+		{
+			name: "HTTP features do not apply over TCP",
+			yaml: y(`
+name: app
+configuration:
+  ingress:
+    transport: tcp
+    targetPort: 5432
+    exposedPort: 80
+    stickySessions: {affinity: sticky}
+    corsPolicy: {allowedOrigins: ["*"], allowCredentials: true}
+template: {containers: [{name: app, image: app}]}
+`),
+			errors: []string{"6:5 configuration.ingress.exposedPort: 80 is reserved for HTTP ingress"},
+			warnings: []string{
+				"7:5 configuration.ingress.stickySessions: sticky sessions need HTTP",
+				"8:5 configuration.ingress.corsPolicy: CORS needs HTTP",
+				`8:41 configuration.ingress.corsPolicy.allowCredentials: browsers refuse credentials when allowedOrigins is "*"`,
+			},
+		},
+		{
+			name: "traffic entries name one target, weights are percentages, labels are names",
+			yaml: y(`
+name: app
+configuration:
+  activeRevisionsMode: Multiple
+  ingress:
+    targetPort: 80
+    traffic:
+      - {revisionName: app--a, latestRevision: true, weight: 50}
+      - {weight: 150, label: Blue}
+template: {containers: [{name: app, image: app}]}
+`),
+			errors: []string{
+				"6:5 configuration.ingress.traffic: weights add up to 200",
+				"7:9 configuration.ingress.traffic[0]: set either revisionName or latestRevision: true, not both",
+				"8:9 configuration.ingress.traffic[1]: required: revisionName, or latestRevision: true",
+				"8:10 configuration.ingress.traffic[1].weight: 150 is not a percentage (0-100)",
+				`8:23 configuration.ingress.traffic[1].label: "Blue" is not a valid label`,
+			},
+		},
+		{
+			name: "scale timing and rule details",
+			yaml: y(`
+name: app
+template:
+  containers: [{name: app, image: app}]
+  scale:
+    minReplicas: -1
+    cooldownPeriod: -5
+    pollingInterval: 0
+    rules:
+      - {name: Q, azureQueue: {queueName: "", queueLength: 0}}
+      - {name: q2, custom: {auth: [{}]}}
+      - {name: q2, tcp: {}}
+      - {name: none}
+`),
+			errors: []string{
+				"5:5 template.scale.minReplicas: -1 is out of range (0-1000)",
+				"6:5 template.scale.cooldownPeriod: -5 is negative",
+				"7:5 template.scale.pollingInterval: 0 is not a polling interval",
+				`9:10 template.scale.rules[0].name: "Q" is not a valid rule name`,
+				"9:32 template.scale.rules[0].azureQueue.queueName: required: the queue to watch",
+				"9:47 template.scale.rules[0].azureQueue.queueLength: required: the queue length per replica",
+				"10:20 template.scale.rules[1].custom.type: required: the KEDA scaler type",
+				"10:36 template.scale.rules[1].custom.auth[0].triggerParameter: required: the scaler parameter",
+				"10:36 template.scale.rules[1].custom.auth[0].secretRef: required: the secret holding the value",
+				`11:10 template.scale.rules[2].name: scale rule "q2" is already used at line 10`,
+				"12:9 template.scale.rules[3]: set exactly one of http, tcp, custom and azureQueue (found 0)",
+			},
+		},
+		{
+			name: "secret volumes: only with storageType Secret, naming declared secrets",
+			yaml: y(`
+name: app
+template:
+  containers: [{name: app, image: app}]
+  volumes:
+    - {name: files, secrets: [{secretRef: pw}]}
+    - {name: certs, storageType: Secret, secrets: [{secretRef: tls}]}
+    - {name: nfs, storageType: nfs}
+`),
+			errors: []string{
+				"5:21 template.volumes[0].secrets: secrets are only used with storageType: Secret",
+				`5:32 template.volumes[0].secrets[0].secretRef: secret "pw" is not declared`,
+				`6:53 template.volumes[1].secrets[0].secretRef: secret "tls" is not declared in properties.configuration.secrets`,
+				`7:19 template.volumes[2].storageType: "nfs" is not one of AzureFile, EmptyDir, Secret, NfsAzureFile`,
+			},
+		},
+		{
+			name: "probe ports and a grace period",
+			yaml: y(`
+name: app
+template:
+  terminationGracePeriodSeconds: -1
+  containers:
+    - name: app
+      image: app
+      probes:
+        - {type: Readiness, httpGet: {path: /}, terminationGracePeriodSeconds: 4000}
+`),
+			errors: []string{
+				"3:3 template.terminationGracePeriodSeconds: -1 is negative",
+				"8:29 template.containers[0].probes[0].httpGet.port: required: the container port to probe",
+				"8:49 template.containers[0].probes[0].terminationGracePeriodSeconds: 4000 is out of range (0-3600)",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			app, probs := ParseContainerApp("app.yaml", []byte(tc.yaml))
+			checkProblems(t, "errors", probs.Errors(), tc.errors)
+			checkProblems(t, "warnings", probs.Warnings(), tc.warnings)
+			if (app == nil) != (len(tc.errors) > 0) {
+				t.Errorf("app returned = %v with %d errors", app != nil, len(tc.errors))
+			}
+		})
+	}
+}
