@@ -136,3 +136,64 @@ func ParseTTL(md map[string]string) (time.Duration, error) {
 	}
 	return time.Duration(max(n, 0)) * time.Second, nil
 }
+
+// FilterOp is an operator of Dapr's state query language.
+type FilterOp string
+
+// The operators a Filter may hold.
+const (
+	FilterEQ  FilterOp = "EQ"
+	FilterIN  FilterOp = "IN"
+	FilterAND FilterOp = "AND"
+	FilterOR  FilterOp = "OR"
+)
+
+// Filter is one node of a query's filter tree, already validated by the
+// state building block. EQ compares the value at Path with Values[0]; IN
+// with any of Values; AND and OR combine Filters.
+type Filter struct {
+	Op FilterOp
+	// Path is the field's path inside the stored JSON value ("person.org"
+	// is {"person","org"}).
+	Path []string
+	// Values are JSON scalars: string, float64, bool or nil.
+	Values  []any
+	Filters []*Filter
+}
+
+// SortKey orders query results by the value at Path.
+type SortKey struct {
+	Path       []string
+	Descending bool
+}
+
+// QueryRequest is a validated state query. Only keys starting with
+// KeyPrefix are candidates, so one app never sees another's keys.
+type QueryRequest struct {
+	Filter    *Filter // nil matches every key
+	Sort      []SortKey
+	Limit     int    // 0: no limit
+	Token     string // a page token a previous response returned; "" for the first page
+	KeyPrefix string
+	Metadata  map[string]string
+}
+
+// QueryResult is one matching key, with its full store key.
+type QueryResult struct {
+	Key  string
+	Data []byte
+	ETag *string
+}
+
+// QueryResponse is one page of results; Token is set when there may be
+// more.
+type QueryResponse struct {
+	Results []QueryResult
+	Token   string
+}
+
+// Querier is implemented by stores that answer Dapr's state query API (and
+// then report FeatureQuery). Only JSON values take part in a query.
+type Querier interface {
+	Query(ctx context.Context, req *QueryRequest) (*QueryResponse, error)
+}

@@ -212,9 +212,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Features reports ETags, transactions and TTLs.
+// Features reports ETags, transactions, TTLs and queries.
 func (s *Store) Features() []state.Feature {
-	return []state.Feature{state.FeatureETag, state.FeatureTransactional, state.FeatureTTL}
+	return []state.Feature{state.FeatureETag, state.FeatureTransactional, state.FeatureTTL, state.FeatureQuery}
 }
 
 // Get reads one key; an expired row reads as missing.
