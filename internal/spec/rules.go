@@ -68,7 +68,7 @@ func (d *decoder) requiredString(path, val, what string) bool {
 	return false
 }
 
-// unique reports the second and later uses of a name within one list.
+// uniqueNames reports the second and later uses of a name within one list.
 type uniqueNames struct {
 	d    *decoder
 	kind string
