@@ -25,7 +25,7 @@ func Load(file string) (*spec.Environment, error) {
 			}
 			if _, cerr := newComponent(entry.Component); cerr != nil {
 				probs = append(probs, spec.Problem{
-					File: entry.File, Line: entry.Component.TypeLine, Path: entry.Component.TypeField,
+					File: entry.Component.File, Line: entry.Component.TypeLine, Path: entry.Component.TypeField,
 					Message: cerr.Error(), Severity: spec.SeverityError,
 				})
 			}
