@@ -72,6 +72,7 @@ Quick start:
 		newPsCmd(),
 		newExecCmd(),
 		newVersionCmd(),
+		newEnvCmd(),
 	)
 	return root
 }

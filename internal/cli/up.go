@@ -17,9 +17,10 @@ import (
 
 func newUpCmd() *cobra.Command {
 	var (
-		file     string
-		httpPort int
-		verbose  bool
+		file      string
+		httpPort  int
+		httpsPort int
+		verbose   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up [-f FILE]",
@@ -65,12 +66,13 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 
 			fmt.Fprintf(out, "%s starting environment %s from %s\n", con.paint("2", "•"), env.Name, file)
 			err = control.Run(ctx, control.Options{
-				Spec:     env,
-				HTTPPort: httpPort,
-				Logger:   logger,
-				Events:   con.Event,
-				Output:   con.Line,
-				Force:    force,
+				Spec:      env,
+				HTTPPort:  httpPort,
+				HTTPSPort: httpsPort,
+				Logger:    logger,
+				Events:    con.Event,
+				Output:    con.Line,
+				Force:     force,
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -81,6 +83,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 	}
 	envFileFlag(cmd, &file)
 	cmd.Flags().IntVar(&httpPort, "http-port", 0, "edge HTTP port (default: edge.httpPort from the file, else 8080)")
+	cmd.Flags().IntVar(&httpsPort, "https-port", 0, "edge HTTPS port (default 8443, or a free port when 8443 is taken)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log cove's own debug messages to stderr")
 	return cmd
 }

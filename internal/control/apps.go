@@ -90,7 +90,11 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	a.wanted = max(app.MinReplicas(), 1)
 
 	if in := cfg.Ingress; in != nil {
-		a.ingress = &routing.Ingress{External: in.External, TargetPort: in.TargetPort, Transport: in.Transport}
+		ri, err := ingressRoute(in)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: ingress: %w", app.Name, err)
+		}
+		a.ingress = ri
 		if in.TargetPort != 0 {
 			a.containerPorts = append(a.containerPorts, in.TargetPort)
 		}
@@ -363,6 +367,11 @@ func (e *Env) replicaEnv(a *appRuntime, r *replicaRuntime) []string {
 		"HTTP_PROXY="+proxy, "http_proxy="+proxy,
 		"NO_PROXY=127.0.0.1,::1", "no_proxy=127.0.0.1,::1",
 	)
+	if e.caBundle != "" {
+		// The system roots plus the environment CA, so https://<app>
+		// verifies; OpenSSL, Go and most runtimes read SSL_CERT_FILE.
+		env = append(env, "SSL_CERT_FILE="+e.caBundle)
+	}
 	if r.daprHTTPPort != 0 {
 		env = append(env,
 			"APP_ID="+a.daprAppID,

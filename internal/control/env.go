@@ -16,6 +16,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
@@ -28,6 +29,10 @@ const StateDirName = ".cove"
 // SocketName is the management API's unix socket inside the state directory.
 const SocketName = "cove.sock"
 
+// DefaultHTTPSPort is the edge's HTTPS port unless Options.HTTPSPort says
+// otherwise.
+const DefaultHTTPSPort = 8443
+
 // Version is the runtime version sidecars report.
 var Version = "0.1.0-dev"
 
@@ -37,7 +42,11 @@ type Options struct {
 	// HTTPPort overrides the edge's HTTP port from the environment file
 	// when non-zero.
 	HTTPPort int
-	Logger   *slog.Logger
+	// HTTPSPort is the edge's HTTPS port when non-zero. When zero,
+	// DefaultHTTPSPort is used, or a free port if another process holds it,
+	// so several environments can run side by side.
+	HTTPSPort int
+	Logger    *slog.Logger
 	// Events receives progress: components loaded, builds, replicas
 	// starting and becoming ready. It is called from several goroutines.
 	Events func(Event)
@@ -89,6 +98,12 @@ type Env struct {
 	comps   *componentSet
 
 	publicLn, internalLn net.Listener
+	// tlsLn is the edge's HTTPS listener.
+	tlsLn net.Listener
+	// ca is the environment CA; caBundle is the trust bundle replicas get
+	// as SSL_CERT_FILE.
+	ca       *security.CA
+	caBundle string
 
 	mu       sync.Mutex
 	apps     []*appRuntime
@@ -148,12 +163,17 @@ func (e *Env) run(ctx context.Context) (err error) {
 	}
 	_ = os.Remove(sock)
 
+	edgeCerts, err := e.loadCA()
+	if err != nil {
+		return err
+	}
 	if err := e.listen(); err != nil {
 		return err
 	}
 	apiLn, err := net.Listen("unix", sock)
 	if err != nil {
 		e.publicLn.Close()
+		e.tlsLn.Close()
 		e.internalLn.Close()
 		return fmt.Errorf("listen on management socket: %w", err)
 	}
@@ -170,9 +190,16 @@ func (e *Env) run(ctx context.Context) (err error) {
 	})
 	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{})
 
-	edgeSrv := edge.New(edge.Options{Routes: &e.routes, Domain: e.spec.Domain, Logger: e.log})
+	edgeSrv := edge.New(edge.Options{
+		Routes:       &e.routes,
+		Domain:       e.spec.Domain,
+		Logger:       e.log,
+		Certificates: edgeCerts.GetCertificate,
+	})
 	edgeDone := make(chan error, 1)
-	go func() { edgeDone <- edgeSrv.Serve(planeCtx, e.publicLn, e.internalLn) }()
+	go func() {
+		edgeDone <- edgeSrv.Serve(planeCtx, edge.Listeners{HTTP: e.publicLn, HTTPS: e.tlsLn, Internal: e.internalLn})
+	}()
 
 	api := &http.Server{Handler: e.apiHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = api.Serve(apiLn) }()
@@ -207,7 +234,27 @@ func (e *Env) run(ctx context.Context) (err error) {
 	return nil
 }
 
-// listen opens the edge's public and internal listeners.
+// loadCA loads the environment CA, creating it on the first run, writes
+// the replicas' trust bundle and issues the edge's certificates.
+func (e *Env) loadCA() (*security.EdgeCerts, error) {
+	ca, err := security.LoadOrCreate(e.stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("environment CA: %w", err)
+	}
+	bundle, err := ca.WriteBundle()
+	if err != nil {
+		return nil, fmt.Errorf("environment CA: %w", err)
+	}
+	certs, err := ca.EdgeCerts(e.spec.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("environment CA: %w", err)
+	}
+	e.ca, e.caBundle = ca, bundle
+	return certs, nil
+}
+
+// listen opens the edge's public HTTP and HTTPS listeners and the internal
+// proxy's.
 func (e *Env) listen() error {
 	addr := e.spec.Edge.Address
 	port := e.spec.Edge.HTTPPort
@@ -218,13 +265,45 @@ func (e *Env) listen() error {
 	if err != nil {
 		return fmt.Errorf("edge cannot listen on %s:%d: %w (is another cove or server using it? pick another port with --http-port or edge.httpPort in %s)", addr, port, err, filepath.Base(e.spec.File))
 	}
+	tlsLn, err := e.listenHTTPS(addr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	in, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		ln.Close()
+		tlsLn.Close()
 		return fmt.Errorf("internal proxy listener: %w", err)
 	}
-	e.publicLn, e.internalLn = ln, in
+	e.publicLn, e.tlsLn, e.internalLn = ln, tlsLn, in
 	return nil
+}
+
+// listenHTTPS opens the edge's HTTPS listener. A port asked for explicitly
+// must be free; the default one falls back to any free port, so that a
+// second environment, or a test run, is not refused over a port nobody
+// chose.
+func (e *Env) listenHTTPS(addr string) (net.Listener, error) {
+	port := e.opts.HTTPSPort
+	explicit := port != 0
+	if !explicit {
+		port = DefaultHTTPSPort
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(port)))
+	if err == nil {
+		return ln, nil
+	}
+	if explicit {
+		return nil, fmt.Errorf("edge cannot listen for HTTPS on %s:%d: %w (is another cove or server using it? pick another port with --https-port)", addr, port, err)
+	}
+	ln, ferr := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if ferr != nil {
+		return nil, fmt.Errorf("edge cannot listen for HTTPS on %s:%d (%w) nor on a free port: %w", addr, port, err, ferr)
+	}
+	e.log.Warn("edge HTTPS port in use; serving HTTPS on a free port instead",
+		"wanted", port, "addr", ln.Addr().String(), "err", err)
+	return ln, nil
 }
 
 // stop stops replicas, then sidecars, then components.

@@ -15,6 +15,12 @@ import (
 // replicas; any other host is dialled as it is.
 func (e *Edge) serveConnect(w http.ResponseWriter, r *http.Request, d decision) {
 	h := &hop{}
+	if (d.verdict == toApp || d.verdict == noReplica) && e.terminatesTLS(d.port) {
+		h.app = d.app.Name
+		defer e.logRequest(r.Context(), r, h, time.Now())
+		e.terminateTLS(w, r, h)
+		return
+	}
 	switch d.verdict {
 	case toApp:
 		ep, ok := d.app.Pick()

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cove-env/cove/internal/routing"
@@ -53,6 +55,14 @@ type Options struct {
 	// response headers; past it the caller gets 504. Default 240s as in ACA.
 	// Once the response has started it may stream for as long as it needs.
 	RequestTimeout time.Duration
+	// Certificates returns the TLS certificate for a client hello; the HTTPS
+	// listener and https://<app> calls from inside the environment need it.
+	// Nil disables both.
+	Certificates func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// HTTPSPort is the public HTTPS port that plain HTTP requests to apps
+	// without allowInsecure are redirected to. Serve sets it from the HTTPS
+	// listener when zero; with neither, nothing is redirected.
+	HTTPSPort int
 }
 
 // Edge serves the public ingress and the internal proxy of one environment.
@@ -62,9 +72,17 @@ type Edge struct {
 	domain  string
 	log     *slog.Logger
 	timeout time.Duration
+	certs   func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// httpsPort is where redirects to HTTPS point; 0 while unknown.
+	httpsPort atomic.Int32
+	// inner accepts the connections of CONNECT tunnels to an app's HTTPS
+	// port, which the edge terminates itself; nil while not serving.
+	inner atomic.Pointer[connListener]
 
 	transport *http.Transport
-	dialer    *net.Dialer
+	// h2c speaks cleartext HTTP/2 to apps with transport http2.
+	h2c    *http.Transport
+	dialer *net.Dialer
 	// appProxy forwards to replicas, fwdProxy to hosts outside the
 	// environment. Each request carries its target in a *hop.
 	appProxy *httputil.ReverseProxy
@@ -81,6 +99,7 @@ func New(opts Options) *Edge {
 		domain:  strings.TrimSuffix(strings.ToLower(opts.Domain), "."),
 		log:     opts.Logger,
 		timeout: opts.RequestTimeout,
+		certs:   opts.Certificates,
 		dialer:  &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
 		via:     "cove-" + randomID(),
 	}
@@ -96,6 +115,7 @@ func New(opts Options) *Edge {
 	if e.timeout <= 0 {
 		e.timeout = DefaultRequestTimeout
 	}
+	e.httpsPort.Store(int32(opts.HTTPSPort))
 	e.transport = &http.Transport{
 		// Never consult HTTP_PROXY: this process may have it set for its own
 		// apps, and the edge itself is that proxy.
@@ -113,7 +133,26 @@ func New(opts Options) *Edge {
 		// change what the client asked for.
 		DisableCompression: true,
 	}
-	rt := &timeoutTransport{base: e.transport, d: e.timeout}
+	// Replicas speak plain HTTP/1.1 unless their transport says http2.
+	e.transport.Protocols = new(http.Protocols)
+	e.transport.Protocols.SetHTTP1(true)
+	e.h2c = &http.Transport{
+		Proxy:              nil,
+		DialContext:        e.dialer.DialContext,
+		IdleConnTimeout:    90 * time.Second,
+		DisableCompression: true,
+		// One connection carries many streams, so a small pool suffices.
+		MaxIdleConnsPerHost: 4,
+		Protocols:           new(http.Protocols),
+		HTTP2: &http.HTTP2Config{
+			// Detect a replica that went away without closing the
+			// connection, so long gRPC streams do not hang on it.
+			SendPingTimeout: 30 * time.Second,
+			PingTimeout:     10 * time.Second,
+		},
+	}
+	e.h2c.Protocols.SetUnencryptedHTTP2(true)
+	rt := &timeoutTransport{base: e.roundTrip, d: e.timeout}
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
 	e.appProxy = &httputil.ReverseProxy{
 		Rewrite:   e.rewriteToApp,
@@ -160,10 +199,16 @@ func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
 	t := e.routes.Load()
 	d := publicRoute(t, e.domain, r.Host)
 	switch d.verdict {
-	case toApp:
-		e.proxyToApp(w, r, d.app)
-	case noReplica:
-		e.noReplica(w, r, d.app)
+	case toApp, noReplica:
+		pol, ok := e.admit(w, r, d)
+		if !ok {
+			return
+		}
+		if d.verdict == noReplica {
+			e.noReplica(w, r, d.app)
+			return
+		}
+		e.proxyToApp(w, r, d.app, pol)
 	case listing:
 		e.listApps(w, r, t, d)
 	default:
@@ -183,7 +228,7 @@ func (e *Edge) serveInternal(w http.ResponseWriter, r *http.Request) {
 	}
 	switch d.verdict {
 	case toApp:
-		e.proxyToApp(w, r, d.app)
+		e.proxyToApp(w, r, d.app, policy{})
 	case noReplica:
 		e.noReplica(w, r, d.app)
 	case forward:
@@ -246,12 +291,28 @@ func (e *Edge) reply(w http.ResponseWriter, r *http.Request, status int, msg str
 	e.logRequest(r.Context(), r, &hop{status: status}, time.Time{})
 }
 
-// Serve runs the public and internal listeners (either may be nil) until ctx
-// ends, then shuts them down gracefully: new connections are refused,
-// in-flight requests get a grace period, and tunnels and upgraded connections,
-// which a server does not track, are closed after it. It returns nil after a
-// shutdown caused by ctx, or the first listener's error.
-func (e *Edge) Serve(ctx context.Context, public, internal net.Listener) error {
+// Listeners are the sockets an edge serves; any may be nil.
+type Listeners struct {
+	// HTTP is the public cleartext listener: HTTP/1.1 and HTTP/2 with prior
+	// knowledge (h2c).
+	HTTP net.Listener
+	// HTTPS is the public TLS listener: HTTP/2 and HTTP/1.1 by ALPN. It needs
+	// Options.Certificates.
+	HTTPS net.Listener
+	// Internal is the internal proxy apps reach through HTTP_PROXY: HTTP/1.1
+	// (with CONNECT) and h2c.
+	Internal net.Listener
+}
+
+// Serve runs the listeners until ctx ends, then shuts them down gracefully:
+// new connections are refused, in-flight requests get a grace period, and
+// tunnels and upgraded connections, which a server does not track, are
+// closed after it. It returns nil after a shutdown caused by ctx, or the
+// first listener's error.
+func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
+	if ls.HTTPS != nil && e.certs == nil {
+		return errors.New("edge: an HTTPS listener needs Options.Certificates")
+	}
 	// Requests must outlive ctx during the grace period, so their base
 	// context is cancelled only once the grace period is over.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -261,10 +322,29 @@ func (e *Edge) Serve(ctx context.Context, public, internal net.Listener) error {
 		name string
 		ln   net.Listener
 		h    http.Handler
+		tls  *tls.Config
+	}
+	all := []listener{
+		{name: "public", ln: ls.HTTP, h: e.PublicHandler()},
+		{name: "public-tls", ln: ls.HTTPS, h: e.PublicHandler(), tls: e.publicTLSConfig()},
+		{name: "internal", ln: ls.Internal, h: e.InternalHandler()},
+	}
+	if ls.HTTPS != nil && e.httpsPort.Load() == 0 {
+		if a, ok := ls.HTTPS.Addr().(*net.TCPAddr); ok {
+			e.httpsPort.Store(int32(a.Port))
+		}
+	}
+	// Calls from apps to https://<app> arrive as CONNECT tunnels on the
+	// internal listener; the edge terminates their TLS on this listener.
+	if ls.Internal != nil && e.certs != nil {
+		inner := newConnListener(ls.Internal.Addr())
+		e.inner.Store(inner)
+		defer e.inner.Store(nil)
+		all = append(all, listener{name: "internal-tls", ln: inner, h: e.InternalHandler(), tls: e.innerTLSConfig()})
 	}
 	var servers []*http.Server
-	errc := make(chan error, 2)
-	for _, l := range []listener{{"public", public, e.PublicHandler()}, {"internal", internal, e.InternalHandler()}} {
+	errc := make(chan error, len(all))
+	for _, l := range all {
 		if l.ln == nil {
 			continue
 		}
@@ -275,12 +355,27 @@ func (e *Edge) Serve(ctx context.Context, public, internal net.Listener) error {
 			MaxHeaderBytes:    maxHeaderBytes,
 			BaseContext:       func(net.Listener) context.Context { return base },
 			ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+			Protocols:         new(http.Protocols),
+			TLSConfig:         l.tls,
+		}
+		srv.Protocols.SetHTTP1(true)
+		if l.tls != nil {
+			srv.Protocols.SetHTTP2(true)
+		} else {
+			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 		servers = append(servers, srv)
-		e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",
-			slog.String("listener", l.name), slog.String("addr", l.ln.Addr().String()))
+		if _, isInner := l.ln.(*connListener); !isInner {
+			e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",
+				slog.String("listener", l.name), slog.String("addr", l.ln.Addr().String()))
+		}
 		go func() {
-			err := srv.Serve(l.ln)
+			var err error
+			if l.tls != nil {
+				err = srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = srv.Serve(l.ln)
+			}
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			} else if err != nil {

@@ -24,8 +24,16 @@ type hop struct {
 	// scheme is the upstream scheme of a forward-proxied request; replicas
 	// always speak plain HTTP.
 	scheme string
-	status int
-	err    error
+	// h2c sends the request over cleartext HTTP/2 (transport http2).
+	h2c bool
+	// pol is what the public edge's policies add to the request and its
+	// response.
+	pol policy
+	// affinity, when set, is the replica a new sticky-session cookie pins
+	// the client to.
+	affinity string
+	status   int
+	err      error
 }
 
 type hopKey struct{}
@@ -43,14 +51,38 @@ var errUpstreamTimeout = errors.New("upstream did not answer in time")
 // It is nginx's code for that case; it never goes on the wire.
 const clientGone = 499
 
-// proxyToApp sends r to the next ready replica of app.
-func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App) {
-	ep, ok := app.Pick()
-	if !ok {
-		e.noReplica(w, r, app)
-		return
+// proxyToApp sends r to a ready replica of app: the one its sticky-session
+// cookie names, else the next by round robin.
+func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App, pol policy) {
+	pol.secure = r.TLS != nil
+	h := &hop{app: app.Name, pol: pol}
+	in := app.Ingress
+	var ep routing.Endpoint
+	ok := false
+	if in != nil && in.Sticky {
+		ep, ok = stickyEndpoint(r, app)
 	}
-	e.serveProxy(e.appProxy, w, r, &hop{app: app.Name, replica: ep.Replica, addr: ep.Addr})
+	if !ok {
+		if ep, ok = app.Pick(); !ok {
+			e.noReplica(w, r, app)
+			return
+		}
+		if in != nil && in.Sticky {
+			h.affinity = ep.Replica
+		}
+	}
+	h.replica, h.addr = ep.Replica, ep.Addr
+	// Upgrades (WebSocket) are an HTTP/1.1 mechanism, so they keep to it.
+	h.h2c = in != nil && in.Transport == routing.TransportHTTP2 && r.Header.Get("Upgrade") == ""
+	e.serveProxy(e.appProxy, w, r, h)
+}
+
+// roundTrip sends an outbound request over the transport its hop asks for.
+func (e *Edge) roundTrip(req *http.Request) (*http.Response, error) {
+	if h := hopFrom(req.Context()); h != nil && h.h2c {
+		return e.h2c.RoundTrip(req)
+	}
+	return e.transport.RoundTrip(req)
 }
 
 // forward sends r to the host it names, as an ordinary forward proxy.
@@ -96,6 +128,12 @@ func (e *Edge) rewriteToApp(pr *httputil.ProxyRequest) {
 	// the edge saw, replacing whatever the caller claimed.
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
+	// Only the edge vouches for a client certificate; a caller's own
+	// header is never passed on.
+	pr.Out.Header.Del(xfccHeader)
+	if h.pol.xfcc != "" {
+		pr.Out.Header.Set(xfccHeader, h.pol.xfcc)
+	}
 }
 
 // rewriteForward points the outbound request at the host it names. A forward
@@ -117,10 +155,20 @@ func (e *Edge) rewriteForward(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Add("Via", fmt.Sprintf("%d.%d %s", pr.In.ProtoMajor, pr.In.ProtoMinor, e.via))
 }
 
-// recordStatus notes the upstream's status for the log line.
+// recordStatus notes the upstream's status for the log line and adds what
+// the edge's policies put on responses: CORS headers and the sticky-session
+// cookie.
 func recordStatus(res *http.Response) error {
-	if h := hopFrom(res.Request.Context()); h != nil {
-		h.status = res.StatusCode
+	h := hopFrom(res.Request.Context())
+	if h == nil {
+		return nil
+	}
+	h.status = res.StatusCode
+	if h.pol.cors != nil {
+		corsResponseHeaders(res.Header, h.pol.cors, h.pol.origin)
+	}
+	if h.affinity != "" {
+		setAffinityCookie(res.Header, h.affinity, h.pol.secure)
 	}
 	return nil
 }
@@ -182,7 +230,7 @@ func (e *Edge) logRequest(ctx context.Context, r *http.Request, h *hop, start ti
 // body is not bounded: event streams and upgraded connections may run for as
 // long as both sides want.
 type timeoutTransport struct {
-	base http.RoundTripper
+	base func(*http.Request) (*http.Response, error)
 	d    time.Duration
 }
 
@@ -191,7 +239,7 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// read under it; it ends with the inbound request.
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(t.d, func() { cancel(errUpstreamTimeout) })
-	res, err := t.base.RoundTrip(req.WithContext(ctx))
+	res, err := t.base(req.WithContext(ctx))
 	stopped := timer.Stop()
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errUpstreamTimeout) {

@@ -158,15 +158,16 @@ func internalRoute(t *routing.Table, domain, hostport string) decision {
 }
 
 // appDecision applies an internal call's checks once the app is known. Port
-// 80, no port or the app's target port reach the main ingress port; the
-// environment has no other ports to offer yet. A public name (<app>.<domain>)
+// 80, 443 (HTTPS, terminated by the edge), no port or the app's target port
+// reach the main ingress port; the environment has no other ports to offer
+// yet. A public name (<app>.<domain>)
 // ignores the port as the public edge does, so an app that calls another by
 // its public URL, edge port included, reaches it too.
 func appDecision(d decision, app *routing.App, anyPort bool) decision {
 	switch {
 	case app.Ingress == nil:
 		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", app.Name, d.host)
-	case !anyPort && d.port != "" && d.port != "80" &&
+	case !anyPort && d.port != "" && d.port != "80" && d.port != "443" &&
 		(app.Ingress.TargetPort <= 0 || d.port != strconv.Itoa(app.Ingress.TargetPort)):
 		d.reason = fmt.Sprintf("app %q does not expose port %s; call it on port 80 (http://%s)", app.Name, d.port, app.Name)
 	case len(app.Endpoints) == 0:

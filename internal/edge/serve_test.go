@@ -52,7 +52,7 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- New(Options{Routes: src}).Serve(ctx, pub, in) }()
+	go func() { served <- New(Options{Routes: src}).Serve(ctx, Listeners{HTTP: pub, Internal: in}) }()
 
 	c := newClient(t, nil)
 	if r := do(t, c, "http://"+pub.Addr().String(), "web.localhost", nil); r.status != http.StatusOK || r.body != "web-a" {
@@ -109,7 +109,7 @@ func TestServeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			done := make(chan error, 1)
-			go func() { done <- New(Options{}).Serve(t.Context(), tt.public, tt.internal) }()
+			go func() { done <- New(Options{}).Serve(t.Context(), Listeners{HTTP: tt.public, Internal: tt.internal}) }()
 			select {
 			case err := <-done:
 				if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,0 +1,144 @@
+package edge
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/routing"
+)
+
+// alpn is what the edge's TLS listeners offer: HTTP/2 first, as browsers
+// and gRPC clients expect.
+var alpn = []string{"h2", "http/1.1"}
+
+// publicTLSConfig is the HTTPS listener's configuration. Whether to ask for
+// a client certificate depends on the app, so it is decided per handshake
+// from the server name; the certificate is never verified against a CA, as
+// in ACA, where the app judges it from X-Forwarded-Client-Cert.
+func (e *Edge) publicTLSConfig() *tls.Config {
+	if e.certs == nil {
+		return nil
+	}
+	base := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     alpn,
+		GetCertificate: e.certs,
+	}
+	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		var auth tls.ClientAuthType
+		switch e.clientCertMode(hello.ServerName) {
+		case routing.ClientCertAccept:
+			auth = tls.RequestClientCert
+		case routing.ClientCertRequire:
+			auth = tls.RequireAnyClientCert
+		default:
+			return nil, nil // the base configuration
+		}
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		c.ClientAuth = auth
+		return c, nil
+	}
+	return base
+}
+
+// clientCertMode is the client certificate mode of the external app a TLS
+// server name points at; ignore for anything else.
+func (e *Edge) clientCertMode(serverName string) routing.ClientCertMode {
+	d := publicRoute(e.routes.Load(), e.domain, serverName)
+	if d.app == nil || d.app.Ingress == nil {
+		return routing.ClientCertIgnore
+	}
+	return d.app.Ingress.ClientCert
+}
+
+// innerTLSConfig serves https://<app> calls from inside the environment.
+func (e *Edge) innerTLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: alpn, GetCertificate: e.certs}
+}
+
+// terminatesTLS reports whether a CONNECT to an app on port is an HTTPS call
+// the edge answers itself rather than a raw tunnel to a replica.
+func (e *Edge) terminatesTLS(port string) bool {
+	if e.inner.Load() == nil {
+		return false
+	}
+	return port == "443" || port == strconv.Itoa(int(e.httpsPort.Load()))
+}
+
+// terminateTLS takes over a CONNECT tunnel's client connection and hands it
+// to the edge's internal TLS server, so the app's HTTPS request is routed,
+// balanced and logged like a plain one.
+func (e *Edge) terminateTLS(w http.ResponseWriter, r *http.Request, h *hop) {
+	inner := e.inner.Load()
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h.err, h.status = err, http.StatusNotImplemented
+		http.Error(w, "CONNECT is supported over HTTP/1.1 only", h.status)
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
+		h.err, h.status = err, clientGone
+		conn.Close()
+		return
+	}
+	h.status = http.StatusOK
+	if !inner.deliver(&bufferedConn{Conn: conn, r: brw.Reader}) {
+		conn.Close() // the edge is shutting down
+	}
+}
+
+// bufferedConn reads what the server had already buffered (often the TLS
+// ClientHello) before reading the connection itself.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// connListener is a net.Listener fed with connections taken over from
+// another server.
+type connListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnListener(addr net.Addr) *connListener {
+	return &connListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// deliver hands c to the server accepting on l; false once l is closed.
+func (l *connListener) deliver(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
