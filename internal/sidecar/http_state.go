@@ -9,6 +9,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/state"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/sidecar/statevalue"
 )
 
 // Query parameters of the state API, as daprd names them.
@@ -104,19 +105,9 @@ func (it *stateItem) deleteItem(md map[string]string) state.DeleteItem {
 	}
 }
 
-// encodeValue gives the bytes daprd stores for a request's value: it
-// decodes the JSON into a generic value and encodes that again, so object
-// keys come out sorted and numbers as float64s print, exactly as daprd
-// writes them. An absent value is stored as null.
+// encodeValue gives the bytes daprd stores for a request's value.
 func encodeValue(raw json.RawMessage) ([]byte, error) {
-	if len(raw) == 0 {
-		return []byte("null"), nil
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
+	return statevalue.FromJSON(raw)
 }
 
 func malformed(err error, format string, args ...any) *daprerr.Error {

@@ -27,5 +27,5 @@ func (r RoutingResolver) Resolve(_ context.Context, appID string) (invoke.Target
 	if !ok {
 		return invoke.Target{}, fmt.Errorf("%w: app %s has none", invoke.ErrNoReadyReplica, appID)
 	}
-	return invoke.Target{AppID: appID, Addr: ep.Addr}, nil
+	return invoke.Target{AppID: appID, Addr: ep.Addr, Protocol: app.AppProtocol}, nil
 }

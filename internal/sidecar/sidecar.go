@@ -14,6 +14,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/sidecar/grpcapi"
 )
 
 // StateAPI is what the sidecar needs of the state building block; the
@@ -41,16 +42,20 @@ type Config struct {
 	Namespace string
 	// AppAddr is host:port of the app, "" when the app has no port.
 	AppAddr string
-	// AppProtocol is how the sidecar talks to the app; "http" (the default)
-	// is the only one supported for now.
+	// AppProtocol is how the sidecar talks to the app: "http" (the
+	// default) or "grpc".
 	AppProtocol string
 	// HTTPListener is where the Dapr HTTP API is served. The caller opens
 	// it (the control plane allocates ports); the sidecar closes it.
 	HTTPListener net.Listener
+	// GRPCListener is where the Dapr gRPC API is served; nil serves none.
+	// Like HTTPListener, the caller opens it and the sidecar closes it.
+	GRPCListener net.Listener
 	// State may be nil when no state store is in scope for the app.
 	State StateAPI
 	// Invoker may be nil; invocations then fail with
-	// ERR_DIRECT_INVOKE_NOT_READY.
+	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
+	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.
 	Invoker Invoker
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -64,7 +69,8 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxRequestBodySize bounds request bodies, invocations included, as
 	// daprd's --dapr-http-max-request-size does (ACA's
-	// dapr.httpMaxRequestSize). Zero means no limit.
+	// dapr.httpMaxRequestSize), and every gRPC message. Zero means no limit
+	// for HTTP and 4 MiB, gRPC's default, for gRPC.
 	MaxRequestBodySize int64
 }
 
@@ -75,6 +81,7 @@ type Sidecar struct {
 	handler http.Handler
 	mux     *http.ServeMux
 	srv     *http.Server
+	grpc    *grpcapi.Server
 
 	appReady atomic.Bool
 	dialer   net.Dialer
@@ -85,6 +92,7 @@ type Sidecar struct {
 	shutdownOnce sync.Once
 	startOnce    sync.Once
 	serveDone    chan struct{}
+	grpcDone     chan struct{}
 }
 
 // New validates cfg and builds a sidecar; Start serves it.
@@ -95,8 +103,8 @@ func New(cfg Config) (*Sidecar, error) {
 	if cfg.AppProtocol == "" {
 		cfg.AppProtocol = "http"
 	}
-	if cfg.AppProtocol != "http" {
-		return nil, fmt.Errorf("sidecar %s: app protocol %q is not supported (use http)", cfg.AppID, cfg.AppProtocol)
+	if cfg.AppProtocol != invoke.ProtocolHTTP && cfg.AppProtocol != invoke.ProtocolGRPC {
+		return nil, fmt.Errorf("sidecar %s: app protocol %q is not supported (use http or grpc)", cfg.AppID, cfg.AppProtocol)
 	}
 	if cfg.AppAddr != "" {
 		if _, _, err := net.SplitHostPort(cfg.AppAddr); err != nil {
@@ -122,6 +130,7 @@ func New(cfg Config) (*Sidecar, error) {
 		extended:  map[string]string{},
 		dialer:    net.Dialer{Timeout: 500 * time.Millisecond},
 		serveDone: make(chan struct{}),
+		grpcDone:  make(chan struct{}),
 	}
 	if cfg.AppAddr == "" {
 		s.appReady.Store(true)
@@ -141,13 +150,20 @@ func New(cfg Config) (*Sidecar, error) {
 		Protocols:      protocols,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if cfg.GRPCListener != nil {
+		var err error
+		if s.grpc, err = s.newGRPCServer(); err != nil {
+			return nil, fmt.Errorf("sidecar %s: %w", cfg.AppID, err)
+		}
+	}
 	return s, nil
 }
 
 // Handler is the Dapr HTTP API, for tests and benchmarks.
 func (s *Sidecar) Handler() http.Handler { return s.handler }
 
-// Start serves the HTTP API on the configured listener in the background.
+// Start serves the HTTP API, and the gRPC API when it has a listener, on
+// the configured listeners in the background.
 func (s *Sidecar) Start() error {
 	if s.cfg.HTTPListener == nil {
 		return fmt.Errorf("sidecar %s: no HTTP listener", s.cfg.AppID)
@@ -161,6 +177,7 @@ func (s *Sidecar) Start() error {
 				s.log.Error("dapr HTTP API stopped", slog.Any("error", err))
 			}
 		}()
+		s.startGRPC()
 	})
 	if !started {
 		return fmt.Errorf("sidecar %s: already started or closed", s.cfg.AppID)
@@ -175,14 +192,25 @@ func (s *Sidecar) Close(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		// Never started: the listener is still ours to close.
 		close(s.serveDone)
+		close(s.grpcDone)
 		if s.cfg.HTTPListener != nil {
 			_ = s.cfg.HTTPListener.Close()
 		}
+		if s.cfg.GRPCListener != nil {
+			_ = s.cfg.GRPCListener.Close()
+		}
 	})
+	// Both APIs drain at once, within the same deadline.
+	grpcErr := make(chan error, 1)
+	go func() { grpcErr <- s.stopGRPC(ctx) }()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
+		<-grpcErr
 		return fmt.Errorf("sidecar %s: graceful shutdown: %w", s.cfg.AppID, err)
+	}
+	if err := <-grpcErr; err != nil {
+		return fmt.Errorf("sidecar %s: %w", s.cfg.AppID, err)
 	}
 	select {
 	case <-s.serveDone:

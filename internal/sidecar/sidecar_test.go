@@ -21,7 +21,7 @@ func TestNewValidates(t *testing.T) {
 		cfg  Config
 	}{
 		{name: "no app id", cfg: Config{}},
-		{name: "grpc app protocol", cfg: Config{AppID: "a", AppProtocol: "grpc"}},
+		{name: "unknown app protocol", cfg: Config{AppID: "a", AppProtocol: "thrift"}},
 		{name: "bad app address", cfg: Config{AppID: "a", AppAddr: "localhost"}},
 	}
 	for _, tc := range tests {

@@ -33,7 +33,16 @@ type Target struct {
 	AppID string
 	// Addr is host:port of the replica's app port.
 	Addr string
+	// Protocol is the app's Dapr appProtocol, ProtocolHTTP or ProtocolGRPC;
+	// empty means ProtocolHTTP.
+	Protocol string
 }
+
+// App protocols an Invoker can call.
+const (
+	ProtocolHTTP = "http"
+	ProtocolGRPC = "grpc"
+)
 
 // Errors a Resolver wraps. The text of ErrAppNotFound is what daprd's name
 // resolution reports, so callers see the same message as under Dapr.
@@ -88,6 +97,13 @@ type Options struct {
 	MaxAttempts int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// MaxMessageSize bounds each gRPC message sent to or received from an
+	// app, as daprd's max request size bounds its gRPC app channel.
+	// Default 4 MiB, Dapr's default.
+	MaxMessageSize int
+	// GRPCIdleTimeout is how long a client connection to an app's gRPC
+	// server stays open unused before it is closed. Default 2 minutes.
+	GRPCIdleTimeout time.Duration
 }
 
 // Invoker forwards invocations to app replicas. It is safe for concurrent
@@ -97,7 +113,9 @@ type Invoker struct {
 	transport   http.RoundTripper
 	namespace   string
 	maxAttempts int
+	maxMsgSize  int
 	log         *slog.Logger
+	conns       *connPool
 }
 
 // New returns an Invoker resolving through r.
@@ -121,7 +139,26 @@ func New(r Resolver, opts Options) *Invoker {
 	if i.log == nil {
 		i.log = slog.Default()
 	}
+	i.maxMsgSize = opts.MaxMessageSize
+	if i.maxMsgSize <= 0 {
+		i.maxMsgSize = DefaultMaxMessageSize
+	}
+	idle := opts.GRPCIdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	i.conns = newConnPool(idle, i.log)
 	return i
+}
+
+// DefaultMaxMessageSize is daprd's default bound on a gRPC message.
+const DefaultMaxMessageSize = 4 << 20
+
+// Close closes the pooled connections to apps' gRPC servers. Calls made
+// afterwards still work over fresh connections, closed when idle.
+func (i *Invoker) Close() error {
+	i.conns.closeAll()
+	return nil
 }
 
 // ResponseHeaderTimeout bounds how long the transport from NewTransport
@@ -152,8 +189,10 @@ func NewTransport() *http.Transport {
 }
 
 // Invoke forwards req to a ready replica of req.AppID and returns its
-// response, whatever its status. Errors are *daprerr.Error with code
-// ERR_DIRECT_INVOKE and Dapr's message shape; they wrap the cause, so
+// response, whatever its status. A replica speaking gRPC is called through
+// its AppCallback/OnInvoke and its answer translated back, as daprd does
+// for HTTP callers. Errors are *daprerr.Error with code ERR_DIRECT_INVOKE
+// and Dapr's message shape; they wrap the cause, so
 // errors.Is(err, ErrAppNotFound) works.
 func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	appID, err := i.bareAppID(req.AppID)
@@ -165,7 +204,20 @@ func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
 		req.Header = make(http.Header, 3)
 	}
 	prepareRequestHeader(req.Header, req.CallerAppID, appID, i.namespace)
+	target, err := i.resolver.Resolve(ctx, appID)
+	if err != nil {
+		closeBody(req.Body)
+		return nil, invokeError(req.AppID, err)
+	}
+	if target.Protocol == ProtocolGRPC {
+		return i.invokeGRPCApp(ctx, req, target)
+	}
+	return i.roundTrip(ctx, req, appID, target)
+}
 
+// roundTrip sends req over HTTP, first to target; a refused connection is
+// retried on another replica.
+func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, target Target) (*Response, error) {
 	body := req.Body
 	if body == http.NoBody {
 		body = nil
@@ -181,10 +233,12 @@ func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	}
 
 	for attempt := 1; ; attempt++ {
-		target, err := i.resolver.Resolve(ctx, appID)
-		if err != nil {
-			closeBody(req.Body)
-			return nil, invokeError(req.AppID, err)
+		if attempt > 1 {
+			var err error
+			if target, err = i.resolver.Resolve(ctx, appID); err != nil {
+				closeBody(req.Body)
+				return nil, invokeError(req.AppID, err)
+			}
 		}
 		out := (&http.Request{
 			Method:        req.Method,
