@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,15 +26,7 @@ const addr = "127.0.0.1:6379"
 // says the run must use it.
 func needRedis(t testing.TB) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		_ = conn.Close()
-		return
-	}
-	if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
-		t.Fatalf("Redis is required (COVE_REQUIRE_SERVICES is set) but %s is unreachable: %v", addr, err)
-	}
-	t.Skipf("Redis not reachable at %s: %v", addr, err)
+	conformance.NeedService(t, "Redis", addr)
 }
 
 func open(t testing.TB, props map[string]string) *redis.Store {
