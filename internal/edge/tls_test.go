@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,11 +115,11 @@ type protoSeen struct {
 
 // protoReplica starts a replica speaking HTTP/1.1 and h2c that reports
 // protoSeen; calls counts the requests it served.
-func protoReplica(t testing.TB, app, name string, calls *int) routing.Endpoint {
+func protoReplica(t testing.TB, app, name string, calls *atomic.Int64) routing.Endpoint {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls != nil {
-			*calls++
+			calls.Add(1)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(protoSeen{
@@ -481,7 +482,7 @@ func TestXFCCFormat(t *testing.T) {
 }
 
 func TestInternalHTTPS(t *testing.T) {
-	calls := 0
+	var calls atomic.Int64
 	env := serveEnv(t, Options{}, internalAppWith("api", protoReplica(t, "api", "api-a", &calls)))
 	proxy := &url.URL{Scheme: "http", Host: env.internal}
 	tr := &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: env.ca.Pool()}, ForceAttemptHTTP2: true}
@@ -536,4 +537,12 @@ func mustPrefix(t testing.TB, s string) netip.Prefix {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// dialTo returns a DialContext that connects to addr whatever it is asked.
+func dialTo(addr string) func(context.Context, string, string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
 }
