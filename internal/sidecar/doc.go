@@ -4,10 +4,13 @@
 // maps Dapr app ids to ready replicas through the routing table. Many
 // sidecars live in one cove process; each has its own listener.
 //
-// The HTTP front end lives here; a gRPC front end belongs in a subpackage
-// beside it and should consume the same building blocks through its own
+// The HTTP front end lives here; the gRPC front end is the subpackage
+// grpcapi, which the sidecar starts and stops beside it on its own
+// listener and which consumes the same building blocks through its own
 // small interfaces. Building blocks are reached through interfaces defined
-// here (StateAPI, Invoker) so front ends never depend on their internals.
+// here (StateAPI, Invoker) so front ends never depend on their internals;
+// what both front ends must do alike lives in one shared place
+// (statevalue for state values, Metadata for the metadata report).
 //
 // It must not import the control plane, the edge or the supervisor:
 // they construct sidecars, not the other way round.

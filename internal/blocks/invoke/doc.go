@@ -5,8 +5,15 @@
 // caller/callee identity headers Dapr adds, and hands the streamed response
 // back. Errors are *daprerr.Error values with Dapr's codes.
 //
-// One Invoker, and with it one tuned HTTP transport, serves every sidecar
-// of a process, so connections to an app are pooled across callers.
+// Apps speaking gRPC (Dapr's appProtocol grpc) are called on their
+// AppCallback/OnInvoke, with HTTP-shaped invocations translated both ways
+// as daprd translates them; InvokeMessage serves the gRPC API's shape and
+// DialApp hands out connections for transparent gRPC proxying.
+//
+// One Invoker, and with it one tuned HTTP transport and one pool of gRPC
+// client connections (one per replica address, closed when idle), serves
+// every sidecar of a process, so connections to an app are shared across
+// callers.
 //
 // It must not import the sidecar front ends, the control plane or the
 // routing table: resolution is the Resolver's job.
