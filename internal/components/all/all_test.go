@@ -9,13 +9,25 @@ import (
 )
 
 func TestStateStoresRegistered(t *testing.T) {
-	for _, typ := range []string{"state.in-memory", "state.redis", "state.sqlite"} {
-		info, err := components.Lookup(typ, "v1")
-		if err != nil {
-			t.Fatalf("lookup %s: %v", typ, err)
-		}
-		if _, ok := info.New().(state.Store); !ok {
-			t.Errorf("%s does not build a state.Store", typ)
-		}
+	tests := []struct {
+		name, typ, version string
+	}{
+		{"in-memory", "state.in-memory", "v1"},
+		{"mysql", "state.mysql", "v1"},
+		{"postgresql v1", "state.postgresql", "v1"},
+		{"postgresql v2", "state.postgresql", "v2"},
+		{"redis", "state.redis", "v1"},
+		{"sqlite", "state.sqlite", "v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := components.Lookup(tt.typ, tt.version)
+			if err != nil {
+				t.Fatalf("lookup: %v", err)
+			}
+			if _, ok := info.New().(state.Store); !ok {
+				t.Errorf("%s does not build a state.Store", tt.typ)
+			}
+		})
 	}
 }
