@@ -242,16 +242,19 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 			return fmt.Errorf("sidecar listener for %s: %w", r.name, err)
 		}
 		r.daprHTTPPort = ln.Addr().(*net.TCPAddr).Port
-		if r.daprGRPCPort, err = freePort(); err != nil {
+		gln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
 			ln.Close()
-			return err
+			return fmt.Errorf("sidecar gRPC listener for %s: %w", r.name, err)
 		}
+		r.daprGRPCPort = gln.Addr().(*net.TCPAddr).Port
 		d := a.entry.App.Properties.Configuration.Dapr
 		cfg := sidecar.Config{
 			AppID:        a.daprAppID,
 			AppAddr:      appAddr,
 			AppProtocol:  e.appProtocol(a),
 			HTTPListener: ln,
+			GRPCListener: gln,
 			Invoker:      e.invoker,
 			Logger:       e.log.With("app", a.name, "replica", r.name),
 			// ACA's dapr settings are in MB and KB; Dapr's defaults
@@ -276,6 +279,7 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		sc, err = sidecar.New(cfg)
 		if err != nil {
 			ln.Close()
+			gln.Close()
 			return fmt.Errorf("sidecar for %s: %w", r.name, err)
 		}
 		if err := sc.Start(); err != nil {

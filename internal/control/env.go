@@ -188,7 +188,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		Output:   e.output,
 		OnChange: e.replicaChanged,
 	})
-	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{})
+	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{MaxMessageSize: maxDaprRequestSize(e.spec)})
 
 	edgeSrv := edge.New(edge.Options{
 		Routes:       &e.routes,
@@ -345,10 +345,26 @@ func (e *Env) stop() error {
 			_ = a.state.Close()
 		}
 	}
+	if e.invoker != nil {
+		e.invoker.Close()
+	}
 	if e.comps != nil {
 		errs = append(errs, e.comps.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// maxDaprRequestSize is the largest httpMaxRequestSize of the environment's
+// Dapr apps in bytes (Dapr's default 4 MB when unset): the invoker's gRPC
+// message limit, which one invoker shares across apps.
+func maxDaprRequestSize(env *spec.Environment) int {
+	mb := 4
+	for _, entry := range env.Apps {
+		if d := entry.App.Properties.Configuration.Dapr; d != nil && d.Enabled {
+			mb = max(mb, d.HTTPMaxRequestSize)
+		}
+	}
+	return mb << 20
 }
 
 func (e *Env) stopGrace() time.Duration {
@@ -427,7 +443,7 @@ func (e *Env) everyReplicaReadyLocked() bool {
 func (e *Env) tableLocked() *routing.Table {
 	apps := make([]*routing.App, 0, len(e.apps))
 	for _, a := range e.apps {
-		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, Ingress: a.ingress}
+		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress}
 		for _, r := range a.replicas {
 			if r.ready {
 				ra.Endpoints = append(ra.Endpoints, routing.Endpoint{

@@ -67,6 +67,7 @@ properties:
     ingress:
       external: true
       targetPort: 8000
+      allowInsecure: true
     dapr:
       enabled: true
       appId: echo-id
