@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -99,6 +100,40 @@ func TestTriage(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(body, name) {
 				t.Fatalf("read %d: %d, patient missing from %q", i+1, code, body)
 			}
+		}
+	})
+
+	t.Run("the official Dapr Go SDK over the backend sidecar's gRPC port", func(t *testing.T) {
+		var grpcPort int
+		for _, a := range st.Apps {
+			if a.Name == "triage-backend" {
+				grpcPort = a.Replicas[0].DaprGRPCPort
+			}
+		}
+		c, err := dapr.NewClientWithAddressContext(t.Context(), fmt.Sprintf("127.0.0.1:%d", grpcPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Written over HTTP by curl in an earlier subtest: the same bytes.
+		item, err := c.GetState(t.Context(), "statestore", "patient-001", nil)
+		if err != nil || string(item.Value) != `{"name":"Jane Doe","urgency":"High"}` {
+			t.Errorf("GetState(patient-001) = %q, %v", item.Value, err)
+		}
+		if err := c.SaveState(t.Context(), "statestore", "sdk-key", []byte("from the sdk"), nil); err != nil {
+			t.Fatal(err)
+		}
+		item, err = c.GetState(t.Context(), "statestore", "sdk-key", nil)
+		if err != nil || string(item.Value) != "from the sdk" || item.Etag == "" {
+			t.Errorf("GetState(sdk-key) = %q etag %q, %v", item.Value, item.Etag, err)
+		}
+		out, err := c.InvokeMethod(t.Context(), "triage-backend", "api/health", "get")
+		if err != nil || !strings.Contains(string(out), `"healthy"`) {
+			t.Errorf("InvokeMethod(triage-backend, api/health) = %q, %v", out, err)
+		}
+		md, err := c.GetMetadata(t.Context())
+		if err != nil || md.ID != "triage-backend" || len(md.RegisteredComponents) != 1 {
+			t.Errorf("GetMetadata = %+v, %v", md, err)
 		}
 	})
 
