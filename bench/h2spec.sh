@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# HTTP/2 conformance of the cove edge: h2spec (RFC 7540/9113 and HPACK)
+# against the public listener over h2c (prior knowledge) and over TLS (h2 by
+# ALPN), with an app behind it so requests go through the proxy path.
+# Prints passed/failed/skipped per listener.
+#
+#   bash bench/h2spec.sh     # needs go and python3; installs h2spec v2.2.1
+source "$(dirname "$0")/lib.sh"
+need python3 "apt-get install -y python3"
+export PATH="$PATH:$(go env GOPATH)/bin"
+command -v h2spec >/dev/null 2>&1 || GOFLAGS= go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+build
+
+EDGE_PORT=$(free_port); TLS_PORT=$(free_port)
+mkdir -p "$WORK/env"
+cat >"$WORK/env/app.yaml" <<YAML
+name: echo
+properties:
+  configuration:
+    ingress: {external: true, targetPort: 8000, allowInsecure: true}
+  template:
+    containers: [{name: echo, image: echo}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+YAML
+cat >"$WORK/env/cove.yaml" <<YAML
+apps:
+  - file: app.yaml
+    command: ["$WORK/echo"]
+YAML
+"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" --https-port "$TLS_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 1 300); do grep -q "is ready" "$WORK/cove.log" && break; sleep 0.1; done
+grep -q "is ready" "$WORK/cove.log" || { cat "$WORK/cove.log"; exit 1; }
+
+# h2spec sends :authority from -h, so the app's name must resolve here;
+# fall back to the bare address (the edge's own 404 page) if it does not.
+HOST=echo.localhost
+getent hosts "$HOST" >/dev/null 2>&1 || HOST=127.0.0.1
+
+run() { # name port [flags...]
+  local name=$1 port=$2; shift 2
+  h2spec -h "$HOST" -p "$port" -o 5 "$@" >"$WORK/$name.txt" 2>&1 || true
+  python3 - "$name" "$WORK/$name.txt" <<'PY'
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+m = re.search(r"(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed", text)
+if not m:
+    print(f"{name}: h2spec produced no summary:\n{text[-2000:]}")
+    sys.exit(0)
+total, passed, skipped, failed = m.groups()
+print(f"{name:5} {passed}/{total} passed, {failed} failed, {skipped} skipped")
+# Each failure is listed under its section ("8.1.2.2. ...") as "× N: title".
+section = ""
+for line in text.split("Failures:", 1)[-1].splitlines() if "Failures:" in text else []:
+    s = line.strip()
+    if re.match(r"^\d+(\.\d+)*\. ", s):
+        section = s.split(" ", 1)[0]
+    elif s.startswith("×"):
+        print(f"      failed {section} {s[1:].strip()}")
+PY
+}
+echo "h2spec v2.2.1 against the cove edge (authority $HOST)"
+run h2c "$EDGE_PORT"
+run h2 "$TLS_PORT" -t -k
