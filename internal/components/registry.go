@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Metadata is what a component receives at Init: its identity and its
@@ -40,6 +42,24 @@ func (m Metadata) Property(names ...string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Duration reads the first of names that is set (see Property) as a whole
+// number of seconds ("20") or a Go duration ("20s"), the two forms Dapr's
+// components accept for timeouts and intervals. ok is false when none is
+// set; err names the item.
+func (m Metadata) Duration(names ...string) (d time.Duration, ok bool, err error) {
+	v, ok := m.Property(names...)
+	if !ok {
+		return 0, false, nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, true, nil
+	}
+	if d, err = time.ParseDuration(v); err != nil {
+		return 0, true, fmt.Errorf("metadata %s: %q is neither a duration (20s) nor a number of seconds", names[0], v)
+	}
+	return d, true, nil
 }
 
 // Info describes one registered component type.

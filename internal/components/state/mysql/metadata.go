@@ -3,12 +3,12 @@ package mysql
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
 // Defaults, as Dapr's MySQL store documents them.
@@ -52,7 +52,7 @@ func parseSettings(md components.Metadata) (settings, error) {
 		s.metadataTableName = v
 	}
 	for _, id := range []struct{ key, v string }{{"schemaName", schema}, {"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
-		if !validIdentifier(id.v) {
+		if !sqlquery.ValidIdentifier(id.v) {
 			errs = append(errs, fmt.Errorf("metadata %s %q: only letters, digits and _ are allowed", id.key, id.v))
 		}
 	}
@@ -78,49 +78,19 @@ func parseSettings(md components.Metadata) (settings, error) {
 		errs = append(errs, errors.New("metadata pemPath/pemContents: TLS with a custom CA is not supported yet; use tls=true or tls=skip-verify in connectionString"))
 	}
 
-	if v, ok := get("timeoutInSeconds", "timeout"); ok {
-		d, err := parseDuration(v)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("metadata timeoutInSeconds: %w", err))
-		case d > 0:
-			s.timeout = d
-		}
+	// A timeout of 0 or less means the default, as in Dapr.
+	if d, _, err := md.Duration("timeoutInSeconds", "timeout"); err != nil {
+		errs = append(errs, err)
+	} else if d > 0 {
+		s.timeout = d
 	}
-	if v, ok := get("cleanupIntervalInSeconds", "cleanupInterval"); ok {
-		d, err := parseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata cleanupIntervalInSeconds: %w", err))
-		}
+	if d, ok, err := md.Duration("cleanupIntervalInSeconds", "cleanupInterval"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
 		s.cleanupInterval = d
 	}
 	if s.dsn != nil && s.dsn.Timeout == 0 {
 		s.dsn.Timeout = s.timeout
 	}
 	return s, errors.Join(errs...)
-}
-
-// parseDuration accepts a whole number of seconds ("20") or a Go duration
-// ("20s"), the two forms Dapr's MySQL store accepts.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a number of seconds nor a duration (20s)", v)
-	}
-	return d, nil
-}
-
-func validIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

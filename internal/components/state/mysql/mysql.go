@@ -48,10 +48,11 @@ var (
 
 // Store is the MySQL / MariaDB state store.
 type Store struct {
-	log *slog.Logger
-	cfg settings
-	db  *sql.DB
-	sql statements
+	log   *slog.Logger
+	cfg   settings
+	db    *sql.DB
+	sql   statements
+	stmts prepared
 
 	stopCleanup chan struct{}
 	cleanupDone chan struct{}
@@ -63,6 +64,16 @@ type Store struct {
 // delete pass them.
 type statements struct {
 	get, upsert, insertNew, updateIfETag, del, delIfETag string
+}
+
+// prepared are the statements prepared once: unprepared, the driver
+// prepares and closes each statement per call, two extra round trips.
+type prepared struct {
+	get, upsert, insertNew, updateIfETag, del, delIfETag *sql.Stmt
+}
+
+func (p prepared) all() []*sql.Stmt {
+	return []*sql.Stmt{p.get, p.upsert, p.insertNew, p.updateIfETag, p.del, p.delIfETag}
 }
 
 // New returns an uninitialised store.
@@ -174,6 +185,17 @@ func (s *Store) open(ctx context.Context) error {
 		del:       `DELETE FROM ` + t + ` WHERE id = ?`,
 		delIfETag: `DELETE FROM ` + t + ` WHERE id = ? AND eTag = ? AND ` + live,
 	}
+	for _, p := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&s.stmts.get, s.sql.get}, {&s.stmts.upsert, s.sql.upsert}, {&s.stmts.insertNew, s.sql.insertNew},
+		{&s.stmts.updateIfETag, s.sql.updateIfETag}, {&s.stmts.del, s.sql.del}, {&s.stmts.delIfETag, s.sql.delIfETag},
+	} {
+		if *p.dst, err = s.db.PrepareContext(ctx, p.text); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.text, err)
+		}
+	}
 	return nil
 }
 
@@ -202,7 +224,7 @@ func (s *Store) Get(ctx context.Context, req *state.GetRequest) (*state.GetRespo
 		etag     string
 		expires  sql.NullTime
 	)
-	err := s.db.QueryRowContext(ctx, s.sql.get, req.Key).Scan(&value, &isBinary, &etag, &expires)
+	err := s.stmts.get.QueryRowContext(ctx, req.Key).Scan(&value, &isBinary, &etag, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &state.GetResponse{}, nil
 	}
@@ -282,9 +304,12 @@ func prepareSet(req *state.SetRequest) (*write, error) {
 	return w, nil
 }
 
-// execer is a database or a transaction.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// stmt returns st as is, or bound to tx when there is one.
+func stmt(ctx context.Context, tx *sql.Tx, st *sql.Stmt) *sql.Stmt {
+	if tx != nil {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
 }
 
 // Set writes one key.
@@ -298,10 +323,10 @@ func (s *Store) Set(ctx context.Context, req *state.SetRequest) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	return retryLocks(func() error { return s.set(ctx, s.db, w) })
+	return retryLocks(func() error { return s.set(ctx, nil, w) })
 }
 
-func (s *Store) set(ctx context.Context, db execer, w *write) error {
+func (s *Store) set(ctx context.Context, tx *sql.Tx, w *write) error {
 	eTag := uuid.NewString()
 	var (
 		res sql.Result
@@ -309,11 +334,11 @@ func (s *Store) set(ctx context.Context, db execer, w *write) error {
 	)
 	switch {
 	case w.etag != "":
-		res, err = db.ExecContext(ctx, s.sql.updateIfETag, w.value, w.isBinary, eTag, w.ttl, w.key, w.etag)
+		res, err = stmt(ctx, tx, s.stmts.updateIfETag).ExecContext(ctx, w.value, w.isBinary, eTag, w.ttl, w.key, w.etag)
 	case w.firstWrite:
-		res, err = db.ExecContext(ctx, s.sql.insertNew, w.key, w.value, w.isBinary, eTag, w.ttl)
+		res, err = stmt(ctx, tx, s.stmts.insertNew).ExecContext(ctx, w.key, w.value, w.isBinary, eTag, w.ttl)
 	default:
-		_, err = db.ExecContext(ctx, s.sql.upsert, w.key, w.value, w.isBinary, eTag, w.ttl)
+		_, err = stmt(ctx, tx, s.stmts.upsert).ExecContext(ctx, w.key, w.value, w.isBinary, eTag, w.ttl)
 		if err != nil {
 			return fmt.Errorf("set %q: %w", w.key, err)
 		}
@@ -346,15 +371,15 @@ func (s *Store) Delete(ctx context.Context, req *state.DeleteRequest) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	return retryLocks(func() error { return s.delete(ctx, s.db, req.Key, etag) })
+	return retryLocks(func() error { return s.delete(ctx, nil, req.Key, etag) })
 }
 
-func (s *Store) delete(ctx context.Context, db execer, key, etag string) error {
-	stmt, args := s.sql.del, []any{key}
+func (s *Store) delete(ctx context.Context, tx *sql.Tx, key, etag string) error {
+	st, args := s.stmts.del, []any{key}
 	if etag != "" {
-		stmt, args = s.sql.delIfETag, append(args, etag)
+		st, args = s.stmts.delIfETag, append(args, etag)
 	}
-	res, err := db.ExecContext(ctx, stmt, args...)
+	res, err := stmt(ctx, tx, st).ExecContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("delete %q: %w", key, err)
 	}
@@ -495,9 +520,16 @@ func (s *Store) Close() error {
 			close(s.stopCleanup)
 			<-s.cleanupDone
 		}
-		if s.db != nil {
-			s.closeErr = s.db.Close()
+		var errs []error
+		for _, st := range s.stmts.all() {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
 		}
+		if s.db != nil {
+			errs = append(errs, s.db.Close())
+		}
+		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
 // Defaults, as Dapr's PostgreSQL stores document them.
@@ -104,13 +105,10 @@ func parseSettings(md components.Metadata) (settings, error) {
 				pool.MaxConns = int32(min(n, 1<<20))
 			}
 		}
-		if v, ok := get("connectionMaxIdleTime"); ok {
-			d, err := parseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata connectionMaxIdleTime: %w", err))
-			} else if d > 0 {
-				pool.MaxConnIdleTime = d
-			}
+		if d, _, err := md.Duration("connectionMaxIdleTime"); err != nil {
+			errs = append(errs, err)
+		} else if d > 0 {
+			pool.MaxConnIdleTime = d
 		}
 		if v, ok := get("queryExecMode"); ok {
 			mode, known := queryExecModes[v]
@@ -148,7 +146,7 @@ func parseSettings(md components.Metadata) (settings, error) {
 		s.metadataTableName = v
 	}
 	if v, ok := get("schema"); ok {
-		if !validIdentifier(v) {
+		if !sqlquery.ValidIdentifier(v) {
 			errs = append(errs, fmt.Errorf("metadata schema %q: only letters, digits and _ are allowed", v))
 		}
 		s.schema = v
@@ -172,12 +170,10 @@ func parseSettings(md components.Metadata) (settings, error) {
 		{&s.cleanupInterval, []string{"cleanupInterval", "cleanupIntervalInSeconds"}},
 	}
 	for _, d := range durations {
-		if v, ok := get(d.names...); ok {
-			dur, err := parseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata %s: %w", d.names[0], err))
-				continue
-			}
+		dur, ok, err := md.Duration(d.names...)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok {
 			*d.dst = dur
 		}
 	}
@@ -199,37 +195,12 @@ func (s settings) address() string {
 	return net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
 }
 
-// parseDuration accepts a Go duration ("20s") or a whole number of seconds
-// ("20"), the two forms Dapr's PostgreSQL stores accept.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (20s) nor a number of seconds", v)
-	}
-	return d, nil
-}
-
-func validIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // validTableName accepts "table" and "schema.table". Names go into SQL
 // unquoted, as Dapr writes them, so both resolve to the same table.
 func validTableName(s string) bool {
 	schema, table, qualified := strings.Cut(s, ".")
 	if !qualified {
-		return validIdentifier(s)
+		return sqlquery.ValidIdentifier(s)
 	}
-	return validIdentifier(schema) && validIdentifier(table)
+	return sqlquery.ValidIdentifier(schema) && sqlquery.ValidIdentifier(table)
 }

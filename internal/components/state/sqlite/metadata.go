@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
 // Defaults, as Dapr's SQLite store documents them.
@@ -57,7 +58,7 @@ func parseSettings(md components.Metadata) (settings, error) {
 		s.metadataTableName = v
 	}
 	for _, id := range []struct{ key, v string }{{"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
-		if !validIdentifier(id.v) {
+		if !sqlquery.ValidIdentifier(id.v) {
 			errs = append(errs, fmt.Errorf("metadata %s %q: only letters, digits and _ are allowed", id.key, id.v))
 		}
 	}
@@ -70,16 +71,12 @@ func parseSettings(md components.Metadata) (settings, error) {
 		{&s.cleanupInterval, []string{"cleanupInterval", "cleanupIntervalInSeconds"}},
 	}
 	for _, d := range durations {
-		v, ok := get(d.names...)
-		if !ok {
-			continue
-		}
-		dur, err := parseDuration(v)
+		dur, ok, err := md.Duration(d.names...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata %s: %w", d.names[0], err))
-			continue
+			errs = append(errs, err)
+		} else if ok {
+			*d.dst = dur
 		}
-		*d.dst = dur
 	}
 	if s.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("metadata timeout %s: must be positive", s.timeout))
@@ -92,31 +89,6 @@ func parseSettings(md components.Metadata) (settings, error) {
 		s.disableWAL = b
 	}
 	return s, errors.Join(errs...)
-}
-
-// parseDuration accepts a Go duration ("20s", "1h") or a whole number of
-// seconds ("20"), the two forms Dapr components accept.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (20s) nor a number of seconds", v)
-	}
-	return d, nil
-}
-
-func validIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // database is where the store's data lives, resolved from connectionString.

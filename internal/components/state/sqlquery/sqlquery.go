@@ -152,3 +152,18 @@ func (q Query) LimitOffset() string {
 	}
 	return b.String()
 }
+
+// ValidIdentifier reports whether s is safe to put into SQL unquoted as a
+// table or schema name: letters, digits and _ only, as Dapr's SQL stores
+// require.
+func ValidIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
