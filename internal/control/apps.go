@@ -372,9 +372,18 @@ func (e *Env) replicaEnv(a *appRuntime, r *replicaRuntime) []string {
 		"NO_PROXY=127.0.0.1,::1", "no_proxy=127.0.0.1,::1",
 	)
 	if e.caBundle != "" {
-		// The system roots plus the environment CA, so https://<app>
-		// verifies; OpenSSL, Go and most runtimes read SSL_CERT_FILE.
-		env = append(env, "SSL_CERT_FILE="+e.caBundle)
+		// https://<app> goes through the proxy too (as a CONNECT the edge
+		// terminates with a certificate from the environment CA), and
+		// verifies against the bundle: the system roots plus that CA.
+		// OpenSSL, Go and most runtimes read SSL_CERT_FILE; curl, Python
+		// requests and Node have variables of their own.
+		env = append(env,
+			"HTTPS_PROXY="+proxy, "https_proxy="+proxy,
+			"SSL_CERT_FILE="+e.caBundle,
+			"CURL_CA_BUNDLE="+e.caBundle,
+			"REQUESTS_CA_BUNDLE="+e.caBundle,
+			"NODE_EXTRA_CA_CERTS="+e.ca.CertPath(),
+		)
 	}
 	if r.daprHTTPPort != 0 {
 		env = append(env,
