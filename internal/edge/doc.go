@@ -4,8 +4,14 @@
 // <app>.internal.<domain>) and, as an ordinary forward proxy, anything else.
 //
 // It owns host routing, forwarding headers, upstream timeouts, upgrades and
-// CONNECT tunnels. It reads the live topology from internal/routing on every
-// request and keeps no copy of it.
+// CONNECT tunnels; the HTTPS listener (TLS 1.2+, h2 and http/1.1 by ALPN) and
+// h2c on the cleartext listeners; the upstream transport per app (HTTP/1.1,
+// or h2c end to end for gRPC); and the public ingress policies ACA applies:
+// the redirect to HTTPS without allowInsecure, ipSecurityRestrictions,
+// corsPolicy, sticky sessions and client certificates (X-Forwarded-Client-Cert).
+// It also terminates https://<app> calls that apps make through the proxy.
+// It reads the live topology from internal/routing on every request and keeps
+// no copy of it; certificates come from the caller (Options.Certificates).
 //
 // It must not import internal/spec, the sidecar, the supervisor, the control
 // plane or the CLI: the control plane builds routing tables and hands the edge

@@ -125,6 +125,8 @@ func TestInternalRoute(t *testing.T) {
 		{name: "short name", host: "api", want: routeResult{"toApp", "api", "api", ""}},
 		{name: "short name port 80", host: "api:80", want: routeResult{"toApp", "api", "api", "80"}},
 		{name: "short name target port", host: "api:8000", want: routeResult{"toApp", "api", "api", "8000"}},
+		{name: "short name HTTPS port", host: "api:443", want: routeResult{"toApp", "api", "api", "443"}},
+		{name: "internal name HTTPS port", host: "api.internal.localhost:443", want: routeResult{"toApp", "api", "api.internal.localhost", "443"}},
 		{name: "short name other port", host: "api:9000", want: routeResult{"notFound", "", "api", "9000"}, reason: "does not expose port 9000"},
 		{name: "short name upper case", host: "API", want: routeResult{"toApp", "api", "api", ""}},
 		{name: "internal name", host: "api.internal.localhost", want: routeResult{"toApp", "api", "api.internal.localhost", ""}},
