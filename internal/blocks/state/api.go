@@ -18,6 +18,8 @@ package state
 //	func (s *Service) Save(ctx context.Context, store string, items []SaveItem) error
 //	func (s *Service) Delete(ctx context.Context, store string, item DeleteItem) error
 //	func (s *Service) Transact(ctx context.Context, store string, ops []TxOperation, metadata map[string]string) error
+//	func (s *Service) Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*QueryResponse, error)
+//	func ParseQuery(data []byte) (*cstate.QueryRequest, error)                // the query language, for both front ends
 //
 // Every error returned is a *daprerr.Error with Dapr's code and status.
 

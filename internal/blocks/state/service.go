@@ -54,6 +54,7 @@ type entry struct {
 	info   StoreInfo
 	store  cstate.Store
 	tx     cstate.Transactional // nil when the store has no transactions
+	query  cstate.Querier       // nil when the store answers no queries
 	prefix string               // prepended to keys; "" for none
 }
 
@@ -102,6 +103,9 @@ func (s *Service) Add(md components.Metadata, store cstate.Store) error {
 	}
 	if tx, ok := store.(cstate.Transactional); ok && slices.Contains(features, cstate.FeatureTransactional) {
 		e.tx = tx
+	}
+	if q, ok := store.(cstate.Querier); ok && slices.Contains(features, cstate.FeatureQuery) {
+		e.query = q
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
