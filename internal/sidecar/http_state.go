@@ -1,8 +1,10 @@
 package sidecar
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -314,5 +316,60 @@ func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// stateQuerier is the query part of the state block (*state.Service). It
+// is asserted rather than part of StateAPI so that a StateAPI without it
+// answers as daprd does for a store without queries.
+type stateQuerier interface {
+	Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*state.QueryResponse, error)
+}
+
+type queryResponse struct {
+	Results  []queryItem       `json:"results"`
+	Token    string            `json:"token,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+type queryItem struct {
+	Key   string          `json:"key"`
+	Data  json.RawMessage `json:"data"`
+	ETag  string          `json:"etag,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// queryState serves POST /v1.0-alpha1/state/{store}/query: 200 with the
+// page of results, 204 when nothing matches, as daprd answers.
+func (s *Sidecar) queryState(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stateStore(r)
+	if err != nil {
+		return err
+	}
+	q, ok := s.cfg.State.(stateQuerier)
+	if !ok {
+		return daprerr.New(daprerr.StateStoreNotSupported, "state store does not support querying")
+	}
+	query, err := io.ReadAll(r.Body)
+	if err != nil {
+		return malformed(err, "failed reading the request body: ")
+	}
+	resp, err := q.Query(r.Context(), st.Name, query, queryMetadata(r))
+	if err != nil {
+		return err
+	}
+	if resp == nil || len(resp.Results) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	out := queryResponse{Token: resp.Token, Metadata: resp.Metadata, Results: make([]queryItem, len(resp.Results))}
+	for i, it := range resp.Results {
+		out.Results[i] = queryItem{Key: it.Key, Data: jsonData(it.Data), ETag: it.ETag, Error: it.Error}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return daprerr.Wrap(daprerr.StateQuery, err, "failed to encode the response")
+	}
+	writeJSON(w, http.StatusOK, append(body, '\n'))
 	return nil
 }

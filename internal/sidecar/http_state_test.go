@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/cove-env/cove/internal/components"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	_ "github.com/cove-env/cove/internal/components/state/inmemory"
+	_ "github.com/cove-env/cove/internal/components/state/sqlite"
 )
 
 const storeName = "statestore"
@@ -87,19 +89,10 @@ func wantStatus(t testing.TB, resp *http.Response, body []byte, status int) {
 	}
 }
 
-// getETag reads key and returns its value and ETag.
+// getETag reads key of the default store and returns its value and ETag.
 func getETag(t testing.TB, env *testEnv, key string) (string, string) {
 	t.Helper()
-	resp, body := do(t, http.MethodGet, env.stateURL(key), "", nil)
-	wantStatus(t, resp, body, http.StatusOK)
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("content type %q, want application/json", ct)
-	}
-	etag := resp.Header.Get("ETag")
-	if etag == "" {
-		t.Errorf("GET %s: no ETag header", key)
-	}
-	return string(body), etag
+	return getETagFrom(t, env, storeName, key)
 }
 
 func TestStateSaveGetDelete(t *testing.T) {
@@ -330,4 +323,92 @@ func TestEncodeValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveQuery runs the query handler on a request for store, as the
+// router does for POST /v1.0-alpha1/state/{store}/query.
+func serveQuery(t *testing.T, env *testEnv, store, rawQuery, body string) (*http.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1.0-alpha1/state/"+store+"/query?"+rawQuery, strings.NewReader(body))
+	req.SetPathValue("store", store)
+	rec := httptest.NewRecorder()
+	env.sc.handle(env.sc.queryState).ServeHTTP(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, rec.Body.Bytes()
+}
+
+func TestStateQuery(t *testing.T) {
+	svc := newStateService(t, storeName)
+	md := components.Metadata{Name: "db", Type: "state.sqlite", Version: "v1", AppID: "frontend", Properties: map[string]string{"connectionString": ":memory:"}}
+	info, err := components.Lookup(md.Type, md.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := info.New().(cstate.Store)
+	if err := store.Init(t.Context(), md); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := svc.Add(md, store); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, Config{State: svc})
+	save := `[{"key":"1","value":{"city":"Seattle","n":2}},{"key":"2","value":{"city":"Portland","n":1}},{"key":"3","value":{"city":"Seattle","n":3}}]`
+	resp, body := do(t, http.MethodPost, env.url+"/v1.0/state/db", save, nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	resp, body = serveQuery(t, env, "db", "", `{"filter":{"EQ":{"city":"Seattle"}},"sort":[{"key":"n","order":"DESC"}],"page":{"limit":1}}`)
+	wantStatus(t, resp, body, http.StatusOK)
+	var got struct {
+		Results []struct {
+			Key  string          `json:"key"`
+			Data json.RawMessage `json:"data"`
+			ETag string          `json:"etag"`
+		} `json:"results"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	_, etag := getETagFrom(t, env, "db", "3")
+	if len(got.Results) != 1 || got.Results[0].Key != "3" || string(got.Results[0].Data) != `{"city":"Seattle","n":3}` ||
+		got.Results[0].ETag != etag || got.Token != "1" {
+		t.Fatalf("query answered %s, want key 3 with etag %s and token 1", body, etag)
+	}
+
+	resp, body = serveQuery(t, env, "db", "metadata.contentType=application/json", `{"filter":{"EQ":{"city":"Paris"}}}`)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	tests := []struct {
+		name, store, body string
+		status            int
+		code              string
+	}{
+		{"store without queries", storeName, `{}`, http.StatusInternalServerError, "ERR_STATE_STORE_NOT_SUPPORTED"},
+		{"unknown store", "nope", `{}`, http.StatusBadRequest, "ERR_STATE_STORE_NOT_FOUND"},
+		{"malformed query", "db", `{"filter":`, http.StatusInternalServerError, "ERR_STATE_QUERY"},
+		{"unsupported operator", "db", `{"filter":{"NEQ":{"city":"x"}}}`, http.StatusInternalServerError, "ERR_STATE_QUERY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := serveQuery(t, env, tt.store, "", tt.body)
+			wantDaprError(t, resp, body, tt.status, tt.code)
+		})
+	}
+}
+
+// getETagFrom reads key of store and returns its value and ETag.
+func getETagFrom(t testing.TB, env *testEnv, store, key string) (string, string) {
+	t.Helper()
+	resp, body := do(t, http.MethodGet, env.url+"/v1.0/state/"+store+"/"+key, "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q, want application/json", ct)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		t.Errorf("GET %s: no ETag header", key)
+	}
+	return string(body), etag
 }
