@@ -58,7 +58,12 @@ type CA struct {
 // (a certificate without its key or the reverse) is an error rather than
 // silently replaced, since users may already trust the old certificate.
 func LoadOrCreate(stateDir string) (*CA, error) {
-	dir := filepath.Join(stateDir, DirName)
+	return LoadOrCreateDir(filepath.Join(stateDir, DirName))
+}
+
+// LoadOrCreateDir is LoadOrCreate for a CA whose files (CertFile, KeyFile)
+// sit directly in dir, the form standalone sidecars are given it in.
+func LoadOrCreateDir(dir string) (*CA, error) {
 	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
 	ca, err := load(dir, certPath, keyPath)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
