@@ -22,6 +22,7 @@ const module = "github.com/cove-env/cove/internal/"
 var forbidden = map[string][]string{
 	"daprerr":    {"*"},
 	"routing":    {"*"},
+	"security":   {"*"},
 	"spec":       {"*"},
 	"supervisor": {"*"},
 	"components": {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -285,7 +286,7 @@ func (e *Env) listen() error {
 // second environment, or a test run, is not refused over a port nobody
 // chose.
 func (e *Env) listenHTTPS(addr string) (net.Listener, error) {
-	port := e.opts.HTTPSPort
+	port := cmp.Or(e.opts.HTTPSPort, e.spec.Edge.HTTPSPort)
 	explicit := port != 0
 	if !explicit {
 		port = DefaultHTTPSPort
@@ -295,7 +296,7 @@ func (e *Env) listenHTTPS(addr string) (net.Listener, error) {
 		return ln, nil
 	}
 	if explicit {
-		return nil, fmt.Errorf("edge cannot listen for HTTPS on %s:%d: %w (is another cove or server using it? pick another port with --https-port)", addr, port, err)
+		return nil, fmt.Errorf("edge cannot listen for HTTPS on %s:%d: %w (is another cove or server using it? pick another port with --https-port or edge.httpsPort in %s)", addr, port, err, filepath.Base(e.spec.File))
 	}
 	ln, ferr := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if ferr != nil {
@@ -461,9 +462,10 @@ func (e *Env) tableLocked() *routing.Table {
 func (e *Env) Status() Status {
 	st := Status{
 		Name: e.spec.Name, File: e.spec.File, PID: os.Getpid(),
-		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), Internal: e.internalLn.Addr().String()},
+		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), HTTPS: e.tlsLn.Addr().String(), Internal: e.internalLn.Addr().String()},
 	}
-	_, edgePort, _ := net.SplitHostPort(e.publicLn.Addr().String())
+	_, httpPort, _ := net.SplitHostPort(e.publicLn.Addr().String())
+	_, httpsPort, _ := net.SplitHostPort(e.tlsLn.Addr().String())
 	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppStatus{Name: a.name, Revision: a.revision, Ingress: "none", DaprAppID: a.daprAppID}
@@ -471,7 +473,11 @@ func (e *Env) Status() Status {
 			as.Ingress = "internal"
 			if a.ingress.External {
 				as.Ingress = "external"
-				as.URL = fmt.Sprintf("http://%s.%s:%s", a.name, e.spec.Domain, edgePort)
+				// Plain HTTP redirects to HTTPS unless allowInsecure.
+				as.URL = fmt.Sprintf("https://%s.%s:%s", a.name, e.spec.Domain, httpsPort)
+				if a.ingress.AllowInsecure {
+					as.URL = fmt.Sprintf("http://%s.%s:%s", a.name, e.spec.Domain, httpPort)
+				}
 			} else {
 				as.URL = fmt.Sprintf("http://%s (inside the environment)", a.name)
 			}

@@ -16,6 +16,7 @@ type Status struct {
 // EdgeStatus tells where the edge listens.
 type EdgeStatus struct {
 	HTTP     string `json:"http"`
+	HTTPS    string `json:"https"`
 	Internal string `json:"internal"`
 }
 

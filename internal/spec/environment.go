@@ -41,6 +41,9 @@ type Environment struct {
 type Edge struct {
 	Address  string `json:"address"`
 	HTTPPort int    `json:"httpPort"`
+	// HTTPSPort is the HTTPS port when set; zero means the default (8443,
+	// or a free port when it is taken).
+	HTTPSPort int `json:"httpsPort,omitempty"`
 }
 
 // AppEntry is one app of the environment: its ACA YAML and how to run it as a
@@ -231,6 +234,13 @@ func (l *loader) settings(f *envFile) {
 		if d.has("edge.httpPort") {
 			env.Edge.HTTPPort = e.HTTPPort
 			d.port("edge.httpPort", e.HTTPPort)
+		}
+		if d.has("edge.httpsPort") {
+			env.Edge.HTTPSPort = e.HTTPSPort
+			d.port("edge.httpsPort", e.HTTPSPort)
+			if e.HTTPSPort == env.Edge.HTTPPort {
+				d.errorf("edge.httpsPort", "%d is also edge.httpPort; give HTTP and HTTPS different ports", e.HTTPSPort)
+			}
 		}
 	}
 }

@@ -190,6 +190,14 @@ components:
 			},
 		},
 		{
+			name: "https port equal to the http port",
+			files: map[string]string{
+				"cove.yaml":    "edge: {httpPort: 9000, httpsPort: 9000}\napps:\n  - {file: backend.yaml, command: ./b}\n",
+				"backend.yaml": backendApp,
+			},
+			errors: []string{"cove.yaml:1:24 edge.httpsPort: 9000 is also edge.httpPort"},
+		},
+		{
 			name: "a working directory that is not there",
 			files: map[string]string{
 				"cove.yaml":    "apps:\n  - {file: backend.yaml, command: ./b, dir: build/out}\n",

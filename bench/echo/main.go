@@ -1,0 +1,28 @@
+// Command echo is the upstream app of cove's benchmarks: the smallest
+// useful HTTP server (standard library only), answering every request with
+// a short body, so that what is measured is the proxy or sidecar in front.
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	body := []byte("ok\n")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(body)
+	})
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8000"
+	}
+	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	log.Fatal(srv.ListenAndServe())
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The cove edge against a direct call and against nginx as the same reverse
+# proxy, in one run on one machine: fortio at fixed concurrency (CONC, default
+# 16) for DURATION (default 10s) against each, HTTP/1.1 with keep-alive.
+# Prints rps and p50/p90/p99 for each and the ratios cove/direct and cove/nginx.
+#
+#   bash bench/edge.sh            # needs go, python3, nginx (apt-get install nginx-light)
+source "$(dirname "$0")/lib.sh"
+need nginx "apt-get install -y nginx-light"
+need python3 "apt-get install -y python3"
+ensure_fortio
+build
+
+ECHO_PORT=$(free_port); EDGE_PORT=$(free_port); NGINX_PORT=$(free_port)
+PORT=$ECHO_PORT "$WORK/echo" & PIDS+=($!)
+
+mkdir -p "$WORK/env"
+cat >"$WORK/env/app.yaml" <<YAML
+name: echo
+properties:
+  configuration:
+    ingress: {external: true, targetPort: 8000, allowInsecure: true}
+  template:
+    containers: [{name: echo, image: echo}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+YAML
+cat >"$WORK/env/cove.yaml" <<YAML
+apps:
+  - file: app.yaml
+    command: ["$WORK/echo"]
+YAML
+"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:$ECHO_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+  }
+}
+CONF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+
+wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"
+for _ in $(seq 1 300); do grep -q "is ready" "$WORK/cove.log" && break; sleep 0.1; done
+grep -q "is ready" "$WORK/cove.log" || { cat "$WORK/cove.log"; exit 1; }
+
+echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $(nproc) cores shared with the load generator"
+fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
+fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
+fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
+fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
+fortio_run "nginx @1000qps" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 1000
+fortio_run "cove edge @1000qps" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 1000 -H "Host: echo.localhost"
+report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge @1000qps/nginx @1000qps"

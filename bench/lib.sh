@@ -1,0 +1,82 @@
+# Shared helpers of the benchmark scripts (sourced, not run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d /tmp/cove-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+DURATION=${DURATION:-10s}
+CONC=${CONC:-16}
+
+need() { # tool install-hint
+  command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required: $2" >&2; exit 1; }
+}
+
+ensure_fortio() {
+  export PATH="$PATH:$(go env GOPATH)/bin"
+  command -v fortio >/dev/null 2>&1 || GOFLAGS= go install fortio.org/fortio@v1.68.2
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() { # port
+  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "bench: nothing listens on port $1" >&2; exit 1
+}
+
+# stop_pid PID: Ctrl-C a process (not necessarily our child) and wait for it.
+stop_pid() {
+  kill -INT "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+build() {
+  go build -o "$WORK/cove" "$ROOT/cmd/cove"
+  go build -o "$WORK/echo" "$ROOT/bench/echo"
+}
+
+# fortio_run NAME URL [fortio flags...]: one load run; appends a JSON line to $WORK/results.
+fortio_run() {
+  local name=$1 url=$2; shift 2
+  rm -f "$WORK/run.json"
+  if ! fortio load -quiet -json "$WORK/run.json" -t "$DURATION" "$@" "$url" >"$WORK/fortio.log" 2>&1 || [ ! -s "$WORK/run.json" ]; then
+    echo "bench: fortio failed for $name ($url):" >&2; tail -5 "$WORK/fortio.log" >&2; return 1
+  fi
+  python3 - "$name" "$WORK/run.json" >>"$WORK/results" <<'PY'
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))
+p = {x["Percentile"]: x["Value"] for x in r["DurationHistogram"]["Percentiles"]}
+codes = r.get("RetCodes", {})
+ok = codes.get("200", 0)
+print(json.dumps({"name": name, "qps": r["ActualQPS"], "p50": p.get(50) * 1e3, "p90": p.get(90) * 1e3,
+                  "p99": p.get(99) * 1e3, "ok": ok, "total": r["DurationHistogram"]["Count"]}))
+PY
+}
+
+# report BASELINE [OTHER...]: a table of every run, with ratios to the named runs.
+report() {
+  python3 - "$WORK/results" "$@" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {r["name"]: r for r in rows}
+bases = sys.argv[2:]
+print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-200":>8}')
+for r in rows:
+    print(f'{r["name"]:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["total"]-r["ok"]:8d}')
+print()
+for spec in bases:
+    a, b = spec.split("/")
+    if a in by and b in by:
+        ra, rb = by[a], by[b]
+        print(f'{a} / {b}: rps {ra["qps"]/rb["qps"]:.2f}x, p50 {ra["p50"]/rb["p50"]:.2f}x, p99 {ra["p99"]/rb["p99"]:.2f}x')
+PY
+}
