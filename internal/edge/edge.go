@@ -154,9 +154,11 @@ func New(opts Options) *Edge {
 	e.h2c.Protocols.SetUnencryptedHTTP2(true)
 	rt := &timeoutTransport{base: e.roundTrip, d: e.timeout}
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
+	bufs := &bufferPool{}
 	e.appProxy = &httputil.ReverseProxy{
-		Rewrite:   e.rewriteToApp,
-		Transport: rt,
+		Rewrite:    e.rewriteToApp,
+		Transport:  rt,
+		BufferPool: bufs,
 		// Flush every write so event streams, long polls and chunked
 		// responses reach the caller as the app produces them.
 		FlushInterval:  -1,
@@ -167,6 +169,7 @@ func New(opts Options) *Edge {
 	e.fwdProxy = &httputil.ReverseProxy{
 		Rewrite:        e.rewriteForward,
 		Transport:      rt,
+		BufferPool:     bufs,
 		FlushInterval:  -1,
 		ModifyResponse: recordStatus,
 		ErrorHandler:   e.proxyError,
