@@ -154,3 +154,45 @@ func TestQueryErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseQuery checks that no query document makes the parser panic and
+// that what it accepts is a well-formed request.
+func FuzzParseQuery(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"filter":{"EQ":{"a.b":"x"}}}`, `{"filter":{"IN":{"a":[1,"2",null,true]}}}`,
+		`{"filter":{"AND":[{"OR":[{"EQ":{"a":1}}]},{"EQ":{"b":2}}]}}`, `{"sort":[{"key":"a","order":"desc"}],"page":{"limit":3,"token":"6"}}`,
+		`{"filter":{"AND":{}}}`, `{"filter":{"EQ":[]}}`, `{"filter":null}`, `[]`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := state.ParseQuery(data)
+		if err != nil {
+			return
+		}
+		if req.Limit < 0 {
+			t.Fatalf("accepted a negative limit: %d", req.Limit)
+		}
+		var walk func(*cstate.Filter)
+		walk = func(f *cstate.Filter) {
+			switch f.Op {
+			case cstate.FilterEQ, cstate.FilterIN:
+				if len(f.Path) == 0 || len(f.Values) == 0 || f.Op == cstate.FilterEQ && len(f.Values) != 1 {
+					t.Fatalf("accepted a malformed %s filter: %+v", f.Op, f)
+				}
+			case cstate.FilterAND, cstate.FilterOR:
+				if len(f.Filters) == 0 {
+					t.Fatalf("accepted an empty %s", f.Op)
+				}
+				for _, c := range f.Filters {
+					walk(c)
+				}
+			default:
+				t.Fatalf("accepted operator %q", f.Op)
+			}
+		}
+		if req.Filter != nil {
+			walk(req.Filter)
+		}
+	})
+}

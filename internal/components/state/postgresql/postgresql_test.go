@@ -378,3 +378,28 @@ func TestQueryNeedsV1(t *testing.T) {
 		}
 	}
 }
+
+// TestSchema puts both tables in a schema of their own, created by Init.
+func TestSchema(t *testing.T) {
+	pool := rawPool(t)
+	table, meta := tables(t, pool)
+	schema := table + "_schema"
+	t.Cleanup(func() {
+		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	p := props("v1", table, meta)
+	p["schema"] = schema
+	s := open(t, "v1", p)
+	if err := s.Set(t.Context(), &state.SetRequest{Key: "k", Value: []byte(`"v"`)}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.`+table+` WHERE key = 'k'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("row in %s.%s: count %d, %v", schema, table, n, err)
+	}
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.`+meta+` WHERE key = 'migrations'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("migration level in %s.%s: count %d, %v", schema, meta, n, err)
+	}
+}
