@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -100,6 +103,42 @@ func TestTriage(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(body, name) {
 				t.Fatalf("read %d: %d, patient missing from %q", i+1, code, body)
 			}
+		}
+	})
+
+	t.Run("HTTPS and HTTP/2 through the edge with the environment CA", func(t *testing.T) {
+		caPath, err := e.cove("env", "ca")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem, err := os.ReadFile(strings.TrimSpace(caPath))
+		if err != nil {
+			t.Fatalf("cove env ca printed %q: %v", caPath, err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			t.Fatalf("%s holds no PEM certificate", caPath)
+		}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr}
+		get := func(app string) *http.Response {
+			t.Helper()
+			tr.TLSClientConfig.ServerName = app + ".localhost"
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+st.Edge.HTTPS+"/", nil)
+			req.Host = app + ".localhost"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		if resp := get("triage-frontend"); resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+			t.Errorf("https frontend: %s over %s, want 200 over HTTP/2", resp.Status, resp.Proto)
+		}
+		if resp := get("triage-backend"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("https backend: %s, want 404 (internal app)", resp.Status)
 		}
 	})
 
