@@ -15,7 +15,7 @@ wait_up() {
 ensure() { # port name command...
   local port=$1 name=$2; shift 2
   up "$port" && return 0
-  if ! command -v "$1" >/dev/null 2>&1; then
+  if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
     echo "services: $name is not running on port $port and not installed; tests that need it will fail" >&2
     return 0
   fi
@@ -27,4 +27,5 @@ ensure() { # port name command...
 ensure 6379 redis redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
   --dir /var/lib/redis --logfile /var/log/redis/ci.log
 ensure 5432 postgresql sh -c 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
+ensure 3306 mariadb start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 exit 0
