@@ -96,7 +96,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 			_ = s.db.Close()
 			s.db = nil
 		}
-		return fmt.Errorf("%s %q: %s at %s: %w", Type, md.Name, cfg.dsn.DBName, cfg.dsn.Addr, err)
+		return fmt.Errorf("%s %q: schema %s at %s: %w", Type, md.Name, cfg.dsn.DBName, cfg.dsn.Addr, err)
 	}
 	if cfg.cleanupInterval > 0 {
 		s.stopCleanup, s.cleanupDone = make(chan struct{}), make(chan struct{})
