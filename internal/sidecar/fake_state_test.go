@@ -136,3 +136,12 @@ func (f *fakeState) Transact(ctx context.Context, store string, ops []state.TxOp
 	}
 	return nil
 }
+
+// Query answers as the block does for a store without queries: the fake
+// records translations only; queries are tested against the real block.
+func (f *fakeState) Query(_ context.Context, store string, _ []byte, _ map[string]string) (*state.QueryResponse, error) {
+	if err := f.check(store); err != nil {
+		return nil, err
+	}
+	return nil, daprerr.New(daprerr.StateStoreNotSupported, "state store %s does not support querying", store)
+}

@@ -46,6 +46,7 @@ func (s *Sidecar) routes() *http.ServeMux {
 		mux.HandleFunc(verb+" /v1.0/state/{store}/bulk", s.handle(s.bulkGetState))
 		mux.HandleFunc(verb+" /v1.0/state/{store}/transaction", s.handle(s.transactState))
 	}
+	mux.HandleFunc("POST /v1.0-alpha1/state/{store}/query", s.handle(s.queryState))
 	mux.HandleFunc("GET /v1.0/state/{store}/{key}", s.handle(s.getState))
 	mux.HandleFunc("DELETE /v1.0/state/{store}/{key}", s.handle(s.deleteState))
 

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -319,13 +318,6 @@ func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// stateQuerier is the query part of the state block (*state.Service). It
-// is asserted rather than part of StateAPI so that a StateAPI without it
-// answers as daprd does for a store without queries.
-type stateQuerier interface {
-	Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*state.QueryResponse, error)
-}
-
 type queryResponse struct {
 	Results  []queryItem       `json:"results"`
 	Token    string            `json:"token,omitempty"`
@@ -346,15 +338,12 @@ func (s *Sidecar) queryState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, ok := s.cfg.State.(stateQuerier)
-	if !ok {
-		return daprerr.New(daprerr.StateStoreNotSupported, "state store does not support querying")
-	}
+	// Stores without queries get daprd's answer from the block.
 	query, err := io.ReadAll(r.Body)
 	if err != nil {
 		return malformed(err, "failed reading the request body: ")
 	}
-	resp, err := q.Query(r.Context(), st.Name, query, queryMetadata(r))
+	resp, err := s.cfg.State.Query(r.Context(), st.Name, query, queryMetadata(r))
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -325,17 +324,10 @@ func TestEncodeValue(t *testing.T) {
 	}
 }
 
-// serveQuery runs the query handler on a request for store, as the
-// router does for POST /v1.0-alpha1/state/{store}/query.
+// serveQuery posts a query to the sidecar's real server.
 func serveQuery(t *testing.T, env *testEnv, store, rawQuery, body string) (*http.Response, []byte) {
 	t.Helper()
-	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1.0-alpha1/state/"+store+"/query?"+rawQuery, strings.NewReader(body))
-	req.SetPathValue("store", store)
-	rec := httptest.NewRecorder()
-	env.sc.handle(env.sc.queryState).ServeHTTP(rec, req)
-	resp := rec.Result()
-	resp.Request = req
-	return resp, rec.Body.Bytes()
+	return do(t, http.MethodPost, env.url+"/v1.0-alpha1/state/"+store+"/query?"+rawQuery, body, nil)
 }
 
 func TestStateQuery(t *testing.T) {
