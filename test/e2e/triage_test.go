@@ -70,6 +70,15 @@ func TestTriage(t *testing.T) {
 		if want := `{"name":"Jane Doe","urgency":"High"}`; strings.TrimSpace(out) != want {
 			t.Fatalf("read patient-001 = %q, want %q", out, want)
 		}
+		out, err = e.cove("exec", "triage-backend", "--", "sh", "-c",
+			`curl -s -f -X POST http://localhost:$DAPR_HTTP_PORT/v1.0-alpha1/state/statestore/query -d '{"filter":{"EQ":{"name":"Jane Doe"}}}'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q struct{ Results []struct{ Key string } }
+		if err := json.Unmarshal([]byte(out), &q); err != nil || len(q.Results) != 1 || q.Results[0].Key != "patient-001" {
+			t.Fatalf("query name = Jane Doe: %q (%v), want patient-001", out, err)
+		}
 	})
 
 	t.Run("internal app by name through HTTP_PROXY", func(t *testing.T) {
@@ -169,6 +178,10 @@ func TestTriage(t *testing.T) {
 		out, err := c.InvokeMethod(t.Context(), "triage-backend", "api/health", "get")
 		if err != nil || !strings.Contains(string(out), `"healthy"`) {
 			t.Errorf("InvokeMethod(triage-backend, api/health) = %q, %v", out, err)
+		}
+		q, err := c.QueryStateAlpha1(t.Context(), "statestore", `{"filter":{"EQ":{"urgency":"High"}},"sort":[{"key":"name"}]}`, nil)
+		if err != nil || len(q.Results) == 0 || q.Results[0].Key != "patient-001" {
+			t.Errorf("QueryStateAlpha1(urgency High) = %+v, %v; want patient-001 first", q, err)
 		}
 		md, err := c.GetMetadata(t.Context())
 		if err != nil || md.ID != "triage-backend" || len(md.RegisteredComponents) != 1 {

@@ -308,6 +308,14 @@ func TestErrors(t *testing.T) {
 			daprCode: "ERR_NOT_SUPPORTED_STATE_OPERATION",
 		},
 		{
+			name: "query on a store without queries",
+			call: func() error {
+				_, err := client.QueryStateAlpha1(t.Context(), &runtimev1pb.QueryStateRequest{StoreName: storeName, Query: `{"filter":{"EQ":{"a":1}}}`})
+				return err
+			},
+			code: daprerr.StateStoreNotSupported.GRPC, msg: "does not support querying", daprCode: "ERR_STATE_STORE_NOT_SUPPORTED",
+		},
+		{
 			name: "unimplemented API",
 			call: func() error {
 				_, err := client.PublishEvent(t.Context(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})

@@ -29,6 +29,7 @@ type StateAPI interface {
 	Save(ctx context.Context, store string, items []state.SaveItem) error
 	Delete(ctx context.Context, store string, item state.DeleteItem) error
 	Transact(ctx context.Context, store string, ops []state.TxOperation, metadata map[string]string) error
+	Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*state.QueryResponse, error)
 }
 
 // Invoker is what the gRPC API needs of the invocation building block

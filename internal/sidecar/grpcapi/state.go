@@ -69,6 +69,28 @@ func (a *api) GetBulkState(ctx context.Context, in *runtimev1pb.GetBulkStateRequ
 	return out, nil
 }
 
+// QueryStateAlpha1 runs a query in Dapr's query language; the block parses
+// and checks it, as for the HTTP API.
+func (a *api) QueryStateAlpha1(ctx context.Context, in *runtimev1pb.QueryStateRequest) (*runtimev1pb.QueryStateResponse, error) {
+	st, err := a.stateAPI(in.GetStoreName())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := st.Query(ctx, in.GetStoreName(), []byte(in.GetQuery()), in.GetMetadata())
+	if err != nil {
+		return nil, err
+	}
+	out := &runtimev1pb.QueryStateResponse{}
+	if resp == nil {
+		return out, nil
+	}
+	out.Token, out.Metadata = resp.Token, resp.Metadata
+	for _, it := range resp.Results {
+		out.Results = append(out.Results, &runtimev1pb.QueryStateItem{Key: it.Key, Data: it.Data, Etag: it.ETag, Error: it.Error})
+	}
+	return out, nil
+}
+
 // SaveState writes keys. Values are stored as sent, except that a value
 // whose metadata says contentType application/json is stored as daprd
 // stores JSON, the same bytes the HTTP API stores for it.
