@@ -34,7 +34,12 @@ type Environment struct {
 	Edge       Edge              `json:"edge"`
 	Apps       []*AppEntry       `json:"apps"` // in file order
 	Components []*ComponentEntry `json:"components"`
-	Warnings   Problems          `json:"warnings,omitempty"`
+	// Resiliency are the Dapr Resiliency resources sidecars apply (each to
+	// the apps in its scopes); DaprConfig is the Dapr Configuration of apps
+	// that name none of their own. See daprresources.go.
+	Resiliency []*Resiliency      `json:"resiliency,omitempty"`
+	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
+	Warnings   Problems           `json:"warnings,omitempty"`
 }
 
 // Edge is where the environment's ingress edge listens.
@@ -62,6 +67,9 @@ type AppEntry struct {
 	// of JSON so the management API does not serve them.
 	Secrets map[string]string `json:"-"`
 	App     *ContainerApp     `json:"app"`
+	// DaprConfig is the Dapr Configuration the app's sidecar uses: its own
+	// or the environment's; nil when neither is given.
+	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
 }
 
 // ComponentEntry is one Dapr component of the environment.
@@ -79,16 +87,19 @@ type envFile struct {
 	Edge       *Edge            `json:"edge"`
 	Apps       []appEntryFile   `json:"apps"`
 	Components []componentEntry `json:"components"`
+	Resiliency []fileRef        `json:"resiliency"`
+	DaprConfig *fileRef         `json:"configuration"`
 }
 
 type appEntryFile struct {
-	Name    string            `json:"name"`
-	File    string            `json:"file"`
-	Build   string            `json:"build"`
-	Command commandLine       `json:"command"`
-	Dir     string            `json:"dir"`
-	Env     map[string]string `json:"env"`
-	Secrets map[string]string `json:"secrets"`
+	Name       string            `json:"name"`
+	File       string            `json:"file"`
+	Build      string            `json:"build"`
+	Command    commandLine       `json:"command"`
+	Dir        string            `json:"dir"`
+	Env        map[string]string `json:"env"`
+	Secrets    map[string]string `json:"secrets"`
+	DaprConfig *fileRef          `json:"configuration"`
 }
 
 type componentEntry struct {
@@ -154,6 +165,7 @@ type loader struct {
 	decoders   []*decoder // every file's, in report order
 	apps       []*loadedApp
 	comps      []*loadedComponent
+	resiliency []*resiliencyParse
 }
 
 type loadedApp struct {
@@ -201,7 +213,9 @@ func (l *loader) load(data []byte) {
 	for i := range f.Components {
 		l.component(indexPath("components", i), &f.Components[i])
 	}
+	l.daprResources(&f)
 	l.crossChecks()
+	l.resiliencyChecks()
 }
 
 var badNameChars = regexp.MustCompile(`[^a-z0-9-]+`)

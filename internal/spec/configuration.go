@@ -1,0 +1,186 @@
+package spec
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DaprConfiguration is a Dapr Configuration resource (apiVersion
+// dapr.io/v1alpha1, kind Configuration): what daprd reads from --config.
+// cove applies its access control and tracing sampling; the other sections
+// of Dapr's schema are accepted and reported as not applied.
+type DaprConfiguration struct {
+	Name          string         `json:"name"`
+	File          string         `json:"file,omitempty"`
+	Tracing       *TracingSpec   `json:"tracing,omitempty"`
+	AccessControl *AccessControl `json:"accessControl,omitempty"`
+}
+
+// TracingSpec is spec.tracing.
+type TracingSpec struct {
+	// SamplingRate is a number from 0 to 1, written as a string as in Dapr;
+	// "" means Dapr's default, 1.
+	SamplingRate string  `json:"samplingRate,omitempty"`
+	Stdout       bool    `json:"stdout,omitempty"`
+	Zipkin       Ignored `json:"zipkin,omitempty"`
+	Otel         Ignored `json:"otel,omitempty"`
+}
+
+// Sampling returns the sampling rate as a number.
+func (t *TracingSpec) Sampling() float64 {
+	if t == nil || t.SamplingRate == "" {
+		return 1
+	}
+	f, err := strconv.ParseFloat(t.SamplingRate, 64)
+	if err != nil {
+		return 1
+	}
+	return f
+}
+
+// AccessControl is spec.accessControl: which callers may invoke which
+// operations of the app the configuration belongs to.
+type AccessControl struct {
+	// DefaultAction is "allow" or "deny"; when empty Dapr denies if
+	// policies are listed and allows otherwise.
+	DefaultAction string `json:"defaultAction,omitempty"`
+	// TrustDomain is the app's own trust domain, "public" by default.
+	TrustDomain string         `json:"trustDomain,omitempty"`
+	Policies    []AccessPolicy `json:"policies,omitempty"`
+}
+
+// AccessPolicy is the policy for one calling app.
+type AccessPolicy struct {
+	AppID         string            `json:"appId"`
+	DefaultAction string            `json:"defaultAction,omitempty"`
+	TrustDomain   string            `json:"trustDomain,omitempty"`
+	Namespace     string            `json:"namespace,omitempty"`
+	Operations    []AccessOperation `json:"operations,omitempty"`
+}
+
+// AccessOperation is an operation rule: a path glob ("/orders/*",
+// "/admin/**"), the HTTP verbs it covers ("*" for all) and the action.
+type AccessOperation struct {
+	Name     string   `json:"name"`
+	HTTPVerb []string `json:"httpVerb,omitempty"`
+	Action   string   `json:"action"`
+}
+
+type configurationFile struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   objectMeta        `json:"metadata"`
+	Spec       configurationSpec `json:"spec"`
+	Scopes     []string          `json:"scopes"`
+}
+
+type configurationSpec struct {
+	Tracing         *TracingSpec   `json:"tracing"`
+	AccessControl   *AccessControl `json:"accessControl"`
+	Metric          Ignored        `json:"metric"`
+	Metrics         Ignored        `json:"metrics"`
+	HTTPPipeline    Ignored        `json:"httpPipeline"`
+	AppHTTPPipeline Ignored        `json:"appHttpPipeline"`
+	MTLS            Ignored        `json:"mtls"`
+	Secrets         Ignored        `json:"secrets"`
+	Components      Ignored        `json:"components"`
+	Features        Ignored        `json:"features"`
+	API             Ignored        `json:"api"`
+	Logging         Ignored        `json:"logging"`
+	NameResolution  Ignored        `json:"nameResolution"`
+	WASM            Ignored        `json:"wasm"`
+	Workflow        Ignored        `json:"workflow"`
+}
+
+// notApplied are the sections of a Configuration cove reads past.
+var notApplied = []string{"metric", "metrics", "httpPipeline", "appHttpPipeline", "mtls", "secrets",
+	"components", "features", "api", "logging", "nameResolution", "wasm", "workflow"}
+
+var httpVerbs = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"}
+
+// ParseConfiguration parses and validates a Dapr Configuration file. It
+// returns the resource when there are no errors; the Problems may still
+// hold warnings.
+func ParseConfiguration(file string, data []byte) (*DaprConfiguration, Problems) {
+	c, d := parseConfiguration(file, data)
+	probs := d.probs.sorted()
+	if probs.Err() != nil {
+		return nil, probs
+	}
+	return c, probs
+}
+
+func parseConfiguration(file string, data []byte) (*DaprConfiguration, *decoder) {
+	d := newDecoder(file)
+	root := d.parse(data)
+	if root == nil {
+		return nil, d
+	}
+	var f configurationFile
+	d.decodeDocument(root, &f)
+	d.resourceHeader(f.APIVersion, f.Kind, "Configuration")
+	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl}
+	d.requiredString("metadata.name", c.Name, "the resource's name")
+	for _, s := range notApplied {
+		if d.has("spec." + s) {
+			d.warnf("spec."+s, "cove does not apply spec.%s yet; it is read and ignored", s)
+		}
+	}
+	if d.has("scopes") {
+		d.warnf("scopes", "a Configuration applies to the apps that name it; scopes are ignored")
+	}
+	if t := c.Tracing; t != nil {
+		if t.SamplingRate != "" {
+			if r, err := strconv.ParseFloat(t.SamplingRate, 64); err != nil || r < 0 || r > 1 {
+				d.errorf("spec.tracing.samplingRate", "%q is not a rate between 0 and 1, such as \"1\" or \"0.1\"", t.SamplingRate)
+			}
+		}
+		for _, s := range []string{"zipkin", "otel"} {
+			if d.has("spec.tracing." + s) {
+				d.warnf("spec.tracing."+s, "cove propagates trace context but exports no spans yet; spec.tracing.%s is ignored", s)
+			}
+		}
+	}
+	if ac := c.AccessControl; ac != nil {
+		d.accessControl("spec.accessControl", ac)
+	}
+	return c, d
+}
+
+func (d *decoder) accessControl(path string, ac *AccessControl) {
+	if ac.DefaultAction != "" {
+		d.enum(path+".defaultAction", &ac.DefaultAction, "allow", "deny")
+	}
+	seen := d.uniqueNames("policy app")
+	for i := range ac.Policies {
+		pp := indexPath(path+".policies", i)
+		p := &ac.Policies[i]
+		if d.requiredString(pp+".appId", p.AppID, "the calling app's Dapr app id") {
+			seen.add(pp+".appId", p.AppID+"||"+p.Namespace)
+		}
+		if p.DefaultAction != "" {
+			d.enum(pp+".defaultAction", &p.DefaultAction, "allow", "deny")
+		}
+		// daprd rejects a policy without them; say which default to write.
+		d.requiredString(pp+".trustDomain", p.TrustDomain, `the caller's trust domain, "public" unless its configuration sets another`)
+		d.requiredString(pp+".namespace", p.Namespace, `the caller's namespace, "default" in cove`)
+		for j := range p.Operations {
+			op := &p.Operations[j]
+			opp := indexPath(pp+".operations", j)
+			if d.requiredString(opp+".name", op.Name, "the operation's path, e.g. /orders/* or /admin/**") && strings.ContainsAny(op.Name, "?[") {
+				d.errorf(opp+".name", "%q: operation names take * (one segment) and ** (any number), not ? or [", op.Name)
+			}
+			if d.requiredString(opp+".action", op.Action, "allow or deny") {
+				d.enum(opp+".action", &op.Action, "allow", "deny")
+			}
+			for k := range op.HTTPVerb {
+				v := strings.ToUpper(op.HTTPVerb[k])
+				op.HTTPVerb[k] = v
+				if !slices.Contains(httpVerbs, v) {
+					d.errorf(indexPath(opp+".httpVerb", k), "%q is not an HTTP verb (%s)", v, strings.Join(httpVerbs, ", "))
+				}
+			}
+		}
+	}
+}
