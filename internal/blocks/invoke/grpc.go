@@ -96,6 +96,11 @@ func (i *Invoker) InvokeMessage(ctx context.Context, req *MessageRequest) (*Mess
 	if err != nil {
 		return nil, invokeError(req.AppID, err)
 	}
+	return i.applyMessagePolicies(ctx, req, appID, i.invokeMessageTarget)
+}
+
+// invokeMessageTarget makes one attempt at an InvokeMessage call.
+func (i *Invoker) invokeMessageTarget(ctx context.Context, req *MessageRequest, appID string) (*MessageResponse, error) {
 	target, err := i.resolver.Resolve(ctx, appID)
 	if err != nil {
 		return nil, invokeError(req.AppID, err)

@@ -104,6 +104,9 @@ type Options struct {
 	// GRPCIdleTimeout is how long a client connection to an app's gRPC
 	// server stays open unused before it is closed. Default 2 minutes.
 	GRPCIdleTimeout time.Duration
+	// ReplayLimit bounds the request bodies kept for resiliency retries
+	// (see policies.go). Default DefaultReplayLimit.
+	ReplayLimit int64
 }
 
 // Invoker forwards invocations to app replicas. It is safe for concurrent
@@ -116,6 +119,8 @@ type Invoker struct {
 	maxMsgSize  int
 	log         *slog.Logger
 	conns       *connPool
+	replayLimit int64
+	policies    atomic.Pointer[Policies]
 }
 
 // New returns an Invoker resolving through r.
@@ -148,6 +153,10 @@ func New(r Resolver, opts Options) *Invoker {
 		idle = 2 * time.Minute
 	}
 	i.conns = newConnPool(idle, i.log)
+	i.replayLimit = opts.ReplayLimit
+	if i.replayLimit <= 0 {
+		i.replayLimit = DefaultReplayLimit
+	}
 	return i
 }
 
@@ -204,6 +213,12 @@ func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
 		req.Header = make(http.Header, 3)
 	}
 	prepareRequestHeader(req.Header, req.CallerAppID, appID, i.namespace)
+	return i.applyPolicies(ctx, req, appID, i.invokeTarget)
+}
+
+// invokeTarget makes one attempt at an invocation: it resolves appID to a
+// replica and calls it.
+func (i *Invoker) invokeTarget(ctx context.Context, req *Request, appID string) (*Response, error) {
 	target, err := i.resolver.Resolve(ctx, appID)
 	if err != nil {
 		closeBody(req.Body)
