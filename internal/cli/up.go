@@ -48,7 +48,9 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			// SIGHUP too: a closed terminal stops the environment gracefully
+			// instead of killing cove and orphaning its replicas.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			force := make(chan struct{})
 			go func() {

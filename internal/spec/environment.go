@@ -118,12 +118,21 @@ func (c *commandLine) unmarshalNode(d *decoder, n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		c.args, c.shell = []string{n.Value}, true
+		// A plain command line needs no shell: exec'd directly, the app is
+		// the replica's process itself, so signals and the parent-death
+		// signal reach it rather than a shell that would leave it orphaned.
+		if fields := strings.Fields(n.Value); len(fields) > 0 && !strings.ContainsAny(n.Value, shellSyntax) {
+			c.args, c.shell = fields, false
+		}
 	case yaml.SequenceNode:
 		d.decode(n, path, reflectValue(&c.args))
 	default:
 		d.typeErrorf(n, path, "expected a command string or a list of arguments, got %s", describe(n))
 	}
 }
+
+// shellSyntax lists the characters that make a command string need a shell.
+const shellSyntax = "$`\"'\\|&;<>(){}[]*?~#=\n!"
 
 const commandExample = `cove runs apps as local processes (it has no container runtime yet); ` +
 	`say how, e.g. command: go run ./backend, or command: [.cove/bin/backend, --port, "8000"]`

@@ -30,7 +30,7 @@ func TestLoadTriage(t *testing.T) {
 			{
 				File: "backend/containerapp.yaml", Path: filepath.Join(dir, "backend/containerapp.yaml"),
 				Build:   "go build -o .cove/bin/triage-backend ./backend",
-				Command: []string{".cove/bin/triage-backend"}, Shell: true, Dir: dir,
+				Command: []string{".cove/bin/triage-backend"}, Shell: false, Dir: dir,
 				Env:     map[string]string{"LOG_LEVEL": "debug", "WORKERS": "4"},
 				Secrets: map[string]string{"redis-password": "s3cret"},
 				App:     triageBackend(),
@@ -428,5 +428,41 @@ func TestLoadProblemsNameFilesAsGiven(t *testing.T) {
 	}
 	if got, want := probs[0].File, filepath.Join("envs", "demo", "apps", "a.yaml"); got != want {
 		t.Errorf("problem file = %q, want %q", got, want)
+	}
+}
+
+// TestCommandLine checks when a command string needs a shell: only when it
+// uses shell syntax, so a plain command line is the replica's process itself.
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		args  []string
+		shell bool
+	}{
+		{name: "plain string", yaml: "./bin/app --port 8000", args: []string{"./bin/app", "--port", "8000"}},
+		{name: "go run", yaml: "go run ./backend", args: []string{"go", "run", "./backend"}},
+		{name: "variable", yaml: "./app --port $PORT", args: []string{"./app --port $PORT"}, shell: true},
+		{name: "pipeline", yaml: "./app | tee log", args: []string{"./app | tee log"}, shell: true},
+		{name: "and", yaml: "make && ./app", args: []string{"make && ./app"}, shell: true},
+		{name: "yaml quotes are not shell quotes", yaml: `"./app  -v"`, args: []string{"./app", "-v"}},
+		{name: "assignment", yaml: "'X=1 ./app'", args: []string{"X=1 ./app"}, shell: true},
+		{name: "list", yaml: "[./app, $PORT]", args: []string{"./app", "$PORT"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{
+				"cove.yaml":    "apps:\n  - file: backend.yaml\n    command: " + tc.yaml + "\n",
+				"backend.yaml": backendApp,
+			})
+			env, err := Load(filepath.Join(dir, "cove.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := env.Apps[0]
+			if diff := cmp.Diff(tc.args, got.Command); diff != "" || got.Shell != tc.shell {
+				t.Errorf("command %s: args (-want +got):\n%s shell = %v, want %v", tc.yaml, diff, got.Shell, tc.shell)
+			}
+		})
 	}
 }

@@ -1,0 +1,47 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestKill9LosesNoAcknowledgedState kills cove itself with SIGKILL right
+// after the sidecar acknowledged a write to the embedded SQLite store, then
+// starts the environment again: the write is there, and no replica of the
+// killed cove is left running.
+func TestKill9LosesNoAcknowledgedState(t *testing.T) {
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	e := up(t, file)
+	_, err := e.cove("exec", "triage-backend", "--", "sh", "-c",
+		`curl -s -f -X POST http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore -H Content-Type:application/json `+
+			`-d '[{"key":"acked","value":{"kept":true}}]'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-e.done
+	deadline := time.Now().Add(10 * time.Second)
+	for len(processesIn(dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := processesIn(dir); len(left) > 0 {
+		t.Errorf("replicas outlived a killed cove:\n%s", strings.Join(left, "\n"))
+	}
+
+	e = up(t, file)
+	out, err := e.cove("exec", "triage-backend", "--", "sh", "-c",
+		"curl -s -f http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore/acked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != `{"kept":true}` {
+		t.Fatalf("after kill -9 and restart, acked = %q, want {\"kept\":true}", out)
+	}
+	e.stop()
+}
