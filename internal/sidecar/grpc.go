@@ -24,6 +24,8 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 		MaxMessageSize:    maxMsg,
 		MaxHeaderListSize: s.cfg.MaxHeaderBytes,
 		Logger:            s.log,
+		APIToken:          s.cfg.APIToken,
+		TraceSampling:     s.traceSampling(),
 	}
 	if s.cfg.State != nil {
 		cfg.State = s.cfg.State

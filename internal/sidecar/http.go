@@ -58,6 +58,10 @@ func (s *Sidecar) routes() *http.ServeMux {
 // in a dapr-app-id header (or in Basic auth as dapr-app-id:<id>) is an
 // invocation whatever its path; everything else goes to the API routes.
 func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.checkAPIToken(w, r) {
+		return
+	}
+	s.traceHTTP(w, r)
 	if s.cfg.MaxRequestBodySize > 0 && r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBodySize)
 	}

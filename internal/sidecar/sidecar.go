@@ -73,6 +73,12 @@ type Config struct {
 	// dapr.httpMaxRequestSize), and every gRPC message. Zero means no limit
 	// for HTTP and 4 MiB, gRPC's default, for gRPC.
 	MaxRequestBodySize int64
+	// APIToken is the app's DAPR_API_TOKEN: when set, every API call but
+	// the health endpoints must carry it in dapr-api-token (apitoken.go).
+	APIToken string
+	// TraceSampling is the share of new traces marked sampled (Dapr's
+	// spec.tracing.samplingRate); nil means 1 (tracing.go).
+	TraceSampling *float64
 }
 
 // Sidecar is one replica's Dapr API.

@@ -122,13 +122,15 @@ func newSpanID() [8]byte {
 	return s
 }
 
-// Continue returns the traceparent a hop passes on: a child of the
-// incoming one, or a new trace (sampled by rate) when the incoming value is
-// missing or invalid; fresh says the trace was started here, so any
-// tracestate that came with an invalid parent must be dropped.
+// Continue returns the traceparent a hop passes on: the incoming one as it
+// is, or a new trace (sampled by rate) when it is missing or invalid. The
+// sidecar exports no spans, so it adds none to the trace: a span id only it
+// knew would leave the app's spans with a parent no collector has. fresh
+// says the trace was started here, so a tracestate that came with an
+// invalid parent must be dropped.
 func Continue(incoming string, rate float64) (tp TraceParent, fresh bool) {
 	if t, ok := Parse(incoming); ok {
-		return t.Child(), false
+		return t, false
 	}
 	return New(rate), true
 }

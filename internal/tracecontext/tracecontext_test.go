@@ -38,8 +38,11 @@ func TestParse(t *testing.T) {
 func TestContinue(t *testing.T) {
 	in := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	tp, fresh := Continue(in, 0)
-	if fresh || tp.String()[:36] != in[:36] || tp.String() == in || !tp.Sampled() {
-		t.Errorf("Continue(%q) = %s fresh %v; want the same trace and flags, a new span", in, tp, fresh)
+	if fresh || tp.String() != in {
+		t.Errorf("Continue(%q) = %s fresh %v; want it unchanged", in, tp, fresh)
+	}
+	if c := tp.Child(); c.TraceID != tp.TraceID || c.SpanID == tp.SpanID || c.Flags != tp.Flags {
+		t.Errorf("Child() = %s; want the same trace and flags, a new span", c)
 	}
 	for _, rate := range []float64{0, 1} {
 		tp, fresh := Continue("garbage", rate)

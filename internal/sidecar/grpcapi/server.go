@@ -68,6 +68,11 @@ type Config struct {
 	MaxHeaderListSize int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// APIToken, when set, is required in every call's dapr-api-token
+	// metadata (DAPR_API_TOKEN; see interceptors.go).
+	APIToken string
+	// TraceSampling is the share of new traces marked sampled, 0 to 1.
+	TraceSampling float64
 }
 
 // Server serves one sidecar's Dapr gRPC API.
@@ -112,8 +117,8 @@ func New(cfg Config) (*Server, error) {
 		// every other message to the proto codec.
 		grpc.ForceServerCodecV2(frameCodec{}),
 		grpc.UnknownServiceHandler(p.handle),
-		grpc.ChainUnaryInterceptor(s.unaryErrors),
-		grpc.ChainStreamInterceptor(s.streamErrors),
+		grpc.ChainUnaryInterceptor(s.unaryErrors, callGate{cfg.APIToken, cfg.TraceSampling}.unary),
+		grpc.ChainStreamInterceptor(s.streamErrors, callGate{cfg.APIToken, cfg.TraceSampling}.stream),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
 		appID: cfg.AppID, state: cfg.State, inv: cfg.Invoker, host: cfg.Host, log: log,

@@ -1,0 +1,35 @@
+package sidecar
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// unauthorized is daprd's answer to an API call without the right token.
+var unauthorized = daprerr.Kind{Code: "ERR_UNAUTHORIZED", HTTP: http.StatusUnauthorized, GRPC: codes.Unauthenticated}
+
+// checkAPIToken enforces DAPR_API_TOKEN: with a token configured, every
+// call but the health endpoints must carry it in dapr-api-token. It
+// answers 401 itself and reports false when the call must stop.
+func (s *Sidecar) checkAPIToken(w http.ResponseWriter, r *http.Request) bool {
+	want := s.cfg.APIToken
+	if want == "" || strings.HasPrefix(r.URL.Path, "/v1.0/healthz") {
+		return true
+	}
+	got := r.Header.Get(invoke.HeaderAPIToken)
+	if got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		return true
+	}
+	msg := "authentication error: api token mismatch"
+	if got == "" {
+		msg = "missing api token in request header " + strings.ToLower(invoke.HeaderAPIToken)
+	}
+	s.writeError(w, r, daprerr.New(unauthorized, "%s", msg))
+	return false
+}
