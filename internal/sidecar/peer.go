@@ -1,0 +1,198 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// NameResolver resolves app ids for a standalone sidecar: its own app id
+// to its own app, every other through name resolution to a live peer
+// sidecar's internal listener (round robin), which speaks HTTP whatever
+// its app speaks. Pair it with an invoke.PeerTransport.
+type NameResolver struct {
+	Picker    *nameresolution.Picker
+	Namespace string
+	// Self is this sidecar's app: its id, its address ("" when it has no
+	// port) and its protocol.
+	Self invoke.Target
+}
+
+var _ invoke.Resolver = NameResolver{}
+
+// Resolve returns the own app or a live peer sidecar of appID.
+func (r NameResolver) Resolve(ctx context.Context, appID string) (invoke.Target, error) {
+	if appID == r.Self.AppID {
+		if r.Self.Addr == "" {
+			return invoke.Target{}, fmt.Errorf("%w: app %s has no port", invoke.ErrNoReadyReplica, appID)
+		}
+		return r.Self, nil
+	}
+	reg, err := r.Picker.Pick(ctx, r.Namespace, appID)
+	if errors.Is(err, nameresolution.ErrNotFound) {
+		return invoke.Target{}, fmt.Errorf("%w: %s", invoke.ErrAppNotFound, appID)
+	}
+	if err != nil {
+		return invoke.Target{}, err
+	}
+	return invoke.Target{AppID: appID, Addr: reg.Address, Protocol: invoke.ProtocolHTTP}, nil
+}
+
+// PeerServerConfig describes a standalone sidecar's internal listener.
+type PeerServerConfig struct {
+	// AppID is the sidecar's app id: requests for another are refused.
+	AppID string
+	// Listener is where peers connect, plain TCP: the server adds TLS.
+	// The server closes it.
+	Listener net.Listener
+	// TLS is the sidecar's identity and trust (required).
+	TLS *PeerTLS
+	// Invoker calls the own app (the sidecar's invoker, whose resolver
+	// maps the own app id to the app).
+	Invoker Invoker
+	// MaxHeaderBytes bounds request headers; default 1 MiB.
+	MaxHeaderBytes int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// PeerServer is the internal listener other sidecars invoke this
+// sidecar's app through. The caller's app id comes from its verified
+// certificate, never from a header, and replaces whatever identity headers
+// the request carries.
+type PeerServer struct {
+	cfg       PeerServerConfig
+	log       *slog.Logger
+	srv       *http.Server
+	startOnce sync.Once
+	done      chan struct{}
+}
+
+// NewPeerServer validates cfg and builds the server; Start serves it.
+func NewPeerServer(cfg PeerServerConfig) (*PeerServer, error) {
+	if cfg.AppID == "" || cfg.Listener == nil || cfg.TLS == nil || cfg.Invoker == nil {
+		return nil, errors.New("peer server: app id, listener, TLS and invoker are required")
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 1 << 20
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &PeerServer{cfg: cfg, log: log.With(slog.String("app", cfg.AppID)), done: make(chan struct{})}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP2(true)
+	p.srv = &http.Server{
+		Handler:           http.HandlerFunc(p.serveHTTP),
+		TLSConfig:         cfg.TLS.ServerConfig(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return p, nil
+}
+
+// Addr is the listener's address, the one to register.
+func (p *PeerServer) Addr() string { return p.cfg.Listener.Addr().String() }
+
+// Start serves in the background.
+func (p *PeerServer) Start() {
+	p.startOnce.Do(func() {
+		go func() {
+			defer close(p.done)
+			if err := p.srv.ServeTLS(p.cfg.Listener, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				p.log.Error("internal listener stopped", slog.Any("error", err))
+			}
+		}()
+		p.log.Info("internal listener for peer sidecars (mTLS)", slog.String("addr", p.Addr()))
+	})
+}
+
+// Close stops accepting calls and waits, until ctx ends, for those in
+// flight.
+func (p *PeerServer) Close(ctx context.Context) error {
+	p.startOnce.Do(func() {
+		close(p.done)
+		_ = p.cfg.Listener.Close()
+	})
+	if err := p.srv.Shutdown(ctx); err != nil {
+		_ = p.srv.Close()
+		return fmt.Errorf("internal listener of %s: %w", p.cfg.AppID, err)
+	}
+	<-p.done
+	return nil
+}
+
+func (p *PeerServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// The handshake verified the chain and the SPIFFE ID's form; this
+	// cannot fail for a connection that got here, but a handler must not
+	// trust that.
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		p.writeError(w, r, daprerr.New(daprerr.DirectInvoke, "caller has no verified certificate").
+			WithStatus(http.StatusForbidden, codes.PermissionDenied))
+		return
+	}
+	_, caller, err := PeerIdentity(p.cfg.TLS.TrustDomain, r.TLS.VerifiedChains[0][0])
+	if err != nil {
+		p.writeError(w, r, daprerr.Wrap(daprerr.DirectInvoke, err, "caller identity").
+			WithStatus(http.StatusForbidden, codes.PermissionDenied))
+		return
+	}
+	if callee := r.Header.Get(invoke.HeaderCalleeAppID); callee != p.cfg.AppID {
+		p.writeError(w, r, daprerr.New(daprerr.DirectInvoke,
+			"failed to invoke, id: %s, err: this sidecar serves %s", callee, p.cfg.AppID).
+			WithStatus(http.StatusNotFound, codes.NotFound))
+		return
+	}
+	req := &invoke.Request{
+		AppID:         p.cfg.AppID,
+		Method:        r.Method,
+		Path:          r.URL.Path,
+		Query:         r.URL.RawQuery,
+		Header:        r.Header,
+		Body:          r.Body,
+		ContentLength: r.ContentLength,
+		CallerAppID:   caller,
+	}
+	resp, err := p.cfg.Invoker.Invoke(r.Context(), req)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	w.WriteHeader(resp.Status)
+	if err := copyBody(w, resp.Body, resp.ContentLength < 0); err != nil {
+		p.log.Debug("peer invocation response cut short", slog.String("caller", caller), slog.Any("error", err))
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (p *PeerServer) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := daprerr.From(err)
+	p.log.Debug("peer invocation failed", slog.String("path", r.URL.Path),
+		slog.String("code", e.Kind.Code), slog.String("error", e.Message))
+	body, mErr := json.Marshal(e.Body())
+	if mErr != nil {
+		body = []byte(`{"errorCode":"ERR_INTERNAL","message":"failed to encode error"}`)
+	}
+	writeJSON(w, e.Status(), body)
+}

@@ -1,0 +1,412 @@
+package standalone
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/security"
+	"github.com/cove-env/cove/internal/sidecar"
+
+	// The name resolution registries a Configuration may name.
+	_ "github.com/cove-env/cove/internal/components/nameresolution/postgresql"
+	_ "github.com/cove-env/cove/internal/components/nameresolution/redis"
+	"github.com/cove-env/cove/internal/components/nameresolution/sqlite"
+)
+
+// DefaultTrustDomain is Dapr's trust domain when the Configuration sets
+// none.
+const DefaultTrustDomain = "public"
+
+// Options describe one standalone sidecar; the CLI fills them from
+// daprd's flags.
+type Options struct {
+	// AppID is the Dapr app id (required).
+	AppID string
+	// AppPort is the app's port; 0 when the app has none.
+	AppPort int
+	// AppProtocol is "http" (default) or "grpc".
+	AppProtocol string
+	// AppChannelAddress is the app's host; default 127.0.0.1.
+	AppChannelAddress string
+	// HTTPPort and GRPCPort are the Dapr APIs' ports; 0 picks a free port,
+	// a negative GRPCPort serves no gRPC API.
+	HTTPPort int
+	GRPCPort int
+	// InternalPort is the port other sidecars call; 0 picks a free one.
+	InternalPort int
+	// ListenAddresses are the addresses every listener binds; empty means
+	// every interface, as in daprd.
+	ListenAddresses []string
+	// HostIP is the address peers reach this sidecar at (daprd's HOST_IP);
+	// empty derives it from the listen address.
+	HostIP string
+	// ResourcesPaths hold the component files.
+	ResourcesPaths []string
+	// ConfigPath is a Dapr Configuration file, "" for none.
+	ConfigPath string
+	// Namespace defaults to "default" (daprd reads NAMESPACE).
+	Namespace string
+	// MaxRequestBodySize bounds request bodies; 0 is Dapr's 4 MiB.
+	MaxRequestBodySize int64
+	// MaxHeaderBytes bounds request headers; 0 is Dapr's 4 KiB.
+	MaxHeaderBytes int
+	// AppMaxConcurrency bounds HTTP calls in flight to the app; <= 0 is
+	// unlimited.
+	AppMaxConcurrency int
+	// CADir holds the CA (ca.crt, ca.key) every sidecar that should trust
+	// this one shares; it is created on first use (required).
+	CADir string
+	// NameResolutionFile is the SQLite registry used when the
+	// Configuration names no name resolution (required then).
+	NameResolutionFile string
+	// BaseDir resolves relative paths in component metadata; default the
+	// working directory.
+	BaseDir string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// RuntimeVersion is reported by the metadata API.
+	RuntimeVersion string
+}
+
+// Sidecar is one running standalone sidecar.
+type Sidecar struct {
+	opts     Options
+	log      *slog.Logger
+	sc       *sidecar.Sidecar
+	peer     *sidecar.PeerServer
+	invoker  *invoke.Invoker
+	registry nameresolution.Registry
+	stores   []loadedStore
+	reg      nameresolution.Registration
+
+	httpAddr, grpcAddr string
+
+	stopBeat  context.CancelFunc
+	beatDone  <-chan struct{}
+	shutdown  chan struct{}
+	shutOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start loads the resources and configuration, opens the listeners,
+// starts serving and registers with name resolution. Errors name the file
+// at fault.
+func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
+	if opts.AppID == "" {
+		return nil, errors.New("an app id is required (--app-id)")
+	}
+	if opts.CADir == "" {
+		return nil, errors.New("a CA directory is required")
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.AppChannelAddress == "" {
+		opts.AppChannelAddress = "127.0.0.1"
+	}
+	if opts.AppProtocol == "" {
+		opts.AppProtocol = invoke.ProtocolHTTP
+	}
+	if opts.MaxRequestBodySize == 0 {
+		opts.MaxRequestBodySize = 4 << 20
+	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = 4 << 10
+	}
+	if opts.BaseDir == "" {
+		if opts.BaseDir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With(slog.String("app", opts.AppID))
+	s := &Sidecar{opts: opts, log: log, shutdown: make(chan struct{})}
+	// Whatever was opened is closed again when a later step fails.
+	defer func() {
+		if err != nil {
+			_ = s.Close(context.Background())
+		}
+	}()
+
+	cfg := &Configuration{}
+	if opts.ConfigPath != "" {
+		if cfg, err = LoadConfiguration(opts.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	trustDomain := cfg.TrustDomain
+	if trustDomain == "" {
+		trustDomain = DefaultTrustDomain
+	}
+
+	res, err := LoadResources(opts.ResourcesPaths, opts.AppID, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, why := range res.Skipped {
+		log.Info("resource skipped", slog.String("reason", why))
+	}
+	if s.stores, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
+		return nil, err
+	}
+	state, err := stateService(opts.AppID, opts.Namespace, s.stores, log)
+	if err != nil {
+		return nil, err
+	}
+
+	ca, err := security.LoadOrCreateDir(opts.CADir)
+	if err != nil {
+		return nil, fmt.Errorf("CA for sidecar-to-sidecar mTLS: %w", err)
+	}
+	peerTLS, err := sidecar.NewPeerTLS(ca, trustDomain, opts.Namespace, opts.AppID)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.registry, err = openRegistry(ctx, cfg.NameResolution, opts); err != nil {
+		return nil, err
+	}
+
+	appAddr := ""
+	if opts.AppPort > 0 {
+		appAddr = net.JoinHostPort(opts.AppChannelAddress, strconv.Itoa(opts.AppPort))
+	}
+	local := invoke.NewTransport()
+	transport, err := invoke.NewPeerTransport(invoke.PeerTransportOptions{
+		Self: opts.AppID, Local: limit(local, opts.AppMaxConcurrency), TLS: peerTLS.ClientConfig(), VerifyPeer: peerTLS.VerifyPeer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	resolver := sidecar.NameResolver{
+		Picker:    nameresolution.NewPicker(s.registry),
+		Namespace: opts.Namespace,
+		Self:      invoke.Target{AppID: opts.AppID, Addr: appAddr, Protocol: opts.AppProtocol},
+	}
+	maxMsg := invoke.DefaultMaxMessageSize
+	if opts.MaxRequestBodySize > int64(maxMsg) {
+		maxMsg = int(opts.MaxRequestBodySize)
+	}
+	s.invoker = invoke.New(resolver, invoke.Options{
+		Namespace: opts.Namespace, Transport: transport, Logger: log, MaxMessageSize: maxMsg,
+	})
+
+	httpLn, err := listen(opts.ListenAddresses, opts.HTTPPort)
+	if err != nil {
+		return nil, fmt.Errorf("dapr HTTP API: %w", err)
+	}
+	s.httpAddr = httpLn.Addr().String()
+	var grpcLn net.Listener
+	if opts.GRPCPort >= 0 {
+		if grpcLn, err = listen(opts.ListenAddresses, opts.GRPCPort); err != nil {
+			_ = httpLn.Close()
+			return nil, fmt.Errorf("dapr gRPC API: %w", err)
+		}
+		s.grpcAddr = grpcLn.Addr().String()
+	}
+	internalLn, err := listen(opts.ListenAddresses, opts.InternalPort)
+	if err != nil {
+		_ = httpLn.Close()
+		if grpcLn != nil {
+			_ = grpcLn.Close()
+		}
+		return nil, fmt.Errorf("internal listener: %w", err)
+	}
+
+	scfg := sidecar.Config{
+		AppID:              opts.AppID,
+		Namespace:          opts.Namespace,
+		AppAddr:            appAddr,
+		AppProtocol:        opts.AppProtocol,
+		HTTPListener:       httpLn,
+		GRPCListener:       grpcLn,
+		State:              state,
+		Invoker:            s.invoker,
+		Logger:             log,
+		OnShutdown:         func() { s.shutOnce.Do(func() { close(s.shutdown) }) },
+		RuntimeVersion:     opts.RuntimeVersion,
+		MaxHeaderBytes:     opts.MaxHeaderBytes,
+		MaxRequestBodySize: opts.MaxRequestBodySize,
+	}
+	if s.sc, err = sidecar.New(scfg); err != nil {
+		_ = httpLn.Close()
+		if grpcLn != nil {
+			_ = grpcLn.Close()
+		}
+		_ = internalLn.Close()
+		return nil, err
+	}
+	if s.peer, err = sidecar.NewPeerServer(sidecar.PeerServerConfig{
+		AppID: opts.AppID, Listener: internalLn, TLS: peerTLS, Invoker: s.invoker, Logger: log,
+	}); err != nil {
+		_ = internalLn.Close()
+		return nil, err
+	}
+	if err := s.sc.Start(); err != nil {
+		return nil, err
+	}
+	s.peer.Start()
+
+	listenHost := ""
+	if len(opts.ListenAddresses) > 0 {
+		listenHost = opts.ListenAddresses[0]
+	}
+	_, port, _ := net.SplitHostPort(s.peer.Addr())
+	s.reg = nameresolution.Registration{
+		Namespace:  opts.Namespace,
+		AppID:      opts.AppID,
+		InstanceID: instanceID(),
+		Address:    net.JoinHostPort(advertiseHost(opts.HostIP, listenHost), port),
+	}
+	beatCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBeat = stop
+	if s.beatDone, err = nameresolution.Heartbeat(beatCtx, s.registry, s.reg, log); err != nil {
+		stop()
+		s.stopBeat = nil
+		return nil, fmt.Errorf("name resolution: %w", err)
+	}
+	log.Info("sidecar ready", slog.String("http", s.httpAddr), slog.String("grpc", s.grpcAddr),
+		slog.String("internal", s.reg.Address), slog.String("trustDomain", trustDomain), slog.String("namespace", opts.Namespace))
+	return s, nil
+}
+
+// openRegistry initialises the configured name resolution, or the default
+// SQLite file.
+func openRegistry(ctx context.Context, nr *NameResolution, opts Options) (nameresolution.Registry, error) {
+	md := components.Metadata{Name: "nameresolution", Version: "v1", AppID: opts.AppID, BaseDir: opts.BaseDir}
+	if nr == nil {
+		if opts.NameResolutionFile == "" {
+			return nil, errors.New("name resolution: no Configuration names a component and no SQLite file is given")
+		}
+		md.Type = sqlite.Type
+		md.Properties = map[string]string{"connectionString": opts.NameResolutionFile}
+	} else {
+		md.Type = "nameresolution." + nr.Component
+		if nr.Version != "" {
+			md.Version = nr.Version
+		}
+		md.Properties = nr.Configuration
+	}
+	info, err := components.Lookup(md.Type, md.Version)
+	if err != nil {
+		return nil, fmt.Errorf("name resolution (spec.nameResolution in %s): %w", opts.ConfigPath, err)
+	}
+	reg, ok := info.New().(nameresolution.Registry)
+	if !ok {
+		return nil, fmt.Errorf("name resolution: %s is not a name resolution component", md.Type)
+	}
+	if err := reg.Init(ctx, md); err != nil {
+		return nil, fmt.Errorf("name resolution: %w", err)
+	}
+	return reg, nil
+}
+
+func instanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func limit(rt http.RoundTripper, n int) http.RoundTripper {
+	if n <= 0 {
+		return rt
+	}
+	return &limitTransport{rt: rt, sem: make(chan struct{}, n)}
+}
+
+// HTTPAddr is the Dapr HTTP API's address.
+func (s *Sidecar) HTTPAddr() string { return s.httpAddr }
+
+// GRPCAddr is the Dapr gRPC API's address, "" when it serves none.
+func (s *Sidecar) GRPCAddr() string { return s.grpcAddr }
+
+// Registration is what this sidecar registered with name resolution.
+func (s *Sidecar) Registration() nameresolution.Registration { return s.reg }
+
+// ShutdownRequested is closed when POST /v1.0/shutdown was called.
+func (s *Sidecar) ShutdownRequested() <-chan struct{} { return s.shutdown }
+
+// Close deregisters from name resolution first, so peers stop picking this
+// sidecar, then drains the listeners within ctx and closes the components.
+func (s *Sidecar) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.stopBeat != nil {
+			s.stopBeat()
+			select {
+			case <-s.beatDone:
+			case <-ctx.Done():
+			}
+		}
+		if s.sc != nil {
+			if err := s.sc.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.peer != nil {
+			if err := s.peer.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.invoker != nil {
+			_ = s.invoker.Close()
+		}
+		if s.registry != nil {
+			if err := s.registry.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := closeStores(s.stores); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Run starts a sidecar and serves until ctx ends or the shutdown API is
+// called, then closes it within grace.
+func Run(ctx context.Context, opts Options, grace time.Duration) error {
+	s, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.shutdown:
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	return s.Close(cctx)
+}
+
+// DefaultPaths are where a standalone sidecar keeps its CA and name
+// resolution file when not told otherwise: under the user's cache
+// directory, so every sidecar of the user shares them.
+func DefaultPaths() (caDir, nameResolutionFile string, err error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", "", fmt.Errorf("user cache directory: %w", err)
+	}
+	base := filepath.Join(cache, "cove")
+	return filepath.Join(base, "ca"), filepath.Join(base, "nameresolution.db"), nil
+}

@@ -1,0 +1,329 @@
+package standalone_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/nameresolution/sqlite"
+	_ "github.com/cove-env/cove/internal/components/state/sqlite"
+	"github.com/cove-env/cove/internal/security"
+	"github.com/cove-env/cove/internal/standalone"
+)
+
+// echo is what the test apps answer: who called, how, with what.
+type echo struct {
+	App    string `json:"app"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Query  string `json:"query"`
+	Caller string `json:"caller"`
+	Callee string `json:"callee"`
+	Body   string `json:"body"`
+}
+
+// startApp serves an app on loopback that answers every request with an
+// echo naming name.
+func startApp(t *testing.T, name string) int {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echo{
+			App: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+			Caller: r.Header.Get("dapr-caller-app-id"), Callee: r.Header.Get("dapr-callee-app-id"), Body: string(b),
+		})
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// world is the state two or more sidecars share: one CA, one registry.
+type world struct {
+	dir, caDir, nrFile string
+}
+
+func newWorld(t *testing.T) world {
+	dir := t.TempDir()
+	return world{dir: dir, caDir: filepath.Join(dir, "ca"), nrFile: filepath.Join(dir, "nr.db")}
+}
+
+func (w world) start(t *testing.T, appID string, appPort int, mutate ...func(*standalone.Options)) *standalone.Sidecar {
+	t.Helper()
+	opts := standalone.Options{
+		AppID: appID, AppPort: appPort, ListenAddresses: []string{"127.0.0.1"},
+		CADir: w.caDir, NameResolutionFile: w.nrFile, BaseDir: w.dir,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	s, err := standalone.Start(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("start %s: %v", appID, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
+	return s
+}
+
+// invoke calls appID's method through the sidecar's HTTP API.
+func invoke(t *testing.T, s *standalone.Sidecar, appID, method string, hdr map[string]string) (int, echo, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+		"http://"+s.HTTPAddr()+"/v1.0/invoke/"+appID+"/method/"+method, strings.NewReader("hello "+appID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("invoke %s: %v", appID, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e echo
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("invoke %s: body %q: %v", appID, b, err)
+		}
+	}
+	return resp.StatusCode, e, string(b)
+}
+
+func TestTwoSidecarsCallEachOther(t *testing.T) {
+	w := newWorld(t)
+	alpha := w.start(t, "alpha", startApp(t, "alpha"))
+	beta := w.start(t, "beta", startApp(t, "beta"))
+
+	tests := []struct {
+		name   string
+		from   *standalone.Sidecar
+		target string
+		method string
+		hdr    map[string]string
+		want   echo
+	}{
+		{"alpha calls beta", alpha, "beta", "orders/1?x=1", nil,
+			echo{App: "beta", Method: "POST", Path: "/orders/1", Query: "x=1", Caller: "alpha", Callee: "beta", Body: "hello beta"}},
+		{"beta calls alpha", beta, "alpha", "status", nil,
+			echo{App: "alpha", Method: "POST", Path: "/status", Caller: "beta", Callee: "alpha", Body: "hello alpha"}},
+		{"namespace-qualified id", alpha, "beta.default", "q", nil,
+			echo{App: "beta", Method: "POST", Path: "/q", Caller: "alpha", Callee: "beta", Body: "hello beta.default"}},
+		{"spoofed caller header is replaced", alpha, "beta", "who", map[string]string{"dapr-caller-app-id": "mallory"},
+			echo{App: "beta", Method: "POST", Path: "/who", Caller: "alpha", Callee: "beta", Body: "hello beta"}},
+		{"self invocation stays local", alpha, "alpha", "self", nil,
+			echo{App: "alpha", Method: "POST", Path: "/self", Caller: "alpha", Callee: "alpha", Body: "hello alpha"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			method := tc.method
+			status, got, body := invoke(t, tc.from, tc.target, method, tc.hdr)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("app saw (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("unknown app", func(t *testing.T) {
+		status, _, body := invoke(t, alpha, "nobody", "x", nil)
+		if status != http.StatusInternalServerError || !strings.Contains(body, "ERR_DIRECT_INVOKE") || !strings.Contains(body, "couldn't find service") {
+			t.Errorf("status %d, body %s; want 500 ERR_DIRECT_INVOKE couldn't find service", status, body)
+		}
+	})
+}
+
+func TestRoundRobinAndCleanExit(t *testing.T) {
+	w := newWorld(t)
+	alpha := w.start(t, "alpha", startApp(t, "alpha"))
+	b1 := w.start(t, "beta", startApp(t, "beta-1"))
+	b2 := w.start(t, "beta", startApp(t, "beta-2"))
+	_ = b2
+
+	seen := map[string]int{}
+	for range 4 {
+		status, got, body := invoke(t, alpha, "beta", "rr", nil)
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		seen[got.App]++
+	}
+	if diff := cmp.Diff(map[string]int{"beta-1": 2, "beta-2": 2}, seen); diff != "" {
+		t.Errorf("replicas hit (-want +got):\n%s", diff)
+	}
+
+	// A clean exit deregisters at once: every call now reaches beta-2.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := b1.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	for range 3 {
+		status, got, body := invoke(t, alpha, "beta", "after", nil)
+		if status != http.StatusOK || got.App != "beta-2" {
+			t.Fatalf("after a clean exit: status %d, app %q, body %s", status, got.App, body)
+		}
+	}
+}
+
+func TestCrashedSidecarExpires(t *testing.T) {
+	w := newWorld(t)
+	// A registry of its own, as another process would hold, with a short
+	// interval: a registration that is never refreshed stands for a
+	// sidecar that died without deregistering.
+	reg := sqlite.New()
+	if err := reg.Init(t.Context(), components.Metadata{Name: "nr", Properties: map[string]string{
+		"connectionString": w.nrFile, "updateInterval": "1s"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	alpha := w.start(t, "alpha", startApp(t, "alpha"))
+	ghost := alpha.Registration()
+	ghost.AppID, ghost.InstanceID, ghost.Address = "ghost", "dead", "127.0.0.1:1"
+	if err := reg.Register(t.Context(), ghost); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := invoke(t, alpha, "ghost", "x", nil)
+	if status != http.StatusInternalServerError || strings.Contains(body, "couldn't find service") {
+		t.Fatalf("while registered: status %d, body %s; want a failed connection, not an unknown app", status, body)
+	}
+	deadline := time.Now().Add(reg.TTL() + 5*time.Second)
+	for {
+		_, _, body := invoke(t, alpha, "ghost", "x", nil)
+		if strings.Contains(body, "couldn't find service") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still resolvable %v after the TTL: %s", reg.TTL(), body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestInternalListenerRefusesUntrustedClients(t *testing.T) {
+	w := newWorld(t)
+	beta := w.start(t, "beta", startApp(t, "beta"))
+	addr := beta.Registration().Address
+
+	other, err := security.LoadOrCreateDir(filepath.Join(t.TempDir(), "other-ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.IssueWorkload(standalone.DefaultTrustDomain, "default", "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := security.LoadOrCreateDir(w.caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongDomain, err := ours.IssueWorkload("elsewhere", "default", "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := ours.IssueWorkload(standalone.DefaultTrustDomain, "default", "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		cert    *tls.Certificate
+		refused bool
+	}{
+		{"no certificate", nil, true},
+		{"certificate from another CA", foreign, true},
+		{"certificate of another trust domain", wrongDomain, true},
+		{"certificate from the environment CA", good, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}} //nolint:gosec // the server's identity is not what is tested
+			if tc.cert != nil {
+				cfg.Certificates = []tls.Certificate{*tc.cert}
+			}
+			if tc.refused {
+				// TLS 1.3 finishes the client's side of the handshake before
+				// the server has checked the client's certificate; the
+				// refusal arrives as an alert on the first read, before any
+				// request could be sent.
+				conn, err := tls.Dial("tcp", addr, cfg)
+				if err != nil {
+					return // refused during the handshake itself
+				}
+				defer conn.Close()
+				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err = conn.Read(make([]byte, 1))
+				if err == nil || !strings.Contains(err.Error(), "remote error: tls:") {
+					t.Fatalf("read after the handshake: %v; want a TLS alert", err)
+				}
+				return
+			}
+			tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+addr+"/probe", nil)
+			req.Header.Set("dapr-callee-app-id", "beta")
+			req.Header.Set("dapr-caller-app-id", "mallory")
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("trusted client refused: %v", err)
+			}
+			defer resp.Body.Close()
+			var got echo
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Caller != "alpha" || resp.ProtoMajor != 2 {
+				t.Errorf("caller %q over HTTP/%d; want alpha (from the certificate, not the header) over HTTP/2", got.Caller, resp.ProtoMajor)
+			}
+		})
+	}
+}
+
+func TestBadComponentNamesFileAndLine(t *testing.T) {
+	w := newWorld(t)
+	res := t.TempDir()
+	good := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n  - name: connectionString\n    value: state.db\n"
+	bad := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\nspec:\n  type: state.sqlite\n  version: v1\n  metadta: []\n"
+	if err := os.WriteFile(filepath.Join(res, "a.yaml"), []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(res, "b.yaml"), []byte(good+"---\n"+bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := standalone.Start(t.Context(), standalone.Options{
+		AppID: "alpha", ListenAddresses: []string{"127.0.0.1"}, CADir: w.caDir, NameResolutionFile: w.nrFile,
+		ResourcesPaths: []string{res}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err == nil {
+		t.Fatal("started with a bad component file")
+	}
+	for _, want := range []string{filepath.Join(res, "b.yaml") + ":19", "metadta", `component "statestore" is also defined in ` + filepath.Join(res, "a.yaml")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
