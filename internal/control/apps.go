@@ -63,6 +63,8 @@ func (e *Env) startApps(ctx context.Context) error {
 		e.apps = append(e.apps, a)
 		e.mu.Unlock()
 	}
+	// Invocation rules need every app's resolved env and configuration.
+	e.invoker.SetPolicies(newPolicies(e.spec, e.apps, e.log))
 	for _, a := range e.apps {
 		if err := e.build(ctx, a); err != nil {
 			return err
@@ -262,6 +264,9 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 			MaxRequestBodySize: int64(cmp.Or(d.HTTPMaxRequestSize, 4)) << 20,
 			MaxHeaderBytes:     cmp.Or(d.HTTPReadBufferSize, 4) << 10,
 			RuntimeVersion:     Version,
+			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
+			APIToken:      envValue(a.env, "DAPR_API_TOKEN"),
+			TraceSampling: traceSampling(a.entry.DaprConfig),
 		}
 		if a.state != nil {
 			cfg.State = a.state
