@@ -73,6 +73,7 @@ Quick start:
 		newExecCmd(),
 		newVersionCmd(),
 		newEnvCmd(),
+		newSidecarCmd(),
 	)
 	return root
 }
