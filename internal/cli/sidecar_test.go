@@ -63,7 +63,7 @@ func TestParseSidecarArgs(t *testing.T) {
 		{
 			name: "quantities win over the MB and KB flags",
 			args: []string{"--app-id", "orders", "--dapr-http-max-request-size", "16", "--max-body-size", "2Mi", "--read-buffer-size", "16Ki"},
-			want: with(func(o *standalone.Options) { o.MaxRequestBodySize, o.MaxHeaderBytes = 2 << 20, 16 << 10 }),
+			want: with(func(o *standalone.Options) { o.MaxRequestBodySize, o.MaxHeaderBytes = 2<<20, 16<<10 }),
 		},
 		{
 			name: "accepted flags change nothing",
