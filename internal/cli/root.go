@@ -74,6 +74,7 @@ Quick start:
 		newVersionCmd(),
 		newEnvCmd(),
 		newSidecarCmd(),
+		newGuardianCmd(),
 	)
 	return root
 }

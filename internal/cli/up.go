@@ -75,6 +75,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 				Events:    con.Event,
 				Output:    con.Line,
 				Force:     force,
+				Guardian:  guardianArgv(),
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err

@@ -58,6 +58,10 @@ type Options struct {
 	StopGrace time.Duration
 	// Force, when closed during a stop, kills the replicas at once.
 	Force <-chan struct{}
+	// Guardian is the command line of a guardian process (see
+	// supervisor.Guardian) that kills the replicas if cove dies without
+	// stopping them; empty runs without one.
+	Guardian []string
 }
 
 // EventKind names a progress event.
@@ -184,10 +188,23 @@ func (e *Env) run(ctx context.Context) (err error) {
 	planeCtx, stopPlane := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPlane()
 
+	var guardian *supervisor.Guardian
+	if len(e.opts.Guardian) > 0 {
+		g, err := supervisor.StartGuardian(e.opts.Guardian[0], e.opts.Guardian[1:]...)
+		if err != nil {
+			e.log.Warn("no guardian: replicas' children may outlive a killed cove", "err", err)
+		} else {
+			guardian = g
+			// After stop: every group is gone by then, and "bye" lets the
+			// guardian exit without killing anything.
+			defer guardian.Close()
+		}
+	}
 	e.sup = supervisor.New(supervisor.Options{
 		Logger:   e.log,
 		Output:   e.output,
 		OnChange: e.replicaChanged,
+		Guardian: guardian,
 	})
 	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{MaxMessageSize: maxDaprRequestSize(e.spec)})
 

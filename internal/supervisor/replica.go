@@ -207,6 +207,7 @@ func (r *replica) startProcess() (*process, error) {
 		return nil, r.startError(err)
 	}
 	p.pgid = cmd.Process.Pid // Setpgid makes the child lead a group of its own
+	r.sup.opts.Guardian.Add(p.pgid)
 	p.started = time.Now()
 	for i, stream := range streams {
 		p.outputs.Go(func() { r.capture(stream, p.pipes[i]) })
@@ -386,6 +387,7 @@ group:
 		t.Stop()
 		poll = min(2*poll, 100*time.Millisecond)
 	}
+	r.sup.opts.Guardian.Remove(p.pgid)
 	r.drainOutput(p)
 
 	exit := "unknown"

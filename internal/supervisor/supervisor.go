@@ -82,6 +82,9 @@ type Options struct {
 	LogLines int
 	// MaxLineBytes is the longest line passed on whole; longer ones are split.
 	MaxLineBytes int
+	// Guardian, when set, is told of every replica process group so it can
+	// kill them if this process dies without stopping them.
+	Guardian *Guardian
 }
 
 // ErrNotFound is returned for a replica name the supervisor does not know.

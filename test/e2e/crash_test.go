@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,4 +45,33 @@ func TestKill9LosesNoAcknowledgedState(t *testing.T) {
 		t.Fatalf("after kill -9 and restart, acked = %q, want {\"kept\":true}", out)
 	}
 	e.stop()
+}
+
+// TestKill9ReachesShellChildren runs the backend under a shell (a command
+// with shell syntax), so the app is the shell's child, out of reach of the
+// parent-death signal; after a SIGKILL of cove, the guardian must still
+// stop it.
+func TestKill9ReachesShellChildren(t *testing.T) {
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), "command: .cove/bin/triage-backend", `command: "echo starting; .cove/bin/triage-backend"`, 1))
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := up(t, file)
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-e.done
+	deadline := time.Now().Add(15 * time.Second)
+	for len(processesIn(dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := processesIn(dir); len(left) > 0 {
+		t.Errorf("processes outlived a killed cove:\n%s", strings.Join(left, "\n"))
+	}
 }

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/supervisor"
+)
+
+// guardianCommand is the hidden command `cove up` starts beside itself: it
+// kills the replicas' process groups if cove dies without stopping them.
+const guardianCommand = "guardian"
+
+func newGuardianCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    guardianCommand,
+		Short:  "Kill the replicas of a cove that died (started by cove up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			supervisor.RunGuardian(os.Stdin, 5*time.Second)
+			return nil
+		},
+	}
+}
+
+// guardianArgv is the command line of the guardian: this same binary.
+func guardianArgv() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil // no guardian; the parent-death signal still covers the replicas' main processes
+	}
+	return []string{exe, guardianCommand}
+}
