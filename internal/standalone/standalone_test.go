@@ -19,6 +19,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution/sqlite"
+	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
 	_ "github.com/cove-env/cove/internal/components/state/sqlite"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/standalone"
@@ -325,5 +326,80 @@ func TestBadComponentNamesFileAndLine(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+func TestStaleRegistrationIsRefused(t *testing.T) {
+	w := newWorld(t)
+	alpha := w.start(t, "alpha", startApp(t, "alpha"))
+	gamma := w.start(t, "gamma", startApp(t, "gamma"))
+	// An entry for beta pointing at gamma's internal listener, as when beta
+	// died and gamma took its port before the entry expired.
+	reg := sqlite.New()
+	if err := reg.Init(t.Context(), components.Metadata{Name: "nr", Properties: map[string]string{"connectionString": w.nrFile}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	stale := gamma.Registration()
+	stale.AppID, stale.InstanceID = "beta", "stale"
+	if err := reg.Register(t.Context(), stale); err != nil {
+		t.Fatal(err)
+	}
+	status, got, body := invoke(t, alpha, "beta", "x", nil)
+	if status == http.StatusOK || got.App == "gamma" {
+		t.Fatalf("a call for beta reached %q (status %d): %s", got.App, status, body)
+	}
+	if !strings.Contains(body, "ERR_DIRECT_INVOKE") {
+		t.Errorf("body %s; want ERR_DIRECT_INVOKE", body)
+	}
+}
+
+func TestConfigurationNamesRedis(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", "127.0.0.1:6379")
+	w := newWorld(t)
+	cfg := filepath.Join(w.dir, "config.yaml")
+	prefix := "cove-nr-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	yaml := "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\nspec:\n  accessControl:\n    trustDomain: example.org\n" +
+		"  nameResolution:\n    component: redis\n    configuration:\n      redisHost: 127.0.0.1:6379\n      keyPrefix: " + prefix + "\n      updateInterval: 2\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	useConfig := func(o *standalone.Options) { o.ConfigPath, o.NameResolutionFile = cfg, "" }
+	alpha := w.start(t, "alpha", startApp(t, "alpha"), useConfig)
+	w.start(t, "beta", startApp(t, "beta"), useConfig)
+	status, got, body := invoke(t, alpha, "beta", "via-redis", nil)
+	if status != http.StatusOK || got.App != "beta" || got.Caller != "alpha" {
+		t.Fatalf("status %d, app %q, caller %q: %s", status, got.App, got.Caller, body)
+	}
+	// Nothing went to the default SQLite file.
+	if _, err := os.Stat(w.nrFile); err == nil {
+		t.Errorf("%s was created though the Configuration names redis", w.nrFile)
+	}
+}
+
+func TestConfigurationErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"not a configuration", "apiVersion: dapr.io/v1alpha1\nkind: Component\n", "not Configuration"},
+		{"no component", "kind: Configuration\nspec:\n  nameResolution:\n    configuration: {}\n", "component is required"},
+		{"unknown component", "kind: Configuration\nspec:\n  nameResolution:\n    component: mdns\n", `unknown component type "nameresolution.mdns"`},
+		{"bad registry metadata", "kind: Configuration\nspec:\n  nameResolution:\n    component: sqlite\n    configuration:\n      updateInterval: soon\n", "updateInterval"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			cfg := filepath.Join(w.dir, "config.yaml")
+			if err := os.WriteFile(cfg, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := standalone.Start(t.Context(), standalone.Options{
+				AppID: "alpha", ListenAddresses: []string{"127.0.0.1"}, CADir: w.caDir, NameResolutionFile: w.nrFile,
+				ConfigPath: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Start: %v; want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }
