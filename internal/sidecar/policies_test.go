@@ -164,8 +164,18 @@ func TestTimeout(t *testing.T) {
 		invoke.Options{}, map[string]*hitApp{"slow": app})
 	resp, body := do(t, http.MethodGet, s.httpURL+"/v1.0/invoke/slow/method/work", "", nil)
 	msg := wantDaprError(t, resp, body, http.StatusInternalServerError, "ERR_DIRECT_INVOKE")
-	if !strings.Contains(msg, "deadline exceeded") || !strings.HasPrefix(msg, "failed to invoke, id: slow") {
+	if msg != "failed to invoke, id: slow, err: context deadline exceeded" {
 		t.Errorf("message %q, want Dapr's invoke failure naming the deadline", msg)
+	}
+	cc, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	_, err = runtimev1pb.NewDaprClient(cc).InvokeService(t.Context(), &runtimev1pb.InvokeServiceRequest{Id: "slow",
+		Message: &commonv1pb.InvokeRequest{Method: "work"}})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("gRPC API: %v, want DeadlineExceeded", err)
 	}
 }
 

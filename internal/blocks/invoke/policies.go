@@ -95,7 +95,7 @@ func (i *Invoker) applyPolicies(ctx context.Context, req *Request, appID string,
 	if err != nil {
 		return nil, invokeError(req.AppID, err)
 	}
-	resp, err := resiliency.Run(ctx, p, func(ctx context.Context) (*Response, error) {
+	resp, err := resiliency.Run(ctx, p, func(actx context.Context) (*Response, error) {
 		attempt := *req
 		if replay {
 			attempt.Header = req.Header.Clone()
@@ -104,9 +104,9 @@ func (i *Invoker) applyPolicies(ctx context.Context, req *Request, appID string,
 				attempt.Body = io.NopCloser(bytes.NewReader(body))
 			}
 		}
-		resp, err := call(ctx, &attempt, appID)
+		resp, err := call(actx, &attempt, appID)
 		if err != nil {
-			return nil, err
+			return nil, attemptError(ctx, actx, req.AppID, err)
 		}
 		if resp.Status < 200 || resp.Status > 399 {
 			return resp, &resiliency.StatusError{Code: resp.Status}
@@ -213,11 +213,11 @@ func (i *Invoker) applyMessagePolicies(ctx context.Context, req *MessageRequest,
 	if p == nil {
 		return call(ctx, req, appID)
 	}
-	res, err := resiliency.Run(ctx, p, func(ctx context.Context) (*MessageResponse, error) {
-		res, err := call(ctx, req, appID)
+	res, err := resiliency.Run(ctx, p, func(actx context.Context) (*MessageResponse, error) {
+		res, err := call(actx, req, appID)
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, attemptError(ctx, actx, req.AppID, err)
 		case res.HTTPStatus != 0 && (res.HTTPStatus < 200 || res.HTTPStatus > 399):
 			return res, &resiliency.StatusError{Code: res.HTTPStatus}
 		case res.Status != nil && res.Status.Code() != codes.OK:
@@ -239,3 +239,13 @@ func invokeErrorStatus(id string, err error) *daprerr.Error {
 }
 
 func asDaprErr(err error, target **daprerr.Error) bool { return errors.As(err, target) }
+
+// attemptError names an attempt cut short by the policy's timeout as daprd
+// does ("failed to invoke, id: x, err: context deadline exceeded"); the
+// cause stays DeadlineExceeded for the gRPC API's status.
+func attemptError(ctx, actx context.Context, id string, err error) error {
+	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return invokeError(id, context.DeadlineExceeded)
+	}
+	return err
+}
