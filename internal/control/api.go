@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -15,8 +16,15 @@ import (
 //	GET  /v1/status                  the environment (Status)
 //	GET  /v1/replicas/{name}/env     a replica's environment (ReplicaEnv)
 //	POST /v1/shutdown                stop the environment gracefully
+//	GET  /debug/pprof/...            Go's profiles of the cove process
+//
+// The socket is the access control: only users who can open it (the
+// environment's owner) reach the API, profiles included.
 func (e *Env) apiHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.Status())
 	})
