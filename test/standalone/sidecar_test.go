@@ -293,6 +293,24 @@ func TestSidecarProcesses(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
+	t.Run("the shutdown API stops the sidecar cleanly", func(t *testing.T) {
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1.0/shutdown", alpha.httpPort), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("shutdown: %s", resp.Status)
+		}
+		select {
+		case <-alpha.exited:
+		case <-time.After(15 * time.Second):
+			t.Fatal("sidecar still running after POST /v1.0/shutdown")
+		}
+		if code := alpha.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	})
 }
 
 func TestBadComponentFileNamesFileAndLine(t *testing.T) {
