@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -65,9 +66,9 @@ type policyStack struct {
 	httpURL, grpcAddr string
 }
 
-func newPolicyStack(t *testing.T, cfg Config, pol *staticPolicies, opts invoke.Options, apps map[string]*hitApp) *policyStack {
+func newPolicyStack(t *testing.T, cfg Config, pol *staticPolicies, opts invoke.Options, apps map[string]*hitApp, extra ...*routing.App) *policyStack {
 	t.Helper()
-	var list []*routing.App
+	list := extra
 	for id, a := range apps {
 		list = append(list, &routing.App{Name: id, DaprAppID: id, Endpoints: []routing.Endpoint{{App: id, Replica: id + "-1", Addr: a.addr}}})
 	}
@@ -360,3 +361,60 @@ func TestTraceContext(t *testing.T) {
 	}
 }
 
+// tokenEcho is an app speaking gRPC that reports the dapr-api-token and
+// traceparent it received in its response header.
+type tokenEcho struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (tokenEcho) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-seen-token", strings.Join(md.Get("dapr-api-token"), ","),
+		"x-seen-trace", strings.Join(md.Get("traceparent"), ",")))
+	return &testpb.SimpleResponse{Payload: in.GetPayload()}, nil
+}
+
+func TestProxiedCallsPassTheCalleesRules(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	testpb.RegisterTestServiceServer(srv, tokenEcho{})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	deny := false
+	acl := &invoke.AccessControl{Policies: map[string]*invoke.AccessPolicy{
+		"frontend": {TrustDomain: "public", Namespace: "default", DefaultAllow: &deny, Operations: []invoke.AccessOperation{
+			{Name: "/grpc.testing.TestService/UnaryCall", Allow: true},
+		}},
+	}}
+	pol := &staticPolicies{apps: map[string]*invoke.AppSettings{"echo": {AppToken: "app-secret", Access: acl}}}
+	s := newPolicyStack(t, Config{APIToken: "s3cret"}, pol, invoke.Options{}, nil, &routing.App{Name: "echo", DaprAppID: "echo",
+		AppProtocol: "grpc", Endpoints: []routing.Endpoint{{App: "echo", Replica: "echo-1", Addr: l.Addr().String()}}})
+	cc, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "dapr-app-id", "echo", "dapr-api-token", "s3cret", "traceparent", tp)
+	var header metadata.MD
+	if _, err := testpb.NewTestServiceClient(cc).UnaryCall(ctx, &testpb.SimpleRequest{}, grpc.Header(&header)); err != nil {
+		t.Fatalf("allowed proxied call: %v", err)
+	}
+	if got := header.Get("x-seen-token"); len(got) != 1 || got[0] != "app-secret" {
+		t.Errorf("app saw dapr-api-token %q, want only its APP_API_TOKEN", got)
+	}
+	if got := header.Get("x-seen-trace"); len(got) != 1 || got[0] != tp {
+		t.Errorf("app saw traceparent %q, want %q", got, tp)
+	}
+	_, err = testpb.NewTestServiceClient(cc).EmptyCall(ctx, &testpb.Empty{})
+	if st := status.Convert(err); st.Code() != codes.PermissionDenied || !strings.Contains(st.Message(), "access control policy has denied access to appid: frontend") {
+		t.Errorf("denied proxied call: %v", err)
+	}
+	noToken := metadata.AppendToOutgoingContext(t.Context(), "dapr-app-id", "echo")
+	if _, err := testpb.NewTestServiceClient(cc).UnaryCall(noToken, &testpb.SimpleRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("proxied call without the API token: %v, want Unauthenticated", err)
+	}
+}

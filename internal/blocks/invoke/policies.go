@@ -249,3 +249,26 @@ func attemptError(ctx, actx context.Context, id string, err error) error {
 	}
 	return err
 }
+
+// AuthorizeProxy applies appID's access control to a gRPC call proxied
+// from caller to the full method name, which gRPC-only rules match without
+// a verb as in Dapr, and returns appID's APP_API_TOKEN for the call's
+// metadata. A refusal is a PermissionDenied status.
+func (i *Invoker) AuthorizeProxy(caller, appID, method string) (string, error) {
+	pol := i.currentPolicies()
+	if pol == nil {
+		return "", nil
+	}
+	bare, err := i.bareAppID(appID)
+	if err != nil {
+		return "", nil // DialApp reports it
+	}
+	callee := pol.App(bare)
+	if callee == nil {
+		return "", nil
+	}
+	if err := i.authorize(pol, callee, caller, method, "", false); err != nil {
+		return "", err
+	}
+	return callee.AppToken, nil
+}

@@ -72,3 +72,10 @@ type gatedStream struct {
 }
 
 func (s *gatedStream) Context() context.Context { return s.ctx }
+
+// proxyGate is implemented by invokers that know callees' rules
+// (*invoke.Invoker): proxied calls pass the callee's access control like
+// any invocation, and carry its APP_API_TOKEN.
+type proxyGate interface {
+	AuthorizeProxy(caller, appID, method string) (appToken string, err error)
+}

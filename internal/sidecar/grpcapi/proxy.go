@@ -93,6 +93,14 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 	if p.inv == nil {
 		return status.Error(codes.Unavailable, "failed to proxy request: proxy not initialized")
 	}
+	// The callee's access control and APP_API_TOKEN (interceptors.go).
+	var appToken string
+	if g, ok := p.inv.(proxyGate); ok {
+		var err error
+		if appToken, err = g.AuthorizeProxy(p.appID, target, method); err != nil {
+			return err
+		}
+	}
 	conn, err := p.inv.DialApp(ctx, target)
 	if err != nil {
 		return err
@@ -105,6 +113,9 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 	}
 	out.Set(mdCallerAppID, p.appID)
 	out.Set(mdCalleeAppID, conn.Target.AppID)
+	if appToken != "" {
+		out.Set(mdAPITokenName, appToken)
+	}
 
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
