@@ -272,3 +272,29 @@ func (i *Invoker) AuthorizeProxy(caller, appID, method string) (string, error) {
 	}
 	return callee.AppToken, nil
 }
+
+// SelfPolicies narrows p to one sidecar's view, for a standalone sidecar
+// whose Invoker serves only its own app: resiliency applies to self's
+// outbound calls (not again to calls peers make to self, which their
+// sidecars already ran through theirs), and callee rules are self's own,
+// enforced on calls arriving from peers; a remote callee enforces its own.
+func SelfPolicies(self string, p Policies) Policies { return selfPolicies{self, p} }
+
+type selfPolicies struct {
+	self string
+	p    Policies
+}
+
+func (s selfPolicies) Resiliency(caller, target string) *resiliency.Policy {
+	if caller != s.self || target == s.self {
+		return nil
+	}
+	return s.p.Resiliency(caller, target)
+}
+
+func (s selfPolicies) App(appID string) *AppSettings {
+	if appID != s.self {
+		return nil
+	}
+	return s.p.App(appID)
+}

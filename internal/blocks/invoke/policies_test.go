@@ -163,3 +163,28 @@ func TestTimeoutCoversTheStreamedAnswer(t *testing.T) {
 		t.Error("reading a body the app never finishes succeeded; the timeout must cut it")
 	}
 }
+
+func TestSelfPolicies(t *testing.T) {
+	pol := &resiliency.Policy{Timeout: time.Second}
+	all := testPolicies{p: pol, apps: map[string]*AppSettings{"me": {AppToken: "a"}, "peer": {AppToken: "b"}}}
+	s := SelfPolicies("me", all)
+	tests := []struct {
+		name           string
+		caller, target string
+		want           *resiliency.Policy
+	}{
+		{name: "own outbound call", caller: "me", target: "peer", want: pol},
+		{name: "peer calling in", caller: "peer", target: "me", want: nil},
+		{name: "own app through itself", caller: "me", target: "me", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.Resiliency(tt.caller, tt.target); got != tt.want {
+				t.Errorf("Resiliency(%s, %s) = %v, want %v", tt.caller, tt.target, got, tt.want)
+			}
+		})
+	}
+	if s.App("me") == nil || s.App("peer") != nil {
+		t.Error("callee rules must be the own app's only")
+	}
+}
