@@ -155,13 +155,16 @@ func New(opts Options) *Edge {
 	rt := &timeoutTransport{base: e.roundTrip, d: e.timeout}
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
 	bufs := &bufferPool{}
+	const flushInterval = 50 * time.Millisecond
 	e.appProxy = &httputil.ReverseProxy{
 		Rewrite:    e.rewriteToApp,
 		Transport:  rt,
 		BufferPool: bufs,
-		// Flush every write so event streams, long polls and chunked
-		// responses reach the caller as the app produces them.
-		FlushInterval:  -1,
+		// Event streams and bodies of unknown length (chunked) are
+		// flushed on every write by ReverseProxy itself; other bodies at
+		// least every flushInterval. Flushing every write of every response
+		// would cost a separate write for the headers of each one.
+		FlushInterval:  flushInterval,
 		ModifyResponse: recordStatus,
 		ErrorHandler:   e.proxyError,
 		ErrorLog:       errLog,
@@ -170,7 +173,7 @@ func New(opts Options) *Edge {
 		Rewrite:        e.rewriteForward,
 		Transport:      rt,
 		BufferPool:     bufs,
-		FlushInterval:  -1,
+		FlushInterval:  flushInterval,
 		ModifyResponse: recordStatus,
 		ErrorHandler:   e.proxyError,
 		ErrorLog:       errLog,
