@@ -3,6 +3,7 @@ package sidecar
 import (
 	"crypto/subtle"
 	"net/http"
+	"path"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -19,7 +20,7 @@ var unauthorized = daprerr.Kind{Code: "ERR_UNAUTHORIZED", HTTP: http.StatusUnaut
 // answers 401 itself and reports false when the call must stop.
 func (s *Sidecar) checkAPIToken(w http.ResponseWriter, r *http.Request) bool {
 	want := s.cfg.APIToken
-	if want == "" || strings.HasPrefix(r.URL.Path, "/v1.0/healthz") {
+	if want == "" || healthCheck(r) {
 		return true
 	}
 	got := r.Header.Get(invoke.HeaderAPIToken)
@@ -32,4 +33,15 @@ func (s *Sidecar) checkAPIToken(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.writeError(w, r, daprerr.New(unauthorized, "%s", msg))
 	return false
+}
+
+// healthCheck reports a request for the health endpoints, which stay open
+// as in daprd. The path is judged as it will be routed (cleaned), and a
+// request naming a target app is an invocation whatever its path.
+func healthCheck(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Header.Get(invoke.HeaderAppID) != "" || strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		return false
+	}
+	p := path.Clean(r.URL.Path)
+	return p == "/v1.0/healthz" || p == "/v1.0/healthz/outbound"
 }

@@ -259,6 +259,19 @@ func TestAPIToken(t *testing.T) {
 			t.Errorf("GET %s without a token: %d, want 204", p, resp.StatusCode)
 		}
 	}
+	// Nothing else hides behind the health paths.
+	for _, tt := range []struct {
+		path   string
+		header http.Header
+	}{
+		{path: "/v1.0/healthz/../metadata"},
+		{path: "/v1.0/healthz", header: http.Header{"Dapr-App-Id": {"orders"}}},
+	} {
+		resp, body := do(t, http.MethodGet, s.httpURL+tt.path, "", tt.header)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s %v without a token: %d %s, want 401", tt.path, tt.header, resp.StatusCode, body)
+		}
+	}
 
 	// gRPC: a raw client without the token is refused; the official SDK
 	// reads DAPR_API_TOKEN and gets through.
