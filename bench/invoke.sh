@@ -33,6 +33,7 @@ YAML
 
 # up FILE LOG: starts cove up and waits until it is ready; prints its pid.
 up() {
+  : >"$2"
   "$WORK/cove" up -f "$1" --http-port "$(free_port)" >"$2" 2>&1 &
   local pid=$!
   for _ in $(seq 1 600); do grep -q "is ready" "$2" && break; sleep 0.1; done
@@ -47,9 +48,9 @@ wait_port "$ECHO_PORT"
 
 echo "invoke benchmark: fortio -t $DURATION, $(nproc) cores shared with the load generator"
 fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-fortio_run "cove sidecar @1000qps" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/" -c "$CONC" -qps 1000
+fortio_run "cove sidecar @1000qps" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping" -c "$CONC" -qps 1000
 fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-fortio_run "cove sidecar max" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/" -c "$CONC" -qps 0
+fortio_run "cove sidecar max" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping" -c "$CONC" -qps 0
 report "cove sidecar max/direct max" "cove sidecar @1000qps/direct @1000qps"
 python3 - "$WORK/results" <<'PY'
 import json, sys
