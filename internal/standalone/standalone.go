@@ -172,7 +172,12 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		return nil, err
 	}
 
+	unlock, err := lockCADir(opts.CADir)
+	if err != nil {
+		return nil, err
+	}
 	ca, err := security.LoadOrCreateDir(opts.CADir)
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("CA for sidecar-to-sidecar mTLS: %w", err)
 	}

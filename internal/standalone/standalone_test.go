@@ -403,3 +403,46 @@ func TestConfigurationErrors(t *testing.T) {
 		})
 	}
 }
+
+// Sidecars started at once on a fresh machine share one new CA: each
+// trusts the others.
+func TestConcurrentFirstUseMakesOneCA(t *testing.T) {
+	w := newWorld(t)
+	const n = 4
+	sidecars := make(chan *standalone.Sidecar, n)
+	errs := make(chan error, n)
+	for i := range n {
+		port := startApp(t, "app"+strconv.Itoa(i))
+		go func() {
+			s, err := standalone.Start(t.Context(), standalone.Options{
+				AppID: "app" + strconv.Itoa(i), AppPort: port, ListenAddresses: []string{"127.0.0.1"},
+				CADir: w.caDir, NameResolutionFile: w.nrFile, BaseDir: w.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			sidecars <- s
+		}()
+	}
+	var all []*standalone.Sidecar
+	for range n {
+		select {
+		case err := <-errs:
+			t.Errorf("start: %v", err)
+		case s := <-sidecars:
+			all = append(all, s)
+			t.Cleanup(func() { _ = s.Close(context.Background()) })
+		}
+	}
+	if len(all) < 2 {
+		t.Fatal("fewer than two sidecars started")
+	}
+	for i, s := range all {
+		target := all[(i+1)%len(all)].Registration().AppID
+		status, _, body := invoke(t, s, target, "x", nil)
+		if status != http.StatusOK {
+			t.Errorf("%s -> %s: status %d: %s", s.Registration().AppID, target, status, body)
+		}
+	}
+}
