@@ -20,16 +20,18 @@ const module = "github.com/cove-env/cove/internal/"
 // forbidden maps a package path prefix (below internal/) to the cove
 // packages it must not import.
 var forbidden = map[string][]string{
-	"daprerr":    {"*"},
-	"routing":    {"*"},
-	"security":   {"*"},
-	"spec":       {"*"},
-	"supervisor": {"*"},
-	"components": {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},
-	"blocks":     {"sidecar", "edge", "supervisor", "control", "cli", "spec"},
-	"sidecar":    {"edge", "supervisor", "control", "cli", "spec"},
-	"edge":       {"sidecar", "blocks", "components", "supervisor", "control", "cli", "spec"},
-	"control":    {"cli"},
+	"daprerr":      {"*"},
+	"routing":      {"*"},
+	"security":     {"*"},
+	"resiliency":   {"*"},
+	"tracecontext": {"*"},
+	"spec":         {"*"},
+	"supervisor":   {"*"},
+	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},
+	"blocks":       {"sidecar", "edge", "supervisor", "control", "cli", "spec"},
+	"sidecar":      {"edge", "supervisor", "control", "cli", "spec"},
+	"edge":         {"sidecar", "blocks", "components", "supervisor", "control", "cli", "spec"},
+	"control":      {"cli"},
 }
 
 // allowedLeaf lists what packages marked "*" may still import.

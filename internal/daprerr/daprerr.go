@@ -32,6 +32,7 @@ var (
 	OutboundNotReady = Kind{"ERR_OUTBOUND_HEALTH_NOT_READY", http.StatusInternalServerError, codes.Unavailable}
 	MetadataGet      = Kind{"ERR_METADATA_GET", http.StatusInternalServerError, codes.Internal}
 	MetadataSet      = Kind{"ERR_METADATA_SET", http.StatusBadRequest, codes.InvalidArgument}
+	Unauthorized     = Kind{"ERR_UNAUTHORIZED", http.StatusUnauthorized, codes.Unauthenticated}
 
 	DirectInvoke         = Kind{"ERR_DIRECT_INVOKE", http.StatusInternalServerError, codes.Internal}
 	DirectInvokeNotReady = Kind{"ERR_DIRECT_INVOKE_NOT_READY", http.StatusInternalServerError, codes.Internal}

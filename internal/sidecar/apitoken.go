@@ -6,14 +6,11 @@ import (
 	"path"
 	"strings"
 
-	"google.golang.org/grpc/codes"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
 )
 
-// unauthorized is daprd's answer to an API call without the right token.
-var unauthorized = daprerr.Kind{Code: "ERR_UNAUTHORIZED", HTTP: http.StatusUnauthorized, GRPC: codes.Unauthenticated}
 
 // checkAPIToken enforces DAPR_API_TOKEN: with a token configured, every
 // call but the health endpoints must carry it in dapr-api-token. It
@@ -31,7 +28,7 @@ func (s *Sidecar) checkAPIToken(w http.ResponseWriter, r *http.Request) bool {
 	if got == "" {
 		msg = "missing api token in request header " + strings.ToLower(invoke.HeaderAPIToken)
 	}
-	s.writeError(w, r, daprerr.New(unauthorized, "%s", msg))
+	s.writeError(w, r, daprerr.New(daprerr.Unauthorized, "%s", msg))
 	return false
 }
 
