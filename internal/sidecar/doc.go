@@ -12,6 +12,12 @@
 // what both front ends must do alike lives in one shared place
 // (statevalue for state values, Metadata for the metadata report).
 //
+// Standalone sidecars (cove sidecar) also use the peer side kept here:
+// PeerTLS (workload certificate, SPIFFE identity checks), PeerServer (the
+// internal listener peers invoke over HTTP/2 with mutual TLS, taking the
+// caller's id from its certificate) and NameResolver (own app locally,
+// other app ids through name resolution).
+//
 // It must not import the control plane, the edge or the supervisor:
 // they construct sidecars, not the other way round.
 package sidecar

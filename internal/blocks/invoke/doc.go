@@ -15,6 +15,9 @@
 // every sidecar of a process, so connections to an app are shared across
 // callers.
 //
+// PeerTransport carries a standalone sidecar's calls: to its own app as
+// they are, to other apps' sidecars over HTTP/2 with mutual TLS.
+//
 // It must not import the sidecar front ends, the control plane or the
 // routing table: resolution is the Resolver's job.
 package invoke
