@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 // replicas; any other host is dialled as it is.
 func (e *Edge) serveConnect(w http.ResponseWriter, r *http.Request, d decision) {
 	h := &hop{}
-	if (d.verdict == toApp || d.verdict == noReplica) && e.terminatesTLS(d.port) {
+	if (d.verdict == toApp || d.verdict == noReplica) && d.target == 0 && e.terminatesTLS(d.port) {
 		h.app = d.app.Name
 		defer e.logRequest(r.Context(), r, h, time.Now())
 		e.terminateTLS(w, r, h)
@@ -29,6 +31,13 @@ func (e *Edge) serveConnect(w http.ResponseWriter, r *http.Request, d decision) 
 			return
 		}
 		h.app, h.replica, h.addr = d.app.Name, ep.Replica, ep.Addr
+		if d.target != 0 {
+			// A TCP port: the tunnel goes to the replica's port for it.
+			if h.addr, ok = ep.AddrFor(d.target, d.app.Ingress.TargetPort); !ok {
+				e.reply(w, r, http.StatusBadGateway, fmt.Sprintf("replica %q of app %q has no port for target port %d", ep.Replica, d.app.Name, d.target))
+				return
+			}
+		}
 	case noReplica:
 		e.noReplica(w, r, d.app)
 		return
@@ -90,9 +99,7 @@ func (e *Edge) tunnel(w http.ResponseWriter, r *http.Request, h *hop) {
 	defer stop()
 
 	done := make(chan error, 2)
-	// brw.Reader holds whatever the client sent right after the CONNECT
-	// request (often the TLS ClientHello), so read through it.
-	go pipe(up, brw.Reader, done)
+	go pipe(up, clientReader(conn, brw.Reader), done)
 	go pipe(conn, up, done)
 	if err := <-done; err != nil {
 		// One side broke; the other would wait forever for a peer that is gone.
@@ -100,6 +107,20 @@ func (e *Edge) tunnel(w http.ResponseWriter, r *http.Request, h *hop) {
 		up.Close()
 	}
 	<-done
+}
+
+// clientReader reads a hijacked connection: first what the server had
+// already buffered (often the TLS ClientHello sent right after CONNECT),
+// then the connection itself. Reading on through the server's reader would
+// let it see the client's half-close as the client leaving, and cancel the
+// request's context, which ends the tunnel.
+func clientReader(conn net.Conn, br *bufio.Reader) io.Reader {
+	n := br.Buffered()
+	if n == 0 {
+		return conn
+	}
+	b, _ := br.Peek(n) // n bytes are buffered, so Peek cannot fail
+	return io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
 }
 
 // pipe copies src to dst, then half-closes dst so the peer sees the end of

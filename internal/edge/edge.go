@@ -63,6 +63,12 @@ type Options struct {
 	// without allowInsecure are redirected to. Serve sets it from the HTTPS
 	// listener when zero; with neither, nothing is redirected.
 	HTTPSPort int
+	// TCPIdleTimeout closes a TCP connection (ServeTCP) on which neither
+	// side sent anything for this long. Default DefaultTCPIdleTimeout.
+	TCPIdleTimeout time.Duration
+	// TCPMaxConns bounds the open connections of each TCP port. Default
+	// DefaultTCPMaxConns.
+	TCPMaxConns int
 }
 
 // Edge serves the public ingress and the internal proxy of one environment.
@@ -85,8 +91,10 @@ type Edge struct {
 	dialer *net.Dialer
 	// appProxy forwards to replicas, fwdProxy to hosts outside the
 	// environment. Each request carries its target in a *hop.
-	appProxy *httputil.ReverseProxy
-	fwdProxy *httputil.ReverseProxy
+	appProxy    *httputil.ReverseProxy
+	fwdProxy    *httputil.ReverseProxy
+	tcpIdle     time.Duration
+	tcpMaxConns int
 	// via names this edge in the Via header of forward-proxied requests, so a
 	// request that comes back to it (a Host naming the proxy itself) is caught.
 	via string
@@ -102,6 +110,15 @@ func New(opts Options) *Edge {
 		certs:   opts.Certificates,
 		dialer:  &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
 		via:     "cove-" + randomID(),
+
+		tcpIdle:     opts.TCPIdleTimeout,
+		tcpMaxConns: opts.TCPMaxConns,
+	}
+	if e.tcpIdle <= 0 {
+		e.tcpIdle = DefaultTCPIdleTimeout
+	}
+	if e.tcpMaxConns <= 0 {
+		e.tcpMaxConns = DefaultTCPMaxConns
 	}
 	if e.routes == nil {
 		e.routes = &routing.Source{}
@@ -214,7 +231,7 @@ func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
 			e.noReplica(w, r, d.app)
 			return
 		}
-		e.proxyToApp(w, r, d.app, pol)
+		e.proxyToApp(w, r, d.app, pol, 0)
 	case listing:
 		e.listApps(w, r, t, d)
 	default:
@@ -234,7 +251,7 @@ func (e *Edge) serveInternal(w http.ResponseWriter, r *http.Request) {
 	}
 	switch d.verdict {
 	case toApp:
-		e.proxyToApp(w, r, d.app, policy{})
+		e.proxyToApp(w, r, d.app, policy{}, d.target)
 	case noReplica:
 		e.noReplica(w, r, d.app)
 	case forward:

@@ -53,28 +53,39 @@ var errUpstreamTimeout = errors.New("upstream did not answer in time")
 const clientGone = 499
 
 // proxyToApp sends r to a ready replica of app: the one its sticky-session
-// cookie names, else the next by round robin.
-func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App, pol policy) {
+// cookie names, else the one with the fewest outstanding requests (round
+// robin among equals). target, when not 0, is an additional TCP port the
+// caller named, which gets plain HTTP/1.1 and no sticky sessions, as in ACA.
+func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App, pol policy, target int) {
 	pol.secure = r.TLS != nil
 	h := &hop{app: app.Name, pol: pol}
 	in := app.Ingress
+	sticky := in != nil && in.Sticky && target == 0
 	var ep routing.Endpoint
 	ok := false
-	if in != nil && in.Sticky {
+	if sticky {
 		ep, ok = stickyEndpoint(r, app)
 	}
 	if !ok {
-		if ep, ok = app.Pick(); !ok {
+		if ep, ok = app.PickLeastLoaded(); !ok {
 			e.noReplica(w, r, app)
 			return
 		}
-		if in != nil && in.Sticky {
+		if sticky {
 			h.affinity = ep.Replica
 		}
 	}
 	h.replica, h.addr = ep.Replica, ep.Addr
+	if target != 0 && in != nil {
+		if h.addr, ok = ep.AddrFor(target, in.TargetPort); !ok {
+			e.reply(w, r, http.StatusBadGateway, fmt.Sprintf("replica %q of app %q has no port for target port %d", ep.Replica, app.Name, target))
+			return
+		}
+	}
+	done := ep.Begin()
+	defer done()
 	// Upgrades (WebSocket) are an HTTP/1.1 mechanism, so they keep to it.
-	h.h2c = in != nil && in.Transport == routing.TransportHTTP2 && r.Header.Get("Upgrade") == ""
+	h.h2c = target == 0 && in != nil && in.Transport == routing.TransportHTTP2 && r.Header.Get("Upgrade") == ""
 	e.serveProxy(e.appProxy, w, r, h)
 }
 

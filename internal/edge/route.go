@@ -51,6 +51,9 @@ type decision struct {
 	// port is the port from the Host, "" when there was none.
 	port string
 	app  *routing.App
+	// target is the container target port behind a TCP port the request
+	// named (<app>:<exposedPort>); 0 for the app's main HTTP port.
+	target int
 	// reason is the 404 body.
 	reason string
 }
@@ -99,6 +102,9 @@ func publicRoute(t *routing.Table, domain, hostport string) decision {
 		d.verdict = listing
 		return d
 	}
+	if app, ok := t.CustomDomain(host); ok {
+		return publicApp(d, app, host)
+	}
 	if _, ok := label(host, "internal."+domain); ok {
 		d.reason = fmt.Sprintf("host %q is an internal name, reachable only from apps inside the environment", host)
 		return d
@@ -109,13 +115,23 @@ func publicRoute(t *routing.Table, domain, hostport string) decision {
 		return d
 	}
 	app, ok := t.App(name)
-	switch {
-	case !ok:
+	if !ok {
 		d.reason = fmt.Sprintf("no app named %q in this environment (host %q)", name, host)
+		return d
+	}
+	return publicApp(d, app, host)
+}
+
+// publicApp applies the public edge's checks once the app is known.
+func publicApp(d decision, app *routing.App, host string) decision {
+	name := app.Name
+	switch {
 	case app.Ingress == nil:
 		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", name, host)
 	case !app.Ingress.External:
 		d.reason = fmt.Sprintf("app %q has internal ingress only (external: false); other apps reach it at http://%s", name, name)
+	case app.Ingress.IsTCP():
+		d.reason = fmt.Sprintf("app %q has transport tcp; connect to port %d of the edge's address instead", name, app.Ingress.ExposedPort)
 	case len(app.Endpoints) == 0:
 		d.verdict, d.app = noReplica, app
 	default:
@@ -159,20 +175,38 @@ func internalRoute(t *routing.Table, domain, hostport string) decision {
 
 // appDecision applies an internal call's checks once the app is known. Port
 // 80, 443 (HTTPS, terminated by the edge), no port or the app's target port
-// reach the main ingress port; the environment has no other ports to offer
-// yet. A public name (<app>.<domain>)
-// ignores the port as the public edge does, so an app that calls another by
-// its public URL, edge port included, reaches it too.
+// reach the main HTTP port; an exposed TCP port (a tcp app's exposedPort or
+// an additionalPortMappings entry, internal or external) reaches the
+// replica's port for that target. A public name (<app>.<domain>) ignores
+// the port as the public edge does, so an app that calls another by its
+// public URL, edge port included, reaches it too.
 func appDecision(d decision, app *routing.App, anyPort bool) decision {
-	switch {
-	case app.Ingress == nil:
+	in := app.Ingress
+	if in == nil {
 		d.reason = fmt.Sprintf("app %q has ingress disabled (host %q)", app.Name, d.host)
-	case !anyPort && d.port != "" && d.port != "80" && d.port != "443" &&
-		(app.Ingress.TargetPort <= 0 || d.port != strconv.Itoa(app.Ingress.TargetPort)):
+		return d
+	}
+	httpPort := d.port == "" || d.port == "80" || d.port == "443" ||
+		(in.TargetPort > 0 && d.port == strconv.Itoa(in.TargetPort))
+	if !anyPort && d.port != "" && (!httpPort || in.IsTCP()) {
+		if p, err := strconv.Atoi(d.port); err == nil {
+			if target, ok := in.TCPTarget(p, true); ok {
+				d.target = target
+			}
+		}
+	}
+	switch {
+	case d.target != 0:
+	case in.IsTCP():
+		d.reason = fmt.Sprintf("app %q has transport tcp; connect to %s:%d", app.Name, app.Name, in.ExposedPort)
+		return d
+	case !anyPort && !httpPort:
 		d.reason = fmt.Sprintf("app %q does not expose port %s; call it on port 80 (http://%s)", app.Name, d.port, app.Name)
-	case len(app.Endpoints) == 0:
+		return d
+	}
+	if len(app.Endpoints) == 0 {
 		d.verdict, d.app = noReplica, app
-	default:
+	} else {
 		d.verdict, d.app = toApp, app
 	}
 	return d

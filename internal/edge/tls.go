@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -90,7 +89,7 @@ func (e *Edge) terminateTLS(w http.ResponseWriter, r *http.Request, h *hop) {
 		return
 	}
 	h.status = http.StatusOK
-	if !inner.deliver(&bufferedConn{Conn: conn, r: brw.Reader}) {
+	if !inner.deliver(&bufferedConn{Conn: conn, r: clientReader(conn, brw.Reader)}) {
 		conn.Close() // the edge is shutting down
 	}
 }
@@ -99,7 +98,7 @@ func (e *Edge) terminateTLS(w http.ResponseWriter, r *http.Request, h *hop) {
 // ClientHello) before reading the connection itself.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r io.Reader
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

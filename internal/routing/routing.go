@@ -11,6 +11,7 @@ package routing
 import (
 	"net/netip"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -21,6 +22,45 @@ type Endpoint struct {
 	Replica  string
 	// Addr is host:port of the replica's main port (its PORT).
 	Addr string
+	// Ports maps the container target ports of the app's
+	// additionalPortMappings to host:port of the replica's own port for
+	// each; a process has one PORT, so every extra target gets one more.
+	Ports map[int]string
+
+	// inflight counts the requests the edge has sent to this replica and
+	// not yet seen finish; shared by every table that lists the replica.
+	inflight *atomic.Int64
+}
+
+// AddrFor returns where the replica serves a container target port: Addr
+// for the main target port (main), else the port allocated for that
+// additional mapping.
+func (ep Endpoint) AddrFor(target, main int) (string, bool) {
+	if target == main {
+		return ep.Addr, true
+	}
+	a, ok := ep.Ports[target]
+	return a, ok
+}
+
+// Begin counts a request to the replica as outstanding until the returned
+// function is called, which least-outstanding-requests balancing reads.
+func (ep Endpoint) Begin() (done func()) {
+	c := ep.inflight
+	if c == nil {
+		return func() {}
+	}
+	c.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { c.Add(-1) }) }
+}
+
+// Outstanding is the number of requests begun and not yet done.
+func (ep Endpoint) Outstanding() int64 {
+	if ep.inflight == nil {
+		return 0
+	}
+	return ep.inflight.Load()
 }
 
 // Transports of an app's ingress, as ACA names them.
@@ -32,6 +72,9 @@ const (
 	// TransportHTTP2 speaks cleartext HTTP/2 (h2c) to the app, end to end,
 	// which gRPC needs.
 	TransportHTTP2 = "http2"
+	// TransportTCP proxies raw TCP connections on ExposedPort; the app is
+	// not reachable over HTTP.
+	TransportTCP = "tcp"
 )
 
 // ClientCertMode is what the edge does with TLS client certificates for an
@@ -65,6 +108,64 @@ type Ingress struct {
 	Sticky bool
 	// ClientCert is the client certificate mode; empty means ignore.
 	ClientCert ClientCertMode
+	// ExposedPort is the port a TCP app is reached on (external: on the
+	// edge's address; internal: <app>:<port> through the internal proxy).
+	// It is the targetPort when the app's YAML gives none; 0 for HTTP apps.
+	ExposedPort int
+	// AdditionalPorts are the app's extra TCP ports (additionalPortMappings).
+	AdditionalPorts []PortMapping
+	// CustomDomains are host names the public edge routes to the app
+	// besides <app>.<domain>, lower case.
+	CustomDomains []string
+}
+
+// PortMapping is one additional TCP port of an app.
+type PortMapping struct {
+	// External exposes the port on the edge's address; otherwise it is
+	// reachable from inside the environment only.
+	External   bool
+	TargetPort int
+	// ExposedPort is the port callers use; the TargetPort when the app's
+	// YAML gives none.
+	ExposedPort int
+}
+
+// IsTCP reports whether the app's main ingress is raw TCP.
+func (in *Ingress) IsTCP() bool { return in != nil && in.Transport == TransportTCP }
+
+// TCPTarget finds the container target port behind an exposed TCP port.
+// From outside (inside false) only external ports count; from inside every
+// port does. The main port of an HTTP app is not a TCP port.
+func (in *Ingress) TCPTarget(exposed int, inside bool) (int, bool) {
+	if in == nil || exposed <= 0 {
+		return 0, false
+	}
+	if in.IsTCP() && in.ExposedPort == exposed && (inside || in.External) {
+		return in.TargetPort, true
+	}
+	for _, m := range in.AdditionalPorts {
+		if m.ExposedPort == exposed && (inside || m.External) {
+			return m.TargetPort, true
+		}
+	}
+	return 0, false
+}
+
+// ExternalTCPPorts lists the ports the edge listens on for the app.
+func (in *Ingress) ExternalTCPPorts() []int {
+	if in == nil {
+		return nil
+	}
+	var out []int
+	if in.IsTCP() && in.External && in.ExposedPort > 0 {
+		out = append(out, in.ExposedPort)
+	}
+	for _, m := range in.AdditionalPorts {
+		if m.External && m.ExposedPort > 0 {
+			out = append(out, m.ExposedPort)
+		}
+	}
+	return out
 }
 
 // IPRules is an app's ipSecurityRestrictions: every rule has the same
@@ -129,6 +230,26 @@ func (a *App) Pick() (Endpoint, bool) {
 	return a.Endpoints[i%uint64(n)], true
 }
 
+// PickLeastLoaded returns the ready endpoint with the fewest outstanding
+// requests (see Endpoint.Begin). Ties go round robin, so idle replicas
+// share light traffic evenly; a slow replica, whose requests pile up, gets
+// fewer new ones.
+func (a *App) PickLeastLoaded() (Endpoint, bool) {
+	n := len(a.Endpoints)
+	if n == 0 {
+		return Endpoint{}, false
+	}
+	start := int((a.next.Add(1) - 1) % uint64(n))
+	best, bestLoad := -1, int64(0)
+	for k := range n {
+		i := (start + k) % n
+		if l := a.Endpoints[i].Outstanding(); best < 0 || l < bestLoad {
+			best, bestLoad = i, l
+		}
+	}
+	return a.Endpoints[best], true
+}
+
 // Endpoint finds a ready endpoint by replica name; false when that replica
 // is not (or no longer) ready.
 func (a *App) Endpoint(replica string) (Endpoint, bool) {
@@ -142,22 +263,46 @@ func (a *App) Endpoint(replica string) (Endpoint, bool) {
 
 // Table is an immutable snapshot of the topology. Build it with NewTable.
 type Table struct {
-	apps    map[string]*App
-	byAppID map[string]*App
+	apps     map[string]*App
+	byAppID  map[string]*App
+	byDomain map[string]*App
 }
 
-// NewTable indexes apps by name and by Dapr app id. Endpoint order is made
-// stable so round robin does not depend on map iteration.
+// NewTable indexes apps by name, by Dapr app id and by custom domain.
+// Endpoint order is made stable so round robin does not depend on map
+// iteration. A custom domain claimed by two apps goes to the first by name.
 func NewTable(apps []*App) *Table {
-	t := &Table{apps: map[string]*App{}, byAppID: map[string]*App{}}
+	t := &Table{apps: map[string]*App{}, byAppID: map[string]*App{}, byDomain: map[string]*App{}}
 	for _, a := range apps {
 		sort.Slice(a.Endpoints, func(i, j int) bool { return a.Endpoints[i].Replica < a.Endpoints[j].Replica })
+		for i := range a.Endpoints {
+			if a.Endpoints[i].inflight == nil {
+				a.Endpoints[i].inflight = new(atomic.Int64)
+			}
+		}
 		t.apps[a.Name] = a
 		if a.DaprAppID != "" {
 			t.byAppID[a.DaprAppID] = a
 		}
 	}
+	for _, a := range t.Apps() {
+		if a.Ingress == nil {
+			continue
+		}
+		for _, d := range a.Ingress.CustomDomains {
+			if _, taken := t.byDomain[d]; !taken {
+				t.byDomain[d] = a
+			}
+		}
+	}
 	return t
+}
+
+// CustomDomain finds the app a custom domain (lower case, no port) is
+// bound to.
+func (t *Table) CustomDomain(host string) (*App, bool) {
+	a, ok := t.byDomain[host]
+	return a, ok
 }
 
 // App finds an app by name.
@@ -196,5 +341,24 @@ func (s *Source) Load() *Table {
 	return NewTable(nil)
 }
 
-// Store swaps in a new table.
-func (s *Source) Store(t *Table) { s.cur.Store(t) }
+// Store swaps in a new table. Replicas the current table lists keep their
+// outstanding-request counts, so balancing is not reset by every change
+// and requests in flight are counted where they will finish.
+func (s *Source) Store(t *Table) {
+	if old := s.cur.Load(); old != nil && t != nil {
+		counts := map[string]*atomic.Int64{}
+		for _, a := range old.apps {
+			for _, ep := range a.Endpoints {
+				counts[ep.Replica] = ep.inflight
+			}
+		}
+		for _, a := range t.apps {
+			for i := range a.Endpoints {
+				if c := counts[a.Endpoints[i].Replica]; c != nil {
+					a.Endpoints[i].inflight = c
+				}
+			}
+		}
+	}
+	s.cur.Store(t)
+}
