@@ -2,7 +2,8 @@
 // created on the first run under the environment's state directory and loaded
 // on later runs, and the certificates it issues: the edge's serving
 // certificates for <app>.<domain>, <app>.internal.<domain>, bare app names,
-// localhost and 127.0.0.1, and workload certificates that carry an app's
+// localhost and 127.0.0.1, custom domains (a given certificate, or one
+// issued by the CA when none is), and workload certificates that carry an app's
 // SPIFFE ID for sidecar-to-sidecar mTLS.
 //
 // It also writes the trust bundle replicas get as SSL_CERT_FILE: the

@@ -27,6 +27,9 @@ type EdgeCerts struct {
 
 	mu     sync.Mutex
 	byName map[string]*tls.Certificate
+	// custom are the apps' custom domains (SniEnabled bindings): a
+	// certificate given for the name, or nil to issue one from the CA.
+	custom map[string]*tls.Certificate
 }
 
 // EdgeCerts issues the default edge certificate for domain and returns the
@@ -55,14 +58,32 @@ func (c *CA) EdgeCerts(domain string) (*EdgeCerts, error) {
 // Default returns the certificate for clients that send no server name.
 func (e *EdgeCerts) Default() *tls.Certificate { return e.def }
 
-// GetCertificate is a tls.Config.GetCertificate.
-func (e *EdgeCerts) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	if !e.ownName(name) {
-		return e.def, nil
+// SetCustomDomains replaces the custom domains served by SNI. A domain
+// mapped to a certificate is served with it; a domain mapped to nil gets a
+// certificate issued by the environment CA on first use, for local
+// development without the real one. Names are matched case-insensitively.
+func (e *EdgeCerts) SetCustomDomains(domains map[string]*tls.Certificate) {
+	m := make(map[string]*tls.Certificate, len(domains))
+	for name, c := range domains {
+		m[strings.TrimSuffix(strings.ToLower(name), ".")] = c
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.custom = m
+}
+
+// GetCertificate is a tls.Config.GetCertificate.
+func (e *EdgeCerts) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	custom, isCustom := e.custom[name]
+	if custom != nil {
+		return custom, nil
+	}
+	if !isCustom && !e.ownName(name) {
+		return e.def, nil
+	}
 	if c, ok := e.byName[name]; ok {
 		return c, nil
 	}
