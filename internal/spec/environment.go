@@ -39,7 +39,9 @@ type Environment struct {
 	// that name none of their own. See daprresources.go.
 	Resiliency []*Resiliency      `json:"resiliency,omitempty"`
 	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
-	Warnings   Problems           `json:"warnings,omitempty"`
+	// Certificates serve custom domains (see certificates.go).
+	Certificates []*CertificateEntry `json:"certificates,omitempty"`
+	Warnings     Problems            `json:"warnings,omitempty"`
 }
 
 // Edge is where the environment's ingress edge listens.
@@ -89,6 +91,8 @@ type envFile struct {
 	Components []componentEntry `json:"components"`
 	Resiliency []fileRef        `json:"resiliency"`
 	DaprConfig *fileRef         `json:"configuration"`
+	// Certificates are custom domains' certificates (certificates.go).
+	Certificates []certificateFile `json:"certificates"`
 }
 
 type appEntryFile struct {
@@ -213,6 +217,7 @@ func (l *loader) load(data []byte) {
 		l.d.decodeDocument(root, &f)
 	}
 	l.settings(&f)
+	l.certificates(f.Certificates)
 	if len(f.Apps) == 0 && l.d.probs.Err() == nil {
 		l.d.errorf("apps", "required: at least one app (file: its ACA YAML, command: how to run it)")
 	}
