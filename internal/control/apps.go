@@ -47,9 +47,12 @@ type replicaRuntime struct {
 	port         int
 	daprHTTPPort int
 	daprGRPCPort int
-	env          []string
-	sidecar      *sidecar.Sidecar
-	ready        bool
+	// extraPorts maps the target ports of additionalPortMappings to the
+	// replica's own port for each (its PORT_<target> variable).
+	extraPorts map[int]int
+	env        []string
+	sidecar    *sidecar.Sidecar
+	ready      bool
 }
 
 // startApps builds every app, then starts its replicas.
@@ -237,6 +240,9 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		return err
 	}
 	appAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
+	if r.extraPorts, err = extraPorts(a.ingress); err != nil {
+		return err
+	}
 
 	if a.daprAppID != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -390,6 +396,7 @@ func (e *Env) replicaEnv(a *appRuntime, r *replicaRuntime) []string {
 			"NODE_EXTRA_CA_CERTS="+e.ca.CertPath(),
 		)
 	}
+	env = append(env, extraPortEnv(r.extraPorts)...)
 	if r.daprHTTPPort != 0 {
 		env = append(env,
 			"APP_ID="+a.daprAppID,

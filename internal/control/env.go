@@ -109,6 +109,16 @@ type Env struct {
 	// as SSL_CERT_FILE.
 	ca       *security.CA
 	caBundle string
+	// edge serves the listeners; edgeCerts are its certificates, custom
+	// domains included; planeCtx ends once everything else has stopped.
+	edge      *edge.Edge
+	edgeCerts *security.EdgeCerts
+	planeCtx  context.Context
+	// reloadMu serialises reloads and TCP listener changes; it is taken
+	// before mu, never while holding it.
+	reloadMu sync.Mutex
+	// tcp are the edge's TCP listeners by exposed port.
+	tcp map[int]*tcpListener
 
 	mu       sync.Mutex
 	apps     []*appRuntime
@@ -214,6 +224,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		Logger:       e.log,
 		Certificates: edgeCerts.GetCertificate,
 	})
+	e.edge, e.edgeCerts, e.planeCtx = edgeSrv, edgeCerts, planeCtx
 	edgeDone := make(chan error, 1)
 	go func() {
 		edgeDone <- edgeSrv.Serve(planeCtx, edge.Listeners{HTTP: e.publicLn, HTTPS: e.tlsLn, Internal: e.internalLn})
@@ -238,6 +249,9 @@ func (e *Env) run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := e.startApps(ctx); err != nil {
+		return err
+	}
+	if err := e.syncTCP(); err != nil {
 		return err
 	}
 
@@ -267,6 +281,11 @@ func (e *Env) loadCA() (*security.EdgeCerts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("environment CA: %w", err)
 	}
+	domains, err := customDomainCerts(e.spec)
+	if err != nil {
+		return nil, err
+	}
+	certs.SetCustomDomains(domains)
 	e.ca, e.caBundle = ca, bundle
 	return certs, nil
 }
@@ -464,10 +483,17 @@ func (e *Env) tableLocked() *routing.Table {
 		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress}
 		for _, r := range a.replicas {
 			if r.ready {
-				ra.Endpoints = append(ra.Endpoints, routing.Endpoint{
+				ep := routing.Endpoint{
 					App: a.name, Revision: a.revision, Replica: r.name,
 					Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(r.port)),
-				})
+				}
+				for target, port := range r.extraPorts {
+					if ep.Ports == nil {
+						ep.Ports = map[int]string{}
+					}
+					ep.Ports[target] = net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+				}
+				ra.Endpoints = append(ra.Endpoints, ep)
 			}
 		}
 		apps = append(apps, ra)
@@ -497,6 +523,13 @@ func (e *Env) Status() Status {
 				}
 			} else {
 				as.URL = fmt.Sprintf("http://%s (inside the environment)", a.name)
+			}
+			if a.ingress.IsTCP() {
+				host := e.spec.Edge.Address
+				if !a.ingress.External {
+					host = a.name // through the internal proxy
+				}
+				as.URL = fmt.Sprintf("tcp://%s", net.JoinHostPort(host, fmt.Sprint(a.ingress.ExposedPort)))
 			}
 		}
 		for _, r := range a.replicas {

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"cmp"
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -33,6 +35,18 @@ func ingressRoute(in *spec.Ingress) (*routing.Ingress, error) {
 	r.IPRules = rules
 	if s := in.StickySessions; s != nil {
 		r.Sticky = strings.EqualFold(s.Affinity, "sticky")
+	}
+	if r.Transport == routing.TransportTCP {
+		// ACA's default: the port callers use is the one the app listens on.
+		r.ExposedPort = cmp.Or(in.ExposedPort, in.TargetPort)
+	}
+	for _, m := range in.AdditionalPortMappings {
+		r.AdditionalPorts = append(r.AdditionalPorts, routing.PortMapping{
+			External: m.External, TargetPort: m.TargetPort, ExposedPort: cmp.Or(m.ExposedPort, m.TargetPort),
+		})
+	}
+	for _, d := range in.CustomDomains {
+		r.CustomDomains = append(r.CustomDomains, strings.TrimSuffix(strings.ToLower(d.Name), "."))
 	}
 	if c := in.CORSPolicy; c != nil {
 		r.CORS = &routing.CORS{
@@ -81,4 +95,36 @@ func parseRange(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 CIDR range", s)
 	}
 	return p.Masked(), nil
+}
+
+// customDomainCerts are the certificates of the environment's custom
+// domains with bindingType SniEnabled: the environment file's certificate
+// the binding's certificateId names, or nil (issue one from the CA) when
+// the file gives none. A domain bound without SNI is routed but served with
+// the default certificate.
+func customDomainCerts(env *spec.Environment) (map[string]*tls.Certificate, error) {
+	out := map[string]*tls.Certificate{}
+	for _, entry := range env.Apps {
+		in := entry.App.Properties.Configuration.Ingress
+		if in == nil {
+			continue
+		}
+		for _, d := range in.CustomDomains {
+			if !strings.EqualFold(d.BindingType, "SniEnabled") {
+				continue
+			}
+			name := strings.TrimSuffix(strings.ToLower(d.Name), ".")
+			out[name] = nil
+			c, ok := env.Certificate(d.CertificateID)
+			if !ok {
+				continue
+			}
+			pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("app %s: custom domain %s: certificate %s: %w", entry.App.Name, d.Name, c.Name, err)
+			}
+			out[name] = &pair
+		}
+	}
+	return out, nil
 }

@@ -2,7 +2,12 @@ package control
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
+	"strconv"
+
+	"github.com/cove-env/cove/internal/routing"
 )
 
 // freePort asks the kernel for a free loopback port. The port is released
@@ -18,4 +23,38 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// extraPorts allocates a port per target port of an app's
+// additionalPortMappings: a process shares the host's network, so each
+// replica needs its own port for each extra target, as for its PORT.
+func extraPorts(in *routing.Ingress) (map[int]int, error) {
+	if in == nil || len(in.AdditionalPorts) == 0 {
+		return nil, nil
+	}
+	out := make(map[int]int, len(in.AdditionalPorts))
+	for _, m := range in.AdditionalPorts {
+		p, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("port for target port %d: %w", m.TargetPort, err)
+		}
+		out[m.TargetPort] = p
+	}
+	return out, nil
+}
+
+// ExtraPortEnvPrefix names the variable that tells a replica which port to
+// listen on for an additionalPortMappings target port: PORT_9000=41234
+// means "serve what the container would serve on 9000 on 41234".
+const ExtraPortEnvPrefix = "PORT_"
+
+// extraPortEnv renders a replica's extra ports as PORT_<target> variables,
+// in target port order.
+func extraPortEnv(ports map[int]int) []string {
+	targets := slices.Sorted(maps.Keys(ports))
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, ExtraPortEnvPrefix+strconv.Itoa(t)+"="+strconv.Itoa(ports[t]))
+	}
+	return out
 }
