@@ -197,6 +197,8 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 	o.AppMaxConcurrency = f.appMaxConcurrency
 	o.Namespace = getenv("NAMESPACE")
 	o.HostIP = getenv("HOST_IP")
+	o.APIToken = getenv("DAPR_API_TOKEN")
+	o.AppAPIToken = getenv("APP_API_TOKEN")
 	o.CADir = firstNonEmpty(f.caDir, getenv("COVE_CA_DIR"))
 	o.NameResolutionFile = firstNonEmpty(f.nameResolutionFile, getenv("COVE_NAME_RESOLUTION_FILE"))
 	if o.CADir == "" || o.NameResolutionFile == "" {
@@ -268,7 +270,11 @@ Sidecars call each other over HTTP/2 with mutual TLS. Certificates carry the
 SPIFFE ID spiffe://<trust domain>/ns/<namespace>/<app id> and come from the CA
 in --ca-dir (created on first use); sidecars that should call each other must
 share it. The trust domain is spec.accessControl.trustDomain of --config
-("public" by default), the namespace $NAMESPACE ("default").
+("public" by default), the namespace $NAMESPACE ("default"). The Configuration's
+access control applies to calls from other sidecars, by the caller's certified id.
+
+As with daprd, DAPR_API_TOKEN makes the Dapr API require that token and
+APP_API_TOKEN is sent to the app on every call.
 
 Flags marked "accepted" are taken so daprd command lines work unchanged.`,
 		Example: `  cove sidecar --app-id orders --app-port 8080 --resources-path ./components

@@ -13,12 +13,14 @@ import (
 )
 
 func TestParseSidecarArgs(t *testing.T) {
-	env := map[string]string{"COVE_CA_DIR": "/ca", "COVE_NAME_RESOLUTION_FILE": "/nr.db"}
+	env := map[string]string{"COVE_CA_DIR": "/ca", "COVE_NAME_RESOLUTION_FILE": "/nr.db",
+		"DAPR_API_TOKEN": "api-token", "APP_API_TOKEN": "app-token", "NAMESPACE": "prod", "HOST_IP": "10.0.0.9"}
 	getenv := func(k string) string { return env[k] }
 	base := standalone.Options{
 		AppChannelAddress: "127.0.0.1", AppProtocol: "http", HTTPPort: 3500, GRPCPort: 50001,
 		MaxRequestBodySize: 4 << 20, MaxHeaderBytes: 4 << 10, AppMaxConcurrency: -1,
 		CADir: "/ca", NameResolutionFile: "/nr.db",
+		APIToken: "api-token", AppAPIToken: "app-token", Namespace: "prod", HostIP: "10.0.0.9",
 	}
 	with := func(f func(o *standalone.Options)) standalone.Options {
 		o := base

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/cove-env/cove/internal/spec"
 )
 
 // Configuration is what cove reads of a Dapr Configuration file (--config).
@@ -17,6 +19,10 @@ type Configuration struct {
 	NameResolution *NameResolution
 	// TrustDomain is spec.accessControl.trustDomain, "" when unset.
 	TrustDomain string
+	// Spec is the file as the environment's parser reads it (access
+	// control, tracing), with its warnings.
+	Spec     *spec.DaprConfiguration
+	Warnings spec.Problems
 }
 
 // NameResolution selects the name resolution component.
@@ -45,11 +51,17 @@ type configFile struct {
 	} `json:"spec"`
 }
 
-// LoadConfiguration reads a Dapr Configuration file.
+// LoadConfiguration reads a Dapr Configuration file: strictly, with file
+// and line in its errors, through the environment's parser, and
+// spec.nameResolution, which only standalone sidecars apply, beside it.
 func LoadConfiguration(path string) (*Configuration, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	parsed, probs := spec.ParseConfiguration(path, data)
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	var f configFile
 	if err := yaml.Unmarshal(data, &f); err != nil {
@@ -58,7 +70,12 @@ func LoadConfiguration(path string) (*Configuration, error) {
 	if f.Kind != "Configuration" {
 		return nil, fmt.Errorf("configuration %s: kind is %q, not Configuration", path, f.Kind)
 	}
-	cfg := &Configuration{}
+	cfg := &Configuration{Spec: parsed}
+	for _, w := range probs.Warnings() {
+		if w.Path != "spec.nameResolution" {
+			cfg.Warnings = append(cfg.Warnings, w)
+		}
+	}
 	if ac := f.Spec.AccessControl; ac != nil {
 		cfg.TrustDomain = ac.TrustDomain
 	}

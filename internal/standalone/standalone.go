@@ -80,6 +80,11 @@ type Options struct {
 	Logger *slog.Logger
 	// RuntimeVersion is reported by the metadata API.
 	RuntimeVersion string
+	// APIToken is daprd's DAPR_API_TOKEN: every API call but the health
+	// endpoints must carry it.
+	APIToken string
+	// AppAPIToken is daprd's APP_API_TOKEN, sent to the app on every call.
+	AppAPIToken string
 }
 
 // Sidecar is one running standalone sidecar.
@@ -152,6 +157,9 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 			return nil, err
 		}
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", slog.String("problem", w.String()))
+	}
 	trustDomain := cfg.TrustDomain
 	if trustDomain == "" {
 		trustDomain = DefaultTrustDomain
@@ -213,6 +221,11 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	s.invoker = invoke.New(resolver, invoke.Options{
 		Namespace: opts.Namespace, Transport: transport, Logger: log, MaxMessageSize: maxMsg,
 	})
+	self := &invoke.AppSettings{AppToken: opts.AppAPIToken, TrustDomain: trustDomain}
+	if cfg.Spec != nil {
+		self.Access = accessControl(cfg.Spec.AccessControl)
+	}
+	s.invoker.SetPolicies(selfPolicies{self: opts.AppID, app: self, trustDomain: trustDomain})
 
 	httpLn, err := listen(opts.ListenAddresses, opts.HTTPPort)
 	if err != nil {
@@ -250,6 +263,8 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		RuntimeVersion:     opts.RuntimeVersion,
 		MaxHeaderBytes:     opts.MaxHeaderBytes,
 		MaxRequestBodySize: opts.MaxRequestBodySize,
+		APIToken:           opts.APIToken,
+		TraceSampling:      traceSampling(cfg.Spec),
 	}
 	if s.sc, err = sidecar.New(scfg); err != nil {
 		_ = httpLn.Close()

@@ -34,6 +34,7 @@ type echo struct {
 	Caller string `json:"caller"`
 	Callee string `json:"callee"`
 	Body   string `json:"body"`
+	Token  string `json:"token"`
 }
 
 // startApp serves an app on loopback that answers every request with an
@@ -46,6 +47,7 @@ func startApp(t *testing.T, name string) int {
 		_ = json.NewEncoder(w).Encode(echo{
 			App: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 			Caller: r.Header.Get("dapr-caller-app-id"), Callee: r.Header.Get("dapr-callee-app-id"), Body: string(b),
+			Token: r.Header.Get("dapr-api-token"),
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -378,13 +380,15 @@ func TestConfigurationNamesRedis(t *testing.T) {
 }
 
 func TestConfigurationErrors(t *testing.T) {
+	head := "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\nspec:\n"
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"not a configuration", "apiVersion: dapr.io/v1alpha1\nkind: Component\n", "not Configuration"},
-		{"no component", "kind: Configuration\nspec:\n  nameResolution:\n    configuration: {}\n", "component is required"},
-		{"unknown component", "kind: Configuration\nspec:\n  nameResolution:\n    component: mdns\n", `unknown component type "nameresolution.mdns"`},
-		{"bad registry metadata", "kind: Configuration\nspec:\n  nameResolution:\n    component: sqlite\n    configuration:\n      updateInterval: soon\n", "updateInterval"},
+		{"not a configuration", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: c\n", "config.yaml:2:1: kind: this file holds a Dapr Component, not a Configuration"},
+		{"unknown field named with its line", head + "  tracing:\n    samplingRat: 1\n", "config.yaml:7:5: spec.tracing.samplingRat: unknown field"},
+		{"no component", head + "  nameResolution:\n    configuration: {}\n", "component is required"},
+		{"unknown component", head + "  nameResolution:\n    component: mdns\n", `unknown component type "nameresolution.mdns"`},
+		{"bad registry metadata", head + "  nameResolution:\n    component: sqlite\n    configuration:\n      updateInterval: soon\n", "updateInterval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -444,5 +448,63 @@ func TestConcurrentFirstUseMakesOneCA(t *testing.T) {
 		if status != http.StatusOK {
 			t.Errorf("%s -> %s: status %d: %s", s.Registration().AppID, target, status, body)
 		}
+	}
+}
+
+func TestAPITokensAndAccessControlAcrossSidecars(t *testing.T) {
+	w := newWorld(t)
+	cfg := filepath.Join(w.dir, "beta-config.yaml")
+	acl := `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: beta
+spec:
+  accessControl:
+    defaultAction: deny
+    policies:
+    - appId: alpha
+      trustDomain: public
+      namespace: default
+      defaultAction: deny
+      operations:
+      - name: /allowed/**
+        httpVerb: [POST]
+        action: allow
+`
+	if err := os.WriteFile(cfg, []byte(acl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alpha := w.start(t, "alpha", startApp(t, "alpha"), func(o *standalone.Options) { o.APIToken = "alpha-token" })
+	gamma := w.start(t, "gamma", startApp(t, "gamma"))
+	w.start(t, "beta", startApp(t, "beta"), func(o *standalone.Options) { o.ConfigPath, o.AppAPIToken = cfg, "beta-app-token" })
+
+	withToken := map[string]string{"dapr-api-token": "alpha-token"}
+	tests := []struct {
+		name       string
+		from       *standalone.Sidecar
+		method     string
+		hdr        map[string]string
+		wantStatus int
+		wantBody   string
+		wantToken  string
+	}{
+		{name: "no API token", from: alpha, method: "allowed/x", wantStatus: http.StatusUnauthorized, wantBody: "ERR_UNAUTHORIZED"},
+		{name: "allowed operation carries the callee's app token, not the caller's", from: alpha, method: "allowed/x", hdr: withToken,
+			wantStatus: http.StatusOK, wantToken: "beta-app-token"},
+		{name: "operation the policy denies", from: alpha, method: "private", hdr: withToken,
+			wantStatus: http.StatusForbidden, wantBody: "access control policy has denied access to appid: alpha"},
+		{name: "caller the policy does not name", from: gamma, method: "allowed/x",
+			wantStatus: http.StatusForbidden, wantBody: "access control policy has denied access to appid: gamma"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, got, body := invoke(t, tc.from, "beta", tc.method, tc.hdr)
+			if status != tc.wantStatus || !strings.Contains(body, tc.wantBody) {
+				t.Fatalf("status %d, body %s; want %d with %q", status, body, tc.wantStatus, tc.wantBody)
+			}
+			if status == http.StatusOK && (got.App != "beta" || got.Token != tc.wantToken) {
+				t.Errorf("app %q saw token %q; want beta with %q", got.App, got.Token, tc.wantToken)
+			}
+		})
 	}
 }
