@@ -15,6 +15,7 @@ import (
 //
 //	GET  /v1/status                  the environment (Status)
 //	GET  /v1/replicas/{name}/env     a replica's environment (ReplicaEnv)
+//	POST /v1/reload                  re-read the environment file (ReloadResult)
 //	POST /v1/shutdown                stop the environment gracefully
 //	GET  /debug/pprof/...            Go's profiles of the cove process
 //
@@ -39,6 +40,7 @@ func (e *Env) apiHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.app.entry.Dir, Env: rep.env})
 	})
+	mux.HandleFunc("POST /v1/reload", e.serveReload)
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		e.requestShutdown()

@@ -119,6 +119,9 @@ type Env struct {
 	reloadMu sync.Mutex
 	// tcp are the edge's TCP listeners by exposed port.
 	tcp map[int]*tcpListener
+	// applied is each app's ingress as last applied (at start or by a
+	// reload), under reloadMu.
+	applied map[string]*spec.Ingress
 
 	mu       sync.Mutex
 	apps     []*appRuntime

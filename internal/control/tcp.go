@@ -24,6 +24,11 @@ type tcpListener struct {
 func (e *Env) syncTCP() error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
+	return e.syncTCPLocked()
+}
+
+// syncTCPLocked is syncTCP with reloadMu held.
+func (e *Env) syncTCPLocked() error {
 	want := map[int]edge.TCPPort{}
 	e.mu.Lock()
 	for _, a := range e.apps {
