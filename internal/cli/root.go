@@ -75,6 +75,7 @@ Quick start:
 		newEnvCmd(),
 		newSidecarCmd(),
 		newGuardianCmd(),
+		newReloadCmd(),
 	)
 	return root
 }
