@@ -141,7 +141,8 @@ func publicApp(d decision, app *routing.App, host string) decision {
 }
 
 // internalRoute decides where a request reaching the internal proxy goes.
-// <app>, <app>.internal.<domain> and <app>.<domain> name any app with ingress;
+// <app>, <app>.internal.<domain>, <app>.<domain> and custom domains name any
+// app with ingress;
 // other names under the domain are 404 as in ACA, and everything else is
 // forwarded as an ordinary proxy would.
 func internalRoute(t *routing.Table, domain, hostport string) decision {
@@ -150,6 +151,11 @@ func internalRoute(t *routing.Table, domain, hostport string) decision {
 	if host == "" {
 		d.reason = "request has no host"
 		return d
+	}
+	// A custom domain is served from inside as from outside, without a
+	// round trip through the public address it resolves to.
+	if app, ok := t.CustomDomain(host); ok {
+		return appDecision(d, app, true)
 	}
 	var name string
 	inEnv, publicName := false, false

@@ -47,6 +47,8 @@ func routeTable() *routing.Table {
 		{Name: "worker", Endpoints: ep("worker")},
 		{Name: "starting", Ingress: &routing.Ingress{External: true, TargetPort: 80}},
 		{Name: "cold", Ingress: &routing.Ingress{External: false}},
+		{Name: "shop", Ingress: &routing.Ingress{External: true, TargetPort: 80, CustomDomains: []string{"shop.example.com"}}, Endpoints: ep("shop")},
+		{Name: "db", Ingress: &routing.Ingress{External: true, Transport: routing.TransportTCP, TargetPort: 5432, ExposedPort: 15432}, Endpoints: ep("db")},
 	})
 }
 
@@ -94,6 +96,8 @@ func TestPublicRoute(t *testing.T) {
 		{name: "ipv6 loopback", host: "[::1]:8080", want: routeResult{"listing", "", "::1", "8080"}},
 		{name: "custom domain app", domain: "env.test", host: "web.env.test", want: routeResult{"toApp", "web", "web.env.test", ""}},
 		{name: "custom domain bare", domain: "env.test", host: "env.test:80", want: routeResult{"listing", "", "env.test", "80"}},
+		{name: "app's custom domain", host: "Shop.Example.com:8443", want: routeResult{"toApp", "shop", "shop.example.com", "8443"}},
+		{name: "tcp app over http", host: "db.localhost", want: routeResult{"notFound", "", "db.localhost", ""}, reason: "connect to port 15432"},
 		{name: "custom domain ignores localhost names", domain: "env.test", host: "web.localhost", want: routeResult{"notFound", "", "web.localhost", ""}, reason: "no app is served"},
 	}
 	table := routeTable()
@@ -147,6 +151,10 @@ func TestInternalRoute(t *testing.T) {
 		{name: "outside host forwarded", host: "example.com", want: routeResult{"forward", "", "example.com", ""}},
 		{name: "no host", host: "", want: routeResult{"notFound", "", "", ""}, reason: "no host"},
 		{name: "custom domain", domain: "env.test", host: "api.internal.env.test", want: routeResult{"toApp", "api", "api.internal.env.test", ""}},
+		{name: "app's custom domain", host: "shop.example.com:443", want: routeResult{"toApp", "shop", "shop.example.com", "443"}},
+		{name: "tcp app by exposed port", host: "db:15432", want: routeResult{"toApp", "db", "db", "15432"}},
+		{name: "tcp app by target port", host: "db:5432", want: routeResult{"notFound", "", "db", "5432"}, reason: "connect to db:15432"},
+		{name: "tcp app without port", host: "db", want: routeResult{"notFound", "", "db", ""}, reason: "transport tcp"},
 		{name: "custom domain forwards localhost names", domain: "env.test", host: "api.localhost", want: routeResult{"forward", "", "api.localhost", ""}},
 	}
 	table := routeTable()
