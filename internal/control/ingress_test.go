@@ -63,6 +63,27 @@ func TestIngressRoute(t *testing.T) {
 			want: routing.Ingress{TargetPort: 80, Transport: "auto", ClientCert: routing.ClientCertIgnore},
 		},
 		{
+			name: "tcp, exposed port defaults to the target port",
+			in:   spec.Ingress{External: true, TargetPort: 5432, Transport: "tcp"},
+			want: routing.Ingress{External: true, TargetPort: 5432, Transport: "tcp", ExposedPort: 5432, ClientCert: routing.ClientCertIgnore},
+		},
+		{
+			name: "tcp with exposed port",
+			in:   spec.Ingress{TargetPort: 5432, ExposedPort: 15432, Transport: "tcp"},
+			want: routing.Ingress{TargetPort: 5432, Transport: "tcp", ExposedPort: 15432, ClientCert: routing.ClientCertIgnore},
+		},
+		{
+			name: "additional ports and custom domains",
+			in: spec.Ingress{TargetPort: 80,
+				AdditionalPortMappings: []spec.IngressPortMapping{{External: true, TargetPort: 9000}, {TargetPort: 9100, ExposedPort: 19100}},
+				CustomDomains:          []spec.CustomDomain{{Name: "Shop.Example.com", BindingType: "SniEnabled", CertificateID: "c"}},
+			},
+			want: routing.Ingress{TargetPort: 80, Transport: "auto", ClientCert: routing.ClientCertIgnore,
+				AdditionalPorts: []routing.PortMapping{{External: true, TargetPort: 9000, ExposedPort: 9000}, {TargetPort: 9100, ExposedPort: 19100}},
+				CustomDomains:   []string{"shop.example.com"},
+			},
+		},
+		{
 			name: "mixed actions",
 			in: spec.Ingress{TargetPort: 80, IPSecurityRestrictions: []spec.IPSecurityRestriction{
 				{Name: "a", IPAddressRange: "10.0.0.0/8", Action: "Allow"},
