@@ -309,7 +309,7 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		Name: r.name, App: a.name, Revision: a.revision,
 		Command: a.entry.Command, Shell: a.entry.Shell,
 		Dir: a.entry.Dir, Env: r.env,
-		Probes:           remapProbes(a.probes, a.containerPorts, r.port),
+		Probes:           remapExtraPorts(remapProbes(a.probes, a.containerPorts, r.port), r.extraPorts),
 		TerminationGrace: a.grace,
 	}
 	if err := e.sup.Start(ctx, spec); err != nil {

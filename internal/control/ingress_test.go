@@ -10,6 +10,7 @@ import (
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/spec"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 func TestIngressRoute(t *testing.T) {
@@ -115,5 +116,29 @@ func TestIngressRoute(t *testing.T) {
 				t.Errorf("routing entry (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestExtraPorts(t *testing.T) {
+	in := &routing.Ingress{TargetPort: 8000, AdditionalPorts: []routing.PortMapping{{TargetPort: 9100}, {TargetPort: 9000}}}
+	ports, err := extraPorts(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ports) != 2 || ports[9000] == 0 || ports[9100] == 0 || ports[9000] == ports[9100] {
+		t.Fatalf("extraPorts = %v, want a distinct port per target", ports)
+	}
+	env := extraPortEnv(map[int]int{9100: 2, 9000: 1})
+	if diff := cmp.Diff([]string{"PORT_9000=1", "PORT_9100=2"}, env); diff != "" {
+		t.Errorf("extraPortEnv (-want +got):\n%s", diff)
+	}
+	probes := []supervisor.Probe{
+		{Type: supervisor.Readiness, TCPSocket: &supervisor.TCPSocketAction{Port: 9000}},
+		{Type: supervisor.Liveness, HTTPGet: &supervisor.HTTPGetAction{Path: "/", Port: 9100}},
+		{Type: supervisor.Startup, TCPSocket: &supervisor.TCPSocketAction{Port: 7777}},
+	}
+	got := remapExtraPorts(probes, map[int]int{9000: 41000, 9100: 41100})
+	if got[0].TCPSocket.Port != 41000 || got[1].HTTPGet.Port != 41100 || got[2].TCPSocket.Port != 7777 {
+		t.Errorf("remapped probe ports: %d %d %d, want 41000 41100 7777", got[0].TCPSocket.Port, got[1].HTTPGet.Port, got[2].TCPSocket.Port)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 // freePort asks the kernel for a free loopback port. The port is released
@@ -57,4 +58,29 @@ func extraPortEnv(ports map[int]int) []string {
 		out = append(out, ExtraPortEnvPrefix+strconv.Itoa(t)+"="+strconv.Itoa(ports[t]))
 	}
 	return out
+}
+
+// remapExtraPorts points probes that name a target port of
+// additionalPortMappings at the replica's own port for it.
+func remapExtraPorts(probes []supervisor.Probe, extra map[int]int) []supervisor.Probe {
+	if len(extra) == 0 {
+		return probes
+	}
+	for i, p := range probes {
+		if p.TCPSocket != nil {
+			if port, ok := extra[p.TCPSocket.Port]; ok {
+				t := *p.TCPSocket
+				t.Port = port
+				probes[i].TCPSocket = &t
+			}
+		}
+		if p.HTTPGet != nil {
+			if port, ok := extra[p.HTTPGet.Port]; ok {
+				h := *p.HTTPGet
+				h.Port = port
+				probes[i].HTTPGet = &h
+			}
+		}
+	}
+	return probes
 }
