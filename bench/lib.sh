@@ -57,7 +57,7 @@ name, path = sys.argv[1], sys.argv[2]
 r = json.load(open(path))
 p = {x["Percentile"]: x["Value"] for x in r["DurationHistogram"]["Percentiles"]}
 codes = r.get("RetCodes", {})
-ok = codes.get("200", 0)
+ok = sum(v for k, v in codes.items() if str(k).startswith("2"))
 print(json.dumps({"name": name, "qps": r["ActualQPS"], "p50": p.get(50) * 1e3, "p90": p.get(90) * 1e3,
                   "p99": p.get(99) * 1e3, "ok": ok, "total": r["DurationHistogram"]["Count"]}))
 PY
@@ -70,7 +70,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {r["name"]: r for r in rows}
 bases = sys.argv[2:]
-print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-200":>8}')
+print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-2xx":>8}')
 for r in rows:
     print(f'{r["name"]:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["total"]-r["ok"]:8d}')
 print()

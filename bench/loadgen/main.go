@@ -1,0 +1,142 @@
+// Command loadgen drives one kind of request at a fixed concurrency, at full
+// speed or at a fixed rate, and prints one JSON line in the shape the bench
+// scripts' report reads ({"name","qps","p50","p90","p99","ok","total"},
+// latencies in milliseconds). It covers what fortio cannot: the official Dapr
+// Go SDK over gRPC, and Redis through go-redis as the direct baseline.
+//
+//	loadgen -name "sdk get" -mode dapr-grpc-get -addr 127.0.0.1:50001 -store statestore -key k
+//	loadgen -name "redis"   -mode redis-hget    -addr 127.0.0.1:6379 -key 'app||k'
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	var (
+		name  = flag.String("name", "run", "name of the run in the report")
+		mode  = flag.String("mode", "", "dapr-grpc-get, dapr-grpc-save, redis-hget or redis-hset")
+		addr  = flag.String("addr", "", "sidecar gRPC address or Redis address")
+		store = flag.String("store", "statestore", "state store name (dapr modes)")
+		key   = flag.String("key", "bench", "key to read or write")
+		conc  = flag.Int("c", 16, "concurrent workers")
+		dur   = flag.Duration("d", 10*time.Second, "duration")
+		qps   = flag.Float64("qps", 0, "total requests per second; 0 is as fast as possible")
+		out   = flag.String("out", "", "append the result line to this file instead of stdout (the Dapr SDK logs to stdout)")
+	)
+	flag.Parse()
+	op, cleanup, err := newOp(*mode, *addr, *store, *key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	defer cleanup()
+	if err := op(context.Background()); err != nil { // warm up, and fail fast
+		fmt.Fprintln(os.Stderr, "loadgen: first request:", err)
+		os.Exit(1)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *dur)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		all    []time.Duration
+		errors int
+		wg     sync.WaitGroup
+	)
+	start := time.Now()
+	for range *conc {
+		wg.Go(func() {
+			var lat []time.Duration
+			errs := 0
+			var tick *time.Ticker
+			if *qps > 0 {
+				tick = time.NewTicker(time.Duration(float64(*conc) / *qps * float64(time.Second)))
+				defer tick.Stop()
+			}
+			for ctx.Err() == nil {
+				if tick != nil {
+					select {
+					case <-tick.C:
+					case <-ctx.Done():
+						continue
+					}
+				}
+				t0 := time.Now()
+				if err := op(context.Background()); err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))]) / 1e6
+	}
+	w := os.Stdout
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		w = f
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"name": *name, "qps": float64(len(all)) / elapsed.Seconds(),
+		"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
+		"ok": len(all), "total": len(all) + errors,
+	})
+}
+
+// newOp returns the request to repeat.
+func newOp(mode, addr, store, key string) (func(context.Context) error, func(), error) {
+	switch mode {
+	case "dapr-grpc-get", "dapr-grpc-save":
+		c, err := dapr.NewClientWithAddress(addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mode == "dapr-grpc-get" {
+			return func(ctx context.Context) error {
+				_, err := c.GetState(ctx, store, key, nil)
+				return err
+			}, c.Close, nil
+		}
+		val := []byte(`{"bench":true}`)
+		return func(ctx context.Context) error { return c.SaveState(ctx, store, key, val, nil) }, c.Close, nil
+	case "redis-hget", "redis-hset":
+		// Dapr's Redis layout: a hash with data and version fields.
+		r := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+		cleanup := func() { _ = r.Close() }
+		if mode == "redis-hget" {
+			return func(ctx context.Context) error { return r.HMGet(ctx, key, "data", "version").Err() }, cleanup, nil
+		}
+		return func(ctx context.Context) error {
+			return r.HSet(ctx, key, "data", `{"bench":true}`, "version", 1).Err()
+		}, cleanup, nil
+	}
+	return nil, nil, fmt.Errorf("unknown mode %q", mode)
+}
