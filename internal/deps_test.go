@@ -31,6 +31,8 @@ var forbidden = map[string][]string{
 	"blocks":       {"sidecar", "edge", "supervisor", "control", "cli", "spec"},
 	"sidecar":      {"edge", "supervisor", "control", "cli", "spec"},
 	"edge":         {"sidecar", "blocks", "components", "supervisor", "control", "cli", "spec"},
+	"resources":    {"sidecar", "edge", "supervisor", "control", "standalone", "cli"},
+	"standalone":   {"edge", "supervisor", "control", "cli"},
 	"control":      {"cli"},
 }
 

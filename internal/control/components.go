@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"time"
 
 	"github.com/cove-env/cove/internal/components"
 	cstate "github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/spec"
 )
-
-// defaultInitTimeout is Dapr's default for a component's initialisation.
-const defaultInitTimeout = 5 * time.Second
 
 // loadedComponent is one component instance shared by every sidecar in
 // its scope: one connection pool per component, not per replica.
@@ -28,41 +24,6 @@ type loadedComponent struct {
 // componentSet holds the environment's components.
 type componentSet struct {
 	items []*loadedComponent
-}
-
-// newComponent constructs a component without initialising it. Its errors
-// are the ones `cove validate` reports.
-func newComponent(c *spec.Component) (any, error) {
-	info, err := components.Lookup(c.Type, c.Version)
-	if err != nil {
-		return nil, err
-	}
-	inst := info.New()
-	if _, ok := inst.(cstate.Store); !ok {
-		return nil, fmt.Errorf("component kind %q is not supported yet; state stores are (%v)", info.Kind(), components.Types("state"))
-	}
-	return inst, nil
-}
-
-// resolveMetadata turns metadata items into properties, resolving
-// secretRefs against the component's own secrets.
-func resolveMetadata(c *spec.Component) (map[string]string, error) {
-	props := make(map[string]string, len(c.Metadata))
-	for _, m := range c.Metadata {
-		if m.SecretRef == "" {
-			props[m.Name] = m.Value
-			continue
-		}
-		i := slices.IndexFunc(c.Secrets, func(s spec.ComponentSecret) bool { return s.Name == m.SecretRef })
-		if i < 0 {
-			return nil, fmt.Errorf("metadata %s: secretRef %q names no secret in the component's secrets", m.Name, m.SecretRef)
-		}
-		if c.Secrets[i].Value == "" {
-			return nil, fmt.Errorf("metadata %s: secret %q has no value (Key Vault secrets cannot be read locally; give it a value)", m.Name, m.SecretRef)
-		}
-		props[m.Name] = c.Secrets[i].Value
-	}
-	return props, nil
 }
 
 // loadComponents initialises every component. A component that fails stops
@@ -88,46 +49,20 @@ func loadComponents(ctx context.Context, env *spec.Environment, baseDir string, 
 }
 
 func (s *componentSet) init(ctx context.Context, lc *loadedComponent, baseDir string) error {
-	c := lc.entry.Component
-	inst, err := newComponent(c)
+	// No AppID: one instance serves every app in the component's scopes.
+	st, err := resources.LoadStore(ctx, lc.entry.Component, components.Metadata{Name: lc.entry.Name, BaseDir: baseDir})
 	if err != nil {
 		return err
 	}
-	props, err := resolveMetadata(c)
-	if err != nil {
-		return err
-	}
-	lc.md = components.Metadata{Name: lc.entry.Name, Type: c.Type, Version: c.Version, Properties: props, BaseDir: baseDir}
-	timeout := defaultInitTimeout
-	if c.InitTimeout != "" {
-		if d, err := time.ParseDuration(c.InitTimeout); err == nil && d > 0 {
-			timeout = d
-		}
-	}
-	ictx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	store := inst.(cstate.Store)
-	if err := store.Init(ictx, lc.md); err != nil {
-		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("not ready within initTimeout %s: %w", timeout, err)
-		}
-		return err
-	}
-	lc.store = store
+	lc.md, lc.store = st.Metadata, st.Store
 	return nil
-}
-
-// inScope reports whether appID may use the component (no scopes: all).
-func (lc *loadedComponent) inScope(appID string) bool {
-	scopes := lc.entry.Component.Scopes
-	return len(scopes) == 0 || slices.Contains(scopes, appID)
 }
 
 // stateStores returns the loaded state stores appID may use.
 func (s *componentSet) stateStores(appID string) []*loadedComponent {
 	var out []*loadedComponent
 	for _, lc := range s.items {
-		if lc.store != nil && lc.inScope(appID) {
+		if lc.store != nil && lc.entry.Component.InScope(appID) {
 			out = append(out, lc)
 		}
 	}

@@ -57,26 +57,6 @@ func TestPoliciesFromResources(t *testing.T) {
 	}
 }
 
-func TestAccessControlDefaults(t *testing.T) {
-	tests := []struct {
-		name string
-		in   spec.AccessControl
-		want bool // the global default
-	}{
-		{name: "explicit allow", in: spec.AccessControl{DefaultAction: "allow", Policies: []spec.AccessPolicy{{AppID: "a"}}}, want: true},
-		{name: "unset with policies denies", in: spec.AccessControl{Policies: []spec.AccessPolicy{{AppID: "a"}}}, want: false},
-		{name: "unset without policies allows", in: spec.AccessControl{TrustDomain: "public"}, want: true},
-		{name: "explicit deny", in: spec.AccessControl{DefaultAction: "deny"}, want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := accessControl(&tt.in).DefaultAllow; got != tt.want {
-				t.Errorf("default allow = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestEnvValue(t *testing.T) {
 	env := []string{"A=1", "DAPR_API_TOKEN=first", "B=x=y", "DAPR_API_TOKEN=last"}
 	if got := envValue(env, "DAPR_API_TOKEN"); got != "last" {

@@ -1,11 +1,8 @@
 package standalone
 
 import (
-	"strconv"
-
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/resiliency"
-	"github.com/cove-env/cove/internal/spec"
 )
 
 // selfPolicies are the invocation rules of a standalone sidecar, whose
@@ -30,44 +27,4 @@ func (p selfPolicies) App(appID string) *invoke.AppSettings {
 		return p.app
 	}
 	return &invoke.AppSettings{TrustDomain: p.trustDomain}
-}
-
-// accessControl translates a Configuration's access control as daprd
-// reads it: without a defaultAction it denies when policies are listed and
-// allows otherwise. It mirrors the environment's translation.
-func accessControl(ac *spec.AccessControl) *invoke.AccessControl {
-	if ac == nil {
-		return nil
-	}
-	out := &invoke.AccessControl{Policies: map[string]*invoke.AccessPolicy{}}
-	switch ac.DefaultAction {
-	case "allow":
-		out.DefaultAllow = true
-	case "":
-		out.DefaultAllow = len(ac.Policies) == 0
-	}
-	for _, p := range ac.Policies {
-		ap := &invoke.AccessPolicy{TrustDomain: p.TrustDomain, Namespace: p.Namespace}
-		if p.DefaultAction != "" {
-			allow := p.DefaultAction == "allow"
-			ap.DefaultAllow = &allow
-		}
-		for _, op := range p.Operations {
-			ap.Operations = append(ap.Operations, invoke.AccessOperation{Name: op.Name, Verbs: op.HTTPVerb, Allow: op.Action == "allow"})
-		}
-		out.Policies[p.AppID] = ap
-	}
-	return out
-}
-
-// traceSampling is spec.tracing.samplingRate, nil when unset.
-func traceSampling(c *spec.DaprConfiguration) *float64 {
-	if c == nil || c.Tracing == nil || c.Tracing.SamplingRate == "" {
-		return nil
-	}
-	f, err := strconv.ParseFloat(c.Tracing.SamplingRate, 64)
-	if err != nil {
-		return nil
-	}
-	return &f
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
 
@@ -95,7 +96,7 @@ type Sidecar struct {
 	peer     *sidecar.PeerServer
 	invoker  *invoke.Invoker
 	registry nameresolution.Registry
-	stores   []loadedStore
+	stores   []resources.Store
 	reg      nameresolution.Registration
 
 	httpAddr, grpcAddr string
@@ -223,7 +224,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	})
 	self := &invoke.AppSettings{AppToken: opts.AppAPIToken, TrustDomain: trustDomain}
 	if cfg.Spec != nil {
-		self.Access = accessControl(cfg.Spec.AccessControl)
+		self.Access = resources.AccessControl(cfg.Spec.AccessControl)
 	}
 	s.invoker.SetPolicies(selfPolicies{self: opts.AppID, app: self, trustDomain: trustDomain})
 
@@ -264,7 +265,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		MaxHeaderBytes:     opts.MaxHeaderBytes,
 		MaxRequestBodySize: opts.MaxRequestBodySize,
 		APIToken:           opts.APIToken,
-		TraceSampling:      traceSampling(cfg.Spec),
+		TraceSampling:      resources.TraceSampling(cfg.Spec),
 	}
 	if s.sc, err = sidecar.New(scfg); err != nil {
 		_ = httpLn.Close()
@@ -395,7 +396,7 @@ func (s *Sidecar) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-		if err := closeStores(s.stores); err != nil {
+		if err := resources.CloseStores(s.stores); err != nil {
 			errs = append(errs, err)
 		}
 		s.closeErr = errors.Join(errs...)

@@ -1,0 +1,116 @@
+package resources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/cove-env/cove/internal/components"
+	cstate "github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/spec"
+)
+
+// DefaultInitTimeout is Dapr's default for a component's initialisation.
+const DefaultInitTimeout = 5 * time.Second
+
+// Store is one initialised state store and the metadata it was
+// initialised with.
+type Store struct {
+	Metadata components.Metadata
+	Store    cstate.Store
+}
+
+// NewStore constructs c's state store from the registry without
+// initialising it. Its errors are the ones validation reports: a type or
+// version not registered, a kind cove does not run yet.
+func NewStore(c *spec.Component) (cstate.Store, error) {
+	info, err := components.Lookup(c.Type, c.Version)
+	if err != nil {
+		return nil, err
+	}
+	store, ok := info.New().(cstate.Store)
+	if !ok {
+		return nil, fmt.Errorf("component kind %q is not supported yet; state stores are (%v)", info.Kind(), components.Types("state"))
+	}
+	return store, nil
+}
+
+// ResolveMetadata turns metadata items into properties: plain values, the
+// ACA format's own secrets, and Dapr's envRef (read from this process's
+// environment). Secret stores are not supported yet, so a reference into
+// one is an error naming the item.
+func ResolveMetadata(c *spec.Component) (map[string]string, error) {
+	props := make(map[string]string, len(c.Metadata))
+	for _, m := range c.Metadata {
+		switch {
+		case m.EnvRef != "":
+			props[m.Name] = os.Getenv(m.EnvRef)
+		case m.SecretRef == "":
+			props[m.Name] = m.Value
+		case c.Format == spec.FormatDapr || c.SecretStore != "":
+			return nil, fmt.Errorf("metadata %s: secret stores are not supported yet; give the value (or an envRef) instead of a secret reference", m.Name)
+		default:
+			i := slices.IndexFunc(c.Secrets, func(s spec.ComponentSecret) bool { return s.Name == m.SecretRef })
+			if i < 0 {
+				return nil, fmt.Errorf("metadata %s: secretRef %q names no secret in the component's secrets", m.Name, m.SecretRef)
+			}
+			if c.Secrets[i].Value == "" {
+				return nil, fmt.Errorf("metadata %s: secret %q has no value (Key Vault secrets cannot be read locally; give it a value)", m.Name, m.SecretRef)
+			}
+			props[m.Name] = c.Secrets[i].Value
+		}
+	}
+	return props, nil
+}
+
+// InitTimeout is c's initTimeout, Dapr's default when unset or invalid.
+func InitTimeout(c *spec.Component) time.Duration {
+	if c.InitTimeout != "" {
+		if d, err := time.ParseDuration(c.InitTimeout); err == nil && d > 0 {
+			return d
+		}
+	}
+	return DefaultInitTimeout
+}
+
+// LoadStore constructs c's state store, resolves its metadata and
+// initialises it within its initTimeout. md supplies what the caller
+// decides (Name, AppID, BaseDir); type, version and properties come from c.
+func LoadStore(ctx context.Context, c *spec.Component, md components.Metadata) (Store, error) {
+	store, err := NewStore(c)
+	if err != nil {
+		return Store{}, err
+	}
+	props, err := ResolveMetadata(c)
+	if err != nil {
+		return Store{}, err
+	}
+	md.Type, md.Version, md.Properties = c.Type, c.Version, props
+	timeout := InitTimeout(c)
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := store.Init(ictx, md); err != nil {
+		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
+			return Store{}, fmt.Errorf("not ready within initTimeout %s: %w", timeout, err)
+		}
+		return Store{}, err
+	}
+	return Store{Metadata: md, Store: store}, nil
+}
+
+// CloseStores closes every store, joining their errors.
+func CloseStores(stores []Store) error {
+	var errs []error
+	for _, st := range stores {
+		if st.Store == nil {
+			continue
+		}
+		if err := st.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close component %s: %w", st.Metadata.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
