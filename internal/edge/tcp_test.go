@@ -20,9 +20,10 @@ import (
 	"github.com/cove-env/cove/internal/routing"
 )
 
-// tcpReplica starts a TCP server that reads until the client half-closes,
-// then answers "<name>:<what it read>" and closes. It returns its address.
-func tcpReplica(t testing.TB, name string) string {
+// tcpServer accepts connections on a loopback port until the test ends and
+// hands each to serve on its own goroutine, closing it after. It returns
+// the address.
+func tcpServer(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,15 +38,22 @@ func tcpReplica(t testing.TB, name string) string {
 			}
 			go func() {
 				defer c.Close()
-				b, err := io.ReadAll(c)
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%s:%s", name, b)
+				serve(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// tcpReplica starts a TCP server that reads until the client half-closes,
+// then answers "<name>:<what it read>" and closes. It returns its address.
+func tcpReplica(t testing.TB, name string) string {
+	t.Helper()
+	return tcpServer(t, func(c net.Conn) {
+		if b, err := io.ReadAll(c); err == nil {
+			fmt.Fprintf(c, "%s:%s", name, b)
+		}
+	})
 }
 
 // serveTCP runs ServeTCP for p on a fresh loopback listener and returns
@@ -212,28 +220,10 @@ func TestServeTCPFollowsTable(t *testing.T) {
 	}
 }
 
-// holdReplica accepts connections and keeps them open, answering each line
-// with the same line, until the test ends.
+// holdReplica echoes every connection until the client closes it.
 func holdReplica(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return tcpServer(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 func TestServeTCPLimits(t *testing.T) {
@@ -317,12 +307,14 @@ func roundTrip(t testing.TB, c net.Conn, msg string) string {
 func TestInternalTCP(t *testing.T) {
 	a, extra := tcpReplica(t, "a"), tcpReplica(t, "extra")
 	web := replica(t, "web", "web-1", nil)
-	web.Ports = map[int]string{9000: extra}
+	extraHTTP := replica(t, "web", "web-1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "extra http "+r.URL.Path) })
+	web.Ports = map[int]string{9000: extra, 9200: extraHTTP.Addr}
 	env := newEnv(t, Options{},
 		tcpApp("db", &routing.Ingress{External: false, Transport: routing.TransportTCP, TargetPort: 5432, ExposedPort: 15432},
 			routing.Endpoint{Replica: "db-1", Addr: a}),
 		tcpApp("web", &routing.Ingress{External: true, TargetPort: 8080, AdditionalPorts: []routing.PortMapping{
 			{External: false, TargetPort: 9000, ExposedPort: 19000},
+			{External: false, TargetPort: 9200, ExposedPort: 19200},
 		}}, web),
 	)
 	proxy := env.internal.Listener.Addr().String()
@@ -370,6 +362,13 @@ func TestInternalTCP(t *testing.T) {
 			}
 		})
 	}
+	t.Run("plain http to an additional port", func(t *testing.T) {
+		c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(env.internalURL(t))}, Timeout: 10 * time.Second}
+		r := do(t, c, "http://web:19200/p", "", nil)
+		if r.status != http.StatusOK || r.body != "extra http /p" {
+			t.Errorf("got %d %q, want 200 %q", r.status, r.body, "extra http /p")
+		}
+	})
 }
 
 // TestLeastOutstanding checks that the edge sends new requests to the
