@@ -2,8 +2,10 @@
 // (package spec) into running apps. It loads components, builds revisions,
 // allocates ports, starts replica processes (package supervisor) with their
 // sidecars (package sidecar), keeps the routing table (package routing) in
-// step with replica readiness for the edge (package edge), and serves the
-// management API on a unix socket under the environment's .cove directory.
+// step with replica readiness for the edge (package edge), opens the edge's
+// TCP listeners, reloads ingress settings from the environment file while
+// replicas run (reload.go), and serves the management API on a unix socket
+// under the environment's .cove directory.
 //
 // It is the only package that knows all the data plane packages; they must
 // not import it. The CLI is its only importer.
