@@ -265,7 +265,7 @@ func TestServeTCPLimits(t *testing.T) {
 		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {
-		env := newEnv(t, Options{TCPIdleTimeout: 200 * time.Millisecond}, tcpApp("kv", in, routing.Endpoint{Replica: "r1", Addr: up}))
+		env := newEnv(t, Options{TCPIdleTimeout: 400 * time.Millisecond}, tcpApp("kv", in, routing.Endpoint{Replica: "r1", Addr: up}))
 		addr := serveTCP(t, env.edge, TCPPort{App: "kv", Port: 7000})
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -273,7 +273,7 @@ func TestServeTCPLimits(t *testing.T) {
 		}
 		defer c.Close()
 		// Traffic keeps the connection open past the idle timeout...
-		for i := range 5 {
+		for i := range 6 {
 			msg := strconv.Itoa(i) + "\n"
 			if got := roundTrip(t, c, msg); got != msg {
 				t.Fatalf("round trip %d answered %q", i, got)
