@@ -200,3 +200,68 @@ func CheckTableName(key, name string) error {
 // from daprd's "hosts" because the entries (internal listener addresses
 // speaking cove's sidecar protocol) mean something else.
 const DefaultTableName = "cove_sidecars"
+
+// Rows is what ScanRegistrations reads: database/sql's and pgx's rows
+// both fit.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanRegistrations reads (instance id, address) rows of appID in
+// namespace, as the SQL registries select them.
+func ScanRegistrations(rows Rows, namespace, appID string) ([]Registration, error) {
+	var out []Registration
+	for rows.Next() {
+		reg := Registration{Namespace: namespace, AppID: appID}
+		if err := rows.Scan(&reg.InstanceID, &reg.Address); err != nil {
+			return nil, err
+		}
+		out = append(out, reg)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Sweeper runs a registry's deletion of expired rows, which lookups
+// already ignore, so the table does not grow with every crashed sidecar.
+type Sweeper struct {
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// StartSweeper calls sweep every interval, with a context ending after
+// timeout, until Stop. A failed sweep is retried at the next interval.
+func StartSweeper(every, timeout time.Duration, sweep func(context.Context)) *Sweeper {
+	s := &Sweeper{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				sweep(ctx)
+				cancel()
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends the loop and waits for a sweep in progress; a nil Sweeper (no
+// cleanup configured) and repeated calls are fine.
+func (s *Sweeper) Stop() {
+	if s == nil {
+		return
+	}
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+}

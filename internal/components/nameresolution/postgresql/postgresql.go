@@ -28,8 +28,7 @@ type Registry struct {
 	table  string
 	pool   *pgxpool.Pool
 
-	stop      chan struct{}
-	done      chan struct{}
+	sweeper   *nameresolution.Sweeper
 	closeOnce sync.Once
 }
 
@@ -92,8 +91,7 @@ func (r *Registry) Init(ctx context.Context, md components.Metadata) error {
 	}
 	r.pool = pool
 	if cleanup > 0 {
-		r.stop, r.done = make(chan struct{}), make(chan struct{})
-		go r.cleanupLoop(cleanup)
+		r.sweeper = nameresolution.StartSweeper(cleanup, r.common.Timeout, r.deleteExpired)
 	}
 	return nil
 }
@@ -137,15 +135,8 @@ func (r *Registry) Lookup(ctx context.Context, namespace, appID string) ([]namer
 		return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
 	}
 	defer rows.Close()
-	var out []nameresolution.Registration
-	for rows.Next() {
-		reg := nameresolution.Registration{Namespace: namespace, AppID: appID}
-		if err := rows.Scan(&reg.InstanceID, &reg.Address); err != nil {
-			return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
-		}
-		out = append(out, reg)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := nameresolution.ScanRegistrations(rows, namespace, appID)
+	if err != nil {
 		return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
 	}
 	return out, nil
@@ -157,29 +148,15 @@ func (r *Registry) UpdateInterval() time.Duration { return r.common.UpdateInterv
 // TTL is how long a registration outlives its last heartbeat.
 func (r *Registry) TTL() time.Duration { return r.common.TTL() }
 
-func (r *Registry) cleanupLoop(every time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), r.common.Timeout)
-			_, _ = r.pool.Exec(ctx, `DELETE FROM `+r.table+` WHERE expires_at <= now()`)
-			cancel()
-		}
-	}
+// deleteExpired deletes the rows lookups already ignore.
+func (r *Registry) deleteExpired(ctx context.Context) {
+	_, _ = r.pool.Exec(ctx, `DELETE FROM `+r.table+` WHERE expires_at <= now()`)
 }
 
 // Close stops the cleanup loop and closes the pool.
 func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
-		if r.stop != nil {
-			close(r.stop)
-			<-r.done
-		}
+		r.sweeper.Stop()
 		if r.pool != nil {
 			r.pool.Close()
 		}

@@ -35,8 +35,7 @@ type Registry struct {
 	db     *sql.DB
 	now    func() time.Time
 
-	stop      chan struct{}
-	done      chan struct{}
+	sweeper   *nameresolution.Sweeper
 	closeOnce sync.Once
 }
 
@@ -121,8 +120,7 @@ func (r *Registry) Init(ctx context.Context, md components.Metadata) error {
 	}
 	r.db = db
 	if cleanup > 0 {
-		r.stop, r.done = make(chan struct{}), make(chan struct{})
-		go r.cleanupLoop(cleanup)
+		r.sweeper = nameresolution.StartSweeper(cleanup, r.common.Timeout, r.deleteExpired)
 	}
 	return nil
 }
@@ -168,15 +166,8 @@ func (r *Registry) Lookup(ctx context.Context, namespace, appID string) ([]namer
 		return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
 	}
 	defer rows.Close()
-	var out []nameresolution.Registration
-	for rows.Next() {
-		reg := nameresolution.Registration{Namespace: namespace, AppID: appID}
-		if err := rows.Scan(&reg.InstanceID, &reg.Address); err != nil {
-			return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
-		}
-		out = append(out, reg)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := nameresolution.ScanRegistrations(rows, namespace, appID)
+	if err != nil {
 		return nil, fmt.Errorf("%s: look up %s: %w", Type, appID, err)
 	}
 	return out, nil
@@ -188,32 +179,16 @@ func (r *Registry) UpdateInterval() time.Duration { return r.common.UpdateInterv
 // TTL is how long a registration outlives its last heartbeat.
 func (r *Registry) TTL() time.Duration { return r.common.TTL() }
 
-// cleanupLoop deletes expired rows, which lookups already ignore, so the
-// file does not grow with every crashed sidecar.
-func (r *Registry) cleanupLoop(every time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), r.common.Timeout)
-			_, _ = r.db.ExecContext(ctx, `DELETE FROM `+r.table+` WHERE expires_at <= ?`, r.now().UnixMilli())
-			cancel()
-		}
-	}
+// deleteExpired deletes the rows lookups already ignore.
+func (r *Registry) deleteExpired(ctx context.Context) {
+	_, _ = r.db.ExecContext(ctx, `DELETE FROM `+r.table+` WHERE expires_at <= ?`, r.now().UnixMilli())
 }
 
 // Close stops the cleanup loop and closes the database.
 func (r *Registry) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
-		if r.stop != nil {
-			close(r.stop)
-			<-r.done
-		}
+		r.sweeper.Stop()
 		if r.db != nil {
 			err = r.db.Close()
 		}

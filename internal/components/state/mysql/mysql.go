@@ -17,6 +17,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/sqlstore"
 )
 
 // Type is the component type this package registers.
@@ -54,10 +55,9 @@ type Store struct {
 	sql   statements
 	stmts prepared
 
-	stopCleanup chan struct{}
-	cleanupDone chan struct{}
-	closeOnce   sync.Once
-	closeErr    error
+	cleaner   *sqlstore.Cleaner
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // statements hold the table name; arguments are in the order set and
@@ -99,8 +99,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: schema %s at %s: %w", Type, md.Name, cfg.dsn.DBName, cfg.dsn.Addr, err)
 	}
 	if cfg.cleanupInterval > 0 {
-		s.stopCleanup, s.cleanupDone = make(chan struct{}), make(chan struct{})
-		go s.cleanupLoop()
+		s.cleaner = sqlstore.StartCleaner(s.cfg.cleanupInterval, s.cleanup, s.log)
 	}
 	s.log.Debug("state store ready", "address", cfg.dsn.Addr, "schema", cfg.dsn.DBName, "table", cfg.tableName)
 	return nil
@@ -423,25 +422,20 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return retryLocks(func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("begin transaction: %w", err)
-		}
-		defer func() { _ = tx.Rollback() }()
-		for i, op := range req.Operations {
-			if op.Set != nil {
-				err = s.set(ctx, tx, writes[i])
-			} else {
-				err = s.delete(ctx, tx, op.Delete.Key, etags[i])
+		return sqlstore.InTx(ctx, s.db, func(tx *sql.Tx) error {
+			for i, op := range req.Operations {
+				var err error
+				if op.Set != nil {
+					err = s.set(ctx, tx, writes[i])
+				} else {
+					err = s.delete(ctx, tx, op.Delete.Key, etags[i])
+				}
+				if err != nil {
+					return fmt.Errorf("operation %d: %w", i, err)
+				}
 			}
-			if err != nil {
-				return fmt.Errorf("operation %d: %w", i, err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit transaction: %w", err)
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
@@ -459,67 +453,26 @@ func retryLocks(fn func() error) error {
 	return err
 }
 
-// cleanupLoop deletes expired rows every cleanupInterval.
-func (s *Store) cleanupLoop() {
-	defer close(s.cleanupDone)
-	t := time.NewTicker(s.cfg.cleanupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopCleanup:
-			return
-		case <-t.C:
-			n, err := s.cleanup()
-			if err != nil {
-				s.log.Warn("deleting expired state failed", "err", err)
-			} else if n > 0 {
-				s.log.Debug("deleted expired state", "rows", n)
-			}
-		}
-	}
-}
-
 // cleanup deletes expired rows unless a store sharing the database did so
 // within the interval (the last-cleanup row says, as in Dapr), and returns
 // how many it deleted.
 func (s *Store) cleanup() (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+s.cfg.metadataTableName+` (id, value)
+	return sqlstore.ClaimAndDelete(ctx, s.db,
+		sqlstore.Statement{SQL: `INSERT INTO ` + s.cfg.metadataTableName + ` (id, value)
 		VALUES ('last-cleanup', CURRENT_TIMESTAMP)
 		ON DUPLICATE KEY UPDATE
 		value = IF(CURRENT_TIMESTAMP >= DATE_ADD(value, INTERVAL ?*1000 MICROSECOND), CURRENT_TIMESTAMP, value)`,
-		s.cfg.cleanupInterval.Milliseconds())
-	if err != nil {
-		return 0, fmt.Errorf("claim cleanup: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, err
-	}
-	res, err = tx.ExecContext(ctx, `DELETE FROM `+s.cfg.tableName+` WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP`)
-	if err != nil {
-		return 0, fmt.Errorf("delete expired rows: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+			Args: []any{s.cfg.cleanupInterval.Milliseconds()}},
+		sqlstore.Statement{SQL: `DELETE FROM ` + s.cfg.tableName + ` WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP`})
 }
 
 // Close stops the cleanup loop and closes the database; closing again is a
 // no-op.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stopCleanup != nil {
-			close(s.stopCleanup)
-			<-s.cleanupDone
-		}
+		s.cleaner.Stop()
 		var errs []error
 		for _, st := range s.stmts.all() {
 			if st != nil {

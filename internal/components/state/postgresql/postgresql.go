@@ -16,6 +16,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/sqlstore"
 )
 
 // Type is the component type this package registers.
@@ -40,9 +41,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	sql    statements
 
-	stopCleanup chan struct{}
-	cleanupDone chan struct{}
-	closeOnce   sync.Once
+	cleaner   *sqlstore.Cleaner
+	closeOnce sync.Once
 }
 
 // statements are the layout's statements with the table name filled in.
@@ -93,8 +93,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: prepare tables at %s: %w", Type, md.Name, cfg.address(), err)
 	}
 	if cfg.cleanupInterval > 0 {
-		s.stopCleanup, s.cleanupDone = make(chan struct{}), make(chan struct{})
-		go s.cleanupLoop()
+		s.cleaner = sqlstore.StartCleaner(s.cfg.cleanupInterval, s.cleanup, s.log)
 	}
 	s.log.Debug("state store ready", "address", cfg.address(), "table", t)
 	return nil
@@ -393,26 +392,6 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 	})
 }
 
-// cleanupLoop deletes expired rows every cleanupInterval.
-func (s *Store) cleanupLoop() {
-	defer close(s.cleanupDone)
-	t := time.NewTicker(s.cfg.cleanupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopCleanup:
-			return
-		case <-t.C:
-			n, err := s.cleanup()
-			if err != nil {
-				s.log.Warn("deleting expired state failed", "err", err)
-			} else if n > 0 {
-				s.log.Debug("deleted expired state", "rows", n)
-			}
-		}
-	}
-}
-
 // cleanup deletes expired rows unless a store sharing the database did so
 // within the interval (the last-cleanup row in the metadata table says),
 // and returns how many it deleted.
@@ -446,10 +425,7 @@ func (s *Store) cleanup() (int64, error) {
 // no-op.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stopCleanup != nil {
-			close(s.stopCleanup)
-			<-s.cleanupDone
-		}
+		s.cleaner.Stop()
 		if s.pool != nil {
 			s.pool.Close()
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/sqlstore"
 )
 
 // Type is the component type this package registers.
@@ -56,10 +57,9 @@ type Store struct {
 	stmts statements
 	now   func() time.Time
 
-	stopCleanup chan struct{}
-	cleanupDone chan struct{}
-	closeOnce   sync.Once
-	closeErr    error
+	cleaner   *sqlstore.Cleaner
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // statements are the prepared queries, with the table names filled in.
@@ -92,8 +92,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: open %s: %w", Type, md.Name, s.describe(), err)
 	}
 	if cfg.cleanupInterval > 0 {
-		s.stopCleanup, s.cleanupDone = make(chan struct{}), make(chan struct{})
-		go s.cleanupLoop()
+		s.cleaner = sqlstore.StartCleaner(s.cfg.cleanupInterval, s.cleanup, s.log)
 	}
 	s.log.Debug("state store ready", "database", s.describe(), "table", cfg.tableName)
 	return nil
@@ -307,25 +306,20 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	for i, op := range req.Operations {
-		if op.Set != nil {
-			err = s.set(ctx, tx, writes[i])
-		} else {
-			err = s.delete(ctx, tx, op.Delete)
+	return sqlstore.InTx(ctx, s.write, func(tx *sql.Tx) error {
+		for i, op := range req.Operations {
+			var err error
+			if op.Set != nil {
+				err = s.set(ctx, tx, writes[i])
+			} else {
+				err = s.delete(ctx, tx, op.Delete)
+			}
+			if err != nil {
+				return fmt.Errorf("operation %d: %w", i, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("operation %d: %w", i, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // write is a validated set request, encoded for the table.
@@ -443,67 +437,24 @@ func validETag(etag *string) error {
 	return nil
 }
 
-// cleanupLoop deletes expired rows every cleanupInterval. Several stores
-// (sidecars, or cove and daprd) may share a file; the last-cleanup row in
-// the metadata table lets only one of them do the work per interval.
-func (s *Store) cleanupLoop() {
-	defer close(s.cleanupDone)
-	t := time.NewTicker(s.cfg.cleanupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopCleanup:
-			return
-		case <-t.C:
-			n, err := s.cleanup()
-			if err != nil {
-				s.log.Warn("deleting expired state failed", "err", err)
-			} else if n > 0 {
-				s.log.Debug("deleted expired state", "rows", n)
-			}
-		}
-	}
-}
-
 // cleanup deletes expired rows if no store sharing the database did so
 // within the interval, and returns how many it deleted.
 func (s *Store) cleanup() (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = tx.Rollback() }()
 	now := s.now().UTC().Format(timeFormat)
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+s.cfg.metadataTableName+` (key, value) VALUES ('last-cleanup', ?)
+	return sqlstore.ClaimAndDelete(ctx, s.write,
+		sqlstore.Statement{SQL: `INSERT INTO ` + s.cfg.metadataTableName + ` (key, value) VALUES ('last-cleanup', ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value
-		WHERE (unixepoch(excluded.value) - unixepoch(value)) * 1000 >= ?`, now, s.cfg.cleanupInterval.Milliseconds())
-	if err != nil {
-		return 0, fmt.Errorf("claim cleanup: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, err
-	}
-	res, err = tx.ExecContext(ctx, `DELETE FROM `+s.cfg.tableName+`
-		WHERE expiration_time IS NOT NULL AND expiration_time <= ?`, now)
-	if err != nil {
-		return 0, fmt.Errorf("delete expired rows: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+		WHERE (unixepoch(excluded.value) - unixepoch(value)) * 1000 >= ?`, Args: []any{now, s.cfg.cleanupInterval.Milliseconds()}},
+		sqlstore.Statement{SQL: `DELETE FROM ` + s.cfg.tableName + `
+		WHERE expiration_time IS NOT NULL AND expiration_time <= ?`, Args: []any{now}})
 }
 
 // Close stops the cleanup loop and closes the database.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stopCleanup != nil {
-			close(s.stopCleanup)
-			<-s.cleanupDone
-		}
+		s.cleaner.Stop()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
