@@ -85,6 +85,7 @@ type Store struct {
 	log      *slog.Logger
 	cfg      settings
 	client   goredis.UniversalClient
+	reads    *readBatcher
 	replicas int // connected replicas, for strong-consistency writes
 
 	closeOnce sync.Once
@@ -120,6 +121,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: cannot reach Redis at %s: %w", Type, md.Name, addr, err)
 	}
 	s.cfg, s.client = cfg, client
+	s.reads = newReadBatcher(client, 10*time.Second)
 	s.replicas = s.connectedReplicas(pingCtx)
 	s.log.Debug("state store ready", "address", addr, "replicas", s.replicas)
 	return nil
@@ -149,6 +151,9 @@ func (s *Store) Features() []state.Feature {
 // Close closes the client; closing again is a no-op.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.reads != nil {
+			s.reads.close()
+		}
 		if s.client != nil {
 			s.closeErr = s.client.Close()
 		}
@@ -169,7 +174,7 @@ func (s *Store) Get(ctx context.Context, req *state.GetRequest) (*state.GetRespo
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	vals, err := s.client.HMGet(ctx, req.Key, "data", "version").Result()
+	vals, err := s.reads.hmget(ctx, req.Key)
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), "WRONGTYPE") {
 			return nil, fmt.Errorf("get %q: %w", req.Key, err)

@@ -288,3 +288,49 @@ func TestStrongConsistencyWithoutReplicas(t *testing.T) {
 		t.Fatalf("strong delete: %v", err)
 	}
 }
+
+// TestConcurrentReadsBatched reads many distinct keys at once, so that the
+// store coalesces them into pipelines, and checks each caller gets its own
+// key's value and ETag, and a missing key stays missing.
+func TestConcurrentReadsBatched(t *testing.T) {
+	needRedis(t)
+	s := open(t, map[string]string{"redisHost": addr})
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	base := "cove-test-batch-" + hex.EncodeToString(id) + "-"
+	const n = 300
+	etags := make([]string, n)
+	for i := range n {
+		key := base + strconv.Itoa(i)
+		if err := s.Set(t.Context(), &state.SetRequest{Key: key, Value: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(t.Context(), &state.GetRequest{Key: key})
+		if err != nil || got.ETag == nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		etags[i] = *got.ETag
+		t.Cleanup(func() { _ = s.Delete(context.Background(), &state.DeleteRequest{Key: key}) })
+	}
+	var wg sync.WaitGroup
+	for round := range 5 {
+		for i := range n {
+			wg.Go(func() {
+				key := base + strconv.Itoa(i)
+				if i%50 == 0 {
+					key += "-missing"
+				}
+				got, err := s.Get(t.Context(), &state.GetRequest{Key: key})
+				switch {
+				case err != nil:
+					t.Errorf("round %d get %s: %v", round, key, err)
+				case i%50 == 0 && (got.Data != nil || got.ETag != nil):
+					t.Errorf("round %d: missing key %s read as %q", round, key, got.Data)
+				case i%50 != 0 && (string(got.Data) != strconv.Itoa(i) || got.ETag == nil || *got.ETag != etags[i]):
+					t.Errorf("round %d: %s = %q etag %v, want %d etag %s", round, key, got.Data, got.ETag, i, etags[i])
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
