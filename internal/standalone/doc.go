@@ -7,8 +7,8 @@
 // call over mutual TLS, registering with name resolution (with heartbeats,
 // removed on a clean exit) and resolving other app ids through it.
 //
-// It may import the spec parser, the component registry and
-// implementations of name resolution, the building blocks, the sidecar and
-// security; it must not import the control plane, the edge, the
+// It may import the spec parser, resources, the component registry (not
+// implementations: the binary registers them through components/all), the
+// building blocks, the sidecar and security; it must not import the control plane, the edge, the
 // supervisor or the CLI, which is the other way round.
 package standalone

@@ -21,16 +21,17 @@ import (
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
-
-	// The name resolution registries a Configuration may name.
-	_ "github.com/cove-env/cove/internal/components/nameresolution/postgresql"
-	_ "github.com/cove-env/cove/internal/components/nameresolution/redis"
-	"github.com/cove-env/cove/internal/components/nameresolution/sqlite"
 )
 
 // DefaultTrustDomain is Dapr's trust domain when the Configuration sets
 // none.
 const DefaultTrustDomain = "public"
+
+// defaultNameResolution is the component type used when the Configuration
+// names none: a SQLite file every sidecar of the user shares. Like every
+// component type it comes from the registry, which the binary fills
+// (components/all).
+const defaultNameResolution = "nameresolution.sqlite"
 
 // Options describe one standalone sidecar; the CLI fills them from
 // daprd's flags.
@@ -317,7 +318,7 @@ func openRegistry(ctx context.Context, nr *NameResolution, opts Options) (namere
 		if opts.NameResolutionFile == "" {
 			return nil, errors.New("name resolution: no Configuration names a component and no SQLite file is given")
 		}
-		md.Type = sqlite.Type
+		md.Type = defaultNameResolution
 		md.Properties = map[string]string{"connectionString": opts.NameResolutionFile}
 	} else {
 		md.Type = "nameresolution." + nr.Component

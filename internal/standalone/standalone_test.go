@@ -18,9 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/components"
+	_ "github.com/cove-env/cove/internal/components/all"
 	"github.com/cove-env/cove/internal/components/nameresolution/sqlite"
 	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
-	_ "github.com/cove-env/cove/internal/components/state/sqlite"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/standalone"
 )

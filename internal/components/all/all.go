@@ -7,9 +7,12 @@
 package all
 
 import (
-	_ "github.com/cove-env/cove/internal/components/state/inmemory"   // state.in-memory
-	_ "github.com/cove-env/cove/internal/components/state/mysql"      // state.mysql
-	_ "github.com/cove-env/cove/internal/components/state/postgresql" // state.postgresql v1, v2
-	_ "github.com/cove-env/cove/internal/components/state/redis"      // state.redis
-	_ "github.com/cove-env/cove/internal/components/state/sqlite"     // state.sqlite
+	_ "github.com/cove-env/cove/internal/components/nameresolution/postgresql" // nameresolution.postgresql
+	_ "github.com/cove-env/cove/internal/components/nameresolution/redis"      // nameresolution.redis
+	_ "github.com/cove-env/cove/internal/components/nameresolution/sqlite"     // nameresolution.sqlite
+	_ "github.com/cove-env/cove/internal/components/state/inmemory"            // state.in-memory
+	_ "github.com/cove-env/cove/internal/components/state/mysql"               // state.mysql
+	_ "github.com/cove-env/cove/internal/components/state/postgresql"          // state.postgresql v1, v2
+	_ "github.com/cove-env/cove/internal/components/state/redis"               // state.redis
+	_ "github.com/cove-env/cove/internal/components/state/sqlite"              // state.sqlite
 )

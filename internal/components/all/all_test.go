@@ -5,6 +5,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/components/state"
 )
 
@@ -27,6 +28,20 @@ func TestStateStoresRegistered(t *testing.T) {
 			}
 			if _, ok := info.New().(state.Store); !ok {
 				t.Errorf("%s does not build a state.Store", tt.typ)
+			}
+		})
+	}
+}
+
+func TestNameResolutionRegistered(t *testing.T) {
+	for _, typ := range []string{"nameresolution.sqlite", "nameresolution.redis", "nameresolution.postgresql"} {
+		t.Run(typ, func(t *testing.T) {
+			info, err := components.Lookup(typ, "v1")
+			if err != nil {
+				t.Fatalf("lookup: %v", err)
+			}
+			if _, ok := info.New().(nameresolution.Registry); !ok {
+				t.Errorf("%s does not build a nameresolution.Registry", typ)
 			}
 		})
 	}
