@@ -33,6 +33,7 @@ var (
 	MetadataGet      = Kind{"ERR_METADATA_GET", http.StatusInternalServerError, codes.Internal}
 	MetadataSet      = Kind{"ERR_METADATA_SET", http.StatusBadRequest, codes.InvalidArgument}
 	Unauthorized     = Kind{"ERR_UNAUTHORIZED", http.StatusUnauthorized, codes.Unauthenticated}
+	BodyTooLarge     = Kind{"ERR_BODY_TOO_LARGE", http.StatusRequestEntityTooLarge, codes.ResourceExhausted}
 
 	DirectInvoke         = Kind{"ERR_DIRECT_INVOKE", http.StatusInternalServerError, codes.Internal}
 	DirectInvokeNotReady = Kind{"ERR_DIRECT_INVOKE_NOT_READY", http.StatusInternalServerError, codes.Internal}

@@ -6,11 +6,9 @@ import (
 	"path"
 	"strings"
 
-
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
 )
-
 
 // checkAPIToken enforces DAPR_API_TOKEN: with a token configured, every
 // call but the health endpoints must carry it in dapr-api-token. It

@@ -3,6 +3,7 @@ package sidecar
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -62,8 +63,12 @@ func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.traceHTTP(w, r)
-	if s.cfg.MaxRequestBodySize > 0 && r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBodySize)
+	if limit := s.cfg.MaxRequestBodySize; limit > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > limit {
+			s.writeError(w, r, &http.MaxBytesError{Limit: limit})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if id := headerTarget(r.Header); id != "" {
 		if err := s.invoke(w, r, id, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
@@ -110,6 +115,12 @@ func notFound(http.ResponseWriter, *http.Request) error {
 
 // writeError renders err as Dapr's JSON error body with its status.
 func (s *Sidecar) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	// A body over the limit is the caller's mistake wherever it was found
+	// (up front from Content-Length, or while streaming): 413, as daprd.
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		err = daprerr.New(daprerr.BodyTooLarge, "request body larger than the limit of %d bytes (dapr.httpMaxRequestSize)", tooLarge.Limit)
+	}
 	e := daprerr.From(err)
 	level := slog.LevelDebug
 	if e.Status() >= http.StatusInternalServerError {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -163,7 +164,18 @@ func TestHeaderLimitAndBodyLimit(t *testing.T) {
 		t.Errorf("16 KiB of headers: status %d, want 431 (%s)", resp.StatusCode, body)
 	}
 	resp, body = do(t, http.MethodPost, env.url+"/v1.0/invoke/orders/method/echo", strings.Repeat("y", 2<<10), nil)
-	wantDaprError(t, resp, body, http.StatusInternalServerError, "ERR_DIRECT_INVOKE")
+	wantDaprError(t, resp, body, http.StatusRequestEntityTooLarge, "ERR_BODY_TOO_LARGE")
+	// Without a Content-Length the limit is found while the body streams.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, env.url+"/v1.0/invoke/orders/method/echo",
+		io.MultiReader(strings.NewReader(strings.Repeat("z", 2<<10))))
+	req.ContentLength = -1
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunked, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	wantDaprError(t, res, chunked, http.StatusRequestEntityTooLarge, "ERR_BODY_TOO_LARGE")
 	resp, body = do(t, http.MethodPost, env.url+"/v1.0/invoke/orders/method/echo", "small", nil)
 	wantStatus(t, resp, body, http.StatusOK)
 }
