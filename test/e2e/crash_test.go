@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // TestKill9LosesNoAcknowledgedState kills cove itself with SIGKILL right
@@ -27,11 +29,8 @@ func TestKill9LosesNoAcknowledgedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-e.done
-	deadline := time.Now().Add(10 * time.Second)
-	for len(processesIn(dir)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if left := processesIn(dir); len(left) > 0 {
+	testenv.Poll(10*time.Second, 100*time.Millisecond, func() bool { return len(testenv.ProcessesIn(dir)) == 0 })
+	if left := testenv.ProcessesIn(dir); len(left) > 0 {
 		t.Errorf("replicas outlived a killed cove:\n%s", strings.Join(left, "\n"))
 	}
 
@@ -67,11 +66,8 @@ func TestKill9ReachesShellChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-e.done
-	deadline := time.Now().Add(15 * time.Second)
-	for len(processesIn(dir)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if left := processesIn(dir); len(left) > 0 {
+	testenv.Poll(15*time.Second, 100*time.Millisecond, func() bool { return len(testenv.ProcessesIn(dir)) == 0 })
+	if left := testenv.ProcessesIn(dir); len(left) > 0 {
 		t.Errorf("processes outlived a killed cove:\n%s", strings.Join(left, "\n"))
 	}
 }

@@ -5,45 +5,30 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // coveBin is the binary under test, built once in TestMain.
 var coveBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cove-e2e-bin")
+	bin, cleanup, err := testenv.BuildCove("cove-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	coveBin = filepath.Join(dir, "cove")
-	build := exec.Command("go", "build", "-o", coveBin, "./cmd/cove")
-	build.Dir = repoRoot()
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cove:", err)
-		os.Exit(1)
-	}
+	coveBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // copyExample copies an example environment into a fresh directory so each
@@ -51,7 +36,7 @@ func repoRoot() string {
 func copyExample(t *testing.T, name string) string {
 	t.Helper()
 	dst := t.TempDir()
-	src := filepath.Join(repoRoot(), "examples", name)
+	src := filepath.Join(testenv.RepoRoot(), "examples", name)
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -75,48 +60,20 @@ func copyExample(t *testing.T, name string) string {
 	return dst
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a running `cove up`.
 type env struct {
 	t        *testing.T
 	file     string
 	httpPort int
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *testenv.SyncBuffer
 	done     chan error
 }
 
 // up starts `cove up` on file and waits until it reports ready.
 func up(t *testing.T, file string) *env {
 	t.Helper()
-	e := &env{t: t, file: file, httpPort: freePort(t), out: &syncBuffer{}, done: make(chan error, 1)}
+	e := &env{t: t, file: file, httpPort: testenv.FreePort(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	e.cmd = exec.Command(coveBin, "up", "-f", file, "--http-port", fmt.Sprint(e.httpPort))
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
@@ -201,39 +158,4 @@ func (e *env) stop() {
 	case <-time.After(60 * time.Second):
 		e.t.Fatalf("cove up did not stop within 60s of Ctrl-C:\n%s", e.out.String())
 	}
-}
-
-// alive reports whether a process exists (and is not a zombie).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-// processesIn lists live processes whose working directory is dir or
-// below it: the replicas of an environment copied there, and their children.
-func processesIn(dir string) []string {
-	var found []string
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		var pid int
-		if _, err := fmt.Sscan(ent.Name(), &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cwd, err := os.Readlink(filepath.Join("/proc", ent.Name(), "cwd"))
-		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) || !alive(pid) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		found = append(found, ent.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-	}
-	return found
 }

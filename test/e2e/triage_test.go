@@ -16,6 +16,8 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // TestTriage runs the workshop's verification list against the triage
@@ -191,11 +193,11 @@ func TestTriage(t *testing.T) {
 
 	e.stop()
 	for _, pid := range pids {
-		if alive(pid) {
+		if testenv.Alive(pid) {
 			t.Errorf("replica process %d still alive after Ctrl-C", pid)
 		}
 	}
-	if left := processesIn(dir); len(left) > 0 {
+	if left := testenv.ProcessesIn(dir); len(left) > 0 {
 		t.Errorf("processes left behind after Ctrl-C:\n%s", strings.Join(left, "\n"))
 	}
 }

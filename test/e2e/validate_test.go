@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // TestValidateReportsEveryProblem checks that `cove validate` prints all
 // three mistakes of the broken environment, each with file:line:column and
 // the field path, and exits non-zero.
 func TestValidateReportsEveryProblem(t *testing.T) {
-	dir := filepath.Join(repoRoot(), "test", "e2e", "testdata", "broken")
+	dir := filepath.Join(testenv.RepoRoot(), "test", "e2e", "testdata", "broken")
 	cmd := exec.Command(coveBin, "validate", "-f", filepath.Join(dir, "cove.yaml"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -34,7 +36,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 // TestValidateExample checks that the shipped examples are valid.
 func TestValidateExample(t *testing.T) {
 	for _, f := range []string{"cove.yaml", "cove.redis.yaml"} {
-		out, err := exec.Command(coveBin, "validate", "-f", filepath.Join(repoRoot(), "examples", "triage", f)).CombinedOutput()
+		out, err := exec.Command(coveBin, "validate", "-f", filepath.Join(testenv.RepoRoot(), "examples", "triage", f)).CombinedOutput()
 		if err != nil {
 			t.Errorf("cove validate %s: %v\n%s", f, err, out)
 		}

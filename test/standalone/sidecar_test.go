@@ -1,7 +1,6 @@
 package standalone
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,37 +10,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // coveBin is the binary under test, built once in TestMain.
 var coveBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cove-standalone-bin")
+	bin, cleanup, err := testenv.BuildCove("cove-standalone-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	coveBin = filepath.Join(dir, "cove")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", coveBin, "./cmd/cove")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cove:", err)
-		os.Exit(1)
-	}
+	coveBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -58,33 +49,6 @@ func startApp(t *testing.T, name string) int {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().(*net.TCPAddr).Port
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // shared is what sidecars that call each other share: the CA, the name
@@ -144,14 +108,14 @@ spec:
 // proc is one running `cove sidecar`.
 type proc struct {
 	cmd                *exec.Cmd
-	stderr             *syncBuffer
+	stderr             *testenv.SyncBuffer
 	httpPort, grpcPort int
 	exited             chan struct{}
 }
 
 func (s shared) sidecar(t *testing.T, appID string, appPort int) *proc {
 	t.Helper()
-	p := &proc{stderr: &syncBuffer{}, httpPort: freePort(t), grpcPort: freePort(t), exited: make(chan struct{})}
+	p := &proc{stderr: &testenv.SyncBuffer{}, httpPort: testenv.FreePort(t), grpcPort: testenv.FreePort(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(coveBin, "sidecar",
 		"--app-id", appID, "--app-port", strconv.Itoa(appPort),
 		"--dapr-http-port", strconv.Itoa(p.httpPort), "--dapr-grpc-port", strconv.Itoa(p.grpcPort),
