@@ -3,6 +3,7 @@ package invoke
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -55,17 +57,52 @@ type AppConn struct {
 	Target Target
 
 	pool *connPool
-	pc   *pooledConn
+	pc   *pooledConn // nil for a peer sidecar's connection, closed on Release
 	once bool
 }
 
-// Release returns the connection to the pool; later calls are no-ops.
+// Release returns the connection to the pool (or closes a peer sidecar's);
+// later calls are no-ops.
 func (c *AppConn) Release() {
 	if c.once {
 		return
 	}
 	c.once = true
+	if c.pc == nil {
+		_ = c.ClientConn.Close()
+		return
+	}
 	c.pool.put(c.pc)
+}
+
+// PeerCredentials is implemented by a Transport that reaches some targets
+// through peer sidecars over mutual TLS (PeerTransport): DialApp dials
+// those with the credentials it returns instead of in the clear.
+type PeerCredentials interface {
+	// GRPCCredentials returns the credentials to dial target with, nil when
+	// target is reached in the clear (the own app, a local replica).
+	GRPCCredentials(target Target) credentials.TransportCredentials
+}
+
+// GRPCCredentials is the client side of sidecar-to-sidecar mTLS for gRPC
+// proxying: any app but the own one is behind a peer sidecar, whose
+// certificate must name that app (as RoundTrip checks per response).
+func (t *PeerTransport) GRPCCredentials(target Target) credentials.TransportCredentials {
+	if target.AppID == "" || target.AppID == t.self {
+		return nil
+	}
+	cfg := t.remote.TLSClientConfig.Clone()
+	chain := cfg.VerifyConnection
+	callee := target.AppID
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if chain != nil {
+			if err := chain(cs); err != nil {
+				return err
+			}
+		}
+		return t.verify(&cs, callee)
+	}
+	return credentials.NewTLS(cfg)
 }
 
 // DialApp resolves appID to a ready replica and returns a pooled
@@ -79,6 +116,18 @@ func (i *Invoker) DialApp(ctx context.Context, appID string) (*AppConn, error) {
 	target, err := i.resolver.Resolve(ctx, bare)
 	if err != nil {
 		return nil, invokeError(appID, err)
+	}
+	if pcr, ok := i.transport.(PeerCredentials); ok {
+		if creds := pcr.GRPCCredentials(target); creds != nil {
+			// Not pooled: the connection is bound to the callee its
+			// certificate was checked against, and a peer sidecar's
+			// address may be taken over by another after it exits.
+			cc, err := grpc.NewClient("passthrough:///"+target.Addr, grpc.WithTransportCredentials(creds))
+			if err != nil {
+				return nil, invokeError(appID, fmt.Errorf("grpc client for peer %s: %w", target.Addr, err))
+			}
+			return &AppConn{ClientConn: cc, Target: target}, nil
+		}
 	}
 	pc, err := i.conns.get(target.Addr)
 	if err != nil {
