@@ -9,6 +9,7 @@
 //
 // It may import the spec parser, resources, the component registry (not
 // implementations: the binary registers them through components/all), the
-// building blocks, the sidecar and security; it must not import the control plane, the edge, the
-// supervisor or the CLI, which is the other way round.
+// building blocks, the sidecar and security; it must not import the
+// control plane, the edge, the supervisor or the CLI, which is the other
+// way round.
 package standalone
