@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Service invocation: a direct call to the app against the same call through
-# a cove sidecar (`/v1.0/invoke/<app>/method/`, the caller's sidecar and the
-# callee's in one process, as inside `cove up`). fortio at 1000 qps (latency
-# added, p50/p90/p99) and at max rate with CONC connections (default 16).
+# two sidecars: cove in process (the caller's sidecar and the callee's in one
+# process, as inside `cove up`), cove standalone (two `cove sidecar`
+# processes talking HTTP/2 with mutual TLS), and, when DAPRD=/path/to/daprd is
+# set, two daprd sidecars. fortio at 1000 qps (latency added, p50/p90/p99)
+# and at max rate with CONC connections (default 16).
 # Then the memory each in-process sidecar costs: cove's RSS with 50 replicas
 # with Dapr against 50 without, divided by 50.
 #
@@ -46,17 +48,51 @@ COVE=$(up "$WORK/one/cove.yaml" "$WORK/one.log"); PIDS+=("$COVE")
 SIDECAR=$("$WORK/cove" ps -f "$WORK/one/cove.yaml" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["apps"][0]["replicas"][0]["daprHttpPort"])')
 wait_port "$ECHO_PORT"
 
+# Two standalone sidecars: "caller" (no app; fortio plays it) and "echo".
+SA_HTTP=$(free_port); SB_HTTP=$(free_port)
+SA=(--dapr-listen-addresses 127.0.0.1 --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db")
+"$WORK/cove" sidecar --app-id echo --app-port "$ECHO_PORT" --dapr-http-port "$SB_HTTP" --dapr-grpc-port "$(free_port)" "${SA[@]}" \
+  >"$WORK/sb.log" 2>&1 & PIDS+=($!)
+wait_port "$SB_HTTP"
+"$WORK/cove" sidecar --app-id caller --dapr-http-port "$SA_HTTP" --dapr-grpc-port "$(free_port)" "${SA[@]}" \
+  >"$WORK/sa.log" 2>&1 & PIDS+=($!)
+wait_port "$SA_HTTP"
+
+RUNS=("cove in-process|http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping"
+      "cove standalone|http://127.0.0.1:$SA_HTTP/v1.0/invoke/echo/method/ping")
+if [ -n "${DAPRD:-}" ]; then
+  # Two daprd sidecars, found by daprd's default mDNS name resolution.
+  DA_HTTP=$(free_port); DB_HTTP=$(free_port)
+  for side in echo caller; do
+    port=$DB_HTTP; app=(--app-port "$ECHO_PORT"); [ "$side" = caller ] && { port=$DA_HTTP; app=(); }
+    "$DAPRD" --app-id "$side" "${app[@]}" --dapr-http-port "$port" --dapr-grpc-port "$(free_port)" \
+      --dapr-internal-grpc-port "$(free_port)" --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 \
+      >"$WORK/daprd-$side.log" 2>&1 & PIDS+=($!)
+    wait_port "$port"
+  done
+  RUNS+=("daprd|http://127.0.0.1:$DA_HTTP/v1.0/invoke/echo/method/ping")
+fi
+# A first call through each path checks it works end to end.
+for r in "${RUNS[@]}"; do
+  for _ in $(seq 1 50); do curl -sf "${r#*|}" >/dev/null && continue 2; sleep 0.2; done
+  echo "bench: ${r%%|*} does not answer" >&2; exit 1
+done
+
 echo "invoke benchmark: fortio -t $DURATION, $(nproc) cores shared with the load generator"
 fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-fortio_run "cove sidecar @1000qps" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping" -c "$CONC" -qps 1000
+for r in "${RUNS[@]}"; do fortio_run "${r%%|*} @1000qps" "${r#*|}" -c "$CONC" -qps 1000; done
 fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-fortio_run "cove sidecar max" "http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping" -c "$CONC" -qps 0
-report "cove sidecar max/direct max" "cove sidecar @1000qps/direct @1000qps"
+for r in "${RUNS[@]}"; do fortio_run "${r%%|*} max" "${r#*|}" -c "$CONC" -qps 0; done
+report "cove in-process max/direct max" "cove standalone max/direct max" "daprd max/direct max" \
+  "cove in-process max/daprd max"
 python3 - "$WORK/results" <<'PY'
 import json, sys
 by = {json.loads(l)["name"]: json.loads(l) for l in open(sys.argv[1])}
-d, c = by["direct @1000qps"], by["cove sidecar @1000qps"]
-print(f'added latency at 1000 qps: p50 {c["p50"]-d["p50"]:.3f} ms, p90 {c["p90"]-d["p90"]:.3f} ms, p99 {c["p99"]-d["p99"]:.3f} ms')
+d = by["direct @1000qps"]
+for name in ("cove in-process", "cove standalone", "daprd"):
+    c = by.get(name + " @1000qps")
+    if c:
+        print(f'{name}: added latency at 1000 qps: p50 {c["p50"]-d["p50"]:.3f} ms, p90 {c["p90"]-d["p90"]:.3f} ms, p99 {c["p99"]-d["p99"]:.3f} ms')
 PY
 stop_pid "$COVE"
 
