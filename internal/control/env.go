@@ -222,10 +222,11 @@ func (e *Env) run(ctx context.Context) (err error) {
 	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{MaxMessageSize: maxDaprRequestSize(e.spec)})
 
 	edgeSrv := edge.New(edge.Options{
-		Routes:       &e.routes,
-		Domain:       e.spec.Domain,
-		Logger:       e.log,
-		Certificates: edgeCerts.GetCertificate,
+		RequestTimeout: e.spec.Edge.Timeout(),
+		Routes:         &e.routes,
+		Domain:         e.spec.Domain,
+		Logger:         e.log,
+		Certificates:   edgeCerts.GetCertificate,
 	})
 	e.edge, e.edgeCerts, e.planeCtx = edgeSrv, edgeCerts, planeCtx
 	edgeDone := make(chan error, 1)

@@ -33,6 +33,10 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
+	// maxHeaderCount bounds the number of request header fields, as
+	// Envoy's ingress does (100), so many tiny headers cannot stand in for
+	// a few large ones.
+	maxHeaderCount = 100
 	// shutdownGrace is how long in-flight requests may finish once Serve's
 	// context ends.
 	shutdownGrace = 10 * time.Second
@@ -210,11 +214,25 @@ func randomID() string {
 // external ingress.
 func (e *Edge) PublicHandler() http.Handler { return http.HandlerFunc(e.servePublic) }
 
+// tooManyHeaders reports whether r has more header fields than the edge
+// accepts.
+func tooManyHeaders(r *http.Request) bool {
+	n := 1 // Host, which net/http moves out of r.Header
+	for _, v := range r.Header {
+		n += len(v)
+	}
+	return n > maxHeaderCount
+}
+
 // InternalHandler serves the listener apps reach through HTTP_PROXY: every app
 // with ingress by name, everything else as a forward proxy, CONNECT tunnels.
 func (e *Edge) InternalHandler() http.Handler { return http.HandlerFunc(e.serveInternal) }
 
 func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
+	if tooManyHeaders(r) {
+		e.reply(w, r, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("more than %d request header fields", maxHeaderCount))
+		return
+	}
 	if r.Method == http.MethodConnect {
 		e.reply(w, r, http.StatusMethodNotAllowed, "CONNECT is not served by the public edge")
 		return
@@ -240,6 +258,10 @@ func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Edge) serveInternal(w http.ResponseWriter, r *http.Request) {
+	if tooManyHeaders(r) {
+		e.reply(w, r, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("more than %d request header fields", maxHeaderCount))
+		return
+	}
 	if e.looped(r) {
 		e.reply(w, r, http.StatusLoopDetected, fmt.Sprintf("host %q is this proxy itself", r.Host))
 		return

@@ -692,3 +692,34 @@ func TestUpstreamKeepAlive(t *testing.T) {
 		t.Errorf("upstream saw %d connections for 20 sequential requests, want 1 kept alive", conns)
 	}
 }
+
+func TestHeaderCountLimit(t *testing.T) {
+	up := replica(t, "web", "web-a", nil)
+	env := newEnv(t, Options{}, external("web", up))
+	c := newClient(t, nil)
+	headers := func(n int) map[string]string {
+		h := map[string]string{}
+		// Host, User-Agent and Accept-Encoding come with every request.
+		for i := range n - 3 {
+			h[fmt.Sprintf("X-H%d", i)] = "v"
+		}
+		return h
+	}
+	tests := []struct {
+		name   string
+		base   string
+		n      int
+		status int
+	}{
+		{name: "public at the limit", base: env.public.URL, n: maxHeaderCount, status: http.StatusOK},
+		{name: "public over the limit", base: env.public.URL, n: maxHeaderCount + 1, status: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "internal over the limit", base: env.internal.URL, n: maxHeaderCount + 1, status: http.StatusRequestHeaderFieldsTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := do(t, c, tc.base+"/", "web.localhost", headers(tc.n)); got.status != tc.status {
+				t.Errorf("%d header fields: status %d, want %d (%s)", tc.n, got.status, tc.status, got.body)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -51,6 +52,16 @@ type Edge struct {
 	// HTTPSPort is the HTTPS port when set; zero means the default (8443,
 	// or a free port when it is taken).
 	HTTPSPort int `json:"httpsPort,omitempty"`
+	// RequestTimeout is how long an app may take to send its response
+	// headers through the edge, as a Go duration ("240s", "10m"); empty
+	// means ACA's 240 seconds.
+	RequestTimeout string `json:"requestTimeout,omitempty"`
+}
+
+// Timeout returns RequestTimeout as a duration; zero when unset.
+func (e Edge) Timeout() time.Duration {
+	d, _ := time.ParseDuration(e.RequestTimeout)
+	return d
 }
 
 // AppEntry is one app of the environment: its ACA YAML and how to run it as a
@@ -262,6 +273,12 @@ func (l *loader) settings(f *envFile) {
 		if d.has("edge.httpPort") {
 			env.Edge.HTTPPort = e.HTTPPort
 			d.port("edge.httpPort", e.HTTPPort)
+		}
+		if d.has("edge.requestTimeout") {
+			env.Edge.RequestTimeout = e.RequestTimeout
+			if t, err := time.ParseDuration(e.RequestTimeout); err != nil || t <= 0 {
+				d.errorf("edge.requestTimeout", "%q is not a positive duration such as 240s or 10m", e.RequestTimeout)
+			}
 		}
 		if d.has("edge.httpsPort") {
 			env.Edge.HTTPSPort = e.HTTPSPort

@@ -190,6 +190,14 @@ components:
 			},
 		},
 		{
+			name: "request timeout that is not a duration",
+			files: map[string]string{
+				"cove.yaml":    "edge: {requestTimeout: forever}\napps:\n  - {file: backend.yaml, command: ./b}\n",
+				"backend.yaml": backendApp,
+			},
+			errors: []string{`cove.yaml:1:8 edge.requestTimeout: "forever" is not a positive duration`},
+		},
+		{
 			name: "https port equal to the http port",
 			files: map[string]string{
 				"cove.yaml":    "edge: {httpPort: 9000, httpsPort: 9000}\napps:\n  - {file: backend.yaml, command: ./b}\n",
