@@ -10,15 +10,27 @@ import (
 )
 
 // Resiliency resolves the policies Resiliency resources give each caller
-// and target. Policies are built once per pair, so circuit breakers keep
-// their state per caller and target for as long as the value lives.
+// and target. Policies are built once per caller and target, so circuit
+// breakers keep their state per pair for as long as the value lives.
 type Resiliency struct {
 	res []*spec.Resiliency
 	log *slog.Logger
 
 	mu       sync.Mutex
-	policies map[[2]string]*resiliency.Policy
+	policies map[policyKey]*resiliency.Policy
 }
+
+// policyKey names one caller's target: an app, or a component in one
+// direction.
+type policyKey struct {
+	caller, kind, target string
+}
+
+// Dapr's component types, as its default policy names spell them
+// (DefaultStatestoreComponentOutboundRetryPolicy).
+const (
+	ComponentStateStore = "Statestore"
+)
 
 // NewResiliency resolves policies from res; log receives breaker state
 // changes.
@@ -26,41 +38,70 @@ func NewResiliency(res []*spec.Resiliency, log *slog.Logger) *Resiliency {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Resiliency{res: res, log: log, policies: map[[2]string]*resiliency.Policy{}}
+	return &Resiliency{res: res, log: log, policies: map[policyKey]*resiliency.Policy{}}
 }
 
 // Policy returns the policy caller applies to target (nil when no resource
 // in caller's scope has one), built once per pair so its breaker lives on.
 func (r *Resiliency) Policy(caller, target string) *resiliency.Policy {
-	key := [2]string{caller, target}
+	return r.policy(policyKey{caller, "app", target}, func(t *spec.ResiliencyTargets) *spec.TargetPolicyNames {
+		return t.Apps[target]
+	}, "App", "")
+}
+
+// ComponentOutbound returns the policy caller applies to its own calls to
+// component, a component of type componentType (ComponentStateStore): the
+// target's `outbound` policies, else Dapr's defaults for that component
+// type, for outbound component calls, for components, and for everything,
+// in that order. It is nil when none applies.
+func (r *Resiliency) ComponentOutbound(caller, component, componentType string) *resiliency.Policy {
+	return r.policy(policyKey{caller, "component-outbound", component}, func(t *spec.ResiliencyTargets) *spec.TargetPolicyNames {
+		if c := t.Components[component]; c != nil {
+			return c.Outbound
+		}
+		return nil
+	}, componentType+"ComponentOutbound", "ComponentOutbound", "Component", "")
+}
+
+// StateStoreOutbound returns, for caller, the function its state block
+// asks for each store's policy.
+func (r *Resiliency) StateStoreOutbound(caller string) func(store string) *resiliency.Policy {
+	return func(store string) *resiliency.Policy {
+		return r.ComponentOutbound(caller, store, ComponentStateStore)
+	}
+}
+
+func (r *Resiliency) policy(key policyKey, target func(*spec.ResiliencyTargets) *spec.TargetPolicyNames, defaults ...string) *resiliency.Policy {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if pol, ok := r.policies[key]; ok {
 		return pol
 	}
-	pol := r.build(caller, target)
+	pol := r.build(key, target, defaults)
 	r.policies[key] = pol
 	return pol
 }
 
 // build resolves, for each kind of policy, the one the first resource in
-// caller's scope names for target, else Dapr's DefaultApp<Kind>Policy,
-// else Default<Kind>Policy.
-func (r *Resiliency) build(caller, target string) *resiliency.Policy {
+// caller's scope names for the target, else the first of Dapr's
+// Default<keyword><Kind>Policy names (most specific keyword first) that a
+// resource in scope defines.
+func (r *Resiliency) build(key policyKey, target func(*spec.ResiliencyTargets) *spec.TargetPolicyNames, keywords []string) *resiliency.Policy {
 	var out resiliency.Policy
 	found := false
-	pick := func(kind func(*spec.TargetPolicyNames) string, defined func(*spec.ResiliencyPolicies, string) bool, defaults ...string) (*spec.Resiliency, string) {
+	pick := func(kind func(*spec.TargetPolicyNames) string, defined func(*spec.ResiliencyPolicies, string) bool, suffix string) (*spec.Resiliency, string) {
 		for _, res := range r.res {
-			if !res.InScope(caller) {
+			if !res.InScope(key.caller) {
 				continue
 			}
-			if t := res.Spec.Targets.Apps[target]; t != nil && kind(t) != "" {
+			if t := target(&res.Spec.Targets); t != nil && kind(t) != "" {
 				return res, kind(t)
 			}
 		}
-		for _, name := range defaults {
+		for _, kw := range keywords {
+			name := "Default" + kw + suffix
 			for _, res := range r.res {
-				if res.InScope(caller) && defined(&res.Spec.Policies, name) {
+				if res.InScope(key.caller) && defined(&res.Spec.Policies, name) {
 					return res, name
 				}
 			}
@@ -69,23 +110,23 @@ func (r *Resiliency) build(caller, target string) *resiliency.Policy {
 	}
 	if res, name := pick(func(t *spec.TargetPolicyNames) string { return t.Timeout },
 		func(p *spec.ResiliencyPolicies, n string) bool { _, ok := p.Timeouts[n]; return ok },
-		spec.DefaultAppTimeoutPolicy, spec.DefaultTimeoutPolicy); res != nil {
+		"TimeoutPolicy"); res != nil {
 		if d, err := time.ParseDuration(res.Spec.Policies.Timeouts[name]); err == nil && d > 0 {
 			out.Timeout, found = d, true
 		}
 	}
 	if res, name := pick(func(t *spec.TargetPolicyNames) string { return t.Retry },
 		func(p *spec.ResiliencyPolicies, n string) bool { _, ok := p.Retries[n]; return ok },
-		spec.DefaultAppRetryPolicy, spec.DefaultRetryPolicy); res != nil {
+		"RetryPolicy"); res != nil {
 		if rp := res.Spec.Policies.Retries[name]; rp != nil {
 			out.Retry, found = retryPolicy(name, rp), true
 		}
 	}
 	if res, name := pick(func(t *spec.TargetPolicyNames) string { return t.CircuitBreaker },
 		func(p *spec.ResiliencyPolicies, n string) bool { _, ok := p.CircuitBreakers[n]; return ok },
-		spec.DefaultAppCircuitBreakerPolicy, spec.DefaultCircuitBreakerPolicy); res != nil {
+		"CircuitBreakerPolicy"); res != nil {
 		if cb := res.Spec.Policies.CircuitBreakers[name]; cb != nil {
-			if b := r.breaker(caller, target, name, cb); b != nil {
+			if b := r.breaker(key, name, cb); b != nil {
 				out.Breaker, found = b, true
 			}
 		}
@@ -124,7 +165,7 @@ func retryPolicy(name string, s *spec.RetryPolicySpec) *resiliency.Retry {
 	return r
 }
 
-func (r *Resiliency) breaker(caller, target, name string, s *spec.CircuitBreakerSpec) *resiliency.Breaker {
+func (r *Resiliency) breaker(key policyKey, name string, s *spec.CircuitBreakerSpec) *resiliency.Breaker {
 	expr := s.Trip
 	if expr == "" {
 		expr = resiliency.DefaultTrip
@@ -142,7 +183,12 @@ func (r *Resiliency) breaker(caller, target, name string, s *spec.CircuitBreaker
 	if s.MaxRequests != nil {
 		bp.MaxRequests = *s.MaxRequests
 	}
-	log := r.log.With("app", caller, "target", target, "policy", name)
+	log := r.log.With("app", key.caller, "policy", name)
+	if key.kind == "app" {
+		log = log.With("target", key.target)
+	} else {
+		log = log.With("component", key.target)
+	}
 	return resiliency.NewBreaker(bp, func(from, to resiliency.State) {
 		log.Info("circuit breaker changed state", "from", from.String(), "to", to.String())
 	})

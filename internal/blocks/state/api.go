@@ -2,14 +2,17 @@
 // protocol-agnostic core behind the HTTP and gRPC state APIs. It owns the
 // named stores of one app, applies key prefixes ("appid||key"), checks
 // requests, and maps store errors to Dapr's error codes (package daprerr).
+// Every call to a store goes through the store's outbound resiliency policy
+// (package resiliency), given by whoever builds the Service.
 //
-// It must not import the sidecar front ends or the control plane.
+// It must not import the sidecar front ends, the control plane or the
+// resources loader: policies come in through Options.Outbound.
 package state
 
 // This file fixes the block's API; the front ends code against it.
 //
 //	func New(appID string) *Service
-//	func NewWithOptions(appID string, opts Options) *Service                 // namespace, logger
+//	func NewWithOptions(appID string, opts Options) *Service                 // namespace, logger, outbound policies
 //	func (s *Service) Add(md components.Metadata, store cstate.Store) error   // keyPrefix from md.Properties
 //	func (s *Service) Close() error                                          // forgets the stores; does not close them
 //	func (s *Service) Stores() []StoreInfo

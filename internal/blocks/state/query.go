@@ -44,7 +44,7 @@ func (s *Service) Query(ctx context.Context, store string, query []byte, metadat
 		return nil, daprerr.Wrap(daprerr.StateQuery, err, "failed query in state store %s: failed to parse JSON query body", store)
 	}
 	req.KeyPrefix, req.Metadata = e.prefix, metadata
-	resp, err := e.query.Query(ctx, req)
+	resp, err := run(ctx, e, func(ctx context.Context) (*cstate.QueryResponse, error) { return e.query.Query(ctx, req) })
 	if err != nil {
 		s.log.Debug("state query failed", "store", store, "err", err)
 		return nil, daprerr.Wrap(daprerr.StateQuery, err, "failed query in state store %s", store)

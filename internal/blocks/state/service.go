@@ -16,6 +16,7 @@ import (
 	"github.com/cove-env/cove/internal/components"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/resiliency"
 )
 
 // separator joins a key prefix and a key, as in Dapr ("myapp||key").
@@ -36,6 +37,10 @@ type Options struct {
 	Namespace string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Outbound returns the resiliency policy for calls to the named store
+	// (nil for none); it is asked once per store, when the store is added.
+	// Nil applies no policy.
+	Outbound func(store string) *resiliency.Policy
 }
 
 // Service is one app's state API: its named stores and their key
@@ -44,6 +49,7 @@ type Service struct {
 	appID     string
 	namespace string
 	log       *slog.Logger
+	outbound  func(store string) *resiliency.Policy
 
 	mu     sync.RWMutex
 	stores map[string]*entry
@@ -56,6 +62,7 @@ type entry struct {
 	tx     cstate.Transactional // nil when the store has no transactions
 	query  cstate.Querier       // nil when the store answers no queries
 	prefix string               // prepended to keys; "" for none
+	policy *resiliency.Policy   // wraps every call to the store; nil for none
 }
 
 // New returns a Service for appID with no stores.
@@ -71,6 +78,7 @@ func NewWithOptions(appID string, opts Options) *Service {
 		appID:     appID,
 		namespace: opts.Namespace,
 		log:       log.With("app", appID, "block", "state"),
+		outbound:  opts.Outbound,
 		stores:    map[string]*entry{},
 	}
 }
@@ -106,6 +114,9 @@ func (s *Service) Add(md components.Metadata, store cstate.Store) error {
 	}
 	if q, ok := store.(cstate.Querier); ok && slices.Contains(features, cstate.FeatureQuery) {
 		e.query = q
+	}
+	if s.outbound != nil {
+		e.policy = s.outbound(md.Name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,7 +272,8 @@ func (s *Service) Get(ctx context.Context, store, key string, opts GetOptions) (
 	if err != nil {
 		return nil, err
 	}
-	resp, err := e.store.Get(ctx, &cstate.GetRequest{Key: k, Metadata: opts.Metadata, Consistency: opts.Consistency})
+	req := &cstate.GetRequest{Key: k, Metadata: opts.Metadata, Consistency: opts.Consistency}
+	resp, err := run(ctx, e, func(ctx context.Context) (*cstate.GetResponse, error) { return e.store.Get(ctx, req) })
 	if err != nil {
 		s.log.Debug("state get failed", "store", store, "key", key, "err", err)
 		return nil, daprerr.Wrap(daprerr.StateGet, err, "fail to get %s from state store %s", key, store)
@@ -311,7 +323,8 @@ func (s *Service) BulkGet(ctx context.Context, store string, keys []string, opts
 		wg.Go(func() {
 			defer func() { <-sem }()
 			out[i] = BulkItem{Key: keys[i]}
-			resp, err := e.store.Get(ctx, &cstate.GetRequest{Key: storeKeys[i], Metadata: opts.Metadata})
+			req := &cstate.GetRequest{Key: storeKeys[i], Metadata: opts.Metadata}
+			resp, err := run(ctx, e, func(ctx context.Context) (*cstate.GetResponse, error) { return e.store.Get(ctx, req) })
 			if err != nil {
 				out[i].Error = err.Error()
 				return
@@ -371,13 +384,18 @@ func (s *Service) Save(ctx context.Context, store string, items []SaveItem) erro
 			return daprerr.Wrap(daprerr.StateSave, err, "failed saving state in state store %s", store)
 		}
 	}
+	set := func(req *cstate.SetRequest) error {
+		return runErr(ctx, e, func(ctx context.Context) error {
+			return rejectBadTTL(e.store.Set(ctx, req), req.Metadata)
+		})
+	}
 	errs := make([]error, len(reqs))
 	if len(reqs) == 1 {
-		errs[0] = e.store.Set(ctx, reqs[0])
+		errs[0] = set(reqs[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, req := range reqs {
-			wg.Go(func() { errs[i] = e.store.Set(ctx, req) })
+			wg.Go(func() { errs[i] = set(req) })
 		}
 		wg.Wait()
 	}
@@ -445,7 +463,7 @@ func (s *Service) Delete(ctx context.Context, store string, item DeleteItem) err
 	if err := checkOptions(item.Concurrency, item.Consistency); err != nil {
 		return daprerr.Wrap(daprerr.StateDelete, err, "failed deleting state with key %s", item.Key)
 	}
-	if err := e.store.Delete(ctx, req); err != nil {
+	if err := runErr(ctx, e, func(ctx context.Context) error { return e.store.Delete(ctx, req) }); err != nil {
 		s.log.Debug("state delete failed", "store", store, "key", item.Key, "err", err)
 		return storeError(daprerr.StateDelete, err, "failed deleting state with key %s", item.Key)
 	}
@@ -490,7 +508,16 @@ func (s *Service) Transact(ctx context.Context, store string, ops []TxOperation,
 			return daprerr.Wrap(daprerr.StateTransaction, err, "error while executing state transaction")
 		}
 	}
-	if err := e.tx.Multi(ctx, req); err != nil {
+	multi := func(ctx context.Context) error {
+		err := e.tx.Multi(ctx, req)
+		for _, op := range req.Operations {
+			if op.Set != nil {
+				err = rejectBadTTL(err, op.Set.Metadata)
+			}
+		}
+		return err
+	}
+	if err := runErr(ctx, e, multi); err != nil {
 		s.log.Debug("state transaction failed", "store", store, "err", err)
 		return daprerr.Wrap(daprerr.StateTransaction, err, "error while executing state transaction")
 	}
