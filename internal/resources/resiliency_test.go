@@ -1,0 +1,147 @@
+package resources_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/resiliency"
+	"github.com/cove-env/cove/internal/resources"
+	"github.com/cove-env/cove/internal/spec"
+)
+
+func parseResiliency(t *testing.T, yaml string) *spec.Resiliency {
+	t.Helper()
+	res, probs := spec.ParseResiliency("res.yaml", []byte(yaml))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// summary is what a policy resolves to, comparable with cmp.
+type summary struct {
+	Timeout time.Duration
+	Retry   string
+	Breaker bool
+}
+
+func summarize(p *resiliency.Policy) *summary {
+	if p == nil {
+		return nil
+	}
+	s := &summary{Timeout: p.Timeout, Breaker: p.Breaker != nil}
+	if p.Retry != nil {
+		s.Retry = p.Retry.Name
+	}
+	return s
+}
+
+func TestComponentOutboundPolicy(t *testing.T) {
+	defaults := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: defaults}
+spec:
+  policies:
+    timeouts:
+      DefaultTimeoutPolicy: 9s
+      DefaultComponentTimeoutPolicy: 8s
+      DefaultComponentOutboundTimeoutPolicy: 7s
+      DefaultStatestoreComponentOutboundTimeoutPolicy: 6s
+      DefaultAppTimeoutPolicy: 1s
+      short: 2s
+    retries:
+      DefaultRetryPolicy: {maxRetries: 1}
+      DefaultComponentInboundRetryPolicy: {maxRetries: 2}
+      fast: {duration: 10ms, maxRetries: 3}
+    circuitBreakers:
+      DefaultStatestoreComponentOutboundCircuitBreakerPolicy: {trip: consecutiveFailures > 2}
+  targets:
+    components:
+      orders:
+        outbound: {timeout: short, retry: fast}
+      events:
+        inbound: {timeout: short}
+`)
+	scoped := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: scoped}
+scopes: [front]
+spec:
+  policies:
+    timeouts: {long: 30s}
+  targets:
+    components:
+      orders:
+        outbound: {timeout: long}
+`)
+	onlyGlobal := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: global}
+spec:
+  policies:
+    timeouts: {DefaultComponentTimeoutPolicy: 4s}
+`)
+	tests := []struct {
+		name      string
+		res       []*spec.Resiliency
+		caller    string
+		component string
+		want      *summary
+	}{
+		{name: "named target, defaults fill the rest", res: []*spec.Resiliency{defaults}, caller: "back", component: "orders",
+			want: &summary{Timeout: 2 * time.Second, Retry: "fast", Breaker: true}},
+		{name: "state store defaults, most specific first", res: []*spec.Resiliency{defaults}, caller: "back", component: "cache",
+			want: &summary{Timeout: 6 * time.Second, Retry: "DefaultRetryPolicy", Breaker: true}},
+		{name: "inbound policies do not apply outbound", res: []*spec.Resiliency{defaults}, caller: "back", component: "events",
+			want: &summary{Timeout: 6 * time.Second, Retry: "DefaultRetryPolicy", Breaker: true}},
+		{name: "first resource in scope wins", res: []*spec.Resiliency{scoped, defaults}, caller: "front", component: "orders",
+			want: &summary{Timeout: 30 * time.Second, Retry: "fast", Breaker: true}},
+		{name: "out of scope resource ignored", res: []*spec.Resiliency{scoped, defaults}, caller: "back", component: "orders",
+			want: &summary{Timeout: 2 * time.Second, Retry: "fast", Breaker: true}},
+		{name: "component default", res: []*spec.Resiliency{onlyGlobal}, caller: "back", component: "orders",
+			want: &summary{Timeout: 4 * time.Second}},
+		{name: "nothing applies", res: []*spec.Resiliency{scoped}, caller: "back", component: "orders", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := resources.NewResiliency(tt.res, nil)
+			got := summarize(r.StateStoreOutbound(tt.caller)(tt.component))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("policy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestComponentPolicyBreakers: each caller has its own breaker per
+// component, kept across lookups, and apart from its app targets.
+func TestComponentPolicyBreakers(t *testing.T) {
+	res := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r}
+spec:
+  policies:
+    circuitBreakers:
+      DefaultCircuitBreakerPolicy: {trip: consecutiveFailures > 2}
+`)
+	r := resources.NewResiliency([]*spec.Resiliency{res}, nil)
+	a := r.ComponentOutbound("front", "orders", resources.ComponentStateStore)
+	if a == nil || a.Breaker == nil {
+		t.Fatal("no breaker from DefaultCircuitBreakerPolicy")
+	}
+	if again := r.ComponentOutbound("front", "orders", resources.ComponentStateStore); again != a {
+		t.Error("a second lookup built a new policy; its breaker would start closed")
+	}
+	if other := r.ComponentOutbound("back", "orders", resources.ComponentStateStore); other == a {
+		t.Error("two callers share one breaker")
+	}
+	if app := r.Policy("front", "orders"); app == a {
+		t.Error("an app named like the component shares its policy")
+	}
+}
