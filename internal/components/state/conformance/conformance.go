@@ -29,7 +29,13 @@ type Option func(*config)
 type config struct {
 	jsonNormalized bool
 	maxKeyLength   int
+	sameSlot       bool
 }
+
+// SameSlotKeys is for Redis Cluster, where the keys of one transaction must
+// hash to one slot: every key of a case carries the case's prefix as a hash
+// tag ("{prefix}key"), as an application using transactions there must do.
+func SameSlotKeys() Option { return func(c *config) { c.sameSlot = true } }
 
 // MaxKeyLength is for stores whose key column holds at most n characters
 // (Dapr's MySQL layout: 255). The long-key case then uses a key of exactly
@@ -87,7 +93,11 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store, opts ...Option) 
 			if c.need != "" && !slices.Contains(s.Features(), c.need) {
 				t.Skipf("store does not report %s", c.need)
 			}
-			f := &fixture{t: t, s: s, cfg: cfg, prefix: fmt.Sprintf("conformance-%s-%02d-", runID, i), written: map[string]bool{}}
+			prefix := fmt.Sprintf("conformance-%s-%02d-", runID, i)
+			if cfg.sameSlot {
+				prefix = "{" + prefix + "}"
+			}
+			f := &fixture{t: t, s: s, cfg: cfg, prefix: prefix, written: map[string]bool{}}
 			// Registered after newStore's cleanup, so it runs first, while
 			// the store is still open.
 			t.Cleanup(f.cleanup)

@@ -1,0 +1,142 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/conformance"
+)
+
+// These tests start Redis servers of their own (a Sentinel watching the
+// shared Redis, and a three-node cluster) on free ports, so that the
+// sentinel and cluster modes run against real topologies. They need the
+// redis-server binary and skip without it unless COVE_REQUIRE_SERVICES is
+// set.
+
+func redisServer(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
+			t.Fatal("redis-server is not installed")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startServer runs redis-server with args until the test ends.
+func startServer(t *testing.T, bin string, port int, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waitFor(t, 10*time.Second, fmt.Sprintf("redis on port %d", port), func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not ready within %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSentinel runs the suite through a Sentinel (failover: true) that
+// watches the shared Redis as its master. Sentinel only reads and
+// publishes on its hello channel there: it changes no data.
+func TestSentinel(t *testing.T) {
+	needRedis(t)
+	bin := redisServer(t)
+	port := freePort(t)
+	master := "cove-test-" + randomSuffix()
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor %s 127.0.0.1 6379 1\n", port, master)
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, bin, port, conf, "--sentinel")
+	sentinel := goredis.NewSentinelClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer sentinel.Close()
+	waitFor(t, 10*time.Second, "sentinel knows the master", func() bool {
+		addr, err := sentinel.GetMasterAddrByName(context.Background(), master).Result()
+		return err == nil && len(addr) == 2 && addr[1] == "6379"
+	})
+
+	conformance.Run(t, func(t *testing.T) state.Store {
+		return open(t, map[string]string{
+			"redisHost":          fmt.Sprintf("127.0.0.1:%d", port),
+			"failover":           "true",
+			"sentinelMasterName": master,
+		})
+	})
+}
+
+// TestCluster runs the suite on a three-node Redis Cluster (redisType:
+// cluster), with the keys of each case in one hash slot so that
+// transactions are possible, as Redis Cluster requires.
+func TestCluster(t *testing.T) {
+	bin := redisServer(t)
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli is not installed")
+	}
+	var addrs []string
+	for range 3 {
+		port := freePort(t)
+		startServer(t, bin, port, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no")
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	out, err := exec.Command(cli, append([]string{"--cluster", "create"}, append(addrs, "--cluster-replicas", "0", "--cluster-yes")...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs})
+	defer cc.Close()
+	waitFor(t, 20*time.Second, "cluster state ok", func() bool {
+		info, err := cc.ClusterInfo(context.Background()).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+
+	conformance.Run(t, func(t *testing.T) state.Store {
+		return open(t, map[string]string{"redisHost": strings.Join(addrs, ","), "redisType": "cluster"})
+	}, conformance.SameSlotKeys())
+}
+
+func randomSuffix() string { return fmt.Sprintf("%d", time.Now().UnixNano()) }
