@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // TestComponentThatCannotConnect checks both answers to a store that is not
@@ -38,7 +40,7 @@ func TestComponentThatCannotConnect(t *testing.T) {
 	}
 
 	t.Run("fails the start", func(t *testing.T) {
-		cmd := exec.Command(coveBin, "up", "-f", setup(false), "--http-port", fmt.Sprint(freePort(t)))
+		cmd := exec.Command(coveBin, "up", "-f", setup(false), "--http-port", fmt.Sprint(testenv.FreePort(t)))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		done := make(chan error, 1)
