@@ -16,6 +16,7 @@ import (
 	"time"
 
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
@@ -123,7 +124,11 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	a.probes = probesFor(main.Probes, a.ingress)
 
 	if a.daprAppID != "" {
-		a.state = blockstate.New(a.daprAppID)
+		// Component policies are the app's own, as each daprd's are: its
+		// breakers count only its calls.
+		a.state = blockstate.NewWithOptions(a.daprAppID, blockstate.Options{
+			Outbound: resources.NewResiliency(e.spec.Resiliency, e.log).StateStoreOutbound(a.daprAppID),
+		})
 		for _, lc := range e.comps.stateStores(a.daprAppID) {
 			if err := a.state.Add(lc.md, lc.store); err != nil {
 				return nil, fmt.Errorf("app %s: state store %s: %w", app.Name, lc.entry.Name, err)
