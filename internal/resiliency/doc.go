@@ -9,8 +9,8 @@
 // attempt is (a transport error, or a StatusError carrying an app's status)
 // and whether its request can be replayed.
 //
-// Service invocation is the only consumer today; components will reuse
-// Policy through the same Run once their outbound calls go through it.
+// Service invocation (app targets) and the state building block (state
+// store component targets, outbound) run their calls through it.
 //
 // It must not import any other cove package.
 package resiliency

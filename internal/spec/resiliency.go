@@ -74,8 +74,8 @@ type ResiliencyTargets struct {
 	Apps map[string]*TargetPolicyNames `json:"apps,omitempty"`
 	// Actors are accepted so a daprd file loads; cove has no actors yet.
 	Actors Ignored `json:"actors,omitempty"`
-	// Components are parsed and checked; they apply once components call
-	// out through the resiliency runtime.
+	// Components: outbound policies apply to state stores; inbound ones
+	// are parsed and checked (no inbound component traffic exists yet).
 	Components map[string]*ComponentTargetPolicies `json:"components,omitempty"`
 }
 
