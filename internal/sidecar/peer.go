@@ -2,20 +2,26 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/sidecar/grpcapi"
 )
 
 // NameResolver resolves app ids for a standalone sidecar: its own app id
@@ -60,8 +66,12 @@ type PeerServerConfig struct {
 	// TLS is the sidecar's identity and trust (required).
 	TLS *PeerTLS
 	// Invoker calls the own app (the sidecar's invoker, whose resolver
-	// maps the own app id to the app).
+	// maps the own app id to the app). gRPC calls proxied by peers are
+	// relayed when it also implements grpcapi.Invoker (*invoke.Invoker
+	// does), and answered Unimplemented otherwise.
 	Invoker Invoker
+	// MaxMessageSize bounds relayed gRPC messages; default 4 MiB.
+	MaxMessageSize int
 	// MaxHeaderBytes bounds request headers; default 1 MiB.
 	MaxHeaderBytes int
 	// Logger defaults to slog.Default().
@@ -69,13 +79,16 @@ type PeerServerConfig struct {
 }
 
 // PeerServer is the internal listener other sidecars invoke this
-// sidecar's app through. The caller's app id comes from its verified
-// certificate, never from a header, and replaces whatever identity headers
-// the request carries.
+// sidecar's app through: HTTP invocations, and gRPC calls their apps
+// proxy with dapr-app-id metadata (HTTP/2 requests of a gRPC content
+// type), relayed frame by frame to the app's gRPC server. The caller's app
+// id comes from its verified certificate, never from a header or
+// metadata, and replaces whatever identity the request carries.
 type PeerServer struct {
 	cfg       PeerServerConfig
 	log       *slog.Logger
 	srv       *http.Server
+	grpc      *grpcapi.PeerServer // nil when the invoker cannot dial the app
 	startOnce sync.Once
 	done      chan struct{}
 }
@@ -93,6 +106,14 @@ func NewPeerServer(cfg PeerServerConfig) (*PeerServer, error) {
 		log = slog.Default()
 	}
 	p := &PeerServer{cfg: cfg, log: log.With(slog.String("app", cfg.AppID)), done: make(chan struct{})}
+	if inv, ok := cfg.Invoker.(grpcapi.Invoker); ok {
+		var err error
+		if p.grpc, err = grpcapi.NewPeer(grpcapi.PeerConfig{
+			AppID: cfg.AppID, Invoker: inv, Caller: p.grpcCaller, MaxMessageSize: cfg.MaxMessageSize, Logger: p.log,
+		}); err != nil {
+			return nil, fmt.Errorf("peer server: %w", err)
+		}
+	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP2(true)
 	p.srv = &http.Server{
@@ -130,7 +151,13 @@ func (p *PeerServer) Close(ctx context.Context) error {
 		close(p.done)
 		_ = p.cfg.Listener.Close()
 	})
-	if err := p.srv.Shutdown(ctx); err != nil {
+	err := p.srv.Shutdown(ctx)
+	if p.grpc != nil {
+		// Calls still in flight once the drain gave up end here; after a
+		// clean drain there are none.
+		p.grpc.Stop()
+	}
+	if err != nil {
 		_ = p.srv.Close()
 		return fmt.Errorf("internal listener of %s: %w", p.cfg.AppID, err)
 	}
@@ -138,18 +165,48 @@ func (p *PeerServer) Close(ctx context.Context) error {
 	return nil
 }
 
+// callerOf is the app id certified by a connection's verified client
+// certificate. The handshake verified the chain and the SPIFFE ID's form;
+// this cannot fail for a connection that got here, but a handler must not
+// trust that.
+func (p *PeerServer) callerOf(cs *tls.ConnectionState) (string, error) {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return "", errors.New("caller has no verified certificate")
+	}
+	_, caller, err := PeerIdentity(p.cfg.TLS.TrustDomain, cs.VerifiedChains[0][0])
+	if err != nil {
+		return "", fmt.Errorf("caller identity: %w", err)
+	}
+	return caller, nil
+}
+
+// grpcCaller is callerOf for a gRPC call, whose connection state gRPC
+// keeps in the call's peer information.
+func (p *PeerServer) grpcCaller(ctx context.Context) (string, error) {
+	pr, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", errors.New("caller has no verified certificate")
+	}
+	info, ok := pr.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return "", errors.New("caller has no verified certificate")
+	}
+	return p.callerOf(&info.State)
+}
+
 func (p *PeerServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	// The handshake verified the chain and the SPIFFE ID's form; this
-	// cannot fail for a connection that got here, but a handler must not
-	// trust that.
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		p.writeError(w, r, daprerr.New(daprerr.DirectInvoke, "caller has no verified certificate").
-			WithStatus(http.StatusForbidden, codes.PermissionDenied))
+	if grpcapi.IsGRPC(r) {
+		if p.grpc == nil {
+			writeGRPCStatus(w, codes.Unimplemented, "failed to proxy request: this sidecar cannot dial its app")
+			return
+		}
+		// The proxy takes the caller from the connection itself.
+		p.grpc.ServeHTTP(w, r)
 		return
 	}
-	_, caller, err := PeerIdentity(p.cfg.TLS.TrustDomain, r.TLS.VerifiedChains[0][0])
+	caller, err := p.callerOf(r.TLS)
 	if err != nil {
-		p.writeError(w, r, daprerr.Wrap(daprerr.DirectInvoke, err, "caller identity").
+		p.writeError(w, r, daprerr.Wrap(daprerr.DirectInvoke, err, "peer invocation").
 			WithStatus(http.StatusForbidden, codes.PermissionDenied))
 		return
 	}
@@ -184,6 +241,16 @@ func (p *PeerServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.log.Debug("peer invocation response cut short", slog.String("caller", caller), slog.Any("error", err))
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// writeGRPCStatus answers a gRPC call with a status and no message (a
+// trailers-only response).
+func writeGRPCStatus(w http.ResponseWriter, code codes.Code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/grpc")
+	h.Set("Grpc-Status", strconv.Itoa(int(code)))
+	h.Set("Grpc-Message", url.PathEscape(msg))
+	w.WriteHeader(http.StatusOK)
 }
 
 func (p *PeerServer) writeError(w http.ResponseWriter, r *http.Request, err error) {

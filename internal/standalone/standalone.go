@@ -277,7 +277,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		return nil, err
 	}
 	if s.peer, err = sidecar.NewPeerServer(sidecar.PeerServerConfig{
-		AppID: opts.AppID, Listener: internalLn, TLS: peerTLS, Invoker: s.invoker, Logger: log,
+		AppID: opts.AppID, Listener: internalLn, TLS: peerTLS, Invoker: s.invoker, MaxMessageSize: maxMsg, Logger: log,
 	}); err != nil {
 		_ = internalLn.Close()
 		return nil, err

@@ -3,7 +3,6 @@ package invoke
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -82,27 +81,6 @@ type PeerCredentials interface {
 	// GRPCCredentials returns the credentials to dial target with, nil when
 	// target is reached in the clear (the own app, a local replica).
 	GRPCCredentials(target Target) credentials.TransportCredentials
-}
-
-// GRPCCredentials is the client side of sidecar-to-sidecar mTLS for gRPC
-// proxying: any app but the own one is behind a peer sidecar, whose
-// certificate must name that app (as RoundTrip checks per response).
-func (t *PeerTransport) GRPCCredentials(target Target) credentials.TransportCredentials {
-	if target.AppID == "" || target.AppID == t.self {
-		return nil
-	}
-	cfg := t.remote.TLSClientConfig.Clone()
-	chain := cfg.VerifyConnection
-	callee := target.AppID
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if chain != nil {
-			if err := chain(cs); err != nil {
-				return err
-			}
-		}
-		return t.verify(&cs, callee)
-	}
-	return credentials.NewTLS(cfg)
 }
 
 // DialApp resolves appID to a ready replica and returns a pooled

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"google.golang.org/grpc/credentials"
 )
 
 // PeerTransport carries invocations for standalone sidecars: calls to the
@@ -97,4 +99,27 @@ func (t *PeerTransport) CloseIdleConnections() {
 	if c, ok := t.local.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+var _ PeerCredentials = (*PeerTransport)(nil)
+
+// GRPCCredentials is the client side of sidecar-to-sidecar mTLS for gRPC
+// proxying: any app but the own one is behind a peer sidecar, whose
+// certificate must name that app (as RoundTrip checks per response).
+func (t *PeerTransport) GRPCCredentials(target Target) credentials.TransportCredentials {
+	if target.AppID == "" || target.AppID == t.self {
+		return nil
+	}
+	cfg := t.remote.TLSClientConfig.Clone()
+	chain := cfg.VerifyConnection
+	callee := target.AppID
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if chain != nil {
+			if err := chain(cs); err != nil {
+				return err
+			}
+		}
+		return t.verify(&cs, callee)
+	}
+	return credentials.NewTLS(cfg)
 }

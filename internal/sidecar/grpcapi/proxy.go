@@ -68,6 +68,11 @@ type proxy struct {
 	inv    Invoker
 	maxMsg int
 	log    *slog.Logger
+	// certified is set on a standalone sidecar's internal listener, where
+	// calls come from peer sidecars for the own app only: it returns the
+	// caller's app id from its verified certificate, which replaces the
+	// sidecar's own as the caller.
+	certified func(context.Context) (string, error)
 }
 
 // proxyDesc makes every proxied call a bidirectional stream: that covers
@@ -93,11 +98,23 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 	if p.inv == nil {
 		return status.Error(codes.Unavailable, "failed to proxy request: proxy not initialized")
 	}
+	caller := p.appID
+	if p.certified != nil {
+		var err error
+		if caller, err = p.certified(ctx); err != nil {
+			return status.Errorf(codes.PermissionDenied, "failed to proxy request: caller identity: %v", err)
+		}
+		// A peer that resolved a stale registration must not reach
+		// another app through this sidecar.
+		if target != p.appID {
+			return status.Errorf(codes.NotFound, "failed to invoke, id: %s, err: this sidecar serves %s", target, p.appID)
+		}
+	}
 	// The callee's access control and APP_API_TOKEN (interceptors.go).
 	var appToken string
 	if g, ok := p.inv.(proxyGate); ok {
 		var err error
-		if appToken, err = g.AuthorizeProxy(p.appID, target, method); err != nil {
+		if appToken, err = g.AuthorizeProxy(caller, target, method); err != nil {
 			return err
 		}
 	}
@@ -111,7 +128,7 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 	for _, k := range []string{":authority", "content-type", "user-agent", mdAPITokenName} {
 		delete(out, k)
 	}
-	out.Set(mdCallerAppID, p.appID)
+	out.Set(mdCallerAppID, caller)
 	out.Set(mdCalleeAppID, conn.Target.AppID)
 	if appToken != "" {
 		out.Set(mdAPITokenName, appToken)
