@@ -2,7 +2,10 @@
 // dapr.proto.runtime.v1.Dapr service (service invocation, state, metadata,
 // shutdown) on Dapr's generated types, and the transparent proxy that
 // forwards any other service's calls carrying dapr-app-id metadata to that
-// app's gRPC server frame by frame.
+// app's gRPC server frame by frame. The same proxy serves the gRPC side of
+// a standalone sidecar's internal listener (PeerServer), where peer
+// sidecars forward such calls for the own app and the caller is the one
+// their certificate names.
 //
 // It reaches the building blocks through its own small interfaces
 // (StateAPI, Invoker) and the sidecar through Host, so it never imports the
