@@ -1,4 +1,4 @@
-package sidecar
+package sidecar_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/security"
+	"github.com/cove-env/cove/internal/sidecar"
 )
 
 // httpOnlyInvoker can invoke the app over HTTP but not dial it for gRPC.
@@ -32,11 +33,11 @@ func TestPeerServerGRPCWithoutDialer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverTLS, err := NewPeerTLS(ca, "public", "default", "beta")
+	serverTLS, err := sidecar.NewPeerTLS(ca, "public", "default", "beta")
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientTLS, err := NewPeerTLS(ca, "public", "default", "alpha")
+	clientTLS, err := sidecar.NewPeerTLS(ca, "public", "default", "alpha")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestPeerServerGRPCWithoutDialer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPeerServer(PeerServerConfig{AppID: "beta", Listener: ln, TLS: serverTLS, Invoker: httpOnlyInvoker{}})
+	p, err := sidecar.NewPeerServer(sidecar.PeerServerConfig{AppID: "beta", Listener: ln, TLS: serverTLS, Invoker: httpOnlyInvoker{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,4 +72,4 @@ func TestPeerServerGRPCWithoutDialer(t *testing.T) {
 	}
 }
 
-var _ Invoker = httpOnlyInvoker{}
+var _ sidecar.Invoker = httpOnlyInvoker{}
