@@ -15,8 +15,9 @@
 // Standalone sidecars (cove sidecar) also use the peer side kept here:
 // PeerTLS (workload certificate, SPIFFE identity checks), PeerServer (the
 // internal listener peers invoke over HTTP/2 with mutual TLS, taking the
-// caller's id from its certificate) and NameResolver (own app locally,
-// other app ids through name resolution).
+// caller's id from its certificate; HTTP invocations go to the app through
+// the invoker, raw gRPC calls through grpcapi's proxy) and NameResolver
+// (own app locally, other app ids through name resolution).
 //
 // It must not import the control plane, the edge or the supervisor:
 // they construct sidecars, not the other way round.

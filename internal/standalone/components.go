@@ -48,8 +48,8 @@ func location(c *spec.Component) string {
 }
 
 // stateService builds the app's state block over the loaded stores.
-func stateService(appID, namespace string, stores []resources.Store, log *slog.Logger) (*blockstate.Service, error) {
-	svc := blockstate.NewWithOptions(appID, blockstate.Options{Namespace: namespace, Logger: log})
+func stateService(appID, namespace string, stores []resources.Store, res *resources.Resiliency, log *slog.Logger) (*blockstate.Service, error) {
+	svc := blockstate.NewWithOptions(appID, blockstate.Options{Namespace: namespace, Logger: log, Outbound: res.StateStoreOutbound(appID)})
 	for _, st := range stores {
 		if err := svc.Add(st.Metadata, st.Store); err != nil {
 			return nil, fmt.Errorf("state store %s: %w", st.Metadata.Name, err)

@@ -3,6 +3,7 @@ package standalone
 import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/resiliency"
+	"github.com/cove-env/cove/internal/resources"
 )
 
 // selfPolicies are the invocation rules of a standalone sidecar, whose
@@ -15,12 +16,20 @@ type selfPolicies struct {
 	self        string
 	app         *invoke.AppSettings
 	trustDomain string
+	resiliency  *resources.Resiliency
 }
 
 var _ invoke.Policies = selfPolicies{}
 
-// Resiliency policies are not loaded from resources paths yet.
-func (selfPolicies) Resiliency(string, string) *resiliency.Policy { return nil }
+// Resiliency applies the resources path's policies to this app's own
+// outbound calls only: calls peers make to this app were already run
+// through the caller's sidecar.
+func (p selfPolicies) Resiliency(caller, target string) *resiliency.Policy {
+	if p.resiliency == nil || caller != p.self || target == p.self {
+		return nil
+	}
+	return p.resiliency.Policy(caller, target)
+}
 
 func (p selfPolicies) App(appID string) *invoke.AppSettings {
 	if appID == p.self {

@@ -22,6 +22,9 @@ import (
 type Resources struct {
 	// Components are those this app may load, in file order.
 	Components []*spec.Component
+	// Resiliency are the Resiliency resources scoped to this app, as daprd
+	// loads them from its resources path.
+	Resiliency []*spec.Resiliency
 	// Skipped says, per skipped document, why (out of scope, a resource
 	// kind cove does not load yet).
 	Skipped []string
@@ -31,8 +34,8 @@ type Resources struct {
 // read without descending, or a file), every document in each file. A
 // document is a Dapr Component (apiVersion dapr.io/v1alpha1) or an ACA
 // component file, named after its file as ACA's CLI names it after its
-// argument. Other Dapr resources (Subscription, Resiliency, ...) are
-// skipped. Components scoped to other apps, or in another namespace, are
+// argument, or a Dapr Resiliency. Other Dapr resources (Subscription,
+// Configuration, ...) are skipped. Components scoped to other apps, or in another namespace, are
 // skipped. Every problem in every file is reported at once, with file and
 // line.
 func LoadResources(paths []string, appID, namespace string) (*Resources, error) {
@@ -52,6 +55,18 @@ func LoadResources(paths []string, appID, namespace string) (*Resources, error) 
 				continue
 			}
 			for _, doc := range splitDocuments(data) {
+				if isKind(doc, "Resiliency") {
+					r, ps := spec.ParseResiliency(file, doc)
+					probs = append(probs, ps...)
+					switch {
+					case r == nil:
+					case !r.InScope(appID):
+						res.Skipped = append(res.Skipped, fmt.Sprintf("%s: resiliency %s is scoped to %s", file, r.Name, strings.Join(r.Scopes, ", ")))
+					default:
+						res.Resiliency = append(res.Resiliency, r)
+					}
+					continue
+				}
 				c, ps, skip := parseDocument(file, doc)
 				probs = append(probs, ps...)
 				if skip != "" {
@@ -151,6 +166,13 @@ type header struct {
 
 // parseDocument parses one document; skip says why a document that is not
 // a component was passed over.
+// isKind reports whether doc is a Dapr resource of kind.
+func isKind(doc []byte, kind string) bool {
+	var h header
+	_ = yaml.Unmarshal(doc, &h)
+	return h.Kind == kind && strings.HasPrefix(h.APIVersion, "dapr.io/")
+}
+
 func parseDocument(file string, doc []byte) (*spec.Component, spec.Problems, string) {
 	var h header
 	// A document that is not even YAML is left to the component parser,

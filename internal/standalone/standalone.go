@@ -177,7 +177,8 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	if s.stores, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
 		return nil, err
 	}
-	state, err := stateService(opts.AppID, opts.Namespace, s.stores, log)
+	policies := resources.NewResiliency(res.Resiliency, log)
+	state, err := stateService(opts.AppID, opts.Namespace, s.stores, policies, log)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +228,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	if cfg.Spec != nil {
 		self.Access = resources.AccessControl(cfg.Spec.AccessControl)
 	}
-	s.invoker.SetPolicies(selfPolicies{self: opts.AppID, app: self, trustDomain: trustDomain})
+	s.invoker.SetPolicies(selfPolicies{self: opts.AppID, app: self, trustDomain: trustDomain, resiliency: policies})
 
 	httpLn, err := listen(opts.ListenAddresses, opts.HTTPPort)
 	if err != nil {
