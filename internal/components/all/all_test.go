@@ -6,6 +6,7 @@ import (
 	"github.com/cove-env/cove/internal/components"
 	_ "github.com/cove-env/cove/internal/components/all"
 	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/components/secretstores"
 	"github.com/cove-env/cove/internal/components/state"
 )
 
@@ -42,6 +43,20 @@ func TestNameResolutionRegistered(t *testing.T) {
 			}
 			if _, ok := info.New().(nameresolution.Registry); !ok {
 				t.Errorf("%s does not build a nameresolution.Registry", typ)
+			}
+		})
+	}
+}
+
+func TestSecretStoresRegistered(t *testing.T) {
+	for _, typ := range []string{"secretstores.local.file", "secretstores.local.env"} {
+		t.Run(typ, func(t *testing.T) {
+			info, err := components.Lookup(typ, "v1")
+			if err != nil {
+				t.Fatalf("lookup: %v", err)
+			}
+			if _, ok := info.New().(secretstores.Store); !ok {
+				t.Errorf("%s does not build a secretstores.Store", typ)
 			}
 		})
 	}
