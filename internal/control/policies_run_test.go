@@ -1,13 +1,10 @@
 package control
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
-	"time"
 )
 
 // TestRunAppliesDaprResources runs two Dapr apps whose env and Dapr
@@ -73,36 +70,7 @@ apps:
     env: {COVE_TEST_APP: "1"}
     configuration: {file: back-config.yaml}
 `, exe))
-	env, err := Load(filepath.Join(dir, "cove.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan *Status, 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Spec: env, HTTPPort: freeTestPort(t), Events: func(ev Event) {
-			if ev.Kind == EventReady {
-				ready <- ev.Status
-			}
-		}})
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return within 30s of cancel")
-		}
-	}()
-	var st *Status
-	select {
-	case st = <-ready:
-	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not ready within 30s")
-	}
+	st := runEnv(t, dir, nil)
 	var front string
 	for _, a := range st.Apps {
 		if a.Name == "front" {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,36 +152,7 @@ components:
   - {name: slow, file: slow.yaml}
   - {name: plain, file: plain.yaml}
 `, exe))
-	env, err := Load(filepath.Join(dir, "cove.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan *Status, 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Spec: env, HTTPPort: freeTestPort(t), Events: func(ev Event) {
-			if ev.Kind == EventReady {
-				ready <- ev.Status
-			}
-		}})
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return within 30s of cancel")
-		}
-	}()
-	var st *Status
-	select {
-	case st = <-ready:
-	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not ready within 30s")
-	}
+	st := runEnv(t, dir, nil)
 	sidecar := fmt.Sprintf("http://127.0.0.1:%d", st.Apps[0].Replicas[0].DaprHTTPPort)
 	call := func(method, path, body string, header map[string]string) (int, string) {
 		t.Helper()
