@@ -50,6 +50,12 @@ var (
 	// NotSupportedStateOperation answers a transaction operation other
 	// than upsert and delete.
 	NotSupportedStateOperation = Kind{"ERR_NOT_SUPPORTED_STATE_OPERATION", http.StatusBadRequest, codes.InvalidArgument}
+
+	SecretStoresNotConfigured = Kind{"ERR_SECRET_STORES_NOT_CONFIGURED", http.StatusInternalServerError, codes.FailedPrecondition}
+	// SecretStoreNotFound is 401 over HTTP, as daprd answers it.
+	SecretStoreNotFound    = Kind{"ERR_SECRET_STORE_NOT_FOUND", http.StatusUnauthorized, codes.InvalidArgument}
+	SecretGet              = Kind{"ERR_SECRET_GET", http.StatusInternalServerError, codes.Internal}
+	SecretPermissionDenied = Kind{"ERR_PERMISSION_DENIED", http.StatusForbidden, codes.PermissionDenied}
 )
 
 // Error is an API error: a catalog entry, a message for the caller, and
