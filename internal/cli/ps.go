@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -26,40 +25,33 @@ receive traffic. Components are listed after the replicas.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			case "table", "":
-			default:
-				return fmt.Errorf("unknown output format %q: use table or json", output)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "APP\tREVISION\tREPLICA\tPID\tSTATE\tREADY\tRESTARTS\tPORT\tDAPR_HTTP_PORT\tDAPR_GRPC_PORT")
-			for _, a := range st.Apps {
-				for _, r := range a.Replicas {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, a.Revision, r.Name, r.PID,
-						r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
-				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if len(st.Components) > 0 {
-				fmt.Fprintln(out)
-				tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "COMPONENT\tTYPE\tVERSION\tSTATUS")
-				for _, c := range st.Components {
-					status := c.Status
-					if c.Error != "" {
-						status += ": " + c.Error
+			return printAs(out, output, "table", st, func() error {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "APP\tREVISION\tREPLICA\tPID\tSTATE\tREADY\tRESTARTS\tPORT\tDAPR_HTTP_PORT\tDAPR_GRPC_PORT")
+				for _, a := range st.Apps {
+					for _, r := range a.Replicas {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, a.Revision, r.Name, r.PID,
+							r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Version, status)
 				}
-				return tw.Flush()
-			}
-			return nil
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if len(st.Components) > 0 {
+					fmt.Fprintln(out)
+					tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "COMPONENT\tTYPE\tVERSION\tSTATUS")
+					for _, c := range st.Components {
+						status := c.Status
+						if c.Error != "" {
+							status += ": " + c.Error
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Version, status)
+					}
+					return tw.Flush()
+				}
+				return nil
+			})
 		},
 	}
 	envFileFlag(cmd, &file)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -31,33 +30,26 @@ changes nothing.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			case "text", "":
-			default:
-				return fmt.Errorf("unknown output format %q: use text or json", output)
-			}
-			if len(res.Applied) == 0 {
-				fmt.Fprintln(out, "no ingress change to apply")
-			} else {
-				fmt.Fprintf(out, "applied the ingress of: %s\n", strings.Join(res.Applied, ", "))
-			}
-			if len(res.NeedsRestart) > 0 {
-				fmt.Fprintln(out, "these changes need a restart (cove down, then cove up):")
-				for _, s := range res.NeedsRestart {
-					fmt.Fprintf(out, "  - %s\n", s)
+			return printAs(out, output, "text", res, func() error {
+				if len(res.Applied) == 0 {
+					fmt.Fprintln(out, "no ingress change to apply")
+				} else {
+					fmt.Fprintf(out, "applied the ingress of: %s\n", strings.Join(res.Applied, ", "))
 				}
-			}
-			if len(res.Errors) > 0 {
-				for _, s := range res.Errors {
-					fmt.Fprintf(cmd.ErrOrStderr(), "error: %s\n", s)
+				if len(res.NeedsRestart) > 0 {
+					fmt.Fprintln(out, "these changes need a restart (cove down, then cove up):")
+					for _, s := range res.NeedsRestart {
+						fmt.Fprintf(out, "  - %s\n", s)
+					}
 				}
-				return exitError{code: 1}
-			}
-			return nil
+				if len(res.Errors) > 0 {
+					for _, s := range res.Errors {
+						fmt.Fprintf(cmd.ErrOrStderr(), "error: %s\n", s)
+					}
+					return exitError{code: 1}
+				}
+				return nil
+			})
 		},
 	}
 	envFileFlag(cmd, &file)
