@@ -38,20 +38,31 @@ func NewStore(c *spec.Component) (cstate.Store, error) {
 	return store, nil
 }
 
-// ResolveMetadata turns metadata items into properties: plain values, the
-// ACA format's own secrets, and Dapr's envRef (read from this process's
-// environment). Secret stores are not supported yet, so a reference into
-// one is an error naming the item.
+// ResolveMetadata resolves c's metadata without any secret store loaded;
+// see ResolveMetadataFrom.
 func ResolveMetadata(c *spec.Component) (map[string]string, error) {
+	return ResolveMetadataFrom(context.Background(), c, nil)
+}
+
+// ResolveMetadataFrom turns metadata items into properties: plain values,
+// the ACA format's own secrets, Dapr's envRef (read from this process's
+// environment) and references into the secret store c names (Dapr's
+// secretKeyRef with auth.secretStore, ACA's secretRef with
+// secretStoreComponent), read from stores. Errors name the item's field.
+func ResolveMetadataFrom(ctx context.Context, c *spec.Component, stores SecretStores) (map[string]string, error) {
 	props := make(map[string]string, len(c.Metadata))
-	for _, m := range c.Metadata {
+	for i, m := range c.Metadata {
 		switch {
 		case m.EnvRef != "":
 			props[m.Name] = os.Getenv(m.EnvRef)
 		case m.SecretRef == "":
 			props[m.Name] = m.Value
 		case c.Format == spec.FormatDapr || c.SecretStore != "":
-			return nil, fmt.Errorf("metadata %s: secret stores are not supported yet; give the value (or an envRef) instead of a secret reference", m.Name)
+			v, err := stores.lookup(ctx, c, m)
+			if err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", refField(c, i), m.Name, err)
+			}
+			props[m.Name] = v
 		default:
 			i := slices.IndexFunc(c.Secrets, func(s spec.ComponentSecret) bool { return s.Name == m.SecretRef })
 			if i < 0 {
@@ -79,26 +90,43 @@ func InitTimeout(c *spec.Component) time.Duration {
 // LoadStore constructs c's state store, resolves its metadata and
 // initialises it within its initTimeout. md supplies what the caller
 // decides (Name, AppID, BaseDir); type, version and properties come from c.
+// It reads no secret store; LoadStoreWithSecrets does.
 func LoadStore(ctx context.Context, c *spec.Component, md components.Metadata) (Store, error) {
+	return LoadStoreWithSecrets(ctx, c, md, nil)
+}
+
+// LoadStoreWithSecrets is LoadStore with c's secret store references read
+// from stores, the secret stores loaded before it.
+func LoadStoreWithSecrets(ctx context.Context, c *spec.Component, md components.Metadata, stores SecretStores) (Store, error) {
 	store, err := NewStore(c)
 	if err != nil {
 		return Store{}, err
 	}
-	props, err := ResolveMetadata(c)
-	if err != nil {
+	if err := initComponent(ctx, c, &md, stores, store.Init); err != nil {
 		return Store{}, err
+	}
+	return Store{Metadata: md, Store: store}, nil
+}
+
+// initComponent resolves c's metadata into md and runs init within c's
+// initTimeout.
+func initComponent(ctx context.Context, c *spec.Component, md *components.Metadata, stores SecretStores,
+	init func(context.Context, components.Metadata) error) error {
+	props, err := ResolveMetadataFrom(ctx, c, stores)
+	if err != nil {
+		return err
 	}
 	md.Type, md.Version, md.Properties = c.Type, c.Version, props
 	timeout := InitTimeout(c)
 	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := store.Init(ictx, md); err != nil {
+	if err := init(ictx, *md); err != nil {
 		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
-			return Store{}, fmt.Errorf("not ready within initTimeout %s: %w", timeout, err)
+			return fmt.Errorf("not ready within initTimeout %s: %w", timeout, err)
 		}
-		return Store{}, err
+		return err
 	}
-	return Store{Metadata: md, Store: store}, nil
+	return nil
 }
 
 // CloseStores closes every store, joining their errors.

@@ -32,7 +32,7 @@ func TestResolveMetadata(t *testing.T) {
 			Secrets:  []spec.ComponentSecret{{Name: "pw", KeyVaultURL: "https://v"}},
 			Metadata: []spec.MetadataItem{{Name: "password", SecretRef: "pw"}}}, wantErr: "has no value"},
 		{name: "dapr secret store", in: spec.Component{Format: spec.FormatDapr,
-			Metadata: []spec.MetadataItem{{Name: "password", SecretRef: "pw"}}}, wantErr: "secret stores are not supported yet"},
+			Metadata: []spec.MetadataItem{{Name: "password", SecretRef: "pw"}}}, wantErr: "auth.secretStore names none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
