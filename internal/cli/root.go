@@ -71,6 +71,7 @@ Quick start:
 		newValidateCmd(),
 		newPsCmd(),
 		newExecCmd(),
+		newLogsCmd(),
 		newVersionCmd(),
 		newEnvCmd(),
 		newSidecarCmd(),

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -16,6 +18,7 @@ import (
 //	GET  /v1/status                  the environment (Status)
 //	GET  /v1/replicas/{name}/env     a replica's environment (ReplicaEnv)
 //	POST /v1/reload                  re-read the environment file (ReloadResult)
+//	GET  /v1/apps/{app}/logs         recent lines of an app's replicas (?replica=NAME&tail=N)
 //	POST /v1/shutdown                stop the environment gracefully
 //	GET  /debug/pprof/...            Go's profiles of the cove process
 //
@@ -41,6 +44,23 @@ func (e *Env) apiHandler() http.Handler {
 		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.app.entry.Dir, Env: rep.env})
 	})
 	mux.HandleFunc("POST /v1/reload", e.serveReload)
+	mux.HandleFunc("GET /v1/apps/{app}/logs", func(w http.ResponseWriter, r *http.Request) {
+		tail := 100
+		if v := r.URL.Query().Get("tail"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("tail %q is not a positive number", v)})
+				return
+			}
+			tail = n
+		}
+		logs, err := e.Logs(r.PathValue("app"), r.URL.Query().Get("replica"), tail)
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, logs)
+	})
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		e.requestShutdown()
@@ -121,6 +141,18 @@ func (c *Client) ReplicaEnv(ctx context.Context, replica string) (ReplicaEnv, er
 	var re ReplicaEnv
 	err := c.do(ctx, http.MethodGet, "/v1/replicas/"+replica+"/env", &re)
 	return re, err
+}
+
+// Logs fetches the last tail lines of an app's replicas (one replica when
+// replica is set), oldest first.
+func (c *Client) Logs(ctx context.Context, app, replica string, tail int) ([]LogEntry, error) {
+	q := url.Values{"tail": {strconv.Itoa(tail)}}
+	if replica != "" {
+		q.Set("replica", replica)
+	}
+	var logs []LogEntry
+	err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/logs?"+q.Encode(), &logs)
+	return logs, err
 }
 
 // Shutdown asks the environment to stop.

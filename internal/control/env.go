@@ -558,3 +558,41 @@ func (e *Env) Status() Status {
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st
 }
+
+// Logs returns the last tail lines the app's replicas wrote (only replica's
+// when it is set), merged oldest first. Lines of replicas that have been
+// stopped are gone with them.
+func (e *Env) Logs(app, replica string, tail int) ([]LogEntry, error) {
+	e.mu.Lock()
+	var names []string
+	found := false
+	for _, a := range e.apps {
+		if a.name != app {
+			continue
+		}
+		found = true
+		for _, r := range a.replicas {
+			if replica == "" || r.name == replica {
+				names = append(names, r.name)
+			}
+		}
+	}
+	e.mu.Unlock()
+	switch {
+	case !found:
+		return nil, fmt.Errorf("no app named %q; `cove ps` lists them", app)
+	case len(names) == 0:
+		return nil, fmt.Errorf("app %s has no replica %q; `cove ps` lists them", app, replica)
+	}
+	var out []LogEntry
+	for _, name := range names {
+		for _, l := range e.sup.Logs(name, tail) {
+			out = append(out, LogEntry{Time: l.Time, Replica: name, Stream: l.Stream, Text: l.Text})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	if len(out) > tail {
+		out = out[len(out)-tail:]
+	}
+	return out, nil
+}

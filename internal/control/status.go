@@ -1,5 +1,7 @@
 package control
 
+import "time"
+
 // Status types are the management API's JSON shapes, shared by the server
 // and the CLI.
 
@@ -58,4 +60,12 @@ type ReplicaEnv struct {
 	Replica string   `json:"replica"`
 	Dir     string   `json:"dir"`
 	Env     []string `json:"env"`
+}
+
+// LogEntry is one line an app's replica wrote.
+type LogEntry struct {
+	Time    time.Time `json:"time"`
+	Replica string    `json:"replica"`
+	Stream  string    `json:"stream"` // stdout or stderr
+	Text    string    `json:"text"`
 }

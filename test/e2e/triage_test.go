@@ -83,6 +83,21 @@ func TestTriage(t *testing.T) {
 		}
 	})
 
+	t.Run("cove logs prints the backend replicas' output", func(t *testing.T) {
+		out, err := e.cove("logs", "triage-backend", "--tail", "50")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"triage-backend-0", "triage-backend-1"} {
+			if !strings.Contains(out, r) || !strings.Contains(out, "triage-backend listening on") {
+				t.Errorf("cove logs lacks %s's start line:\n%s", r, out)
+			}
+		}
+		if _, err := e.cove("logs", "no-such-app"); err == nil || !strings.Contains(err.Error(), "cove ps") {
+			t.Errorf("cove logs of an unknown app: %v, want an error that points at cove ps", err)
+		}
+	})
+
 	t.Run("internal app by name through HTTP_PROXY", func(t *testing.T) {
 		out, err := e.cove("exec", "triage-frontend", "--", "curl", "-s", "-f", "http://triage-backend/api/health")
 		if err != nil {
