@@ -30,6 +30,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.State != nil {
 		cfg.State = s.cfg.State
 	}
+	if s.cfg.Secrets != nil {
+		cfg.Secrets = s.cfg.Secrets
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

@@ -51,6 +51,9 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1.0/state/{store}/{key}", s.handle(s.getState))
 	mux.HandleFunc("DELETE /v1.0/state/{store}/{key}", s.handle(s.deleteState))
 
+	mux.HandleFunc("GET /v1.0/secrets/{store}/bulk", s.handle(s.bulkGetSecrets))
+	mux.HandleFunc("GET /v1.0/secrets/{store}/{key}", s.handle(s.getSecret))
+
 	mux.HandleFunc("/", s.handle(notFound))
 	return mux
 }

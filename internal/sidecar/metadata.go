@@ -106,5 +106,10 @@ func (s *Sidecar) Metadata() Metadata {
 			})
 		}
 	}
+	if s.cfg.Secrets != nil {
+		for _, st := range s.cfg.Secrets.Stores() {
+			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
+		}
+	}
 	return md
 }

@@ -54,6 +54,8 @@ type Config struct {
 	GRPCListener net.Listener
 	// State may be nil when no state store is in scope for the app.
 	State StateAPI
+	// Secrets may be nil when no secret store is in scope for the app.
+	Secrets SecretsAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.

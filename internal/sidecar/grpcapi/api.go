@@ -24,11 +24,12 @@ import (
 type api struct {
 	runtimev1pb.UnimplementedDaprServer
 
-	appID string
-	state StateAPI
-	inv   Invoker
-	host  Host
-	log   *slog.Logger
+	appID   string
+	state   StateAPI
+	secrets SecretsAPI
+	inv     Invoker
+	host    Host
+	log     *slog.Logger
 }
 
 // httpStatusHeader carries an HTTP app's status to a gRPC caller.

@@ -55,6 +55,8 @@ type Config struct {
 	AppID string
 	// State may be nil when no state store is in scope.
 	State StateAPI
+	// Secrets may be nil when no secret store is in scope.
+	Secrets SecretsAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -121,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(s.streamErrors, callGate{cfg.APIToken, cfg.TraceSampling}.stream),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, inv: cfg.Invoker, host: cfg.Host, log: log,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, inv: cfg.Invoker, host: cfg.Host, log: log,
 	})
 	return s, nil
 }
