@@ -430,3 +430,21 @@ func dedupeEnv(env []string) []string {
 	}
 	return out
 }
+
+// aliases are the host labels the app's active revision answers to besides
+// the app's name, as in ACA: the revision ("<app>--<suffix>") and each
+// traffic label that points at it ("<app>---<label>"). cove runs one
+// revision per app, so a label naming another revision has no target.
+func (a *appRuntime) aliases() []string {
+	out := []string{a.revision}
+	in := a.entry.App.Properties.Configuration.Ingress
+	if in == nil {
+		return out
+	}
+	for _, tw := range in.Traffic {
+		if tw.Label != "" && (tw.LatestRevision || tw.RevisionName == a.revision) {
+			out = append(out, a.name+"---"+tw.Label)
+		}
+	}
+	return out
+}

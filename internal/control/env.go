@@ -484,7 +484,7 @@ func (e *Env) everyReplicaReadyLocked() bool {
 func (e *Env) tableLocked() *routing.Table {
 	apps := make([]*routing.App, 0, len(e.apps))
 	for _, a := range e.apps {
-		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress}
+		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress, Aliases: a.aliases()}
 		for _, r := range a.replicas {
 			if r.ready {
 				ep := routing.Endpoint{

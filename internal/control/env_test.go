@@ -68,6 +68,10 @@ properties:
       external: true
       targetPort: 8000
       allowInsecure: true
+      traffic:
+        - latestRevision: true
+          weight: 100
+          label: blue
     dapr:
       enabled: true
       appId: echo-id
@@ -177,6 +181,12 @@ components:
 	if len(seen) != 2 {
 		t.Errorf("4 requests reached replicas %v, want both", seen)
 	}
+	// The revision and its traffic label have host names of their own.
+	for _, host := range []string{"echo--v1", "echo---blue"} {
+		if got := getEnvAt(t, st.Edge.HTTP, host); got["CONTAINER_APP_REVISION"] != "echo--v1" {
+			t.Errorf("host %s.localhost reached revision %q, want echo--v1", host, got["CONTAINER_APP_REVISION"])
+		}
+	}
 
 	// The sidecar of a replica answers and sees the in-memory store.
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", st.Apps[0].Replicas[0].DaprHTTPPort))
@@ -233,8 +243,14 @@ func zombie(pid int) bool {
 
 func getEnv(t *testing.T, edge string) map[string]string {
 	t.Helper()
+	return getEnvAt(t, edge, "echo")
+}
+
+// getEnvAt asks the replica behind <name>.localhost for its environment.
+func getEnvAt(t *testing.T, edge, name string) map[string]string {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+edge+"/env", nil)
-	req.Host = "echo.localhost"
+	req.Host = name + ".localhost"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -215,6 +215,10 @@ type App struct {
 	AppProtocol string
 	// Endpoints are the ready replicas, in a stable order.
 	Endpoints []Endpoint
+	// Aliases are the other host labels the app answers to: its active
+	// revision ("<app>--<suffix>") and the traffic labels pointing at it
+	// ("<app>---<label>").
+	Aliases []string
 
 	next atomic.Uint64
 }
@@ -264,6 +268,7 @@ func (a *App) Endpoint(replica string) (Endpoint, bool) {
 // Table is an immutable snapshot of the topology. Build it with NewTable.
 type Table struct {
 	apps     map[string]*App
+	aliases  map[string]*App // revision and label host names
 	byAppID  map[string]*App
 	byDomain map[string]*App
 }
@@ -272,7 +277,7 @@ type Table struct {
 // Endpoint order is made stable so round robin does not depend on map
 // iteration. A custom domain claimed by two apps goes to the first by name.
 func NewTable(apps []*App) *Table {
-	t := &Table{apps: map[string]*App{}, byAppID: map[string]*App{}, byDomain: map[string]*App{}}
+	t := &Table{apps: map[string]*App{}, aliases: map[string]*App{}, byAppID: map[string]*App{}, byDomain: map[string]*App{}}
 	for _, a := range apps {
 		sort.Slice(a.Endpoints, func(i, j int) bool { return a.Endpoints[i].Replica < a.Endpoints[j].Replica })
 		for i := range a.Endpoints {
@@ -281,6 +286,11 @@ func NewTable(apps []*App) *Table {
 			}
 		}
 		t.apps[a.Name] = a
+		for _, alias := range a.Aliases {
+			if alias != "" && t.aliases[alias] == nil {
+				t.aliases[alias] = a
+			}
+		}
 		if a.DaprAppID != "" {
 			t.byAppID[a.DaprAppID] = a
 		}
@@ -305,9 +315,13 @@ func (t *Table) CustomDomain(host string) (*App, bool) {
 	return a, ok
 }
 
-// App finds an app by name.
+// App finds an app by name, or by one of its aliases (revision and label
+// host names).
 func (t *Table) App(name string) (*App, bool) {
-	a, ok := t.apps[name]
+	if a, ok := t.apps[name]; ok {
+		return a, ok
+	}
+	a, ok := t.aliases[name]
 	return a, ok
 }
 

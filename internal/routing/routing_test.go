@@ -132,3 +132,26 @@ func TestCustomDomainIndex(t *testing.T) {
 		})
 	}
 }
+
+func TestAliases(t *testing.T) {
+	web := &App{Name: "web", Aliases: []string{"web--v2", "web---blue"}}
+	// An alias never hides an app of that name.
+	shadow := &App{Name: "api", Aliases: []string{"web"}}
+	tbl := NewTable([]*App{web, shadow})
+	tests := []struct {
+		name string
+		want *App
+	}{
+		{name: "web", want: web},
+		{name: "web--v2", want: web},
+		{name: "web---blue", want: web},
+		{name: "api", want: shadow},
+		{name: "web---green", want: nil},
+	}
+	for _, tc := range tests {
+		got, ok := tbl.App(tc.name)
+		if ok != (tc.want != nil) || got != tc.want {
+			t.Errorf("App(%q) = %v, %v; want %v", tc.name, got, ok, tc.want)
+		}
+	}
+}
