@@ -90,6 +90,16 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	cfg, tmpl := app.Properties.Configuration, app.Properties.Template
 	a := &appRuntime{name: app.Name, entry: entry, grace: 30 * time.Second}
 	a.revision = app.Name + "--" + revisionSuffix(app)
+	if in := cfg.Ingress; in != nil {
+		for _, tw := range in.Traffic {
+			if tw.Weight > 0 && !tw.LatestRevision && tw.RevisionName != a.revision {
+				// Say so rather than split silently wrong: older revisions
+				// are not kept running yet.
+				e.log.Warn("traffic to other revisions is not split yet: the active revision takes all of it",
+					"app", app.Name, "revision", tw.RevisionName, "weight", tw.Weight, "active", a.revision)
+			}
+		}
+	}
 	if g := tmpl.TerminationGracePeriodSeconds; g != nil {
 		a.grace = time.Duration(*g) * time.Second
 	}
@@ -281,6 +291,9 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		}
 		if a.state != nil {
 			cfg.State = a.state
+		}
+		if sec := e.comps.secretsBlock(a.daprAppID, e.log); sec != nil {
+			cfg.Secrets = sec
 		}
 		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
 		// app keeps running, as an app whose daprd exited would.
