@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/secretstores"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/spec"
@@ -18,7 +20,9 @@ type loadedComponent struct {
 	entry *spec.ComponentEntry
 	md    components.Metadata
 	store cstate.Store
-	err   error
+	// secrets is set instead of store for a secret store component.
+	secrets secretstores.Store
+	err     error
 }
 
 // componentSet holds the environment's components.
@@ -26,11 +30,20 @@ type componentSet struct {
 	items []*loadedComponent
 }
 
-// loadComponents initialises every component. A component that fails stops
-// the start unless it says ignoreErrors: true, as in Dapr.
+// loadComponents initialises every component, secret stores first so the
+// others' secretKeyRefs can read them. A component that fails stops the
+// start unless it says ignoreErrors: true, as in Dapr.
 func loadComponents(ctx context.Context, env *spec.Environment, baseDir string, log *slog.Logger, events func(Event)) (*componentSet, error) {
 	set := &componentSet{}
-	for _, entry := range env.Components {
+	ordered := make([]*spec.ComponentEntry, 0, len(env.Components))
+	for _, secretsFirst := range []bool{true, false} {
+		for _, entry := range env.Components {
+			if entry.Component != nil && resources.IsSecretStore(entry.Component) == secretsFirst {
+				ordered = append(ordered, entry)
+			}
+		}
+	}
+	for _, entry := range ordered {
 		c := entry.Component
 		lc := &loadedComponent{entry: entry}
 		set.items = append(set.items, lc)
@@ -50,7 +63,16 @@ func loadComponents(ctx context.Context, env *spec.Environment, baseDir string, 
 
 func (s *componentSet) init(ctx context.Context, lc *loadedComponent, baseDir string) error {
 	// No AppID: one instance serves every app in the component's scopes.
-	st, err := resources.LoadStore(ctx, lc.entry.Component, components.Metadata{Name: lc.entry.Name, BaseDir: baseDir})
+	md := components.Metadata{Name: lc.entry.Name, BaseDir: baseDir}
+	if resources.IsSecretStore(lc.entry.Component) {
+		st, err := resources.LoadSecretStore(ctx, lc.entry.Component, md, s.loadedSecretStores())
+		if err != nil {
+			return err
+		}
+		lc.md, lc.secrets = st.Metadata, st.Store
+		return nil
+	}
+	st, err := resources.LoadStoreWithSecrets(ctx, lc.entry.Component, md, s.loadedSecretStores())
 	if err != nil {
 		return err
 	}
@@ -67,6 +89,39 @@ func (s *componentSet) stateStores(appID string) []*loadedComponent {
 		}
 	}
 	return out
+}
+
+// loadedSecretStores are the secret stores loaded so far, by name.
+func (s *componentSet) loadedSecretStores() resources.SecretStores {
+	out := resources.SecretStores{}
+	for _, lc := range s.items {
+		if lc.secrets != nil {
+			out[lc.entry.Name] = lc.secrets
+		}
+	}
+	return out
+}
+
+// secretsBlock builds appID's secrets block over the secret stores in its
+// scope; nil (no block: ERR_SECRET_STORES_NOT_CONFIGURED) when there are
+// none. Secret scopes of a Dapr Configuration are not applied yet: the
+// environment file's parser does not read them.
+func (s *componentSet) secretsBlock(appID string, log *slog.Logger) *blocksecrets.Service {
+	var svc *blocksecrets.Service
+	for _, lc := range s.items {
+		if lc.secrets == nil || !lc.entry.Component.InScope(appID) {
+			continue
+		}
+		if svc == nil {
+			svc = blocksecrets.New(appID, blocksecrets.Options{Logger: log})
+		}
+		// Component names are unique (spec checks), so Add cannot fail
+		// on a duplicate; log rather than lose the app over it.
+		if err := svc.Add(lc.md, lc.secrets); err != nil {
+			log.Error("secret store not added", "app", appID, "component", lc.entry.Name, "err", err)
+		}
+	}
+	return svc
 }
 
 // Status reports each component for the management API.
@@ -89,6 +144,11 @@ func (s *componentSet) Close() error {
 	for _, lc := range s.items {
 		if lc.store != nil {
 			if err := lc.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close component %s: %w", lc.entry.Name, err))
+			}
+		}
+		if lc.secrets != nil {
+			if err := lc.secrets.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close component %s: %w", lc.entry.Name, err))
 			}
 		}

@@ -24,7 +24,7 @@ func Load(file string) (*spec.Environment, error) {
 			if entry.Component == nil {
 				continue
 			}
-			if _, cerr := resources.NewStore(entry.Component); cerr != nil {
+			if cerr := resources.CheckType(entry.Component); cerr != nil {
 				probs = append(probs, spec.Problem{
 					File: entry.Component.File, Line: entry.Component.TypeLine, Path: entry.Component.TypeField,
 					Message: cerr.Error(), Severity: spec.SeverityError,

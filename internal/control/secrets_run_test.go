@@ -1,0 +1,153 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunSecretKeyRef runs a Dapr app with a secretstores.local.file store
+// and a state.sqlite store whose connectionString comes from that store
+// through secretKeyRef: the database lands where the secret says, and the
+// app's sidecar serves both the state and the secrets API.
+func TestRunSecretKeyRef(t *testing.T) {
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "from-secret.db")
+	secretsFile := filepath.Join(dir, "secrets.json")
+	write(t, dir, "secrets.json", fmt.Sprintf(`{"sqlite": {"connectionString": %q}, "api-key": "k-1"}`, dbPath))
+	write(t, dir, "app.yaml", `
+name: shop
+properties:
+  configuration:
+    ingress: {targetPort: 8000}
+    dapr: {enabled: true, appId: shop, appPort: 8000}
+  template:
+    containers:
+      - {name: main, image: x}
+`)
+	write(t, dir, "vault.yaml", fmt.Sprintf(`
+componentType: secretstores.local.file
+version: v1
+metadata:
+  - {name: secretsFile, value: %q}
+  - {name: multiValued, value: "true"}
+`, secretsFile))
+	write(t, dir, "statestore.yaml", `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: statestore}
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      secretKeyRef: {name: sqlite, key: connectionString}
+auth:
+  secretStore: vault
+`)
+	// The state store is listed first: secret stores load before it anyway.
+	write(t, dir, "cove.yaml", fmt.Sprintf(`
+apps:
+  - file: app.yaml
+    command: [%q]
+    env: {COVE_TEST_APP: "1"}
+components:
+  - {name: statestore, file: statestore.yaml}
+  - {name: vault, file: vault.yaml}
+`, exe))
+	st := runEnv(t, dir, nil)
+	sidecar := fmt.Sprintf("http://127.0.0.1:%d", st.Apps[0].Replicas[0].DaprHTTPPort)
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, sidecar+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, body := call(http.MethodPost, "/v1.0/state/statestore", `[{"key":"k","value":"v"}]`); code != http.StatusNoContent {
+		t.Fatalf("save: %d %s", code, body)
+	}
+	if code, body := call(http.MethodGet, "/v1.0/state/statestore/k", ""); code != http.StatusOK || body != `"v"` {
+		t.Errorf("get: %d %s, want 200 \"v\"", code, body)
+	}
+	if _, err := os.Stat(dbPath); err != nil {
+		t.Errorf("the database is not at the path the secret gives: %v", err)
+	}
+	if code, body := call(http.MethodGet, "/v1.0/secrets/vault/api-key", ""); code != http.StatusOK || body != `{"api-key":"k-1"}` {
+		t.Errorf("secret: %d %s", code, body)
+	}
+}
+
+// TestRunSecretKeyRefMissingKey: a secretKeyRef to a key the secret does
+// not have stops the start with the component file and the field named.
+func TestRunSecretKeyRefMissingKey(t *testing.T) {
+	dir := t.TempDir()
+	secretsFile := filepath.Join(dir, "secrets.json")
+	write(t, dir, "secrets.json", `{"sqlite": {"other": "x"}}`)
+	write(t, dir, "vault.yaml", fmt.Sprintf(`
+componentType: secretstores.local.file
+version: v1
+metadata:
+  - {name: secretsFile, value: %q}
+  - {name: multiValued, value: "true"}
+`, secretsFile))
+	write(t, dir, "statestore.yaml", `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: statestore}
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      secretKeyRef: {name: sqlite, key: connectionString}
+auth:
+  secretStore: vault
+`)
+	write(t, dir, "app.yaml", `
+name: shop
+properties:
+  configuration:
+    dapr: {enabled: true, appId: shop}
+  template:
+    containers:
+      - {name: main, image: x}
+`)
+	write(t, dir, "cove.yaml", `
+apps:
+  - {file: app.yaml, command: [/bin/true]}
+components:
+  - {name: vault, file: vault.yaml}
+  - {name: statestore, file: statestore.yaml}
+`)
+	env, err := Load(filepath.Join(dir, "cove.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = Run(ctx, Options{Spec: env, HTTPPort: freeTestPort(t), HTTPSPort: freeTestPort(t), StopGrace: time.Second})
+	if err == nil {
+		t.Fatal("Run started with a secretKeyRef to a missing key")
+	}
+	for _, want := range []string{"statestore.yaml", "spec.metadata[0].secretKeyRef (connectionString)", `has no key "connectionString"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
