@@ -98,6 +98,7 @@ type Sidecar struct {
 	invoker  *invoke.Invoker
 	registry nameresolution.Registry
 	stores   []resources.Store
+	secrets  []resources.SecretStore
 	reg      nameresolution.Registration
 
 	httpAddr, grpcAddr string
@@ -174,7 +175,11 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	for _, why := range res.Skipped {
 		log.Info("resource skipped", slog.String("reason", why))
 	}
-	if s.stores, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
+	if s.stores, s.secrets, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
+		return nil, err
+	}
+	secretsAPI, err := secretsService(opts.AppID, s.secrets, log)
+	if err != nil {
 		return nil, err
 	}
 	policies := resources.NewResiliency(res.Resiliency, log)
@@ -260,6 +265,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		HTTPListener:       httpLn,
 		GRPCListener:       grpcLn,
 		State:              state,
+		Secrets:            secretsAPI,
 		Invoker:            s.invoker,
 		Logger:             log,
 		OnShutdown:         func() { s.shutOnce.Do(func() { close(s.shutdown) }) },
@@ -399,6 +405,9 @@ func (s *Sidecar) Close(ctx context.Context) error {
 			}
 		}
 		if err := resources.CloseStores(s.stores); err != nil {
+			errs = append(errs, err)
+		}
+		if err := resources.CloseSecretStores(s.secrets); err != nil {
 			errs = append(errs, err)
 		}
 		s.closeErr = errors.Join(errs...)
