@@ -292,7 +292,7 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		if a.state != nil {
 			cfg.State = a.state
 		}
-		if sec := e.comps.secretsBlock(a.daprAppID, e.log); sec != nil {
+		if sec := e.comps.secretsBlock(a.daprAppID, a.entry.DaprConfig, e.log); sec != nil {
 			cfg.Secrets = sec
 		}
 		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the

@@ -103,17 +103,16 @@ func (s *componentSet) loadedSecretStores() resources.SecretStores {
 }
 
 // secretsBlock builds appID's secrets block over the secret stores in its
-// scope; nil (no block: ERR_SECRET_STORES_NOT_CONFIGURED) when there are
-// none. Secret scopes of a Dapr Configuration are not applied yet: the
-// environment file's parser does not read them.
-func (s *componentSet) secretsBlock(appID string, log *slog.Logger) *blocksecrets.Service {
+// scope, limited by its Dapr Configuration's secrets.scopes; nil (no block:
+// ERR_SECRET_STORES_NOT_CONFIGURED) when there are none.
+func (s *componentSet) secretsBlock(appID string, cfg *spec.DaprConfiguration, log *slog.Logger) *blocksecrets.Service {
 	var svc *blocksecrets.Service
 	for _, lc := range s.items {
 		if lc.secrets == nil || !lc.entry.Component.InScope(appID) {
 			continue
 		}
 		if svc == nil {
-			svc = blocksecrets.New(appID, blocksecrets.Options{Logger: log})
+			svc = blocksecrets.New(appID, blocksecrets.Options{Logger: log, Scopes: resources.SecretScopes(cfg)})
 		}
 		// Component names are unique (spec checks), so Add cannot fail
 		// on a duplicate; log rather than lose the app over it.

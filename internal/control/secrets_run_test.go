@@ -24,7 +24,18 @@ func TestRunSecretKeyRef(t *testing.T) {
 	}
 	dbPath := filepath.Join(dir, "from-secret.db")
 	secretsFile := filepath.Join(dir, "secrets.json")
-	write(t, dir, "secrets.json", fmt.Sprintf(`{"sqlite": {"connectionString": %q}, "api-key": "k-1"}`, dbPath))
+	write(t, dir, "secrets.json", fmt.Sprintf(`{"sqlite": {"connectionString": %q}, "api-key": "k-1", "hidden": "h"}`, dbPath))
+	// The app may read api-key only; components still resolve their own
+	// references (sqlite) whatever the app's scopes say, as in Dapr.
+	write(t, dir, "config.yaml", `
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: shop-config}
+spec:
+  secrets:
+    scopes:
+      - {storeName: vault, defaultAccess: deny, allowedSecrets: [api-key]}
+`)
 	write(t, dir, "app.yaml", `
 name: shop
 properties:
@@ -61,6 +72,7 @@ apps:
   - file: app.yaml
     command: [%q]
     env: {COVE_TEST_APP: "1"}
+    configuration: {file: config.yaml}
 components:
   - {name: statestore, file: statestore.yaml}
   - {name: vault, file: vault.yaml}
@@ -90,6 +102,9 @@ components:
 	}
 	if code, body := call(http.MethodGet, "/v1.0/secrets/vault/api-key", ""); code != http.StatusOK || body != `{"api-key":"k-1"}` {
 		t.Errorf("secret: %d %s", code, body)
+	}
+	if code, body := call(http.MethodGet, "/v1.0/secrets/vault/hidden", ""); code != http.StatusForbidden || !strings.Contains(body, "ERR_PERMISSION_DENIED") {
+		t.Errorf("secret outside the app's scope: %d %s, want 403 ERR_PERMISSION_DENIED", code, body)
 	}
 }
 

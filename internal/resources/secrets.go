@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/secretstores"
 	"github.com/cove-env/cove/internal/spec"
@@ -118,4 +119,19 @@ func refField(c *spec.Component, i int) string {
 		return fmt.Sprintf("metadata[%d].secretRef", i)
 	}
 	return fmt.Sprintf("spec.metadata[%d].secretKeyRef", i)
+}
+
+// SecretScopes turns a Dapr Configuration's spec.secrets.scopes into the
+// secrets block's scopes, by store name; nil without a Configuration.
+func SecretScopes(c *spec.DaprConfiguration) map[string]blocksecrets.Scope {
+	if c == nil || c.Secrets == nil || len(c.Secrets.Scopes) == 0 {
+		return nil
+	}
+	out := make(map[string]blocksecrets.Scope, len(c.Secrets.Scopes))
+	for _, sc := range c.Secrets.Scopes {
+		out[sc.StoreName] = blocksecrets.Scope{
+			DefaultAccess: sc.DefaultAccess, AllowedSecrets: sc.AllowedSecrets, DeniedSecrets: sc.DeniedSecrets,
+		}
+	}
+	return out
 }

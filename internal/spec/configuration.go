@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,22 @@ type DaprConfiguration struct {
 	File          string         `json:"file,omitempty"`
 	Tracing       *TracingSpec   `json:"tracing,omitempty"`
 	AccessControl *AccessControl `json:"accessControl,omitempty"`
+	Secrets       *SecretsSpec   `json:"secrets,omitempty"`
+}
+
+// SecretsSpec is spec.secrets: which secrets of each secret store the app
+// may read.
+type SecretsSpec struct {
+	Scopes []SecretScope `json:"scopes,omitempty"`
+}
+
+// SecretScope is one entry of spec.secrets.scopes.
+type SecretScope struct {
+	StoreName string `json:"storeName"`
+	// DefaultAccess is "allow" (the default) or "deny".
+	DefaultAccess  string   `json:"defaultAccess,omitempty"`
+	AllowedSecrets []string `json:"allowedSecrets,omitempty"`
+	DeniedSecrets  []string `json:"deniedSecrets,omitempty"`
 }
 
 // TracingSpec is spec.tracing.
@@ -83,7 +100,7 @@ type configurationSpec struct {
 	HTTPPipeline    Ignored        `json:"httpPipeline"`
 	AppHTTPPipeline Ignored        `json:"appHttpPipeline"`
 	MTLS            Ignored        `json:"mtls"`
-	Secrets         Ignored        `json:"secrets"`
+	Secrets         *SecretsSpec   `json:"secrets"`
 	Components      Ignored        `json:"components"`
 	Features        Ignored        `json:"features"`
 	API             Ignored        `json:"api"`
@@ -94,7 +111,7 @@ type configurationSpec struct {
 }
 
 // notApplied are the sections of a Configuration cove reads past.
-var notApplied = []string{"metric", "metrics", "httpPipeline", "appHttpPipeline", "mtls", "secrets",
+var notApplied = []string{"metric", "metrics", "httpPipeline", "appHttpPipeline", "mtls",
 	"components", "features", "api", "logging", "nameResolution", "wasm", "workflow"}
 
 var httpVerbs = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"}
@@ -120,7 +137,23 @@ func parseConfiguration(file string, data []byte) (*DaprConfiguration, *decoder)
 	var f configurationFile
 	d.decodeDocument(root, &f)
 	d.resourceHeader(f.APIVersion, f.Kind, "Configuration")
-	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl}
+	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl, Secrets: f.Spec.Secrets}
+	if c.Secrets != nil {
+		seen := map[string]bool{}
+		for i, sc := range c.Secrets.Scopes {
+			path := fmt.Sprintf("spec.secrets.scopes[%d]", i)
+			switch {
+			case sc.StoreName == "":
+				d.errorf(path+".storeName", "required: the secret store component this scope limits")
+			case seen[sc.StoreName]:
+				d.errorf(path+".storeName", "secret store %q already has a scope; give each store one entry", sc.StoreName)
+			}
+			seen[sc.StoreName] = true
+			if a := strings.ToLower(sc.DefaultAccess); a != "" && a != "allow" && a != "deny" {
+				d.errorf(path+".defaultAccess", "%q is not allow or deny", sc.DefaultAccess)
+			}
+		}
+	}
 	d.requiredString("metadata.name", c.Name, "the resource's name")
 	for _, s := range notApplied {
 		if d.has("spec." + s) {

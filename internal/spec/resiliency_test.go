@@ -3,6 +3,7 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -229,6 +230,38 @@ spec:
 		`14:9 spec.accessControl.policies[0].operations[0].action: "permit"`,
 		`15:3 spec.mystery: unknown`,
 	})
+}
+
+func TestParseConfigurationSecretScopes(t *testing.T) {
+	doc := `
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: c}
+spec:
+  secrets:
+    scopes:
+    - storeName: vault
+      defaultAccess: deny
+      allowedSecrets: [api-key]
+    - storeName: vault
+      defaultAccess: maybe
+    - defaultAccess: allow
+`
+	c, probs := ParseConfiguration("c.yaml", []byte(y(doc)))
+	checkProblems(t, "problems", probs, []string{
+		`10:7 spec.secrets.scopes[1].storeName: secret store "vault" already has a scope`,
+		`11:7 spec.secrets.scopes[1].defaultAccess: "maybe" is not allow or deny`,
+		`12:7 spec.secrets.scopes[2].storeName: required`,
+	})
+	if c != nil {
+		t.Errorf("a Configuration with errors was returned: %+v", c)
+	}
+	ok := strings.SplitN(doc, "    - storeName: vault\n      defaultAccess: maybe", 2)[0]
+	c, probs = ParseConfiguration("c.yaml", []byte(y(ok)))
+	if probs.Err() != nil || c == nil || c.Secrets == nil || len(c.Secrets.Scopes) != 1 ||
+		c.Secrets.Scopes[0].DefaultAccess != "deny" || c.Secrets.Scopes[0].AllowedSecrets[0] != "api-key" {
+		t.Errorf("valid scopes: %+v, %v", c, probs)
+	}
 }
 
 func TestLoadDaprResources(t *testing.T) {

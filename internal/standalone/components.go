@@ -70,14 +70,13 @@ func initComponents(ctx context.Context, comps []*spec.Component, appID, baseDir
 }
 
 // secretsService builds the app's secrets block over the loaded secret
-// stores; nil when there are none, so the API answers
-// ERR_SECRET_STORES_NOT_CONFIGURED. A Configuration's secrets.scopes are
-// not applied yet: the Configuration parser does not read them.
-func secretsService(appID string, stores []resources.SecretStore, log *slog.Logger) (sidecar.SecretsAPI, error) {
+// stores, limited by the Configuration's secrets.scopes; nil when there are
+// none, so the API answers ERR_SECRET_STORES_NOT_CONFIGURED.
+func secretsService(appID string, stores []resources.SecretStore, cfg *spec.DaprConfiguration, log *slog.Logger) (sidecar.SecretsAPI, error) {
 	if len(stores) == 0 {
 		return nil, nil
 	}
-	svc := blocksecrets.New(appID, blocksecrets.Options{Logger: log})
+	svc := blocksecrets.New(appID, blocksecrets.Options{Logger: log, Scopes: resources.SecretScopes(cfg)})
 	for _, st := range stores {
 		if err := svc.Add(st.Metadata, st.Store); err != nil {
 			return nil, fmt.Errorf("secret store %s: %w", st.Metadata.Name, err)

@@ -178,7 +178,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	if s.stores, s.secrets, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
 		return nil, err
 	}
-	secretsAPI, err := secretsService(opts.AppID, s.secrets, log)
+	secretsAPI, err := secretsService(opts.AppID, s.secrets, cfg.Spec, log)
 	if err != nil {
 		return nil, err
 	}
