@@ -58,7 +58,11 @@ files, how to run each app locally, and the Dapr components.
 Quick start:
   cove up -f examples/triage/cove.yaml     run the example environment
   cove ps                                  list apps, revisions and replicas
-  cove exec triage-backend -- curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata`,
+  cove logs triage-backend                 recent output of an app
+  cove exec triage-backend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata'
+
+Without cove up, 'cove sidecar' runs one daprd-compatible sidecar for an app you
+start yourself. The docs/ directory describes every command and file format.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       control.Version,
