@@ -41,8 +41,10 @@ func TestGuardian(t *testing.T) {
 			wantDead: [2]bool{true, true},
 		},
 		{
-			name:     "a group reported gone is left alone",
-			script:   func(a, b int) string { return "+" + strconv.Itoa(a) + "\n+" + strconv.Itoa(b) + "\n-" + strconv.Itoa(b) + "\n" },
+			name: "a group reported gone is left alone",
+			script: func(a, b int) string {
+				return "+" + strconv.Itoa(a) + "\n+" + strconv.Itoa(b) + "\n-" + strconv.Itoa(b) + "\n"
+			},
 			wantDead: [2]bool{true, false},
 		},
 		{
