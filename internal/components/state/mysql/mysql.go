@@ -403,38 +403,17 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 	if len(req.Operations) == 0 {
 		return nil
 	}
-	writes := make([]*write, len(req.Operations))
-	etags := make([]string, len(req.Operations))
-	for i, op := range req.Operations {
-		var err error
-		switch {
-		case op.Set != nil:
-			writes[i], err = prepareSet(op.Set)
-		case op.Delete != nil:
-			etags[i], err = checkETag(op.Delete.ETag)
-		default:
-			err = errors.New("neither set nor delete")
-		}
-		if err != nil {
-			return fmt.Errorf("operation %d: %w", i, err)
-		}
+	ops, err := sqlstore.PrepareOps(req.Operations, prepareSet, func(d *state.DeleteRequest) (string, error) { return checkETag(d.ETag) })
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return retryLocks(func() error {
 		return sqlstore.InTx(ctx, s.db, func(tx *sql.Tx) error {
-			for i, op := range req.Operations {
-				var err error
-				if op.Set != nil {
-					err = s.set(ctx, tx, writes[i])
-				} else {
-					err = s.delete(ctx, tx, op.Delete.Key, etags[i])
-				}
-				if err != nil {
-					return fmt.Errorf("operation %d: %w", i, err)
-				}
-			}
-			return nil
+			return ops.Apply(
+				func(w *write) error { return s.set(ctx, tx, w) },
+				func(d *state.DeleteRequest, etag string) error { return s.delete(ctx, tx, d.Key, etag) })
 		})
 	})
 }

@@ -358,37 +358,16 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 		return nil
 	}
 	// Validate everything before opening the transaction.
-	writes := make([]*write, len(req.Operations))
-	etags := make([]string, len(req.Operations))
-	for i, op := range req.Operations {
-		var err error
-		switch {
-		case op.Set != nil:
-			writes[i], err = s.prepareSet(op.Set)
-		case op.Delete != nil:
-			etags[i], err = s.deleteETag(op.Delete)
-		default:
-			err = errors.New("neither set nor delete")
-		}
-		if err != nil {
-			return fmt.Errorf("operation %d: %w", i, err)
-		}
+	ops, err := sqlstore.PrepareOps(req.Operations, s.prepareSet, s.deleteETag)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for i, op := range req.Operations {
-			var err error
-			if op.Set != nil {
-				err = s.set(ctx, tx, writes[i])
-			} else {
-				err = s.delete(ctx, tx, op.Delete.Key, etags[i])
-			}
-			if err != nil {
-				return fmt.Errorf("operation %d: %w", i, err)
-			}
-		}
-		return nil
+		return ops.Apply(
+			func(w *write) error { return s.set(ctx, tx, w) },
+			func(d *state.DeleteRequest, etag string) error { return s.delete(ctx, tx, d.Key, etag) })
 	})
 }
 

@@ -286,20 +286,11 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 		return nil
 	}
 	// Validate everything before taking the write lock.
-	writes := make([]*write, len(req.Operations))
-	for i, op := range req.Operations {
-		var err error
-		switch {
-		case op.Set != nil:
-			writes[i], err = s.prepareSet(op.Set)
-		case op.Delete != nil:
-			err = validETag(op.Delete.ETag)
-		default:
-			err = errors.New("neither set nor delete")
-		}
-		if err != nil {
-			return fmt.Errorf("operation %d: %w", i, err)
-		}
+	ops, err := sqlstore.PrepareOps(req.Operations, s.prepareSet, func(d *state.DeleteRequest) (string, error) {
+		return "", validETag(d.ETag)
+	})
+	if err != nil {
+		return err
 	}
 	if s.write == nil {
 		return errors.New("sqlite state store is not initialised")
@@ -307,18 +298,9 @@ func (s *Store) Multi(ctx context.Context, req *state.TransactionRequest) error 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return sqlstore.InTx(ctx, s.write, func(tx *sql.Tx) error {
-		for i, op := range req.Operations {
-			var err error
-			if op.Set != nil {
-				err = s.set(ctx, tx, writes[i])
-			} else {
-				err = s.delete(ctx, tx, op.Delete)
-			}
-			if err != nil {
-				return fmt.Errorf("operation %d: %w", i, err)
-			}
-		}
-		return nil
+		return ops.Apply(
+			func(w *write) error { return s.set(ctx, tx, w) },
+			func(d *state.DeleteRequest, _ string) error { return s.delete(ctx, tx, d) })
 	})
 }
 
