@@ -1,7 +1,7 @@
 # cove's everyday targets. `make test` is the test command CI runs.
 GO ?= go
 
-.PHONY: build run test test-short lint fuzz
+.PHONY: build run test test-race test-short fuzz
 
 build:
 	$(GO) build -o bin/cove ./cmd/cove
@@ -15,6 +15,11 @@ test:
 	$(GO) vet ./...
 	cd examples/triage && $(GO) vet ./...
 	COVE_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+# The packages under internal/ with the race detector (about twice as slow).
+test-race:
+	bash scripts/services.sh
+	COVE_REQUIRE_SERVICES=1 $(GO) test -race -count=1 ./internal/...
 
 # Without the end-to-end tests.
 test-short:
