@@ -14,21 +14,7 @@ build
 ECHO_PORT=$(free_port); EDGE_PORT=$(free_port); NGINX_PORT=$(free_port)
 PORT=$ECHO_PORT "$WORK/echo" & PIDS+=($!)
 
-mkdir -p "$WORK/env"
-cat >"$WORK/env/app.yaml" <<YAML
-name: echo
-properties:
-  configuration:
-    ingress: {external: true, targetPort: 8000, allowInsecure: true}
-  template:
-    containers: [{name: echo, image: echo}]
-    scale: {minReplicas: 1, maxReplicas: 1}
-YAML
-cat >"$WORK/env/cove.yaml" <<YAML
-apps:
-  - file: app.yaml
-    command: ["$WORK/echo"]
-YAML
+echo_env "$WORK/env"
 "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
 
 mkdir -p "$WORK/nginx"
@@ -57,8 +43,7 @@ CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 
 wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"
-for _ in $(seq 1 300); do grep -q "is ready" "$WORK/cove.log" && break; sleep 0.1; done
-grep -q "is ready" "$WORK/cove.log" || { cat "$WORK/cove.log"; exit 1; }
+wait_ready "$WORK/cove.log"
 
 echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $(nproc) cores shared with the load generator"
 fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0

@@ -12,24 +12,9 @@ command -v h2spec >/dev/null 2>&1 || GOFLAGS= go install github.com/summerwind/h
 build
 
 EDGE_PORT=$(free_port); TLS_PORT=$(free_port)
-mkdir -p "$WORK/env"
-cat >"$WORK/env/app.yaml" <<YAML
-name: echo
-properties:
-  configuration:
-    ingress: {external: true, targetPort: 8000, allowInsecure: true}
-  template:
-    containers: [{name: echo, image: echo}]
-    scale: {minReplicas: 1, maxReplicas: 1}
-YAML
-cat >"$WORK/env/cove.yaml" <<YAML
-apps:
-  - file: app.yaml
-    command: ["$WORK/echo"]
-YAML
+echo_env "$WORK/env"
 "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" --https-port "$TLS_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "is ready" "$WORK/cove.log" && break; sleep 0.1; done
-grep -q "is ready" "$WORK/cove.log" || { cat "$WORK/cove.log"; exit 1; }
+wait_ready "$WORK/cove.log"
 
 # h2spec sends :authority from -h, so the app's name must resolve here;
 # fall back to the bare address (the edge's own 404 page) if it does not.

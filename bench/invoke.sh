@@ -38,8 +38,7 @@ up() {
   : >"$2"
   "$WORK/cove" up -f "$1" --http-port "$(free_port)" >"$2" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 600); do grep -q "is ready" "$2" && break; sleep 0.1; done
-  grep -q "is ready" "$2" || { cat "$2" >&2; exit 1; }
+  wait_ready "$2"
   echo "$pid"
 }
 

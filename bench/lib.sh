@@ -39,6 +39,27 @@ stop_pid() {
   kill -KILL "$1" 2>/dev/null || true
 }
 
+# echo_env DIR: an environment of one external echo app (plain HTTP allowed).
+echo_env() {
+  mkdir -p "$1"
+  cat >"$1/app.yaml" <<YAML
+name: echo
+properties:
+  configuration:
+    ingress: {external: true, targetPort: 8000, allowInsecure: true}
+  template:
+    containers: [{name: echo, image: echo}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+YAML
+  printf 'apps:\n  - file: app.yaml\n    command: ["%s"]\n' "$WORK/echo" >"$1/cove.yaml"
+}
+
+# wait_ready LOG: waits until `cove up` writing LOG says the environment is ready.
+wait_ready() {
+  for _ in $(seq 1 600); do grep -q "is ready" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$1" >&2; exit 1
+}
+
 build() {
   go build -o "$WORK/cove" "$ROOT/cmd/cove"
   go build -o "$WORK/echo" "$ROOT/bench/echo"

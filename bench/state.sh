@@ -50,8 +50,7 @@ components:
 YAML
 : >"$WORK/cove.log"
 "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$(free_port)" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "is ready" "$WORK/cove.log" && break; sleep 0.1; done
-grep -q "is ready" "$WORK/cove.log" || { cat "$WORK/cove.log"; exit 1; }
+wait_ready "$WORK/cove.log"
 read -r HTTP GRPC < <("$WORK/cove" ps -f "$WORK/env/cove.yaml" -o json | python3 -c \
   'import json,sys; r=json.load(sys.stdin)["apps"][0]["replicas"][0]; print(r["daprHttpPort"], r["daprGrpcPort"])')
 SC="http://127.0.0.1:$HTTP/v1.0/state"
