@@ -445,11 +445,11 @@ func dedupeEnv(env []string) []string {
 }
 
 // aliases are the host labels the app's active revision answers to besides
-// the app's name, as in ACA: the revision ("<app>--<suffix>") and each
-// traffic label that points at it ("<app>---<label>"). cove runs one
-// revision per app, so a label naming another revision has no target.
+// its name, as in ACA: each traffic label that points at it
+// ("<app>---<label>"). cove runs one revision per app, so a label naming
+// another revision has no target.
 func (a *appRuntime) aliases() []string {
-	out := []string{a.revision}
+	var out []string
 	in := a.entry.App.Properties.Configuration.Ingress
 	if in == nil {
 		return out

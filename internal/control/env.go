@@ -484,7 +484,8 @@ func (e *Env) everyReplicaReadyLocked() bool {
 func (e *Env) tableLocked() *routing.Table {
 	apps := make([]*routing.App, 0, len(e.apps))
 	for _, a := range e.apps {
-		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress, Aliases: a.aliases()}
+		rev := &routing.Revision{Name: a.revision, Weight: 100, Aliases: a.aliases()}
+		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress, Revisions: []*routing.Revision{rev}}
 		for _, r := range a.replicas {
 			if r.ready {
 				ep := routing.Endpoint{
@@ -497,7 +498,7 @@ func (e *Env) tableLocked() *routing.Table {
 					}
 					ep.Ports[target] = net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 				}
-				ra.Endpoints = append(ra.Endpoints, ep)
+				rev.Endpoints = append(rev.Endpoints, ep)
 			}
 		}
 		apps = append(apps, ra)

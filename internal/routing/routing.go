@@ -1,6 +1,7 @@
 // Package routing holds the environment's live topology as the data plane
-// sees it: which apps exist, how their ingress is configured, and which
-// replicas are ready to take traffic. The control plane builds a new Table
+// sees it: which apps exist, how their ingress is configured, which of
+// their revisions are active with what share of the traffic, and which
+// replicas are ready to take it. The control plane builds a new Table
 // whenever something changes and swaps it in atomically; the edge, the
 // internal proxy and the sidecars' resolver read it on every request without
 // locks.
@@ -203,6 +204,53 @@ type CORS struct {
 	AllowCredentials bool
 }
 
+// Revision is one active revision of an app: its share of the app's
+// traffic and its ready replicas.
+type Revision struct {
+	// Name is the revision's name, "<app>--<suffix>"; as a host label it
+	// reaches this revision only. Empty for an app given as plain
+	// Endpoints.
+	Name string
+	// Weight is the revision's share of the app's traffic in percent
+	// (ingress.traffic); values outside 0-100 are clamped.
+	Weight int
+	// Aliases are further host labels that reach this revision only: the
+	// traffic labels pointing at it ("<app>---<label>").
+	Aliases []string
+	// Endpoints are the revision's ready replicas, in a stable order.
+	Endpoints []Endpoint
+
+	next atomic.Uint64
+}
+
+// pick returns the revision's next ready endpoint by round robin.
+func (r *Revision) pick() (Endpoint, bool) {
+	n := len(r.Endpoints)
+	if n == 0 {
+		return Endpoint{}, false
+	}
+	i := r.next.Add(1) - 1
+	return r.Endpoints[i%uint64(n)], true
+}
+
+// pickLeastLoaded returns the ready endpoint with the fewest outstanding
+// requests, round robin among equals.
+func (r *Revision) pickLeastLoaded() (Endpoint, bool) {
+	n := len(r.Endpoints)
+	if n == 0 {
+		return Endpoint{}, false
+	}
+	start := int((r.next.Add(1) - 1) % uint64(n))
+	best, bestLoad := -1, int64(0)
+	for k := range n {
+		i := (start + k) % n
+		if l := r.Endpoints[i].Outstanding(); best < 0 || l < bestLoad {
+			best, bestLoad = i, l
+		}
+	}
+	return r.Endpoints[best], true
+}
+
 // App is one app's routing entry.
 type App struct {
 	Name string
@@ -213,19 +261,60 @@ type App struct {
 	// AppProtocol is how the app's sidecar reaches it (Dapr's appProtocol:
 	// "http" or "grpc"); empty means http.
 	AppProtocol string
-	// Endpoints are the ready replicas, in a stable order.
+	// Revisions are the app's active revisions. An App built with
+	// Endpoints and no Revisions is one revision taking all traffic.
+	Revisions []*Revision
+	// Endpoints are the ready replicas of every active revision, in a
+	// stable order; NewTable fills it from Revisions.
 	Endpoints []Endpoint
-	// Aliases are the other host labels the app answers to: its active
-	// revision ("<app>--<suffix>") and the traffic labels pointing at it
-	// ("<app>---<label>").
-	Aliases []string
 
-	next atomic.Uint64
+	// split is the order in which revisions (indexes into Revisions) take
+	// requests: one period of a smooth weighted round robin over the
+	// revisions that have a ready replica. turn walks it; next walks
+	// Endpoints for PickAny.
+	split []int
+	turn  atomic.Uint64
+	next  atomic.Uint64
 }
 
-// Pick returns the next ready endpoint by round robin, or false when the app
-// has none ready.
+// revision returns the revision the next request goes to, by weight; nil
+// when no revision has a ready replica.
+func (a *App) revision() *Revision {
+	switch len(a.split) {
+	case 0:
+		return nil
+	case 1:
+		return a.Revisions[a.split[0]]
+	}
+	i := a.turn.Add(1) - 1
+	return a.Revisions[a.split[i%uint64(len(a.split))]]
+}
+
+// Pick returns a ready endpoint of the revision whose turn it is by
+// weight, round robin within the revision; false when the app has none
+// ready.
 func (a *App) Pick() (Endpoint, bool) {
+	if r := a.revision(); r != nil {
+		return r.pick()
+	}
+	return Endpoint{}, false
+}
+
+// PickLeastLoaded picks the revision by weight, as Pick does, then its
+// ready endpoint with the fewest outstanding requests (see Endpoint.Begin).
+// Ties go round robin, so idle replicas share light traffic evenly; a slow
+// replica, whose requests pile up, gets fewer new ones.
+func (a *App) PickLeastLoaded() (Endpoint, bool) {
+	if r := a.revision(); r != nil {
+		return r.pickLeastLoaded()
+	}
+	return Endpoint{}, false
+}
+
+// PickAny returns the next ready endpoint of any active revision by round
+// robin, regardless of traffic weights: Dapr service invocation by app id
+// reaches every revision's replicas.
+func (a *App) PickAny() (Endpoint, bool) {
 	n := len(a.Endpoints)
 	if n == 0 {
 		return Endpoint{}, false
@@ -234,28 +323,18 @@ func (a *App) Pick() (Endpoint, bool) {
 	return a.Endpoints[i%uint64(n)], true
 }
 
-// PickLeastLoaded returns the ready endpoint with the fewest outstanding
-// requests (see Endpoint.Begin). Ties go round robin, so idle replicas
-// share light traffic evenly; a slow replica, whose requests pile up, gets
-// fewer new ones.
-func (a *App) PickLeastLoaded() (Endpoint, bool) {
-	n := len(a.Endpoints)
-	if n == 0 {
-		return Endpoint{}, false
-	}
-	start := int((a.next.Add(1) - 1) % uint64(n))
-	best, bestLoad := -1, int64(0)
-	for k := range n {
-		i := (start + k) % n
-		if l := a.Endpoints[i].Outstanding(); best < 0 || l < bestLoad {
-			best, bestLoad = i, l
+// Revision finds an active revision by name.
+func (a *App) Revision(name string) (*Revision, bool) {
+	for _, r := range a.Revisions {
+		if r.Name == name {
+			return r, true
 		}
 	}
-	return a.Endpoints[best], true
+	return nil, false
 }
 
-// Endpoint finds a ready endpoint by replica name; false when that replica
-// is not (or no longer) ready.
+// Endpoint finds a ready endpoint of any active revision by replica name;
+// false when that replica is not (or no longer) ready.
 func (a *App) Endpoint(replica string) (Endpoint, bool) {
 	for _, ep := range a.Endpoints {
 		if ep.Replica == replica {
@@ -265,37 +344,142 @@ func (a *App) Endpoint(replica string) (Endpoint, bool) {
 	return Endpoint{}, false
 }
 
+// index sorts the revisions' endpoints, gathers them into Endpoints and
+// works out the weighted order. A revision without a ready replica takes
+// no turn, so its weight goes to the others in proportion; when none of
+// the ready revisions has weight, they share evenly rather than leave the
+// app unreachable.
+func (a *App) index() {
+	if len(a.Revisions) == 0 {
+		a.Revisions = []*Revision{{Weight: 100, Endpoints: a.Endpoints}}
+	}
+	a.Endpoints = nil
+	var ready, weights []int
+	total := 0
+	for i, r := range a.Revisions {
+		sortEndpoints(r.Endpoints)
+		a.Endpoints = append(a.Endpoints, r.Endpoints...)
+		if len(r.Endpoints) == 0 {
+			continue
+		}
+		w := min(max(r.Weight, 0), 100)
+		ready, weights = append(ready, i), append(weights, w)
+		total += w
+	}
+	sortEndpoints(a.Endpoints)
+	if total == 0 {
+		for k := range weights {
+			weights[k] = 1
+		}
+	}
+	a.split = nil
+	for _, k := range smoothWeighted(weights) {
+		a.split = append(a.split, ready[k])
+	}
+}
+
+// smoothWeighted returns one period of a smooth weighted round robin over
+// weights (the scheme nginx uses for upstream weights): every step each
+// candidate gains its weight, the one with the most goes next and gives
+// back the total. The turns spread out (80/20 gives A A B A A, not
+// A A A A B), every weight gets exactly its share per period, and the
+// period is the sum of the weights reduced by their greatest common
+// divisor. Zero weights never take a turn.
+func smoothWeighted(weights []int) []int {
+	g := 0
+	for _, w := range weights {
+		g = gcd(g, w)
+	}
+	if g == 0 {
+		return nil
+	}
+	total := 0
+	w := make([]int, len(weights))
+	for i, x := range weights {
+		w[i] = x / g
+		total += w[i]
+	}
+	cur := make([]int, len(w))
+	out := make([]int, 0, total)
+	for range total {
+		best := -1
+		for i := range w {
+			if w[i] == 0 {
+				continue
+			}
+			cur[i] += w[i]
+			if best < 0 || cur[i] > cur[best] {
+				best = i
+			}
+		}
+		cur[best] -= total
+		out = append(out, best)
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func sortEndpoints(eps []Endpoint) {
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Replica < eps[j].Replica })
+	for i := range eps {
+		if eps[i].inflight == nil {
+			eps[i].inflight = new(atomic.Int64)
+		}
+	}
+}
+
+// revisionView is the entry a revision's own host names resolve to: the
+// app with that one revision, so every request reaches it.
+func revisionView(a *App, r *Revision) *App {
+	v := &App{Name: a.Name, Ingress: a.Ingress, DaprAppID: a.DaprAppID, AppProtocol: a.AppProtocol,
+		Revisions: []*Revision{r}, Endpoints: r.Endpoints}
+	if len(r.Endpoints) > 0 {
+		v.split = []int{0}
+	}
+	return v
+}
+
 // Table is an immutable snapshot of the topology. Build it with NewTable.
 type Table struct {
 	apps     map[string]*App
-	aliases  map[string]*App // revision and label host names
+	aliases  map[string]*App // revision and label host names: one revision each
 	byAppID  map[string]*App
 	byDomain map[string]*App
 }
 
-// NewTable indexes apps by name, by Dapr app id and by custom domain.
-// Endpoint order is made stable so round robin does not depend on map
-// iteration. A custom domain claimed by two apps goes to the first by name.
+// NewTable indexes apps by name, by Dapr app id, by custom domain and by
+// their revisions' host names. Endpoint order is made stable so round
+// robin does not depend on map iteration. A custom domain or a revision
+// host name claimed twice goes to the first app by name; an app's own
+// name is never hidden by another's revision host name.
 func NewTable(apps []*App) *Table {
 	t := &Table{apps: map[string]*App{}, aliases: map[string]*App{}, byAppID: map[string]*App{}, byDomain: map[string]*App{}}
 	for _, a := range apps {
-		sort.Slice(a.Endpoints, func(i, j int) bool { return a.Endpoints[i].Replica < a.Endpoints[j].Replica })
-		for i := range a.Endpoints {
-			if a.Endpoints[i].inflight == nil {
-				a.Endpoints[i].inflight = new(atomic.Int64)
-			}
-		}
+		a.index()
 		t.apps[a.Name] = a
-		for _, alias := range a.Aliases {
-			if alias != "" && t.aliases[alias] == nil {
-				t.aliases[alias] = a
-			}
-		}
 		if a.DaprAppID != "" {
 			t.byAppID[a.DaprAppID] = a
 		}
 	}
 	for _, a := range t.Apps() {
+		for _, r := range a.Revisions {
+			var view *App
+			for _, alias := range append([]string{r.Name}, r.Aliases...) {
+				if alias == "" || t.aliases[alias] != nil {
+					continue
+				}
+				if view == nil {
+					view = revisionView(a, r)
+				}
+				t.aliases[alias] = view
+			}
+		}
 		if a.Ingress == nil {
 			continue
 		}
@@ -315,8 +499,9 @@ func (t *Table) CustomDomain(host string) (*App, bool) {
 	return a, ok
 }
 
-// App finds an app by name, or by one of its aliases (revision and label
-// host names).
+// App finds an app by name, or by the host name of one of its revisions
+// ("<app>--<suffix>", "<app>---<label>"), which gives an entry whose every
+// pick is that revision.
 func (t *Table) App(name string) (*App, bool) {
 	if a, ok := t.apps[name]; ok {
 		return a, ok
@@ -366,11 +551,19 @@ func (s *Source) Store(t *Table) {
 				counts[ep.Replica] = ep.inflight
 			}
 		}
-		for _, a := range t.apps {
-			for i := range a.Endpoints {
-				if c := counts[a.Endpoints[i].Replica]; c != nil {
-					a.Endpoints[i].inflight = c
+		keep := func(eps []Endpoint) {
+			for i := range eps {
+				if c := counts[eps[i].Replica]; c != nil {
+					eps[i].inflight = c
 				}
+			}
+		}
+		// Revision entries share their revision's slice, so this reaches
+		// every copy of an endpoint.
+		for _, a := range t.apps {
+			keep(a.Endpoints)
+			for _, r := range a.Revisions {
+				keep(r.Endpoints)
 			}
 		}
 	}

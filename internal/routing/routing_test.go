@@ -1,6 +1,10 @@
 package routing
 
 import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -133,25 +137,222 @@ func TestCustomDomainIndex(t *testing.T) {
 	}
 }
 
-func TestAliases(t *testing.T) {
-	web := &App{Name: "web", Aliases: []string{"web--v2", "web---blue"}}
-	// An alias never hides an app of that name.
-	shadow := &App{Name: "api", Aliases: []string{"web"}}
+func TestRevisionHostNames(t *testing.T) {
+	v1 := &Revision{Name: "web--v1", Weight: 80, Aliases: []string{"web---stable"}, Endpoints: []Endpoint{{Replica: "web--v1-0"}, {Replica: "web--v1-1"}}}
+	v2 := &Revision{Name: "web--v2", Weight: 20, Aliases: []string{"web---canary"}, Endpoints: []Endpoint{{Replica: "web--v2-0"}}}
+	web := &App{Name: "web", Revisions: []*Revision{v1, v2}}
+	// A revision host name never hides an app of that name.
+	shadow := &App{Name: "api", Revisions: []*Revision{{Name: "web", Weight: 100, Endpoints: []Endpoint{{Replica: "api-0"}}}}}
 	tbl := NewTable([]*App{web, shadow})
 	tests := []struct {
-		name string
-		want *App
+		host     string
+		app      string
+		replicas []string // every replica the host's picks reach
 	}{
-		{name: "web", want: web},
-		{name: "web--v2", want: web},
-		{name: "web---blue", want: web},
-		{name: "api", want: shadow},
-		{name: "web---green", want: nil},
+		{host: "web", app: "web", replicas: []string{"web--v1-0", "web--v1-1", "web--v2-0"}},
+		{host: "web--v1", app: "web", replicas: []string{"web--v1-0", "web--v1-1"}},
+		{host: "web---stable", app: "web", replicas: []string{"web--v1-0", "web--v1-1"}},
+		{host: "web--v2", app: "web", replicas: []string{"web--v2-0"}},
+		{host: "web---canary", app: "web", replicas: []string{"web--v2-0"}},
+		{host: "api", app: "api", replicas: []string{"api-0"}},
+		{host: "web---green"},
 	}
 	for _, tc := range tests {
-		got, ok := tbl.App(tc.name)
-		if ok != (tc.want != nil) || got != tc.want {
-			t.Errorf("App(%q) = %v, %v; want %v", tc.name, got, ok, tc.want)
+		t.Run(tc.host, func(t *testing.T) {
+			a, ok := tbl.App(tc.host)
+			if tc.app == "" {
+				if ok {
+					t.Fatalf("App(%q) found %s", tc.host, a.Name)
+				}
+				return
+			}
+			if !ok || a.Name != tc.app {
+				t.Fatalf("App(%q) = %v, %t; want app %s", tc.host, a, ok, tc.app)
+			}
+			seen := map[string]bool{}
+			for range 50 {
+				for _, pick := range []func() (Endpoint, bool){a.Pick, a.PickLeastLoaded} {
+					ep, ok := pick()
+					if !ok {
+						t.Fatal("no endpoint")
+					}
+					seen[ep.Replica] = true
+				}
+			}
+			var got []string
+			for r := range seen {
+				got = append(got, r)
+			}
+			sort.Strings(got)
+			if diff := cmp.Diff(tc.replicas, got); diff != "" {
+				t.Errorf("replicas reached through %s (-want +got):\n%s", tc.host, diff)
+			}
+			// Sticky sessions look a replica up within what the host reaches.
+			_, other := a.Endpoint("web--v2-0")
+			if want := slices.Contains(tc.replicas, "web--v2-0"); other != want {
+				t.Errorf("Endpoint(web--v2-0) through %s = %t, want %t", tc.host, other, want)
+			}
+		})
+	}
+}
+
+// splitOf counts which revision n picks go to.
+func splitOf(t *testing.T, a *App, n int) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for range n {
+		ep, ok := a.PickLeastLoaded()
+		if !ok {
+			t.Fatal("no endpoint")
+		}
+		got[ep.Revision]++
+	}
+	return got
+}
+
+func revision(name string, weight, replicas int) *Revision {
+	r := &Revision{Name: name, Weight: weight}
+	for i := range replicas {
+		r.Endpoints = append(r.Endpoints, Endpoint{Revision: name, Replica: fmt.Sprintf("%s-%d", name, i)})
+	}
+	return r
+}
+
+func TestWeightedSplit(t *testing.T) {
+	tests := []struct {
+		name string
+		revs []*Revision
+		n    int
+		want map[string]int
+	}{
+		{name: "80/20", revs: []*Revision{revision("v1", 80, 2), revision("v2", 20, 1)}, n: 100, want: map[string]int{"v1": 80, "v2": 20}},
+		{name: "50/30/20", revs: []*Revision{revision("a", 50, 1), revision("b", 30, 3), revision("c", 20, 1)}, n: 100, want: map[string]int{"a": 50, "b": 30, "c": 20}},
+		{name: "1/99", revs: []*Revision{revision("a", 1, 1), revision("b", 99, 1)}, n: 200, want: map[string]int{"a": 2, "b": 198}},
+		{name: "a zero weight takes no turn", revs: []*Revision{revision("a", 100, 1), revision("b", 0, 1)}, n: 10, want: map[string]int{"a": 10}},
+		{name: "weight of a revision with no ready replica goes to the only other", revs: []*Revision{revision("v1", 80, 0), revision("v2", 20, 1)}, n: 10, want: map[string]int{"v2": 10}},
+		{name: "weight of a revision with no ready replica goes to the others in proportion", revs: []*Revision{revision("a", 50, 0), revision("b", 30, 1), revision("c", 20, 2)}, n: 100, want: map[string]int{"b": 60, "c": 40}},
+		{name: "no weighted revision ready: the others share evenly", revs: []*Revision{revision("a", 100, 0), revision("b", 0, 1), revision("c", 0, 1)}, n: 10, want: map[string]int{"b": 5, "c": 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &App{Name: "web", Revisions: tt.revs}
+			NewTable([]*App{a})
+			if diff := cmp.Diff(tt.want, splitOf(t, a, tt.n)); diff != "" {
+				t.Errorf("split over %d requests (-want +got):\n%s", tt.n, diff)
+			}
+		})
+	}
+
+	// The turns spread out rather than come in runs.
+	a := &App{Name: "web", Revisions: []*Revision{revision("v1", 80, 1), revision("v2", 20, 1)}}
+	NewTable([]*App{a})
+	var order []string
+	for range 10 {
+		ep, _ := a.Pick()
+		order = append(order, ep.Revision)
+	}
+	if diff := cmp.Diff([]string{"v1", "v1", "v2", "v1", "v1", "v1", "v1", "v2", "v1", "v1"}, order); diff != "" {
+		t.Errorf("order of 80/20 picks (-want +got):\n%s", diff)
+	}
+
+	// Nothing ready at all.
+	none := &App{Name: "web", Revisions: []*Revision{revision("v1", 100, 0)}}
+	NewTable([]*App{none})
+	if _, ok := none.PickLeastLoaded(); ok {
+		t.Error("picked an endpoint of an app with no ready replica")
+	}
+	if _, ok := none.Pick(); ok {
+		t.Error("Pick found an endpoint of an app with no ready replica")
+	}
+}
+
+func TestPickAnyReachesEveryRevision(t *testing.T) {
+	a := &App{Name: "web", DaprAppID: "web", Revisions: []*Revision{revision("v1", 100, 1), revision("v2", 0, 2)}}
+	tbl := NewTable([]*App{a})
+	d, _ := tbl.DaprApp("web")
+	got := map[string]int{}
+	for range 30 {
+		ep, ok := d.PickAny()
+		if !ok {
+			t.Fatal("no endpoint")
+		}
+		got[ep.Replica]++
+	}
+	if diff := cmp.Diff(map[string]int{"v1-0": 10, "v2-0": 10, "v2-1": 10}, got); diff != "" {
+		t.Errorf("PickAny over 30 calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestConcurrentPicks picks from many goroutines: the split is still exact,
+// and swapping tables under the pickers keeps in-flight counts right.
+func TestConcurrentPicks(t *testing.T) {
+	a := &App{Name: "web", Revisions: []*Revision{revision("web--v1", 80, 3), revision("web--v2", 20, 2)}}
+	src := &Source{}
+	src.Store(NewTable([]*App{a}))
+	const workers, each = 8, 500
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			local := map[string]int{}
+			for range each {
+				app, _ := src.Load().App("web")
+				ep, ok := app.PickLeastLoaded()
+				if !ok {
+					t.Error("no endpoint")
+					return
+				}
+				done := ep.Begin()
+				local[ep.Revision]++
+				done()
+			}
+			mu.Lock()
+			for k, v := range local {
+				got[k] += v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if diff := cmp.Diff(map[string]int{"web--v1": workers * each * 80 / 100, "web--v2": workers * each * 20 / 100}, got); diff != "" {
+		t.Errorf("split of %d concurrent picks (-want +got):\n%s", workers*each, diff)
+	}
+
+	// Tables swapped while requests are in flight.
+	stop := make(chan struct{})
+	var swaps sync.WaitGroup
+	swaps.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			src.Store(NewTable([]*App{{Name: "web", Revisions: []*Revision{revision("web--v1", 80-i%80, 3), revision("web--v2", 20+i%80, 2)}}}))
+		}
+	})
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				app, _ := src.Load().App("web--v2")
+				ep, ok := app.Pick()
+				if !ok || ep.Revision != "web--v2" {
+					t.Errorf("web--v2 picked %+v, %t", ep, ok)
+					return
+				}
+				done := ep.Begin()
+				done()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	swaps.Wait()
+	app, _ := src.Load().App("web")
+	for _, ep := range app.Endpoints {
+		if n := ep.Outstanding(); n != 0 {
+			t.Errorf("%s has %d outstanding after every request finished", ep.Replica, n)
 		}
 	}
 }

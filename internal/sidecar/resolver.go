@@ -9,7 +9,9 @@ import (
 )
 
 // RoutingResolver resolves Dapr app ids through the environment's routing
-// table, picking ready replicas round robin. It reads the current table on
+// table, picking ready replicas of every active revision round robin,
+// whatever the ingress traffic weights: invocation by app id is not
+// ingress traffic. It reads the current table on
 // every call, so replicas that come and go are seen at once.
 type RoutingResolver struct {
 	Source *routing.Source
@@ -23,7 +25,7 @@ func (r RoutingResolver) Resolve(_ context.Context, appID string) (invoke.Target
 	if !ok {
 		return invoke.Target{}, fmt.Errorf("%w: %s", invoke.ErrAppNotFound, appID)
 	}
-	ep, ok := app.Pick()
+	ep, ok := app.PickAny()
 	if !ok {
 		return invoke.Target{}, fmt.Errorf("%w: app %s has none", invoke.ErrNoReadyReplica, appID)
 	}

@@ -16,6 +16,10 @@ func TestRoutingResolver(t *testing.T) {
 		{Name: "web", DaprAppID: "web-dapr", Endpoints: []routing.Endpoint{
 			{Replica: "web-b", Addr: "127.0.0.1:2"}, {Replica: "web-a", Addr: "127.0.0.1:1"},
 		}},
+		{Name: "orders", DaprAppID: "orders", Revisions: []*routing.Revision{
+			{Name: "orders--v1", Weight: 100, Endpoints: []routing.Endpoint{{Replica: "orders--v1-0", Addr: "127.0.0.1:3"}}},
+			{Name: "orders--v2", Weight: 0, Endpoints: []routing.Endpoint{{Replica: "orders--v2-0", Addr: "127.0.0.1:4"}}},
+		}},
 		{Name: "idle", DaprAppID: "idle"},
 		{Name: "plain"},
 	}))
@@ -31,6 +35,20 @@ func TestRoutingResolver(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1"}, got); diff != "" {
 		t.Errorf("round robin picks (-want +got):\n%s", diff)
+	}
+
+	// Invocation by app id is not ingress traffic: a revision without
+	// traffic weight gets its turn too.
+	got = nil
+	for range 4 {
+		tgt, err := r.Resolve(t.Context(), "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tgt.Addr)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.1:3", "127.0.0.1:4", "127.0.0.1:3", "127.0.0.1:4"}, got); diff != "" {
+		t.Errorf("picks across revisions (-want +got):\n%s", diff)
 	}
 
 	tests := []struct {
