@@ -25,6 +25,7 @@ var forbidden = map[string][]string{
 	"security":     {"*"},
 	"resiliency":   {"*"},
 	"tracecontext": {"*"},
+	"upstream":     {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},
 	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/upstream"
 )
 
 const (
@@ -90,9 +91,14 @@ type Edge struct {
 	inner atomic.Pointer[connListener]
 
 	transport *http.Transport
+	// replicas sends HTTP/1.1 requests to replicas on the handler's own
+	// goroutine; what it cannot, it leaves to transport.
+	replicas *upstream.Transport
 	// h2c speaks cleartext HTTP/2 to apps with transport http2.
-	h2c    *http.Transport
-	dialer *net.Dialer
+	h2c *http.Transport
+	// bounded is roundTrip with the request timeout on response headers.
+	bounded http.RoundTripper
+	dialer  *net.Dialer
 	// appProxy forwards to replicas, fwdProxy to hosts outside the
 	// environment. Each request carries its target in a *hop.
 	appProxy    *httputil.ReverseProxy
@@ -173,13 +179,20 @@ func New(opts Options) *Edge {
 		},
 	}
 	e.h2c.Protocols.SetUnencryptedHTTP2(true)
-	rt := &timeoutTransport{base: e.roundTrip, d: e.timeout}
+	e.replicas = &upstream.Transport{
+		Dial:                  e.dialer.DialContext,
+		Fallback:              &timeoutTransport{base: e.transport.RoundTrip, d: e.timeout},
+		MaxIdlePerHost:        256,
+		ResponseHeaderTimeout: e.timeout,
+	}
+	e.bounded = &timeoutTransport{base: e.roundTrip, d: e.timeout}
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
-	bufs := &bufferPool{}
+	bufs := newBufferPool()
 	const flushInterval = 50 * time.Millisecond
 	e.appProxy = &httputil.ReverseProxy{
-		Rewrite:    e.rewriteToApp,
-		Transport:  rt,
+		Rewrite: e.rewriteToApp,
+		// The replicas' transport bounds the wait for headers itself.
+		Transport:  roundTripFunc(e.roundTripApp),
 		BufferPool: bufs,
 		// Event streams and bodies of unknown length (chunked) are
 		// flushed on every write by ReverseProxy itself; other bodies at
@@ -192,7 +205,7 @@ func New(opts Options) *Edge {
 	}
 	e.fwdProxy = &httputil.ReverseProxy{
 		Rewrite:        e.rewriteForward,
-		Transport:      rt,
+		Transport:      e.bounded,
 		BufferPool:     bufs,
 		FlushInterval:  flushInterval,
 		ModifyResponse: recordStatus,

@@ -8,10 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"sync"
 	"time"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/upstream"
 )
 
 // hop is one proxied request's target, carried from the handler to the
@@ -89,6 +89,15 @@ func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.A
 	e.serveProxy(e.appProxy, w, r, h)
 }
 
+// roundTripApp sends a request to a replica: over cleartext HTTP/2 when its
+// hop asks for it, else HTTP/1.1.
+func (e *Edge) roundTripApp(req *http.Request) (*http.Response, error) {
+	if h := hopFrom(req.Context()); h != nil && h.h2c {
+		return e.bounded.RoundTrip(req)
+	}
+	return e.replicas.RoundTrip(req)
+}
+
 // roundTrip sends an outbound request over the transport its hop asks for.
 func (e *Edge) roundTrip(req *http.Request) (*http.Response, error) {
 	if h := hopFrom(req.Context()); h != nil && h.h2c {
@@ -96,6 +105,10 @@ func (e *Edge) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return e.transport.RoundTrip(req)
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // forward sends r to the host it names, as an ordinary forward proxy.
 func (e *Edge) forward(w http.ResponseWriter, r *http.Request, d decision) {
@@ -197,7 +210,7 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		who = fmt.Sprintf("app %q replica %q", h.app, h.replica)
 	}
 	switch {
-	case errors.Is(err, errUpstreamTimeout):
+	case errors.Is(err, errUpstreamTimeout), errors.Is(err, upstream.ErrResponseHeaderTimeout):
 		h.status = http.StatusGatewayTimeout
 		http.Error(w, fmt.Sprintf("%s did not answer within %s", who, e.timeout), h.status)
 	case r.Context().Err() != nil:
@@ -269,14 +282,24 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // bufferPool recycles the proxies' body copy buffers: without one,
-// ReverseProxy allocates 32 KiB for every request it forwards.
-type bufferPool struct{ p sync.Pool }
+// ReverseProxy allocates 32 KiB for every request it forwards. A channel
+// rather than a sync.Pool, whose Put of a slice would allocate each time.
+type bufferPool struct{ free chan []byte }
+
+func newBufferPool() *bufferPool { return &bufferPool{free: make(chan []byte, 256)} }
 
 func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+	select {
+	case buf := <-b.free:
+		return buf
+	default:
+		return make([]byte, 32<<10)
 	}
-	return make([]byte, 32<<10)
 }
 
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+func (b *bufferPool) Put(buf []byte) {
+	select {
+	case b.free <- buf:
+	default:
+	}
+}

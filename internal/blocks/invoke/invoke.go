@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/upstream"
 )
 
 // Resolver finds one ready replica of an app. It is defined here, where it
@@ -176,13 +177,14 @@ func (i *Invoker) Close() error {
 const ResponseHeaderTimeout = 240 * time.Second
 
 // NewTransport returns the transport tuned for sidecar-to-app traffic:
-// kept-alive connections, an idle pool large enough for load tests, no
-// proxy (replicas get HTTP_PROXY, the cove process must not follow it) and
-// no transparent compression (bodies and Content-Encoding pass through as
-// the app sent them).
-func NewTransport() *http.Transport {
+// kept-alive connections with each call written and answered on the
+// caller's goroutine (package upstream), an idle pool large enough for load
+// tests, no proxy (replicas get HTTP_PROXY, the cove process must not follow
+// it) and no transparent compression (bodies and Content-Encoding pass
+// through as the app sent them).
+func NewTransport() http.RoundTripper {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	fallback := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            d.DialContext,
 		MaxIdleConns:           0,
@@ -194,6 +196,14 @@ func NewTransport() *http.Transport {
 		MaxResponseHeaderBytes: 1 << 20,
 		WriteBufferSize:        32 << 10,
 		ReadBufferSize:         32 << 10,
+	}
+	return &upstream.Transport{
+		Dial:                  d.DialContext,
+		Fallback:              fallback,
+		MaxIdlePerHost:        1024,
+		IdleTimeout:           90 * time.Second,
+		ResponseHeaderTimeout: ResponseHeaderTimeout,
+		MaxHeaderBytes:        1 << 20,
 	}
 }
 
