@@ -41,7 +41,7 @@ func (e *Env) apiHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no replica named %q; `cove ps` lists them", name)})
 			return
 		}
-		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.app.entry.Dir, Env: rep.env})
+		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env})
 	})
 	mux.HandleFunc("POST /v1/reload", e.serveReload)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +90,6 @@ type Client struct {
 func NewClient(envFile string) *Client {
 	sock := SocketPath(envFile)
 	return &Client{socket: sock, hc: &http.Client{
-		Timeout: 10 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
@@ -105,7 +104,16 @@ func (e ErrNotRunning) Error() string {
 	return fmt.Sprintf("no running environment answers at %s; start one with `cove up`", e.Socket)
 }
 
+// apiTimeout bounds a management call; a reload, which waits for new
+// revisions, is bounded by the server instead.
+const apiTimeout = 10 * time.Second
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	if path != "/v1/reload" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://cove"+path, nil)
 	if err != nil {
 		return err

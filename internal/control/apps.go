@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
@@ -23,60 +24,123 @@ import (
 	"github.com/cove-env/cove/internal/supervisor"
 )
 
-// appRuntime is one app's active revision and its replicas.
+// appRuntime is one app: what its configuration decides (ingress, Dapr,
+// its state block, how revisions share traffic) and its revisions.
 type appRuntime struct {
-	name      string
-	revision  string
+	name string
+	// entry is the app as its Dapr settings and state block were built
+	// from; a reload compares the file with it to find the changes only a
+	// restart applies.
 	entry     *spec.AppEntry
 	ingress   *routing.Ingress
 	daprAppID string
 	// ports the container declares (ingress targetPort, Dapr appPort);
 	// in process mode both map to the replica's PORT.
 	containerPorts []int
-	replicas       []*replicaRuntime
-	wanted         int
-	grace          time.Duration
-	probes         []supervisor.Probe
-	env            []string // container env, resolved; no per-replica values
 	state          *blockstate.Service
+	// mode is activeRevisionsMode and traffic the ingress traffic, as last
+	// applied.
+	mode    string
+	traffic []spec.TrafficWeight
+
+	// Under Env.mu: the revisions, oldest first, and the revision names
+	// traffic entries named that cove does not run, warned about once.
+	revisions []*revisionRuntime
+	warned    map[string]bool
+}
+
+// revisionState is where a revision is in its life.
+type revisionState string
+
+const (
+	// revStarting: a reload started its replicas; it takes no traffic
+	// until every one is ready.
+	revStarting revisionState = "starting"
+	// revActive: in the routing table with its share of the traffic.
+	revActive revisionState = "active"
+	// revStopping: out of the routing table; its replicas finish their
+	// requests and stop.
+	revStopping revisionState = "stopping"
+)
+
+// revisionRuntime is one revision: the app's template and cove's local
+// settings as they were when it was created, and its replicas.
+type revisionRuntime struct {
+	app  *appRuntime
+	name string
+	// entry is the app's entry the revision was built from; scope is its
+	// revision-scope part (see revisionScope).
+	entry  *spec.AppEntry
+	scope  []byte
+	env    []string // container env, resolved; no per-replica values
+	probes []supervisor.Probe
+	grace  time.Duration
+	wanted int
+
+	// Under Env.mu.
+	state    revisionState
+	weight   int
+	labels   []string
+	replicas []*replicaRuntime
 }
 
 // replicaRuntime is one replica: a process and, with Dapr, its sidecar.
 type replicaRuntime struct {
 	app          *appRuntime
+	rev          *revisionRuntime
 	name         string
 	port         int
 	daprHTTPPort int
 	daprGRPCPort int
 	// extraPorts maps the target ports of additionalPortMappings to the
 	// replica's own port for each (its PORT_<target> variable).
-	extraPorts map[int]int
-	env        []string
-	sidecar    *sidecar.Sidecar
-	ready      bool
+	extraPorts  map[int]int
+	env         []string
+	sidecar     *sidecar.Sidecar
+	sidecarOnce sync.Once
+	ready       bool
 }
 
-// startApps builds every app, then starts its replicas.
+// closeSidecar stops the replica's sidecar, once, whoever asks first: a
+// retiring revision or the environment's stop.
+func (r *replicaRuntime) closeSidecar(ctx context.Context) error {
+	var err error
+	if r.sidecar != nil {
+		r.sidecarOnce.Do(func() { err = r.sidecar.Close(ctx) })
+	}
+	return err
+}
+
+// startApps builds every app and its first revision, then starts the
+// replicas.
 func (e *Env) startApps(ctx context.Context) error {
 	for _, entry := range e.spec.Apps {
 		a, err := e.newApp(entry)
 		if err != nil {
 			return err
 		}
+		rev, err := e.newRevision(a, entry)
+		if err != nil {
+			return err
+		}
+		rev.state = revActive
 		e.mu.Lock()
+		a.revisions = append(a.revisions, rev)
+		e.assignTrafficLocked(a)
 		e.apps = append(e.apps, a)
 		e.mu.Unlock()
 	}
 	// Invocation rules need every app's resolved env and configuration.
 	e.invoker.SetPolicies(newPolicies(e.spec, e.apps, e.log))
 	for _, a := range e.apps {
-		if err := e.build(ctx, a); err != nil {
+		if err := e.build(ctx, a.name, a.revisions[0].entry); err != nil {
 			return err
 		}
 	}
 	for _, a := range e.apps {
-		for i := range a.wanted {
-			if err := e.startReplica(ctx, a, i); err != nil {
+		rev := a.revisions[0]
+		for i := range rev.wanted {
+			if err := e.startReplica(ctx, rev, i); err != nil {
 				return err
 			}
 		}
@@ -84,33 +148,18 @@ func (e *Env) startApps(ctx context.Context) error {
 	return nil
 }
 
-// newApp translates an app's ACA YAML into its runtime form.
+// newApp translates the configuration of an app's ACA YAML into its
+// runtime form; its revisions come from newRevision.
 func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	app := entry.App
-	cfg, tmpl := app.Properties.Configuration, app.Properties.Template
-	a := &appRuntime{name: app.Name, entry: entry, grace: 30 * time.Second}
-	a.revision = app.Name + "--" + revisionSuffix(app)
-	if in := cfg.Ingress; in != nil {
-		for _, tw := range in.Traffic {
-			if tw.Weight > 0 && !tw.LatestRevision && tw.RevisionName != a.revision {
-				// Say so rather than split silently wrong: older revisions
-				// are not kept running yet.
-				e.log.Warn("traffic to other revisions is not split yet: the active revision takes all of it",
-					"app", app.Name, "revision", tw.RevisionName, "weight", tw.Weight, "active", a.revision)
-			}
-		}
-	}
-	if g := tmpl.TerminationGracePeriodSeconds; g != nil {
-		a.grace = time.Duration(*g) * time.Second
-	}
-	a.wanted = max(app.MinReplicas(), 1)
-
+	cfg := app.Properties.Configuration
+	a := &appRuntime{name: app.Name, entry: entry, mode: cfg.ActiveRevisionsMode, warned: map[string]bool{}}
 	if in := cfg.Ingress; in != nil {
 		ri, err := ingressRoute(in)
 		if err != nil {
 			return nil, fmt.Errorf("app %s: ingress: %w", app.Name, err)
 		}
-		a.ingress = ri
+		a.ingress, a.traffic = ri, in.Traffic
 		if in.TargetPort != 0 {
 			a.containerPorts = append(a.containerPorts, in.TargetPort)
 		}
@@ -121,18 +170,6 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 			a.containerPorts = append(a.containerPorts, p)
 		}
 	}
-
-	main := tmpl.Containers[0]
-	env, err := containerEnv(app, main, entry.Secrets)
-	if err != nil {
-		return nil, fmt.Errorf("app %s: %w", app.Name, err)
-	}
-	for k, v := range entry.Env {
-		env = append(env, k+"="+v)
-	}
-	a.env = env
-	a.probes = probesFor(main.Probes, a.ingress)
-
 	if a.daprAppID != "" {
 		// Component policies are the app's own, as each daprd's are: its
 		// breakers count only its calls.
@@ -148,14 +185,83 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	return a, nil
 }
 
+// newRevision translates the revision-scope part of an app's entry (its
+// template and cove's local settings) into a revision of a, named
+// <app>--<suffix> and unlike any revision a still has. Call it with Env.mu
+// held or before the app is shared.
+func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime, error) {
+	app := entry.App
+	tmpl := app.Properties.Template
+	rev := &revisionRuntime{app: a, entry: entry, scope: revisionScope(entry), grace: 30 * time.Second}
+	base := app.Name + "--" + revisionSuffix(entry)
+	rev.name = base
+	for n := 2; a.hasRevision(rev.name); n++ {
+		// The suffix is taken: the template kept its revisionSuffix, or
+		// only a setting outside the hash changed.
+		rev.name = fmt.Sprintf("%s-%d", base, n)
+	}
+	if g := tmpl.TerminationGracePeriodSeconds; g != nil {
+		rev.grace = time.Duration(*g) * time.Second
+	}
+	rev.wanted = max(app.MinReplicas(), 1)
+
+	main := tmpl.Containers[0]
+	env, err := containerEnv(app, main, entry.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", app.Name, err)
+	}
+	for k, v := range entry.Env {
+		env = append(env, k+"="+v)
+	}
+	rev.env = env
+	rev.probes = probesFor(main.Probes, a.ingress)
+	return rev, nil
+}
+
+func (a *appRuntime) hasRevision(name string) bool {
+	for _, r := range a.revisions {
+		if r.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// revisionScope is what a new revision is made of, as ACA draws the line
+// plus cove's own settings: the template, the secrets it reads, and the
+// app's local command, build, directory, env and secret values. A reload
+// that changes any of it creates a new revision.
+func revisionScope(entry *spec.AppEntry) []byte {
+	b, _ := json.Marshal(struct {
+		Portable     json.RawMessage   `json:"portable"`
+		Dir          string            `json:"dir"`
+		LocalSecrets map[string]string `json:"localSecrets,omitempty"`
+	}{portableScope(entry), entry.Dir, entry.Secrets})
+	return b
+}
+
+// portableScope is the part of revisionScope that does not depend on
+// where the environment lives, which revision names hash.
+func portableScope(entry *spec.AppEntry) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Template *spec.Template    `json:"template"`
+		Secrets  []spec.Secret     `json:"secrets,omitempty"`
+		Build    string            `json:"build,omitempty"`
+		Command  []string          `json:"command"`
+		Shell    bool              `json:"shell,omitempty"`
+		Env      map[string]string `json:"env,omitempty"`
+	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env})
+	return b
+}
+
 // revisionSuffix is the template's revisionSuffix, or a short hash of the
-// template and configuration so an unchanged app keeps its revision name.
-func revisionSuffix(app *spec.ContainerApp) string {
-	if s := app.Properties.Template.RevisionSuffix; s != "" {
+// revision's portable scope, so an unchanged app keeps its revision name
+// across runs.
+func revisionSuffix(entry *spec.AppEntry) string {
+	if s := entry.App.Properties.Template.RevisionSuffix; s != "" {
 		return s
 	}
-	b, _ := json.Marshal(app.Properties)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(portableScope(entry))
 	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:])[:7])
 }
 
@@ -228,28 +334,30 @@ func intOr(v *int, def int) int {
 	return *v
 }
 
-// build runs the app's build command once, before its replicas start.
-func (e *Env) build(ctx context.Context, a *appRuntime) error {
-	if a.entry.Build == "" {
+// build runs an app's build command (from the entry of the revision
+// about to start), before that revision's replicas start.
+func (e *Env) build(ctx context.Context, app string, entry *spec.AppEntry) error {
+	if entry.Build == "" {
 		return nil
 	}
-	e.opts.Events(Event{Kind: EventBuild, App: a.name, Message: a.entry.Build})
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", a.entry.Build)
-	cmd.Dir = a.entry.Dir
+	e.opts.Events(Event{Kind: EventBuild, App: app, Message: entry.Build})
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", entry.Build)
+	cmd.Dir = entry.Dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		err = fmt.Errorf("build of %s failed (%s, in %s): %w\n%s", a.name, a.entry.Build, a.entry.Dir, err, strings.TrimSpace(out.String()))
-		e.opts.Events(Event{Kind: EventBuild, App: a.name, Err: err})
+		err = fmt.Errorf("build of %s failed (%s, in %s): %w\n%s", app, entry.Build, entry.Dir, err, strings.TrimSpace(out.String()))
+		e.opts.Events(Event{Kind: EventBuild, App: app, Err: err})
 		return err
 	}
-	e.opts.Events(Event{Kind: EventBuild, App: a.name, Message: "done"})
+	e.opts.Events(Event{Kind: EventBuild, App: app, Message: "done"})
 	return nil
 }
 
 // startReplica allocates ports, starts the sidecar, then the process.
-func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error {
-	r := &replicaRuntime{app: a, name: fmt.Sprintf("%s-%d", a.revision, index)}
+func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int) error {
+	a := rev.app
+	r := &replicaRuntime{app: a, rev: rev, name: fmt.Sprintf("%s-%d", rev.name, index)}
 	var err error
 	if r.port, err = freePort(); err != nil {
 		return err
@@ -286,7 +394,7 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 			MaxHeaderBytes:     cmp.Or(d.HTTPReadBufferSize, 4) << 10,
 			RuntimeVersion:     Version,
 			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
-			APIToken:      envValue(a.env, "DAPR_API_TOKEN"),
+			APIToken:      envValue(rev.env, "DAPR_API_TOKEN"),
 			TraceSampling: traceSampling(a.entry.DaprConfig),
 		}
 		if a.state != nil {
@@ -297,38 +405,42 @@ func (e *Env) startReplica(ctx context.Context, a *appRuntime, index int) error 
 		}
 		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
 		// app keeps running, as an app whose daprd exited would.
-		var sc *sidecar.Sidecar
 		cfg.OnShutdown = func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := sc.Close(ctx); err != nil {
+			if err := r.closeSidecar(ctx); err != nil {
 				e.log.Warn("sidecar shutdown", "replica", r.name, "err", err)
 			}
 		}
-		sc, err = sidecar.New(cfg)
+		sc, err := sidecar.New(cfg)
 		if err != nil {
 			ln.Close()
 			gln.Close()
 			return fmt.Errorf("sidecar for %s: %w", r.name, err)
 		}
+		r.sidecar = sc
 		if err := sc.Start(); err != nil {
 			return fmt.Errorf("start sidecar for %s: %w", r.name, err)
 		}
-		r.sidecar = sc
 	}
 
-	r.env = e.replicaEnv(a, r)
+	r.env = e.replicaEnv(rev, r)
 	e.mu.Lock()
-	a.replicas = append(a.replicas, r)
+	if e.stopping {
+		e.mu.Unlock()
+		_ = r.closeSidecar(ctx)
+		return errStopping
+	}
+	rev.replicas = append(rev.replicas, r)
 	e.replicas[r.name] = r
 	e.mu.Unlock()
 
 	spec := supervisor.ReplicaSpec{
-		Name: r.name, App: a.name, Revision: a.revision,
-		Command: a.entry.Command, Shell: a.entry.Shell,
-		Dir: a.entry.Dir, Env: r.env,
-		Probes:           remapExtraPorts(remapProbes(a.probes, a.containerPorts, r.port), r.extraPorts),
-		TerminationGrace: a.grace,
+		Name: r.name, App: a.name, Revision: rev.name,
+		Command: rev.entry.Command, Shell: rev.entry.Shell,
+		Dir: rev.entry.Dir, Env: r.env,
+		Probes:           remapExtraPorts(remapProbes(rev.probes, a.containerPorts, r.port), r.extraPorts),
+		TerminationGrace: rev.grace,
 	}
 	if err := e.sup.Start(ctx, spec); err != nil {
 		return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
@@ -382,16 +494,17 @@ func remapProbes(probes []supervisor.Probe, containerPorts []int, port int) []su
 // replicaEnv is the replica's environment: cove's own environment (so PATH
 // and toolchains work), then the container's variables, then the contract
 // every ACA replica gets (DESIGN: PORT, CONTAINER_APP_*, Dapr ports, proxy).
-func (e *Env) replicaEnv(a *appRuntime, r *replicaRuntime) []string {
+func (e *Env) replicaEnv(rev *revisionRuntime, r *replicaRuntime) []string {
+	a := rev.app
 	domain := e.spec.Domain
 	proxy := "http://" + e.internalLn.Addr().String()
-	env := append(os.Environ(), a.env...)
+	env := append(os.Environ(), rev.env...)
 	env = append(env,
 		"PORT="+strconv.Itoa(r.port),
 		"CONTAINER_APP_NAME="+a.name,
-		"CONTAINER_APP_REVISION="+a.revision,
+		"CONTAINER_APP_REVISION="+rev.name,
 		"CONTAINER_APP_REPLICA_NAME="+r.name,
-		"CONTAINER_APP_HOSTNAME="+a.revision+"."+domain,
+		"CONTAINER_APP_HOSTNAME="+rev.name+"."+domain,
 		"CONTAINER_APP_ENV_DNS_SUFFIX="+domain,
 		"CONTAINER_APP_PORT="+strconv.Itoa(r.port),
 		// Lower- and upper-case: curl reads only http_proxy, Go both.
@@ -440,24 +553,6 @@ func dedupeEnv(env []string) []string {
 		}
 		seen[k] = len(out)
 		out = append(out, kv)
-	}
-	return out
-}
-
-// aliases are the host labels the app's active revision answers to besides
-// its name, as in ACA: each traffic label that points at it
-// ("<app>---<label>"). cove runs one revision per app, so a label naming
-// another revision has no target.
-func (a *appRuntime) aliases() []string {
-	var out []string
-	in := a.entry.App.Properties.Configuration.Ingress
-	if in == nil {
-		return out
-	}
-	for _, tw := range in.Traffic {
-		if tw.Label != "" && (tw.LatestRevision || tw.RevisionName == a.revision) {
-			out = append(out, a.name+"---"+tw.Label)
-		}
 	}
 	return out
 }

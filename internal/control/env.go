@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -58,6 +59,9 @@ type Options struct {
 	StopGrace time.Duration
 	// Force, when closed during a stop, kills the replicas at once.
 	Force <-chan struct{}
+	// RevisionTimeout bounds how long a reload waits for a new revision's
+	// replicas to be ready; zero means DefaultRevisionTimeout.
+	RevisionTimeout time.Duration
 	// Guardian is the command line of a guardian process (see
 	// supervisor.Guardian) that kills the replicas if cove dies without
 	// stopping them; empty runs without one.
@@ -76,6 +80,8 @@ const (
 	EventReplicaDown  EventKind = "replica-not-ready"
 	EventReady        EventKind = "ready"
 	EventStopping     EventKind = "stopping"
+	// EventRevision: a reload made a revision active, or stopped one.
+	EventRevision EventKind = "revision"
 )
 
 // Event is one progress report.
@@ -129,6 +135,12 @@ type Env struct {
 	allReady bool
 	stopping bool // replicas going down are expected, not reported
 
+	// stopCh is closed when the environment starts stopping, which ends a
+	// reload's waits; retiring counts revisions being stopped in the
+	// background.
+	stopCh   chan struct{}
+	retiring sync.WaitGroup
+
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
 }
@@ -162,6 +174,7 @@ func Run(ctx context.Context, opts Options) error {
 		stateDir: filepath.Join(opts.Spec.Dir, StateDirName),
 		replicas: map[string]*replicaRuntime{},
 		shutdown: make(chan struct{}),
+		stopCh:   make(chan struct{}),
 	}
 	return e.run(ctx)
 }
@@ -347,11 +360,16 @@ func (e *Env) listenHTTPS(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// stop stops replicas, then sidecars, then components.
+// stop stops replicas, then sidecars, then components. A reload in
+// progress gives up first, stopping the revision it was starting.
 func (e *Env) stop() error {
 	e.mu.Lock()
 	e.stopping = true
 	e.mu.Unlock()
+	close(e.stopCh)
+	// Held to the end: a reload in progress finishes first, none starts.
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	e.opts.Events(Event{Kind: EventStopping, Message: "stopping replicas"})
 	ctx, cancel := context.WithTimeout(context.Background(), e.stopGrace()+10*time.Second)
 	defer cancel()
@@ -368,6 +386,7 @@ func (e *Env) stop() error {
 			errs = append(errs, fmt.Errorf("stop replicas: %w", err))
 		}
 	}
+	e.retiring.Wait()
 	e.mu.Lock()
 	reps := make([]*replicaRuntime, 0, len(e.replicas))
 	for _, r := range e.replicas {
@@ -375,10 +394,8 @@ func (e *Env) stop() error {
 	}
 	e.mu.Unlock()
 	for _, r := range reps {
-		if r.sidecar != nil {
-			if err := r.sidecar.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("stop sidecar of %s: %w", r.name, err))
-			}
+		if err := r.closeSidecar(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop sidecar of %s: %w", r.name, err))
 		}
 	}
 	for _, a := range e.apps {
@@ -413,9 +430,11 @@ func (e *Env) stopGrace() time.Duration {
 		return e.opts.StopGrace
 	}
 	grace := 30 * time.Second
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, a := range e.apps {
-		if a.grace > grace {
-			grace = a.grace
+		for _, r := range a.revisions {
+			grace = max(grace, r.grace)
 		}
 	}
 	return grace
@@ -449,7 +468,8 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	wasReady := r.ready
 	r.ready = st.Ready
 	e.routes.Store(e.tableLocked())
-	stopping := e.stopping
+	// Replicas of a revision being stopped go down as expected.
+	stopping := e.stopping || r.rev.state == revStopping
 	becameAllReady := false
 	if !e.allReady && e.everyReplicaReadyLocked() {
 		e.allReady, becameAllReady = true, true
@@ -480,16 +500,26 @@ func (e *Env) everyReplicaReadyLocked() bool {
 	return true
 }
 
-// tableLocked builds a routing table from the current replicas.
+// tableLocked builds a routing table from the active revisions and their
+// ready replicas.
 func (e *Env) tableLocked() *routing.Table {
 	apps := make([]*routing.App, 0, len(e.apps))
 	for _, a := range e.apps {
-		rev := &routing.Revision{Name: a.revision, Weight: 100, Aliases: a.aliases()}
-		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress, Revisions: []*routing.Revision{rev}}
-		for _, r := range a.replicas {
-			if r.ready {
+		ra := &routing.App{Name: a.name, DaprAppID: a.daprAppID, AppProtocol: e.appProtocol(a), Ingress: a.ingress}
+		for _, rev := range a.revisions {
+			if rev.state != revActive {
+				continue
+			}
+			rr := &routing.Revision{Name: rev.name, Weight: rev.weight}
+			for _, l := range rev.labels {
+				rr.Aliases = append(rr.Aliases, a.name+"---"+l)
+			}
+			for _, r := range rev.replicas {
+				if !r.ready {
+					continue
+				}
 				ep := routing.Endpoint{
-					App: a.name, Revision: a.revision, Replica: r.name,
+					App: a.name, Revision: rev.name, Replica: r.name,
 					Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(r.port)),
 				}
 				for target, port := range r.extraPorts {
@@ -498,8 +528,9 @@ func (e *Env) tableLocked() *routing.Table {
 					}
 					ep.Ports[target] = net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 				}
-				rev.Endpoints = append(rev.Endpoints, ep)
+				rr.Endpoints = append(rr.Endpoints, ep)
 			}
+			ra.Revisions = append(ra.Revisions, rr)
 		}
 		apps = append(apps, ra)
 	}
@@ -516,7 +547,11 @@ func (e *Env) Status() Status {
 	_, httpsPort, _ := net.SplitHostPort(e.tlsLn.Addr().String())
 	e.mu.Lock()
 	for _, a := range e.apps {
-		as := AppStatus{Name: a.name, Revision: a.revision, Ingress: "none", DaprAppID: a.daprAppID}
+		as := AppStatus{Name: a.name, Ingress: "none", DaprAppID: a.daprAppID}
+		latest := a.latestLocked()
+		if latest != nil {
+			as.Revision = latest.name
+		}
 		if a.ingress != nil {
 			as.Ingress = "internal"
 			if a.ingress.External {
@@ -537,8 +572,20 @@ func (e *Env) Status() Status {
 				as.URL = fmt.Sprintf("tcp://%s", net.JoinHostPort(host, fmt.Sprint(a.ingress.ExposedPort)))
 			}
 		}
-		for _, r := range a.replicas {
-			as.Replicas = append(as.Replicas, ReplicaStatus{Name: r.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready})
+		// Newest first: the revision a reload just started, then the
+		// latest and the older ones still active or stopping.
+		for _, rev := range slices.Backward(a.revisions) {
+			rs := RevisionStatus{Name: rev.name, State: string(rev.state), Latest: rev == latest, Replicas: len(rev.replicas)}
+			if rev.state == revActive {
+				rs.Weight, rs.Labels = rev.weight, slices.Clone(rev.labels)
+			}
+			for _, r := range rev.replicas {
+				if r.ready {
+					rs.Ready++
+				}
+				as.Replicas = append(as.Replicas, ReplicaStatus{Name: r.name, Revision: rev.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready})
+			}
+			as.Revisions = append(as.Revisions, rs)
 		}
 		st.Apps = append(st.Apps, as)
 	}
@@ -572,9 +619,11 @@ func (e *Env) Logs(app, replica string, tail int) ([]LogEntry, error) {
 			continue
 		}
 		found = true
-		for _, r := range a.replicas {
-			if replica == "" || r.name == replica {
-				names = append(names, r.name)
+		for _, rev := range a.revisions {
+			for _, r := range rev.replicas {
+				if replica == "" || r.name == replica {
+					names = append(names, r.name)
+				}
 			}
 		}
 	}

@@ -30,7 +30,9 @@ func newPolicies(env *spec.Environment, apps []*appRuntime, log *slog.Logger) *e
 		if a.daprAppID == "" {
 			continue
 		}
-		s := &invoke.AppSettings{AppToken: envValue(a.env, "APP_API_TOKEN")}
+		// The first revision's env: a token a later revision changes
+		// needs a restart.
+		s := &invoke.AppSettings{AppToken: envValue(a.revisions[0].env, "APP_API_TOKEN")}
 		if c := a.entry.DaprConfig; c != nil && c.AccessControl != nil {
 			s.Access = resources.AccessControl(c.AccessControl)
 			s.TrustDomain = c.AccessControl.TrustDomain

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/spec"
@@ -16,24 +16,53 @@ import (
 
 // ReloadResult reports what a reload of the environment file did.
 type ReloadResult struct {
-	// Applied are the apps whose new ingress settings now serve.
+	// Applied are the apps whose new configuration (ingress, traffic,
+	// activeRevisionsMode) now serves.
 	Applied []string `json:"applied,omitempty"`
+	// Revisions say which apps got a new revision ("web: web--abc →
+	// web--def") and which revisions were stopped.
+	Revisions []string `json:"revisions,omitempty"`
 	// NeedsRestart describes the changes a reload cannot apply; they take
 	// effect at the next `cove up`.
 	NeedsRestart []string `json:"needsRestart,omitempty"`
 	// Errors are changes that were accepted but failed to take effect,
-	// such as a TCP port another process holds.
+	// such as a TCP port another process holds or a new revision whose
+	// replicas never got ready.
 	Errors []string `json:"errors,omitempty"`
 }
 
+// appReload is what a reload does to one app.
+type appReload struct {
+	app   *appRuntime
+	entry *spec.AppEntry
+	// ingress is the app's new ingress when it changed and applies live.
+	ingress *routing.Ingress
+	// mode is set when activeRevisionsMode changed.
+	mode string
+	// rollOut asks for a new revision; rev is it once ready.
+	rollOut bool
+	rev     *revisionRuntime
+}
+
 // Reload re-reads and validates the environment file and applies what can
-// change while replicas run: each app's ingress (external, transport and
-// ports the replicas already have, IP rules, CORS, sticky sessions, client
-// certificates, custom domains) and the custom domains' certificates. A
-// new routing table is swapped in, so requests in flight finish where they
-// started; TCP listeners are opened and closed to match. Everything else
-// is reported in NeedsRestart. An invalid file changes nothing and is
-// returned as spec.Problems.
+// change while the environment runs.
+//
+// A revision-scope change of an app (its template, the secrets it reads,
+// or cove's local settings such as its command) creates a new revision:
+// its replicas start, and once every one is ready the new revision takes
+// the traffic the app's ingress gives the latest revision, in one routing
+// table swap. With activeRevisionsMode Single the previous revision then
+// stops; with Multiple (or Labels) older revisions keep running while the
+// traffic gives them weight or a label. A revision that does not get ready
+// is stopped and reported in Errors; the app keeps what it had.
+//
+// Configuration changes apply live: each app's ingress (external,
+// transport and ports the replicas already have, IP rules, CORS, sticky
+// sessions, client certificates, custom domains, traffic) and
+// activeRevisionsMode, and the custom domains' certificates. Requests in
+// flight finish where they started; TCP listeners are opened and closed
+// to match. Everything else is reported in NeedsRestart. An invalid file
+// changes nothing and is returned as spec.Problems.
 func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	var res ReloadResult
 	next, err := Load(e.spec.File)
@@ -45,6 +74,11 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
+	select {
+	case <-e.stopCh:
+		return res, errStopping
+	default:
+	}
 	if e.applied == nil {
 		e.applied = ingressByApp(e.spec)
 	}
@@ -54,10 +88,16 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	for _, entry := range next.Apps {
 		nextApps[entry.App.Name] = entry
 	}
-	changed := map[string]*routing.Ingress{}
 	e.mu.Lock()
 	apps := slices.Clone(e.apps)
+	scopes := map[*appRuntime][]byte{}
+	for _, a := range apps {
+		if l := a.latestLocked(); l != nil {
+			scopes[a] = l.scope
+		}
+	}
 	e.mu.Unlock()
+	var plans []*appReload
 	running := map[string]bool{}
 	for _, a := range apps {
 		running[a.name] = true
@@ -66,9 +106,12 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 			res.NeedsRestart = append(res.NeedsRestart, fmt.Sprintf("app %s was removed", a.name))
 			continue
 		}
-		if appChanged(a.entry, entry) {
-			res.NeedsRestart = append(res.NeedsRestart, fmt.Sprintf("app %s: its template, Dapr settings, command or local settings changed", a.name))
+		res.NeedsRestart = append(res.NeedsRestart, appNeedsRestart(a.entry, entry)...)
+		p := &appReload{app: a, entry: entry, rollOut: !bytes.Equal(scopes[a], revisionScope(entry))}
+		if m := entry.App.Properties.Configuration.ActiveRevisionsMode; !strings.EqualFold(m, a.mode) {
+			p.mode = m
 		}
+		plans = append(plans, p)
 		cur, in := e.applied[a.name], entry.App.Properties.Configuration.Ingress
 		if sameJSON(cur, in) {
 			continue
@@ -82,7 +125,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 			res.Errors = append(res.Errors, fmt.Sprintf("app %s: ingress: %v", a.name, err))
 			continue
 		}
-		changed[a.name] = ri
+		p.ingress = ri
 	}
 	for _, entry := range next.Apps {
 		if !running[entry.App.Name] {
@@ -96,25 +139,115 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	} else {
 		e.edgeCerts.SetCustomDomains(certs)
 	}
-	if len(changed) > 0 {
-		e.mu.Lock()
-		for _, a := range e.apps {
-			if ri, ok := changed[a.name]; ok {
-				a.ingress = ri
+
+	// New revisions start before anything else changes, so one that fails
+	// leaves its app as it was.
+	for _, p := range plans {
+		if !p.rollOut {
+			continue
+		}
+		rev, err := e.rollOut(ctx, p.app, p.entry)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("app %s: %v; the app keeps its current revision", p.app.name, err))
+			continue
+		}
+		p.rev = rev
+	}
+
+	type retirement struct {
+		revs []*revisionRuntime
+		why  string
+	}
+	var retired []retirement
+	var events []Event
+	e.mu.Lock()
+	old := e.routes.Load()
+	for _, p := range plans {
+		a := p.app
+		configured := false
+		if p.ingress != nil {
+			a.ingress, a.traffic = p.ingress, p.entry.App.Properties.Configuration.Ingress.Traffic
+			configured = true
+		}
+		if p.mode != "" {
+			a.mode, configured = p.mode, true
+		}
+		if configured {
+			res.Applied = append(res.Applied, a.name)
+		}
+		if p.rev == nil && !configured {
+			continue
+		}
+		prev := a.latestLocked()
+		if p.rev != nil {
+			p.rev.state = revActive
+		}
+		out := e.assignTrafficLocked(a)
+		if len(out) > 0 {
+			why := "the ingress traffic gives it neither weight nor label"
+			switch {
+			case p.rev != nil && !isMultiple(a.mode):
+				why = "replaced by " + p.rev.name
+			case !isMultiple(a.mode):
+				why = "activeRevisionsMode Single runs the latest revision only"
+			}
+			retired = append(retired, retirement{out, why})
+		}
+		share := trafficLocked(a)
+		if p.rev != nil {
+			from := "(none)"
+			if prev != nil {
+				from = prev.name
+			}
+			line := fmt.Sprintf("%s: %s → %s", a.name, from, p.rev.name)
+			if strings.Contains(share, ",") {
+				line += " (traffic: " + share + ")"
+			}
+			res.Revisions = append(res.Revisions, line)
+			events = append(events, Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s of %s is active (traffic: %s)", p.rev.name, a.name, share)})
+		}
+		for _, r := range out {
+			if r != prev || p.rev == nil {
+				res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s stopped (%s)", a.name, r.name, retired[len(retired)-1].why))
 			}
 		}
-		e.routes.Store(e.tableLocked())
-		e.mu.Unlock()
-		for name := range changed {
-			e.applied[name] = nextApps[name].App.Properties.Configuration.Ingress
+	}
+	e.routes.Store(e.tableLocked())
+	e.mu.Unlock()
+	for _, ev := range events {
+		e.opts.Events(ev)
+	}
+	for _, r := range retired {
+		e.retire(old, r.revs, r.why)
+	}
+	for _, p := range plans {
+		if p.ingress != nil {
+			e.applied[p.app.name] = p.entry.App.Properties.Configuration.Ingress
 		}
-		res.Applied = slices.Sorted(maps.Keys(changed))
 	}
 	if err := e.syncTCPLocked(); err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	}
-	e.log.Info("environment reloaded", "applied", res.Applied, "needsRestart", res.NeedsRestart, "errors", res.Errors)
+	e.log.Info("environment reloaded", "applied", res.Applied, "revisions", res.Revisions, "needsRestart", res.NeedsRestart, "errors", res.Errors)
 	return res, nil
+}
+
+// isMultiple reports whether an activeRevisionsMode keeps more than the
+// latest revision running: Multiple, and Labels, which cove treats alike.
+func isMultiple(mode string) bool {
+	return strings.EqualFold(mode, "Multiple") || strings.EqualFold(mode, "Labels")
+}
+
+// trafficLocked renders how the app's active revisions share its traffic,
+// newest first: "web--def 20%, web--abc 80%".
+func trafficLocked(a *appRuntime) string {
+	var parts []string
+	for _, r := range slices.Backward(a.revisions) {
+		if r.state == revActive {
+			parts = append(parts, fmt.Sprintf("%s %d%%", r.name, r.weight))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ingressByApp is every app's ingress as its YAML gives it.
@@ -152,20 +285,30 @@ func ingressNeedsRestart(cur, next *spec.Ingress) string {
 	return ""
 }
 
-// appChanged reports whether anything but the ingress differs between two
-// versions of an app's entry.
-func appChanged(cur, next *spec.AppEntry) bool {
-	strip := func(e *spec.AppEntry) []byte {
-		c := *e
-		app := *e.App
-		cfg := *app.Properties.Configuration
-		cfg.Ingress = nil
-		app.Properties.Configuration = &cfg
-		c.App = &app
-		b, _ := json.Marshal(c)
-		return b
+// appNeedsRestart lists the changes of an app's configuration that
+// neither a new revision nor the routing table applies: its Dapr settings
+// and Dapr Configuration (its sidecars and state block are built from
+// them) and the ACA settings cove does not act on while running.
+func appNeedsRestart(cur, next *spec.AppEntry) []string {
+	var out []string
+	name := cur.App.Name
+	cc, nc := cur.App.Properties.Configuration, next.App.Properties.Configuration
+	if !sameJSON(cc.Dapr, nc.Dapr) {
+		out = append(out, fmt.Sprintf("app %s: its Dapr settings changed", name))
 	}
-	return !bytes.Equal(strip(cur), strip(next)) || !maps.Equal(cur.Secrets, next.Secrets)
+	if !sameJSON(cur.DaprConfig, next.DaprConfig) {
+		out = append(out, fmt.Sprintf("app %s: its Dapr Configuration changed", name))
+	}
+	rest := func(c *spec.Configuration) spec.Configuration {
+		r := *c
+		r.Ingress, r.Dapr, r.Secrets, r.Registries = nil, nil, nil, nil
+		r.ActiveRevisionsMode, r.MaxInactiveRevisions, r.TargetLabel = "", nil, ""
+		return r
+	}
+	if !sameJSON(rest(cc), rest(nc)) {
+		out = append(out, fmt.Sprintf("app %s: its configuration (service, identitySettings or runtime) changed", name))
+	}
+	return out
 }
 
 // environmentChanges lists what changed in the environment file outside

@@ -22,19 +22,40 @@ type EdgeStatus struct {
 	Internal string `json:"internal"`
 }
 
-// AppStatus is one app with its active revision.
+// AppStatus is one app with its revisions and their replicas.
 type AppStatus struct {
-	Name      string          `json:"name"`
-	Revision  string          `json:"revision"`
-	Ingress   string          `json:"ingress"` // external, internal or none
-	URL       string          `json:"url,omitempty"`
-	DaprAppID string          `json:"daprAppId,omitempty"`
-	Replicas  []ReplicaStatus `json:"replicas"`
+	Name string `json:"name"`
+	// Revision is the latest active revision.
+	Revision  string `json:"revision"`
+	Ingress   string `json:"ingress"` // external, internal or none
+	URL       string `json:"url,omitempty"`
+	DaprAppID string `json:"daprAppId,omitempty"`
+	// Revisions are the app's revisions, newest first: active ones, one a
+	// reload is starting, ones being stopped.
+	Revisions []RevisionStatus `json:"revisions"`
+	Replicas  []ReplicaStatus  `json:"replicas"`
+}
+
+// RevisionStatus is one revision of an app.
+type RevisionStatus struct {
+	Name string `json:"name"`
+	// State is starting (a reload waits for its replicas), active or
+	// stopping.
+	State  string `json:"state"`
+	Latest bool   `json:"latest,omitempty"`
+	// Weight is the revision's share of the app's ingress traffic in
+	// percent, as the traffic gives it; a revision without a ready replica
+	// passes it to the others.
+	Weight   int      `json:"weight"`
+	Labels   []string `json:"labels,omitempty"`
+	Replicas int      `json:"replicas"`
+	Ready    int      `json:"ready"`
 }
 
 // ReplicaStatus is one replica.
 type ReplicaStatus struct {
 	Name         string `json:"name"`
+	Revision     string `json:"revision"`
 	PID          int    `json:"pid"`
 	State        string `json:"state"`
 	Ready        bool   `json:"ready"`

@@ -1,0 +1,277 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/spec"
+	"github.com/cove-env/cove/internal/supervisor"
+)
+
+// DefaultRevisionTimeout bounds how long a reload waits for a new
+// revision's replicas to be ready unless Options.RevisionTimeout says
+// otherwise.
+const DefaultRevisionTimeout = 2 * time.Minute
+
+// drainSettle is how long a revision taken out of the routing table waits
+// before it counts the requests still in flight: a request that picked one
+// of its replicas from the previous table begins within it.
+const drainSettle = 100 * time.Millisecond
+
+var errStopping = errors.New("the environment is stopping")
+
+// latestLocked is the app's newest active revision; nil before any is.
+func (a *appRuntime) latestLocked() *revisionRuntime {
+	for _, r := range slices.Backward(a.revisions) {
+		if r.state == revActive {
+			return r
+		}
+	}
+	return nil
+}
+
+// assignTrafficLocked gives the app's active revisions their share of its
+// traffic and their labels, from the traffic as last applied, and returns
+// the revisions that are active no more, now marked stopping: in single mode every one but the
+// latest; otherwise those the traffic gives neither weight nor label. A
+// traffic entry naming a revision cove does not run (at `cove up` only the
+// file's template exists) gives its weight and label to the latest
+// revision, with one warning.
+func (e *Env) assignTrafficLocked(a *appRuntime) (retired []*revisionRuntime) {
+	latest := a.latestLocked()
+	if latest == nil {
+		return nil
+	}
+	var traffic []spec.TrafficWeight
+	if a.ingress != nil {
+		traffic = a.traffic
+	}
+	named := map[string]bool{}
+	for _, tw := range traffic {
+		if !tw.LatestRevision && (tw.Weight > 0 || tw.Label != "") {
+			named[tw.RevisionName] = true
+		}
+	}
+	single := !isMultiple(a.mode)
+	byName := map[string]*revisionRuntime{}
+	for _, r := range a.revisions {
+		if r.state != revActive {
+			continue
+		}
+		if r != latest && (single || !named[r.name]) {
+			// Out of the next routing table; retire stops it.
+			r.state = revStopping
+			retired = append(retired, r)
+			continue
+		}
+		r.weight, r.labels = 0, nil
+		byName[r.name] = r
+	}
+	if len(traffic) == 0 {
+		latest.weight = 100
+	}
+	for _, tw := range traffic {
+		target := latest
+		if !tw.LatestRevision {
+			if r, ok := byName[tw.RevisionName]; ok {
+				target = r
+			} else if (tw.Weight > 0 || tw.Label != "") && !a.warned[tw.RevisionName] {
+				a.warned[tw.RevisionName] = true
+				e.log.Warn("ingress traffic names a revision cove does not run; its weight and label go to the latest revision",
+					"app", a.name, "revision", tw.RevisionName, "weight", tw.Weight, "label", tw.Label, "latest", latest.name)
+			}
+		}
+		target.weight += tw.Weight
+		if tw.Label != "" {
+			target.labels = append(target.labels, tw.Label)
+		}
+	}
+	return retired
+}
+
+// rollOut creates a new revision of a from entry, builds it, starts its
+// replicas and waits until every one is ready. It takes no traffic yet. On
+// failure its replicas are stopped and the app is as it was.
+func (e *Env) rollOut(ctx context.Context, a *appRuntime, entry *spec.AppEntry) (*revisionRuntime, error) {
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return nil, errStopping
+	}
+	rev, err := e.newRevision(a, entry)
+	if err == nil {
+		rev.state = revStarting
+		a.revisions = append(a.revisions, rev)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*revisionRuntime, error) {
+		e.stopRevision(rev, "its replicas were not ready")
+		return nil, fmt.Errorf("new revision %s: %w", rev.name, err)
+	}
+	if err := e.build(ctx, a.name, entry); err != nil {
+		return fail(err)
+	}
+	for i := range rev.wanted {
+		if err := e.startReplica(ctx, rev, i); err != nil {
+			return fail(err)
+		}
+	}
+	if err := e.waitReady(ctx, rev); err != nil {
+		return fail(err)
+	}
+	return rev, nil
+}
+
+// waitReady waits until every replica of rev is ready. It gives up when
+// a replica's process exits first (its last lines say why), after the
+// revision timeout, or when ctx ends or the environment stops.
+func (e *Env) waitReady(ctx context.Context, rev *revisionRuntime) error {
+	timeout := cmpOr(e.opts.RevisionTimeout, DefaultRevisionTimeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		e.mu.Lock()
+		var waiting []string
+		for _, r := range rev.replicas {
+			if !r.ready {
+				waiting = append(waiting, r.name)
+			}
+		}
+		e.mu.Unlock()
+		if len(waiting) == 0 {
+			return nil
+		}
+		for _, name := range waiting {
+			if st, ok := e.sup.Status(name); ok && st.Restarts > 0 {
+				return fmt.Errorf("replica %s exited before it was ready (%s)%s", name, st.LastExit, lastLines(e.sup.Logs(name, 5)))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.stopCh:
+			return errStopping
+		case <-deadline.C:
+			return fmt.Errorf("replica %s was not ready within %s (see its probes; the app keeps its previous revision)", strings.Join(waiting, ", "), timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// lastLines renders a replica's last output lines for an error message.
+func lastLines(lines []supervisor.LogLine) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; its last lines:")
+	for _, l := range lines {
+		b.WriteString("\n    ")
+		b.WriteString(l.Text)
+	}
+	return b.String()
+}
+
+// retire stops revisions just taken out of the routing table, in the
+// background: each waits until the requests the edge sent its replicas
+// (as the table before the swap, old, lists them) have finished, at most
+// its grace period, and then stops as at `cove down`, SIGTERM first and
+// SIGKILL after the grace period. Env.stop waits for them.
+func (e *Env) retire(old *routing.Table, revs []*revisionRuntime, why string) {
+	for _, rev := range revs {
+		var eps []routing.Endpoint
+		if a, ok := old.App(rev.app.name); ok {
+			if rr, ok := a.Revision(rev.name); ok {
+				eps = rr.Endpoints
+			}
+		}
+		e.retiring.Go(func() {
+			e.drain(eps, rev.grace)
+			e.stopRevision(rev, why)
+		})
+	}
+}
+
+// drain waits until no request the edge sent to eps is outstanding, at
+// most grace, or until the environment stops.
+func (e *Env) drain(eps []routing.Endpoint, grace time.Duration) {
+	if len(eps) == 0 {
+		return
+	}
+	deadline := time.After(grace)
+	wait := time.NewTimer(drainSettle)
+	defer wait.Stop()
+	for {
+		select {
+		case <-e.stopCh:
+			return
+		case <-deadline:
+			return
+		case <-wait.C:
+		}
+		busy := false
+		for _, ep := range eps {
+			if ep.Outstanding() > 0 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		wait.Reset(20 * time.Millisecond)
+	}
+}
+
+// stopRevision stops a revision's replicas and their sidecars and forgets
+// the revision.
+func (e *Env) stopRevision(rev *revisionRuntime, why string) {
+	e.mu.Lock()
+	rev.state = revStopping
+	reps := slices.Clone(rev.replicas)
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), rev.grace+10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range reps {
+		wg.Go(func() {
+			if err := e.sup.Stop(ctx, r.name); err != nil && !errors.Is(err, supervisor.ErrNotFound) {
+				e.log.Warn("stop replica", "replica", r.name, "err", err)
+			}
+			if err := r.closeSidecar(ctx); err != nil {
+				e.log.Warn("stop sidecar", "replica", r.name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	e.mu.Lock()
+	for _, r := range reps {
+		delete(e.replicas, r.name)
+	}
+	a := rev.app
+	a.revisions = slices.DeleteFunc(a.revisions, func(r *revisionRuntime) bool { return r == rev })
+	stopping := e.stopping
+	e.mu.Unlock()
+	if stopping {
+		return
+	}
+	e.opts.Events(Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s stopped: %s", rev.name, why)})
+}

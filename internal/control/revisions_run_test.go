@@ -1,0 +1,282 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// webApp is an app YAML for the test binary's HTTP mode with VERSION in
+// its container env; configuration goes under `configuration:`.
+func webApp(configuration, version string) string {
+	return `
+name: web
+properties:
+  configuration:
+` + configuration + `
+  template:
+    containers: [{name: web, image: web, env: [{name: VERSION, value: "` + version + `"}]}]
+    scale: {minReplicas: 2, maxReplicas: 2}
+`
+}
+
+// revisionAt asks the app behind host (through the public edge) which
+// revision answered, and with which VERSION.
+func revisionAt(c *http.Client, edge, host string) (revision, version string, err error) {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+edge+"/env", nil)
+	req.Host = host
+	res, err := c.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("%s: %s", res.Status, b)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(b, &env); err != nil {
+		return "", "", err
+	}
+	return env["CONTAINER_APP_REVISION"], env["VERSION"], nil
+}
+
+func appStatus(t *testing.T, client *Client, name string) AppStatus {
+	t.Helper()
+	st, err := client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range st.Apps {
+		if a.Name == name {
+			return a
+		}
+	}
+	t.Fatalf("no app %s in the status", name)
+	return AppStatus{}
+}
+
+// waitGone waits until none of pids is a live process.
+func waitGone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d of a stopped revision still runs", pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// TestReloadSplitsTraffic runs an app in multiple revision mode, changes
+// its template and its traffic in the file, reloads, and checks that the
+// edge splits requests 80/20 between the two revisions, that revision and
+// label host names reach one revision each, and that a revision the
+// traffic no longer names is stopped.
+func TestReloadSplitsTraffic(t *testing.T) {
+	exe := testExe(t)
+	dir := t.TempDir()
+	ingress := "    activeRevisionsMode: multiple\n    ingress:\n      external: true\n      allowInsecure: true\n      targetPort: 8000\n"
+	st := runEnv(t, dir, map[string]string{
+		"web.yaml":  webApp(ingress, "1"),
+		"cove.yaml": fmt.Sprintf("apps:\n  - {file: web.yaml, command: [%q], env: {COVE_TEST_EDGE_APP: http}}\n", exe),
+	})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	first := st.Apps[0].Revision
+	oldPIDs := []int{st.Apps[0].Replicas[0].PID, st.Apps[0].Replicas[1].PID}
+
+	write(t, dir, "web.yaml", webApp(ingress+fmt.Sprintf(`      traffic:
+        - {revisionName: %s, weight: 80, label: stable}
+        - {latestRevision: true, weight: 20, label: canary}`, first), "2"))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := appStatus(t, client, "web")
+	second := web.Revision
+	if second == first || !strings.HasPrefix(second, "web--") {
+		t.Fatalf("latest revision after the reload is %q (was %q)", second, first)
+	}
+	want := ReloadResult{
+		Applied:   []string{"web"},
+		Revisions: []string{fmt.Sprintf("web: %s → %s (traffic: %s 20%%, %s 80%%)", first, second, second, first)},
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("reload (-want +got):\n%s", diff)
+	}
+	wantRevs := []RevisionStatus{
+		{Name: second, State: "active", Latest: true, Weight: 20, Labels: []string{"canary"}, Replicas: 2, Ready: 2},
+		{Name: first, State: "active", Weight: 80, Labels: []string{"stable"}, Replicas: 2, Ready: 2},
+	}
+	if diff := cmp.Diff(wantRevs, web.Revisions); diff != "" {
+		t.Errorf("revisions in the status (-want +got):\n%s", diff)
+	}
+	for _, r := range web.Replicas {
+		if !strings.HasPrefix(r.Name, r.Revision+"-") {
+			t.Errorf("replica %s is listed under revision %s", r.Name, r.Revision)
+		}
+	}
+
+	c := &http.Client{Timeout: 10 * time.Second}
+	got := map[string]int{}
+	for range 100 {
+		rev, version, err := revisionAt(c, st.Edge.HTTP, "web.localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (rev == second) != (version == "2") {
+			t.Errorf("revision %s answered with VERSION %s", rev, version)
+		}
+		got[rev]++
+	}
+	if diff := cmp.Diff(map[string]int{first: 80, second: 20}, got); diff != "" {
+		t.Errorf("100 requests split (-want +got):\n%s", diff)
+	}
+
+	for host, want := range map[string]string{
+		first + ".localhost": first, second + ".localhost": second,
+		"web---stable.localhost": first, "web---canary.localhost": second,
+	} {
+		for range 4 {
+			if rev, _, err := revisionAt(c, st.Edge.HTTP, host); err != nil || rev != want {
+				t.Errorf("%s reached %q (%v), want %s", host, rev, err, want)
+			}
+		}
+	}
+
+	// Traffic that no longer names the first revision stops it; no new
+	// revision is made for a configuration change.
+	write(t, dir, "web.yaml", webApp(ingress, "2"))
+	res, err = client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = ReloadResult{
+		Applied:   []string{"web"},
+		Revisions: []string{fmt.Sprintf("web: %s stopped (the ingress traffic gives it neither weight nor label)", first)},
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("reload without the first revision's traffic (-want +got):\n%s", diff)
+	}
+	for range 10 {
+		if rev, _, err := revisionAt(c, st.Edge.HTTP, "web.localhost"); err != nil || rev != second {
+			t.Fatalf("after the first revision lost its traffic, %q answered (%v)", rev, err)
+		}
+	}
+	waitGone(t, oldPIDs)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(appStatus(t, client, "web").Revisions) != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if revs := appStatus(t, client, "web").Revisions; len(revs) != 1 || revs[0].Name != second || revs[0].Weight != 100 {
+		t.Errorf("revisions once the first stopped: %+v", revs)
+	}
+}
+
+// TestReloadReplacesRevision changes the template of an app in single
+// revision mode while a client sends requests without pause: the new
+// revision takes over with no failed request, and the old revision's
+// processes are gone afterwards. A change whose revision never gets ready
+// leaves the app on its revision.
+func TestReloadReplacesRevision(t *testing.T) {
+	exe := testExe(t)
+	dir := t.TempDir()
+	ingress := "    ingress: {external: true, allowInsecure: true, targetPort: 8000}\n"
+	coveYAML := func(command string) string {
+		return fmt.Sprintf("apps:\n  - {file: web.yaml, command: %s, env: {COVE_TEST_EDGE_APP: http}}\n", command)
+	}
+	st := runEnv(t, dir, map[string]string{
+		"web.yaml":  webApp(ingress, "1"),
+		"cove.yaml": coveYAML(fmt.Sprintf("[%q]", exe)),
+	})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	first := st.Apps[0].Revision
+	oldPIDs := []int{st.Apps[0].Replicas[0].PID, st.Apps[0].Replicas[1].PID}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	seen := map[string]int{}
+	var last string
+	for range 4 {
+		wg.Go(func() {
+			c := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rev, _, err := revisionAt(c, st.Edge.HTTP, "web.localhost")
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err.Error())
+				} else {
+					seen[rev]++
+					last = rev
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	write(t, dir, "web.yaml", webApp(ingress, "2"))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := appStatus(t, client, "web").Revision
+	waitGone(t, oldPIDs)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if diff := cmp.Diff(ReloadResult{Revisions: []string{fmt.Sprintf("web: %s → %s", first, second)}}, res); diff != "" {
+		t.Errorf("reload (-want +got):\n%s", diff)
+	}
+	if len(failures) > 0 {
+		t.Errorf("%d requests failed during the reload, the first: %s", len(failures), failures[0])
+	}
+	if seen[first] == 0 || seen[second] == 0 || last != second {
+		t.Errorf("revisions that answered: %v, the last %s; want both, the last %s", seen, last, second)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(appStatus(t, client, "web").Revisions) != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	web := appStatus(t, client, "web")
+	if len(web.Revisions) != 1 || web.Revisions[0].Name != second || len(web.Replicas) != 2 {
+		t.Errorf("after the old revision stopped: revisions %+v, replicas %+v", web.Revisions, web.Replicas)
+	}
+
+	// A command that exits at once: its revision never gets ready.
+	write(t, dir, "cove.yaml", coveYAML(`["/bin/sh", "-c", "echo no database here; exit 3"]`))
+	res, err = client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "exited before it was ready") ||
+		!strings.Contains(res.Errors[0], "no database here") || len(res.Revisions) != 0 {
+		t.Errorf("reload with a failing command: %+v", res)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	if rev, _, err := revisionAt(c, st.Edge.HTTP, "web.localhost"); err != nil || rev != second {
+		t.Errorf("after the failed revision, %q answered (%v), want %s", rev, err, second)
+	}
+	web = appStatus(t, client, "web")
+	if len(web.Revisions) != 1 || web.Revisions[0].Name != second || len(web.Replicas) != 2 {
+		t.Errorf("after the failed revision: revisions %+v, replicas %+v", web.Revisions, web.Replicas)
+	}
+}
