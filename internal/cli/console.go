@@ -112,6 +112,8 @@ func (c *console) Event(ev control.Event) {
 		fmt.Fprintf(c.out, "%s %s %s\n", c.paint("33", "!"), ev.Replica, msg)
 	case control.EventReady:
 		c.summaryLocked(ev.Status)
+	case control.EventRevision:
+		fmt.Fprintf(c.out, "%s %s\n", ok, ev.Message)
 	case control.EventStopping:
 		fmt.Fprintf(c.out, "%s %s\n", dot, ev.Message)
 	}

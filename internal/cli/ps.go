@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -15,9 +18,10 @@ func newPsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ps [-f FILE] [-o table|json]",
 		Short: "List the running environment's apps, revisions and replicas",
-		Long: `List every replica of the running environment with its process id, its PORT,
-its sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it is ready to
-receive traffic. Components are listed after the replicas.`,
+		Long: `List every replica of the running environment with its revision, its process
+id, its PORT, its sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it
+is ready to receive traffic; then each app's revisions with their state, their
+share of the app's traffic and their labels; then the components.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := control.NewClient(file).Status(cmd.Context())
@@ -25,38 +29,62 @@ receive traffic. Components are listed after the replicas.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			return printAs(out, output, "table", st, func() error {
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "APP\tREVISION\tREPLICA\tPID\tSTATE\tREADY\tRESTARTS\tPORT\tDAPR_HTTP_PORT\tDAPR_GRPC_PORT")
-				for _, a := range st.Apps {
-					for _, r := range a.Replicas {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, a.Revision, r.Name, r.PID,
-							r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
-					}
-				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				if len(st.Components) > 0 {
-					fmt.Fprintln(out)
-					tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "COMPONENT\tTYPE\tVERSION\tSTATUS")
-					for _, c := range st.Components {
-						status := c.Status
-						if c.Error != "" {
-							status += ": " + c.Error
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Version, status)
-					}
-					return tw.Flush()
-				}
-				return nil
-			})
+			return printAs(out, output, "table", st, func() error { return printStatus(out, st) })
 		},
 	}
 	envFileFlag(cmd, &file)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// printStatus renders `cove ps`: replicas, revisions, components.
+func printStatus(out io.Writer, st control.Status) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tREVISION\tREPLICA\tPID\tSTATE\tREADY\tRESTARTS\tPORT\tDAPR_HTTP_PORT\tDAPR_GRPC_PORT")
+	for _, a := range st.Apps {
+		for _, r := range a.Replicas {
+			rev := cmp.Or(r.Revision, a.Revision)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, rev, r.Name, r.PID,
+				r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tREVISION\tSTATE\tTRAFFIC\tLABELS\tREADY")
+	for _, a := range st.Apps {
+		for _, r := range a.Revisions {
+			traffic := "-"
+			if r.State == "active" && a.Ingress != "none" {
+				traffic = strconv.Itoa(r.Weight) + "%"
+			}
+			state := r.State
+			if r.Latest {
+				state += " (latest)"
+			}
+			labels := strings.Join(r.Labels, ",")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\n", a.Name, r.Name, state, traffic, cmp.Or(labels, "-"), r.Ready, r.Replicas)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Components) > 0 {
+		fmt.Fprintln(out)
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "COMPONENT\tTYPE\tVERSION\tSTATUS")
+		for _, c := range st.Components {
+			status := c.Status
+			if c.Error != "" {
+				status += ": " + c.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Version, status)
+		}
+		return tw.Flush()
+	}
+	return nil
 }
 
 func portOrDash(p int) string {

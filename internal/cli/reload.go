@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,16 +14,25 @@ func newReloadCmd() *cobra.Command {
 	var file, output string
 	cmd := &cobra.Command{
 		Use:   "reload [-f FILE] [-o text|json]",
-		Short: "Apply ingress changes of the environment file to the running environment",
+		Short: "Apply changes of the environment file to the running environment",
 		Long: `Re-read and validate the environment file and every file it references, then
-apply what can change while replicas run: each app's ingress settings
-(external, transport, exposed ports, IP restrictions, CORS, sticky sessions,
-client certificates, custom domains and their certificates). Requests in
-flight finish on the settings they started with.
+apply what can change while the environment runs.
 
-Other changes (templates, Dapr settings, commands, components, apps added or
-removed, target ports) are listed as needing a restart. An invalid file
-changes nothing.`,
+An app whose template changed (or whose command, build, env, secrets or
+directory in the environment file changed) gets a new revision: its replicas
+start, and once they are all ready the new revision takes the traffic. With
+activeRevisionsMode single the previous revision then stops, after finishing
+the requests it has; with multiple, older revisions keep running while the
+ingress traffic gives them a weight or a label. A revision that does not get
+ready is stopped and reported; the app keeps its current revision.
+
+Ingress settings (external, transport, exposed ports, IP restrictions, CORS,
+sticky sessions, client certificates, custom domains and their certificates,
+traffic weights and labels) and activeRevisionsMode apply without a new
+revision. Requests in flight finish on the settings they started with.
+
+Other changes (Dapr settings, components, apps added or removed, target
+ports) are listed as needing a restart. An invalid file changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := control.NewClient(file).Reload(cmd.Context())
@@ -31,21 +41,8 @@ changes nothing.`,
 			}
 			out := cmd.OutOrStdout()
 			return printAs(out, output, "text", res, func() error {
-				if len(res.Applied) == 0 {
-					fmt.Fprintln(out, "no ingress change to apply")
-				} else {
-					fmt.Fprintf(out, "applied the ingress of: %s\n", strings.Join(res.Applied, ", "))
-				}
-				if len(res.NeedsRestart) > 0 {
-					fmt.Fprintln(out, "these changes need a restart (cove down, then cove up):")
-					for _, s := range res.NeedsRestart {
-						fmt.Fprintf(out, "  - %s\n", s)
-					}
-				}
+				printReload(out, cmd.ErrOrStderr(), res)
 				if len(res.Errors) > 0 {
-					for _, s := range res.Errors {
-						fmt.Fprintf(cmd.ErrOrStderr(), "error: %s\n", s)
-					}
 					return exitError{code: 1}
 				}
 				return nil
@@ -55,4 +52,30 @@ changes nothing.`,
 	envFileFlag(cmd, &file)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// printReload renders a reload's result: what applied, the revisions it
+// started and stopped, what needs a restart, and errors (to errOut).
+func printReload(out, errOut io.Writer, res control.ReloadResult) {
+	if len(res.Applied) == 0 && len(res.Revisions) == 0 {
+		fmt.Fprintln(out, "nothing to apply")
+	}
+	if len(res.Applied) > 0 {
+		fmt.Fprintf(out, "applied the configuration of: %s\n", strings.Join(res.Applied, ", "))
+	}
+	if len(res.Revisions) > 0 {
+		fmt.Fprintln(out, "revisions:")
+		for _, s := range res.Revisions {
+			fmt.Fprintf(out, "  %s\n", s)
+		}
+	}
+	if len(res.NeedsRestart) > 0 {
+		fmt.Fprintln(out, "these changes need a restart (cove down, then cove up):")
+		for _, s := range res.NeedsRestart {
+			fmt.Fprintf(out, "  - %s\n", s)
+		}
+	}
+	for _, s := range res.Errors {
+		fmt.Fprintf(errOut, "error: %s\n", s)
+	}
 }

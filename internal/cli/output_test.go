@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/control"
+)
+
+func TestPrintStatus(t *testing.T) {
+	st := control.Status{Apps: []control.AppStatus{
+		{
+			Name: "web", Revision: "web--def", Ingress: "external",
+			Revisions: []control.RevisionStatus{
+				{Name: "web--def", State: "active", Latest: true, Weight: 20, Labels: []string{"canary"}, Replicas: 1, Ready: 1},
+				{Name: "web--abc", State: "active", Weight: 80, Labels: []string{"stable", "blue"}, Replicas: 2, Ready: 1},
+			},
+			Replicas: []control.ReplicaStatus{
+				{Name: "web--def-0", Revision: "web--def", PID: 30, State: "Ready", Ready: true, Port: 4000},
+				{Name: "web--abc-0", Revision: "web--abc", PID: 10, State: "Ready", Ready: true, Port: 4001},
+				{Name: "web--abc-1", Revision: "web--abc", PID: 11, State: "Running", Restarts: 2, Port: 4002},
+			},
+		},
+		{
+			Name: "worker", Revision: "worker--x", Ingress: "none", DaprAppID: "worker",
+			Revisions: []control.RevisionStatus{{Name: "worker--x", State: "active", Latest: true, Weight: 100, Replicas: 1, Ready: 1}},
+			Replicas:  []control.ReplicaStatus{{Name: "worker--x-0", Revision: "worker--x", PID: 40, State: "Ready", Ready: true, Port: 4003, DaprHTTPPort: 5000, DaprGRPCPort: 5001}},
+		},
+	}}
+	var out bytes.Buffer
+	if err := printStatus(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	want := `APP     REVISION   REPLICA      PID  STATE    READY  RESTARTS  PORT  DAPR_HTTP_PORT  DAPR_GRPC_PORT
+web     web--def   web--def-0   30   Ready    true   0         4000  -               -
+web     web--abc   web--abc-0   10   Ready    true   0         4001  -               -
+web     web--abc   web--abc-1   11   Running  false  2         4002  -               -
+worker  worker--x  worker--x-0  40   Ready    true   0         4003  5000            5001
+
+APP     REVISION   STATE            TRAFFIC  LABELS       READY
+web     web--def   active (latest)  20%      canary       1/1
+web     web--abc   active           80%      stable,blue  1/2
+worker  worker--x  active (latest)  -        -            1/1
+`
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("cove ps (-want +got):\n%s", diff)
+	}
+}
+
+func TestPrintReload(t *testing.T) {
+	tests := []struct {
+		name   string
+		res    control.ReloadResult
+		out    string
+		errOut string
+	}{
+		{name: "nothing", out: "nothing to apply\n"},
+		{
+			name: "everything",
+			res: control.ReloadResult{
+				Applied:      []string{"api", "web"},
+				Revisions:    []string{"web: web--abc → web--def", "api: api--old stopped (the ingress traffic gives it neither weight nor label)"},
+				NeedsRestart: []string{"app worker: its Dapr settings changed"},
+				Errors:       []string{"app db: new revision db--x: replica db--x-0 exited before it was ready (exit status 1); the app keeps its current revision"},
+			},
+			out: `applied the configuration of: api, web
+revisions:
+  web: web--abc → web--def
+  api: api--old stopped (the ingress traffic gives it neither weight nor label)
+these changes need a restart (cove down, then cove up):
+  - app worker: its Dapr settings changed
+`,
+			errOut: "error: app db: new revision db--x: replica db--x-0 exited before it was ready (exit status 1); the app keeps its current revision\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			printReload(&out, &errOut, tt.res)
+			if diff := cmp.Diff(tt.out, out.String()); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.errOut, errOut.String()); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
