@@ -19,6 +19,8 @@ type console struct {
 	out    io.Writer
 	color  bool
 	labels map[string]string // replica name -> colored, padded label
+	// shorts are the short labels given out, with the replica each names.
+	shorts map[string]string
 	width  int
 	next   int
 }
@@ -28,7 +30,7 @@ type console struct {
 var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
 
 func newConsole(out io.Writer, color bool) *console {
-	return &console{out: out, color: color, labels: map[string]string{}, width: 12}
+	return &console{out: out, color: color, labels: map[string]string{}, shorts: map[string]string{}, width: 12}
 }
 
 // wantColor reports whether w is a terminal and NO_COLOR is not set.
@@ -66,6 +68,12 @@ func (c *console) Line(app, replica, stream string, line []byte) {
 	label, ok := c.labels[replica]
 	if !ok {
 		name := shortName(app, replica)
+		if other, taken := c.shorts[name]; taken && other != replica {
+			// Another revision's replica has it: name this one in full.
+			name = replica
+		} else {
+			c.shorts[name] = replica
+		}
 		if len(name) > c.width {
 			c.width = len(name)
 		}

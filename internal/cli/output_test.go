@@ -63,7 +63,7 @@ func TestPrintReload(t *testing.T) {
 				Applied:      []string{"api", "web"},
 				Revisions:    []string{"web: web--abc → web--def", "api: api--old stopped (the ingress traffic gives it neither weight nor label)"},
 				NeedsRestart: []string{"app worker: its Dapr settings changed"},
-				Errors:       []string{"app db: new revision db--x: replica db--x-0 exited before it was ready (exit status 1); the app keeps its current revision"},
+				Errors:       []string{"app db keeps its current revision: new revision db--x: replica db--x-0 exited before it was ready (exit status 1)"},
 			},
 			out: `applied the configuration of: api, web
 revisions:
@@ -72,7 +72,7 @@ revisions:
 these changes need a restart (cove down, then cove up):
   - app worker: its Dapr settings changed
 `,
-			errOut: "error: app db: new revision db--x: replica db--x-0 exited before it was ready (exit status 1); the app keeps its current revision\n",
+			errOut: "error: app db keeps its current revision: new revision db--x: replica db--x-0 exited before it was ready (exit status 1)\n",
 		},
 	}
 	for _, tt := range tests {
@@ -86,5 +86,22 @@ these changes need a restart (cove down, then cove up):
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestConsoleLabelsAcrossRevisions(t *testing.T) {
+	var out bytes.Buffer
+	c := newConsole(&out, false)
+	c.Line("web", "web--abc-0", "stdout", []byte("one"))
+	c.Line("web", "web--abc-1", "stdout", []byte("two"))
+	c.Line("web", "web--def-0", "stdout", []byte("three"))
+	c.Line("web", "web--abc-0", "stdout", []byte("four"))
+	want := `web-0        | one
+web-1        | two
+web--def-0   | three
+web-0        | four
+`
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
 	}
 }

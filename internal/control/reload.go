@@ -148,7 +148,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 		}
 		rev, err := e.rollOut(ctx, p.app, p.entry)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("app %s: %v; the app keeps its current revision", p.app.name, err))
+			res.Errors = append(res.Errors, fmt.Sprintf("app %s keeps its current revision: %v", p.app.name, err))
 			continue
 		}
 		p.rev = rev

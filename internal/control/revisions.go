@@ -163,7 +163,10 @@ func (e *Env) waitReady(ctx context.Context, rev *revisionRuntime) error {
 		case <-e.stopCh:
 			return errStopping
 		case <-deadline.C:
-			return fmt.Errorf("replica %s was not ready within %s (see its probes; the app keeps its previous revision)", strings.Join(waiting, ", "), timeout)
+			if len(waiting) == 1 {
+				return fmt.Errorf("replica %s was not ready within %s (see its probes)", waiting[0], timeout)
+			}
+			return fmt.Errorf("replicas %s were not ready within %s (see their probes)", strings.Join(waiting, ", "), timeout)
 		case <-tick.C:
 		}
 	}
