@@ -356,3 +356,27 @@ func TestConcurrentPicks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPick is the per-request cost of choosing a replica: one
+// revision, as in single revision mode, and an 80/20 split.
+func BenchmarkPick(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		revs []*Revision
+	}{
+		{name: "one revision", revs: []*Revision{revision("web--v1", 100, 3)}},
+		{name: "80/20", revs: []*Revision{revision("web--v1", 80, 3), revision("web--v2", 20, 3)}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := &App{Name: "web", Revisions: tc.revs}
+			NewTable([]*App{a})
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, ok := a.PickLeastLoaded(); !ok {
+						b.Fatal("no endpoint")
+					}
+				}
+			})
+		})
+	}
+}
