@@ -45,11 +45,13 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"
 wait_ready "$WORK/cove.log"
 
-echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $(nproc) cores shared with the load generator"
-fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
-fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
-fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-fortio_run "nginx @1000qps" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 1000
-fortio_run "cove edge @1000qps" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 1000 -H "Host: echo.localhost"
+echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $ROUNDS rounds, $(nproc) cores shared with the load generator"
+for _ in $(seq "$ROUNDS"); do
+  fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
+  fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
+  fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
+  fortio_run "nginx @1000qps" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 1000
+  fortio_run "cove edge @1000qps" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 1000 -H "Host: echo.localhost"
+done
 report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge @1000qps/nginx @1000qps"

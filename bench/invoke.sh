@@ -77,14 +77,16 @@ for r in "${RUNS[@]}"; do
   echo "bench: ${r%%|*} does not answer" >&2; exit 1
 done
 
-echo "invoke benchmark: fortio -t $DURATION, $(nproc) cores shared with the load generator"
-fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-for r in "${RUNS[@]}"; do fortio_run "${r%%|*} @1000qps" "${r#*|}" -c "$CONC" -qps 1000; done
-fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-for r in "${RUNS[@]}"; do fortio_run "${r%%|*} max" "${r#*|}" -c "$CONC" -qps 0; done
+echo "invoke benchmark: fortio -t $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load generator"
+for _ in $(seq "$ROUNDS"); do
+  fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
+  for r in "${RUNS[@]}"; do fortio_run "${r%%|*} @1000qps" "${r#*|}" -c "$CONC" -qps 1000; done
+  fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
+  for r in "${RUNS[@]}"; do fortio_run "${r%%|*} max" "${r#*|}" -c "$CONC" -qps 0; done
+done
 report "cove in-process max/direct max" "cove standalone max/direct max" "daprd max/direct max" \
   "cove in-process max/daprd max"
-python3 - "$WORK/results" <<'PY'
+python3 - "$WORK/summary" <<'PY'
 import json, sys
 by = {json.loads(l)["name"]: json.loads(l) for l in open(sys.argv[1])}
 d = by["direct @1000qps"]

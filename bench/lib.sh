@@ -15,6 +15,9 @@ trap cleanup EXIT
 
 DURATION=${DURATION:-10s}
 CONC=${CONC:-16}
+# ROUNDS repeats every run, interleaved, and reports medians: on a machine
+# shared with other work one run of each can differ by 2x or more.
+ROUNDS=${ROUNDS:-3}
 
 need() { # tool install-hint
   command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required: $2" >&2; exit 1; }
@@ -84,18 +87,56 @@ print(json.dumps({"name": name, "qps": r["ActualQPS"], "p50": p.get(50) * 1e3, "
 PY
 }
 
-# report BASELINE [OTHER...]: a table of every run, with ratios to the named runs.
+# wrk_run NAME URL [wrk flags...]: one load run with wrk (CONC connections,
+# DURATION, two threads); appends a JSON line to $WORK/results like
+# fortio_run. Used where fortio's own client cannot keep connections alive
+# (answers without a body, such as 204).
+wrk_run() {
+  local name=$1 url=$2; shift 2
+  if ! wrk -t2 -c "$CONC" -d "$DURATION" --latency "$@" "$url" >"$WORK/wrk.log" 2>&1; then
+    echo "bench: wrk failed for $name ($url):" >&2; tail -5 "$WORK/wrk.log" >&2; return 1
+  fi
+  python3 - "$name" "$WORK/wrk.log" >>"$WORK/results" <<'PY'
+import re, sys
+name, text = sys.argv[1], open(sys.argv[2]).read()
+def ms(v, unit):
+    return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+pct = {int(p): ms(v, u) for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
+total = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+qps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+# wrk prints p50, p75, p90, p99; its p90 stands in the p90 column.
+print(__import__("json").dumps({"name": name, "qps": qps, "p50": pct[50], "p90": pct[90], "p99": pct[99],
+                                "ok": total - (int(bad.group(1)) if bad else 0) - errs, "total": total}))
+PY
+}
+
+# report BASELINE [OTHER...]: a table of every run, with ratios to the named
+# runs. A run repeated ROUNDS times shows the median of each column and the
+# spread of its rps; the medians also go to $WORK/summary (one JSON line each).
 report() {
-  python3 - "$WORK/results" "$@" <<'PY'
-import json, sys
+  python3 - "$WORK/results" "$WORK/summary" "$@" <<'PY'
+import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-by = {r["name"]: r for r in rows}
-bases = sys.argv[2:]
-print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-2xx":>8}')
-for r in rows:
-    print(f'{r["name"]:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["total"]-r["ok"]:8d}')
+names = list(dict.fromkeys(r["name"] for r in rows))
+by = {}
+for n in names:
+    rs = [r for r in rows if r["name"] == n]
+    m = {k: statistics.median(r[k] for r in rs) for k in ("qps", "p50", "p90", "p99")}
+    m.update(name=n, n=len(rs), lo=min(r["qps"] for r in rs), hi=max(r["qps"] for r in rs),
+             bad=sum(r["total"] - r["ok"] for r in rs))
+    by[n] = m
+with open(sys.argv[2], "w") as f:
+    for n in names:
+        f.write(json.dumps(by[n]) + "\n")
+print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-2xx":>8}  rps spread')
+for n in names:
+    r = by[n]
+    spread = f'{r["lo"]:.0f}-{r["hi"]:.0f} ({r["n"]} runs)' if r["n"] > 1 else ""
+    print(f'{n:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["bad"]:8d}  {spread}')
 print()
-for spec in bases:
+for spec in sys.argv[3:]:
     a, b = spec.split("/")
     if a in by and b in by:
         ra, rb = by[a], by[b]

@@ -3,13 +3,16 @@
 # official Dapr Go SDK) on Redis and on the embedded SQLite store, against the
 # same reads done directly with go-redis on Dapr's key layout, in one run:
 # CONC connections (default 16) at max rate and at 1000 qps for DURATION
-# (default 10s). daprd is not built here; its number on this machine kind
-# (19.2k GET/s on Redis over HTTP, daprd 1.18.3) is printed as the reference.
+# (default 10s), ROUNDS times (default 3). With DAPRD=/path/to/daprd, a daprd
+# sidecar with the same Redis runs the same calls in the same rounds;
+# without it, daprd's number recorded on this machine kind (19.2k GET/s on
+# Redis over HTTP, daprd 1.18.3) is printed as the reference.
 #
-#   bash bench/state.sh           # needs go, python3, curl, Redis on 127.0.0.1:6379
+#   bash bench/state.sh           # needs go, python3, curl, wrk, Redis on 127.0.0.1:6379
 source "$(dirname "$0")/lib.sh"
 need python3 "apt-get install -y python3"
 need curl "apt-get install -y curl"
+need wrk "apt-get install -y wrk"
 ensure_fortio
 build
 go build -o "$WORK/loadgen" "$ROOT/bench/loadgen"
@@ -57,31 +60,79 @@ SC="http://127.0.0.1:$HTTP/v1.0/state"
 for s in redis sqlite; do
   curl -sf -X POST "$SC/$s" -H 'Content-Type: application/json' -d '[{"key":"bench","value":{"bench":true}}]'
 done
-trap 'curl -s -X DELETE "$SC/redis/bench" >/dev/null 2>&1 || true; cleanup' EXIT
-
 loadgen() { "$WORK/loadgen" -d "$LOADGEN_DUR" -c "$CONC" -out "$WORK/results" "$@" >/dev/null; }
 SAVE_BODY='[{"key":"bench","value":{"bench":true}}]'
-# Saves answer 204 without a body; fortio's own fast client opens a new
-# connection after every such answer, so saves use Go's client (-stdclient),
-# which keeps them alive as any HTTP/1.1 client does.
+# Saves answer 204 without a body, after which fortio's own client opens a
+# new connection; wrk keeps it alive, as any HTTP/1.1 client does.
+cat >"$WORK/save.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$SAVE_BODY'
+wrk.headers["Content-Type"] = "application/json"
+LUA
 
-echo "state benchmark: $CONC connections, $DURATION per run, $(nproc) cores shared with the load generator"
-loadgen -name "redis direct GET" -mode redis-hget -addr 127.0.0.1:6379 -key "$PREFIX||bench"
-fortio_run "cove HTTP GET redis" "$SC/redis/bench" -c "$CONC" -qps 0
-loadgen -name "cove gRPC GET redis" -mode dapr-grpc-get -addr "127.0.0.1:$GRPC" -store redis -key bench
-fortio_run "cove HTTP GET sqlite" "$SC/sqlite/bench" -c "$CONC" -qps 0
-loadgen -name "cove gRPC GET sqlite" -mode dapr-grpc-get -addr "127.0.0.1:$GRPC" -store sqlite -key bench
-loadgen -name "redis direct SET" -mode redis-hset -addr 127.0.0.1:6379 -key "$PREFIX||bench"
-fortio_run "cove HTTP SAVE redis" "$SC/redis" -c "$CONC" -qps 0 -stdclient -content-type application/json -payload "$SAVE_BODY"
-loadgen -name "cove gRPC SAVE redis" -mode dapr-grpc-save -addr "127.0.0.1:$GRPC" -store redis -key bench
-fortio_run "cove HTTP SAVE sqlite" "$SC/sqlite" -c "$CONC" -qps 0 -stdclient -content-type application/json -payload "$SAVE_BODY"
-fortio_run "cove HTTP GET redis @1000qps" "$SC/redis/bench" -c "$CONC" -qps 1000
-loadgen -name "cove gRPC GET redis @1000qps" -mode dapr-grpc-get -addr "127.0.0.1:$GRPC" -store redis -key bench -qps 1000
-report "cove HTTP GET redis/redis direct GET" "cove gRPC GET redis/redis direct GET" "cove HTTP SAVE redis/redis direct SET"
-python3 - "$WORK/results" <<'PY'
+# daprd, when given, with the same Redis under its own key prefix.
+SIDES=("cove|$HTTP|$GRPC")
+if [ -n "${DAPRD:-}" ]; then
+  mkdir -p "$WORK/daprd"
+  cat >"$WORK/daprd/redis.yaml" <<YAML
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: redis}
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+    - {name: redisHost, value: "127.0.0.1:6379"}
+    - {name: keyPrefix, value: "$PREFIX-daprd"}
+YAML
+  D_HTTP=$(free_port); D_GRPC=$(free_port)
+  "$DAPRD" --app-id bench --dapr-http-port "$D_HTTP" --dapr-grpc-port "$D_GRPC" --dapr-internal-grpc-port "$(free_port)" \
+    --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 --resources-path "$WORK/daprd" \
+    >"$WORK/daprd.log" 2>&1 & PIDS+=($!)
+  wait_port "$D_HTTP"
+  for _ in $(seq 1 50); do
+    curl -sf -X POST "http://127.0.0.1:$D_HTTP/v1.0/state/redis" -H 'Content-Type: application/json' -d "$SAVE_BODY" && break
+    sleep 0.2
+  done
+  SIDES+=("daprd|$D_HTTP|$D_GRPC")
+fi
+trap 'curl -s -X DELETE "$SC/redis/bench" >/dev/null 2>&1 || true
+  [ -n "${D_HTTP:-}" ] && curl -s -X DELETE "http://127.0.0.1:$D_HTTP/v1.0/state/redis/bench" >/dev/null 2>&1 || true
+  cleanup' EXIT
+
+echo "state benchmark: $CONC connections, $DURATION per run, $ROUNDS rounds, $(nproc) cores shared with the load generator"
+for _ in $(seq "$ROUNDS"); do
+  loadgen -name "redis direct GET" -mode redis-hget -addr 127.0.0.1:6379 -key "$PREFIX||bench"
+  for side in "${SIDES[@]}"; do
+    IFS='|' read -r who hp gp <<<"$side"
+    fortio_run "$who HTTP GET redis" "http://127.0.0.1:$hp/v1.0/state/redis/bench" -c "$CONC" -qps 0
+    loadgen -name "$who gRPC GET redis" -mode dapr-grpc-get -addr "127.0.0.1:$gp" -store redis -key bench
+  done
+  fortio_run "cove HTTP GET sqlite" "$SC/sqlite/bench" -c "$CONC" -qps 0
+  loadgen -name "cove gRPC GET sqlite" -mode dapr-grpc-get -addr "127.0.0.1:$GRPC" -store sqlite -key bench
+  loadgen -name "redis direct SET" -mode redis-hset -addr 127.0.0.1:6379 -key "$PREFIX||bench"
+  for side in "${SIDES[@]}"; do
+    IFS='|' read -r who hp gp <<<"$side"
+    wrk_run "$who HTTP SAVE redis" "http://127.0.0.1:$hp/v1.0/state/redis" -s "$WORK/save.lua"
+    loadgen -name "$who gRPC SAVE redis" -mode dapr-grpc-save -addr "127.0.0.1:$gp" -store redis -key bench
+  done
+  wrk_run "cove HTTP SAVE sqlite" "$SC/sqlite" -s "$WORK/save.lua"
+  for side in "${SIDES[@]}"; do
+    IFS='|' read -r who hp gp <<<"$side"
+    fortio_run "$who HTTP GET redis @1000qps" "http://127.0.0.1:$hp/v1.0/state/redis/bench" -c "$CONC" -qps 1000
+    loadgen -name "$who gRPC GET redis @1000qps" -mode dapr-grpc-get -addr "127.0.0.1:$gp" -store redis -key bench -qps 1000
+  done
+done
+report "cove HTTP GET redis/redis direct GET" "cove gRPC GET redis/redis direct GET" "cove HTTP SAVE redis/redis direct SET" \
+  "cove HTTP GET redis/daprd HTTP GET redis" "cove gRPC GET redis/daprd gRPC GET redis" \
+  "cove HTTP SAVE redis/daprd HTTP SAVE redis" "cove gRPC SAVE redis/daprd gRPC SAVE redis" \
+  "cove HTTP GET redis @1000qps/daprd HTTP GET redis @1000qps"
+if [ -z "${DAPRD:-}" ]; then
+  python3 - "$WORK/summary" <<'PY'
 import json, sys
 by = {json.loads(l)["name"]: json.loads(l) for l in open(sys.argv[1])}
 DAPRD = 19200  # daprd 1.18.3, HTTP state GET on local Redis, same machine kind (recorded reference)
 c = by["cove HTTP GET redis"]["qps"]
-print(f"cove HTTP GET redis / daprd (recorded {DAPRD}/s): {c/DAPRD:.2f}x")
+print(f"cove HTTP GET redis / daprd (recorded {DAPRD}/s, set DAPRD=/path/to/daprd to measure it): {c/DAPRD:.2f}x")
 PY
+fi
