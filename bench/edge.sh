@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cove edge against a direct call and against nginx as the same reverse
 # proxy, in one run on one machine: fortio at fixed concurrency (CONC, default
-# 16) for DURATION (default 10s) against each, HTTP/1.1 with keep-alive.
+# 16) for DURATION (default 10s) against each, HTTP/1.1 with keep-alive, and
+# the latency of each at 1000 qps (bench/loadgen), ROUNDS times (default 3).
 # Prints rps and p50/p90/p99 for each and the ratios cove/direct and cove/nginx.
 #
 #   bash bench/edge.sh            # needs go, python3, nginx (apt-get install nginx-light)
@@ -50,8 +51,8 @@ for _ in $(seq "$ROUNDS"); do
   fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
   fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
   fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
-  fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-  fortio_run "nginx @1000qps" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 1000
-  fortio_run "cove edge @1000qps" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 1000 -H "Host: echo.localhost"
+  latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
+  latency_run "nginx @1000qps" "127.0.0.1:$NGINX_PORT" -host echo.localhost
+  latency_run "cove edge @1000qps" "127.0.0.1:$EDGE_PORT" -host echo.localhost
 done
 report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge @1000qps/nginx @1000qps"

@@ -3,8 +3,8 @@
 # two sidecars: cove in process (the caller's sidecar and the callee's in one
 # process, as inside `cove up`), cove standalone (two `cove sidecar`
 # processes talking HTTP/2 with mutual TLS), and, when DAPRD=/path/to/daprd is
-# set, two daprd sidecars. fortio at 1000 qps (latency added, p50/p90/p99)
-# and at max rate with CONC connections (default 16).
+# set, two daprd sidecars. bench/loadgen at 1000 qps (latency added,
+# p50/p90/p99) and fortio at max rate, with CONC connections (default 16).
 # Then the memory each in-process sidecar costs: cove's RSS with 50 replicas
 # with Dapr against 50 without, divided by 50.
 #
@@ -79,8 +79,11 @@ done
 
 echo "invoke benchmark: fortio -t $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load generator"
 for _ in $(seq "$ROUNDS"); do
-  fortio_run "direct @1000qps" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 1000
-  for r in "${RUNS[@]}"; do fortio_run "${r%%|*} @1000qps" "${r#*|}" -c "$CONC" -qps 1000; done
+  latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
+  for r in "${RUNS[@]}"; do
+    u=${r#*|http://}
+    latency_run "${r%%|*} @1000qps" "${u%%/*}" -path "/${u#*/}"
+  done
   fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
   for r in "${RUNS[@]}"; do fortio_run "${r%%|*} max" "${r#*|}" -c "$CONC" -qps 0; done
 done

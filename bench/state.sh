@@ -15,7 +15,6 @@ need curl "apt-get install -y curl"
 need wrk "apt-get install -y wrk"
 ensure_fortio
 build
-go build -o "$WORK/loadgen" "$ROOT/bench/loadgen"
 LOADGEN_DUR=${DURATION%s}s
 
 PREFIX="cove-bench-$$"
@@ -119,7 +118,7 @@ for _ in $(seq "$ROUNDS"); do
   wrk_run "cove HTTP SAVE sqlite" "$SC/sqlite" -s "$WORK/save.lua"
   for side in "${SIDES[@]}"; do
     IFS='|' read -r who hp gp <<<"$side"
-    fortio_run "$who HTTP GET redis @1000qps" "http://127.0.0.1:$hp/v1.0/state/redis/bench" -c "$CONC" -qps 1000
+    latency_run "$who HTTP GET redis @1000qps" "127.0.0.1:$hp" -path /v1.0/state/redis/bench
     loadgen -name "$who gRPC GET redis @1000qps" -mode dapr-grpc-get -addr "127.0.0.1:$gp" -store redis -key bench -qps 1000
   done
 done

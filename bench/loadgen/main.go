@@ -2,17 +2,25 @@
 // speed or at a fixed rate, and prints one JSON line in the shape the bench
 // scripts' report reads ({"name","qps","p50","p90","p99","ok","total"},
 // latencies in milliseconds). It covers what fortio cannot: the official Dapr
-// Go SDK over gRPC, and Redis through go-redis as the direct baseline.
+// Go SDK over gRPC, Redis through go-redis as the direct baseline, and HTTP
+// GETs timed from the write of the request to the last byte of the answer on
+// kept-alive connections (one per worker), which the latency runs at a fixed
+// rate use: fortio's timing adds its own scheduling to every request.
 //
 //	loadgen -name "sdk get" -mode dapr-grpc-get -addr 127.0.0.1:50001 -store statestore -key k
 //	loadgen -name "redis"   -mode redis-hget    -addr 127.0.0.1:6379 -key 'app||k'
+//	loadgen -name "edge"    -mode http-get      -addr 127.0.0.1:8080 -host web.localhost -path / -qps 1000
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -25,8 +33,10 @@ import (
 func main() {
 	var (
 		name  = flag.String("name", "run", "name of the run in the report")
-		mode  = flag.String("mode", "", "dapr-grpc-get, dapr-grpc-save, redis-hget or redis-hset")
-		addr  = flag.String("addr", "", "sidecar gRPC address or Redis address")
+		mode  = flag.String("mode", "", "dapr-grpc-get, dapr-grpc-save, redis-hget, redis-hset or http-get")
+		addr  = flag.String("addr", "", "sidecar gRPC address, Redis address or HTTP server host:port")
+		host  = flag.String("host", "", "Host header (http-get); default the address")
+		path  = flag.String("path", "/", "request path (http-get)")
 		store = flag.String("store", "statestore", "state store name (dapr modes)")
 		key   = flag.String("key", "bench", "key to read or write")
 		conc  = flag.Int("c", 16, "concurrent workers")
@@ -35,7 +45,16 @@ func main() {
 		out   = flag.String("out", "", "append the result line to this file instead of stdout (the Dapr SDK logs to stdout)")
 	)
 	flag.Parse()
-	op, cleanup, err := newOp(*mode, *addr, *store, *key)
+	var (
+		op      func(context.Context) error
+		cleanup func()
+		err     error
+	)
+	if *mode == "http-get" {
+		op, cleanup = newHTTPGet(*addr, *host, *path, *conc)
+	} else {
+		op, cleanup, err = newOp(*mode, *addr, *store, *key)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
@@ -139,4 +158,61 @@ func newOp(mode, addr, store, key string) (func(context.Context) error, func(), 
 		}, cleanup, nil
 	}
 	return nil, nil, fmt.Errorf("unknown mode %q", mode)
+}
+
+// newHTTPGet returns a GET on kept-alive HTTP/1.1 connections, at most conc
+// of them, each used by one request at a time.
+func newHTTPGet(addr, host, path string, conc int) (func(context.Context) error, func()) {
+	if host == "" {
+		host = addr
+	}
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: cove-loadgen\r\n\r\n")
+	type conn struct {
+		nc net.Conn
+		br *bufio.Reader
+	}
+	idle := make(chan *conn, conc)
+	op := func(context.Context) error {
+		var c *conn
+		select {
+		case c = <-idle:
+		default:
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
+			}
+			c = &conn{nc: nc, br: bufio.NewReader(nc)}
+		}
+		if _, err := c.nc.Write(req); err != nil {
+			c.nc.Close()
+			return err
+		}
+		res, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			c.nc.Close()
+			return err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err != nil || res.Close {
+			c.nc.Close()
+			return err
+		}
+		idle <- c
+		if res.StatusCode/100 != 2 {
+			return fmt.Errorf("status %d", res.StatusCode)
+		}
+		return nil
+	}
+	cleanup := func() {
+		for {
+			select {
+			case c := <-idle:
+				c.nc.Close()
+			default:
+				return
+			}
+		}
+	}
+	return op, cleanup
 }
