@@ -42,6 +42,9 @@ const (
 	// while still sending.
 	DefaultMaxBody = 1 << 20
 	bufferSize     = 16 << 10
+	// earlyAnswerWait is how long a request whose body could not be
+	// written waits for an answer the server may have sent before closing.
+	earlyAnswerWait = 250 * time.Millisecond
 )
 
 var (
@@ -66,8 +69,8 @@ type Transport struct {
 	MaxIdlePerHost int
 	// IdleTimeout closes connections idle for longer.
 	IdleTimeout time.Duration
-	// ResponseHeaderTimeout bounds the wait for a response's headers once
-	// the request is written; 0 means no bound. It is a deadline on the
+	// ResponseHeaderTimeout bounds writing the request and waiting for the
+	// response's headers; 0 means no bound. It is a deadline on the
 	// connection, which costs no timer or goroutine of its own.
 	ResponseHeaderTimeout time.Duration
 	MaxHeaderBytes        int64
@@ -186,24 +189,34 @@ func (c *conn) roundTrip(req *http.Request) (res *http.Response, err error, stat
 		c.nc.Close()
 		if cerr := ctx.Err(); cerr != nil {
 			err = fmt.Errorf("%w (%w)", cerr, err)
-		} else if ne, ok := err.(net.Error); ok && ne.Timeout() && state != notWritten {
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			err = fmt.Errorf("%w after %s", ErrResponseHeaderTimeout, c.t.ResponseHeaderTimeout)
 		}
 		return nil, err, state
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
-	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
-	}
-	state = noAnswer
+	// The timeout bounds writing the request too: a server that neither
+	// reads the body nor closes would hold the write forever.
 	if d := c.t.ResponseHeaderTimeout; d > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		_ = c.nc.SetDeadline(time.Now().Add(d))
+	}
+	writeErr := req.Write(c.bw)
+	if writeErr == nil {
+		writeErr = c.bw.Flush()
+	}
+	switch {
+	case writeErr == nil:
+		state = noAnswer
+	default:
+		// A server may answer before it has read the whole body (413, 401)
+		// and close; that answer, if it came, is the one to pass on.
+		_ = c.nc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
 	}
 	c.headerLeft = c.t.maxHeaderBytes()
 	for {
 		if _, err := c.br.Peek(1); err != nil {
+			if writeErr != nil {
+				return fail(writeErr)
+			}
 			return fail(err)
 		}
 		state = answered
@@ -224,10 +237,10 @@ func (c *conn) roundTrip(req *http.Request) (res *http.Response, err error, stat
 		c.headerLeft = c.t.maxHeaderBytes()
 	}
 	c.headerLeft = -1
-	if c.t.ResponseHeaderTimeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
+	if c.t.ResponseHeaderTimeout > 0 || writeErr != nil {
+		_ = c.nc.SetDeadline(time.Time{})
 	}
-	keep := !res.Close && !req.Close && res.StatusCode != http.StatusSwitchingProtocols
+	keep := writeErr == nil && !res.Close && !req.Close && res.StatusCode != http.StatusSwitchingProtocols
 	if res.Body == http.NoBody || res.Body == nil {
 		c.release(stop, keep)
 		return res, nil, state
@@ -256,13 +269,21 @@ type body struct {
 	// done is set by whichever of Read (at the end or on an error) and
 	// Close finishes the body first; that one releases the connection.
 	done atomic.Bool
+	// eof keeps later Reads answering io.EOF once the end was read.
+	eof atomic.Bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.done.Load() {
+		if b.eof.Load() {
+			return 0, io.EOF
+		}
 		return 0, errBodyClosed
 	}
 	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
 	if err != nil && b.done.CompareAndSwap(false, true) {
 		b.c.release(b.stop, b.keep && err == io.EOF)
 	}

@@ -486,3 +486,69 @@ func TestUnreachableServer(t *testing.T) {
 		t.Fatal("request to a closed port succeeded")
 	}
 }
+
+// TestPassesOnEarlyAnswer: a server that refuses a body after reading only
+// the request head answers and closes; its answer reaches the caller, not a
+// write error.
+func TestPassesOnEarlyAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big\n")
+				// Reset rather than a quiet close, so the client's write
+				// fails however much the kernel buffered.
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}()
+		}
+	}()
+	tr := newTransport()
+	tr.MaxBody = 64 << 20
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/", bytes.NewReader(make([]byte, 16<<20)))
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("POST of a refused body: %v, want the server's 413", err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || string(b) != "too big\n" {
+			t.Fatalf("got %d %q, want 413 %q", res.StatusCode, b, "too big\n")
+		}
+	}
+}
+
+func TestReadAfterEndKeepsAnsweringEOF(t *testing.T) {
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr := newTransport()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, err := io.ReadAll(res.Body); err != nil || string(b) != "ok" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	for range 2 {
+		if n, err := res.Body.Read(make([]byte, 4)); n != 0 || err != io.EOF {
+			t.Fatalf("Read after the end: %d, %v; want 0, io.EOF", n, err)
+		}
+	}
+}
