@@ -74,13 +74,17 @@ func main() {
 		wg     sync.WaitGroup
 	)
 	start := time.Now()
-	for range *conc {
+	for w := range *conc {
 		wg.Go(func() {
 			var lat []time.Duration
 			errs := 0
 			var tick *time.Ticker
 			if *qps > 0 {
-				tick = time.NewTicker(time.Duration(float64(*conc) / *qps * float64(time.Second)))
+				// Workers start a fraction of a period apart, so requests
+				// arrive evenly rather than in bursts of conc.
+				period := time.Duration(float64(*conc) / *qps * float64(time.Second))
+				time.Sleep(period * time.Duration(w) / time.Duration(*conc))
+				tick = time.NewTicker(period)
 				defer tick.Stop()
 			}
 			for ctx.Err() == nil {
