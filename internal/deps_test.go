@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"resiliency":   {"*"},
 	"tracecontext": {"*"},
 	"upstream":     {"*"},
+	"h1":           {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},
 	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/upstream"
 )
@@ -88,7 +89,7 @@ type Edge struct {
 	httpsPort atomic.Int32
 	// inner accepts the connections of CONNECT tunnels to an app's HTTPS
 	// port, which the edge terminates itself; nil while not serving.
-	inner atomic.Pointer[connListener]
+	inner atomic.Pointer[h1.ConnListener]
 
 	transport *http.Transport
 	// replicas sends HTTP/1.1 requests to replicas on the handler's own
@@ -395,12 +396,18 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 	// Calls from apps to https://<app> arrive as CONNECT tunnels on the
 	// internal listener; the edge terminates their TLS on this listener.
 	if ls.Internal != nil && e.certs != nil {
-		inner := newConnListener(ls.Internal.Addr())
+		inner := h1.NewConnListener(ls.Internal.Addr())
 		e.inner.Store(inner)
 		defer e.inner.Store(nil)
 		all = append(all, listener{name: "internal-tls", ln: inner, h: e.InternalHandler(), tls: e.innerTLSConfig()})
 	}
-	var servers []*http.Server
+	// Cleartext listeners serve plain HTTP/1.1 requests with h1 and hand
+	// the rest (h2c, upgrades, CONNECT) to net/http; TLS ones are net/http's.
+	type server interface {
+		Shutdown(context.Context) error
+		Close() error
+	}
+	var servers []server
 	errc := make(chan error, len(all))
 	for _, l := range all {
 		if l.ln == nil {
@@ -417,23 +424,23 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 			TLSConfig:         l.tls,
 		}
 		srv.Protocols.SetHTTP1(true)
+		var serve func() error
 		if l.tls != nil {
 			srv.Protocols.SetHTTP2(true)
+			servers = append(servers, srv)
+			serve = func() error { return srv.ServeTLS(l.ln, "", "") }
 		} else {
 			srv.Protocols.SetUnencryptedHTTP2(true)
+			fast := h1.New(srv)
+			servers = append(servers, fast)
+			serve = func() error { return fast.Serve(l.ln) }
 		}
-		servers = append(servers, srv)
-		if _, isInner := l.ln.(*connListener); !isInner {
+		if _, isInner := l.ln.(*h1.ConnListener); !isInner {
 			e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",
 				slog.String("listener", l.name), slog.String("addr", l.ln.Addr().String()))
 		}
 		go func() {
-			var err error
-			if l.tls != nil {
-				err = srv.ServeTLS(l.ln, "", "")
-			} else {
-				err = srv.Serve(l.ln)
-			}
+			err := serve()
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			} else if err != nil {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/routing"
 )
 
@@ -236,4 +237,4 @@ func grpcCalls(t *testing.T, c testgrpc.TestServiceClient) {
 	})
 }
 
-var _ net.Listener = (*connListener)(nil)
+var _ net.Listener = (*h1.ConnListener)(nil)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cove-env/cove/internal/routing"
@@ -89,7 +88,7 @@ func (e *Edge) terminateTLS(w http.ResponseWriter, r *http.Request, h *hop) {
 		return
 	}
 	h.status = http.StatusOK
-	if !inner.deliver(&bufferedConn{Conn: conn, r: clientReader(conn, brw.Reader)}) {
+	if !inner.Deliver(&bufferedConn{Conn: conn, r: clientReader(conn, brw.Reader)}) {
 		conn.Close() // the edge is shutting down
 	}
 }
@@ -102,42 +101,3 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// connListener is a net.Listener fed with connections taken over from
-// another server.
-type connListener struct {
-	addr  net.Addr
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newConnListener(addr net.Addr) *connListener {
-	return &connListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *connListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *connListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *connListener) Addr() net.Addr { return l.addr }
-
-// deliver hands c to the server accepting on l; false once l is closed.
-func (l *connListener) deliver(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}

@@ -99,7 +99,7 @@ func protoClient(t testing.TB, addr string, pool *x509.CertPool, protos func(*ht
 	}
 }
 
-func h1(p *http.Protocols)       { p.SetHTTP1(true) }
+func http1(p *http.Protocols)    { p.SetHTTP1(true) }
 func h2(p *http.Protocols)       { p.SetHTTP2(true) }
 func h2cOnly(p *http.Protocols)  { p.SetUnencryptedHTTP2(true) }
 func anyProto(p *http.Protocols) { p.SetHTTP1(true); p.SetHTTP2(true) }
@@ -191,13 +191,13 @@ func TestProtocolsGoClient(t *testing.T) {
 		wantUp    string // what the replica saw
 		wantXFP   string
 	}{
-		{"https http/1.1 by ALPN", env.https, h1, "https://web.localhost/", "HTTP/1.1", "HTTP/1.1", "https"},
+		{"https http/1.1 by ALPN", env.https, http1, "https://web.localhost/", "HTTP/1.1", "HTTP/1.1", "https"},
 		{"https h2 by ALPN", env.https, h2, "https://web.localhost/", "HTTP/2.0", "HTTP/1.1", "https"},
 		{"h2c prior knowledge on the public listener", env.http, h2cOnly, "http://web.localhost/", "HTTP/2.0", "HTTP/1.1", "http"},
-		{"http/1.1 on the public listener", env.http, h1, "http://web.localhost/", "HTTP/1.1", "HTTP/1.1", "http"},
+		{"http/1.1 on the public listener", env.http, http1, "http://web.localhost/", "HTTP/1.1", "HTTP/1.1", "http"},
 		{"h2c prior knowledge on the internal proxy", env.internal, h2cOnly, "http://web/", "HTTP/2.0", "HTTP/1.1", "http"},
 		{"transport http2 over h2", env.https, h2, "https://h2app.localhost/", "HTTP/2.0", "HTTP/2.0", "https"},
-		{"transport http2 from an HTTP/1.1 client", env.http, h1, "http://h2app.localhost/", "HTTP/1.1", "HTTP/2.0", "http"},
+		{"transport http2 from an HTTP/1.1 client", env.http, http1, "http://h2app.localhost/", "HTTP/1.1", "HTTP/2.0", "http"},
 		{"transport http stays HTTP/1.1 upstream", env.https, h2, "https://h1app.localhost/", "HTTP/2.0", "HTTP/1.1", "https"},
 	}
 	for _, tt := range tests {
@@ -334,7 +334,7 @@ func TestIPRestrictions(t *testing.T) {
 				}
 			}
 			// Apps inside the environment are not subject to the rules.
-			if r := get(t, protoClient(t, env.internal, nil, h1), "http://web/", nil); r.status != http.StatusOK {
+			if r := get(t, protoClient(t, env.internal, nil, http1), "http://web/", nil); r.status != http.StatusOK {
 				t.Errorf("internal call: status %d", r.status)
 			}
 		})
@@ -379,7 +379,7 @@ func TestClientCertificates(t *testing.T) {
 			if tt.withCert {
 				certs = append(certs, *cc)
 			}
-			for _, protos := range []func(*http.Protocols){h1, h2} {
+			for _, protos := range []func(*http.Protocols){http1, h2} {
 				c := protoClient(t, env.https, env.ca.Pool(), protos, certs...)
 				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+tt.app+".localhost/", nil)
 				req.Header = spoof.Clone()
@@ -406,7 +406,7 @@ func TestClientCertificates(t *testing.T) {
 
 	t.Run("require over plain HTTP", func(t *testing.T) {
 		env := serveEnv(t, Options{}, appWith("req", routing.Ingress{AllowInsecure: true, ClientCert: routing.ClientCertRequire}, protoReplica(t, "req", "req-a", nil)))
-		if r := get(t, protoClient(t, env.http, nil, h1), "http://req.localhost/", nil); r.status != http.StatusForbidden {
+		if r := get(t, protoClient(t, env.http, nil, http1), "http://req.localhost/", nil); r.status != http.StatusForbidden {
 			t.Errorf("status %d, want 403", r.status)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/sidecar/grpcapi"
 )
 
@@ -89,7 +90,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	handler http.Handler
 	mux     *http.ServeMux
-	srv     *http.Server
+	srv     *h1.Server
 	grpc    *grpcapi.Server
 
 	appReady atomic.Bool
@@ -150,7 +151,9 @@ func New(cfg Config) (*Sidecar, error) {
 	protocols.SetHTTP1(true)
 	// daprd accepts h2c on its HTTP port; some SDKs use it.
 	protocols.SetUnencryptedHTTP2(true)
-	s.srv = &http.Server{
+	// h1 serves plain HTTP/1.1 calls, which is how SDKs and curl call;
+	// h2c and upgrades go on to net/http.
+	s.srv = h1.New(&http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: invocations stream for as long as the app does.
@@ -158,7 +161,7 @@ func New(cfg Config) (*Sidecar, error) {
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		Protocols:      protocols,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	})
 	if cfg.GRPCListener != nil {
 		var err error
 		if s.grpc, err = s.newGRPCServer(); err != nil {

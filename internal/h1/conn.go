@@ -1,0 +1,516 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+const (
+	// readBufferSize bounds the header block a connection serves itself;
+	// a larger one goes to the Fallback, which applies MaxHeaderBytes.
+	readBufferSize  = 4 << 10
+	writeBufferSize = 4 << 10
+	// watchAfter is how long a request runs before its connection is
+	// watched for a client that left, which cancels the request's context.
+	watchAfter = 250 * time.Millisecond
+	// maxDiscard is how much of a request body the handler left unread is
+	// read and dropped to keep the connection (net/http's limit too).
+	maxDiscard = 256 << 10
+	// rstAvoidanceDelay is how long a connection closed with unread input
+	// waits after its half-close (net/http's value).
+	rstAvoidanceDelay = 500 * time.Millisecond
+	// deadlineSlack lets an idle deadline stand while it is this close to
+	// the one wanted, which saves moving it on every request.
+	deadlineSlack = time.Second
+)
+
+// Connection states, for Shutdown: an idle connection waits for a request
+// and may be closed; an active one finishes its request first.
+const (
+	stateIdle int32 = iota
+	stateActive
+	stateClosed
+)
+
+// Watch states of the request being served.
+const (
+	watchOff      = iota // no request, or the handler returned
+	watchArmed           // the timer runs
+	watchDue             // the timer fired before the body was read
+	watchWatching        // a read waits for the client to leave
+)
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	remote string
+	ctx    context.Context // ends when the connection closes or the client leaves
+	cancel context.CancelFunc
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	state  atomic.Int32
+	// deadline is the read deadline last set; zero for none.
+	deadline time.Time
+
+	// gone is set by the watch when the client closed its side.
+	gone  atomic.Bool
+	timer *time.Timer
+
+	mu        sync.Mutex // guards what the watch shares with the handler
+	watch     int
+	bodyDone  bool
+	watchDone chan struct{}
+
+	afterPost bool // the last request was a POST
+	unread    bool // the connection closes with input left unread
+
+	pending []byte   // a body the handler wrote before it finished, up to writeBufferSize/2
+	scratch []byte   // the header block of the answer being written
+	keys    []string // the header's names, to sort
+}
+
+func newConn(s *Server, base context.Context, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	ctx := context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
+	if s.Fallback.ConnContext != nil {
+		if ctx = s.Fallback.ConnContext(ctx, nc); ctx == nil {
+			panic("h1: ConnContext returned nil")
+		}
+	}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.cr.nc = nc
+	c.br = bufio.NewReaderSize(&c.cr, readBufferSize)
+	c.bw = bufio.NewWriterSize(nc, writeBufferSize)
+	c.timer = time.AfterFunc(time.Hour, c.watchFired)
+	c.timer.Stop()
+	return c
+}
+
+// connReader reads the connection, first the byte a watch read, if any.
+type connReader struct {
+	nc      net.Conn
+	held    byte
+	holding bool
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.holding && len(p) > 0 {
+		p[0], r.holding = r.held, false
+		return 1, nil
+	}
+	return r.nc.Read(p)
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	for {
+		if c.br.Buffered() == 0 {
+			if c.srv.closing.Load() {
+				return
+			}
+			c.idleDeadline(time.Now())
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !c.state.CompareAndSwap(stateIdle, stateActive) {
+			return // Shutdown closed it
+		}
+		h, err := c.readHead()
+		if err != nil {
+			return
+		}
+		if !h.ours {
+			c.handOff()
+			return
+		}
+		if !c.serveRequest(h) || !c.state.CompareAndSwap(stateActive, stateIdle) {
+			return
+		}
+	}
+}
+
+// idleDeadline bounds the wait for the next request.
+func (c *conn) idleDeadline(now time.Time) {
+	d := c.srv.Fallback.IdleTimeout
+	if d <= 0 {
+		d = c.srv.Fallback.ReadTimeout
+	}
+	if d <= 0 {
+		c.setDeadline(time.Time{})
+		return
+	}
+	want := now.Add(d)
+	if c.deadline.IsZero() || want.Sub(c.deadline) > deadlineSlack || want.Before(c.deadline) {
+		c.setDeadline(want)
+	}
+}
+
+func (c *conn) setDeadline(t time.Time) {
+	if t.Equal(c.deadline) {
+		return
+	}
+	c.deadline = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// readHead buffers the whole header block of the next request and reads
+// what it tells; not ours: hand the connection over.
+func (c *conn) readHead() (head, error) {
+	headerDeadline := false
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		// Old clients end a POST body with a stray line break; net/http
+		// tolerates it there and nowhere else.
+		if c.afterPost {
+			if n := leadingBlank(buf); n > 0 {
+				_, _ = c.br.Discard(n)
+				buf = buf[n:]
+			}
+		}
+		if end := headEnd(buf); end > 0 {
+			return scanHead(buf[:end]), nil
+		}
+		if c.br.Buffered() == c.br.Size() {
+			return head{}, nil // too large for us: the Fallback applies its limit
+		}
+		if !headerDeadline {
+			headerDeadline = true
+			d := c.srv.Fallback.ReadHeaderTimeout
+			if d <= 0 {
+				d = c.srv.Fallback.ReadTimeout
+			}
+			if d > 0 {
+				c.setDeadline(time.Now().Add(d))
+			}
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			return head{}, err
+		}
+	}
+}
+
+func leadingBlank(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
+}
+
+// headEnd is the length of the header block at the start of b, up to and
+// including its empty line, or 0 when b does not hold all of it. Lines may
+// end in LF alone, as net/http accepts.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+}
+
+// head is what the raw header block of a request tells before parsing.
+type head struct {
+	ours    bool // HTTP/1.x, not CONNECT, no Upgrade and no Expect
+	hasHost bool // http.ReadRequest drops the Host field; its absence matters
+}
+
+func scanHead(block []byte) head {
+	line, rest, _ := bytes.Cut(block, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) && !bytes.HasSuffix(line, []byte(" HTTP/1.0")) {
+		return head{}
+	}
+	if bytes.HasPrefix(line, []byte("CONNECT ")) {
+		return head{}
+	}
+	h := head{ours: true}
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
+		name, _, ok := bytes.Cut(line, []byte{':'})
+		switch {
+		case !ok:
+		case asciiEqualFold(name, "upgrade"), asciiEqualFold(name, "expect"):
+			return head{}
+		case asciiEqualFold(name, "host"):
+			h.hasHost = true
+		}
+	}
+	return h
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(b) {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// handOff gives the connection, with what was read of it, to the Fallback.
+func (c *conn) handOff() {
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	pc := &prefixConn{Conn: c.nc, prefix: bytes.Clone(buffered)}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.srv.forget(c)
+	c.nc = nil // close must not close it
+	if h := c.srv.handoff; h == nil || !h.Deliver(pc) {
+		pc.Close()
+	}
+}
+
+func (c *conn) close() {
+	c.timer.Stop()
+	c.cancel()
+	c.state.Store(stateClosed)
+	if c.nc != nil && c.unread {
+		// Closing a socket with unread input resets it, and the client
+		// may lose the answer: half-close and give it time to read.
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+			time.Sleep(rstAvoidanceDelay)
+		}
+	}
+	if c.nc != nil {
+		c.nc.Close()
+		c.srv.forget(c)
+	}
+}
+
+// serveRequest reads one request, runs the handler and writes the answer;
+// it reports whether the connection may serve another.
+func (c *conn) serveRequest(h head) bool {
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		c.unread = c.replyError(err)
+		return false
+	}
+	if msg := check(req, h); msg != "" {
+		c.replyStatus(http.StatusBadRequest, "400 Bad Request: "+msg)
+		c.unread = req.ContentLength != 0
+		return false
+	}
+	c.afterPost = req.Method == http.MethodPost
+	ctx, cancel := context.WithCancel(c.ctx)
+	req = req.WithContext(ctx)
+	req.RemoteAddr = c.remote
+
+	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1, status: 0}
+	w.wantsClose = req.Close
+	w.http10KeepAlive = req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(req.Header.Get("Connection"), "keep-alive")
+	if req.Body != http.NoBody && req.Body != nil {
+		if rt := c.srv.Fallback.ReadTimeout; rt > 0 {
+			c.setDeadline(time.Now().Add(rt))
+		} else {
+			c.setDeadline(time.Time{})
+		}
+		w.body = &body{c: c, rc: req.Body, length: req.ContentLength}
+		req.Body = w.body
+		c.bodyDone = false
+	} else {
+		c.bodyDone = true
+	}
+
+	c.mu.Lock()
+	c.watch = watchArmed
+	c.mu.Unlock()
+	c.timer.Reset(watchAfter)
+
+	c.runHandler(w, req)
+
+	c.timer.Stop()
+	c.mu.Lock()
+	watching := c.watch == watchWatching
+	c.watch = watchOff
+	c.mu.Unlock()
+	if watching {
+		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+		<-c.watchDone
+		c.deadline = aLongTimeAgo // the next wait sets its own
+	}
+	keep := w.finish()
+	cancel()
+	return keep && !c.gone.Load()
+}
+
+// check applies the checks net/http's server makes after parsing.
+func check(req *http.Request, h head) string {
+	if req.ProtoAtLeast(1, 1) && !h.hasHost {
+		return "missing required Host header"
+	}
+	// The Host field is gone; with an absolute URI req.Host is the URI's.
+	if h.hasHost && req.URL.Host == "" && !httpguts.ValidHostHeader(req.Host) {
+		return "malformed Host header"
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return "invalid header name"
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return "invalid header value"
+			}
+		}
+	}
+	return ""
+}
+
+func (c *conn) runHandler(w *response, req *http.Request) {
+	defer func() {
+		if err := recover(); err != nil {
+			w.broken = true
+			if err != http.ErrAbortHandler {
+				const size = 64 << 10
+				buf := make([]byte, size)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.logf("h1: panic serving %v: %v\n%s", c.remote, err, buf)
+			}
+		}
+	}()
+	h := c.srv.Fallback.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	h.ServeHTTP(w, req)
+}
+
+// watchFired runs on the timer's goroutine once a request has run for
+// watchAfter.
+func (c *conn) watchFired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watch != watchArmed {
+		return
+	}
+	if !c.bodyDone {
+		c.watch = watchDue // the end of the body starts the watch
+		return
+	}
+	c.startWatchLocked()
+}
+
+// bodyRead is called once the handler read the request body to its end.
+func (c *conn) bodyRead() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bodyDone = true
+	if c.watch == watchDue {
+		c.startWatchLocked()
+	}
+}
+
+func (c *conn) startWatchLocked() {
+	if c.br.Buffered() > 0 {
+		// The client sent its next request already; it has not left.
+		c.watch = watchOff
+		return
+	}
+	c.watch = watchWatching
+	c.watchDone = make(chan struct{})
+	go c.watchClient()
+}
+
+// watchClient reads one byte: the client leaving ends the connection's
+// context; a pipelined byte is kept for the next request.
+func (c *conn) watchClient() {
+	defer close(c.watchDone)
+	var b [1]byte
+	n, err := c.nc.Read(b[:])
+	if n == 1 {
+		c.cr.held, c.cr.holding = b[0], true
+		return
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.gone.Store(true)
+		c.cancel()
+	}
+}
+
+// replyError answers a request that could not be read, as net/http does,
+// and reports whether it answered.
+func (c *conn) replyError(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.As(err, &ne) && ne.Timeout():
+		return false // nobody to answer
+	case strings.Contains(err.Error(), "unsupported transfer encoding"):
+		c.replyStatus(http.StatusNotImplemented, "Unsupported transfer encoding")
+	default:
+		// Like net/http, no detail of a request that did not parse.
+		c.replyStatus(http.StatusBadRequest, "400 Bad Request")
+	}
+	return true
+}
+
+// replyStatus writes a short plain-text answer; the connection closes.
+func (c *conn) replyStatus(code int, text string) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s",
+		code, http.StatusText(code), text)
+	_ = c.bw.Flush()
+}
+
+// prefixConn reads prefix before the connection.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+// CloseWrite lets net/http half-close before it hangs up on a request it
+// refused, so that the client reads the answer instead of a reset.
+func (p *prefixConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// hasToken reports whether a comma-separated header value holds token,
+// case-insensitively.
+func hasToken(v, token string) bool {
+	for f := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), token) {
+			return true
+		}
+	}
+	return false
+}

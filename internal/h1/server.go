@@ -1,0 +1,206 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves HTTP/1.1 like its Fallback would, faster; the connections
+// it does not serve itself go to Fallback. Handler, ReadHeaderTimeout,
+// ReadTimeout, IdleTimeout, BaseContext, ConnContext and ErrorLog are read
+// from Fallback, which must not change once Serve is called. TLS listeners
+// are for Fallback.ServeTLS: Server serves cleartext connections only.
+type Server struct {
+	Fallback *http.Server
+
+	startFallback sync.Once
+	handoff       *ConnListener
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	date      dateCache
+}
+
+// New returns a Server that hands what it does not serve to fallback.
+func New(fallback *http.Server) *Server {
+	return &Server{
+		Fallback:  fallback,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts connections on ln until the Server is shut down or closed,
+// then returns http.ErrServerClosed; any other error of Accept that is not
+// temporary ends it too.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.track(ln) {
+		return http.ErrServerClosed
+	}
+	defer s.untrack(ln)
+	s.startFallback.Do(func() {
+		s.handoff = NewConnListener(ln.Addr())
+		// It returns when the Fallback shuts down or closes.
+		go func() { _ = s.Fallback.Serve(s.handoff) }()
+	})
+	base := context.Background()
+	if s.Fallback.BaseContext != nil {
+		if base = s.Fallback.BaseContext(ln); base == nil {
+			panic("h1: BaseContext returned a nil context")
+		}
+	}
+	base = context.WithValue(base, http.ServerContextKey, s.Fallback)
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Running out of descriptors or a connection reset before
+			// it was accepted passes; wait a little and go on.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logf("h1: accept error: %v; retrying in %v", err, backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := s.newConn(base, nc)
+		if c == nil {
+			nc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets each busy one
+// finish its current request and waits for all of them until ctx ends,
+// like http.Server.Shutdown; the Fallback shuts down alongside.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.closeListeners()
+	fb := make(chan error, 1)
+	go func() { fb <- s.Fallback.Shutdown(ctx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			return <-fb
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes every listener and connection at once, the Fallback's too.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	return s.Fallback.Close()
+}
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+		delete(s.listeners, ln)
+	}
+	if s.handoff != nil {
+		s.handoff.Close()
+	}
+}
+
+// closeIdle closes the connections waiting for a request and reports how
+// many connections are left.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+			c.nc.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+func (s *Server) newConn(base context.Context, nc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return nil
+	}
+	c := newConn(s, base, nc)
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Fallback.ErrorLog != nil {
+		s.Fallback.ErrorLog.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+// dateCache formats the Date header once a second.
+type dateCache struct {
+	v atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	sec int64
+	b   []byte
+}
+
+func (d *dateCache) get(now time.Time) []byte {
+	sec := now.Unix()
+	if v := d.v.Load(); v != nil && v.sec == sec {
+		return v.b
+	}
+	v := &dateValue{sec: sec, b: now.UTC().AppendFormat(make([]byte, 0, 29), http.TimeFormat)}
+	d.v.Store(v)
+	return v.b
+}
