@@ -2,106 +2,131 @@ package redis
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// readBatcher coalesces concurrent reads into pipelines. Under load many
-// sidecar requests read at once; sent one by one, each costs a write and a
-// read system call here and in Redis. A few workers each take whatever reads
-// are waiting and send them as one pipeline, so the cost is paid per batch.
-// With a single request in flight a batch is that request alone: nothing
-// waits for company.
-type readBatcher struct {
+// batcher sends the commands of concurrent calls together, as one
+// pipeline. Under load many sidecar requests reach the store at once; sent
+// one by one, each costs a write and a read system call here and in Redis,
+// and a wake-up on each side. A batch pays them once.
+//
+// One worker at a time holds the turn: it takes the first command that
+// comes and every command waiting behind it, and sends them. Commands that
+// arrive meanwhile wait for the next turn, which makes the batches grow
+// with the load; with one request in flight a batch is that request alone
+// and nothing waits for company. A batch still out after slowBatch (a large
+// value, a busy server) passes the turn on, so one slow command does not
+// hold up the others for long.
+type batcher struct {
 	client  goredis.UniversalClient
-	reqs    chan *readReq
+	calls   chan *call
+	turn    chan struct{}
 	timeout time.Duration
 	done    chan struct{}
 }
 
-type readReq struct {
-	key  string
-	vals []any
-	err  error
+type call struct {
+	cmd  goredis.Cmder
 	done chan struct{}
 }
 
 const (
-	// batchWorkers bounds the pipelines in flight; more workers mean
-	// smaller batches, fewer mean waiting behind a slow round trip.
+	// batchWorkers bounds the batches in flight at once.
 	batchWorkers = 4
 	maxBatch     = 128
+	// slowBatch is how long a batch holds the turn.
+	slowBatch = time.Millisecond
 )
 
-func newReadBatcher(client goredis.UniversalClient, timeout time.Duration) *readBatcher {
-	b := &readBatcher{client: client, reqs: make(chan *readReq, maxBatch), timeout: timeout, done: make(chan struct{})}
+func newBatcher(client goredis.UniversalClient, timeout time.Duration) *batcher {
+	b := &batcher{
+		client:  client,
+		calls:   make(chan *call, maxBatch),
+		turn:    make(chan struct{}, 1),
+		timeout: timeout,
+		done:    make(chan struct{}),
+	}
 	for range batchWorkers {
 		go b.work()
 	}
 	return b
 }
 
-// hmget reads the data and version fields of key, as HMGET does.
-func (b *readBatcher) hmget(ctx context.Context, key string) ([]any, error) {
-	r := &readReq{key: key, done: make(chan struct{})}
+// do runs cmd in the next batch and returns its error; its result is in
+// cmd. A caller that gives up returns at once: the worker still runs the
+// command and drops the answer.
+func (b *batcher) do(ctx context.Context, cmd goredis.Cmder) error {
+	c := &call{cmd: cmd, done: make(chan struct{})}
 	select {
-	case b.reqs <- r:
+	case b.calls <- c:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-b.done:
-		return nil, goredis.ErrClosed
+		return goredis.ErrClosed
 	}
 	select {
-	case <-r.done:
-		return r.vals, r.err
+	case <-c.done:
+		return cmd.Err()
 	case <-ctx.Done():
-		return nil, ctx.Err() // the worker finishes the read and drops it
+		return ctx.Err()
 	}
 }
 
-func (b *readBatcher) work() {
-	batch := make([]*readReq, 0, maxBatch)
-	cmds := make([]*goredis.SliceCmd, 0, maxBatch)
+func (b *batcher) work() {
+	batch := make([]*call, 0, maxBatch)
 	for {
-		var first *readReq
 		select {
-		case first = <-b.reqs:
+		case b.turn <- struct{}{}:
 		case <-b.done:
+			return
+		}
+		var first *call
+		select {
+		case first = <-b.calls:
+		case <-b.done:
+			<-b.turn
 			return
 		}
 		batch = append(batch[:0], first)
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
+			case c := <-b.calls:
+				batch = append(batch, c)
 			default:
 				break fill
 			}
 		}
+		var passed atomic.Bool
+		pass := func() {
+			if passed.CompareAndSwap(false, true) {
+				<-b.turn
+			}
+		}
+		slow := time.AfterFunc(slowBatch, pass)
 		// One deadline for the batch: the callers' contexts cannot be
 		// merged, and a caller that gives up stops waiting on its own.
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 		if len(batch) == 1 {
-			first.vals, first.err = b.client.HMGet(ctx, first.key, "data", "version").Result()
-			close(first.done)
-			cancel()
-			continue
+			_ = b.client.Process(ctx, first.cmd)
+		} else {
+			pipe := b.client.Pipeline()
+			for _, c := range batch {
+				_ = pipe.Process(ctx, c.cmd)
+			}
+			_, _ = pipe.Exec(ctx) // each command carries its own error
 		}
-		pipe := b.client.Pipeline()
-		cmds = cmds[:0]
-		for _, r := range batch {
-			cmds = append(cmds, pipe.HMGet(ctx, r.key, "data", "version"))
-		}
-		_, _ = pipe.Exec(ctx) // each command carries its own error
 		cancel()
-		for i, r := range batch {
-			r.vals, r.err = cmds[i].Result()
-			close(r.done)
+		slow.Stop()
+		pass()
+		for _, c := range batch {
+			close(c.done)
 		}
 	}
 }
 
-// close stops the workers; reads already taken complete.
-func (b *readBatcher) close() { close(b.done) }
+// close stops the workers; commands already taken complete.
+func (b *batcher) close() { close(b.done) }

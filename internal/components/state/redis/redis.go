@@ -85,7 +85,7 @@ type Store struct {
 	log      *slog.Logger
 	cfg      settings
 	client   goredis.UniversalClient
-	reads    *readBatcher
+	batch    *batcher
 	replicas int // connected replicas, for strong-consistency writes
 
 	closeOnce sync.Once
@@ -121,7 +121,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: cannot reach Redis at %s: %w", Type, md.Name, addr, err)
 	}
 	s.cfg, s.client = cfg, client
-	s.reads = newReadBatcher(client, 10*time.Second)
+	s.batch = newBatcher(client, 10*time.Second)
 	s.replicas = s.connectedReplicas(pingCtx)
 	s.log.Debug("state store ready", "address", addr, "replicas", s.replicas)
 	return nil
@@ -151,8 +151,8 @@ func (s *Store) Features() []state.Feature {
 // Close closes the client; closing again is a no-op.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.reads != nil {
-			s.reads.close()
+		if s.batch != nil {
+			s.batch.close()
 		}
 		if s.client != nil {
 			s.closeErr = s.client.Close()
@@ -174,7 +174,9 @@ func (s *Store) Get(ctx context.Context, req *state.GetRequest) (*state.GetRespo
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	vals, err := s.reads.hmget(ctx, req.Key)
+	cmd := goredis.NewSliceCmd(ctx, "hmget", req.Key, "data", "version")
+	err := s.batch.do(ctx, cmd)
+	vals := cmd.Val()
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), "WRONGTYPE") {
 			return nil, fmt.Errorf("get %q: %w", req.Key, err)
@@ -249,7 +251,16 @@ func (s *Store) Delete(ctx context.Context, req *state.DeleteRequest) error {
 // it runs on, so the script and WAIT go in one pipeline.
 func (s *Store) run(ctx context.Context, opts state.Options, script *goredis.Script, key string, args ...any) (int64, error) {
 	if opts.Consistency != state.Strong || s.replicas == 0 {
-		return script.Run(ctx, s.client, []string{key}, args...).Int64()
+		cmd := goredis.NewCmd(ctx, append([]any{"evalsha", script.Hash(), 1, key}, args...)...)
+		err := s.batch.do(ctx, cmd)
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not loaded yet (or flushed): EVAL loads it.
+			return script.Eval(ctx, s.client, []string{key}, args...).Int64()
+		}
+		if err != nil {
+			return 0, err
+		}
+		return cmd.Int64()
 	}
 	var res, wait *goredis.Cmd
 	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
