@@ -28,9 +28,20 @@ type Endpoint struct {
 	// each; a process has one PORT, so every extra target gets one more.
 	Ports map[int]string
 
-	// inflight counts the requests the edge has sent to this replica and
-	// not yet seen finish; shared by every table that lists the replica.
-	inflight *atomic.Int64
+	// load counts what is in flight to the replica; shared by every table
+	// that lists the replica.
+	load *load
+}
+
+// load is what is in flight to one replica.
+type load struct {
+	// edge counts the requests the edge has sent and not yet seen finish,
+	// which least-outstanding-requests balancing reads.
+	edge atomic.Int64
+	// invocations counts Dapr service invocations under way. Balancing at
+	// the edge leaves them out (on ACA they do not pass its ingress
+	// either); a retiring revision waits for them as for edge requests.
+	invocations atomic.Int64
 }
 
 // AddrFor returns where the replica serves a container target port: Addr
@@ -44,24 +55,51 @@ func (ep Endpoint) AddrFor(target, main int) (string, bool) {
 	return a, ok
 }
 
-// Begin counts a request to the replica as outstanding until the returned
-// function is called, which least-outstanding-requests balancing reads.
+// Begin counts a request the edge sends to the replica as outstanding
+// until the returned function is called, which least-outstanding-requests
+// balancing reads.
 func (ep Endpoint) Begin() (done func()) {
-	c := ep.inflight
-	if c == nil {
+	if ep.load == nil {
 		return func() {}
 	}
+	return countUntilDone(&ep.load.edge)
+}
+
+// BeginInvocation counts a Dapr service invocation of the replica as in
+// flight until the returned function is called. It does not weigh in the
+// edge's balancing; InFlight includes it.
+func (ep Endpoint) BeginInvocation() (done func()) {
+	if ep.load == nil {
+		return func() {}
+	}
+	return countUntilDone(&ep.load.invocations)
+}
+
+// countUntilDone adds one to c and returns the function that takes it
+// back, once however often it is called.
+func countUntilDone(c *atomic.Int64) func() {
 	c.Add(1)
 	var once sync.Once
 	return func() { once.Do(func() { c.Add(-1) }) }
 }
 
-// Outstanding is the number of requests begun and not yet done.
+// Outstanding is the number of requests the edge has begun (Begin) and not
+// yet done.
 func (ep Endpoint) Outstanding() int64 {
-	if ep.inflight == nil {
+	if ep.load == nil {
 		return 0
 	}
-	return ep.inflight.Load()
+	return ep.load.edge.Load()
+}
+
+// InFlight is everything begun on the replica and not yet done: the edge's
+// requests and Dapr invocations. A replica leaving service waits for it to
+// reach zero.
+func (ep Endpoint) InFlight() int64 {
+	if ep.load == nil {
+		return 0
+	}
+	return ep.load.edge.Load() + ep.load.invocations.Load()
 }
 
 // Transports of an app's ingress, as ACA names them.
@@ -428,8 +466,8 @@ func gcd(a, b int) int {
 func sortEndpoints(eps []Endpoint) {
 	sort.Slice(eps, func(i, j int) bool { return eps[i].Replica < eps[j].Replica })
 	for i := range eps {
-		if eps[i].inflight == nil {
-			eps[i].inflight = new(atomic.Int64)
+		if eps[i].load == nil {
+			eps[i].load = new(load)
 		}
 	}
 }
@@ -541,20 +579,20 @@ func (s *Source) Load() *Table {
 }
 
 // Store swaps in a new table. Replicas the current table lists keep their
-// outstanding-request counts, so balancing is not reset by every change
-// and requests in flight are counted where they will finish.
+// in-flight counts, so balancing is not reset by every change and requests
+// and invocations in flight are counted where they will finish.
 func (s *Source) Store(t *Table) {
 	if old := s.cur.Load(); old != nil && t != nil {
-		counts := map[string]*atomic.Int64{}
+		counts := map[string]*load{}
 		for _, a := range old.apps {
 			for _, ep := range a.Endpoints {
-				counts[ep.Replica] = ep.inflight
+				counts[ep.Replica] = ep.load
 			}
 		}
 		keep := func(eps []Endpoint) {
 			for i := range eps {
 				if c := counts[eps[i].Replica]; c != nil {
-					eps[i].inflight = c
+					eps[i].load = c
 				}
 			}
 		}

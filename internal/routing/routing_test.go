@@ -109,6 +109,48 @@ func TestPickLeastLoaded(t *testing.T) {
 	}
 }
 
+// TestInvocationsInFlight counts Dapr invocations apart from the edge's
+// requests: they leave the least-loaded pick alone, but InFlight, which a
+// retiring revision waits on, includes them, across table swaps too.
+func TestInvocationsInFlight(t *testing.T) {
+	app := &App{Name: "web", DaprAppID: "web", Endpoints: []Endpoint{{Replica: "a"}, {Replica: "b"}}}
+	src := &Source{}
+	src.Store(NewTable([]*App{app}))
+	a, _ := app.Endpoint("a")
+	inv1, inv2 := a.BeginInvocation(), a.BeginInvocation()
+	req := a.Begin()
+	if a.Outstanding() != 1 || a.InFlight() != 3 {
+		t.Errorf("a: %d outstanding, %d in flight; want 1 and 3", a.Outstanding(), a.InFlight())
+	}
+	// Invocations do not make a look busier to the edge: with one edge
+	// request each, the pick takes turns.
+	b, _ := app.Endpoint("b")
+	reqB := b.Begin()
+	picked := map[string]bool{}
+	for range 2 {
+		ep, _ := app.PickLeastLoaded()
+		picked[ep.Replica] = true
+	}
+	if !picked["a"] || !picked["b"] {
+		t.Errorf("with one edge request each and invocations on a, the picks were %v; want both", picked)
+	}
+	req()
+	reqB()
+
+	// The replica left the table (its revision is retiring): the endpoint
+	// taken from the old table still counts the invocations in flight.
+	src.Store(NewTable([]*App{{Name: "web", DaprAppID: "web", Endpoints: []Endpoint{{Replica: "b"}}}}))
+	inv1()
+	inv1() // done is idempotent
+	if a.InFlight() != 1 {
+		t.Errorf("after one invocation finished, a has %d in flight, want 1", a.InFlight())
+	}
+	inv2()
+	if a.InFlight() != 0 {
+		t.Errorf("after every invocation finished, a has %d in flight", a.InFlight())
+	}
+}
+
 func TestCustomDomainIndex(t *testing.T) {
 	tbl := NewTable([]*App{
 		{Name: "b", Ingress: &Ingress{CustomDomains: []string{"shop.example.com", "b.example.com"}}},

@@ -12,7 +12,9 @@ import (
 // table, picking ready replicas of every active revision round robin,
 // whatever the ingress traffic weights: invocation by app id is not
 // ingress traffic. It reads the current table on
-// every call, so replicas that come and go are seen at once.
+// every call, so replicas that come and go are seen at once. Each call is
+// counted on its replica until the invoker reports it done, so a revision
+// being retired waits for the invocations it is serving.
 type RoutingResolver struct {
 	Source *routing.Source
 }
@@ -29,5 +31,5 @@ func (r RoutingResolver) Resolve(_ context.Context, appID string) (invoke.Target
 	if !ok {
 		return invoke.Target{}, fmt.Errorf("%w: app %s has none", invoke.ErrNoReadyReplica, appID)
 	}
-	return invoke.Target{AppID: appID, Addr: ep.Addr, Protocol: app.AppProtocol}, nil
+	return invoke.Target{AppID: appID, Addr: ep.Addr, Protocol: app.AppProtocol, Done: ep.BeginInvocation()}, nil
 }

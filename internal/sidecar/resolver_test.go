@@ -51,6 +51,23 @@ func TestRoutingResolver(t *testing.T) {
 		t.Errorf("picks across revisions (-want +got):\n%s", diff)
 	}
 
+	// Each resolved call is in flight on its replica until it is done; the
+	// calls above were never reported done, so count from where they left it.
+	orders, _ := src.Load().DaprApp("orders")
+	ep, _ := orders.Endpoint("orders--v1-0")
+	before := ep.InFlight()
+	tgt, err := r.Resolve(t.Context(), "orders")
+	if err != nil || tgt.Addr != ep.Addr {
+		t.Fatalf("resolved %+v (%v), want the next turn, %s", tgt, err, ep.Addr)
+	}
+	if ep.InFlight() != before+1 || ep.Outstanding() != 0 {
+		t.Errorf("a resolved call: %d in flight (%d before), %d outstanding at the edge", ep.InFlight(), before, ep.Outstanding())
+	}
+	tgt.Done()
+	if ep.InFlight() != before {
+		t.Errorf("%d in flight after the call was done, want %d", ep.InFlight(), before)
+	}
+
 	tests := []struct {
 		name  string
 		appID string

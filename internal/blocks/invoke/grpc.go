@@ -60,13 +60,14 @@ type AppConn struct {
 	once bool
 }
 
-// Release returns the connection to the pool (or closes a peer sidecar's);
-// later calls are no-ops.
+// Release returns the connection to the pool (or closes a peer sidecar's)
+// and ends the call to the target (Target.Done); later calls are no-ops.
 func (c *AppConn) Release() {
 	if c.once {
 		return
 	}
 	c.once = true
+	c.Target.finish()
 	if c.pc == nil {
 		_ = c.ClientConn.Close()
 		return
@@ -102,6 +103,7 @@ func (i *Invoker) DialApp(ctx context.Context, appID string) (*AppConn, error) {
 			// address may be taken over by another after it exits.
 			cc, err := grpc.NewClient("passthrough:///"+target.Addr, grpc.WithTransportCredentials(creds))
 			if err != nil {
+				target.finish()
 				return nil, invokeError(appID, fmt.Errorf("grpc client for peer %s: %w", target.Addr, err))
 			}
 			return &AppConn{ClientConn: cc, Target: target}, nil
@@ -109,6 +111,7 @@ func (i *Invoker) DialApp(ctx context.Context, appID string) (*AppConn, error) {
 	}
 	pc, err := i.conns.get(target.Addr)
 	if err != nil {
+		target.finish()
 		return nil, invokeError(appID, err)
 	}
 	return &AppConn{ClientConn: pc.cc, Target: target, pool: i.conns, pc: pc}, nil
@@ -137,6 +140,7 @@ func (i *Invoker) invokeMessageTarget(ctx context.Context, req *MessageRequest, 
 		msg = &commonv1pb.InvokeRequest{}
 	}
 	if target.Protocol == ProtocolGRPC {
+		defer target.finish()
 		md := grpcMetadataForApp(req.Metadata, req.CallerAppID, appID, i.namespace)
 		return i.callOnInvoke(ctx, req.AppID, target, msg, md)
 	}

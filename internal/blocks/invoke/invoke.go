@@ -37,6 +37,18 @@ type Target struct {
 	// Protocol is the app's Dapr appProtocol, ProtocolHTTP or ProtocolGRPC;
 	// empty means ProtocolHTTP.
 	Protocol string
+	// Done, when set, is called once the call to this replica is over: its
+	// answer read and closed, or the attempt given up. A resolver counts
+	// the call as in flight until then, so that a replica being retired is
+	// not stopped under it.
+	Done func()
+}
+
+// finish reports the call to the target over (see Target.Done).
+func (t Target) finish() {
+	if t.Done != nil {
+		t.Done()
+	}
 }
 
 // App protocols an Invoker can call.
@@ -235,13 +247,16 @@ func (i *Invoker) invokeTarget(ctx context.Context, req *Request, appID string) 
 		return nil, invokeError(req.AppID, err)
 	}
 	if target.Protocol == ProtocolGRPC {
+		// The answer is read whole before it is returned.
+		defer target.finish()
 		return i.invokeGRPCApp(ctx, req, target)
 	}
 	return i.roundTrip(ctx, req, appID, target)
 }
 
 // roundTrip sends req over HTTP, first to target; a refused connection is
-// retried on another replica.
+// retried on another replica. The call to a target is over (Target.Done)
+// when its attempt fails or the answer's body is closed.
 func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, target Target) (*Response, error) {
 	body := req.Body
 	if body == http.NoBody {
@@ -259,6 +274,7 @@ func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, tar
 
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
+			target.finish()
 			var err error
 			if target, err = i.resolver.Resolve(ctx, appID); err != nil {
 				closeBody(req.Body)
@@ -285,10 +301,14 @@ func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, tar
 				guard.release()
 			}
 			stripHopByHop(resp.Header)
+			respBody := resp.Body
+			if target.Done != nil {
+				respBody = &onClose{ReadCloser: respBody, fn: target.Done}
+			}
 			return &Response{
 				Status:        resp.StatusCode,
 				Header:        resp.Header,
-				Body:          resp.Body,
+				Body:          respBody,
 				ContentLength: resp.ContentLength,
 			}, nil
 		}
@@ -297,6 +317,7 @@ func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, tar
 				slog.String("app", appID), slog.String("addr", target.Addr), slog.Int("attempt", attempt))
 			continue
 		}
+		target.finish()
 		closeBody(req.Body)
 		return nil, invokeError(req.AppID, err)
 	}

@@ -124,7 +124,7 @@ func (i *Invoker) applyPolicies(ctx context.Context, req *Request, appID string,
 				cancel()
 				return r
 			}
-			r.Body = &cancelOnClose{ReadCloser: r.Body, cancel: cancel}
+			r.Body = &onClose{ReadCloser: r.Body, fn: cancel}
 			return r
 		},
 	})
@@ -173,18 +173,19 @@ func policyResult[T any](id string, res T, err error) (T, error) {
 	return zero, invokeError(id, err)
 }
 
-// cancelOnClose ends an attempt's timeout context once its response body
-// has been consumed, so the timeout covers the streamed answer as daprd's
-// does.
-type cancelOnClose struct {
+// onClose calls fn, once, when the body is closed: it ends an attempt's
+// timeout context once its response body has been consumed, so the
+// timeout covers the streamed answer as daprd's does, and it ends the
+// count of a call to a replica (Target.Done).
+type onClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
-	once   sync.Once
+	fn   func()
+	once sync.Once
 }
 
-func (c *cancelOnClose) Close() error {
+func (c *onClose) Close() error {
 	err := c.ReadCloser.Close()
-	c.once.Do(c.cancel)
+	c.once.Do(c.fn)
 	return err
 }
 
