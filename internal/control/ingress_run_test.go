@@ -505,16 +505,7 @@ properties:
 		code, body := edgeGet(t, st.Edge.HTTP, "web.localhost", "/hold", nil)
 		long <- result{code, body}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, n := edgeGet(t, st.Edge.HTTP, "web.localhost", "/held", nil); n == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the long request did not reach the app")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitHeld(t, st.Edge.HTTP, "web.localhost", "1")
 
 	preflight := http.Header{"Origin": {"https://a.example"}, "Access-Control-Request-Method": {"PUT"}}
 	if code, _ := edgeDo(t, http.MethodOptions, st.Edge.HTTP, "web.localhost", "/x", preflight); code == http.StatusNoContent {
@@ -575,6 +566,22 @@ properties:
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request in flight did not complete")
+	}
+}
+
+// waitHeld waits until the app behind host (through the public edge)
+// holds n requests on /hold.
+func waitHeld(t *testing.T, edge, host, n string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, held := edgeGet(t, edge, host, "/held", nil); held == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not hold %s requests", host, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

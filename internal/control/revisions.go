@@ -20,8 +20,9 @@ import (
 const DefaultRevisionTimeout = 2 * time.Minute
 
 // drainSettle is how long a revision taken out of the routing table waits
-// before it counts the requests still in flight: a request that picked one
-// of its replicas from the previous table begins within it.
+// before it counts the requests and invocations still in flight: a call
+// that picked one of its replicas from the previous table begins within
+// it.
 const drainSettle = 100 * time.Millisecond
 
 var errStopping = errors.New("the environment is stopping")
@@ -195,9 +196,10 @@ func lastLines(lines []supervisor.LogLine) string {
 
 // retire stops revisions just taken out of the routing table, in the
 // background: each waits until the requests the edge sent its replicas
-// (as the table before the swap, old, lists them) have finished, at most
-// its grace period, and then stops as at `cove down`, SIGTERM first and
-// SIGKILL after the grace period. Env.stop waits for them.
+// and the Dapr invocations made of them (as the table before the swap,
+// old, lists them) have finished, at most its grace period, and then stops
+// as at `cove down`, SIGTERM first and SIGKILL after the grace period.
+// Env.stop waits for them.
 func (e *Env) retire(old *routing.Table, revs []*revisionRuntime, why string) {
 	for _, rev := range revs {
 		var eps []routing.Endpoint
@@ -213,8 +215,8 @@ func (e *Env) retire(old *routing.Table, revs []*revisionRuntime, why string) {
 	}
 }
 
-// drain waits until no request the edge sent to eps is outstanding, at
-// most grace, or until the environment stops.
+// drain waits until no edge request or Dapr invocation of eps is in
+// flight, at most grace, or until the environment stops.
 func (e *Env) drain(eps []routing.Endpoint, grace time.Duration) {
 	if len(eps) == 0 {
 		return
@@ -232,7 +234,7 @@ func (e *Env) drain(eps []routing.Endpoint, grace time.Duration) {
 		}
 		busy := false
 		for _, ep := range eps {
-			if ep.Outstanding() > 0 {
+			if ep.InFlight() > 0 {
 				busy = true
 				break
 			}

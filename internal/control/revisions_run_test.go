@@ -280,3 +280,95 @@ func TestReloadReplacesRevision(t *testing.T) {
 		t.Errorf("after the failed revision: revisions %+v, replicas %+v", web.Revisions, web.Replicas)
 	}
 }
+
+// TestRetiringRevisionFinishesInvocations holds a Dapr invocation from
+// another app's sidecar on the only replica of an app while a reload
+// replaces its revision: the retiring revision is not stopped under the
+// invocation, which finishes with 200, and stops once it has.
+func TestRetiringRevisionFinishesInvocations(t *testing.T) {
+	exe := testExe(t)
+	dir := t.TempDir()
+	daprApp := func(name, version string) string {
+		return fmt.Sprintf(`
+name: %[1]s
+properties:
+  configuration:
+    ingress: {external: true, allowInsecure: true, targetPort: 8000}
+    dapr: {enabled: true, appId: %[1]s, appPort: 8000}
+  template:
+    containers: [{name: main, image: x, env: [{name: VERSION, value: "%[2]s"}]}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, name, version)
+	}
+	st := runEnv(t, dir, map[string]string{
+		"web.yaml":   daprApp("web", "1"),
+		"front.yaml": daprApp("front", "1"),
+		"cove.yaml": fmt.Sprintf(`apps:
+  - {file: web.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
+  - {file: front.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
+`, exe),
+	})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	front := appStatus(t, client, "front")
+	web := appStatus(t, client, "web")
+	first, old := web.Revision, web.Replicas[0]
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	invoked := make(chan result, 1)
+	go func() {
+		c := &http.Client{Timeout: 30 * time.Second}
+		res, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/web/method/hold", front.Replicas[0].DaprHTTPPort))
+		if err != nil {
+			invoked <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		invoked <- result{code: res.StatusCode, body: string(b)}
+	}()
+	waitHeld(t, st.Edge.HTTP, "web.localhost", "1")
+
+	write(t, dir, "web.yaml", daprApp("web", "2"))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := appStatus(t, client, "web").Revision
+	if diff := cmp.Diff([]string{fmt.Sprintf("web: %s → %s", first, second)}, res.Revisions); diff != "" {
+		t.Fatalf("reload (-want +got):\n%s", diff)
+	}
+	// A drain that did not count the invocation would stop the replica
+	// once its settle time is over, failing the invocation.
+	select {
+	case r := <-invoked:
+		t.Fatalf("the invocation ended before the app let it: %d %q %v", r.code, r.body, r.err)
+	case <-time.After(5 * drainSettle):
+	}
+	if syscall.Kill(old.PID, 0) != nil || zombie(old.PID) {
+		t.Fatal("the retiring revision's replica stopped while an invocation of it was in flight")
+	}
+	revs := appStatus(t, client, "web").Revisions
+	if len(revs) != 2 || revs[1].Name != first || revs[1].State != string(revStopping) {
+		t.Errorf("revisions while the old one drains: %+v", revs)
+	}
+
+	// The old replica is out of the routing table: release it directly.
+	if res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/release", old.Port)); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	select {
+	case r := <-invoked:
+		if r.err != nil || r.code != http.StatusOK || r.body != "finished" {
+			t.Errorf("the invocation across the rollout: %d %q %v, want 200 finished", r.code, r.body, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the invocation did not complete")
+	}
+	waitGone(t, []int{old.PID})
+}
