@@ -46,6 +46,20 @@ func init() {
 			go tcpEcho(v, target)
 		}
 	}
+	// COVE_TEST_TOUCH and COVE_TEST_WAIT_FOR make a replica that is ready
+	// only once another has started: it creates the first file, then
+	// listens once the second exists.
+	if p := os.Getenv("COVE_TEST_TOUCH"); p != "" {
+		_ = os.WriteFile(p, nil, 0o644)
+	}
+	if p := os.Getenv("COVE_TEST_WAIT_FOR"); p != "" {
+		for {
+			if _, err := os.Stat(p); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if mode == "tcp" {
 		tcpEcho(os.Getenv("PORT"), "main")
 		os.Exit(0)
@@ -110,6 +124,13 @@ func tcpEcho(port, name string) {
 // when the test ends.
 func runEnv(t *testing.T, dir string, files map[string]string) *Status {
 	t.Helper()
+	return runEnvWith(t, dir, files, Options{})
+}
+
+// runEnvWith is runEnv with options; it sets their Spec, ports and Events,
+// and a StopGrace of 5s unless they give one.
+func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options) *Status {
+	t.Helper()
 	for name, content := range files {
 		write(t, dir, name, content)
 	}
@@ -120,16 +141,14 @@ func runEnv(t *testing.T, dir string, files map[string]string) *Status {
 	ready := make(chan *Status, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Spec: env, HTTPPort: freeTestPort(t), HTTPSPort: freeTestPort(t), StopGrace: 5 * time.Second,
-			Events: func(ev Event) {
-				if ev.Kind == EventReady {
-					ready <- ev.Status
-				}
-			},
-		})
-	}()
+	opts.Spec, opts.HTTPPort, opts.HTTPSPort = env, freeTestPort(t), freeTestPort(t)
+	opts.StopGrace = cmpOr(opts.StopGrace, 5*time.Second)
+	opts.Events = func(ev Event) {
+		if ev.Kind == EventReady {
+			ready <- ev.Status
+		}
+	}
+	go func() { done <- Run(ctx, opts) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

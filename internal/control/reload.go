@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/spec"
@@ -51,7 +52,7 @@ type appReload struct {
 // or cove's local settings such as its command) creates a new revision:
 // its replicas start, and once every one is ready the new revision takes
 // the traffic the app's ingress gives the latest revision, in one routing
-// table swap. With activeRevisionsMode Single the previous revision then
+// table swap. The new revisions of several apps roll out side by side. With activeRevisionsMode Single the previous revision then
 // stops; with Multiple (or Labels) older revisions keep running while the
 // traffic gives them weight or a label. A revision that does not get ready
 // is stopped and reported in Errors; the app keeps what it had.
@@ -142,17 +143,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 
 	// New revisions start before anything else changes, so one that fails
 	// leaves its app as it was.
-	for _, p := range plans {
-		if !p.rollOut {
-			continue
-		}
-		rev, err := e.rollOut(ctx, p.app, p.entry)
-		if err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("app %s keeps its current revision: %v", p.app.name, err))
-			continue
-		}
-		p.rev = rev
-	}
+	res.Errors = append(res.Errors, e.rollOutAll(ctx, plans)...)
 
 	type retirement struct {
 		revs []*revisionRuntime
@@ -230,6 +221,29 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 	e.log.Info("environment reloaded", "applied", res.Applied, "revisions", res.Revisions, "needsRestart", res.NeedsRestart, "errors", res.Errors)
 	return res, nil
+}
+
+// rollOutAll rolls out the new revisions the plans ask for, every app's at
+// once: the apps' builds, starts and readiness waits are independent, so a
+// reload takes as long as its slowest app, not their sum. It sets each
+// plan's rev and returns the failures, in the plans' order.
+func (e *Env) rollOutAll(ctx context.Context, plans []*appReload) []string {
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		if !p.rollOut {
+			continue
+		}
+		wg.Go(func() { p.rev, errs[i] = e.rollOut(ctx, p.app, p.entry) })
+	}
+	wg.Wait()
+	var out []string
+	for i, err := range errs {
+		if err != nil {
+			out = append(out, fmt.Sprintf("app %s keeps its current revision: %v", plans[i].app.name, err))
+		}
+	}
+	return out
 }
 
 // isMultiple reports whether an activeRevisionsMode keeps more than the

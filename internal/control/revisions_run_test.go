@@ -18,13 +18,18 @@ import (
 // webApp is an app YAML for the test binary's HTTP mode with VERSION in
 // its container env; configuration goes under `configuration:`.
 func webApp(configuration, version string) string {
+	return namedApp("web", configuration, version)
+}
+
+// namedApp is webApp for an app of another name.
+func namedApp(name, configuration, version string) string {
 	return `
-name: web
+name: ` + name + `
 properties:
   configuration:
 ` + configuration + `
   template:
-    containers: [{name: web, image: web, env: [{name: VERSION, value: "` + version + `"}]}]
+    containers: [{name: main, image: x, env: [{name: VERSION, value: "` + version + `"}]}]
     scale: {minReplicas: 2, maxReplicas: 2}
 `
 }
@@ -371,4 +376,61 @@ properties:
 		t.Fatal("the invocation did not complete")
 	}
 	waitGone(t, []int{old.PID})
+}
+
+// coveEntry is an app's entry in cove.yaml: its file <name>.yaml, command
+// (a YAML list) and env for the test binary's HTTP mode, with extra env
+// ("K: V, ..." or "").
+func coveEntry(name, command, env string) string {
+	if env != "" {
+		env = ", " + env
+	}
+	return fmt.Sprintf("  - {file: %s.yaml, command: %s, env: {COVE_TEST_EDGE_APP: http%s}}\n", name, command, env)
+}
+
+// TestReloadRollsOutAppsConcurrently reloads two apps whose new revisions
+// each get ready only once the other's replicas have started: one rollout
+// after the other would wait for ever (here, until the revision timeout);
+// side by side, both roll out.
+func TestReloadRollsOutAppsConcurrently(t *testing.T) {
+	exe := fmt.Sprintf("[%q]", testExe(t))
+	dir := t.TempDir()
+	ingress := "    ingress: {external: true, allowInsecure: true, targetPort: 8000}\n"
+	st := runEnvWith(t, dir, map[string]string{
+		"api.yaml":  namedApp("api", ingress, "1"),
+		"shop.yaml": namedApp("shop", ingress, "1"),
+		"cove.yaml": "apps:\n" + coveEntry("api", exe, "") + coveEntry("shop", exe, ""),
+	}, Options{RevisionTimeout: 20 * time.Second})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	before := map[string]string{st.Apps[0].Name: st.Apps[0].Revision, st.Apps[1].Name: st.Apps[1].Revision}
+
+	waitFor := func(self, other string) string {
+		return fmt.Sprintf("COVE_TEST_TOUCH: %q, COVE_TEST_WAIT_FOR: %q",
+			filepath.Join(dir, self+"-started"), filepath.Join(dir, other+"-started"))
+	}
+	write(t, dir, "cove.yaml", "apps:\n"+coveEntry("api", exe, waitFor("api", "shop"))+coveEntry("shop", exe, waitFor("shop", "api")))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := map[string]string{}
+	for _, name := range []string{"api", "shop"} {
+		after[name] = appStatus(t, client, name).Revision
+	}
+	want := ReloadResult{Revisions: []string{
+		fmt.Sprintf("api: %s → %s", before["api"], after["api"]),
+		fmt.Sprintf("shop: %s → %s", before["shop"], after["shop"]),
+	}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Fatalf("reload of two apps (-want +got):\n%s", diff)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, name := range []string{"api", "shop"} {
+		if after[name] == before[name] {
+			t.Errorf("app %s kept revision %s", name, before[name])
+		}
+		if rev, _, err := revisionAt(c, st.Edge.HTTP, name+".localhost"); err != nil || rev != after[name] {
+			t.Errorf("%s.localhost reached %q (%v), want %s", name, rev, err, after[name])
+		}
+	}
 }
