@@ -154,7 +154,8 @@ func (e *Env) waitReady(ctx context.Context, rev *revisionRuntime) error {
 			return nil
 		}
 		for _, name := range waiting {
-			if st, ok := e.sup.Status(name); ok && st.Restarts > 0 {
+			// An exit counts at once, not after the restart backoff.
+			if st, ok := e.sup.Status(name); ok && (st.Restarts > 0 || st.State == supervisor.StateRestarting) {
 				return fmt.Errorf("replica %s exited before it was ready (%s)%s", name, st.LastExit, lastLines(e.sup.Logs(name, 5)))
 			}
 		}

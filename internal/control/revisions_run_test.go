@@ -388,21 +388,42 @@ func coveEntry(name, command, env string) string {
 	return fmt.Sprintf("  - {file: %s.yaml, command: %s, env: {COVE_TEST_EDGE_APP: http%s}}\n", name, command, env)
 }
 
+// twoAppsIngress is the ingress of runTwoApps' apps.
+const twoAppsIngress = "    ingress: {external: true, allowInsecure: true, targetPort: 8000}\n"
+
+// twoApps is an environment of two apps, api and shop, from runTwoApps.
+type twoApps struct {
+	exe    string // the test binary as a YAML command list
+	st     *Status
+	client *Client
+	before map[string]string // each app's revision at the start
+}
+
+// runTwoApps runs api and shop, the test binary in HTTP mode, in dir with
+// the given revision timeout.
+func runTwoApps(t *testing.T, dir string, revisionTimeout time.Duration) twoApps {
+	t.Helper()
+	exe := fmt.Sprintf("[%q]", testExe(t))
+	st := runEnvWith(t, dir, map[string]string{
+		"api.yaml":  namedApp("api", twoAppsIngress, "1"),
+		"shop.yaml": namedApp("shop", twoAppsIngress, "1"),
+		"cove.yaml": "apps:\n" + coveEntry("api", exe, "") + coveEntry("shop", exe, ""),
+	}, Options{RevisionTimeout: revisionTimeout})
+	before := map[string]string{}
+	for _, a := range st.Apps {
+		before[a.Name] = a.Revision
+	}
+	return twoApps{exe: exe, st: st, client: NewClient(filepath.Join(dir, "cove.yaml")), before: before}
+}
+
 // TestReloadRollsOutAppsConcurrently reloads two apps whose new revisions
 // each get ready only once the other's replicas have started: one rollout
 // after the other would wait for ever (here, until the revision timeout);
 // side by side, both roll out.
 func TestReloadRollsOutAppsConcurrently(t *testing.T) {
-	exe := fmt.Sprintf("[%q]", testExe(t))
 	dir := t.TempDir()
-	ingress := "    ingress: {external: true, allowInsecure: true, targetPort: 8000}\n"
-	st := runEnvWith(t, dir, map[string]string{
-		"api.yaml":  namedApp("api", ingress, "1"),
-		"shop.yaml": namedApp("shop", ingress, "1"),
-		"cove.yaml": "apps:\n" + coveEntry("api", exe, "") + coveEntry("shop", exe, ""),
-	}, Options{RevisionTimeout: 20 * time.Second})
-	client := NewClient(filepath.Join(dir, "cove.yaml"))
-	before := map[string]string{st.Apps[0].Name: st.Apps[0].Revision, st.Apps[1].Name: st.Apps[1].Revision}
+	two := runTwoApps(t, dir, 20*time.Second)
+	exe, st, client, before := two.exe, two.st, two.client, two.before
 
 	waitFor := func(self, other string) string {
 		return fmt.Sprintf("COVE_TEST_TOUCH: %q, COVE_TEST_WAIT_FOR: %q",
@@ -431,6 +452,50 @@ func TestReloadRollsOutAppsConcurrently(t *testing.T) {
 		}
 		if rev, _, err := revisionAt(c, st.Edge.HTTP, name+".localhost"); err != nil || rev != after[name] {
 			t.Errorf("%s.localhost reached %q (%v), want %s", name, rev, err, after[name])
+		}
+	}
+}
+
+// TestReloadRevisionTimeout reloads two apps whose new revisions fail:
+// api's replicas never listen, so the revision timeout (short here) gives
+// up on them; shop's process exits. Each app's error is reported, naming
+// the app and the revision, and each keeps serving its revision.
+func TestReloadRevisionTimeout(t *testing.T) {
+	dir := t.TempDir()
+	two := runTwoApps(t, dir, time.Second)
+	exe, st, client, before := two.exe, two.st, two.client, two.before
+
+	for _, name := range []string{"api", "shop"} {
+		write(t, dir, name+".yaml", strings.Replace(namedApp(name, twoAppsIngress, "2"), "  template:\n", "  template:\n    revisionSuffix: v2\n", 1))
+	}
+	write(t, dir, "cove.yaml", "apps:\n"+
+		coveEntry("api", exe, fmt.Sprintf("COVE_TEST_WAIT_FOR: %q", filepath.Join(dir, "never")))+
+		coveEntry("shop", `["/bin/sh", "-c", "echo no database here; exit 3"]`, ""))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Revisions) != 0 || len(res.Errors) != 2 {
+		t.Fatalf("reload with two failing revisions: %+v", res)
+	}
+	for i, want := range [][]string{
+		{"app api keeps its current revision: new revision api--v2: replicas api--v2-0, api--v2-1 were not ready within 1s"},
+		{"app shop keeps its current revision: new revision shop--v2: replica shop--v2-", "exited before it was ready", "no database here"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(res.Errors[i], w) {
+				t.Errorf("error %d is %q; want it to say %q", i, res.Errors[i], w)
+			}
+		}
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, name := range []string{"api", "shop"} {
+		if rev, version, err := revisionAt(c, st.Edge.HTTP, name+".localhost"); err != nil || rev != before[name] || version != "1" {
+			t.Errorf("after the failed rollout %s.localhost reached %q with VERSION %q (%v), want %s", name, rev, version, err, before[name])
+		}
+		app := appStatus(t, client, name)
+		if len(app.Revisions) != 1 || app.Revisions[0].Name != before[name] || len(app.Replicas) != 2 {
+			t.Errorf("app %s after the failed rollout: revisions %+v, replicas %+v", name, app.Revisions, app.Replicas)
 		}
 	}
 }
