@@ -190,8 +190,13 @@ func (p *appParse) configuration(c *Configuration) {
 		d.requiredString(ip+".identity", s.Identity, "the identity's resource ID, or system")
 		d.enum(ip+".lifecycle", &s.Lifecycle, "Init", "Main", "None", "All")
 	}
-	if c.TargetLabel != "" && !strings.EqualFold(c.ActiveRevisionsMode, "Labels") {
+	switch labels := strings.EqualFold(c.ActiveRevisionsMode, "Labels"); {
+	case c.TargetLabel != "" && !labels:
 		d.warnf(cp+".targetLabel", "targetLabel is only used with activeRevisionsMode: Labels")
+	case c.TargetLabel == "" && labels:
+		d.warnf(cp+".activeRevisionsMode", "activeRevisionsMode Labels needs targetLabel, the label each new revision takes; without it new revisions get none")
+	case c.TargetLabel != "" && !validLabel(c.TargetLabel):
+		d.errorf(cp+".targetLabel", "%q is not a valid label: use lowercase letters, digits and '-', starting with a letter", c.TargetLabel)
 	}
 }
 
@@ -379,12 +384,21 @@ func (p *appParse) ipRestrictions(path string, rules []IPSecurityRestriction) {
 	}
 }
 
+// validLabel reports whether a traffic label can be a host label
+// ("<app>---<label>"): an app name's characters, without "--".
+func validLabel(l string) bool {
+	return appNameRE.MatchString(l) && !strings.Contains(l, "--")
+}
+
 func (p *appParse) traffic(path string, weights []TrafficWeight, mode string) {
 	if len(weights) == 0 {
 		return
 	}
 	d := p.d
 	labels := d.uniqueNames("label")
+	// In Labels mode traffic goes to labels: an entry may name only its
+	// label, whichever revision holds it.
+	byLabel := strings.EqualFold(mode, "Labels")
 	sum := 0
 	for i := range weights {
 		wp := indexPath(path, i)
@@ -392,7 +406,9 @@ func (p *appParse) traffic(path string, weights []TrafficWeight, mode string) {
 		switch {
 		case w.RevisionName != "" && w.LatestRevision:
 			d.errorf(wp, "set either revisionName or latestRevision: true, not both")
-		case w.RevisionName == "" && !w.LatestRevision:
+		case w.RevisionName == "" && !w.LatestRevision && byLabel && w.Label == "":
+			d.errorf(wp, "required: label, revisionName, or latestRevision: true")
+		case w.RevisionName == "" && !w.LatestRevision && !byLabel:
 			d.errorf(wp, "required: revisionName, or latestRevision: true")
 		case w.RevisionName != "" && p.app.Name != "" && !strings.HasPrefix(w.RevisionName, p.app.Name+"--"):
 			d.errorf(wp+".revisionName", "%q is not a revision of %s; revision names are %s--<suffix>", w.RevisionName, p.app.Name, p.app.Name)
@@ -402,7 +418,7 @@ func (p *appParse) traffic(path string, weights []TrafficWeight, mode string) {
 		}
 		sum += w.Weight
 		if w.Label != "" {
-			if !appNameRE.MatchString(w.Label) || strings.Contains(w.Label, "--") {
+			if !validLabel(w.Label) {
 				d.errorf(wp+".label", "%q is not a valid label: use lowercase letters, digits and '-', starting with a letter", w.Label)
 			}
 			labels.add(wp+".label", w.Label)

@@ -1031,6 +1031,39 @@ template: {containers: [{name: app, image: app}]}
 			},
 		},
 		{
+			name: "labels mode sends traffic to labels",
+			yaml: y(`
+name: app
+configuration:
+  activeRevisionsMode: Labels
+  targetLabel: Stage
+  ingress:
+    targetPort: 80
+    traffic:
+      - {label: prod, weight: 80}
+      - {label: stage, weight: 20}
+      - {weight: 0}
+template: {containers: [{name: app, image: app}]}
+`),
+			errors: []string{
+				`4:3 configuration.targetLabel: "Stage" is not a valid label: use lowercase letters, digits and '-', starting with a letter`,
+				"10:9 configuration.ingress.traffic[2]: required: label, revisionName, or latestRevision: true",
+			},
+		},
+		{
+			name: "labels mode without a target label",
+			yaml: y(`
+name: app
+configuration:
+  activeRevisionsMode: Labels
+  ingress:
+    targetPort: 80
+    traffic: [{label: prod, weight: 100}]
+template: {containers: [{name: app, image: app}]}
+`),
+			warnings: []string{"3:3 configuration.activeRevisionsMode: activeRevisionsMode Labels needs targetLabel, the label each new revision takes; without it new revisions get none"},
+		},
+		{
 			name: "scale timing and rule details",
 			yaml: y(`
 name: app
