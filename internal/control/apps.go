@@ -38,15 +38,21 @@ type appRuntime struct {
 	// in process mode both map to the replica's PORT.
 	containerPorts []int
 	state          *blockstate.Service
-	// mode is activeRevisionsMode and traffic the ingress traffic, as last
+	// mode is activeRevisionsMode, traffic the ingress traffic and
+	// targetLabel the label new revisions take in Labels mode, as last
 	// applied.
-	mode    string
-	traffic []spec.TrafficWeight
+	mode        string
+	traffic     []spec.TrafficWeight
+	targetLabel string
 
 	// Under Env.mu: the revisions, oldest first, and the revision names
 	// traffic entries named that cove does not run, warned about once.
 	revisions []*revisionRuntime
 	warned    map[string]bool
+	// In Labels mode (see placeLabelsLocked), under Env.mu: the revision
+	// each label is on, and the revision each traffic entry last placed
+	// its label on by name.
+	labelAt, pinned map[string]string
 }
 
 // revisionState is where a revision is in its life.
@@ -126,7 +132,7 @@ func (e *Env) startApps(ctx context.Context) error {
 		rev.state = revActive
 		e.mu.Lock()
 		a.revisions = append(a.revisions, rev)
-		e.assignTrafficLocked(a)
+		e.assignTrafficLocked(a, nil)
 		e.apps = append(e.apps, a)
 		e.mu.Unlock()
 	}
@@ -153,7 +159,7 @@ func (e *Env) startApps(ctx context.Context) error {
 func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	app := entry.App
 	cfg := app.Properties.Configuration
-	a := &appRuntime{name: app.Name, entry: entry, mode: cfg.ActiveRevisionsMode, warned: map[string]bool{}}
+	a := &appRuntime{name: app.Name, entry: entry, mode: cfg.ActiveRevisionsMode, targetLabel: cfg.TargetLabel, warned: map[string]bool{}}
 	if in := cfg.Ingress; in != nil {
 		ri, err := ingressRoute(in)
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 // ReloadResult reports what a reload of the environment file did.
 type ReloadResult struct {
 	// Applied are the apps whose new configuration (ingress, traffic,
-	// activeRevisionsMode) now serves.
+	// activeRevisionsMode, targetLabel) now serves.
 	Applied []string `json:"applied,omitempty"`
 	// Revisions say which apps got a new revision ("web: web--abc →
 	// web--def") and which revisions were stopped.
@@ -38,8 +38,10 @@ type appReload struct {
 	entry *spec.AppEntry
 	// ingress is the app's new ingress when it changed and applies live.
 	ingress *routing.Ingress
-	// mode is set when activeRevisionsMode changed.
-	mode string
+	// mode is set when activeRevisionsMode changed; targetLabel is the
+	// file's.
+	mode        string
+	targetLabel string
 	// rollOut asks for a new revision; rev is it once ready.
 	rollOut bool
 	rev     *revisionRuntime
@@ -52,15 +54,18 @@ type appReload struct {
 // or cove's local settings such as its command) creates a new revision:
 // its replicas start, and once every one is ready the new revision takes
 // the traffic the app's ingress gives the latest revision, in one routing
-// table swap. The new revisions of several apps roll out side by side. With activeRevisionsMode Single the previous revision then
-// stops; with Multiple (or Labels) older revisions keep running while the
-// traffic gives them weight or a label. A revision that does not get ready
+// table swap; in Labels mode it takes the target label, and the traffic
+// that label has. With activeRevisionsMode Single the previous revision
+// then stops; with Multiple or Labels older revisions keep running while
+// the traffic gives them weight or a label is on them. The new revisions of
+// several apps roll out side by side. A revision that does not get ready
 // is stopped and reported in Errors; the app keeps what it had.
 //
 // Configuration changes apply live: each app's ingress (external,
 // transport and ports the replicas already have, IP rules, CORS, sticky
-// sessions, client certificates, custom domains, traffic) and
-// activeRevisionsMode, and the custom domains' certificates. Requests in
+// sessions, client certificates, custom domains, traffic),
+// activeRevisionsMode and targetLabel, and the custom domains'
+// certificates. Requests in
 // flight finish where they started; TCP listeners are opened and closed
 // to match. Everything else is reported in NeedsRestart. An invalid file
 // changes nothing and is returned as spec.Problems.
@@ -108,7 +113,8 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 			continue
 		}
 		res.NeedsRestart = append(res.NeedsRestart, appNeedsRestart(a.entry, entry)...)
-		p := &appReload{app: a, entry: entry, rollOut: !bytes.Equal(scopes[a], revisionScope(entry))}
+		p := &appReload{app: a, entry: entry, rollOut: !bytes.Equal(scopes[a], revisionScope(entry)),
+			targetLabel: entry.App.Properties.Configuration.TargetLabel}
 		if m := entry.App.Properties.Configuration.ActiveRevisionsMode; !strings.EqualFold(m, a.mode) {
 			p.mode = m
 		}
@@ -145,63 +151,13 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	// leaves its app as it was.
 	res.Errors = append(res.Errors, e.rollOutAll(ctx, plans)...)
 
-	type retirement struct {
-		revs []*revisionRuntime
-		why  string
-	}
 	var retired []retirement
 	var events []Event
 	e.mu.Lock()
 	old := e.routes.Load()
 	for _, p := range plans {
-		a := p.app
-		configured := false
-		if p.ingress != nil {
-			a.ingress, a.traffic = p.ingress, p.entry.App.Properties.Configuration.Ingress.Traffic
-			configured = true
-		}
-		if p.mode != "" {
-			a.mode, configured = p.mode, true
-		}
-		if configured {
-			res.Applied = append(res.Applied, a.name)
-		}
-		if p.rev == nil && !configured {
-			continue
-		}
-		prev := a.latestLocked()
-		if p.rev != nil {
-			p.rev.state = revActive
-		}
-		out := e.assignTrafficLocked(a)
-		if len(out) > 0 {
-			why := "the ingress traffic gives it neither weight nor label"
-			switch {
-			case p.rev != nil && !isMultiple(a.mode):
-				why = "replaced by " + p.rev.name
-			case !isMultiple(a.mode):
-				why = "activeRevisionsMode Single runs the latest revision only"
-			}
-			retired = append(retired, retirement{out, why})
-		}
-		share := trafficLocked(a)
-		if p.rev != nil {
-			from := "(none)"
-			if prev != nil {
-				from = prev.name
-			}
-			line := fmt.Sprintf("%s: %s → %s", a.name, from, p.rev.name)
-			if strings.Contains(share, ",") {
-				line += " (traffic: " + share + ")"
-			}
-			res.Revisions = append(res.Revisions, line)
-			events = append(events, Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s of %s is active (traffic: %s)", p.rev.name, a.name, share)})
-		}
-		for _, r := range out {
-			if r != prev || p.rev == nil {
-				res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s stopped (%s)", a.name, r.name, retired[len(retired)-1].why))
-			}
-		}
+		out, evs := e.applyLocked(p, &res)
+		retired, events = append(retired, out...), append(events, evs...)
 	}
 	e.routes.Store(e.tableLocked())
 	e.mu.Unlock()
@@ -209,7 +165,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 		e.opts.Events(ev)
 	}
 	for _, r := range retired {
-		e.retire(old, r.revs, r.why)
+		e.retire(old, []*revisionRuntime{r.rev}, r.why)
 	}
 	for _, p := range plans {
 		if p.ingress != nil {
@@ -221,6 +177,83 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 	e.log.Info("environment reloaded", "applied", res.Applied, "revisions", res.Revisions, "needsRestart", res.NeedsRestart, "errors", res.Errors)
 	return res, nil
+}
+
+// retirement is a revision a reload took out of service, and why.
+type retirement struct {
+	rev *revisionRuntime
+	why string
+}
+
+// applyLocked applies what a reload changes of one app: its configuration
+// (ingress, activeRevisionsMode, targetLabel) and its new revision, which
+// becomes the latest. It reassigns the traffic, reports in res, and
+// returns the revisions that leave the routing table and the events to
+// send once Env.mu is released.
+func (e *Env) applyLocked(p *appReload, res *ReloadResult) ([]retirement, []Event) {
+	a := p.app
+	configured := false
+	if p.ingress != nil {
+		a.ingress, a.traffic = p.ingress, p.entry.App.Properties.Configuration.Ingress.Traffic
+		configured = true
+	}
+	if p.mode != "" {
+		a.mode, configured = p.mode, true
+	}
+	if p.targetLabel != a.targetLabel {
+		a.targetLabel, configured = p.targetLabel, true
+	}
+	if configured {
+		res.Applied = append(res.Applied, a.name)
+	}
+	if p.rev == nil && !configured {
+		return nil, nil
+	}
+	prev := a.latestLocked()
+	holder := a.labelAt[a.targetLabel] // before the new revision takes it
+	if p.rev != nil {
+		p.rev.state = revActive
+	}
+	var retired []retirement
+	for _, r := range e.assignTrafficLocked(a, p.rev) {
+		retired = append(retired, retirement{r, retiredBecause(a, p.rev, r, holder)})
+	}
+	share := trafficLocked(a)
+	var events []Event
+	if p.rev != nil {
+		from := "(none)"
+		if prev != nil {
+			from = prev.name
+		}
+		line := fmt.Sprintf("%s: %s → %s", a.name, from, p.rev.name)
+		if strings.Contains(share, ",") {
+			line += " (traffic: " + share + ")"
+		}
+		res.Revisions = append(res.Revisions, line)
+		events = append(events, Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s of %s is active (traffic: %s)", p.rev.name, a.name, share)})
+	}
+	for _, r := range retired {
+		// In single mode "old → new" says the old one stops.
+		if r.rev != prev || p.rev == nil || isMultiple(a.mode) {
+			res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s stopped (%s)", a.name, r.rev.name, r.why))
+		}
+	}
+	return retired, events
+}
+
+// retiredBecause says why r leaves service as fresh (nil without a new
+// revision) becomes active; holder is the revision that had the target
+// label before.
+func retiredBecause(a *appRuntime, fresh, r *revisionRuntime, holder string) string {
+	switch {
+	case !isMultiple(a.mode) && fresh != nil:
+		return "replaced by " + fresh.name
+	case !isMultiple(a.mode):
+		return "activeRevisionsMode Single runs the latest revision only"
+	case isLabels(a.mode) && fresh != nil && r.name == holder:
+		return fmt.Sprintf("its label %s moved to %s", a.targetLabel, fresh.name)
+	}
+	return "the ingress traffic gives it neither weight nor label"
 }
 
 // rollOutAll rolls out the new revisions the plans ask for, every app's at
@@ -247,9 +280,15 @@ func (e *Env) rollOutAll(ctx context.Context, plans []*appReload) []string {
 }
 
 // isMultiple reports whether an activeRevisionsMode keeps more than the
-// latest revision running: Multiple, and Labels, which cove treats alike.
+// latest revision running: Multiple and Labels.
 func isMultiple(mode string) bool {
-	return strings.EqualFold(mode, "Multiple") || strings.EqualFold(mode, "Labels")
+	return strings.EqualFold(mode, "Multiple") || isLabels(mode)
+}
+
+// isLabels reports whether an activeRevisionsMode is Labels, where traffic
+// goes to labels and new revisions take the target label.
+func isLabels(mode string) bool {
+	return strings.EqualFold(mode, "Labels")
 }
 
 // trafficLocked renders how the app's active revisions share its traffic,

@@ -39,12 +39,14 @@ func (a *appRuntime) latestLocked() *revisionRuntime {
 
 // assignTrafficLocked gives the app's active revisions their share of its
 // traffic and their labels, from the traffic as last applied, and returns
-// the revisions that are active no more, now marked stopping: in single mode every one but the
-// latest; otherwise those the traffic gives neither weight nor label. A
-// traffic entry naming a revision cove does not run (at `cove up` only the
-// file's template exists) gives its weight and label to the latest
-// revision, with one warning.
-func (e *Env) assignTrafficLocked(a *appRuntime) (retired []*revisionRuntime) {
+// the revisions that are active no more, now marked stopping: in single
+// mode every one but the latest; otherwise those that neither the traffic
+// gives weight nor a label is on. fresh is a revision a reload has just
+// made active, which takes the target label in Labels mode. A traffic entry
+// naming a revision cove does not run (at `cove up` only the file's
+// template exists) gives its weight and label to the latest revision, with
+// one warning.
+func (e *Env) assignTrafficLocked(a *appRuntime, fresh *revisionRuntime) (retired []*revisionRuntime) {
 	latest := a.latestLocked()
 	if latest == nil {
 		return nil
@@ -53,47 +55,137 @@ func (e *Env) assignTrafficLocked(a *appRuntime) (retired []*revisionRuntime) {
 	if a.ingress != nil {
 		traffic = a.traffic
 	}
-	named := map[string]bool{}
-	for _, tw := range traffic {
-		if !tw.LatestRevision && (tw.Weight > 0 || tw.Label != "") {
-			named[tw.RevisionName] = true
+	// The revisions traffic can go to: in single mode the latest only.
+	running := map[string]*revisionRuntime{latest.name: latest}
+	if isMultiple(a.mode) {
+		for _, r := range a.revisions {
+			if r.state == revActive {
+				running[r.name] = r
+			}
 		}
 	}
-	single := !isMultiple(a.mode)
-	byName := map[string]*revisionRuntime{}
+	labeled := e.placeLabelsLocked(a, traffic, running, latest, fresh)
+	targets := make([]*revisionRuntime, len(traffic))
+	kept := map[*revisionRuntime]bool{latest: true}
+	for _, r := range labeled {
+		kept[r] = true
+	}
+	for i, tw := range traffic {
+		targets[i] = labeled[tw.Label]
+		if targets[i] == nil || tw.LatestRevision {
+			targets[i] = e.trafficTargetLocked(a, tw, running, latest)
+		}
+		if tw.Weight > 0 || tw.Label != "" {
+			kept[targets[i]] = true
+		}
+	}
 	for _, r := range a.revisions {
 		if r.state != revActive {
 			continue
 		}
-		if r != latest && (single || !named[r.name]) {
+		if !kept[r] {
 			// Out of the next routing table; retire stops it.
 			r.state = revStopping
 			retired = append(retired, r)
 			continue
 		}
 		r.weight, r.labels = 0, nil
-		byName[r.name] = r
 	}
 	if len(traffic) == 0 {
 		latest.weight = 100
 	}
-	for _, tw := range traffic {
-		target := latest
-		if !tw.LatestRevision {
-			if r, ok := byName[tw.RevisionName]; ok {
-				target = r
-			} else if (tw.Weight > 0 || tw.Label != "") && !a.warned[tw.RevisionName] {
-				a.warned[tw.RevisionName] = true
-				e.log.Warn("ingress traffic names a revision cove does not run; its weight and label go to the latest revision",
-					"app", a.name, "revision", tw.RevisionName, "weight", tw.Weight, "label", tw.Label, "latest", latest.name)
-			}
-		}
-		target.weight += tw.Weight
+	for i, tw := range traffic {
+		targets[i].weight += tw.Weight
 		if tw.Label != "" {
-			target.labels = append(target.labels, tw.Label)
+			targets[i].labels = append(targets[i].labels, tw.Label)
+			delete(labeled, tw.Label)
 		}
 	}
+	// What is left is the target label no traffic entry names.
+	for l, r := range labeled {
+		r.labels = append(r.labels, l)
+	}
 	return retired
+}
+
+// trafficTargetLocked is the revision a traffic entry not resolved by its
+// label names: the latest, or the one of running its revisionName names,
+// else the latest with one warning.
+func (e *Env) trafficTargetLocked(a *appRuntime, tw spec.TrafficWeight, running map[string]*revisionRuntime, latest *revisionRuntime) *revisionRuntime {
+	if tw.LatestRevision {
+		return latest
+	}
+	if r, ok := running[tw.RevisionName]; ok {
+		return r
+	}
+	if (tw.Weight > 0 || tw.Label != "") && !a.warned[tw.RevisionName] {
+		a.warned[tw.RevisionName] = true
+		e.log.Warn("ingress traffic names a revision cove does not run; its weight and label go to the latest revision",
+			"app", a.name, "revision", tw.RevisionName, "weight", tw.Weight, "label", tw.Label, "latest", latest.name)
+	}
+	return latest
+}
+
+// placeLabelsLocked works out where each label is in Labels mode, where
+// labels are the app's state rather than the file's, as in ACA: a label
+// stays on its revision until something moves it. The target label moves
+// to fresh, the new revision; a traffic entry moves its label to the
+// revision it names when it is new or names another one than before (an
+// unchanged entry leaves the label where it went since); a label-only
+// entry's label starts on the latest revision, and latestRevision: true
+// keeps it there. A label no entry and no targetLabel names is dropped; one
+// whose revision does not run goes to the latest. It returns the running
+// revision of each label; nil in other modes, where labels follow the
+// traffic entries.
+func (e *Env) placeLabelsLocked(a *appRuntime, traffic []spec.TrafficWeight, running map[string]*revisionRuntime, latest, fresh *revisionRuntime) map[string]*revisionRuntime {
+	if !isLabels(a.mode) {
+		a.labelAt, a.pinned = nil, nil
+		return nil
+	}
+	if a.labelAt == nil {
+		a.labelAt, a.pinned = map[string]string{}, map[string]string{}
+	}
+	named := map[string]bool{}
+	for _, tw := range traffic {
+		l := tw.Label
+		if l == "" {
+			continue
+		}
+		named[l] = true
+		switch {
+		case tw.LatestRevision:
+			a.labelAt[l] = latest.name
+		case tw.RevisionName != "" && a.pinned[l] != tw.RevisionName:
+			a.pinned[l] = tw.RevisionName
+			a.labelAt[l] = e.trafficTargetLocked(a, tw, running, latest).name
+		case a.labelAt[l] == "":
+			a.labelAt[l] = latest.name
+		}
+	}
+	if tl := a.targetLabel; tl != "" {
+		named[tl] = true
+		switch {
+		case fresh != nil:
+			a.labelAt[tl] = fresh.name
+		case a.labelAt[tl] == "":
+			a.labelAt[tl] = latest.name
+		}
+	}
+	out := map[string]*revisionRuntime{}
+	for l, name := range a.labelAt {
+		if !named[l] {
+			delete(a.labelAt, l)
+			delete(a.pinned, l)
+			continue
+		}
+		r, ok := running[name]
+		if !ok {
+			r = latest
+			a.labelAt[l] = r.name
+		}
+		out[l] = r
+	}
+	return out
 }
 
 // rollOut creates a new revision of a from entry, builds it, starts its

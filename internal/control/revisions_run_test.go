@@ -499,3 +499,92 @@ func TestReloadRevisionTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadMovesTargetLabel runs an app in Labels mode whose traffic goes
+// 80/20 to the labels prod and stage, with stage as the target label. Each
+// reload's new revision takes stage and its 20%; prod stays; the revision
+// stage left, which nothing else keeps, stops.
+func TestReloadMovesTargetLabel(t *testing.T) {
+	exe := testExe(t)
+	dir := t.TempDir()
+	configuration := `    activeRevisionsMode: Labels
+    targetLabel: stage
+    ingress:
+      external: true
+      allowInsecure: true
+      targetPort: 8000
+      traffic:
+        - {label: prod, weight: 80}
+        - {label: stage, weight: 20}`
+	st := runEnv(t, dir, map[string]string{
+		"web.yaml":  webApp(configuration, "1"),
+		"cove.yaml": fmt.Sprintf("apps:\n  - {file: web.yaml, command: [%q], env: {COVE_TEST_EDGE_APP: http}}\n", exe),
+	})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	c := &http.Client{Timeout: 10 * time.Second}
+	reaches := func(want map[string]string) {
+		t.Helper()
+		for host, rev := range want {
+			if got, _, err := revisionAt(c, st.Edge.HTTP, host); err != nil || got != rev {
+				t.Errorf("%s reached %q (%v), want %s", host, got, err, rev)
+			}
+		}
+	}
+	first := st.Apps[0].Revision
+	reaches(map[string]string{"web---prod.localhost": first, "web---stage.localhost": first, "web.localhost": first})
+
+	write(t, dir, "web.yaml", webApp(configuration, "2"))
+	res, err := client.Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := appStatus(t, client, "web").Revision
+	want := ReloadResult{Revisions: []string{fmt.Sprintf("web: %s → %s (traffic: %s 20%%, %s 80%%)", first, second, second, first)}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("first reload (-want +got):\n%s", diff)
+	}
+	reaches(map[string]string{"web---prod.localhost": first, "web---stage.localhost": second})
+	got := map[string]int{}
+	for range 100 {
+		rev, _, err := revisionAt(c, st.Edge.HTTP, "web.localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[rev]++
+	}
+	if diff := cmp.Diff(map[string]int{first: 80, second: 20}, got); diff != "" {
+		t.Errorf("100 requests split by label (-want +got):\n%s", diff)
+	}
+	secondPIDs := []int{}
+	for _, r := range appStatus(t, client, "web").Replicas {
+		if r.Revision == second {
+			secondPIDs = append(secondPIDs, r.PID)
+		}
+	}
+
+	write(t, dir, "web.yaml", webApp(configuration, "3"))
+	if res, err = client.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	third := appStatus(t, client, "web").Revision
+	want = ReloadResult{Revisions: []string{
+		fmt.Sprintf("web: %s → %s (traffic: %s 20%%, %s 80%%)", second, third, third, first),
+		fmt.Sprintf("web: %s stopped (its label stage moved to %s)", second, third),
+	}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("second reload (-want +got):\n%s", diff)
+	}
+	reaches(map[string]string{"web---prod.localhost": first, "web---stage.localhost": third})
+	waitGone(t, secondPIDs)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(appStatus(t, client, "web").Revisions) != 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantRevs := []RevisionStatus{
+		{Name: third, State: "active", Latest: true, Weight: 20, Labels: []string{"stage"}, Replicas: 2, Ready: 2},
+		{Name: first, State: "active", Weight: 80, Labels: []string{"prod"}, Replicas: 2, Ready: 2},
+	}
+	if diff := cmp.Diff(wantRevs, appStatus(t, client, "web").Revisions); diff != "" {
+		t.Errorf("revisions once the second stopped (-want +got):\n%s", diff)
+	}
+}

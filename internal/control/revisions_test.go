@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,7 +50,7 @@ func TestAssignTraffic(t *testing.T) {
 			retired: []string{"web--a"},
 		},
 		{
-			name: "labels mode keeps revisions as multiple does", mode: "Labels", ingress: true,
+			name: "labels mode: entries place their labels on the revisions they name", mode: "Labels", ingress: true,
 			traffic: []spec.TrafficWeight{{RevisionName: "web--a", Weight: 50, Label: "prod"}, {LatestRevision: true, Weight: 50, Label: "next"}},
 			running: []string{"web--a", "web--b"}, want: []rev{{name: "web--a", weight: 50, labels: []string{"prod"}}, {name: "web--b", weight: 50, labels: []string{"next"}}},
 		},
@@ -78,7 +79,7 @@ func TestAssignTraffic(t *testing.T) {
 				a.revisions = append(a.revisions, &revisionRuntime{app: a, name: n, state: revActive})
 			}
 			var retired []string
-			for _, r := range e.assignTrafficLocked(a) {
+			for _, r := range e.assignTrafficLocked(a, nil) {
 				retired = append(retired, r.name)
 				if r.state != revStopping {
 					t.Errorf("retired %s is %s", r.name, r.state)
@@ -97,11 +98,75 @@ func TestAssignTraffic(t *testing.T) {
 				t.Errorf("retired (-want +got):\n%s", diff)
 			}
 			// The warning is given once, however often traffic is assigned.
-			e.assignTrafficLocked(a)
+			e.assignTrafficLocked(a, nil)
 			if n := strings.Count(logs.String(), "names a revision cove does not run"); n != tt.warns {
 				t.Errorf("%d warnings, want %d:\n%s", n, tt.warns, logs.String())
 			}
 		})
+	}
+}
+
+// TestLabelsModeMovesLabels assigns the traffic of an app in Labels mode
+// as reloads would, step by step: each new revision takes the target
+// label, weights follow their labels, a revision no label or weight keeps
+// stops, and a traffic entry moves its label only when it changes.
+func TestLabelsModeMovesLabels(t *testing.T) {
+	type rev struct {
+		name   string
+		weight int
+		labels []string
+	}
+	split := []spec.TrafficWeight{{Label: "prod", Weight: 80}, {Label: "stage", Weight: 20}}
+	promoted := []spec.TrafficWeight{{RevisionName: "web--v3", Label: "prod", Weight: 80}, {Label: "stage", Weight: 20}}
+	steps := []struct {
+		name    string
+		fresh   string // a new revision, the latest
+		traffic []spec.TrafficWeight
+		target  string
+		want    []rev // active afterwards, oldest first
+		retired []string
+	}{
+		{name: "at cove up every label is on the one revision", traffic: split, target: "stage",
+			want: []rev{{"web--v1", 100, []string{"prod", "stage"}}}},
+		{name: "the new revision takes the target label and its weight", fresh: "web--v2", traffic: split, target: "stage",
+			want: []rev{{"web--v1", 80, []string{"prod"}}, {"web--v2", 20, []string{"stage"}}}},
+		{name: "the revision the label left stops", fresh: "web--v3", traffic: split, target: "stage",
+			want: []rev{{"web--v1", 80, []string{"prod"}}, {"web--v3", 20, []string{"stage"}}}, retired: []string{"web--v2"}},
+		{name: "an entry naming another revision moves its label there", traffic: promoted, target: "stage",
+			want: []rev{{"web--v3", 100, []string{"prod", "stage"}}}, retired: []string{"web--v1"}},
+		{name: "an unchanged entry leaves its label where it is", fresh: "web--v4", traffic: promoted, target: "stage",
+			want: []rev{{"web--v3", 80, []string{"prod"}}, {"web--v4", 20, []string{"stage"}}}},
+		{name: "a target label no entry names keeps its revision without weight", fresh: "web--v5",
+			traffic: []spec.TrafficWeight{{Label: "prod", Weight: 100}}, target: "next",
+			want: []rev{{"web--v3", 100, []string{"prod"}}, {"web--v5", 0, []string{"next"}}}, retired: []string{"web--v4"}},
+	}
+	e := &Env{log: slog.New(slog.DiscardHandler)}
+	a := &appRuntime{name: "web", mode: "Labels", warned: map[string]bool{}, ingress: &routing.Ingress{External: true, TargetPort: 8080}}
+	a.revisions = []*revisionRuntime{{app: a, name: "web--v1", state: revActive}}
+	for _, st := range steps {
+		a.traffic, a.targetLabel = st.traffic, st.target
+		var fresh *revisionRuntime
+		if st.fresh != "" {
+			fresh = &revisionRuntime{app: a, name: st.fresh, state: revActive}
+			a.revisions = append(a.revisions, fresh)
+		}
+		var retired []string
+		for _, r := range e.assignTrafficLocked(a, fresh) {
+			retired = append(retired, r.name)
+		}
+		var got []rev
+		for _, r := range a.revisions {
+			if r.state == revActive {
+				got = append(got, rev{r.name, r.weight, r.labels})
+			}
+		}
+		if diff := cmp.Diff(st.want, got, cmp.AllowUnexported(rev{})); diff != "" {
+			t.Errorf("%s: active revisions (-want +got):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(st.retired, retired); diff != "" {
+			t.Errorf("%s: retired (-want +got):\n%s", st.name, diff)
+		}
+		a.revisions = slices.DeleteFunc(a.revisions, func(r *revisionRuntime) bool { return r.state != revActive })
 	}
 }
 
