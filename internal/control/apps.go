@@ -151,6 +151,14 @@ func (e *Env) startApps(ctx context.Context) error {
 			}
 		}
 	}
+	// Replicas that got ready while others were starting made no report.
+	e.mu.Lock()
+	e.launched = true
+	ready := e.becomeReadyLocked()
+	e.mu.Unlock()
+	if ready {
+		e.reportReady()
+	}
 	return nil
 }
 

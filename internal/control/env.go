@@ -132,6 +132,10 @@ type Env struct {
 	mu       sync.Mutex
 	apps     []*appRuntime
 	replicas map[string]*replicaRuntime
+	// launched is set once every app's first replicas have been started;
+	// before, a ready replica does not make the environment ready, for
+	// others are still to come.
+	launched bool
 	allReady bool
 	stopping bool // replicas going down are expected, not reported
 
@@ -470,10 +474,7 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	e.routes.Store(e.tableLocked())
 	// Replicas of a revision being stopped go down as expected.
 	stopping := e.stopping || r.rev.state == revStopping
-	becameAllReady := false
-	if !e.allReady && e.everyReplicaReadyLocked() {
-		e.allReady, becameAllReady = true, true
-	}
+	becameAllReady := e.becomeReadyLocked()
 	e.mu.Unlock()
 
 	switch {
@@ -483,9 +484,25 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 		e.opts.Events(Event{Kind: EventReplicaDown, App: r.app.name, Replica: r.name, Message: st.LastExit})
 	}
 	if becameAllReady {
-		s := e.Status()
-		e.opts.Events(Event{Kind: EventReady, Status: &s})
+		e.reportReady()
 	}
+}
+
+// becomeReadyLocked marks the environment ready when every app's first
+// replicas have been started and are ready, and reports whether it just
+// became so.
+func (e *Env) becomeReadyLocked() bool {
+	if !e.launched || e.allReady || !e.everyReplicaReadyLocked() {
+		return false
+	}
+	e.allReady = true
+	return true
+}
+
+// reportReady sends EventReady with the environment's status.
+func (e *Env) reportReady() {
+	s := e.Status()
+	e.opts.Events(Event{Kind: EventReady, Status: &s})
 }
 
 func (e *Env) everyReplicaReadyLocked() bool {
