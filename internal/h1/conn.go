@@ -79,6 +79,7 @@ type conn struct {
 	watchDone chan struct{}
 
 	afterPost bool // the last request was a POST
+	served    bool // a request was read
 	unread    bool // the connection closes with input left unread
 
 	pending []byte   // a body the handler wrote before it finished, up to writeBufferSize/2
@@ -121,12 +122,18 @@ func (r *connReader) Read(p []byte) (int, error) {
 func (c *conn) serve() {
 	defer c.close()
 	for {
-		if c.br.Buffered() == 0 {
-			if c.srv.closing.Load() {
+		// Like net/http, a kept-alive connection that ends with less than
+		// 4 bytes closes without an answer.
+		n := 1
+		if c.served {
+			n = 4
+		}
+		if c.br.Buffered() < n {
+			if c.srv.closing.Load() && c.br.Buffered() == 0 {
 				return
 			}
 			c.idleDeadline(time.Now())
-			if _, err := c.br.Peek(1); err != nil {
+			if _, err := c.br.Peek(n); err != nil {
 				return
 			}
 		}
@@ -141,6 +148,7 @@ func (c *conn) serve() {
 			c.handOff()
 			return
 		}
+		c.served = true
 		if !c.serveRequest(h) || !c.state.CompareAndSwap(stateActive, stateIdle) {
 			return
 		}
@@ -202,6 +210,11 @@ func (c *conn) readHead() (head, error) {
 			}
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			if err == io.EOF && len(buf) > 0 {
+				// The client half-closed mid-header: http.ReadRequest
+				// finds what is wrong, and net/http answers that.
+				return head{ours: true}, nil
+			}
 			return head{}, err
 		}
 	}
@@ -238,6 +251,9 @@ func headEnd(b []byte) int {
 type head struct {
 	ours    bool // HTTP/1.x, not CONNECT, no Upgrade and no Expect
 	hasHost bool // http.ReadRequest drops the Host field; its absence matters
+	// absHost is the Host field of a request with an absolute URI, whose
+	// req.Host is the URI's: net/http checks the field all the same.
+	absHost string
 }
 
 func scanHead(block []byte) head {
@@ -250,14 +266,19 @@ func scanHead(block []byte) head {
 		return head{}
 	}
 	h := head{ours: true}
+	_, target, _ := bytes.Cut(line, []byte{' '})
+	absolute := len(target) > 0 && target[0] != '/'
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
-		name, _, ok := bytes.Cut(line, []byte{':'})
+		name, value, ok := bytes.Cut(line, []byte{':'})
 		switch {
 		case !ok:
 		case asciiEqualFold(name, "upgrade"), asciiEqualFold(name, "expect"):
 			return head{}
 		case asciiEqualFold(name, "host"):
+			if absolute && !h.hasHost {
+				h.absHost = string(bytes.TrimSpace(value))
+			}
 			h.hasHost = true
 		}
 	}
@@ -346,7 +367,16 @@ func (c *conn) serveRequest(h head) bool {
 	c.timer.Reset(watchAfter)
 
 	c.runHandler(w, req)
+	defer cancel()
+	if w.hijacked {
+		return false
+	}
+	c.stopWatch()
+	return w.finish() && !c.gone.Load()
+}
 
+// stopWatch ends the watch of the request that ran, if one started.
+func (c *conn) stopWatch() {
 	c.timer.Stop()
 	c.mu.Lock()
 	watching := c.watch == watchWatching
@@ -357,9 +387,6 @@ func (c *conn) serveRequest(h head) bool {
 		<-c.watchDone
 		c.deadline = aLongTimeAgo // the next wait sets its own
 	}
-	keep := w.finish()
-	cancel()
-	return keep && !c.gone.Load()
 }
 
 // check applies the checks net/http's server makes after parsing.
@@ -367,8 +394,11 @@ func check(req *http.Request, h head) string {
 	if req.ProtoAtLeast(1, 1) && !h.hasHost {
 		return "missing required Host header"
 	}
-	// The Host field is gone; with an absolute URI req.Host is the URI's.
-	if h.hasHost && req.URL.Host == "" && !httpguts.ValidHostHeader(req.Host) {
+	host := req.Host
+	if req.URL.Host != "" {
+		host = h.absHost
+	}
+	if h.hasHost && !httpguts.ValidHostHeader(host) {
 		return "malformed Host header"
 	}
 	for k, vv := range req.Header {
@@ -459,10 +489,11 @@ func (c *conn) watchClient() {
 // and reports whether it answered.
 func (c *conn) replyError(err error) bool {
 	var ne net.Error
+	var oe *net.OpError
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		errors.As(err, &ne) && ne.Timeout():
-		return false // nobody to answer
+	// The errors net/http's server leaves unanswered.
+	case err == io.EOF, errors.As(err, &ne) && ne.Timeout(), errors.As(err, &oe) && oe.Op == "read":
+		return false
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
 		c.replyStatus(http.StatusNotImplemented, "Unsupported transfer encoding")
 	default:
@@ -504,13 +535,17 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// hasToken reports whether a comma-separated header value holds token,
-// case-insensitively.
+// hasToken reports whether token (lower case) is in v, case-insensitively,
+// between spaces, tabs or commas, as net/http reads Connection fields.
 func hasToken(v, token string) bool {
-	for f := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(f), token) {
+	for i := 0; i+len(token) <= len(v); i++ {
+		if (i == 0 || isTokenBoundary(v[i-1])) &&
+			(i+len(token) == len(v) || isTokenBoundary(v[i+len(token)])) &&
+			strings.EqualFold(v[i:i+len(token)], token) {
 			return true
 		}
 	}
 	return false
 }
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }

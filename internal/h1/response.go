@@ -1,8 +1,10 @@
 package h1
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,6 +37,7 @@ type response struct {
 	chunked       bool
 	handlerDone   bool
 	broken        bool // the handler panicked
+	hijacked      bool
 	fullDuplex    bool
 
 	wantsClose      bool
@@ -53,6 +56,7 @@ type response struct {
 var _ interface {
 	http.ResponseWriter
 	http.Flusher
+	http.Hijacker
 	FlushError() error
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
@@ -370,6 +374,27 @@ func (w *response) EnableFullDuplex() error {
 	return nil
 }
 
+// Hijack hands the connection to the handler, with what was read of it and
+// what was written to it so far, as net/http does.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	c := w.c
+	if w.status != 0 {
+		if err := w.FlushError(); err != nil {
+			return nil, nil, err
+		}
+	}
+	c.stopWatch()
+	w.hijacked = true
+	nc := c.nc
+	_ = nc.SetDeadline(time.Time{})
+	c.srv.forget(c)
+	c.nc = nil // close must leave it open
+	return nc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
 // finish ends the answer after the handler returned and reports whether
 // the connection may serve another request.
 func (w *response) finish() bool {
@@ -449,7 +474,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.read += int64(n)
-	if err == io.EOF {
+	if b.ended(err) {
 		b.eof = true
 		b.c.bodyRead()
 	}
@@ -477,10 +502,17 @@ func (b *body) Close() error {
 func (b *body) discardLocked() bool {
 	n, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
 	b.read += n
-	if err == io.EOF {
+	if b.ended(err) {
 		b.eof = true
 		b.c.bodyRead()
-		return true
 	}
-	return false
+	// A body cut short is over but the connection is not fit for more.
+	return err == io.EOF
+}
+
+// ended reports whether a read error means the body was read to its end:
+// io.EOF, or, as net/http counts it, a declared length cut short by the
+// client (a chunked body cut short is not over).
+func (b *body) ended(err error) bool {
+	return err == io.EOF || err == io.ErrUnexpectedEOF && b.length >= 0
 }
