@@ -331,6 +331,7 @@ func exchanges() []exchangeCase {
 		{"chunked body with trailer", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n" + get("/small"), []string{"POST", "GET"}},
 		{"blank line after POST", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi\r\n" + get("/small"), []string{"POST", "GET"}},
 		{"expect continue (handed over)", "POST /continue HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc" + get("/small"), []string{"POST", "POST", "GET"}},
+		{"hijack of a plain request", get("/upgrade"), []string{"GET"}},
 		{"upgrade (handed over)", "GET /upgrade HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", []string{"GET"}},
 		{"huge header (handed over)", get("/request", "X-Big: "+strings.Repeat("b", 6000)+"\r\n") + get("/small"), []string{"GET", "GET"}},
 		{"too large header (handed over)", get("/small", "X-Big: "+strings.Repeat("b", 2<<20)+"\r\n"), []string{"GET"}},
