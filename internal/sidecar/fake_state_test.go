@@ -41,6 +41,8 @@ func newFakeState(stores ...state.StoreInfo) *fakeState {
 
 func (f *fakeState) Stores() []state.StoreInfo { return f.stores }
 
+func (f *fakeState) Check(store string) error { return f.check(store) }
+
 func (f *fakeState) check(store string) error {
 	for _, s := range f.stores {
 		if s.Name == store {

@@ -20,23 +20,14 @@ const (
 	concurrencyParam = "concurrency"
 )
 
-// stateStore checks that the path's store exists for this app, before the
+// stateStore returns the path's store name once a store answers to it, before the
 // body is looked at, so errors come in daprd's order.
-func (s *Sidecar) stateStore(r *http.Request) (state.StoreInfo, error) {
+func (s *Sidecar) stateStore(r *http.Request) (string, error) {
 	name := r.PathValue("store")
 	if s.cfg.State == nil {
-		return state.StoreInfo{}, daprerr.New(daprerr.StateStoresNotConfigured, "state store %s is not configured", name)
+		return "", daprerr.New(daprerr.StateStoresNotConfigured, "state store %s is not configured", name)
 	}
-	stores := s.cfg.State.Stores()
-	if len(stores) == 0 {
-		return state.StoreInfo{}, daprerr.New(daprerr.StateStoresNotConfigured, "state store %s is not configured", name)
-	}
-	for _, st := range stores {
-		if st.Name == name {
-			return st, nil
-		}
-	}
-	return state.StoreInfo{}, daprerr.New(daprerr.StateStoreNotFound, "state store %s is not found", name)
+	return name, s.cfg.State.Check(name)
 }
 
 // queryMetadata collects the metadata.<key> query parameters.
@@ -118,7 +109,7 @@ func malformed(err error, format string, args ...any) *daprerr.Error {
 
 // saveState serves POST /v1.0/state/{store}.
 func (s *Sidecar) saveState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
@@ -141,7 +132,7 @@ func (s *Sidecar) saveState(w http.ResponseWriter, r *http.Request) error {
 			return malformed(err, "")
 		}
 	}
-	if err := s.cfg.State.Save(r.Context(), st.Name, items); err != nil {
+	if err := s.cfg.State.Save(r.Context(), store, items); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -151,11 +142,11 @@ func (s *Sidecar) saveState(w http.ResponseWriter, r *http.Request) error {
 // getState serves GET /v1.0/state/{store}/{key}: 200 with the stored bytes,
 // 204 for a missing key.
 func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
-	item, err := s.cfg.State.Get(r.Context(), st.Name, r.PathValue("key"), state.GetOptions{
+	item, err := s.cfg.State.Get(r.Context(), store, r.PathValue("key"), state.GetOptions{
 		Consistency: r.URL.Query().Get(consistencyParam),
 		Metadata:    queryMetadata(r),
 	})
@@ -181,7 +172,7 @@ func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
 // deleteState serves DELETE /v1.0/state/{store}/{key}; an If-Match header,
 // even an empty one, makes the delete conditional.
 func (s *Sidecar) deleteState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
@@ -199,7 +190,7 @@ func (s *Sidecar) deleteState(w http.ResponseWriter, r *http.Request) error {
 		}
 		item.ETag = &etag
 	}
-	if err := s.cfg.State.Delete(r.Context(), st.Name, item); err != nil {
+	if err := s.cfg.State.Delete(r.Context(), store, item); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -222,7 +213,7 @@ type bulkGetItem struct {
 
 // bulkGetState serves POST /v1.0/state/{store}/bulk.
 func (s *Sidecar) bulkGetState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
@@ -232,7 +223,7 @@ func (s *Sidecar) bulkGetState(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]bulkGetItem, 0, len(req.Keys))
 	if len(req.Keys) > 0 {
-		items, err := s.cfg.State.BulkGet(r.Context(), st.Name, req.Keys, state.BulkGetOptions{
+		items, err := s.cfg.State.BulkGet(r.Context(), store, req.Keys, state.BulkGetOptions{
 			Parallelism: req.Parallelism,
 			Metadata:    mergeMetadata(req.Metadata, queryMetadata(r)),
 		})
@@ -282,7 +273,7 @@ type txOperation struct {
 
 // transactState serves POST /v1.0/state/{store}/transaction.
 func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
@@ -311,7 +302,7 @@ func (s *Sidecar) transactState(w http.ResponseWriter, r *http.Request) error {
 			ops[i].Delete.Key = op.Request.Key
 		}
 	}
-	if err := s.cfg.State.Transact(r.Context(), st.Name, ops, mergeMetadata(req.Metadata, md)); err != nil {
+	if err := s.cfg.State.Transact(r.Context(), store, ops, mergeMetadata(req.Metadata, md)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -334,7 +325,7 @@ type queryItem struct {
 // queryState serves POST /v1.0-alpha1/state/{store}/query: 200 with the
 // page of results, 204 when nothing matches, as daprd answers.
 func (s *Sidecar) queryState(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.stateStore(r)
+	store, err := s.stateStore(r)
 	if err != nil {
 		return err
 	}
@@ -343,7 +334,7 @@ func (s *Sidecar) queryState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return malformed(err, "failed reading the request body: ")
 	}
-	resp, err := s.cfg.State.Query(r.Context(), st.Name, query, queryMetadata(r))
+	resp, err := s.cfg.State.Query(r.Context(), store, query, queryMetadata(r))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 // signatures are those of state.Service.
 type StateAPI interface {
 	Stores() []state.StoreInfo
+	// Check returns Dapr's error for a store name that names no store.
+	Check(store string) error
 	Get(ctx context.Context, store, key string, opts state.GetOptions) (*state.Item, error)
 	BulkGet(ctx context.Context, store string, keys []string, opts state.BulkGetOptions) ([]state.BulkItem, error)
 	Save(ctx context.Context, store string, items []state.SaveItem) error

@@ -16,6 +16,7 @@ package state
 //	func (s *Service) Add(md components.Metadata, store cstate.Store) error   // keyPrefix from md.Properties
 //	func (s *Service) Close() error                                          // forgets the stores; does not close them
 //	func (s *Service) Stores() []StoreInfo
+//	func (s *Service) Check(store string) error                                 // Dapr's error for an unknown store
 //	func (s *Service) Get(ctx context.Context, store, key string, opts GetOptions) (*Item, error)
 //	func (s *Service) BulkGet(ctx context.Context, store string, keys []string, opts BulkGetOptions) ([]BulkItem, error)
 //	func (s *Service) Save(ctx context.Context, store string, items []SaveItem) error

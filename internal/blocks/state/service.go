@@ -199,6 +199,13 @@ func (s *Service) Stores() []StoreInfo {
 	return out
 }
 
+// Check returns Dapr's error for a store name that names no store (none
+// configured, or not this one), nil when one does; it allocates nothing.
+func (s *Service) Check(name string) error {
+	_, err := s.lookup(name)
+	return err
+}
+
 // lookup finds a store with Dapr's errors for none configured and unknown.
 func (s *Service) lookup(name string) (*entry, error) {
 	s.mu.RLock()
