@@ -7,10 +7,10 @@
 package tracecontext
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"math/rand/v2"
 )
 
 // Header names, as HTTP canonicalises them; gRPC metadata uses lower case.
@@ -92,9 +92,12 @@ func (t TraceParent) Child() TraceParent {
 // New starts a trace, sampled by rate (0 to 1) on its trace id, as
 // OpenTelemetry's ratio sampler decides, so every hop agrees.
 func New(rate float64) TraceParent {
+	// Ids need to be unique, not secret: the runtime's per-thread random
+	// source, as OpenTelemetry's default generator, not the system's.
 	var t TraceParent
 	for t.TraceID == ([16]byte{}) {
-		_, _ = rand.Read(t.TraceID[:])
+		binary.BigEndian.PutUint64(t.TraceID[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(t.TraceID[8:], rand.Uint64())
 	}
 	t.SpanID = newSpanID()
 	if sampled(rate, t.TraceID) {
@@ -117,7 +120,7 @@ func sampled(rate float64, id [16]byte) bool {
 func newSpanID() [8]byte {
 	var s [8]byte
 	for s == ([8]byte{}) {
-		_, _ = rand.Read(s[:])
+		binary.BigEndian.PutUint64(s[:], rand.Uint64())
 	}
 	return s
 }
