@@ -30,11 +30,18 @@ func (s *Sidecar) stateStore(r *http.Request) (string, error) {
 	return name, s.cfg.State.Check(name)
 }
 
-// queryMetadata collects the metadata.<key> query parameters.
+// queryMetadata collects the metadata.<key> query parameters; nil when
+// there are none.
 func queryMetadata(r *http.Request) map[string]string {
-	md := map[string]string{}
+	if !strings.Contains(r.URL.RawQuery, metadataPrefix) {
+		return nil
+	}
+	var md map[string]string
 	for k, v := range r.URL.Query() {
 		if name, ok := strings.CutPrefix(k, metadataPrefix); ok && len(v) > 0 {
+			if md == nil {
+				md = map[string]string{}
+			}
 			md[name] = v[0]
 		}
 	}
@@ -146,8 +153,12 @@ func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var consistency string
+	if r.URL.RawQuery != "" {
+		consistency = r.URL.Query().Get(consistencyParam)
+	}
 	item, err := s.cfg.State.Get(r.Context(), store, r.PathValue("key"), state.GetOptions{
-		Consistency: r.URL.Query().Get(consistencyParam),
+		Consistency: consistency,
 		Metadata:    queryMetadata(r),
 	})
 	if err != nil {
