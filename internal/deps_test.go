@@ -27,6 +27,7 @@ var forbidden = map[string][]string{
 	"tracecontext": {"*"},
 	"upstream":     {"*"},
 	"h1":           {"*"},
+	"testaddr":     {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},
 	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},

@@ -16,6 +16,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // appSeen is what the test app reports about a request it received.
@@ -72,7 +73,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	var src routing.Source
 	src.Store(routing.NewTable([]*routing.App{
 		{Name: "orders", DaprAppID: "orders", Endpoints: []routing.Endpoint{{App: "orders", Replica: "orders-1", Addr: app.Listener.Addr().String()}}},
-		{Name: "down", DaprAppID: "down", Endpoints: []routing.Endpoint{{App: "down", Replica: "down-1", Addr: deadAddr(t)}}},
+		{Name: "down", DaprAppID: "down", Endpoints: []routing.Endpoint{{App: "down", Replica: "down-1", Addr: testaddr.Refused(t)}}},
 	}))
 	if cfg.AppID == "" {
 		cfg.AppID = "frontend"
@@ -103,18 +104,6 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		}
 	})
 	return &testEnv{sc: sc, url: "http://" + l.Addr().String(), app: app}
-}
-
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // do sends one request and returns the response with its body read.

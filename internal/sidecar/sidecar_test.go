@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -35,7 +37,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestHealthzWaitsForTheAppPort(t *testing.T) {
-	appAddr := deadAddr(t)
+	appAddr := testaddr.Refused(t)
 	env := newEnv(t, Config{AppAddr: appAddr})
 
 	resp, body := do(t, http.MethodGet, env.url+"/v1.0/healthz", "", nil)

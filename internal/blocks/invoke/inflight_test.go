@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // countingResolver resolves apps to the next address of their list, as
@@ -82,7 +84,7 @@ func TestCallsInFlightEndWithTheAnswer(t *testing.T) {
 	})
 
 	t.Run("refused then answered", func(t *testing.T) {
-		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {deadAddr(t), app}}}}
+		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {testaddr.Refused(t), app}}}}
 		inv := New(r, Options{})
 		resp, err := inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodGet, Path: "/"})
 		if err != nil {
@@ -95,7 +97,7 @@ func TestCallsInFlightEndWithTheAnswer(t *testing.T) {
 	})
 
 	t.Run("given up", func(t *testing.T) {
-		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {deadAddr(t)}}}}
+		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {testaddr.Refused(t)}}}}
 		inv := New(r, Options{MaxAttempts: 2})
 		if _, err := inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodGet, Path: "/"}); err == nil {
 			t.Fatal("invoking a dead replica succeeded")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // seen is what the test app reports about a request it received.
@@ -58,18 +58,6 @@ func (a *addrs) Resolve(_ context.Context, appID string) (Target, error) {
 	addr := list[a.n%len(list)]
 	a.n++
 	return Target{AppID: appID, Addr: addr}, nil
-}
-
-// deadAddr is an address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 func decodeSeen(t *testing.T, resp *Response) seen {
@@ -151,7 +139,7 @@ func TestInvokeForwards(t *testing.T) {
 }
 
 func TestInvokeErrors(t *testing.T) {
-	dead := deadAddr(t)
+	dead := testaddr.Refused(t)
 	inv := New(&addrs{apps: map[string][]string{"down": {dead}}}, Options{Namespace: "prod"})
 	tests := []struct {
 		name     string
@@ -194,7 +182,7 @@ func (b *trackingBody) Close() error { b.closed = true; return nil }
 
 func TestInvokeRetriesRefusedReplicaWithBody(t *testing.T) {
 	app := echoApp(t)
-	res := &addrs{apps: map[string][]string{"orders": {deadAddr(t), app.Listener.Addr().String()}}}
+	res := &addrs{apps: map[string][]string{"orders": {testaddr.Refused(t), app.Listener.Addr().String()}}}
 	inv := New(res, Options{})
 	payload := bytes.Repeat([]byte("x"), 100_000)
 	body := &trackingBody{Reader: bytes.NewReader(payload)}
@@ -218,7 +206,7 @@ func TestInvokeRetriesRefusedReplicaWithBody(t *testing.T) {
 }
 
 func TestInvokeGivesUpAfterMaxAttempts(t *testing.T) {
-	res := &addrs{apps: map[string][]string{"orders": {deadAddr(t)}}}
+	res := &addrs{apps: map[string][]string{"orders": {testaddr.Refused(t)}}}
 	inv := New(res, Options{MaxAttempts: 2})
 	body := &trackingBody{Reader: strings.NewReader("data")}
 	_, err := inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodPost, Path: "/", Body: body, ContentLength: 4})

@@ -1,0 +1,30 @@
+// Package testaddr gives tests addresses with a known fate.
+package testaddr
+
+import (
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// Refused returns a loopback address where TCP connections are refused
+// until the test ends. A socket holds the port, bound but not listening:
+// the port of a listener closed at once is free for any other test or
+// process to listen on, and a call meant to fail would reach it.
+func Refused(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
