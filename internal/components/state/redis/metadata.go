@@ -2,6 +2,7 @@ package redis
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,20 @@ type settings struct {
 	poolTimeout     time.Duration
 	idleTimeout     time.Duration
 	maxConnAge      time.Duration
+
+	// queryIndexes are the RediSearch indexes Dapr's query API on Redis
+	// uses; see checkQueryModules.
+	queryIndexes []queryIndex
+}
+
+// queryIndex is one entry of the queryIndexes metadata: a RediSearch
+// index over JSON values, with the paths and types it indexes.
+type queryIndex struct {
+	Name    string `json:"name"`
+	Indexes []struct {
+		Key  string `json:"key"`
+		Type string `json:"type"`
+	} `json:"indexes"`
 }
 
 // defaultDialTimeout is go-redis's, named here because Init's reachability
@@ -164,6 +179,14 @@ func parseSettings(md components.Metadata) (settings, error) {
 		}
 	}
 
+	if v, ok := get("queryIndexes"); ok && strings.TrimSpace(v) != "" {
+		idx, err := parseQueryIndexes(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		s.queryIndexes = idx
+	}
+
 	if s.failover && s.sentinelMasterName == "" {
 		errs = append(errs, errors.New("metadata failover is true but sentinelMasterName is empty"))
 	}
@@ -174,6 +197,29 @@ func parseSettings(md components.Metadata) (settings, error) {
 		errs = append(errs, errors.New("metadata clientCert and clientKey must be given together"))
 	}
 	return s, errors.Join(errs...)
+}
+
+// parseQueryIndexes reads queryIndexes as Dapr writes it: a JSON list of
+// {"name": ..., "indexes": [{"key": "a.b", "type": "TEXT"|"NUMERIC"}]}.
+func parseQueryIndexes(v string) ([]queryIndex, error) {
+	var idx []queryIndex
+	if err := json.Unmarshal([]byte(v), &idx); err != nil {
+		return nil, fmt.Errorf(`metadata queryIndexes: not a JSON list of {"name": ..., "indexes": [{"key": ..., "type": "TEXT" or "NUMERIC"}]}: %w`, err)
+	}
+	for i, ix := range idx {
+		if ix.Name == "" {
+			return nil, fmt.Errorf("metadata queryIndexes[%d]: name is required", i)
+		}
+		for j, k := range ix.Indexes {
+			if k.Key == "" {
+				return nil, fmt.Errorf("metadata queryIndexes[%d].indexes[%d]: key is required", i, j)
+			}
+			if t := strings.ToUpper(k.Type); t != "TEXT" && t != "NUMERIC" {
+				return nil, fmt.Errorf("metadata queryIndexes[%d].indexes[%d].type %q: use TEXT or NUMERIC", i, j, k.Type)
+			}
+		}
+	}
+	return idx, nil
 }
 
 // withPort adds redisPort, or Redis's default port, to a host without one.

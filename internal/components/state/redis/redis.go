@@ -120,11 +120,54 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		_ = client.Close()
 		return fmt.Errorf("%s %q: cannot reach Redis at %s: %w", Type, md.Name, addr, err)
 	}
+	if len(cfg.queryIndexes) > 0 {
+		if err := checkQueryModules(pingCtx, client); err != nil {
+			_ = client.Close()
+			return fmt.Errorf("%s %q: metadata queryIndexes: %w", Type, md.Name, err)
+		}
+	}
 	s.cfg, s.client = cfg, client
 	s.batch = newBatcher(client, 10*time.Second)
 	s.replicas = s.connectedReplicas(pingCtx)
 	s.log.Debug("state store ready", "address", addr, "replicas", s.replicas)
 	return nil
+}
+
+// checkQueryModules makes sure the server can serve what queryIndexes asks
+// for. Dapr's queries on Redis keep values as JSON documents (RedisJSON)
+// and search them with RediSearch indexes, the modules of Redis Stack;
+// cove does not answer queries on Redis yet, so indexes can only be
+// refused, with the reason.
+func checkQueryModules(ctx context.Context, client goredis.UniversalClient) error {
+	mods, err := client.Do(ctx, "MODULE", "LIST").Slice()
+	if err != nil {
+		return fmt.Errorf("cannot list the server's modules: %w", err)
+	}
+	have := map[string]bool{}
+	for _, m := range mods {
+		if fields, ok := m.([]any); ok {
+			for i := 0; i+1 < len(fields); i += 2 {
+				if k, _ := fields[i].(string); k == "name" {
+					name, _ := fields[i+1].(string)
+					have[strings.ToLower(name)] = true
+				}
+			}
+		} else if fields, ok := m.(map[any]any); ok {
+			name, _ := fields["name"].(string)
+			have[strings.ToLower(name)] = true
+		}
+	}
+	var missing []string
+	if !have["search"] && !have["ft"] {
+		missing = append(missing, "RediSearch")
+	}
+	if !have["rejson"] {
+		missing = append(missing, "RedisJSON")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the query API on Redis needs %s, which this server does not load; remove queryIndexes, or use a state store with queries (state.postgresql, state.sqlite)", strings.Join(missing, " and "))
+	}
+	return errors.New("the query API on Redis (RediSearch over RedisJSON) is not supported by cove yet; remove queryIndexes, or use a state store with queries (state.postgresql, state.sqlite)")
 }
 
 // connectedReplicas reads INFO replication; a failure only means strong

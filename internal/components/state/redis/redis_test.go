@@ -123,6 +123,8 @@ func TestInitErrors(t *testing.T) {
 		{"cert without key", map[string]string{"redisHost": addr, "clientCert": "x"}, "clientKey"},
 		{"token auth", map[string]string{"redisHost": addr, "useEntraID": "true"}, "not supported"},
 		{"every problem at once", map[string]string{"redisDB": "x", "poolSize": "y"}, "poolSize"},
+		{"query indexes not JSON", map[string]string{"redisHost": addr, "queryIndexes": "orgIndx"}, "metadata queryIndexes: not a JSON list"},
+		{"query index type", map[string]string{"redisHost": addr, "queryIndexes": `[{"name":"i","indexes":[{"key":"a.b","type":"TAG"}]}]`}, `queryIndexes[0].indexes[0].type "TAG": use TEXT or NUMERIC`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +133,18 @@ func TestInitErrors(t *testing.T) {
 				t.Fatalf("init error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// queryIndexes ask for RediSearch and RedisJSON; a server without them is
+// refused at start with the reason, not at the first query.
+func TestQueryIndexesNeedRedisStack(t *testing.T) {
+	needRedis(t)
+	_, err := tryOpen(t, map[string]string{"redisHost": addr,
+		"queryIndexes": `[{"name":"orgIndx","indexes":[{"key":"person.org","type":"TEXT"}]}]`})
+	const want = "metadata queryIndexes: the query API on Redis needs RediSearch and RedisJSON, which this server does not load"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("init error = %v, want one containing %q", err, want)
 	}
 }
 
