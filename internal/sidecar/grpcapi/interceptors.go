@@ -39,12 +39,16 @@ func (g callGate) admit(ctx context.Context) (context.Context, metadata.MD, erro
 		in = v[0]
 	}
 	tp, fresh := tracecontext.Continue(in, g.sampling)
-	md = md.Copy()
+	// FromIncomingContext returned a copy: it is ours to change.
+	if md == nil {
+		md = metadata.MD{}
+	}
 	if fresh {
 		delete(md, mdTraceState)
 	}
-	md.Set(mdTraceParent, tp.String())
-	return metadata.NewIncomingContext(ctx, md), metadata.Pairs(mdTraceParent, tp.String()), nil
+	v := tp.String()
+	md[mdTraceParent] = []string{v}
+	return metadata.NewIncomingContext(ctx, md), metadata.MD{mdTraceParent: {v}}, nil
 }
 
 func (g callGate) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
