@@ -61,10 +61,14 @@ type decision struct {
 // splitHost normalises a Host header or authority: lower case, without the
 // port, IPv6 brackets or a trailing dot. port is "" when absent.
 func splitHost(hostport string) (host, port string) {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		// No port (or not a host:port at all): the whole value is the host.
-		host, port = hostport, ""
+	host = hostport
+	// Without a colon there is no port to split off (and no error to make).
+	if strings.IndexByte(hostport, ':') >= 0 {
+		var err error
+		if host, port, err = net.SplitHostPort(hostport); err != nil {
+			// Not a host:port: the whole value is the host.
+			host, port = hostport, ""
+		}
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
@@ -87,6 +91,10 @@ func label(host, suffix string) (string, bool) {
 func isBare(host, domain string) bool {
 	if host == domain || host == "localhost" {
 		return true
+	}
+	// Names are the common case: parse only what may be an address.
+	if host == "" || !(host[0] >= '0' && host[0] <= '9' || strings.IndexByte(host, ':') >= 0) {
+		return false
 	}
 	_, err := netip.ParseAddr(host)
 	return err == nil
