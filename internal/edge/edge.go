@@ -318,7 +318,7 @@ func (e *Edge) noReplica(w http.ResponseWriter, r *http.Request, app *routing.Ap
 // are, which is what a developer opening http://localhost:<port> wants.
 func (e *Edge) listApps(w http.ResponseWriter, r *http.Request, t *routing.Table, d decision) {
 	scheme := "http"
-	if r.TLS != nil {
+	if h1.TLS(r) != nil {
 		scheme = "https"
 	}
 	suffix := ""
@@ -401,8 +401,8 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 		defer e.inner.Store(nil)
 		all = append(all, listener{name: "internal-tls", ln: inner, h: e.InternalHandler(), tls: e.innerTLSConfig()})
 	}
-	// Cleartext listeners serve plain HTTP/1.1 requests with h1 and hand
-	// the rest (h2c, upgrades, CONNECT) to net/http; TLS ones are net/http's.
+	// Every listener serves plain HTTP/1.1 requests with h1 and hands the
+	// rest (h2 and h2c, upgrades, CONNECT) to net/http.
 	type server interface {
 		Shutdown(context.Context) error
 		Close() error
@@ -424,16 +424,14 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 			TLSConfig:         l.tls,
 		}
 		srv.Protocols.SetHTTP1(true)
-		var serve func() error
+		fast := h1.New(srv)
+		servers = append(servers, fast)
+		serve := func() error { return fast.Serve(l.ln) }
 		if l.tls != nil {
 			srv.Protocols.SetHTTP2(true)
-			servers = append(servers, srv)
-			serve = func() error { return srv.ServeTLS(l.ln, "", "") }
+			serve = func() error { return fast.ServeTLS(l.ln) }
 		} else {
 			srv.Protocols.SetUnencryptedHTTP2(true)
-			fast := h1.New(srv)
-			servers = append(servers, fast)
-			serve = func() error { return fast.Serve(l.ln) }
 		}
 		if _, isInner := l.ln.(*h1.ConnListener); !isInner {
 			e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",

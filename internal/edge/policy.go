@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/routing"
 )
 
@@ -50,15 +51,15 @@ func (e *Edge) admit(w http.ResponseWriter, r *http.Request, d decision) (policy
 			return pol, false
 		}
 	}
-	if r.TLS == nil && !in.AllowInsecure {
+	if h1.TLS(r) == nil && !in.AllowInsecure {
 		if port := e.httpsPort.Load(); port != 0 {
 			e.redirectHTTPS(w, r, d.host, int(port))
 			return pol, false
 		}
 	}
 	mode := in.ClientCert
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && (mode == routing.ClientCertAccept || mode == routing.ClientCertRequire) {
-		pol.xfcc = xfcc(r.TLS.PeerCertificates[0])
+	if st := h1.TLS(r); st != nil && len(st.PeerCertificates) > 0 && (mode == routing.ClientCertAccept || mode == routing.ClientCertRequire) {
+		pol.xfcc = xfcc(st.PeerCertificates[0])
 	} else if mode == routing.ClientCertRequire {
 		e.reply(w, r, http.StatusForbidden, fmt.Sprintf("app %q requires a TLS client certificate (clientCertificateMode: require)", d.app.Name))
 		return pol, false

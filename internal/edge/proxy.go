@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"time"
 
+	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/upstream"
 )
@@ -57,7 +58,7 @@ const clientGone = 499
 // robin among equals). target, when not 0, is an additional TCP port the
 // caller named, which gets plain HTTP/1.1 and no sticky sessions, as in ACA.
 func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.App, pol policy, target int) {
-	pol.secure = r.TLS != nil
+	pol.secure = h1.TLS(r) != nil
 	h := &hop{app: app.Name, pol: pol}
 	in := app.Ingress
 	sticky := in != nil && in.Sticky && target == 0

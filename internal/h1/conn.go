@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -57,15 +58,19 @@ const (
 var aLongTimeAgo = time.Unix(1, 0)
 
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	remote string
-	ctx    context.Context // ends when the connection closes or the client leaves
-	cancel context.CancelFunc
-	cr     connReader
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	state  atomic.Int32
+	srv *Server
+	nc  net.Conn
+	// tlsConfig, when set, makes the connection TLS: the handshake comes
+	// first, and tlsState is its outcome.
+	tlsConfig *tls.Config
+	tlsState  *tls.ConnectionState
+	remote    string
+	ctx       context.Context // ends when the connection closes or the client leaves
+	cancel    context.CancelFunc
+	cr        connReader
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	state     atomic.Int32
 	// deadline is the read deadline last set; zero for none.
 	deadline time.Time
 
@@ -121,6 +126,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 func (c *conn) serve() {
 	defer c.close()
+	if c.tlsConfig != nil && !c.handshake() {
+		return
+	}
 	for {
 		// Like net/http, a kept-alive connection that ends with less than
 		// 4 bytes closes without an answer.
@@ -153,6 +161,41 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake within the read-header timeout and
+// reports whether this server goes on with the connection: h2, chosen by
+// ALPN, goes to the Fallback as the TLS connection it is.
+func (c *conn) handshake() bool {
+	tc := tls.Server(c.nc, c.tlsConfig)
+	d := c.srv.Fallback.ReadHeaderTimeout
+	if d <= 0 {
+		d = c.srv.Fallback.ReadTimeout
+	}
+	if d > 0 {
+		_ = tc.SetDeadline(time.Now().Add(d))
+	}
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		// A client that does not trust the CA, or a port scan: net/http
+		// logs these too.
+		c.srv.logf("h1: TLS handshake error from %s: %v", c.remote, err)
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	c.nc, c.cr.nc = tc, tc
+	c.br.Reset(&c.cr)
+	c.bw.Reset(tc)
+	st := tc.ConnectionState()
+	c.tlsState = &st
+	if st.NegotiatedProtocol == "h2" {
+		c.srv.forget(c)
+		c.nc = nil // close must leave it open
+		if h := c.srv.handoff; h == nil || !h.Deliver(tc) {
+			tc.Close()
+		}
+		return false
+	}
+	return true
 }
 
 // idleDeadline bounds the wait for the next request.
@@ -300,7 +343,7 @@ func asciiEqualFold(b []byte, lower string) bool {
 // handOff gives the connection, with what was read of it, to the Fallback.
 func (c *conn) handOff() {
 	buffered, _ := c.br.Peek(c.br.Buffered())
-	pc := &prefixConn{Conn: c.nc, prefix: bytes.Clone(buffered)}
+	pc := &prefixConn{Conn: c.nc, prefix: bytes.Clone(buffered), tls: c.tlsState}
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.srv.forget(c)
 	c.nc = nil // close must not close it
@@ -344,6 +387,7 @@ func (c *conn) serveRequest(h head) bool {
 	ctx, cancel := context.WithCancel(c.ctx)
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
+	req.TLS = c.tlsState
 
 	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1, status: 0}
 	w.wantsClose = req.Close
@@ -515,6 +559,7 @@ func (c *conn) replyStatus(code int, text string) {
 type prefixConn struct {
 	net.Conn
 	prefix []byte
+	tls    *tls.ConnectionState // of a TLS connection, which net/http sees as plain
 }
 
 // CloseWrite lets net/http half-close before it hangs up on a request it

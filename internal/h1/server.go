@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -29,8 +30,19 @@ type Server struct {
 	date      dateCache
 }
 
-// New returns a Server that hands what it does not serve to fallback.
+// New returns a Server that hands what it does not serve to fallback. It
+// wraps fallback.ConnContext, which must be set before.
 func New(fallback *http.Server) *Server {
+	connContext := fallback.ConnContext
+	fallback.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if pc, ok := c.(*prefixConn); ok && pc.tls != nil {
+			ctx = context.WithValue(ctx, tlsKey{}, pc.tls)
+		}
+		if connContext != nil {
+			ctx = connContext(ctx, c)
+		}
+		return ctx
+	}
 	return &Server{
 		Fallback:  fallback,
 		listeners: map[net.Listener]struct{}{},
@@ -41,7 +53,20 @@ func New(fallback *http.Server) *Server {
 // Serve accepts connections on ln until the Server is shut down or closed,
 // then returns http.ErrServerClosed; any other error of Accept that is not
 // temporary ends it too.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// ServeTLS is Serve for TLS connections, with Fallback.TLSConfig: HTTP/1.1
+// is served here and h2, chosen by ALPN, by the Fallback. net/http's
+// server sees a connection it takes over after a request was read from it
+// as plain; TLS(r) still finds the connection's TLS state.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.Fallback.TLSConfig == nil {
+		return errors.New("h1: ServeTLS needs Fallback.TLSConfig")
+	}
+	return s.serve(ln, s.Fallback.TLSConfig)
+}
+
+func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config) error {
 	if !s.track(ln) {
 		return http.ErrServerClosed
 	}
@@ -76,7 +101,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := s.newConn(base, nc)
+		c := s.newConn(base, nc, tlsConfig)
 		if c == nil {
 			nc.Close()
 			return http.ErrServerClosed
@@ -160,13 +185,14 @@ func (s *Server) closeIdle() int {
 	return len(s.conns)
 }
 
-func (s *Server) newConn(base context.Context, nc net.Conn) *conn {
+func (s *Server) newConn(base context.Context, nc net.Conn, tlsConfig *tls.Config) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
 		return nil
 	}
 	c := newConn(s, base, nc)
+	c.tlsConfig = tlsConfig
 	s.conns[c] = struct{}{}
 	return c
 }
@@ -175,6 +201,18 @@ func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+type tlsKey struct{}
+
+// TLS returns the TLS state of the connection r came on, nil for plain
+// HTTP: r.TLS, or what h1 recorded for a TLS connection it handed over.
+func TLS(r *http.Request) *tls.ConnectionState {
+	if r.TLS != nil {
+		return r.TLS
+	}
+	st, _ := r.Context().Value(tlsKey{}).(*tls.ConnectionState)
+	return st
 }
 
 func (s *Server) logf(format string, args ...any) {
