@@ -257,3 +257,19 @@ func TestTimeouts(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Shutdown may come while Serve is starting (the race detector checks it).
+func TestShutdownWhileServeStarts(t *testing.T) {
+	for range 20 {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		s := New(&http.Server{ErrorLog: log.New(io.Discard, "", 0)})
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ln) }()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Fatalf("Serve returned %v", err)
+		}
+	}
+}

@@ -15,15 +15,16 @@ import (
 // Server serves HTTP/1.1 like its Fallback would, faster; the connections
 // it does not serve itself go to Fallback. Handler, ReadHeaderTimeout,
 // ReadTimeout, IdleTimeout, BaseContext, ConnContext and ErrorLog are read
-// from Fallback, which must not change once Serve is called. TLS listeners
-// are for Fallback.ServeTLS: Server serves cleartext connections only.
+// from Fallback, which must not change once Serve or ServeTLS is called.
 type Server struct {
 	Fallback *http.Server
 
 	startFallback sync.Once
-	handoff       *ConnListener
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// handoff feeds the Fallback; set once, under mu, before any
+	// connection is served.
+	handoff   *ConnListener
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
@@ -67,14 +68,14 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 }
 
 func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config) error {
-	if !s.track(ln) {
+	handoff, ok := s.track(ln)
+	if !ok {
 		return http.ErrServerClosed
 	}
 	defer s.untrack(ln)
 	s.startFallback.Do(func() {
-		s.handoff = NewConnListener(ln.Addr())
 		// It returns when the Fallback shuts down or closes.
-		go func() { _ = s.Fallback.Serve(s.handoff) }()
+		go func() { _ = s.Fallback.Serve(handoff) }()
 	})
 	base := context.Background()
 	if s.Fallback.BaseContext != nil {
@@ -144,14 +145,19 @@ func (s *Server) Close() error {
 	return s.Fallback.Close()
 }
 
-func (s *Server) track(ln net.Listener) bool {
+// track adds a listener to those Shutdown closes and returns the listener
+// of connections handed to the Fallback, made with the first.
+func (s *Server) track(ln net.Listener) (*ConnListener, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		return nil, false
 	}
 	s.listeners[ln] = struct{}{}
-	return true
+	if s.handoff == nil {
+		s.handoff = NewConnListener(ln.Addr())
+	}
+	return s.handoff, true
 }
 
 func (s *Server) untrack(ln net.Listener) {
