@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // The test binary doubles as the app: with COVE_TEST_APP set it serves its
@@ -119,7 +119,7 @@ components:
 	go func() {
 		done <- Run(ctx, Options{
 			Spec:     env,
-			HTTPPort: freeTestPort(t),
+			HTTPPort: testaddr.FreePort(t),
 			Events: func(ev Event) {
 				mu.Lock()
 				events = append(events, ev.Kind)
@@ -204,7 +204,7 @@ components:
 	}
 
 	// A second Run of the same environment refuses to start.
-	if err := Run(t.Context(), Options{Spec: env, HTTPPort: freeTestPort(t)}); err == nil || !strings.Contains(err.Error(), "already running") {
+	if err := Run(t.Context(), Options{Spec: env, HTTPPort: testaddr.FreePort(t)}); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("second Run: %v, want already running", err)
 	}
 
@@ -261,14 +261,4 @@ func getEnvAt(t *testing.T, edge, name string) map[string]string {
 		t.Fatalf("edge answered %s: %v", resp.Status, err)
 	}
 	return env
-}
-
-func freeTestPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/security"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // With COVE_TEST_EDGE_APP set, the test binary is an app for the ingress
@@ -141,7 +142,7 @@ func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options)
 	ready := make(chan *Status, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	opts.Spec, opts.HTTPPort, opts.HTTPSPort = env, freeTestPort(t), freeTestPort(t)
+	opts.Spec, opts.HTTPPort, opts.HTTPSPort = env, testaddr.FreePort(t), testaddr.FreePort(t)
 	opts.StopGrace = cmpOr(opts.StopGrace, 5*time.Second)
 	opts.Events = func(ev Event) {
 		if ev.Kind == EventReady {
@@ -230,7 +231,7 @@ func connectExchange(t *testing.T, proxy, authority, msg string) (int, string) {
 // edge's address, internal ones only through the internal proxy.
 func TestTCPIngress(t *testing.T) {
 	exe := testExe(t)
-	dbPort, extPort, queuePort := freeTestPort(t), freeTestPort(t), freeTestPort(t)
+	dbPort, extPort, queuePort := testaddr.FreePort(t), testaddr.FreePort(t), testaddr.FreePort(t)
 	dir := t.TempDir()
 	st := runEnv(t, dir, map[string]string{
 		"db.yaml": fmt.Sprintf(`

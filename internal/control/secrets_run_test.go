@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // TestRunSecretKeyRef runs a Dapr app with a secretstores.local.file store
@@ -156,7 +158,7 @@ components:
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	err = Run(ctx, Options{Spec: env, HTTPPort: freeTestPort(t), HTTPSPort: freeTestPort(t), StopGrace: time.Second})
+	err = Run(ctx, Options{Spec: env, HTTPPort: testaddr.FreePort(t), HTTPSPort: testaddr.FreePort(t), StopGrace: time.Second})
 	if err == nil {
 		t.Fatal("Run started with a secretKeyRef to a missing key")
 	}

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // helperEnv makes the test binary act as a replica process.
@@ -564,20 +566,9 @@ func TestStopDuringBackoff(t *testing.T) {
 	})
 }
 
-// freePort returns a port nothing listens on, for the helper to take.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestReadinessByTCP(t *testing.T) {
 	s, rec := newSupervisor(t)
-	port := freePort(t)
+	port := testaddr.FreePort(t)
 	trigger := filepath.Join(t.TempDir(), "listen-now")
 	self, err := os.Executable()
 	if err != nil {
@@ -751,7 +742,7 @@ func TestStartupProbeGates(t *testing.T) {
 func TestStartupFailureRestarts(t *testing.T) {
 	s, _ := newSupervisor(t)
 	spec := shell("never", "exec sleep 60")
-	spec.Probes = []Probe{{Type: Startup, TCPSocket: &TCPSocketAction{Port: freePort(t)}, Period: 10 * time.Millisecond, FailureThreshold: 2}}
+	spec.Probes = []Probe{{Type: Startup, TCPSocket: &TCPSocketAction{Port: testaddr.FreePort(t)}, Period: 10 * time.Millisecond, FailureThreshold: 2}}
 	if err := s.Start(t.Context(), spec); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cove-env/cove/test/internal/testenv"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // TestComponentThatCannotConnect checks both answers to a store that is not
@@ -40,7 +40,7 @@ func TestComponentThatCannotConnect(t *testing.T) {
 	}
 
 	t.Run("fails the start", func(t *testing.T) {
-		cmd := exec.Command(coveBin, "up", "-f", setup(false), "--http-port", fmt.Sprint(testenv.FreePort(t)))
+		cmd := exec.Command(coveBin, "up", "-f", setup(false), "--http-port", fmt.Sprint(testaddr.FreePort(t)))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		done := make(chan error, 1)

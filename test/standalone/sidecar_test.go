@@ -18,6 +18,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/cove-env/cove/internal/testaddr"
 	"github.com/cove-env/cove/test/internal/testenv"
 )
 
@@ -115,7 +116,7 @@ type proc struct {
 
 func (s shared) sidecar(t *testing.T, appID string, appPort int) *proc {
 	t.Helper()
-	p := &proc{stderr: &testenv.SyncBuffer{}, httpPort: testenv.FreePort(t), grpcPort: testenv.FreePort(t), exited: make(chan struct{})}
+	p := &proc{stderr: &testenv.SyncBuffer{}, httpPort: testaddr.FreePort(t), grpcPort: testaddr.FreePort(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(coveBin, "sidecar",
 		"--app-id", appID, "--app-port", strconv.Itoa(appPort),
 		"--dapr-http-port", strconv.Itoa(p.httpPort), "--dapr-grpc-port", strconv.Itoa(p.grpcPort),

@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -38,17 +36,6 @@ func BuildCove(prefix string) (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build cove: %w", err)
 	}
 	return bin, func() { _ = os.RemoveAll(dir) }, nil
-}
-
-// FreePort returns a loopback port free at the time of the call.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // SyncBuffer is a bytes.Buffer safe for a writer goroutine (a child's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/conformance"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // These tests start Redis servers of their own (a Sentinel watching the
@@ -33,16 +34,6 @@ func redisServer(t *testing.T) string {
 		t.Skip("redis-server is not installed")
 	}
 	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startServer runs redis-server with args until the test ends.
@@ -83,7 +74,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func TestSentinel(t *testing.T) {
 	needRedis(t)
 	bin := redisServer(t)
-	port := freePort(t)
+	port := testaddr.FreePort(t)
 	master := "cove-test-" + randomSuffix()
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
 	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor %s 127.0.0.1 6379 1\n", port, master)
@@ -118,7 +109,7 @@ func TestCluster(t *testing.T) {
 	}
 	var addrs []string
 	for range 3 {
-		port := freePort(t)
+		port := testaddr.FreePort(t)
 		startServer(t, bin, port, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no")
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
