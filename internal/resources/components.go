@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -131,13 +132,20 @@ func initComponent(ctx context.Context, c *spec.Component, md *components.Metada
 
 // CloseStores closes every store, joining their errors.
 func CloseStores(stores []Store) error {
+	return closeAll(stores, func(st Store) (string, io.Closer) { return st.Metadata.Name, st.Store })
+}
+
+// closeAll closes what each item holds, naming the component in each
+// error, and joins the errors; an item holding nothing is skipped.
+func closeAll[T any](items []T, held func(T) (string, io.Closer)) error {
 	var errs []error
-	for _, st := range stores {
-		if st.Store == nil {
+	for _, it := range items {
+		name, c := held(it)
+		if c == nil {
 			continue
 		}
-		if err := st.Store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close component %s: %w", st.Metadata.Name, err))
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close component %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -2,8 +2,8 @@ package resources
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	"github.com/cove-env/cove/internal/components"
@@ -71,16 +71,7 @@ func LoadSecretStore(ctx context.Context, c *spec.Component, md components.Metad
 
 // CloseSecretStores closes every store, joining their errors.
 func CloseSecretStores(stores []SecretStore) error {
-	var errs []error
-	for _, st := range stores {
-		if st.Store == nil {
-			continue
-		}
-		if err := st.Store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close component %s: %w", st.Metadata.Name, err))
-		}
-	}
-	return errors.Join(errs...)
+	return closeAll(stores, func(st SecretStore) (string, io.Closer) { return st.Metadata.Name, st.Store })
 }
 
 // lookup reads the value m references in c's secret store: the secret
