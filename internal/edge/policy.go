@@ -51,15 +51,16 @@ func (e *Edge) admit(w http.ResponseWriter, r *http.Request, d decision) (policy
 			return pol, false
 		}
 	}
-	if h1.TLS(r) == nil && !in.AllowInsecure {
+	tlsState := h1.TLS(r)
+	if tlsState == nil && !in.AllowInsecure {
 		if port := e.httpsPort.Load(); port != 0 {
 			e.redirectHTTPS(w, r, d.host, int(port))
 			return pol, false
 		}
 	}
 	mode := in.ClientCert
-	if st := h1.TLS(r); st != nil && len(st.PeerCertificates) > 0 && (mode == routing.ClientCertAccept || mode == routing.ClientCertRequire) {
-		pol.xfcc = xfcc(st.PeerCertificates[0])
+	if tlsState != nil && len(tlsState.PeerCertificates) > 0 && (mode == routing.ClientCertAccept || mode == routing.ClientCertRequire) {
+		pol.xfcc = xfcc(tlsState.PeerCertificates[0])
 	} else if mode == routing.ClientCertRequire {
 		e.reply(w, r, http.StatusForbidden, fmt.Sprintf("app %q requires a TLS client certificate (clientCertificateMode: require)", d.app.Name))
 		return pol, false
