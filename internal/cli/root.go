@@ -80,6 +80,7 @@ start yourself. The docs/ directory describes every command and file format.`,
 		newEnvCmd(),
 		newSidecarCmd(),
 		newGuardianCmd(),
+		newLauncherCmd(),
 		newReloadCmd(),
 	)
 	return root

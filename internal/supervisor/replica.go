@@ -179,8 +179,7 @@ func (r *replica) startProcess() (*process, error) {
 			return nil, r.startError(err)
 		}
 	}
-	cmd := &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr()}
-	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	p := &process{exited: make(chan error, 1)}
 
 	// Pipes of our own rather than cmd.StdoutPipe: Wait must not wait for
 	// the output, which children that outlive the main process may hold.
@@ -199,13 +198,26 @@ func (r *replica) startProcess() (*process, error) {
 		}
 		p.pipes, writers = append(p.pipes, rd), append(writers, wr)
 	}
-	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
-	err := cmd.Start()
+	start := func(launch bool) (*exec.Cmd, error) {
+		cmd := &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr(),
+			Stdout: writers[0], Stderr: writers[1]}
+		if launch {
+			isolate(cmd, r.sup.opts.Launcher, r.spec.Hosts, r.sup.outside)
+		}
+		return cmd, cmd.Start()
+	}
+	launch := r.spec.Hosts != "" && r.sup.launches()
+	cmd, err := start(launch)
+	if err != nil && launch && namespaceRefused(err) {
+		r.sup.refuse(err)
+		cmd, err = start(false)
+	}
 	closeAll(writers) // the child has its own copies
 	if err != nil {
 		closeAll(p.pipes)
 		return nil, r.startError(err)
 	}
+	p.cmd = cmd
 	p.pgid = cmd.Process.Pid // Setpgid makes the child lead a group of its own
 	r.sup.opts.Guardian.Add(p.pgid)
 	p.started = time.Now()

@@ -86,6 +86,11 @@ type ReplicaSpec struct {
 	Dir string
 	// Env is the full environment, KEY=VALUE; nothing is inherited from cove.
 	Env []string
+	// Hosts, when set, is a hosts file the replica sees as /etc/hosts, so it
+	// resolves the environment's app names as a container of ACA does.
+	// It needs Options.Launcher and Linux mount namespaces; without them the
+	// replica sees the machine's /etc/hosts (see Options.Launcher).
+	Hosts string
 
 	// Host is the address probes dial, 127.0.0.1 by default.
 	Host   string

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,24 @@ type Options struct {
 	// Guardian, when set, is told of every replica process group so it can
 	// kill them if this process dies without stopping them.
 	Guardian *Guardian
+	// Launcher is the command line of a program that calls RunLauncher
+	// (cove itself, with a hidden command): replicas with a Hosts file
+	// start through it, in a mount namespace of their own. Where the
+	// kernel refuses the namespace, replicas start without it and a
+	// warning says so once.
+	Launcher []string
+}
+
+// launches reports whether a replica with a Hosts file starts through the
+// launcher.
+func (s *Supervisor) launches() bool { return s.outside != "" && !s.refused.Load() }
+
+// refuse records that the kernel refused the launcher's namespaces (err);
+// later replicas start without the launcher.
+func (s *Supervisor) refuse(err error) {
+	if s.refused.CompareAndSwap(false, true) {
+		s.log.Warn("replicas cannot resolve app names: the kernel refused them a mount namespace, so they see the machine's /etc/hosts", "err", err)
+	}
 }
 
 // ErrNotFound is returned for a replica name the supervisor does not know.
@@ -96,6 +115,12 @@ type Supervisor struct {
 	log    *slog.Logger
 	notify notifier
 	client *http.Client
+
+	// outside is this process's mount namespace, which the launcher leaves;
+	// "" when replicas start without the launcher.
+	outside string
+	// refused is set once the kernel refused the launcher's namespaces.
+	refused atomic.Bool
 
 	mu       sync.Mutex
 	replicas map[string]*replica
@@ -123,8 +148,17 @@ func New(opts Options) *Supervisor {
 		opts.MaxLineBytes = DefaultMaxLineBytes
 	}
 	opts.MaxLineBytes = max(opts.MaxLineBytes, 64)
+	outside := ""
+	if len(opts.Launcher) > 0 && isolationSupported {
+		ns, err := mountNamespace()
+		if err != nil {
+			opts.Logger.Warn("replicas cannot resolve app names: the mount namespace is unknown", "err", err)
+		}
+		outside = ns
+	}
 	return &Supervisor{
 		opts:     opts,
+		outside:  outside,
 		log:      opts.Logger,
 		notify:   notifier{fn: opts.OnChange},
 		client:   newProbeClient(),

@@ -29,6 +29,9 @@ import (
 const helperEnv = "SUPERVISOR_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == launcherArg {
+		os.Exit(RunLauncher(os.Args[2:]))
+	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		runHelper(mode)
 		return
@@ -63,6 +66,18 @@ func runHelper(mode string) {
 	case "supervise":
 		// Play cove: supervise a replica, churn OS threads, wait to be killed.
 		superviseAndWait()
+	case "names":
+		// Play cove as another user: run one replica through the launcher
+		// and print what it printed.
+		superviseNames()
+	case "launch-in-place":
+		// Run the launcher in this process's own mount namespace.
+		ns, err := mountNamespace()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(RunLauncher([]string{"--hosts", os.Getenv("HOSTS"), "--outside", ns, "--", "/bin/cat", "cat", "/etc/hosts"}))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		os.Exit(2)
