@@ -28,6 +28,7 @@ var forbidden = map[string][]string{
 	"upstream":     {"*"},
 	"h1":           {"*"},
 	"testaddr":     {"*"},
+	"hosts":        {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},
 	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec"},

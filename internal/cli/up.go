@@ -76,6 +76,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 				Output:    con.Line,
 				Force:     force,
 				Guardian:  guardianArgv(),
+				Launcher:  launcherArgv(),
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err

@@ -452,7 +452,7 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	spec := supervisor.ReplicaSpec{
 		Name: r.name, App: a.name, Revision: rev.name,
 		Command: rev.entry.Command, Shell: rev.entry.Shell,
-		Dir: rev.entry.Dir, Env: r.env,
+		Dir: rev.entry.Dir, Env: r.env, Hosts: e.hostsFile,
 		Probes:           remapExtraPorts(remapProbes(rev.probes, a.containerPorts, r.port), r.extraPorts),
 		TerminationGrace: rev.grace,
 	}

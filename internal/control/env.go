@@ -17,6 +17,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
+	"github.com/cove-env/cove/internal/hosts"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -66,6 +67,10 @@ type Options struct {
 	// supervisor.Guardian) that kills the replicas if cove dies without
 	// stopping them; empty runs without one.
 	Guardian []string
+	// Launcher is the command line of the replica launcher (see
+	// supervisor.Options.Launcher), through which replicas resolve the
+	// environment's app names; empty leaves them the machine's /etc/hosts.
+	Launcher []string
 }
 
 // EventKind names a progress event.
@@ -123,8 +128,13 @@ type Env struct {
 	// reloadMu serialises reloads and TCP listener changes; it is taken
 	// before mu, never while holding it.
 	reloadMu sync.Mutex
-	// tcp are the edge's TCP listeners by exposed port.
-	tcp map[int]*tcpListener
+	// tcp are the edge's TCP listeners by address.
+	tcp map[string]*tcpListener
+	// names gives each app a loopback address that replicas resolve its
+	// name to, through hostsFile; nil when replicas see the machine's
+	// /etc/hosts (edge.appNames: false, or no launcher).
+	names     *hosts.Table
+	hostsFile string
 	// applied is each app's ingress as last applied (at start or by a
 	// reload), under reloadMu.
 	applied map[string]*spec.Ingress
@@ -235,6 +245,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		Output:   e.output,
 		OnChange: e.replicaChanged,
 		Guardian: guardian,
+		Launcher: e.opts.Launcher,
 	})
 	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{MaxMessageSize: maxDaprRequestSize(e.spec)})
 
@@ -267,6 +278,9 @@ func (e *Env) run(ctx context.Context) (err error) {
 	e.comps = comps
 	e.mu.Unlock()
 	if err != nil {
+		return err
+	}
+	if err := e.writeHosts(); err != nil {
 		return err
 	}
 	if err := e.startApps(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cove-env/cove/internal/supervisor"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,11 +23,25 @@ import (
 // The test binary doubles as the app: with COVE_TEST_APP set it serves its
 // environment as JSON on $PORT.
 func TestMain(m *testing.M) {
+	runAsLauncher()
 	if os.Getenv("COVE_TEST_APP") != "" {
 		serveEnv()
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// launcherArg makes the test binary the replica launcher, as `cove
+// replica-launcher` is for cove up.
+const launcherArg = "control-test-launcher"
+
+// runAsLauncher runs the launcher when the test binary was started as one.
+// It comes before anything that reads the environment: the launcher has
+// the replica's.
+func runAsLauncher() {
+	if len(os.Args) > 1 && os.Args[1] == launcherArg {
+		os.Exit(supervisor.RunLauncher(os.Args[2:]))
+	}
 }
 
 func serveEnv() {

@@ -37,6 +37,7 @@ import (
 // PORT_<target> gets a TCP echo. An echo reads until the client
 // half-closes, then answers "<name>:<what it read>".
 func init() {
+	runAsLauncher()
 	mode := os.Getenv("COVE_TEST_EDGE_APP")
 	if mode == "" {
 		return
@@ -77,6 +78,25 @@ func init() {
 			env[k] = v
 		}
 		_ = json.NewEncoder(w).Encode(env)
+	})
+	// /dial?addr=host:port&msg=m does a TCP echo exchange from inside
+	// the replica, resolving host as the replica does.
+	http.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
+		c, err := net.DialTimeout("tcp", r.FormValue("addr"), 5*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, r.FormValue("msg"))
+		_ = c.(*net.TCPConn).CloseWrite()
+		b, err := io.ReadAll(c)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Write(b)
 	})
 	http.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
 		held.Add(1)
@@ -143,6 +163,10 @@ func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	opts.Spec, opts.HTTPPort, opts.HTTPSPort = env, testaddr.FreePort(t), testaddr.FreePort(t)
+	if opts.Launcher == nil {
+		// As cove up does: replicas resolve the apps' names.
+		opts.Launcher = []string{testExe(t), launcherArg}
+	}
 	opts.StopGrace = cmpOr(opts.StopGrace, 5*time.Second)
 	opts.Events = func(ev Event) {
 		if ev.Kind == EventReady {
@@ -307,6 +331,30 @@ apps:
 					t.Errorf("CONNECT %s: %d %q, want %d %q", tt.authority, status, got, tt.status, tt.want)
 				}
 			})
+		}
+	})
+	t.Run("from inside by name", func(t *testing.T) {
+		tests := []struct {
+			addr string
+			want string
+		}{
+			{addr: fmt.Sprintf("queue:%d", queuePort), want: "main:ping"},
+			{addr: fmt.Sprintf("db:%d", dbPort), want: "main:ping"},
+			{addr: "web:9100", want: "9100:ping"},
+			{addr: fmt.Sprintf("web:%d", extPort), want: "9000:ping"},
+			{addr: fmt.Sprintf("queue.internal.localhost:%d", queuePort), want: "main:ping"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.addr, func(t *testing.T) {
+				status, got := edgeGet(t, st.Edge.HTTP, "web.localhost", "/dial?msg=ping&addr="+neturl.QueryEscape(tt.addr), nil)
+				if status != 200 || got != tt.want {
+					t.Errorf("dial %s from web: %d %q, want %q", tt.addr, status, got, tt.want)
+				}
+			})
+		}
+		// A port the app does not expose is closed, as in ACA.
+		if status, got := edgeGet(t, st.Edge.HTTP, "web.localhost", "/dial?msg=ping&addr="+neturl.QueryEscape("queue:6001"), nil); status != http.StatusBadGateway || !strings.Contains(got, "refused") {
+			t.Errorf("dial queue:6001 from web: %d %q, want connection refused", status, got)
 		}
 	})
 	t.Run("additional port mapping", func(t *testing.T) {

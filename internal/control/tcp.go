@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cove-env/cove/internal/edge"
+	"github.com/cove-env/cove/internal/hosts"
 )
 
 // tcpListener is one of the edge's TCP ports and the app port it serves.
@@ -18,9 +19,12 @@ type tcpListener struct {
 }
 
 // syncTCP opens an edge listener for every external TCP port of the apps
-// (a tcp app's exposedPort and external additionalPortMappings) and closes
-// those no app exposes any more. Closing a listener refuses new
-// connections only; open ones run on until either side ends them.
+// (a tcp app's exposedPort and external additionalPortMappings) on the
+// edge's address, and, when replicas resolve app names, one for every TCP
+// port of each app on the app's own address, so `<app>:<port>` reaches it
+// from inside. It closes those no app exposes any more. Closing a listener
+// refuses new connections only; open ones run on until either side ends
+// them.
 func (e *Env) syncTCP() error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
@@ -29,34 +33,44 @@ func (e *Env) syncTCP() error {
 
 // syncTCPLocked is syncTCP with reloadMu held.
 func (e *Env) syncTCPLocked() error {
-	want := map[int]edge.TCPPort{}
+	want := map[string]edge.TCPPort{}
 	e.mu.Lock()
 	for _, a := range e.apps {
 		for _, p := range a.ingress.ExternalTCPPorts() {
-			want[p] = edge.TCPPort{App: a.name, Port: p}
+			want[net.JoinHostPort(e.spec.Edge.Address, strconv.Itoa(p))] = edge.TCPPort{App: a.name, Port: p}
+		}
+		if e.names == nil {
+			continue
+		}
+		if addr, ok := e.names.Addr(a.name); ok {
+			for _, p := range a.ingress.TCPPorts() {
+				want[net.JoinHostPort(addr.String(), strconv.Itoa(p))] = edge.TCPPort{App: a.name, Port: p, Inside: true}
+			}
 		}
 	}
 	e.mu.Unlock()
 	if e.tcp == nil {
-		e.tcp = map[int]*tcpListener{}
+		e.tcp = map[string]*tcpListener{}
 	}
-	for port, l := range e.tcp {
-		if want[port] != l.port {
+	for addr, l := range e.tcp {
+		if want[addr] != l.port {
 			l.ln.Close()
 			<-l.done
-			delete(e.tcp, port)
+			delete(e.tcp, addr)
 		}
 	}
 	var errs []error
-	for port, p := range want {
-		if _, ok := e.tcp[port]; ok {
+	for addr, p := range want {
+		if _, ok := e.tcp[addr]; ok {
 			continue
 		}
-		addr := net.JoinHostPort(e.spec.Edge.Address, strconv.Itoa(port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("app %s: edge cannot listen for TCP on %s: %w (is another process using the port? change exposedPort in %s)",
-				p.App, addr, err, filepath.Base(e.appFile(p.App))))
+			fix := "is another process using the port? change exposedPort in " + filepath.Base(e.appFile(p.App))
+			if p.Inside {
+				fix = "is another cove environment using the address? set edge.appNames: false in " + filepath.Base(e.spec.File)
+			}
+			errs = append(errs, fmt.Errorf("app %s: edge cannot listen for TCP on %s: %w (%s)", p.App, addr, err, fix))
 			continue
 		}
 		l := &tcpListener{port: p, ln: ln, done: make(chan struct{})}
@@ -66,9 +80,29 @@ func (e *Env) syncTCPLocked() error {
 				e.log.Warn("edge TCP listener stopped", "app", p.App, "port", p.Port, "err", err)
 			}
 		}()
-		e.tcp[port] = l
+		e.tcp[addr] = l
 	}
 	return errors.Join(errs...)
+}
+
+// writeHosts gives every app its address and writes the hosts file the
+// replicas see as /etc/hosts, when they are to resolve app names. The apps
+// of a running environment do not change (adding one takes a restart), so
+// it is written once, before any replica starts.
+func (e *Env) writeHosts() error {
+	if !e.spec.Edge.Names() || len(e.opts.Launcher) == 0 {
+		return nil
+	}
+	t := hosts.New(e.spec.Dir)
+	for _, entry := range e.spec.Apps {
+		t.Add(entry.App.Name)
+	}
+	file := filepath.Join(e.stateDir, "hosts")
+	if err := t.Write(file, e.spec.Domain); err != nil {
+		return err
+	}
+	e.names, e.hostsFile = t, file
+	return nil
 }
 
 // appFile is the ACA YAML file of an app, for messages.

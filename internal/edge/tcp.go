@@ -30,15 +30,24 @@ const (
 	tcpBufferSize = 32 << 10
 )
 
-// TCPPort names what a TCP listener of the public edge serves: an app's
-// external exposed port, either its main ingress with transport tcp or one
-// of its additionalPortMappings.
+// TCPPort names what a TCP listener of the edge serves: an app's exposed
+// port, either its main ingress with transport tcp or one of its
+// additionalPortMappings. On the public address only external ports are
+// served; a listener for callers inside the environment (Inside, on the
+// app's own address) serves internal ones too, and, as the internal proxy,
+// applies no ipSecurityRestrictions.
 type TCPPort struct {
-	App  string
-	Port int
+	App    string
+	Port   int
+	Inside bool
 }
 
-func (p TCPPort) String() string { return fmt.Sprintf("%s:%d", p.App, p.Port) }
+func (p TCPPort) String() string {
+	if p.Inside {
+		return fmt.Sprintf("%s:%d (inside)", p.App, p.Port)
+	}
+	return fmt.Sprintf("%s:%d", p.App, p.Port)
+}
 
 // ServeTCP accepts raw TCP connections on ln and proxies each, bytes as
 // they are, to a ready replica of p.App by round robin. The app, its port
@@ -51,7 +60,7 @@ func (p TCPPort) String() string { return fmt.Sprintf("%s:%d", p.App, p.Port) }
 // flight; or when ctx ends, after closing ln and every connection it
 // accepted.
 func (e *Edge) ServeTCP(ctx context.Context, ln net.Listener, p TCPPort) error {
-	log := e.log.With("app", p.App, "port", p.Port)
+	log := e.log.With("app", p.App, "port", p.Port, "inside", p.Inside)
 	log.LogAttrs(ctx, slog.LevelInfo, "edge listening", slog.String("listener", "tcp"), slog.String("addr", ln.Addr().String()))
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -125,18 +134,22 @@ func (e *Edge) serveTCPConn(ctx context.Context, c net.Conn, p TCPPort, log *slo
 }
 
 // tcpRoute checks a new connection against the current table: the app must
-// still expose the port externally, and its IP rules must admit the
-// client. reason is set when the connection is refused.
+// still expose the port (externally, for a public listener), and on the
+// public address its IP rules must admit the client. reason is set when the
+// connection is refused.
 func tcpRoute(t *routing.Table, p TCPPort, client string) (app *routing.App, target int, reason string) {
 	app, ok := t.App(p.App)
 	if !ok {
 		return nil, 0, "the app is gone"
 	}
-	target, ok = app.Ingress.TCPTarget(p.Port, false)
+	target, ok = app.Ingress.TCPTarget(p.Port, p.Inside)
 	if !ok {
+		if p.Inside {
+			return nil, 0, "the app no longer exposes the port"
+		}
 		return nil, 0, "the app no longer exposes the port externally"
 	}
-	if rules := app.Ingress.IPRules; rules != nil {
+	if rules := app.Ingress.IPRules; rules != nil && !p.Inside {
 		ap, err := netip.ParseAddrPort(client)
 		if err != nil || !rules.Permits(ap.Addr()) {
 			return nil, 0, "client address not allowed (ipSecurityRestrictions)"

@@ -114,7 +114,10 @@ func TestServeTCP(t *testing.T) {
 		in   routing.Ingress
 		eps  []routing.Endpoint
 		port int
-		want []string
+		// inside serves the port to callers inside the environment, on
+		// the app's own address.
+		inside bool
+		want   []string
 	}{
 		{
 			name: "echo through the exposed port, round robin",
@@ -185,12 +188,47 @@ func TestServeTCP(t *testing.T) {
 			port: 9000,
 			want: []string{""},
 		},
+		{
+			name:   "inside, an internal tcp app is served",
+			in:     routing.Ingress{External: false, Transport: routing.TransportTCP, TargetPort: 5432, ExposedPort: 5432},
+			eps:    []routing.Endpoint{{Replica: "r1", Addr: a}},
+			port:   5432,
+			inside: true,
+			want:   []string{"a:ping"},
+		},
+		{
+			name: "inside, an internal additional port is served",
+			in: routing.Ingress{External: true, TargetPort: 8080, AdditionalPorts: []routing.PortMapping{
+				{External: false, TargetPort: 9000, ExposedPort: 9000},
+			}},
+			eps:    []routing.Endpoint{{Replica: "r1", Addr: a, Ports: map[int]string{9000: b}}},
+			port:   9000,
+			inside: true,
+			want:   []string{"b:ping"},
+		},
+		{
+			name: "inside, ip rules do not apply, as through the internal proxy",
+			in: routing.Ingress{External: true, Transport: routing.TransportTCP, TargetPort: 5432, ExposedPort: 5432,
+				IPRules: &routing.IPRules{Allow: false, Ranges: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
+			eps:    []routing.Endpoint{{Replica: "r1", Addr: a}},
+			port:   5432,
+			inside: true,
+			want:   []string{"a:ping"},
+		},
+		{
+			name:   "inside, a port the app does not expose is closed",
+			in:     routing.Ingress{External: false, Transport: routing.TransportTCP, TargetPort: 5432, ExposedPort: 5432},
+			eps:    []routing.Endpoint{{Replica: "r1", Addr: a}},
+			port:   5433,
+			inside: true,
+			want:   []string{""},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
 			env := newEnv(t, Options{}, tcpApp("db", &in, tt.eps...))
-			addr := serveTCP(t, env.edge, TCPPort{App: "db", Port: tt.port})
+			addr := serveTCP(t, env.edge, TCPPort{App: "db", Port: tt.port, Inside: tt.inside})
 			var got []string
 			for range tt.want {
 				got = append(got, exchange(t, addr, "ping"))

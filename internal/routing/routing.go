@@ -190,17 +190,24 @@ func (in *Ingress) TCPTarget(exposed int, inside bool) (int, bool) {
 	return 0, false
 }
 
-// ExternalTCPPorts lists the ports the edge listens on for the app.
-func (in *Ingress) ExternalTCPPorts() []int {
+// ExternalTCPPorts lists the ports the edge listens on for the app on its
+// public address.
+func (in *Ingress) ExternalTCPPorts() []int { return in.tcpPorts(false) }
+
+// TCPPorts lists every exposed TCP port of the app, external or not: those
+// it is reached on from inside.
+func (in *Ingress) TCPPorts() []int { return in.tcpPorts(true) }
+
+func (in *Ingress) tcpPorts(inside bool) []int {
 	if in == nil {
 		return nil
 	}
 	var out []int
-	if in.IsTCP() && in.External && in.ExposedPort > 0 {
+	if in.IsTCP() && (inside || in.External) && in.ExposedPort > 0 {
 		out = append(out, in.ExposedPort)
 	}
 	for _, m := range in.AdditionalPorts {
-		if m.External && m.ExposedPort > 0 {
+		if (inside || m.External) && m.ExposedPort > 0 {
 			out = append(out, m.ExposedPort)
 		}
 	}

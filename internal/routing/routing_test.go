@@ -53,6 +53,15 @@ func TestTCPTarget(t *testing.T) {
 	if got := internalTCP.ExternalTCPPorts(); len(got) != 0 {
 		t.Errorf("internal tcp app's ExternalTCPPorts = %v, want none", got)
 	}
+	// From inside, every TCP port counts; an HTTP app's main port is not one.
+	for _, c := range []struct {
+		in   *Ingress
+		want []int
+	}{{in, []int{15432, 19000, 9100}}, {internalTCP, []int{6000}}, {httpApp, []int{9000}}, {nil, nil}} {
+		if diff := cmp.Diff(c.want, c.in.TCPPorts()); diff != "" {
+			t.Errorf("TCPPorts (-want +got):\n%s", diff)
+		}
+	}
 }
 
 func TestPickLeastLoaded(t *testing.T) {

@@ -56,7 +56,15 @@ type Edge struct {
 	// headers through the edge, as a Go duration ("240s", "10m"); empty
 	// means ACA's 240 seconds.
 	RequestTimeout string `json:"requestTimeout,omitempty"`
+	// AppNames, true unless set false, has replicas resolve the apps'
+	// names (`<app>`, `<app>.internal.<domain>`) to addresses where the
+	// edge serves each app's TCP ports, through a hosts file of the
+	// environment's own (Linux).
+	AppNames *bool `json:"appNames,omitempty"`
 }
+
+// Names reports whether replicas resolve app names (AppNames).
+func (e Edge) Names() bool { return e.AppNames == nil || *e.AppNames }
 
 // Timeout returns RequestTimeout as a duration; zero when unset.
 func (e Edge) Timeout() time.Duration {
@@ -274,6 +282,7 @@ func (l *loader) settings(f *envFile) {
 			env.Edge.HTTPPort = e.HTTPPort
 			d.port("edge.httpPort", e.HTTPPort)
 		}
+		env.Edge.AppNames = e.AppNames
 		if d.has("edge.requestTimeout") {
 			env.Edge.RequestTimeout = e.RequestTimeout
 			if t, err := time.ParseDuration(e.RequestTimeout); err != nil || t <= 0 {

@@ -420,6 +420,23 @@ func TestLoadDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
+	if !env.Edge.Names() {
+		t.Error("replicas do not resolve app names by default")
+	}
+}
+
+func TestLoadAppNamesOff(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"cove.yaml":    "edge: {appNames: false}\napps:\n  - {file: backend.yaml, command: ./backend}\n",
+		"backend.yaml": backendApp,
+	})
+	env, err := Load(filepath.Join(dir, "cove.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Edge.Names() {
+		t.Error("edge.appNames: false leaves replicas resolving app names")
+	}
 }
 
 func TestLoadProblemsNameFilesAsGiven(t *testing.T) {
