@@ -249,6 +249,9 @@ func (e *Env) run(ctx context.Context) (err error) {
 	})
 	e.invoker = invoke.New(sidecar.RoutingResolver{Source: &e.routes}, invoke.Options{MaxMessageSize: maxDaprRequestSize(e.spec)})
 
+	if err := e.writeHosts(); err != nil {
+		return err
+	}
 	edgeSrv := edge.New(edge.Options{
 		RequestTimeout: e.spec.Edge.Timeout(),
 		Routes:         &e.routes,
@@ -259,7 +262,9 @@ func (e *Env) run(ctx context.Context) (err error) {
 	e.edge, e.edgeCerts, e.planeCtx = edgeSrv, edgeCerts, planeCtx
 	edgeDone := make(chan error, 1)
 	go func() {
-		edgeDone <- edgeSrv.Serve(planeCtx, edge.Listeners{HTTP: e.publicLn, HTTPS: e.tlsLn, Internal: e.internalLn})
+		ls := edge.Listeners{HTTP: e.publicLn, HTTPS: e.tlsLn, Internal: e.internalLn}
+		ls.Apps, ls.AppsTLS = e.listenAppAddresses()
+		edgeDone <- edgeSrv.Serve(planeCtx, ls)
 	}()
 
 	api := &http.Server{Handler: e.apiHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -278,9 +283,6 @@ func (e *Env) run(ctx context.Context) (err error) {
 	e.comps = comps
 	e.mu.Unlock()
 	if err != nil {
-		return err
-	}
-	if err := e.writeHosts(); err != nil {
 		return err
 	}
 	if err := e.startApps(ctx); err != nil {

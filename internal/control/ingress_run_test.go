@@ -98,6 +98,19 @@ func init() {
 		}
 		w.Write(b)
 	})
+	// /fetch?url=u GETs u from inside the replica without a proxy, as
+	// clients that ignore HTTP_PROXY do.
+	http.HandleFunc("/fetch", func(w http.ResponseWriter, r *http.Request) {
+		c := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+		res, err := c.Get(r.FormValue("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	})
 	http.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
 		held.Add(1)
 		defer held.Done()
@@ -357,6 +370,22 @@ apps:
 			t.Errorf("dial queue:6001 from web: %d %q, want connection refused", status, got)
 		}
 	})
+	t.Run("http by name without the proxy", func(t *testing.T) {
+		if !canBindLowPorts() {
+			t.Skip("serving http://<app> on apps' own addresses takes port 80, which this user may not bind")
+		}
+		for _, u := range []string{"http://web/held", "https://web/held", "http://web.internal.localhost/held"} {
+			status, got := edgeGet(t, st.Edge.HTTP, "web.localhost", "/fetch?url="+neturl.QueryEscape(u), nil)
+			if status != 200 || got != "0" {
+				t.Errorf("GET %s from web: %d %q, want 200 \"0\"", u, status, got)
+			}
+		}
+		// A TCP app has no HTTP ingress: its name answers 404 saying so.
+		status, got := edgeGet(t, st.Edge.HTTP, "web.localhost", "/fetch?url="+neturl.QueryEscape("http://queue/"), nil)
+		if status != http.StatusNotFound || !strings.Contains(got, "transport tcp") {
+			t.Errorf("GET http://queue/ from web: %d %q", status, got)
+		}
+	})
 	t.Run("additional port mapping", func(t *testing.T) {
 		if got := tcpExchange(t, at(extPort), "ping"); got != "9000:ping" {
 			t.Errorf("external additional port: got %q", got)
@@ -387,6 +416,20 @@ apps:
 			t.Errorf("app URLs (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// canBindLowPorts reports whether this process may listen on ports below
+// 1024.
+func canBindLowPorts() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return false
+	}
+	start, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && start <= 80
 }
 
 func portOf(addr string) string {

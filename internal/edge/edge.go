@@ -361,6 +361,11 @@ type Listeners struct {
 	// Internal is the internal proxy apps reach through HTTP_PROXY: HTTP/1.1
 	// (with CONNECT) and h2c.
 	Internal net.Listener
+	// Apps and AppsTLS serve the internal proxy's routes on apps' own
+	// addresses, port 80 and 443, to clients that resolve `<app>` and
+	// call http://<app> or https://<app> without a proxy; TLS is the
+	// environment CA's, as for https://<app> through the proxy.
+	Apps, AppsTLS []net.Listener
 }
 
 // Serve runs the listeners until ctx ends, then shuts them down gracefully:
@@ -377,6 +382,9 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 
+	if len(ls.AppsTLS) > 0 && e.certs == nil {
+		return errors.New("edge: app HTTPS listeners need Options.Certificates")
+	}
 	type listener struct {
 		name string
 		ln   net.Listener
@@ -387,6 +395,12 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 		{name: "public", ln: ls.HTTP, h: e.PublicHandler()},
 		{name: "public-tls", ln: ls.HTTPS, h: e.PublicHandler(), tls: e.publicTLSConfig()},
 		{name: "internal", ln: ls.Internal, h: e.InternalHandler()},
+	}
+	for _, ln := range ls.Apps {
+		all = append(all, listener{name: "app", ln: ln, h: e.InternalHandler()})
+	}
+	for _, ln := range ls.AppsTLS {
+		all = append(all, listener{name: "app-tls", ln: ln, h: e.InternalHandler(), tls: e.innerTLSConfig()})
 	}
 	if ls.HTTPS != nil && e.httpsPort.Load() == 0 {
 		if a, ok := ls.HTTPS.Addr().(*net.TCPAddr); ok {
@@ -434,7 +448,11 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 		if _, isInner := l.ln.(*h1.ConnListener); !isInner {
-			e.log.LogAttrs(ctx, slog.LevelInfo, "edge listening",
+			level := slog.LevelInfo
+			if strings.HasPrefix(l.name, "app") {
+				level = slog.LevelDebug // one per app: too many for a start's summary
+			}
+			e.log.LogAttrs(ctx, level, "edge listening",
 				slog.String("listener", l.name), slog.String("addr", l.ln.Addr().String()))
 		}
 		go func() {

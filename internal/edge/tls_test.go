@@ -36,6 +36,9 @@ type servedEnv struct {
 	http     string // host:port of the public cleartext listener
 	https    string // host:port of the public TLS listener
 	internal string // host:port of the internal proxy
+	// app and appTLS serve the internal routes as an app's own address
+	// does (Listeners.Apps and AppsTLS).
+	app, appTLS string
 }
 
 func serveEnv(t testing.TB, opts Options, apps ...*routing.App) *servedEnv {
@@ -51,17 +54,19 @@ func serveEnv(t testing.TB, opts Options, apps ...*routing.App) *servedEnv {
 	src := &routing.Source{}
 	src.Store(routing.NewTable(apps))
 	opts.Routes, opts.Certificates = src, certs.GetCertificate
-	pub, sec, in := listen(t), listen(t), listen(t)
+	pub, sec, in, app, appTLS := listen(t), listen(t), listen(t), listen(t), listen(t)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	done := make(chan error, 1)
-	go func() { done <- New(opts).Serve(ctx, Listeners{HTTP: pub, HTTPS: sec, Internal: in}) }()
+	ls := Listeners{HTTP: pub, HTTPS: sec, Internal: in, Apps: []net.Listener{app}, AppsTLS: []net.Listener{appTLS}}
+	go func() { done <- New(opts).Serve(ctx, ls) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &servedEnv{routes: src, ca: ca, http: pub.Addr().String(), https: sec.Addr().String(), internal: in.Addr().String()}
+	return &servedEnv{routes: src, ca: ca, http: pub.Addr().String(), https: sec.Addr().String(), internal: in.Addr().String(),
+		app: app.Addr().String(), appTLS: appTLS.Addr().String()}
 }
 
 // caFile writes the CA certificate for curl.
@@ -497,6 +502,40 @@ func TestInternalHTTPS(t *testing.T) {
 	out, err := curlProxy(t, "http://"+env.internal, "--cacert", env.caFile(t), "-o", "/dev/null", "-w", "%{http_code}", "https://api/")
 	if err != nil || out != "200" {
 		t.Errorf("curl through the proxy: %q, %v", out, err)
+	}
+}
+
+// TestAppAddresses calls apps on their own addresses, as replicas that
+// resolve `<app>` do without a proxy: http://<app> and https://<app> reach
+// the app through the edge, with the environment CA's certificate.
+func TestAppAddresses(t *testing.T) {
+	var calls atomic.Int64
+	env := serveEnv(t, Options{}, internalAppWith("api", protoReplica(t, "api", "api-a", &calls)))
+	for _, tt := range []struct {
+		url, addr, proto, xfProto string
+		protos                    func(*http.Protocols)
+	}{
+		{url: "http://api/", addr: env.app, proto: "HTTP/1.1", xfProto: "http", protos: http1},
+		{url: "http://api.internal.localhost/", addr: env.app, proto: "HTTP/2.0", xfProto: "http", protos: h2cOnly},
+		{url: "https://api/", addr: env.appTLS, proto: "HTTP/2.0", xfProto: "https", protos: anyProto},
+		{url: "https://api.internal.localhost/", addr: env.appTLS, proto: "HTTP/1.1", xfProto: "https", protos: http1},
+	} {
+		r := get(t, protoClient(t, tt.addr, env.ca.Pool(), tt.protos), tt.url, nil)
+		if r.status != http.StatusOK || r.proto != tt.proto || r.seen.XFProto != tt.xfProto {
+			t.Errorf("%s over %s: %d %s X-Forwarded-Proto %q, want 200 %s %s", tt.url, tt.proto, r.status, r.proto, r.seen.XFProto, tt.proto, tt.xfProto)
+		}
+	}
+	for _, args := range [][]string{
+		{"--connect-to", "api:80:" + env.app, "http://api/"},
+		{"--connect-to", "api:443:" + env.appTLS, "--cacert", env.caFile(t), "https://api/"},
+	} {
+		out, err := curl(t, append([]string{"-o", "/dev/null", "-w", "%{http_code}"}, args...)...)
+		if err != nil || out != "200" {
+			t.Errorf("curl %v: %q, %v", args, out, err)
+		}
+	}
+	if n := calls.Load(); n != 6 {
+		t.Errorf("the replica got %d calls, want 6", n)
 	}
 }
 
