@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 func newExecCmd() *cobra.Command {
@@ -18,8 +19,10 @@ func newExecCmd() *cobra.Command {
 		Short: "Run a command with a replica's environment",
 		Long: `Run COMMAND with the environment of one replica of APP (its PORT,
 DAPR_HTTP_PORT, DAPR_GRPC_PORT, CONTAINER_APP_* and its own variables), the
-way 'az containerapp exec' runs a command inside a container. Without
---replica, the first ready replica is used. The command's exit code is cove's.`,
+way 'az containerapp exec' runs a command inside a container. On Linux the
+command also sees the replica's /etc/hosts, so app names resolve as they do
+for the app. Without --replica, the first ready replica is used. The
+command's exit code is cove's.`,
 		Example: `  cove exec triage-backend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata'
   cove exec triage-frontend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/invoke/triage-backend/method/api/health'`,
 		Args: cobra.MinimumNArgs(2),
@@ -41,10 +44,16 @@ way 'az containerapp exec' runs a command inside a container. Without
 			if err != nil {
 				return err
 			}
-			c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
-			c.Env, c.Dir = re.Env, re.Dir
-			c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
-			err = c.Run()
+			// The command resolves app names as the replica does.
+			c, err := supervisor.StartWithHosts(func() *exec.Cmd {
+				c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
+				c.Env, c.Dir = re.Env, re.Dir
+				c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
+				return c
+			}, launcherArgv(), re.Hosts)
+			if err == nil {
+				err = c.Wait()
+			}
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				return exitError{ee.ExitCode()}

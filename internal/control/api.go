@@ -41,7 +41,7 @@ func (e *Env) apiHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no replica named %q; `cove ps` lists them", name)})
 			return
 		}
-		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env})
+		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile})
 	})
 	mux.HandleFunc("POST /v1/reload", e.serveReload)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", func(w http.ResponseWriter, r *http.Request) {

@@ -81,6 +81,9 @@ type ReplicaEnv struct {
 	Replica string   `json:"replica"`
 	Dir     string   `json:"dir"`
 	Env     []string `json:"env"`
+	// Hosts is the hosts file the replica sees as /etc/hosts; empty when
+	// it sees the machine's.
+	Hosts string `json:"hosts,omitempty"`
 }
 
 // LogEntry is one line an app's replica wrote.

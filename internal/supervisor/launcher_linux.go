@@ -44,7 +44,10 @@ func mountNamespace() (string, error) { return os.Readlink("/proc/self/ns/mnt") 
 func isolate(cmd *exec.Cmd, launcher []string, hosts, outside string) {
 	argv := append(slices.Clone(launcher), launcherHostsFlag, hosts, launcherMountFlag, outside, "--", cmd.Path)
 	argv = append(argv, cmd.Args...)
-	attr := *cmd.SysProcAttr
+	var attr syscall.SysProcAttr
+	if cmd.SysProcAttr != nil {
+		attr = *cmd.SysProcAttr
+	}
 	if os.Geteuid() == 0 {
 		// os/exec also makes every mount private to the new namespace.
 		attr.Unshareflags |= syscall.CLONE_NEWNS

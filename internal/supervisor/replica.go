@@ -198,19 +198,21 @@ func (r *replica) startProcess() (*process, error) {
 		}
 		p.pipes, writers = append(p.pipes, rd), append(writers, wr)
 	}
-	start := func(launch bool) (*exec.Cmd, error) {
-		cmd := &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr(),
+	newCmd := func() *exec.Cmd {
+		return &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr(),
 			Stdout: writers[0], Stderr: writers[1]}
-		if launch {
-			isolate(cmd, r.sup.opts.Launcher, r.spec.Hosts, r.sup.outside)
-		}
-		return cmd, cmd.Start()
 	}
-	launch := r.spec.Hosts != "" && r.sup.launches()
-	cmd, err := start(launch)
-	if err != nil && launch && namespaceRefused(err) {
-		r.sup.refuse(err)
-		cmd, err = start(false)
+	var cmd *exec.Cmd
+	var err error
+	if r.spec.Hosts != "" && r.sup.launches() {
+		var refused error
+		cmd, refused, err = startLaunched(newCmd, r.sup.opts.Launcher, r.spec.Hosts, r.sup.outside)
+		if refused != nil {
+			r.sup.refuse(refused)
+		}
+	} else {
+		cmd = newCmd()
+		err = cmd.Start()
 	}
 	closeAll(writers) // the child has its own copies
 	if err != nil {

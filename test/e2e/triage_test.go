@@ -108,6 +108,30 @@ func TestTriage(t *testing.T) {
 		}
 	})
 
+	t.Run("internal app by name without a proxy", func(t *testing.T) {
+		// cove exec resolves app names as the replica does: getent goes
+		// through glibc's resolver, and the address it names is the one
+		// the edge serves the app on.
+		out, err := e.cove("exec", "triage-frontend", "--", "getent", "hosts", "triage-backend")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(out)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "127.") || f[1] != "triage-backend" {
+			t.Fatalf("getent hosts triage-backend = %q, want the app's loopback address", out)
+		}
+		if os.Geteuid() != 0 {
+			return // port 80 on the app's address takes root; HTTP_PROXY covers it
+		}
+		out, err = e.cove("exec", "triage-frontend", "--", "curl", "-s", "-f", "--noproxy", "*", "http://triage-backend/api/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, `"healthy"`) {
+			t.Fatalf("http://triage-backend/api/health without the proxy = %q", out)
+		}
+	})
+
 	t.Run("edge: frontend is public, backend is internal", func(t *testing.T) {
 		if code, body := e.edge(t, http.MethodGet, "triage-frontend", "/", ""); code != http.StatusOK || !strings.Contains(body, "Patient triage") {
 			t.Errorf("frontend through the edge: %d %q", code, body)
