@@ -20,6 +20,7 @@ func ingressRoute(in *spec.Ingress) (*routing.Ingress, error) {
 		TargetPort:    in.TargetPort,
 		Transport:     strings.ToLower(in.Transport),
 		AllowInsecure: in.AllowInsecure,
+		TargetHTTPS:   strings.EqualFold(in.TargetPortHTTPScheme, "https"),
 		ClientCert:    routing.ClientCertIgnore,
 	}
 	if r.Transport == "" {

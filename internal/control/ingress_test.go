@@ -29,7 +29,8 @@ func TestIngressRoute(t *testing.T) {
 			name: "every policy",
 			in: spec.Ingress{
 				TargetPort: 80, Transport: "http2", AllowInsecure: true, ClientCertificateMode: "require",
-				StickySessions: &spec.StickySessions{Affinity: "sticky"},
+				TargetPortHTTPScheme: "https",
+				StickySessions:       &spec.StickySessions{Affinity: "sticky"},
 				IPSecurityRestrictions: []spec.IPSecurityRestriction{
 					{Name: "office", IPAddressRange: "203.0.113.0/24", Action: "Allow"},
 					{Name: "home", IPAddressRange: "198.51.100.7", Action: "Allow"},
@@ -41,6 +42,7 @@ func TestIngressRoute(t *testing.T) {
 			},
 			want: routing.Ingress{
 				TargetPort: 80, Transport: "http2", AllowInsecure: true, ClientCert: routing.ClientCertRequire, Sticky: true,
+				TargetHTTPS: true,
 				IPRules: &routing.IPRules{Allow: true, Ranges: []netip.Prefix{
 					netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.7/32"),
 				}},

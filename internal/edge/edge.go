@@ -97,6 +97,9 @@ type Edge struct {
 	replicas *upstream.Transport
 	// h2c speaks cleartext HTTP/2 to apps with transport http2.
 	h2c *http.Transport
+	// replicaTLS and replicaH2 reach apps that serve HTTPS on their target
+	// port, over HTTP/1.1 and (transport http2) HTTP/2.
+	replicaTLS, replicaH2 *http.Transport
 	// bounded is roundTrip with the request timeout on response headers.
 	bounded http.RoundTripper
 	dialer  *net.Dialer
@@ -180,6 +183,16 @@ func New(opts Options) *Edge {
 		},
 	}
 	e.h2c.Protocols.SetUnencryptedHTTP2(true)
+	// An app's own certificate is not checked, as ACA's ingress does not:
+	// the edge is what clients trust, and an app serving HTTPS on its
+	// target port usually does so with a development certificate.
+	e.replicaTLS = e.transport.Clone()
+	e.replicaTLS.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	e.replicaH2 = e.replicaTLS.Clone()
+	e.replicaH2.MaxIdleConnsPerHost = 4
+	e.replicaH2.Protocols = new(http.Protocols)
+	e.replicaH2.Protocols.SetHTTP2(true)
+	e.replicaH2.HTTP2 = e.h2c.HTTP2
 	e.replicas = &upstream.Transport{
 		Dial:                  e.dialer.DialContext,
 		Fallback:              &timeoutTransport{base: e.transport.RoundTrip, d: e.timeout},

@@ -26,8 +26,12 @@ type hop struct {
 	// scheme is the upstream scheme of a forward-proxied request; replicas
 	// always speak plain HTTP.
 	scheme string
-	// h2c sends the request over cleartext HTTP/2 (transport http2).
+	// h2c sends the request over HTTP/2 (transport http2): cleartext, or
+	// over TLS with tls.
 	h2c bool
+	// tls sends the request over TLS, to an app that serves HTTPS on its
+	// target port (targetPortHttpScheme: https).
+	tls bool
 	// pol is what the public edge's policies add to the request and its
 	// response.
 	pol policy
@@ -87,13 +91,14 @@ func (e *Edge) proxyToApp(w http.ResponseWriter, r *http.Request, app *routing.A
 	defer done()
 	// Upgrades (WebSocket) are an HTTP/1.1 mechanism, so they keep to it.
 	h.h2c = target == 0 && in != nil && in.Transport == routing.TransportHTTP2 && r.Header.Get("Upgrade") == ""
+	h.tls = target == 0 && in != nil && in.TargetHTTPS
 	e.serveProxy(e.appProxy, w, r, h)
 }
 
-// roundTripApp sends a request to a replica: over cleartext HTTP/2 when its
-// hop asks for it, else HTTP/1.1.
+// roundTripApp sends a request to a replica: plain HTTP/1.1 on the
+// handler's goroutine unless its hop asks for HTTP/2 or TLS.
 func (e *Edge) roundTripApp(req *http.Request) (*http.Response, error) {
-	if h := hopFrom(req.Context()); h != nil && h.h2c {
+	if h := hopFrom(req.Context()); h != nil && (h.h2c || h.tls) {
 		return e.bounded.RoundTrip(req)
 	}
 	return e.replicas.RoundTrip(req)
@@ -101,7 +106,14 @@ func (e *Edge) roundTripApp(req *http.Request) (*http.Response, error) {
 
 // roundTrip sends an outbound request over the transport its hop asks for.
 func (e *Edge) roundTrip(req *http.Request) (*http.Response, error) {
-	if h := hopFrom(req.Context()); h != nil && h.h2c {
+	h := hopFrom(req.Context())
+	switch {
+	case h == nil:
+	case h.tls && h.h2c:
+		return e.replicaH2.RoundTrip(req)
+	case h.tls:
+		return e.replicaTLS.RoundTrip(req)
+	case h.h2c:
 		return e.h2c.RoundTrip(req)
 	}
 	return e.transport.RoundTrip(req)
@@ -146,6 +158,9 @@ func (e *Edge) rewriteToApp(pr *httputil.ProxyRequest) {
 		return // not routed by this edge; the transport fails it as a 502
 	}
 	pr.Out.URL.Scheme = "http"
+	if h.tls {
+		pr.Out.URL.Scheme = "https"
+	}
 	pr.Out.URL.Host = h.addr
 	// ACA's ingress keeps the Host the caller used; apps build absolute URLs
 	// and check virtual hosts from it.

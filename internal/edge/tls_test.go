@@ -113,6 +113,7 @@ func anyProto(p *http.Protocols) { p.SetHTTP1(true); p.SetHTTP2(true) }
 // arrived over and the headers the edge set.
 type protoSeen struct {
 	Proto   string
+	TLS     bool // the request reached the replica over TLS
 	XFProto string
 	XFCC    string
 	Replica string
@@ -122,24 +123,76 @@ type protoSeen struct {
 // protoSeen; calls counts the requests it served.
 func protoReplica(t testing.TB, app, name string, calls *atomic.Int64) routing.Endpoint {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls != nil {
-			calls.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(protoSeen{
-			Proto:   r.Proto,
-			XFProto: r.Header.Get("X-Forwarded-Proto"),
-			XFCC:    r.Header.Get(xfccHeader),
-			Replica: name,
-		})
-	}))
+	srv := httptest.NewUnstartedServer(protoHandler(name, calls))
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return routing.Endpoint{App: app, Revision: app + "--1", Replica: name, Addr: srv.Listener.Addr().String()}
+}
+
+// tlsReplica is protoReplica serving HTTPS (HTTP/1.1 and h2) with a
+// self-signed certificate, as an app with targetPortHttpScheme: https.
+func tlsReplica(t testing.TB, app, name string) routing.Endpoint {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(protoHandler(name, nil))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return routing.Endpoint{App: app, Revision: app + "--1", Replica: name, Addr: srv.Listener.Addr().String()}
+}
+
+func protoHandler(name string, calls *atomic.Int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if calls != nil {
+			calls.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(protoSeen{
+			Proto:   r.Proto,
+			TLS:     r.TLS != nil,
+			XFProto: r.Header.Get("X-Forwarded-Proto"),
+			XFCC:    r.Header.Get(xfccHeader),
+			Replica: name,
+		})
+	}
+}
+
+// TestTargetHTTPS: an app that serves HTTPS on its target port
+// (targetPortHttpScheme: https) is reached over TLS, whatever the caller
+// used, over HTTP/2 with transport http2; its self-signed certificate is
+// accepted, as in ACA.
+func TestTargetHTTPS(t *testing.T) {
+	env := serveEnv(t, Options{},
+		appWith("web", routing.Ingress{AllowInsecure: true, TargetHTTPS: true}, tlsReplica(t, "web", "web-a")),
+		appWith("grpc", routing.Ingress{AllowInsecure: true, TargetHTTPS: true, Transport: routing.TransportHTTP2}, tlsReplica(t, "grpc", "grpc-a")),
+		appWith("plain", routing.Ingress{AllowInsecure: true}, protoReplica(t, "plain", "plain-a", nil)),
+	)
+	proxy := &url.URL{Scheme: "http", Host: env.internal}
+	tests := []struct {
+		name   string
+		c      *http.Client
+		url    string
+		tls    bool
+		proto  string
+		replic string
+	}{
+		{"public http to an https target", protoClient(t, env.http, nil, http1), "http://web.localhost/", true, "HTTP/1.1", "web-a"},
+		{"public https to an https target", protoClient(t, env.https, env.ca.Pool(), anyProto), "https://web.localhost/", true, "HTTP/1.1", "web-a"},
+		{"transport http2 to an https target", protoClient(t, env.http, nil, http1), "http://grpc.localhost/", true, "HTTP/2.0", "grpc-a"},
+		{"from inside through the proxy", newClient(t, proxy), "http://web/", true, "HTTP/1.1", "web-a"},
+		{"an http target stays plain", protoClient(t, env.http, nil, http1), "http://plain.localhost/", false, "HTTP/1.1", "plain-a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, tt.c, tt.url, nil)
+			if r.status != http.StatusOK || r.seen.TLS != tt.tls || r.seen.Proto != tt.proto || r.seen.Replica != tt.replic {
+				t.Errorf("GET %s: %d, replica %q saw TLS %v over %s; want 200, %q, TLS %v over %s (body %q)",
+					tt.url, r.status, r.seen.Replica, r.seen.TLS, r.seen.Proto, tt.replic, tt.tls, tt.proto, r.body)
+			}
+		})
+	}
 }
 
 func appWith(name string, in routing.Ingress, eps ...routing.Endpoint) *routing.App {

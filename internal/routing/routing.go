@@ -137,6 +137,9 @@ type Ingress struct {
 	// AllowInsecure serves plain HTTP on the public edge; when false, plain
 	// HTTP requests are redirected to HTTPS.
 	AllowInsecure bool
+	// TargetHTTPS says the app serves HTTPS on its target port
+	// (targetPortHttpScheme: https), so requests reach it over TLS.
+	TargetHTTPS bool
 	// IPRules restrict which client addresses reach the app through the
 	// public edge; nil allows every address.
 	IPRules *IPRules
@@ -148,7 +151,8 @@ type Ingress struct {
 	// ClientCert is the client certificate mode; empty means ignore.
 	ClientCert ClientCertMode
 	// ExposedPort is the port a TCP app is reached on (external: on the
-	// edge's address; internal: <app>:<port> through the internal proxy).
+	// edge's address; internal: <app>:<port> on the app's own address, or
+	// through the internal proxy).
 	// It is the targetPort when the app's YAML gives none; 0 for HTTP apps.
 	ExposedPort int
 	// AdditionalPorts are the app's extra TCP ports (additionalPortMappings).

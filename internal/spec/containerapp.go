@@ -136,8 +136,11 @@ type Ingress struct {
 	TargetPort  int  `json:"targetPort,omitempty"`
 	ExposedPort int  `json:"exposedPort,omitempty"`
 	// Transport is auto (the default), http, http2 or tcp.
-	Transport              string                  `json:"transport,omitempty"`
-	AllowInsecure          bool                    `json:"allowInsecure,omitempty"`
+	Transport     string `json:"transport,omitempty"`
+	AllowInsecure bool   `json:"allowInsecure,omitempty"`
+	// TargetPortHTTPScheme is http (the default) or https: whether an HTTP
+	// app serves HTTPS on its target port.
+	TargetPortHTTPScheme   string                  `json:"targetPortHttpScheme,omitempty"`
 	FQDN                   string                  `json:"fqdn,omitempty"` // read-only
 	Traffic                []TrafficWeight         `json:"traffic,omitempty"`
 	CustomDomains          []CustomDomain          `json:"customDomains,omitempty"`

@@ -292,6 +292,9 @@ func (p *appParse) ingress(ip string, in *Ingress, mode string) {
 		}
 	}
 	d.enum(ip+".clientCertificateMode", &in.ClientCertificateMode, "ignore", "accept", "require")
+	if d.enum(ip+".targetPortHttpScheme", &in.TargetPortHTTPScheme, "http", "https") && tcp && in.TargetPortHTTPScheme != "" {
+		d.errorf(ip+".targetPortHttpScheme", "targetPortHttpScheme is for HTTP apps; remove it, or set transport to auto, http or http2")
+	}
 	if s := in.StickySessions; s != nil {
 		d.enum(ip+".stickySessions.affinity", &s.Affinity, "sticky", "none")
 		if tcp && s.Affinity == "sticky" {

@@ -313,6 +313,30 @@ properties:
 			},
 		},
 		{
+			name: "targetPortHttpScheme is http or https, for HTTP apps",
+			yaml: y(`
+name: app
+properties:
+  configuration:
+    ingress: {targetPort: 8443, targetPortHttpScheme: tls}
+  template:
+    containers: [{name: app, image: app}]
+`),
+			errors: []string{`4:33 properties.configuration.ingress.targetPortHttpScheme: "tls" is not one of http, https`},
+		},
+		{
+			name: "targetPortHttpScheme with tcp",
+			yaml: y(`
+name: app
+properties:
+  configuration:
+    ingress: {targetPort: 5432, transport: tcp, targetPortHttpScheme: https}
+  template:
+    containers: [{name: app, image: app}]
+`),
+			errors: []string{"4:49 properties.configuration.ingress.targetPortHttpScheme: targetPortHttpScheme is for HTTP apps"},
+		},
+		{
 			name: "template needs a container",
 			yaml: "name: app\nproperties:\n  template:\n    revisionSuffix: V1\n",
 			errors: []string{
