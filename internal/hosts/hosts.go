@@ -85,6 +85,11 @@ func (t *Table) Render(domain string, base []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("# The apps of this environment, written by cove; the machine's /etc/hosts follows.\n")
 	for _, app := range apps {
+		// An app may be called localhost; the name stays the machine's.
+		if app == "localhost" {
+			fmt.Fprintf(&b, "%s\t%s.internal.%s\n", t.addrs[app], app, domain)
+			continue
+		}
 		fmt.Fprintf(&b, "%s\t%s %s.internal.%s\n", t.addrs[app], app, app, domain)
 	}
 	t.mu.Unlock()

@@ -82,6 +82,15 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestLocalhostStaysTheMachines(t *testing.T) {
+	tb := New("k")
+	addr := tb.Add("localhost")
+	out := string(tb.Render("localhost", []byte("127.0.0.1\tlocalhost\n")))
+	if !strings.Contains(out, addr.String()+"\tlocalhost.internal.localhost\n") || strings.Contains(out, addr.String()+"\tlocalhost ") {
+		t.Errorf("an app named localhost took the machine's name:\n%s", out)
+	}
+}
+
 func TestWriteKeepsTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
 	tb := New("k")
