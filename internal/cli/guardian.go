@@ -27,10 +27,16 @@ func newGuardianCmd() *cobra.Command {
 }
 
 // guardianArgv is the command line of the guardian: this same binary.
-func guardianArgv() []string {
+// Without it there is no guardian; the parent-death signal still covers the
+// replicas' main processes.
+func guardianArgv() []string { return selfArgv(guardianCommand) }
+
+// selfArgv is the command line that runs one of this binary's hidden
+// commands, or nil when the binary cannot be found.
+func selfArgv(command string) []string {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil // no guardian; the parent-death signal still covers the replicas' main processes
+		return nil
 	}
-	return []string{exe, guardianCommand}
+	return []string{exe, command}
 }

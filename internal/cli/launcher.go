@@ -28,14 +28,11 @@ func newLauncherCmd() *cobra.Command {
 }
 
 // launcherArgv is the launcher's command line: this same binary. Only Linux
-// has the mount namespaces the launcher needs.
+// has the mount namespaces the launcher needs; without it replicas see the
+// machine's /etc/hosts.
 func launcherArgv() []string {
 	if runtime.GOOS != "linux" {
 		return nil
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil // replicas see the machine's /etc/hosts
-	}
-	return []string{exe, launcherCommand}
+	return selfArgv(launcherCommand)
 }
