@@ -12,14 +12,36 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // launcherArg makes the test binary the replica launcher (see TestMain).
 const launcherArg = "supervisor-test-launcher"
 
 // namesScript prints what the launcher set up: the hosts file, the user,
-// the capabilities and the shell's pid, then waits.
-const namesScript = `cat /etc/hosts; echo "uid=$(id -u) pid=$$"; grep CapEff /proc/self/status; exec sleep 60`
+// the capabilities and the shell's pid; then the same process becomes the
+// test binary's "pdeathsig" helper, which prints the parent-death signal
+// the launcher's exec kept, and waits.
+const namesScript = `cat /etc/hosts; echo "uid=$(id -u) pid=$$"; grep CapEff /proc/self/status; ` +
+	`exec env ` + helperEnv + `=pdeathsig "$TEST_BINARY"`
+
+// The "pdeathsig" helper prints the signal this process gets when its
+// parent dies, then waits.
+func init() {
+	if os.Getenv(helperEnv) != "pdeathsig" {
+		return
+	}
+	var sig int
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0, 0, 0); err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	fmt.Printf("pdeathsig=%d\n", sig)
+	time.Sleep(60 * time.Second)
+	os.Exit(0)
+}
 
 func writeHostsFile(t *testing.T, dir string) string {
 	t.Helper()
@@ -38,6 +60,7 @@ func TestReplicaSeesItsHostsFile(t *testing.T) {
 	s := New(opts)
 	t.Cleanup(func() { _ = s.StopAll(context.Background()) })
 	spec := shell("named", namesScript)
+	spec.Env = append(spec.Env, "TEST_BINARY="+os.Args[0])
 	spec.Hosts = writeHostsFile(t, t.TempDir())
 	if err := s.Start(t.Context(), spec); err != nil {
 		t.Fatal(err)
@@ -53,6 +76,8 @@ func TestReplicaSeesItsHostsFile(t *testing.T) {
 	if os.Geteuid() != 0 && !rec.hasLine("named: CapEff:\t0000000000000000") {
 		t.Errorf("the replica kept capabilities: %v", rec.output())
 	}
+	// The replica still dies with the supervisor.
+	waitFor(t, "the parent-death signal", func() bool { return rec.hasLine("named: pdeathsig=9") })
 	machine, err := os.ReadFile("/etc/hosts")
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +127,7 @@ func TestLauncherAsAnotherUser(t *testing.T) {
 		"127.1.2.3\tcove-test-app cove-test-app.internal.localhost\n",
 		"uid=65534 ",
 		"CapEff:\t0000000000000000\n",
+		"pdeathsig=9\n",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("replica printed:\n%s\nwant %q", out, want)
@@ -118,7 +144,7 @@ func superviseNames() {
 		Output:   func(_, _ string, line []byte) { out <- string(line) },
 	})
 	spec := ReplicaSpec{Name: "names", Command: []string{namesScript}, Shell: true,
-		Env: []string{"PATH=" + os.Getenv("PATH")}, Hosts: os.Getenv("HOSTS")}
+		Env: []string{"PATH=" + os.Getenv("PATH"), "TEST_BINARY=" + os.Args[0]}, Hosts: os.Getenv("HOSTS")}
 	if err := s.Start(context.Background(), spec); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -127,12 +153,12 @@ func superviseNames() {
 		select {
 		case line := <-out:
 			fmt.Println(line)
-			if strings.HasPrefix(line, "CapEff") {
+			if strings.HasPrefix(line, "pdeathsig=") {
 				_ = s.StopAll(context.Background())
 				os.Exit(0)
 			}
 		case <-timeout:
-			fmt.Fprintln(os.Stderr, "no CapEff line within 20s")
+			fmt.Fprintln(os.Stderr, "no pdeathsig line within 20s")
 			os.Exit(2)
 		}
 	}
