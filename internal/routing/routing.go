@@ -273,13 +273,15 @@ type Revision struct {
 }
 
 // pick returns the revision's next ready endpoint by round robin.
-func (r *Revision) pick() (Endpoint, bool) {
-	n := len(r.Endpoints)
-	if n == 0 {
+func (r *Revision) pick() (Endpoint, bool) { return roundRobin(r.Endpoints, &r.next) }
+
+// roundRobin returns the endpoint after the one next last gave out.
+func roundRobin(eps []Endpoint, next *atomic.Uint64) (Endpoint, bool) {
+	if len(eps) == 0 {
 		return Endpoint{}, false
 	}
-	i := r.next.Add(1) - 1
-	return r.Endpoints[i%uint64(n)], true
+	i := next.Add(1) - 1
+	return eps[i%uint64(len(eps))], true
 }
 
 // pickLeastLoaded returns the ready endpoint with the fewest outstanding
@@ -363,14 +365,7 @@ func (a *App) PickLeastLoaded() (Endpoint, bool) {
 // PickAny returns the next ready endpoint of any active revision by round
 // robin, regardless of traffic weights: Dapr service invocation by app id
 // reaches every revision's replicas.
-func (a *App) PickAny() (Endpoint, bool) {
-	n := len(a.Endpoints)
-	if n == 0 {
-		return Endpoint{}, false
-	}
-	i := a.next.Add(1) - 1
-	return a.Endpoints[i%uint64(n)], true
-}
+func (a *App) PickAny() (Endpoint, bool) { return roundRobin(a.Endpoints, &a.next) }
 
 // Revision finds an active revision by name.
 func (a *App) Revision(name string) (*Revision, bool) {
