@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 func listen(t testing.TB) net.Listener {
@@ -26,20 +27,7 @@ func listen(t testing.TB) net.Listener {
 
 // echoServer accepts TCP connections and echoes them back.
 func echoServer(t testing.TB) string {
-	ln := listen(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testaddr.Serve(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 func TestServe(t *testing.T) {

@@ -18,38 +18,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/testaddr"
 )
-
-// tcpServer accepts connections on a loopback port until the test ends and
-// hands each to serve on its own goroutine, closing it after. It returns
-// the address.
-func tcpServer(t testing.TB, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // tcpReplica starts a TCP server that reads until the client half-closes,
 // then answers "<name>:<what it read>" and closes. It returns its address.
 func tcpReplica(t testing.TB, name string) string {
 	t.Helper()
-	return tcpServer(t, func(c net.Conn) {
+	return testaddr.Serve(t, func(c net.Conn) {
 		if b, err := io.ReadAll(c); err == nil {
 			fmt.Fprintf(c, "%s:%s", name, b)
 		}
@@ -261,7 +237,7 @@ func TestServeTCPFollowsTable(t *testing.T) {
 // holdReplica echoes every connection until the client closes it.
 func holdReplica(t testing.TB) string {
 	t.Helper()
-	return tcpServer(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
+	return testaddr.Serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 func TestServeTCPLimits(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // server is a real HTTP server that counts the connections it accepted.
@@ -172,11 +174,6 @@ func TestResponsesWithoutBody(t *testing.T) {
 // counts the requests it read.
 func rawServer(t *testing.T, readNext bool) (addr string, requests *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	requests = new(atomic.Int64)
 	read := func(br *bufio.Reader) bool {
 		req, err := http.ReadRequest(br)
@@ -187,26 +184,17 @@ func rawServer(t *testing.T, readNext bool) (addr string, requests *atomic.Int64
 		requests.Add(1)
 		return true
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if !read(br) {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				if readNext {
-					read(br)
-				}
-			}()
+	addr = testaddr.Serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if !read(br) {
+			return
 		}
-	}()
-	return ln.Addr().String(), requests
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if readNext {
+			read(br)
+		}
+	})
+	return addr, requests
 }
 
 // waitClosedByPeer gives the server's FIN time to arrive.
@@ -475,12 +463,7 @@ func TestLeavesToFallbackWhatNeedsConcurrency(t *testing.T) {
 }
 
 func TestUnreachableServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testaddr.Refused(t)
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
 	if _, err := newTransport().RoundTrip(req); err == nil {
 		t.Fatal("request to a closed port succeeded")
@@ -491,37 +474,23 @@ func TestUnreachableServer(t *testing.T) {
 // the request head answers and closes; its answer reaches the caller, not a
 // write error.
 func TestPassesOnEarlyAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := testaddr.Serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
 			}
-			go func() {
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big\n")
-				// Reset rather than a quiet close, so the client's write
-				// fails however much the kernel buffered.
-				c.(*net.TCPConn).SetLinger(0)
-				c.Close()
-			}()
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big\n")
+		// Reset rather than a quiet close, so the client's write fails
+		// however much the kernel buffered.
+		c.(*net.TCPConn).SetLinger(0)
+	})
 	tr := newTransport()
 	tr.MaxBody = 64 << 20
 	for range 3 {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/", bytes.NewReader(make([]byte, 16<<20)))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(make([]byte, 16<<20)))
 		res, err := tr.RoundTrip(req)
 		if err != nil {
 			t.Fatalf("POST of a refused body: %v, want the server's 413", err)
