@@ -202,6 +202,7 @@ func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options)
 	case st := <-ready:
 		return st
 	case err := <-done:
+		done <- nil // for the cleanup, which waits for Run to return
 		t.Fatalf("Run returned before ready: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("not ready within 60s")

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/cove-env/cove/internal/edge"
-	"github.com/cove-env/cove/internal/hosts"
 )
 
 // tcpListener is one of the edge's TCP ports and the app port it serves.
@@ -86,26 +84,6 @@ func (e *Env) syncTCPLocked() error {
 	return errors.Join(errs...)
 }
 
-// writeHosts gives every app its address and writes the hosts file the
-// replicas see as /etc/hosts, when they are to resolve app names. The apps
-// of a running environment do not change (adding one takes a restart), so
-// it is written once, before any replica starts.
-func (e *Env) writeHosts() error {
-	if !e.spec.Edge.Names() || len(e.opts.Launcher) == 0 {
-		return nil
-	}
-	t := hosts.New(e.spec.Dir)
-	for _, entry := range e.spec.Apps {
-		t.Add(entry.App.Name)
-	}
-	file := filepath.Join(e.stateDir, "hosts")
-	if err := t.Write(file, e.spec.Domain); err != nil {
-		return err
-	}
-	e.names, e.hostsFile = t, file
-	return nil
-}
-
 // appFile is the ACA YAML file of an app, for messages.
 func (e *Env) appFile(app string) string {
 	for _, entry := range e.spec.Apps {
@@ -114,47 +92,4 @@ func (e *Env) appFile(app string) string {
 		}
 	}
 	return e.spec.File
-}
-
-// listenAppAddresses opens port 80 and 443 on every app's address, so
-// replicas that resolve `<app>` reach http://<app> and https://<app>
-// without HTTP_PROXY, as in ACA. Ports below 1024 take privileges most
-// users do not have (root, CAP_NET_BIND_SERVICE, or a lowered
-// net.ipv4.ip_unprivileged_port_start); without them such calls keep
-// going through HTTP_PROXY, which every replica has.
-func (e *Env) listenAppAddresses() (plain, secure []net.Listener) {
-	if e.names == nil {
-		return nil, nil
-	}
-	for _, entry := range e.spec.Apps {
-		addr, ok := e.names.Addr(entry.App.Name)
-		if !ok {
-			continue
-		}
-		for _, port := range []string{"80", "443"} {
-			ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), port))
-			if errors.Is(err, os.ErrPermission) {
-				e.log.Info("apps reach http://<app> through HTTP_PROXY only: serving it on the apps' own addresses takes port 80, which needs privileges", "err", err)
-				closeListeners(plain)
-				closeListeners(secure)
-				return nil, nil
-			}
-			if err != nil {
-				e.log.Warn("edge cannot listen on an app's address", "app", entry.App.Name, "err", err)
-				continue
-			}
-			if port == "80" {
-				plain = append(plain, ln)
-			} else {
-				secure = append(secure, ln)
-			}
-		}
-	}
-	return plain, secure
-}
-
-func closeListeners(ls []net.Listener) {
-	for _, ln := range ls {
-		ln.Close()
-	}
 }
