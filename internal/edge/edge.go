@@ -39,6 +39,11 @@ const (
 	// Envoy's ingress does (100), so many tiny headers cannot stand in for
 	// a few large ones.
 	maxHeaderCount = 100
+	// maxFrameSize is the largest HTTP/2 frame the edge reads: the
+	// protocol's initial value, which nginx keeps too. net/http would
+	// advertise 1 MiB; at 16 KiB a header block too large for one frame is
+	// the connection error RFC 9113 section 4.2 asks for.
+	maxFrameSize = 16 << 10
 	// shutdownGrace is how long in-flight requests may finish once Serve's
 	// context ends.
 	shutdownGrace = 10 * time.Second
@@ -448,6 +453,7 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 			BaseContext:       func(net.Listener) context.Context { return base },
 			ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 			Protocols:         new(http.Protocols),
+			HTTP2:             &http.HTTP2Config{MaxReadFrameSize: maxFrameSize},
 			TLSConfig:         l.tls,
 		}
 		srv.Protocols.SetHTTP1(true)

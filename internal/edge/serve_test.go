@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/testaddr"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 func listen(t testing.TB) net.Listener {
@@ -110,5 +114,97 @@ func TestServeErrors(t *testing.T) {
 				t.Fatal("Serve did not return")
 			}
 		})
+	}
+}
+
+// The edge reads HTTP/2 frames of at most 16 KiB and says so in its
+// SETTINGS; a header block sent in one larger frame ends the connection
+// with FRAME_SIZE_ERROR (RFC 9113 section 4.2), while the same headers
+// split into CONTINUATION frames are served.
+func TestHTTP2FrameSize(t *testing.T) {
+	src := &routing.Source{}
+	src.Store(routing.NewTable([]*routing.App{external("web", replica(t, "web", "web-a", nil))}))
+	pub := listen(t)
+	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
+
+	open := func() (*http2.Framer, net.Conn) {
+		c, err := net.Dial("tcp", pub.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, http2.ClientPreface)
+		fr := http2.NewFramer(c, c)
+		fr.SetMaxReadFrameSize(1 << 20)
+		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		if err := fr.WriteSettings(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings, ok := f.(*http2.SettingsFrame)
+		if !ok {
+			t.Fatalf("first frame = %v, want SETTINGS", f)
+		}
+		if v, ok := settings.Value(http2.SettingMaxFrameSize); ok && v != maxFrameSize {
+			t.Errorf("SETTINGS_MAX_FRAME_SIZE = %d, want %d", v, maxFrameSize)
+		}
+		return fr, c
+	}
+	// 5 headers of 4000 bytes: about 20 KB of header block.
+	block := func() []byte {
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "web.localhost"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		for i := range 5 {
+			enc.WriteField(hpack.HeaderField{Name: fmt.Sprintf("x-dummy%d", i), Value: strings.Repeat("x", 4000)})
+		}
+		return buf.Bytes()
+	}
+
+	fr, _ := open()
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("connection ended without GOAWAY: %v", err)
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			if g.ErrCode != http2.ErrCodeFrameSize {
+				t.Fatalf("GOAWAY %v, want FRAME_SIZE_ERROR", g.ErrCode)
+			}
+			break
+		}
+		if _, ok := f.(*http2.MetaHeadersFrame); ok {
+			t.Fatal("a header block over the frame size was served")
+		}
+	}
+
+	fr, _ = open()
+	b := block()
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:maxFrameSize], EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteContinuation(1, true, b[maxFrameSize:]); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no answer to headers in CONTINUATION frames: %v", err)
+		}
+		if h, ok := f.(*http2.MetaHeadersFrame); ok {
+			if s := h.PseudoValue("status"); s != "200" {
+				t.Fatalf(":status = %s, want 200", s)
+			}
+			break
+		}
 	}
 }
