@@ -2,8 +2,12 @@
 package testaddr
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -31,14 +35,51 @@ func Refused(t testing.TB) string {
 
 // FreePort returns a loopback port nothing listens on at the time of the
 // call, for a server the test starts next.
+//
+// The port comes from just below the kernel's ephemeral range, which the
+// kernel never hands out on its own: a port it chose for a listener on :0
+// could go to another process's outgoing connection, or to its own :0
+// listener, before the test binds it. Within a process, ports are taken in
+// turn from a random start, so no two calls return the same one.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	lo, hi := portRange()
+	for range hi - lo {
+		p := lo + int(cursor.Add(1)%uint32(hi-lo))
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue // taken; try the next
+		}
+		ln.Close()
+		return p
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// cursor walks the range of FreePort; the only state this package keeps.
+var cursor = func() *atomic.Uint32 {
+	var c atomic.Uint32
+	c.Store(rand.Uint32())
+	return &c
+}()
+
+// portRange is the 16,384 ports below the ephemeral range (32768-60999
+// unless the machine says otherwise), never below 1024.
+func portRange() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 2048 {
+				hi = n
+			}
+		}
+	}
+	return max(1024, hi-16384), hi
 }
 
 // Serve listens on a loopback port until the test ends and hands each

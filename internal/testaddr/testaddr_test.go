@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"syscall"
 	"testing"
 )
@@ -31,5 +32,35 @@ func TestServeHandsOverEachConnection(t *testing.T) {
 		if err != nil || string(b) != "hi" {
 			t.Fatalf("read %q, %v; want \"hi\" then EOF", b, err)
 		}
+	}
+}
+
+func TestFreePortIsFreeAndOutsideTheEphemeralRange(t *testing.T) {
+	lo, hi := portRange()
+	seen := map[int]bool{}
+	for range 50 {
+		p := FreePort(t)
+		if p < lo || p >= hi {
+			t.Fatalf("FreePort = %d, outside [%d, %d)", p, lo, hi)
+		}
+		if seen[p] {
+			t.Fatalf("FreePort returned %d twice", p)
+		}
+		seen[p] = true
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("listen on the free port %d: %v", p, err)
+		}
+		ln.Close()
+	}
+	// An ephemeral port, as the kernel hands out for outgoing connections,
+	// is never among them.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if p := ln.Addr().(*net.TCPAddr).Port; p >= lo && p < hi {
+		t.Fatalf("the kernel chose %d, inside FreePort's range [%d, %d)", p, lo, hi)
 	}
 }
