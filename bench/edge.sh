@@ -5,17 +5,25 @@
 # the latency of each at 1000 qps (bench/loadgen), ROUNDS times (default 3).
 # HTTP/2 (h2c with prior knowledge, fortio -h2) runs against the edge and
 # nginx too, both proxying to the app over HTTP/1.1.
-# Prints rps and p50/p90/p99 for each and the ratios cove/direct and cove/nginx.
+# Two reference points run too: bench/bytefwd, the least a Go program can do
+# to forward these requests (bytes copied, nothing parsed), and, when it is
+# installed, Caddy, a production reverse proxy written in Go.
+# Prints rps and p50/p90/p99 for each and the ratios cove/direct, cove/nginx
+# and cove/caddy.
 #
 #   bash bench/edge.sh            # needs go, python3, nginx (apt-get install nginx-light)
+#                                 # optional: caddy (apt-get install caddy)
 source "$(dirname "$0")/lib.sh"
 need nginx "apt-get install -y nginx-light"
 need python3 "apt-get install -y python3"
 ensure_fortio
 build
+go build -o "$WORK/bytefwd" "$ROOT/bench/bytefwd"
 
 ECHO_PORT=$(free_port); EDGE_PORT=$(free_port); NGINX_PORT=$(free_port); NGINX_H2_PORT=$(free_port)
+FWD_PORT=$(free_port); CADDY_PORT=$(free_port)
 PORT=$ECHO_PORT "$WORK/echo" & PIDS+=($!)
+"$WORK/bytefwd" -listen "127.0.0.1:$FWD_PORT" -upstream "127.0.0.1:$ECHO_PORT" & PIDS+=($!)
 
 echo_env "$WORK/env"
 "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
@@ -47,7 +55,31 @@ http {
 CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 
-wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"; wait_port "$NGINX_H2_PORT"
+CADDY=
+if command -v caddy >/dev/null 2>&1; then
+  CADDY=yes
+  # Any Host, plain HTTP/1.1 and h2c, no admin endpoint, no access log.
+  cat >"$WORK/Caddyfile" <<CONF
+{
+	admin off
+	auto_https off
+	servers {
+		protocols h1 h2c
+	}
+}
+http://:$CADDY_PORT {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$ECHO_PORT
+}
+CONF
+  XDG_DATA_HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" \
+    caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 & PIDS+=($!)
+  wait_port "$CADDY_PORT"
+else
+  echo "caddy is not installed; skipping it (apt-get install caddy)"
+fi
+
+wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"; wait_port "$NGINX_H2_PORT"; wait_port "$FWD_PORT"
 wait_ready "$WORK/cove.log"
 
 echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $ROUNDS rounds, $(nproc) cores shared with the load generator"
@@ -55,10 +87,15 @@ for _ in $(seq "$ROUNDS"); do
   fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
   fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
   fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  fortio_run "go byte forwarder" "http://127.0.0.1:$FWD_PORT/" -c "$CONC" -qps 0
+  [ -z "$CADDY" ] || fortio_run "caddy" "http://127.0.0.1:$CADDY_PORT/" -c "$CONC" -qps 0
   fortio_run "nginx h2c" "http://127.0.0.1:$NGINX_H2_PORT/" -h2 -c "$CONC" -qps 0
   fortio_run "cove edge h2c" "http://127.0.0.1:$EDGE_PORT/" -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  [ -z "$CADDY" ] || fortio_run "caddy h2c" "http://127.0.0.1:$CADDY_PORT/" -h2 -c "$CONC" -qps 0
   latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
   latency_run "nginx @1000qps" "127.0.0.1:$NGINX_PORT" -host echo.localhost
   latency_run "cove edge @1000qps" "127.0.0.1:$EDGE_PORT" -host echo.localhost
+  [ -z "$CADDY" ] || latency_run "caddy @1000qps" "127.0.0.1:$CADDY_PORT" -host echo.localhost
 done
-report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge h2c/nginx h2c" "cove edge @1000qps/nginx @1000qps"
+report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge h2c/nginx h2c" "cove edge @1000qps/nginx @1000qps" \
+  "go byte forwarder/nginx" "cove edge/caddy" "cove edge h2c/caddy h2c" "cove edge @1000qps/caddy @1000qps"
