@@ -4,7 +4,9 @@
 # 16) for DURATION (default 10s) against each, HTTP/1.1 with keep-alive, and
 # the latency of each at 1000 qps (bench/loadgen), ROUNDS times (default 3).
 # HTTP/2 (h2c with prior knowledge, fortio -h2) runs against the edge and
-# nginx too, both proxying to the app over HTTP/1.1.
+# nginx too, both proxying to the app over HTTP/1.1, and so do HTTPS with
+# HTTP/1.1 and with h2 (ALPN), each proxy with its default TLS settings and an
+# ECDSA P-256 certificate, as the edge's.
 # Two reference points run too: bench/bytefwd, the least a Go program can do
 # to forward these requests (bytes copied, nothing parsed), and, when it is
 # installed, Caddy, a production reverse proxy written in Go.
@@ -16,19 +18,24 @@
 source "$(dirname "$0")/lib.sh"
 need nginx "apt-get install -y nginx-light"
 need python3 "apt-get install -y python3"
+need openssl "apt-get install -y openssl"
 ensure_fortio
 build
 go build -o "$WORK/bytefwd" "$ROOT/bench/bytefwd"
 
 ECHO_PORT=$(free_port); EDGE_PORT=$(free_port); NGINX_PORT=$(free_port); NGINX_H2_PORT=$(free_port)
-FWD_PORT=$(free_port); CADDY_PORT=$(free_port)
+FWD_PORT=$(free_port); CADDY_PORT=$(free_port); EDGE_TLS_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
 PORT=$ECHO_PORT "$WORK/echo" & PIDS+=($!)
 "$WORK/bytefwd" -listen "127.0.0.1:$FWD_PORT" -upstream "127.0.0.1:$ECHO_PORT" & PIDS+=($!)
 
 echo_env "$WORK/env"
-"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" --https-port "$EDGE_TLS_PORT" \
+  >"$WORK/cove.log" 2>&1 & PIDS+=($!)
 
 mkdir -p "$WORK/nginx"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1" \
+  -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null
 cat >"$WORK/nginx/nginx.conf" <<CONF
 worker_processes auto;
 daemon off;
@@ -42,6 +49,9 @@ http {
     listen 127.0.0.1:$NGINX_PORT;
     # Cleartext HTTP/2 with prior knowledge, as the cove edge serves it.
     listen 127.0.0.1:$NGINX_H2_PORT http2;
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl http2;
+    ssl_certificate $WORK/nginx/cert.pem;
+    ssl_certificate_key $WORK/nginx/key.pem;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -79,7 +89,8 @@ else
   echo "caddy is not installed; skipping it (apt-get install caddy)"
 fi
 
-wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"; wait_port "$NGINX_H2_PORT"; wait_port "$FWD_PORT"
+wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"; wait_port "$NGINX_H2_PORT"; wait_port "$NGINX_TLS_PORT"
+wait_port "$FWD_PORT"
 wait_ready "$WORK/cove.log"
 
 echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $ROUNDS rounds, $(nproc) cores shared with the load generator"
@@ -92,10 +103,15 @@ for _ in $(seq "$ROUNDS"); do
   fortio_run "nginx h2c" "http://127.0.0.1:$NGINX_H2_PORT/" -h2 -c "$CONC" -qps 0
   fortio_run "cove edge h2c" "http://127.0.0.1:$EDGE_PORT/" -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
   [ -z "$CADDY" ] || fortio_run "caddy h2c" "http://127.0.0.1:$CADDY_PORT/" -h2 -c "$CONC" -qps 0
+  fortio_run "nginx https" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -c "$CONC" -qps 0
+  fortio_run "cove edge https" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  fortio_run "nginx h2" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -h2 -c "$CONC" -qps 0
+  fortio_run "cove edge h2" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
   latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
   latency_run "nginx @1000qps" "127.0.0.1:$NGINX_PORT" -host echo.localhost
   latency_run "cove edge @1000qps" "127.0.0.1:$EDGE_PORT" -host echo.localhost
   [ -z "$CADDY" ] || latency_run "caddy @1000qps" "127.0.0.1:$CADDY_PORT" -host echo.localhost
 done
-report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge h2c/nginx h2c" "cove edge @1000qps/nginx @1000qps" \
+report "cove edge/direct" "cove edge/nginx" "nginx/direct" "cove edge h2c/nginx h2c" "cove edge https/nginx https" \
+  "cove edge h2/nginx h2" "cove edge @1000qps/nginx @1000qps" \
   "go byte forwarder/nginx" "cove edge/caddy" "cove edge h2c/caddy h2c" "cove edge @1000qps/caddy @1000qps"
