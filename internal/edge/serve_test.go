@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,5 +207,33 @@ func TestHTTP2FrameSize(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// A request with both Content-Length and Transfer-Encoding gets 400 from
+// the edge and never reaches the app, as with ACA's Envoy; a request behind
+// it on the same connection is not read.
+func TestAmbiguousLengthRefused(t *testing.T) {
+	var reached atomic.Int32
+	src := &routing.Source{}
+	src.Store(routing.NewTable([]*routing.App{external("web", replica(t, "web", "web-a",
+		func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))}))
+	pub := listen(t)
+	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
+
+	c, err := net.Dial("tcp", pub.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: web.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET / HTTP/1.1\r\nHost: web.localhost\r\n\r\n")
+	out, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") || strings.Count(string(out), "HTTP/1.1 ") != 1 {
+		t.Fatalf("answer:\n%s\nwant one 400, then the connection closed", out)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the app got %d requests", n)
 	}
 }
