@@ -168,24 +168,26 @@ func TestHTTP2FrameSize(t *testing.T) {
 		return buf.Bytes()
 	}
 
+	// next reads frames up to the first GOAWAY or response headers.
+	next := func(fr *http2.Framer) http2.Frame {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("connection ended without GOAWAY or answer: %v", err)
+			}
+			switch f.(type) {
+			case *http2.GoAwayFrame, *http2.MetaHeadersFrame:
+				return f
+			}
+		}
+	}
+
 	fr, _ := open()
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(), EndStream: true, EndHeaders: true}); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("connection ended without GOAWAY: %v", err)
-		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			if g.ErrCode != http2.ErrCodeFrameSize {
-				t.Fatalf("GOAWAY %v, want FRAME_SIZE_ERROR", g.ErrCode)
-			}
-			break
-		}
-		if _, ok := f.(*http2.MetaHeadersFrame); ok {
-			t.Fatal("a header block over the frame size was served")
-		}
+	if f := next(fr); f.Header().Type != http2.FrameGoAway || f.(*http2.GoAwayFrame).ErrCode != http2.ErrCodeFrameSize {
+		t.Fatalf("a header block over the frame size got %v, want GOAWAY with FRAME_SIZE_ERROR", f)
 	}
 
 	fr, _ = open()
@@ -196,17 +198,8 @@ func TestHTTP2FrameSize(t *testing.T) {
 	if err := fr.WriteContinuation(1, true, b[maxFrameSize:]); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("no answer to headers in CONTINUATION frames: %v", err)
-		}
-		if h, ok := f.(*http2.MetaHeadersFrame); ok {
-			if s := h.PseudoValue("status"); s != "200" {
-				t.Fatalf(":status = %s, want 200", s)
-			}
-			break
-		}
+	if f := next(fr); f.Header().Type != http2.FrameHeaders || f.(*http2.MetaHeadersFrame).PseudoValue("status") != "200" {
+		t.Fatalf("headers in CONTINUATION frames got %v, want a 200", f)
 	}
 }
 
