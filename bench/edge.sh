@@ -10,8 +10,8 @@
 # Two reference points run too: bench/bytefwd, the least a Go program can do
 # to forward these requests (bytes copied, nothing parsed), and, when it is
 # installed, Caddy, a production reverse proxy written in Go.
-# Prints rps and p50/p90/p99 for each and the ratios cove/direct, cove/nginx
-# and cove/caddy.
+# Prints rps, p50/p90/p99 and each proxy's CPU time per request, and the
+# ratios cove/direct, cove/nginx and cove/caddy.
 #
 #   bash bench/edge.sh            # needs go, python3, nginx (apt-get install nginx-light)
 #                                 # optional: caddy (apt-get install caddy)
@@ -26,11 +26,11 @@ go build -o "$WORK/bytefwd" "$ROOT/bench/bytefwd"
 ECHO_PORT=$(free_port); EDGE_PORT=$(free_port); NGINX_PORT=$(free_port); NGINX_H2_PORT=$(free_port)
 FWD_PORT=$(free_port); CADDY_PORT=$(free_port); EDGE_TLS_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
 PORT=$ECHO_PORT "$WORK/echo" & PIDS+=($!)
-"$WORK/bytefwd" -listen "127.0.0.1:$FWD_PORT" -upstream "127.0.0.1:$ECHO_PORT" & PIDS+=($!)
+"$WORK/bytefwd" -listen "127.0.0.1:$FWD_PORT" -upstream "127.0.0.1:$ECHO_PORT" & PIDS+=($!); FWD_PID=$!
 
 echo_env "$WORK/env"
 "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$EDGE_PORT" --https-port "$EDGE_TLS_PORT" \
-  >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+  >"$WORK/cove.log" 2>&1 & PIDS+=($!); COVE_PID=$!
 
 mkdir -p "$WORK/nginx"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
@@ -63,7 +63,7 @@ http {
   }
 }
 CONF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!); NGINX_PID=$!
 
 CADDY=
 if command -v caddy >/dev/null 2>&1; then
@@ -83,7 +83,7 @@ http://:$CADDY_PORT {
 }
 CONF
   XDG_DATA_HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" \
-    caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 & PIDS+=($!)
+    caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 & PIDS+=($!); CADDY_PID=$!
   wait_port "$CADDY_PORT"
 else
   echo "caddy is not installed; skipping it (apt-get install caddy)"
@@ -91,22 +91,25 @@ fi
 
 wait_port "$ECHO_PORT"; wait_port "$NGINX_PORT"; wait_port "$NGINX_H2_PORT"; wait_port "$NGINX_TLS_PORT"
 wait_port "$FWD_PORT"
+# The proxies' CPU per request is measured on the processes that proxy:
+# nginx's workers, cove's own process (not its replicas), Caddy, bytefwd.
+NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 wait_ready "$WORK/cove.log"
 
 echo "edge benchmark: fortio -c $CONC -t $DURATION, HTTP/1.1 keep-alive, $ROUNDS rounds, $(nproc) cores shared with the load generator"
 for _ in $(seq "$ROUNDS"); do
   fortio_run "direct" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-  fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
-  fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
-  fortio_run "go byte forwarder" "http://127.0.0.1:$FWD_PORT/" -c "$CONC" -qps 0
-  [ -z "$CADDY" ] || fortio_run "caddy" "http://127.0.0.1:$CADDY_PORT/" -c "$CONC" -qps 0
-  fortio_run "nginx h2c" "http://127.0.0.1:$NGINX_H2_PORT/" -h2 -c "$CONC" -qps 0
-  fortio_run "cove edge h2c" "http://127.0.0.1:$EDGE_PORT/" -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
-  [ -z "$CADDY" ] || fortio_run "caddy h2c" "http://127.0.0.1:$CADDY_PORT/" -h2 -c "$CONC" -qps 0
-  fortio_run "nginx https" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -c "$CONC" -qps 0
-  fortio_run "cove edge https" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -c "$CONC" -qps 0 -H "Host: echo.localhost"
-  fortio_run "nginx h2" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -h2 -c "$CONC" -qps 0
-  fortio_run "cove edge h2" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  CPU_OF=$NGINX_WORKERS fortio_run "nginx" "http://127.0.0.1:$NGINX_PORT/" -c "$CONC" -qps 0
+  CPU_OF=$COVE_PID fortio_run "cove edge" "http://127.0.0.1:$EDGE_PORT/" -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  CPU_OF=$FWD_PID fortio_run "go byte forwarder" "http://127.0.0.1:$FWD_PORT/" -c "$CONC" -qps 0
+  [ -z "$CADDY" ] || CPU_OF=$CADDY_PID fortio_run "caddy" "http://127.0.0.1:$CADDY_PORT/" -c "$CONC" -qps 0
+  CPU_OF=$NGINX_WORKERS fortio_run "nginx h2c" "http://127.0.0.1:$NGINX_H2_PORT/" -h2 -c "$CONC" -qps 0
+  CPU_OF=$COVE_PID fortio_run "cove edge h2c" "http://127.0.0.1:$EDGE_PORT/" -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  [ -z "$CADDY" ] || CPU_OF=$CADDY_PID fortio_run "caddy h2c" "http://127.0.0.1:$CADDY_PORT/" -h2 -c "$CONC" -qps 0
+  CPU_OF=$NGINX_WORKERS fortio_run "nginx https" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -c "$CONC" -qps 0
+  CPU_OF=$COVE_PID fortio_run "cove edge https" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -c "$CONC" -qps 0 -H "Host: echo.localhost"
+  CPU_OF=$NGINX_WORKERS fortio_run "nginx h2" "https://127.0.0.1:$NGINX_TLS_PORT/" -k -h2 -c "$CONC" -qps 0
+  CPU_OF=$COVE_PID fortio_run "cove edge h2" "https://127.0.0.1:$EDGE_TLS_PORT/" -k -h2 -c "$CONC" -qps 0 -H "Host: echo.localhost"
   latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
   latency_run "nginx @1000qps" "127.0.0.1:$NGINX_PORT" -host echo.localhost
   latency_run "cove edge @1000qps" "127.0.0.1:$EDGE_PORT" -host echo.localhost

@@ -79,24 +79,47 @@ latency_run() {
     -out "$WORK/results" "$@" >/dev/null
 }
 
+# cpu_ticks PID...: the user and system CPU time the processes have used,
+# in clock ticks (1/100 s).
+cpu_ticks() {
+  local total=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    # Fields 14 and 15 (utime, stime) follow the command name, which may
+    # hold spaces: count from the closing parenthesis.
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
 # fortio_run NAME URL [fortio flags...]: one load run; appends a JSON line to $WORK/results.
+# With CPU_OF set to process ids, the line also holds the CPU time those
+# processes spent per request, in microseconds (cpu_us).
 fortio_run() {
   local name=$1 url=$2; shift 2
+  local before=0
+  [ -z "${CPU_OF:-}" ] || before=$(cpu_ticks $CPU_OF)
   rm -f "$WORK/run.json"
   # -r: 10 µs histogram buckets; the default 1 ms bucket turns every
   # latency under 1 ms into an interpolation.
   if ! fortio load -quiet -r 0.00001 -json "$WORK/run.json" -t "$DURATION" "$@" "$url" >"$WORK/fortio.log" 2>&1 || [ ! -s "$WORK/run.json" ]; then
     echo "bench: fortio failed for $name ($url):" >&2; tail -5 "$WORK/fortio.log" >&2; return 1
   fi
-  python3 - "$name" "$WORK/run.json" >>"$WORK/results" <<'PY'
+  local ticks=
+  [ -z "${CPU_OF:-}" ] || ticks=$(($(cpu_ticks $CPU_OF) - before))
+  python3 - "$name" "$WORK/run.json" "$ticks" >>"$WORK/results" <<'PY'
 import json, sys
-name, path = sys.argv[1], sys.argv[2]
+name, path, ticks = sys.argv[1], sys.argv[2], sys.argv[3]
 r = json.load(open(path))
 p = {x["Percentile"]: x["Value"] for x in r["DurationHistogram"]["Percentiles"]}
 codes = r.get("RetCodes", {})
 ok = sum(v for k, v in codes.items() if str(k).startswith("2"))
-print(json.dumps({"name": name, "qps": r["ActualQPS"], "p50": p.get(50) * 1e3, "p90": p.get(90) * 1e3,
-                  "p99": p.get(99) * 1e3, "ok": ok, "total": r["DurationHistogram"]["Count"]}))
+total = r["DurationHistogram"]["Count"]
+line = {"name": name, "qps": r["ActualQPS"], "p50": p.get(50) * 1e3, "p90": p.get(90) * 1e3,
+        "p99": p.get(99) * 1e3, "ok": ok, "total": total}
+if ticks and total:
+    line["cpu_us"] = int(ticks) * 1e4 / total  # a tick is 10 ms
+print(json.dumps(line))
 PY
 }
 
@@ -137,22 +160,32 @@ by = {}
 for n in names:
     rs = [r for r in rows if r["name"] == n]
     m = {k: statistics.median(r[k] for r in rs) for k in ("qps", "p50", "p90", "p99")}
+    cpu = [r["cpu_us"] for r in rs if "cpu_us" in r]
+    m["cpu_us"] = statistics.median(cpu) if cpu else None
     m.update(name=n, n=len(rs), lo=min(r["qps"] for r in rs), hi=max(r["qps"] for r in rs),
              bad=sum(r["total"] - r["ok"] for r in rs))
     by[n] = m
 with open(sys.argv[2], "w") as f:
     for n in names:
         f.write(json.dumps(by[n]) + "\n")
-print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-2xx":>8}  rps spread')
+cpu = any(by[n]["cpu_us"] is not None for n in names)
+print(f'{"run":34} {"rps":>9} {"p50 ms":>8} {"p90 ms":>8} {"p99 ms":>8} {"non-2xx":>8}'
+      + (f' {"CPU µs/req":>11}' if cpu else "") + '  rps spread')
 for n in names:
     r = by[n]
     spread = f'{r["lo"]:.0f}-{r["hi"]:.0f} ({r["n"]} runs)' if r["n"] > 1 else ""
-    print(f'{n:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["bad"]:8d}  {spread}')
+    c = ""
+    if cpu:
+        c = f' {r["cpu_us"]:11.1f}' if r["cpu_us"] is not None else f' {"":>11}'
+    print(f'{n:34} {r["qps"]:9.0f} {r["p50"]:8.3f} {r["p90"]:8.3f} {r["p99"]:8.3f} {r["bad"]:8d}{c}  {spread}')
 print()
 for spec in sys.argv[3:]:
     a, b = spec.split("/")
     if a in by and b in by:
         ra, rb = by[a], by[b]
-        print(f'{a} / {b}: rps {ra["qps"]/rb["qps"]:.2f}x, p50 {ra["p50"]/rb["p50"]:.2f}x, p99 {ra["p99"]/rb["p99"]:.2f}x')
+        line = f'{a} / {b}: rps {ra["qps"]/rb["qps"]:.2f}x, p50 {ra["p50"]/rb["p50"]:.2f}x, p99 {ra["p99"]/rb["p99"]:.2f}x'
+        if ra["cpu_us"] and rb["cpu_us"]:
+            line += f', CPU per request {ra["cpu_us"]/rb["cpu_us"]:.2f}x'
+        print(line)
 PY
 }
