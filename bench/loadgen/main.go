@@ -138,7 +138,7 @@ func main() {
 func newOp(mode, addr, store, key string) (func(context.Context) error, func(), error) {
 	switch mode {
 	case "dapr-grpc-get", "dapr-grpc-save":
-		c, err := dapr.NewClientWithAddress(addr)
+		c, err := dapr.NewClientWithAddressContext(context.Background(), addr)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -110,7 +110,9 @@ func (h grpcHost) MetadataResponse() *runtimev1pb.GetMetadataResponse {
 	for _, a := range md.ActorRuntime.ActiveActors {
 		out.ActorRuntime.ActiveActors = append(out.ActorRuntime.ActiveActors, &runtimev1pb.ActiveActorsCount{Type: a.Type, Count: a.Count})
 	}
+	// Deprecated in the proto, still filled as daprd does: older SDKs read it.
 	for _, a := range md.ActiveActorsCount {
+		//lint:ignore SA1019 kept for older SDKs
 		out.ActiveActorsCount = append(out.ActiveActorsCount, &runtimev1pb.ActiveActorsCount{Type: a.Type, Count: a.Count})
 	}
 	for _, c := range md.RegisteredComponents {

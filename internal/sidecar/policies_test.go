@@ -285,7 +285,7 @@ func TestAPIToken(t *testing.T) {
 		t.Errorf("gRPC without token: %v", err)
 	}
 	t.Setenv("DAPR_API_TOKEN", "s3cret")
-	c, err := dapr.NewClientWithAddress(s.grpcAddr)
+	c, err := dapr.NewClientWithAddressContext(t.Context(), s.grpcAddr)
 	if err != nil {
 		t.Fatal(err)
 	}

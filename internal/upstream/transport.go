@@ -149,7 +149,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		res, err, state := c.roundTrip(req)
+		res, state, err := c.roundTrip(req)
 		if err == nil {
 			return res, nil
 		}
@@ -179,12 +179,12 @@ const (
 )
 
 // roundTrip writes req and reads its response.
-func (c *conn) roundTrip(req *http.Request) (res *http.Response, err error, state progress) {
+func (c *conn) roundTrip(req *http.Request) (res *http.Response, state progress, err error) {
 	ctx := req.Context()
 	// A cancelled request unblocks whatever this goroutine waits on; the
 	// connection is then unusable and is closed.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
-	fail := func(err error) (*http.Response, error, progress) {
+	fail := func(err error) (*http.Response, progress, error) {
 		stop()
 		c.nc.Close()
 		if cerr := ctx.Err(); cerr != nil {
@@ -192,7 +192,7 @@ func (c *conn) roundTrip(req *http.Request) (res *http.Response, err error, stat
 		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			err = fmt.Errorf("%w after %s", ErrResponseHeaderTimeout, c.t.ResponseHeaderTimeout)
 		}
-		return nil, err, state
+		return nil, state, err
 	}
 	// The timeout bounds writing the request too: a server that neither
 	// reads the body nor closes would hold the write forever.
@@ -243,10 +243,10 @@ func (c *conn) roundTrip(req *http.Request) (res *http.Response, err error, stat
 	keep := writeErr == nil && !res.Close && !req.Close && res.StatusCode != http.StatusSwitchingProtocols
 	if res.Body == http.NoBody || res.Body == nil {
 		c.release(stop, keep)
-		return res, nil, state
+		return res, state, nil
 	}
 	res.Body = &body{c: c, rc: res.Body, stop: stop, keep: keep}
-	return res, nil, state
+	return res, state, nil
 }
 
 // release ends a round trip: the connection goes back to the pool when it

@@ -268,7 +268,7 @@ func newStateService(t testing.TB) *state.Service {
 // sdk connects the official Go SDK to the sidecar's gRPC API.
 func (s *stack) sdk(t testing.TB) dapr.Client {
 	t.Helper()
-	c, err := dapr.NewClientWithAddress(s.grpcAddr)
+	c, err := dapr.NewClientWithAddressContext(t.Context(), s.grpcAddr)
 	if err != nil {
 		t.Fatalf("SDK connecting to the sidecar: %v", err)
 	}
