@@ -1,7 +1,9 @@
 # cove's everyday targets. `make test` is the test command CI runs.
 GO ?= go
+# staticcheck, pinned; `go run` fetches it through the module proxy once.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: build run test test-race test-short fuzz
+.PHONY: build run test lint test-race test-short fuzz
 
 build:
 	$(GO) build -o bin/cove ./cmd/cove
@@ -9,12 +11,16 @@ build:
 run:
 	$(GO) run ./cmd/cove up -f examples/triage/cove.yaml
 
-# Unit, integration (real Redis/PostgreSQL) and end-to-end tests.
-test:
+# Static checks, unit, integration (real Redis/PostgreSQL) and end-to-end tests.
+test: lint
 	bash scripts/services.sh
-	$(GO) vet ./...
-	cd examples/triage && $(GO) vet ./...
 	COVE_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+# go vet and staticcheck, on cove and on the example's apps.
+lint:
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	cd examples/triage && $(GO) vet ./... && $(STATICCHECK) ./...
 
 # The packages under internal/ with the race detector (about twice as slow).
 test-race:
