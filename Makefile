@@ -35,3 +35,5 @@ test-short:
 fuzz:
 	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParseContainerApp -fuzztime 30s
 	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParseComponent -fuzztime 30s
+	$(GO) test ./internal/edge -run '^$$' -fuzz FuzzPublicRoute -fuzztime 30s
+	$(GO) test ./internal/h1 -run '^$$' -fuzz FuzzSameAnswersAsNetHTTP -fuzztime 30s

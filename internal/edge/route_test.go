@@ -174,3 +174,34 @@ func TestInternalRoute(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPublicRoute checks, for any Host a client may send, that the public
+// edge routes only to apps with external HTTP ingress (an internal app must
+// answer 404 from outside, whatever the spelling of its name), and that the
+// host it reports is normalised.
+func FuzzPublicRoute(f *testing.F) {
+	for _, h := range []string{
+		"web.localhost:8080", "api.localhost", "API.LOCALHOST.", "api.internal.localhost", "worker.localhost",
+		"shop.example.com", "db.localhost:15432", "localhost", "[::1]:80", "api--1.localhost", "api---x.localhost",
+		"web.localhost.:80", "a.api.localhost", "api.localhost:", ":80", "api%2elocalhost", "api.localhost\x00",
+	} {
+		f.Add(h, "")
+		f.Add(h, "env.test")
+	}
+	table := routeTable()
+	f.Fuzz(func(t *testing.T, host, domain string) {
+		if domain == "" {
+			domain = DefaultDomain
+		}
+		d := publicRoute(table, domain, host)
+		if d.verdict == toApp || d.verdict == noReplica {
+			in := d.app.Ingress
+			if in == nil || !in.External || in.IsTCP() {
+				t.Fatalf("Host %q (domain %q) reached app %q, whose ingress is %+v", host, domain, d.app.Name, in)
+			}
+		}
+		if d.host != strings.ToLower(d.host) || strings.HasSuffix(d.host, ".") && d.host != "." {
+			t.Fatalf("Host %q gave the host %q, not normalised", host, d.host)
+		}
+	})
+}
