@@ -86,6 +86,9 @@ type conn struct {
 	afterPost bool // the last request was a POST
 	served    bool // a request was read
 	unread    bool // the connection closes with input left unread
+	// large holds a header block too large for br, read out of it to be
+	// checked; it goes to the Fallback ahead of what br still holds.
+	large []byte
 
 	pending []byte   // a body the handler wrote before it finished, up to writeBufferSize/2
 	scratch []byte   // the header block of the answer being written
@@ -236,6 +239,19 @@ func (c *conn) setDeadline(t time.Time) {
 // what it tells; not ours: hand the connection over.
 func (c *conn) readHead() (head, error) {
 	headerDeadline := false
+	wait := func() {
+		if headerDeadline {
+			return
+		}
+		headerDeadline = true
+		d := c.srv.Fallback.ReadHeaderTimeout
+		if d <= 0 {
+			d = c.srv.Fallback.ReadTimeout
+		}
+		if d > 0 {
+			c.setDeadline(time.Now().Add(d))
+		}
+	}
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		// Old clients end a POST body with a stray line break; net/http
@@ -250,18 +266,9 @@ func (c *conn) readHead() (head, error) {
 			return scanHead(buf[:end]), nil
 		}
 		if c.br.Buffered() == c.br.Size() {
-			return head{}, nil // too large for us: the Fallback applies its limit
+			return c.readLargeHead(wait) // too large for us: the Fallback's
 		}
-		if !headerDeadline {
-			headerDeadline = true
-			d := c.srv.Fallback.ReadHeaderTimeout
-			if d <= 0 {
-				d = c.srv.Fallback.ReadTimeout
-			}
-			if d > 0 {
-				c.setDeadline(time.Now().Add(d))
-			}
-		}
+		wait()
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
 			if err == io.EOF && len(buf) > 0 {
 				// The client half-closed mid-header: http.ReadRequest
@@ -271,6 +278,46 @@ func (c *conn) readHead() (head, error) {
 			return head{}, err
 		}
 	}
+}
+
+// readLargeHead reads on, out of br into c.large, a header block larger
+// than br, which the Fallback serves, so that an ambiguous one is refused
+// whatever its size. It stops at the Fallback's header limit (whose 431
+// is then the answer) or at the end of input.
+func (c *conn) readLargeHead(wait func()) (head, error) {
+	limit := c.srv.Fallback.MaxHeaderBytes
+	if limit <= 0 {
+		limit = http.DefaultMaxHeaderBytes
+	}
+	limit += 4 << 10 // net/http's own allowance beyond MaxHeaderBytes
+	lineEnd := -1    // of the request line, once read
+	for len(c.large) < limit {
+		// Each pass looks only at what it added, and at the two bytes
+		// before, over which a line break may straddle two reads.
+		from := max(0, len(c.large)-2)
+		buf, _ := c.br.Peek(c.br.Buffered())
+		c.large = append(c.large, buf...)
+		_, _ = c.br.Discard(len(buf))
+		if lineEnd < 0 {
+			if i := bytes.IndexByte(c.large[from:], '\n'); i >= 0 {
+				lineEnd = from + i
+				if !isRequestLine(c.large[:lineEnd]) {
+					return head{}, nil // not HTTP/1: nothing to check
+				}
+			}
+		}
+		if end := headEnd(c.large[from:]); end > 0 {
+			return head{ambiguous: scanHead(c.large[:from+end]).ambiguous}, nil
+		}
+		wait()
+		if _, err := c.br.Peek(1); err != nil {
+			if err == io.EOF {
+				return head{}, nil // net/http answers the truncated request
+			}
+			return head{}, err
+		}
+	}
+	return head{}, nil
 }
 
 func leadingBlank(b []byte) int {
@@ -313,10 +360,17 @@ type head struct {
 	ambiguous bool
 }
 
+// isRequestLine reports whether line (with or without its CR) ends as an
+// HTTP/1.x request line does.
+func isRequestLine(line []byte) bool {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return bytes.HasSuffix(line, []byte(" HTTP/1.1")) || bytes.HasSuffix(line, []byte(" HTTP/1.0"))
+}
+
 func scanHead(block []byte) head {
 	line, rest, _ := bytes.Cut(block, []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) && !bytes.HasSuffix(line, []byte(" HTTP/1.0")) {
+	if !isRequestLine(line) {
 		return head{}
 	}
 	h := head{ours: !bytes.HasPrefix(line, []byte("CONNECT "))}
@@ -363,7 +417,8 @@ func asciiEqualFold(b []byte, lower string) bool {
 // handOff gives the connection, with what was read of it, to the Fallback.
 func (c *conn) handOff() {
 	buffered, _ := c.br.Peek(c.br.Buffered())
-	pc := &prefixConn{Conn: c.nc, prefix: bytes.Clone(buffered), tls: c.tlsState}
+	pc := &prefixConn{Conn: c.nc, prefix: append(c.large, buffered...), tls: c.tlsState}
+	c.large = nil
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.srv.forget(c)
 	c.nc = nil // close must not close it

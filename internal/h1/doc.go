@@ -11,9 +11,8 @@
 //
 // It parses with net/http's own code (http.ReadRequest) and checks requests
 // as net/http's server does, except that it refuses a request with both
-// Content-Length and Transfer-Encoding whose header block fits its read
-// buffer, even one it would hand over: two framings of one body are how
-// requests are smuggled. It answers through a ResponseWriter with the
+// Content-Length and Transfer-Encoding, even one it would hand over: two
+// framings of one body are how requests are smuggled. It answers through a ResponseWriter with the
 // same framing rules (Content-Length for a body the handler finished,
 // chunked otherwise, trailers, HEAD, 1xx, Date and Content-Type sniffing).
 // A connection whose first bytes are not a plain request (HTTP/2 prior

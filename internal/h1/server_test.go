@@ -344,8 +344,8 @@ func exchanges() []exchangeCase {
 }
 
 // A request with both Content-Length and Transfer-Encoding is refused with
-// 400 and the connection closes, whichever server would have served it and
-// whatever follows it, where net/http drops the length and reads the body
+// 400 and the connection closes, whichever server would have served it, in
+// a header block of any size, and whatever follows it, where net/http drops the length and reads the body
 // as chunked. The handler never runs.
 func TestAmbiguousLength(t *testing.T) {
 	var served atomic.Int32
@@ -362,6 +362,9 @@ func TestAmbiguousLength(t *testing.T) {
 		// Requests h1 would otherwise hand to net/http.
 		"POST /continue HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		"GET /upgrade HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		// Header blocks larger than h1's buffer, which net/http serves.
+		"POST /echo HTTP/1.1\r\nHost: h\r\nX-Pad: " + strings.Repeat("p", 6000) + "\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX-Pad: " + strings.Repeat("p", 2*readBufferSize) + "\r\n\r\n0\r\n\r\n",
 	} {
 		got := parse(exchange(t, addr, raw+next), []string{"POST", "GET"})
 		// The 400 has no length and is read to the close, after which
@@ -371,13 +374,30 @@ func TestAmbiguousLength(t *testing.T) {
 			t.Errorf("%q: answers %+v, want one 400 that closes the connection", raw, got)
 		}
 	}
+	// A large header block whose blank line arrives in two reads.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX-Pad: "+
+		strings.Repeat("p", 6000)+"\r\n\r")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "\n") // the body never comes: the head alone must be enough
+	if res, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Errorf("blank line in two reads: %v, %v; want 400", res, err)
+	}
 	if n := served.Load(); n != 0 {
 		t.Errorf("the handler ran %d times", n)
 	}
-	// Either field alone is served.
+	// Either field alone is served, in a header block of any size.
+	pad := "X-Pad: " + strings.Repeat("p", 6000) + "\r\n"
 	for _, raw := range []string{
 		"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
 		"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: h\r\n" + pad + "Content-Length: 2\r\n\r\nhi",
+		"POST /echo HTTP/1.1\r\nHost: h\r\n" + pad + "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
 	} {
 		got := parse(exchange(t, addr, raw+next), []string{"POST", "GET"})
 		if len(got) != 2 || got[0].Status != http.StatusOK || got[1].Status != http.StatusOK {
