@@ -207,17 +207,16 @@ func New(opts Options) *Edge {
 	e.bounded = &timeoutTransport{base: e.roundTrip, d: e.timeout}
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
 	bufs := newBufferPool()
-	const flushInterval = 50 * time.Millisecond
 	e.appProxy = &httputil.ReverseProxy{
 		Rewrite: e.rewriteToApp,
 		// The replicas' transport bounds the wait for headers itself.
 		Transport:  roundTripFunc(e.roundTripApp),
 		BufferPool: bufs,
-		// Event streams and bodies of unknown length (chunked) are
-		// flushed on every write by ReverseProxy itself; other bodies at
-		// least every flushInterval. Flushing every write of every response
-		// would cost a separate write for the headers of each one.
-		FlushInterval:  flushInterval,
+		// No FlushInterval: ReverseProxy would start a timer for every
+		// response, and each one wakes the network poller. Event streams
+		// and bodies of unknown length (chunked) are flushed on every
+		// write by ReverseProxy itself; bodies of known length are flushed
+		// whenever the upstream makes the edge wait (promptBody).
 		ModifyResponse: recordStatus,
 		ErrorHandler:   e.proxyError,
 		ErrorLog:       errLog,
@@ -226,7 +225,6 @@ func New(opts Options) *Edge {
 		Rewrite:        e.rewriteForward,
 		Transport:      e.bounded,
 		BufferPool:     bufs,
-		FlushInterval:  flushInterval,
 		ModifyResponse: recordStatus,
 		ErrorHandler:   e.proxyError,
 		ErrorLog:       errLog,

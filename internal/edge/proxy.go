@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,8 +39,10 @@ type hop struct {
 	// affinity, when set, is the replica a new sticky-session cookie pins
 	// the client to.
 	affinity string
-	status   int
-	err      error
+	// flush sends what the client was written so far (promptBody).
+	flush  func() error
+	status int
+	err    error
 }
 
 type hopKey struct{}
@@ -144,6 +147,7 @@ func (e *Edge) forward(w http.ResponseWriter, r *http.Request, d decision) {
 
 func (e *Edge) serveProxy(p *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request, h *hop) {
 	start := time.Now()
+	h.flush = http.NewResponseController(w).Flush
 	ctx := context.WithValue(r.Context(), hopKey{}, h)
 	// Deferred: the proxy aborts the handler with a panic when a streamed
 	// response breaks half way, and that request deserves its line too.
@@ -196,15 +200,18 @@ func (e *Edge) rewriteForward(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Add("Via", fmt.Sprintf("%d.%d %s", pr.In.ProtoMajor, pr.In.ProtoMinor, e.via))
 }
 
-// recordStatus notes the upstream's status for the log line and adds what
-// the edge's policies put on responses: CORS headers and the sticky-session
-// cookie.
+// recordStatus notes the upstream's status for the log line, adds what
+// the edge's policies put on responses (CORS headers and the sticky-session
+// cookie) and makes a body of known length flush as it arrives.
 func recordStatus(res *http.Response) error {
 	h := hopFrom(res.Request.Context())
 	if h == nil {
 		return nil
 	}
 	h.status = res.StatusCode
+	if h.flush != nil && res.ContentLength > 0 && res.Body != nil && res.Body != http.NoBody {
+		res.Body = newPromptBody(res.Body, h.flush, res.ContentLength)
+	}
 	if h.pol.cors != nil {
 		corsResponseHeaders(res.Header, h.pol.cors, h.pol.origin)
 	}
@@ -265,6 +272,49 @@ func (e *Edge) logRequest(ctx context.Context, r *http.Request, h *hop, start ti
 		attrs = append(attrs, slog.String("error", h.err.Error()))
 	}
 	e.log.LogAttrs(ctx, slog.LevelDebug, "edge request", attrs...)
+}
+
+// promptBody passes a body of known length on as it arrives, as nginx
+// does: before a read that would wait for the upstream, what the client was
+// written so far is flushed. The first read flushes the headers only when
+// the body is known not to be there yet, so an answer that came whole goes
+// out in one write at the end.
+type promptBody struct {
+	io.ReadCloser
+	flush func() error
+	// ready is how much can be read without waiting; nil when the
+	// transport cannot tell, and then only bytes already passed on are
+	// flushed before a read.
+	ready   func() int
+	left    int64 // of the declared length, not yet read
+	pending bool  // a read returned bytes since the last flush
+	started bool
+}
+
+func newPromptBody(rc io.ReadCloser, flush func() error, length int64) *promptBody {
+	b := &promptBody{ReadCloser: rc, flush: flush, left: length}
+	if r, ok := rc.(interface{ Buffered() int }); ok {
+		b.ready = r.Buffered
+	}
+	return b
+}
+
+func (b *promptBody) Read(p []byte) (int, error) {
+	if b.left > 0 {
+		wait := b.pending && b.ready == nil
+		if b.ready != nil && (b.pending || !b.started) {
+			wait = b.ready() == 0
+		}
+		if wait {
+			b.pending = false
+			_ = b.flush() // a client that is gone fails the next write
+		}
+	}
+	b.started = true
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	b.pending = b.pending || n > 0
+	return n, err
 }
 
 // timeoutTransport bounds the wait for an upstream's response headers. The

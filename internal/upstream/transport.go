@@ -290,6 +290,17 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Buffered is how much of the body can be read without waiting for the
+// server: what was read off the connection past the headers (chunk framing
+// included). 0 once the body is done, when the connection may serve
+// another request.
+func (b *body) Buffered() int {
+	if b.done.Load() {
+		return 0
+	}
+	return b.c.br.Buffered()
+}
+
 // Close before the end closes the connection rather than draining a body
 // that may never end; a Read blocked on another goroutine returns.
 func (b *body) Close() error {
