@@ -61,6 +61,52 @@ func TestClientLeavingCancelsContext(t *testing.T) {
 	}
 }
 
+// The watch timer is set once for a run of requests on a connection: a
+// request that starts while the timer set by an earlier one is due is
+// watched once it has itself run for watchAfter, not earlier and not never.
+func TestWatchAfterEarlierRequest(t *testing.T) {
+	type ended struct {
+		err error
+		ran time.Duration
+	}
+	cancelled := make(chan ended, 1)
+	_, addr := fastServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			return
+		}
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- ended{r.Context().Err(), time.Since(start)}
+		case <-time.After(10 * time.Second):
+			cancelled <- ended{nil, time.Since(start)}
+		}
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The timer the fast request set fires while the slow one is young.
+	time.Sleep(watchAfter * 4 / 5)
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	got := <-cancelled
+	if got.err != context.Canceled {
+		t.Fatalf("the slow request ended with %v after %s, want context.Canceled", got.err, got.ran)
+	}
+	// Watched no earlier than watchAfter into the request, and not much later.
+	if got.ran < watchAfter-10*time.Millisecond || got.ran > 3*watchAfter {
+		t.Fatalf("the client's leaving was noticed %s into the request, want about %s", got.ran, watchAfter)
+	}
+}
+
 // A request sent while the previous one runs long enough to be watched
 // is served, byte for byte.
 func TestPipelinedWhileWatched(t *testing.T) {

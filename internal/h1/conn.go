@@ -82,6 +82,12 @@ type conn struct {
 	watch     int
 	bodyDone  bool
 	watchDone chan struct{}
+	// started is when the running request began; timerSet says the timer
+	// is due to fire. The timer is not reset for every request: when it
+	// fires during a request younger than watchAfter, it sets itself again
+	// for the rest, so a busy connection fires it at most every watchAfter.
+	started  time.Time
+	timerSet bool
 
 	afterPost bool // the last request was a POST
 	served    bool // a request was read
@@ -482,8 +488,12 @@ func (c *conn) serveRequest(h head) bool {
 
 	c.mu.Lock()
 	c.watch = watchArmed
+	c.started = time.Now()
+	if !c.timerSet {
+		c.timerSet = true
+		c.timer.Reset(watchAfter)
+	}
 	c.mu.Unlock()
-	c.timer.Reset(watchAfter)
 
 	c.runHandler(w, req)
 	defer cancel()
@@ -496,7 +506,6 @@ func (c *conn) serveRequest(h head) bool {
 
 // stopWatch ends the watch of the request that ran, if one started.
 func (c *conn) stopWatch() {
-	c.timer.Stop()
 	c.mu.Lock()
 	watching := c.watch == watchWatching
 	c.watch = watchOff
@@ -552,12 +561,17 @@ func (c *conn) runHandler(w *response, req *http.Request) {
 	h.ServeHTTP(w, req)
 }
 
-// watchFired runs on the timer's goroutine once a request has run for
-// watchAfter.
+// watchFired runs on the timer's goroutine, watchAfter after it was set.
 func (c *conn) watchFired() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.timerSet = false
 	if c.watch != watchArmed {
+		return // no request runs, or it is watched already
+	}
+	if left := watchAfter - time.Since(c.started); left > 0 {
+		c.timerSet = true // a later request than the one it was set for
+		c.timer.Reset(left)
 		return
 	}
 	if !c.bodyDone {
