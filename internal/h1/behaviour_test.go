@@ -101,8 +101,10 @@ func TestWatchAfterEarlierRequest(t *testing.T) {
 	if got.err != context.Canceled {
 		t.Fatalf("the slow request ended with %v after %s, want context.Canceled", got.err, got.ran)
 	}
-	// Watched no earlier than watchAfter into the request, and not much later.
-	if got.ran < watchAfter-10*time.Millisecond || got.ran > 3*watchAfter {
+	// Watched about watchAfter into the request: not at the earlier
+	// request's timer (50 ms in), and not seconds later. The bounds are
+	// loose for a loaded machine.
+	if got.ran < watchAfter/2 || got.ran > 8*watchAfter {
 		t.Fatalf("the client's leaving was noticed %s into the request, want about %s", got.ran, watchAfter)
 	}
 }
