@@ -51,14 +51,17 @@ wait_port "$ECHO_PORT"
 SA_HTTP=$(free_port); SB_HTTP=$(free_port)
 SA=(--dapr-listen-addresses 127.0.0.1 --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db")
 "$WORK/cove" sidecar --app-id echo --app-port "$ECHO_PORT" --dapr-http-port "$SB_HTTP" --dapr-grpc-port "$(free_port)" "${SA[@]}" \
-  >"$WORK/sb.log" 2>&1 & PIDS+=($!)
+  >"$WORK/sb.log" 2>&1 & PIDS+=($!); SB_PID=$!
 wait_port "$SB_HTTP"
 "$WORK/cove" sidecar --app-id caller --dapr-http-port "$SA_HTTP" --dapr-grpc-port "$(free_port)" "${SA[@]}" \
-  >"$WORK/sa.log" 2>&1 & PIDS+=($!)
+  >"$WORK/sa.log" 2>&1 & PIDS+=($!); SA_PID=$!
 wait_port "$SA_HTTP"
 
-RUNS=("cove in-process|http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping"
-      "cove standalone|http://127.0.0.1:$SA_HTTP/v1.0/invoke/echo/method/ping")
+# Each run: name|the processes that do its work (for CPU per request)|URL.
+# cove in process: both sidecars live in the one cove process.
+RUNS=("cove in-process|$COVE|http://127.0.0.1:$SIDECAR/v1.0/invoke/echo/method/ping"
+      "cove standalone|$SA_PID $SB_PID|http://127.0.0.1:$SA_HTTP/v1.0/invoke/echo/method/ping")
+DAPRD_PIDS=
 if [ -n "${DAPRD:-}" ]; then
   # Two daprd sidecars, found by daprd's default mDNS name resolution.
   DA_HTTP=$(free_port); DB_HTTP=$(free_port)
@@ -66,14 +69,14 @@ if [ -n "${DAPRD:-}" ]; then
     port=$DB_HTTP; app=(--app-port "$ECHO_PORT"); [ "$side" = caller ] && { port=$DA_HTTP; app=(); }
     "$DAPRD" --app-id "$side" "${app[@]}" --dapr-http-port "$port" --dapr-grpc-port "$(free_port)" \
       --dapr-internal-grpc-port "$(free_port)" --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 \
-      >"$WORK/daprd-$side.log" 2>&1 & PIDS+=($!)
+      >"$WORK/daprd-$side.log" 2>&1 & PIDS+=($!); DAPRD_PIDS+=" $!"
     wait_port "$port"
   done
-  RUNS+=("daprd|http://127.0.0.1:$DA_HTTP/v1.0/invoke/echo/method/ping")
+  RUNS+=("daprd|$DAPRD_PIDS|http://127.0.0.1:$DA_HTTP/v1.0/invoke/echo/method/ping")
 fi
 # A first call through each path checks it works end to end.
 for r in "${RUNS[@]}"; do
-  for _ in $(seq 1 50); do curl -sf "${r#*|}" >/dev/null && continue 2; sleep 0.2; done
+  for _ in $(seq 1 50); do curl -sf "${r##*|}" >/dev/null && continue 2; sleep 0.2; done
   echo "bench: ${r%%|*} does not answer" >&2; exit 1
 done
 
@@ -81,11 +84,14 @@ echo "invoke benchmark: fortio -t $DURATION, $ROUNDS rounds, $(nproc) cores shar
 for _ in $(seq "$ROUNDS"); do
   latency_run "direct @1000qps" "127.0.0.1:$ECHO_PORT"
   for r in "${RUNS[@]}"; do
-    u=${r#*|http://}
+    u=${r##*|http://}
     latency_run "${r%%|*} @1000qps" "${u%%/*}" -path "/${u#*/}"
   done
   fortio_run "direct max" "http://127.0.0.1:$ECHO_PORT/" -c "$CONC" -qps 0
-  for r in "${RUNS[@]}"; do fortio_run "${r%%|*} max" "${r#*|}" -c "$CONC" -qps 0; done
+  for r in "${RUNS[@]}"; do
+    pids=${r#*|}
+    CPU_OF=${pids%%|*} fortio_run "${r%%|*} max" "${r##*|}" -c "$CONC" -qps 0
+  done
 done
 report "cove in-process max/direct max" "cove standalone max/direct max" "daprd max/direct max" \
   "cove in-process max/daprd max"
