@@ -125,16 +125,20 @@ PY
 
 # wrk_run NAME URL [wrk flags...]: one load run with wrk (CONC connections,
 # DURATION, two threads); appends a JSON line to $WORK/results like
-# fortio_run. Used where fortio's own client cannot keep connections alive
+# fortio_run (CPU_OF too). Used where fortio's own client cannot keep connections alive
 # (answers without a body, such as 204).
 wrk_run() {
   local name=$1 url=$2; shift 2
+  local before=0
+  [ -z "${CPU_OF:-}" ] || before=$(cpu_ticks $CPU_OF)
   if ! wrk -t2 -c "$CONC" -d "$DURATION" --latency "$@" "$url" >"$WORK/wrk.log" 2>&1; then
     echo "bench: wrk failed for $name ($url):" >&2; tail -5 "$WORK/wrk.log" >&2; return 1
   fi
-  python3 - "$name" "$WORK/wrk.log" >>"$WORK/results" <<'PY'
+  local ticks=
+  [ -z "${CPU_OF:-}" ] || ticks=$(($(cpu_ticks $CPU_OF) - before))
+  python3 - "$name" "$WORK/wrk.log" "$ticks" >>"$WORK/results" <<'PY'
 import re, sys
-name, text = sys.argv[1], open(sys.argv[2]).read()
+name, text, ticks = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
 def ms(v, unit):
     return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 pct = {int(p): ms(v, u) for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
@@ -143,8 +147,11 @@ bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
 qps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 # wrk prints p50, p75, p90, p99; its p90 stands in the p90 column.
-print(__import__("json").dumps({"name": name, "qps": qps, "p50": pct[50], "p90": pct[90], "p99": pct[99],
-                                "ok": total - (int(bad.group(1)) if bad else 0) - errs, "total": total}))
+line = {"name": name, "qps": qps, "p50": pct[50], "p90": pct[90], "p99": pct[99],
+        "ok": total - (int(bad.group(1)) if bad else 0) - errs, "total": total}
+if ticks and total:
+    line["cpu_us"] = int(ticks) * 1e4 / total  # a tick is 10 ms
+print(__import__("json").dumps(line))
 PY
 }
 

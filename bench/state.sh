@@ -51,7 +51,7 @@ components:
   - {name: sqlite, file: sqlite.yaml}
 YAML
 : >"$WORK/cove.log"
-"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$(free_port)" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$(free_port)" >"$WORK/cove.log" 2>&1 & PIDS+=($!); COVE_PID=$!
 wait_ready "$WORK/cove.log"
 read -r HTTP GRPC < <("$WORK/cove" ps -f "$WORK/env/cove.yaml" -o json | python3 -c \
   'import json,sys; r=json.load(sys.stdin)["apps"][0]["replicas"][0]; print(r["daprHttpPort"], r["daprGrpcPort"])')
@@ -70,7 +70,8 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 # daprd, when given, with the same Redis under its own key prefix.
-SIDES=("cove|$HTTP|$GRPC")
+# Each side: name|HTTP port|gRPC port|its process (for CPU per request).
+SIDES=("cove|$HTTP|$GRPC|$COVE_PID")
 if [ -n "${DAPRD:-}" ]; then
   mkdir -p "$WORK/daprd"
   cat >"$WORK/daprd/redis.yaml" <<YAML
@@ -87,13 +88,13 @@ YAML
   D_HTTP=$(free_port); D_GRPC=$(free_port)
   "$DAPRD" --app-id bench --dapr-http-port "$D_HTTP" --dapr-grpc-port "$D_GRPC" --dapr-internal-grpc-port "$(free_port)" \
     --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 --resources-path "$WORK/daprd" \
-    >"$WORK/daprd.log" 2>&1 & PIDS+=($!)
+    >"$WORK/daprd.log" 2>&1 & PIDS+=($!); DAPRD_PID=$!
   wait_port "$D_HTTP"
   for _ in $(seq 1 50); do
     curl -sf -X POST "http://127.0.0.1:$D_HTTP/v1.0/state/redis" -H 'Content-Type: application/json' -d "$SAVE_BODY" && break
     sleep 0.2
   done
-  SIDES+=("daprd|$D_HTTP|$D_GRPC")
+  SIDES+=("daprd|$D_HTTP|$D_GRPC|$DAPRD_PID")
 fi
 trap 'curl -s -X DELETE "$SC/redis/bench" >/dev/null 2>&1 || true
   [ -n "${D_HTTP:-}" ] && curl -s -X DELETE "http://127.0.0.1:$D_HTTP/v1.0/state/redis/bench" >/dev/null 2>&1 || true
@@ -103,21 +104,21 @@ echo "state benchmark: $CONC connections, $DURATION per run, $ROUNDS rounds, $(n
 for _ in $(seq "$ROUNDS"); do
   loadgen -name "redis direct GET" -mode redis-hget -addr 127.0.0.1:6379 -key "$PREFIX||bench"
   for side in "${SIDES[@]}"; do
-    IFS='|' read -r who hp gp <<<"$side"
-    fortio_run "$who HTTP GET redis" "http://127.0.0.1:$hp/v1.0/state/redis/bench" -c "$CONC" -qps 0
+    IFS='|' read -r who hp gp pid <<<"$side"
+    CPU_OF=$pid fortio_run "$who HTTP GET redis" "http://127.0.0.1:$hp/v1.0/state/redis/bench" -c "$CONC" -qps 0
     loadgen -name "$who gRPC GET redis" -mode dapr-grpc-get -addr "127.0.0.1:$gp" -store redis -key bench
   done
-  fortio_run "cove HTTP GET sqlite" "$SC/sqlite/bench" -c "$CONC" -qps 0
+  CPU_OF=$COVE_PID fortio_run "cove HTTP GET sqlite" "$SC/sqlite/bench" -c "$CONC" -qps 0
   loadgen -name "cove gRPC GET sqlite" -mode dapr-grpc-get -addr "127.0.0.1:$GRPC" -store sqlite -key bench
   loadgen -name "redis direct SET" -mode redis-hset -addr 127.0.0.1:6379 -key "$PREFIX||bench"
   for side in "${SIDES[@]}"; do
-    IFS='|' read -r who hp gp <<<"$side"
-    wrk_run "$who HTTP SAVE redis" "http://127.0.0.1:$hp/v1.0/state/redis" -s "$WORK/save.lua"
+    IFS='|' read -r who hp gp pid <<<"$side"
+    CPU_OF=$pid wrk_run "$who HTTP SAVE redis" "http://127.0.0.1:$hp/v1.0/state/redis" -s "$WORK/save.lua"
     loadgen -name "$who gRPC SAVE redis" -mode dapr-grpc-save -addr "127.0.0.1:$gp" -store redis -key bench
   done
-  wrk_run "cove HTTP SAVE sqlite" "$SC/sqlite" -s "$WORK/save.lua"
+  CPU_OF=$COVE_PID wrk_run "cove HTTP SAVE sqlite" "$SC/sqlite" -s "$WORK/save.lua"
   for side in "${SIDES[@]}"; do
-    IFS='|' read -r who hp gp <<<"$side"
+    IFS='|' read -r who hp gp _ <<<"$side"
     latency_run "$who HTTP GET redis @1000qps" "127.0.0.1:$hp" -path /v1.0/state/redis/bench
     loadgen -name "$who gRPC GET redis @1000qps" -mode dapr-grpc-get -addr "127.0.0.1:$gp" -store redis -key bench -qps 1000
   done
