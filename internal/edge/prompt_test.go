@@ -3,6 +3,7 @@ package edge
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,14 @@ func (p *pieces) Read(b []byte) (int, error) {
 }
 
 func (p *pieces) Close() error { return nil }
+
+// flushLog is a response that logs its flushes.
+type flushLog struct {
+	*httptest.ResponseRecorder
+	log *[]string
+}
+
+func (f flushLog) Flush() { *f.log = append(*f.log, "flush") }
 
 // buffered is pieces with Buffered, as the upstream transport's bodies.
 type buffered struct{ *pieces }
@@ -68,7 +77,7 @@ func TestPromptBody(t *testing.T) {
 			if tt.unknown {
 				rc = p
 			}
-			b := newPromptBody(rc, func() error { log = append(log, "flush"); return nil }, 5)
+			b := newPromptBody(rc, flushLog{httptest.NewRecorder(), &log}, 5)
 			got, err := io.ReadAll(b)
 			if err != nil || string(got) != "hello" {
 				t.Fatalf("body = %q, %v", got, err)

@@ -39,8 +39,8 @@ type hop struct {
 	// affinity, when set, is the replica a new sticky-session cookie pins
 	// the client to.
 	affinity string
-	// flush sends what the client was written so far (promptBody).
-	flush  func() error
+	// w is the client's response, which promptBody flushes.
+	w      http.ResponseWriter
 	status int
 	err    error
 }
@@ -147,7 +147,7 @@ func (e *Edge) forward(w http.ResponseWriter, r *http.Request, d decision) {
 
 func (e *Edge) serveProxy(p *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request, h *hop) {
 	start := time.Now()
-	h.flush = http.NewResponseController(w).Flush
+	h.w = w
 	ctx := context.WithValue(r.Context(), hopKey{}, h)
 	// Deferred: the proxy aborts the handler with a panic when a streamed
 	// response breaks half way, and that request deserves its line too.
@@ -209,8 +209,8 @@ func recordStatus(res *http.Response) error {
 		return nil
 	}
 	h.status = res.StatusCode
-	if h.flush != nil && res.ContentLength > 0 && res.Body != nil && res.Body != http.NoBody {
-		res.Body = newPromptBody(res.Body, h.flush, res.ContentLength)
+	if h.w != nil && res.ContentLength > 0 && res.Body != nil && res.Body != http.NoBody {
+		res.Body = newPromptBody(res.Body, h.w, res.ContentLength)
 	}
 	if h.pol.cors != nil {
 		corsResponseHeaders(res.Header, h.pol.cors, h.pol.origin)
@@ -281,7 +281,7 @@ func (e *Edge) logRequest(ctx context.Context, r *http.Request, h *hop, start ti
 // out in one write at the end.
 type promptBody struct {
 	io.ReadCloser
-	flush func() error
+	w http.ResponseWriter
 	// ready is how much can be read without waiting; nil when the
 	// transport cannot tell, and then only bytes already passed on are
 	// flushed before a read.
@@ -291,8 +291,8 @@ type promptBody struct {
 	started bool
 }
 
-func newPromptBody(rc io.ReadCloser, flush func() error, length int64) *promptBody {
-	b := &promptBody{ReadCloser: rc, flush: flush, left: length}
+func newPromptBody(rc io.ReadCloser, w http.ResponseWriter, length int64) *promptBody {
+	b := &promptBody{ReadCloser: rc, w: w, left: length}
 	if r, ok := rc.(interface{ Buffered() int }); ok {
 		b.ready = r.Buffered
 	}
@@ -307,7 +307,9 @@ func (b *promptBody) Read(p []byte) (int, error) {
 		}
 		if wait {
 			b.pending = false
-			_ = b.flush() // a client that is gone fails the next write
+			// A controller only when flushing: most answers never are.
+			// A client that is gone fails the next write.
+			_ = http.NewResponseController(b.w).Flush()
 		}
 	}
 	b.started = true
