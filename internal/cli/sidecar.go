@@ -34,10 +34,13 @@ type sidecarFlags struct {
 	appMaxConcurrency, gracefulShutdownSeconds     int
 	caDir, nameResolutionFile                      string
 
+	profilePort     string
+	enableProfiling bool
+
 	// Accepted because daprd users (and `dapr run`) commonly pass them;
 	// they change nothing yet.
-	metricsPort, profilePort, placement, scheduler, sentry, controlPlane string
-	enableMetrics, enableProfiling                                       bool
+	metricsPort, placement, scheduler, sentry, controlPlane string
+	enableMetrics                                           bool
 }
 
 func (f *sidecarFlags) register(fs *pflag.FlagSet) {
@@ -62,12 +65,12 @@ func (f *sidecarFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.readBufferSizeKB, "dapr-http-read-buffer-size", -1, "max size of request headers in KB; -1 is Dapr's 4 KB")
 	fs.StringVar(&f.readBufferSize, "read-buffer-size", "", "max size of request headers as a quantity, e.g. 4Ki (wins over --dapr-http-read-buffer-size)")
 	fs.IntVar(&f.appMaxConcurrency, "app-max-concurrency", -1, "max HTTP calls in flight to the app; -1 is unlimited")
-	fs.BoolVar(&f.enableAPILogging, "enable-api-logging", false, "accepted, not implemented yet")
+	fs.BoolVar(&f.enableAPILogging, "enable-api-logging", false, "log every call to the Dapr APIs at info level (default: the --config's spec.logging.apiLogging.enabled)")
 	fs.IntVar(&f.gracefulShutdownSeconds, "dapr-graceful-shutdown-seconds", 5, "seconds to drain in-flight calls when stopping")
 	fs.StringVar(&f.metricsPort, "metrics-port", "9090", "accepted, not implemented yet (cove exports no metrics)")
 	fs.BoolVar(&f.enableMetrics, "enable-metrics", true, "accepted, not implemented yet")
-	fs.StringVar(&f.profilePort, "profile-port", "7777", "accepted, not implemented yet")
-	fs.BoolVar(&f.enableProfiling, "enable-profiling", false, "accepted, not implemented yet")
+	fs.StringVar(&f.profilePort, "profile-port", "7777", "the port of the profiling server")
+	fs.BoolVar(&f.enableProfiling, "enable-profiling", false, "serve Go's profiles at /debug/pprof/ on --profile-port")
 	fs.StringVar(&f.placement, "placement-host-address", "", "accepted and ignored: actors are not implemented yet")
 	fs.StringVar(&f.scheduler, "scheduler-host-address", "", "accepted and ignored: jobs and workflows are not implemented yet")
 	fs.StringVar(&f.sentry, "sentry-address", "", "accepted and ignored: certificates come from --ca-dir")
@@ -195,6 +198,13 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 		o.MaxHeaderBytes = int(n)
 	}
 	o.AppMaxConcurrency = f.appMaxConcurrency
+	if fs.Changed("enable-api-logging") {
+		o.APILogging = &f.enableAPILogging
+	}
+	o.Profiling = f.enableProfiling
+	if o.Profiling {
+		o.ProfilePort = port("profile-port", f.profilePort, 7777)
+	}
 	o.Namespace = getenv("NAMESPACE")
 	o.HostIP = getenv("HOST_IP")
 	o.APIToken = getenv("DAPR_API_TOKEN")

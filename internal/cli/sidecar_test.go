@@ -71,10 +71,20 @@ func TestParseSidecarArgs(t *testing.T) {
 			name: "accepted flags change nothing",
 			args: []string{
 				"--app-id", "orders", "--metrics-port", "9091", "--enable-metrics=false", "--placement-host-address", "localhost:50005",
-				"--scheduler-host-address", "localhost:50006", "--enable-api-logging", "--enable-profiling", "--profile-port", "7778",
+				"--scheduler-host-address", "localhost:50006", "--profile-port", "7778",
 				"--log-as-json", "--mode", "standalone", "--app-port", "-1",
 			},
 			want: with(func(*standalone.Options) {}),
+		},
+		{
+			name: "api logging and profiling",
+			args: []string{"--app-id", "orders", "--enable-api-logging", "--enable-profiling", "--profile-port", "7778"},
+			want: with(func(o *standalone.Options) { o.APILogging, o.Profiling, o.ProfilePort = new(true), true, 7778 }),
+		},
+		{
+			name: "api logging turned off, profiling on its default port",
+			args: []string{"--app-id", "orders", "--enable-api-logging=false", "--enable-profiling"},
+			want: with(func(o *standalone.Options) { o.APILogging, o.Profiling, o.ProfilePort = new(false), true, 7777 }),
 		},
 		{
 			name: "flags beat the environment",
@@ -85,6 +95,7 @@ func TestParseSidecarArgs(t *testing.T) {
 		{name: "unsupported protocol", args: []string{"--app-id", "a", "--app-protocol", "h2c"}, wantErr: "not supported yet"},
 		{name: "bad port", args: []string{"--app-id", "a", "--dapr-http-port", "http"}, wantErr: `--dapr-http-port "http": not a port`},
 		{name: "kubernetes mode", args: []string{"--app-id", "a", "--mode", "kubernetes"}, wantErr: "standalone mode only"},
+		{name: "bad profile port", args: []string{"--app-id", "a", "--enable-profiling", "--profile-port", "pprof"}, wantErr: `--profile-port "pprof": not a port`},
 		{name: "bad size", args: []string{"--app-id", "a", "--max-body-size", "lots"}, wantErr: "not a size"},
 		{name: "bad log level", args: []string{"--app-id", "a", "--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "unknown flag", args: []string{"--app-id", "a", "--unix-domain-socket", "/tmp"}, wantErr: "unknown flag"},

@@ -410,6 +410,8 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
 			APIToken:      envValue(rev.env, "DAPR_API_TOKEN"),
 			TraceSampling: traceSampling(a.entry.DaprConfig),
+			APILogging:    apiLogging(d.EnableAPILogging, a.entry.DaprConfig),
+			APILogger:     e.replicaLog(r.name, "dapr"),
 		}
 		if a.state != nil {
 			cfg.State = a.state

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -475,6 +476,29 @@ func (e *Env) output(replica, stream string, line []byte) {
 		app = r.app.name
 	}
 	e.opts.Output(app, replica, stream, line)
+}
+
+// replicaLog is a logger whose lines join what a replica writes, as the
+// given stream, so `cove up` and `cove logs` show them with the app's own.
+// They carry no time, which the log keeps beside each line.
+func (e *Env) replicaLog(replica, stream string) *slog.Logger {
+	w := lineWriter(func(p []byte) { e.sup.AddLine(replica, stream, bytes.TrimSuffix(p, []byte("\n"))) })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// lineWriter takes the one line a slog handler writes per record.
+type lineWriter func([]byte)
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w(p)
+	return len(p), nil
 }
 
 // replicaChanged keeps the routing table in step with readiness.

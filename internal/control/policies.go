@@ -7,6 +7,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/resiliency"
 	"github.com/cove-env/cove/internal/resources"
+	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -64,3 +65,14 @@ func (p *envPolicies) Resiliency(caller, target string) *resiliency.Policy {
 
 // traceSampling is an app's spec.tracing.samplingRate, nil when unset.
 func traceSampling(c *spec.DaprConfiguration) *float64 { return resources.TraceSampling(c) }
+
+// apiLogging applies ACA's dapr.enableApiLogging over the app's Dapr
+// Configuration. A false there cannot be told from an absent field, so
+// only true overrides the Configuration's default.
+func apiLogging(enable bool, c *spec.DaprConfiguration) sidecar.APILogging {
+	var own *bool
+	if enable {
+		own = &enable
+	}
+	return sidecar.APILogging(resources.APILogging(c, own))
+}

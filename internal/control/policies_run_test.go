@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestRunAppliesDaprResources runs two Dapr apps whose env and Dapr
@@ -105,5 +109,74 @@ apps:
 				t.Errorf("%s %s: %d, want %d", tt.method, tt.path, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunLogsDaprAPICalls sets ACA's dapr.enableApiLogging on one app:
+// its sidecar logs each call to the Dapr API into the replica's log, as
+// `cove up` prints it and `cove logs` returns it; the other app's does not.
+func TestRunLogsDaprAPICalls(t *testing.T) {
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := func(name string, logging bool) string {
+		return fmt.Sprintf(`
+name: %[1]s
+properties:
+  configuration:
+    dapr: {enabled: true, appId: %[1]s, enableApiLogging: %[2]v}
+  template:
+    containers: [{name: main, image: x}]
+`, name, logging)
+	}
+	write(t, dir, "logged.yaml", app("logged", true))
+	write(t, dir, "quiet.yaml", app("quiet", false))
+	write(t, dir, "cove.yaml", fmt.Sprintf(`
+apps:
+  - file: logged.yaml
+    command: [%[1]q]
+    env: {COVE_TEST_APP: "1"}
+  - file: quiet.yaml
+    command: [%[1]q]
+    env: {COVE_TEST_APP: "1"}
+`, exe))
+	var mu sync.Mutex
+	var printed []string
+	output := func(app, _, stream string, line []byte) {
+		if stream == "dapr" {
+			mu.Lock()
+			printed = append(printed, app+": "+string(line))
+			mu.Unlock()
+		}
+	}
+	st := runEnvWith(t, dir, nil, Options{Output: output})
+	for _, a := range st.Apps {
+		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", a.Replicas[0].DaprHTTPPort)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// A call is logged once answered: its line may trail the answer.
+	lines := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(printed)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(lines()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := lines()
+	if len(got) != 1 || !strings.HasPrefix(got[0], `logged: level=INFO msg="HTTP API Called" method="GET /v1.0/metadata"`) ||
+		!strings.Contains(got[0], "code=200") {
+		t.Errorf("want one API log line, of app logged's GET /v1.0/metadata; got %q", got)
 	}
 }

@@ -47,3 +47,18 @@ func TraceSampling(c *spec.DaprConfiguration) *float64 {
 	}
 	return &f
 }
+
+// APILogging is how a sidecar logs API calls: a Configuration's
+// spec.logging.apiLogging, whose enabled is the default that the sidecar's
+// own setting (daprd's --enable-api-logging, ACA's dapr.enableApiLogging)
+// overrides when given.
+func APILogging(c *spec.DaprConfiguration, own *bool) spec.APILoggingSpec {
+	var out spec.APILoggingSpec
+	if l := c.APILog(); l != nil {
+		out = *l
+	}
+	if own != nil {
+		out.Enabled = *own
+	}
+	return out
+}

@@ -133,3 +133,27 @@ func TestTraceSampling(t *testing.T) {
 		})
 	}
 }
+
+func TestAPILogging(t *testing.T) {
+	on, off := true, false
+	cfg := &spec.DaprConfiguration{Logging: &spec.LoggingSpec{APILogging: &spec.APILoggingSpec{Enabled: true, OmitHealthChecks: true}}}
+	tests := []struct {
+		name string
+		in   *spec.DaprConfiguration
+		own  *bool
+		want spec.APILoggingSpec
+	}{
+		{name: "nothing", want: spec.APILoggingSpec{}},
+		{name: "the sidecar's own setting", own: &on, want: spec.APILoggingSpec{Enabled: true}},
+		{name: "the configuration's default", in: cfg, want: spec.APILoggingSpec{Enabled: true, OmitHealthChecks: true}},
+		{name: "turned off by the sidecar", in: cfg, own: &off, want: spec.APILoggingSpec{OmitHealthChecks: true}},
+		{name: "a configuration without logging", in: &spec.DaprConfiguration{}, own: &on, want: spec.APILoggingSpec{Enabled: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, resources.APILogging(tt.in, tt.own)); diff != "" {
+				t.Errorf("API logging (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

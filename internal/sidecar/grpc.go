@@ -26,6 +26,7 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 		Logger:            s.log,
 		APIToken:          s.cfg.APIToken,
 		TraceSampling:     s.traceSampling(),
+		CallLog:           s.apiLogger(),
 	}
 	if s.cfg.State != nil {
 		cfg.State = s.cfg.State

@@ -30,6 +30,10 @@ func (s *Sidecar) handle(fn handlerFunc) http.HandlerFunc {
 	}
 }
 
+// invokeRoute is the invocation endpoint, also the route API logging names
+// for a call that names its app in a header.
+const invokeRoute = "/v1.0/invoke/{app}/method/{method...}"
+
 // routes builds the Dapr v1.0 HTTP API. Anything unmatched, a known path
 // with another verb included, falls through to "/", as daprd's router
 // falls back to its invoke handler.
@@ -40,7 +44,7 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1.0/metadata", s.handle(s.getMetadata))
 	mux.HandleFunc("PUT /v1.0/metadata/{key}", s.handle(s.putMetadata))
 	mux.HandleFunc("POST /v1.0/shutdown", s.handle(s.postShutdown))
-	mux.HandleFunc("/v1.0/invoke/{app}/method/{method...}", s.handle(s.invokeByPath))
+	mux.HandleFunc(invokeRoute, s.handle(s.invokeByPath))
 
 	for _, verb := range []string{http.MethodPost, http.MethodPut} {
 		mux.HandleFunc(verb+" /v1.0/state/{store}", s.handle(s.saveState))
@@ -74,6 +78,7 @@ func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if id := headerTarget(r.Header); id != "" {
+		r.Pattern = invokeRoute
 		if err := s.invoke(w, r, id, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
 			s.writeError(w, r, err)
 		}

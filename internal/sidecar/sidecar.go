@@ -84,6 +84,11 @@ type Config struct {
 	// TraceSampling is the share of new traces marked sampled (Dapr's
 	// spec.tracing.samplingRate); nil means 1 (tracing.go).
 	TraceSampling *float64
+	// APILogging logs every call to the Dapr APIs (apilog.go).
+	APILogging APILogging
+	// APILogger receives those lines; default Logger. cove up gives each
+	// replica's sidecar one that writes into the replica's log.
+	APILogger *slog.Logger
 }
 
 // Sidecar is one replica's Dapr API.
@@ -148,7 +153,7 @@ func New(cfg Config) (*Sidecar, error) {
 		s.appReady.Store(true)
 	}
 	s.mux = s.routes()
-	s.handler = http.HandlerFunc(s.serveHTTP)
+	s.handler = s.logAPI(s.serveHTTP)
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	// daprd accepts h2c on its HTTP port; some SDKs use it.

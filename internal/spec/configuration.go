@@ -17,6 +17,32 @@ type DaprConfiguration struct {
 	Tracing       *TracingSpec   `json:"tracing,omitempty"`
 	AccessControl *AccessControl `json:"accessControl,omitempty"`
 	Secrets       *SecretsSpec   `json:"secrets,omitempty"`
+	Logging       *LoggingSpec   `json:"logging,omitempty"`
+}
+
+// LoggingSpec is spec.logging.
+type LoggingSpec struct {
+	APILogging *APILoggingSpec `json:"apiLogging,omitempty"`
+}
+
+// APILoggingSpec is spec.logging.apiLogging: the default of daprd's
+// --enable-api-logging, and how API calls are logged.
+type APILoggingSpec struct {
+	// Enabled turns API logging on unless the sidecar's own setting
+	// (--enable-api-logging, ACA's dapr.enableApiLogging) says otherwise.
+	Enabled bool `json:"enabled,omitempty"`
+	// ObfuscateURLs logs HTTP routes instead of paths.
+	ObfuscateURLs bool `json:"obfuscateURLs,omitempty"`
+	// OmitHealthChecks leaves calls to the health endpoints out.
+	OmitHealthChecks bool `json:"omitHealthChecks,omitempty"`
+}
+
+// APILog returns spec.logging.apiLogging, or nil when c has none.
+func (c *DaprConfiguration) APILog() *APILoggingSpec {
+	if c == nil || c.Logging == nil {
+		return nil
+	}
+	return c.Logging.APILogging
 }
 
 // SecretsSpec is spec.secrets: which secrets of each secret store the app
@@ -104,7 +130,7 @@ type configurationSpec struct {
 	Components      Ignored        `json:"components"`
 	Features        Ignored        `json:"features"`
 	API             Ignored        `json:"api"`
-	Logging         Ignored        `json:"logging"`
+	Logging         *LoggingSpec   `json:"logging"`
 	NameResolution  Ignored        `json:"nameResolution"`
 	WASM            Ignored        `json:"wasm"`
 	Workflow        Ignored        `json:"workflow"`
@@ -112,7 +138,7 @@ type configurationSpec struct {
 
 // notApplied are the sections of a Configuration cove reads past.
 var notApplied = []string{"metric", "metrics", "httpPipeline", "appHttpPipeline", "mtls",
-	"components", "features", "api", "logging", "nameResolution", "wasm", "workflow"}
+	"components", "features", "api", "nameResolution", "wasm", "workflow"}
 
 var httpVerbs = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"}
 
@@ -137,7 +163,8 @@ func parseConfiguration(file string, data []byte) (*DaprConfiguration, *decoder)
 	var f configurationFile
 	d.decodeDocument(root, &f)
 	d.resourceHeader(f.APIVersion, f.Kind, "Configuration")
-	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl, Secrets: f.Spec.Secrets}
+	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl, Secrets: f.Spec.Secrets,
+		Logging: f.Spec.Logging}
 	if c.Secrets != nil {
 		seen := map[string]bool{}
 		for i, sc := range c.Secrets.Scopes {

@@ -172,6 +172,10 @@ spec:
     samplingRate: "1"
   metric:
     enabled: true
+  logging:
+    apiLogging:
+      enabled: true
+      obfuscateURLs: true
   accessControl:
     defaultAction: Deny
     trustDomain: public
@@ -192,6 +196,7 @@ spec:
 	checkProblems(t, "warnings", probs, []string{`8:3 spec.metric: does not apply`})
 	want := &DaprConfiguration{
 		Name: "appconfig", File: "c.yaml", Tracing: &TracingSpec{SamplingRate: "1"},
+		Logging: &LoggingSpec{APILogging: &APILoggingSpec{Enabled: true, ObfuscateURLs: true}},
 		AccessControl: &AccessControl{DefaultAction: "deny", TrustDomain: "public", Policies: []AccessPolicy{{
 			AppID: "frontend", DefaultAction: "deny", TrustDomain: "public", Namespace: "default",
 			Operations: []AccessOperation{{Name: "/api/*", HTTPVerb: []string{"GET", "POST"}, Action: "allow"}},
@@ -218,6 +223,8 @@ spec:
       - name: /a
         httpVerb: [FETCH]
         action: permit
+  logging:
+    apiLogging: {enable: true}
   mystery: true
 `
 	_, probs := ParseConfiguration("c.yaml", []byte(y(doc)))
@@ -228,7 +235,8 @@ spec:
 		`10:7 spec.accessControl.policies[0].namespace: required`,
 		`13:20 spec.accessControl.policies[0].operations[0].httpVerb[0]: "FETCH" is not an HTTP verb`,
 		`14:9 spec.accessControl.policies[0].operations[0].action: "permit"`,
-		`15:3 spec.mystery: unknown`,
+		`16:18 spec.logging.apiLogging.enable: unknown field; did you mean "enabled"?`,
+		`17:3 spec.mystery: unknown`,
 	})
 }
 

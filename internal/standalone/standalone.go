@@ -87,6 +87,13 @@ type Options struct {
 	APIToken string
 	// AppAPIToken is daprd's APP_API_TOKEN, sent to the app on every call.
 	AppAPIToken string
+	// APILogging is --enable-api-logging when given; nil leaves it to the
+	// Configuration's spec.logging.apiLogging.enabled.
+	APILogging *bool
+	// Profiling serves Go's profiles at /debug/pprof/ on ProfilePort (0
+	// picks a free port), as daprd's --enable-profiling does.
+	Profiling   bool
+	ProfilePort int
 }
 
 // Sidecar is one running standalone sidecar.
@@ -100,6 +107,7 @@ type Sidecar struct {
 	stores   []resources.Store
 	secrets  []resources.SecretStore
 	reg      nameresolution.Registration
+	prof     *profiler
 
 	httpAddr, grpcAddr string
 
@@ -274,6 +282,19 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		MaxRequestBodySize: opts.MaxRequestBodySize,
 		APIToken:           opts.APIToken,
 		TraceSampling:      resources.TraceSampling(cfg.Spec),
+		APILogging:         sidecar.APILogging(resources.APILogging(cfg.Spec, opts.APILogging)),
+	}
+	if opts.Profiling {
+		pln, err := listen(opts.ListenAddresses, opts.ProfilePort)
+		if err != nil {
+			_ = httpLn.Close()
+			if grpcLn != nil {
+				_ = grpcLn.Close()
+			}
+			_ = internalLn.Close()
+			return nil, fmt.Errorf("profiling server (--profile-port): %w", err)
+		}
+		s.prof = startProfiler(pln, log)
 	}
 	if s.sc, err = sidecar.New(scfg); err != nil {
 		_ = httpLn.Close()
@@ -396,6 +417,7 @@ func (s *Sidecar) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		s.closeProfiler()
 		if s.invoker != nil {
 			_ = s.invoker.Close()
 		}

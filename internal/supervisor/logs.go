@@ -13,7 +13,8 @@ import (
 // LogLine is one line a replica wrote.
 type LogLine struct {
 	Time time.Time
-	// Stream is "stdout" or "stderr".
+	// Stream is "stdout" or "stderr" for what the process wrote, or the
+	// name a caller of AddLine gave, such as "dapr" for its sidecar.
 	Stream string
 	Text   string
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -261,6 +262,21 @@ func (s *Supervisor) Logs(name string, n int) []LogLine {
 		return nil
 	}
 	return r.logs.last(n)
+}
+
+// AddLine adds a line to a replica's log as if the replica had written it
+// on stream: to what Logs returns and to Output. Lines of something that
+// runs beside the process, such as its sidecar, go with the replica's own.
+// A line for an unknown replica is dropped; line is not kept.
+func (s *Supervisor) AddLine(name, stream string, line []byte) {
+	r := s.lookup(name)
+	if r == nil {
+		return
+	}
+	r.logs.add(LogLine{Time: time.Now(), Stream: stream, Text: string(line)})
+	if out := s.opts.Output; out != nil {
+		out(name, stream, bytes.Clone(line))
+	}
 }
 
 func (s *Supervisor) lookup(name string) *replica {

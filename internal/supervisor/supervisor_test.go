@@ -301,6 +301,16 @@ func TestOutputStreams(t *testing.T) {
 	if got := s.Logs("nobody", 0); got != nil {
 		t.Errorf("Logs of an unknown replica = %v", got)
 	}
+
+	// A line added for the replica, as its sidecar's are, joins both.
+	s.AddLine("out", "dapr", []byte("HTTP API Called"))
+	s.AddLine("nobody", "dapr", []byte("dropped"))
+	if got := s.Logs("out", 1); len(got) != 1 || got[0].Stream != "dapr" || got[0].Text != "HTTP API Called" {
+		t.Errorf("last line after AddLine = %v", got)
+	}
+	if got := rec.output(); len(got) != 5 || got[4] != (LogLine{Stream: "dapr", Text: "out: HTTP API Called"}) {
+		t.Errorf("output after AddLine = %v", got)
+	}
 }
 
 func TestLongLinesAreSplit(t *testing.T) {

@@ -3,6 +3,8 @@ package grpcapi
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -82,4 +84,37 @@ func (s *gatedStream) Context() context.Context { return s.ctx }
 // any invocation, and carry its APP_API_TOKEN.
 type proxyGate interface {
 	AuthorizeProxy(caller, appID, method string) (appToken string, err error)
+}
+
+// apiLog logs each call once it is answered, as daprd's API logging does:
+// "gRPC API Called" at info level with the full method name, the caller's
+// user agent, the status code and the duration in milliseconds. It runs
+// outermost, so the code is the one the caller gets.
+type apiLog struct{ log *slog.Logger }
+
+func (l apiLog) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	res, err := handler(ctx, req)
+	l.print(ctx, info.FullMethod, start, err)
+	return res, err
+}
+
+func (l apiLog) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	l.print(ss.Context(), info.FullMethod, start, err)
+	return err
+}
+
+func (l apiLog) print(ctx context.Context, method string, start time.Time, err error) {
+	attrs := []slog.Attr{slog.String("method", method)}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if ua := md.Get("user-agent"); len(ua) > 0 {
+			attrs = append(attrs, slog.String("useragent", ua[0]))
+		}
+	}
+	attrs = append(attrs,
+		slog.Int("code", int(status.Code(err))),
+		slog.Int64("duration", time.Since(start).Milliseconds()))
+	l.log.LogAttrs(ctx, slog.LevelInfo, "gRPC API Called", attrs...)
 }

@@ -75,6 +75,9 @@ type Config struct {
 	APIToken string
 	// TraceSampling is the share of new traces marked sampled, 0 to 1.
 	TraceSampling float64
+	// CallLog, when set, receives a line for every call at info level, as
+	// daprd's --enable-api-logging writes.
+	CallLog *slog.Logger
 }
 
 // Server serves one sidecar's Dapr gRPC API.
@@ -101,6 +104,14 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{log: log}
 	p := &proxy{appID: cfg.AppID, inv: cfg.Invoker, maxMsg: cfg.MaxMessageSize, log: log}
 	const infinity = time.Duration(math.MaxInt64)
+	gate := callGate{cfg.APIToken, cfg.TraceSampling}
+	unary := []grpc.UnaryServerInterceptor{s.unaryErrors, gate.unary}
+	stream := []grpc.StreamServerInterceptor{s.streamErrors, gate.stream}
+	if cfg.CallLog != nil {
+		l := apiLog{cfg.CallLog}
+		unary = append([]grpc.UnaryServerInterceptor{l.unary}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{l.stream}, stream...)
+	}
 	s.srv = grpc.NewServer(
 		// daprd's keepalive policy: clients may ping every 8 s even when
 		// idle; idle connections are closed after 3 minutes.
@@ -119,8 +130,8 @@ func New(cfg Config) (*Server, error) {
 		// every other message to the proto codec.
 		grpc.ForceServerCodecV2(frameCodec{}),
 		grpc.UnknownServiceHandler(p.handle),
-		grpc.ChainUnaryInterceptor(s.unaryErrors, callGate{cfg.APIToken, cfg.TraceSampling}.unary),
-		grpc.ChainStreamInterceptor(s.streamErrors, callGate{cfg.APIToken, cfg.TraceSampling}.stream),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
 		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, inv: cfg.Invoker, host: cfg.Host, log: log,
