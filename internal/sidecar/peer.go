@@ -53,7 +53,8 @@ func (r NameResolver) Resolve(ctx context.Context, appID string) (invoke.Target,
 	if err != nil {
 		return invoke.Target{}, err
 	}
-	return invoke.Target{AppID: appID, Addr: reg.Address, Protocol: invoke.ProtocolHTTP}, nil
+	return invoke.Target{AppID: appID, Addr: reg.Address, Protocol: invoke.ProtocolHTTP,
+		Refused: func() { r.Picker.Forget(r.Namespace, appID, reg.Address) }}, nil
 }
 
 // PeerServerConfig describes a standalone sidecar's internal listener.

@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -90,6 +91,9 @@ type Options struct {
 	// APILogging is --enable-api-logging when given; nil leaves it to the
 	// Configuration's spec.logging.apiLogging.enabled.
 	APILogging *bool
+	// NameCacheFor is how long an answer of name resolution is reused;
+	// default nameresolution.DefaultCacheFor.
+	NameCacheFor time.Duration
 	// Profiling serves Go's profiles at /debug/pprof/ on ProfilePort (0
 	// picks a free port), as daprd's --enable-profiling does.
 	Profiling   bool
@@ -226,7 +230,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		return nil, err
 	}
 	resolver := sidecar.NameResolver{
-		Picker:    nameresolution.NewPicker(s.registry),
+		Picker:    nameresolution.NewPicker(s.registry, cmp.Or(opts.NameCacheFor, nameresolution.DefaultCacheFor)),
 		Namespace: opts.Namespace,
 		Self:      invoke.Target{AppID: opts.AppID, Addr: appAddr, Protocol: opts.AppProtocol},
 	}

@@ -192,6 +192,29 @@ func TestRoundRobinAndCleanExit(t *testing.T) {
 	}
 }
 
+// TestReplacedSidecarFoundAtOnce restarts an app's only sidecar: the
+// caller remembers where it was, finds it gone, forgets it and finds the
+// new one, all within the first call after the restart.
+func TestReplacedSidecarFoundAtOnce(t *testing.T) {
+	w := newWorld(t)
+	// Remembered for longer than the restart takes, so only finding the
+	// old sidecar gone can make alpha look again.
+	alpha := w.start(t, "alpha", startApp(t, "alpha"), func(o *standalone.Options) { o.NameCacheFor = time.Hour })
+	old := w.start(t, "beta", startApp(t, "beta-old"))
+	if status, got, body := invoke(t, alpha, "beta", "x", nil); status != http.StatusOK || got.App != "beta-old" {
+		t.Fatalf("before the restart: status %d, app %q, body %s", status, got.App, body)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := old.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t, "beta", startApp(t, "beta-new"))
+	if status, got, body := invoke(t, alpha, "beta", "x", nil); status != http.StatusOK || got.App != "beta-new" {
+		t.Fatalf("right after the restart: status %d, app %q, body %s", status, got.App, body)
+	}
+}
+
 func TestCrashedSidecarExpires(t *testing.T) {
 	w := newWorld(t)
 	// A registry of its own, as another process would hold, with a short

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/testaddr"
 )
@@ -22,6 +23,7 @@ type countingResolver struct {
 	mu       sync.Mutex
 	inFlight map[string]int
 	resolved int
+	refused  []string // addresses reported refused (Target.Refused)
 }
 
 func (r *countingResolver) Resolve(ctx context.Context, appID string) (Target, error) {
@@ -37,6 +39,11 @@ func (r *countingResolver) Resolve(ctx context.Context, appID string) (Target, e
 	}
 	r.inFlight[t.Addr]++
 	r.resolved++
+	t.Refused = func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.refused = append(r.refused, t.Addr)
+	}
 	var once sync.Once
 	t.Done = func() {
 		once.Do(func() {
@@ -84,7 +91,8 @@ func TestCallsInFlightEndWithTheAnswer(t *testing.T) {
 	})
 
 	t.Run("refused then answered", func(t *testing.T) {
-		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {testaddr.Refused(t), app}}}}
+		dead := testaddr.Refused(t)
+		r := &countingResolver{addrs: addrs{apps: map[string][]string{"orders": {dead, app}}}}
 		inv := New(r, Options{})
 		resp, err := inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodGet, Path: "/"})
 		if err != nil {
@@ -93,6 +101,10 @@ func TestCallsInFlightEndWithTheAnswer(t *testing.T) {
 		_ = resp.Body.Close()
 		if r.resolved != 2 || r.busy() != 0 {
 			t.Errorf("resolved %d times, %d calls still in flight; want 2 and 0", r.resolved, r.busy())
+		}
+		// The resolver hears of the refusal before the retry resolves.
+		if diff := cmp.Diff([]string{dead}, r.refused); diff != "" {
+			t.Errorf("refused addresses reported (-want +got):\n%s", diff)
 		}
 	})
 
@@ -104,6 +116,9 @@ func TestCallsInFlightEndWithTheAnswer(t *testing.T) {
 		}
 		if n := r.busy(); n != 0 {
 			t.Errorf("%d calls in flight after the invocation failed", n)
+		}
+		if len(r.refused) != 2 {
+			t.Errorf("refusals reported %v; want each of the two attempts", r.refused)
 		}
 	})
 

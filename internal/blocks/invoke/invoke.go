@@ -42,12 +42,23 @@ type Target struct {
 	// the call as in flight until then, so that a replica being retired is
 	// not stopped under it.
 	Done func()
+	// Refused, when set, is called when the replica refused the
+	// connection: a resolver that remembers replicas forgets this one
+	// before the call is retried.
+	Refused func()
 }
 
 // finish reports the call to the target over (see Target.Done).
 func (t Target) finish() {
 	if t.Done != nil {
 		t.Done()
+	}
+}
+
+// refused reports a refused connection to the target's resolver.
+func (t Target) refused() {
+	if t.Refused != nil {
+		t.Refused()
 	}
 }
 
@@ -312,7 +323,11 @@ func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, tar
 				ContentLength: resp.ContentLength,
 			}, nil
 		}
-		if attempt < i.maxAttempts && ctx.Err() == nil && refused(err) && (guard == nil || !guard.touched()) {
+		wasRefused := refused(err)
+		if wasRefused {
+			target.refused()
+		}
+		if attempt < i.maxAttempts && ctx.Err() == nil && wasRefused && (guard == nil || !guard.touched()) {
 			i.log.DebugContext(ctx, "replica refused the connection, retrying",
 				slog.String("app", appID), slog.String("addr", target.Addr), slog.Int("attempt", attempt))
 			continue

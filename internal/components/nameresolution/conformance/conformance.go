@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,7 +194,7 @@ func Run(t *testing.T, newRegistry NewFunc) {
 			}
 			t.Cleanup(func() { _ = r.Deregister(t.Context(), x) })
 		}
-		p := nameresolution.NewPicker(r)
+		p := nameresolution.NewPicker(r, 0)
 		var got []string
 		for range 4 {
 			x, err := p.Pick(t.Context(), "default", app("rr"))
@@ -210,6 +211,82 @@ func Run(t *testing.T, newRegistry NewFunc) {
 			t.Errorf("Pick of an unknown app: %v; want ErrNotFound", err)
 		}
 	})
+
+	t.Run("picker reuses answers and forgets a sidecar found gone", func(t *testing.T) {
+		r := &counting{Registry: newRegistry(t, nil)}
+		a, b := reg(app("cached"), "a", "127.0.0.1:21"), reg(app("cached"), "b", "127.0.0.1:22")
+		for _, x := range []nameresolution.Registration{a, b} {
+			if err := r.Register(t.Context(), x); err != nil {
+				t.Fatalf("Register: %v", err)
+			}
+			t.Cleanup(func() { _ = r.Deregister(t.Context(), x) })
+		}
+		p := nameresolution.NewPicker(r, time.Hour)
+		pick := func() string {
+			t.Helper()
+			x, err := p.Pick(t.Context(), "default", app("cached"))
+			if err != nil {
+				t.Fatalf("Pick: %v", err)
+			}
+			return x.Address
+		}
+		if got := []string{pick(), pick(), pick()}; r.lookups.Load() != 1 || got[0] == got[1] || got[0] != got[2] {
+			t.Fatalf("three picks %v made %d lookups; want one, round robin", got, r.lookups.Load())
+		}
+		// b exits cleanly; until a caller finds it gone, the answer stands.
+		if err := r.Deregister(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		p.Forget("default", app("cached"), "127.0.0.1:99") // not in the answer: kept
+		pick()
+		if n := r.lookups.Load(); n != 1 {
+			t.Errorf("forgetting an address the answer does not list made %d lookups; want 1", n)
+		}
+		p.Forget("default", app("cached"), b.Address)
+		if got := []string{pick(), pick()}; r.lookups.Load() != 2 || got[0] != a.Address || got[1] != a.Address {
+			t.Errorf("after forgetting %s: picks %v with %d lookups; want only %s, from one new lookup", b.Address, got, r.lookups.Load(), a.Address)
+		}
+
+		// An app without sidecars is not remembered: one that starts is
+		// found at its first call.
+		if _, err := p.Pick(t.Context(), "default", app("later")); !errors.Is(err, nameresolution.ErrNotFound) {
+			t.Fatalf("Pick before any registration: %v", err)
+		}
+		later := reg(app("later"), "x", "127.0.0.1:23")
+		if err := r.Register(t.Context(), later); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Deregister(t.Context(), later) })
+		if x, err := p.Pick(t.Context(), "default", app("later")); err != nil || x.Address != later.Address {
+			t.Errorf("Pick right after registration = %v, %v", x, err)
+		}
+
+		// An answer ages out.
+		short := nameresolution.NewPicker(r, time.Millisecond)
+		before := r.lookups.Load()
+		if _, err := short.Pick(t.Context(), "default", app("cached")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if _, err := short.Pick(t.Context(), "default", app("cached")); err != nil {
+			t.Fatal(err)
+		}
+		if n := r.lookups.Load() - before; n != 2 {
+			t.Errorf("two picks %s apart with a 1ms cache made %d lookups; want 2", 5*time.Millisecond, n)
+		}
+	})
+}
+
+// counting counts a registry's lookups, to tell a cached answer from a
+// fresh one.
+type counting struct {
+	nameresolution.Registry
+	lookups atomic.Int32
+}
+
+func (c *counting) Lookup(ctx context.Context, namespace, appID string) ([]nameresolution.Registration, error) {
+	c.lookups.Add(1)
+	return c.Registry.Lookup(ctx, namespace, appID)
 }
 
 func uniqueID() string {
