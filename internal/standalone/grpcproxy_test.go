@@ -425,3 +425,33 @@ spec:
 		})
 	}
 }
+
+// TestGRPCProxyFindsReplacedSidecar restarts the only sidecar of a gRPC
+// app: the first call after the restart goes to the old address, which
+// the caller remembers, and fails Unavailable; the caller forgets it, and
+// the next call reaches the new sidecar.
+func TestGRPCProxyFindsReplacedSidecar(t *testing.T) {
+	w := newWorld(t)
+	alpha := w.start(t, "alpha", startApp(t, "alpha"), func(o *standalone.Options) { o.NameCacheFor = time.Hour })
+	old := w.start(t, "beta", startTestService(t), grpcAppOpts)
+	client := grpcClient(t, alpha.GRPCAddr(), nil)
+	call := func() error {
+		_, err := client.UnaryCall(callContext(t, "dapr-app-id", "beta"), &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("hi")}})
+		return err
+	}
+	if err := call(); err != nil {
+		t.Fatalf("before the restart: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := old.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t, "beta", startTestService(t), grpcAppOpts)
+	if err := call(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("the first call after the restart: %v; want Unavailable from the old address", err)
+	}
+	if err := call(); err != nil {
+		t.Fatalf("the next call: %v; want the new sidecar", err)
+	}
+}

@@ -60,6 +60,12 @@ type AppConn struct {
 	once bool
 }
 
+// Unavailable reports that a call over the connection could not reach the
+// target (gRPC's Unavailable), so a resolver that remembers targets looks
+// again next time. An app may answer Unavailable itself; that costs one
+// more lookup.
+func (c *AppConn) Unavailable() { c.Target.refused() }
+
 // Release returns the connection to the pool (or closes a peer sidecar's)
 // and ends the call to the target (Target.Done); later calls are no-ops.
 func (c *AppConn) Release() {

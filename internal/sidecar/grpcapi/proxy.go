@@ -80,7 +80,7 @@ type proxy struct {
 var proxyDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
 // handle is the server's UnknownServiceHandler.
-func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
+func (p *proxy) handle(_ any, ss grpc.ServerStream) (err error) {
 	method, ok := grpc.MethodFromServerStream(ss)
 	if !ok {
 		return status.Error(codes.Internal, "failed to proxy request: no method")
@@ -123,6 +123,11 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 		return err
 	}
 	defer conn.Release()
+	defer func() {
+		if status.Code(err) == codes.Unavailable {
+			conn.Unavailable()
+		}
+	}()
 
 	out := md.Copy()
 	for _, k := range []string{":authority", "content-type", "user-agent", mdAPITokenName} {
