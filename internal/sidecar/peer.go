@@ -106,7 +106,7 @@ func NewPeerServer(cfg PeerServerConfig) (*PeerServer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &PeerServer{cfg: cfg, log: log.With(slog.String("app", cfg.AppID)), done: make(chan struct{})}
+	p := &PeerServer{cfg: cfg, log: log, done: make(chan struct{})}
 	if inv, ok := cfg.Invoker.(grpcapi.Invoker); ok {
 		var err error
 		if p.grpc, err = grpcapi.NewPeer(grpcapi.PeerConfig{

@@ -63,7 +63,8 @@ type Config struct {
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.
 	Invoker Invoker
-	// Logger defaults to slog.Default().
+	// Logger defaults to slog.Default(). The sidecar adds no attribute:
+	// callers name the app (and replica) as they know it.
 	Logger *slog.Logger
 	// OnShutdown is called, once and in its own goroutine, after
 	// POST /v1.0/shutdown has been answered.
@@ -143,7 +144,7 @@ func New(cfg Config) (*Sidecar, error) {
 	}
 	s := &Sidecar{
 		cfg:       cfg,
-		log:       log.With(slog.String("app", cfg.AppID)),
+		log:       log,
 		extended:  map[string]string{},
 		dialer:    net.Dialer{Timeout: 500 * time.Millisecond},
 		serveDone: make(chan struct{}),
