@@ -28,6 +28,7 @@ var forbidden = map[string][]string{
 	"upstream":     {"*"},
 	"h1":           {"*"},
 	"testaddr":     {"*"},
+	"testlog":      {"*"},
 	"hosts":        {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/routing"
+	"github.com/cove-env/cove/internal/testlog"
 )
 
 // replica starts an upstream replica of app. It answers with h, or with its
@@ -615,26 +615,8 @@ func TestPublicRefusesConnect(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the handlers and the test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestDebugLog(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	env := newEnv(t, Options{Logger: logger}, external("web", replica(t, "web", "web-a", nil)))
 	do(t, newClient(t, nil), env.public.URL+"/hi", "web.localhost", nil)

@@ -1,40 +1,29 @@
 package sidecar
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/testlog"
 )
 
 // logSink collects a logger's JSON lines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type logSink struct{ testlog.Buffer }
 
 // apiCalls returns the API log lines with this message, as their fields.
 func (s *logSink) apiCalls(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for line := range strings.Lines(s.buf.String()) {
+	for line := range strings.Lines(s.String()) {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)

@@ -1,7 +1,6 @@
 package standalone_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,30 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cove-env/cove/internal/standalone"
+	"github.com/cove-env/cove/internal/testlog"
 )
-
-// syncBuffer is a log destination safe for the sidecar's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -91,7 +72,7 @@ spec:
 	}
 	w.start(t, "beta", startApp(t, "beta"))
 	for _, own := range []*bool{nil, new(false)} {
-		var logs syncBuffer
+		var logs testlog.Buffer
 		alpha := w.start(t, "alpha", 0, func(o *standalone.Options) {
 			o.ConfigPath, o.APILogging = cfg, own
 			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cove-env/cove/internal/control"
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
 	"github.com/cove-env/cove/test/internal/testenv"
 )
 
@@ -67,14 +68,14 @@ type env struct {
 	file     string
 	httpPort int
 	cmd      *exec.Cmd
-	out      *testenv.SyncBuffer
+	out      *testlog.Buffer
 	done     chan error
 }
 
 // up starts `cove up` on file and waits until it reports ready.
 func up(t *testing.T, file string) *env {
 	t.Helper()
-	e := &env{t: t, file: file, httpPort: testaddr.FreePort(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	e := &env{t: t, file: file, httpPort: testaddr.FreePort(t), out: &testlog.Buffer{}, done: make(chan error, 1)}
 	e.cmd = exec.Command(coveBin, "up", "-f", file, "--http-port", fmt.Sprint(e.httpPort))
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {

@@ -19,6 +19,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
 	"github.com/cove-env/cove/test/internal/testenv"
 )
 
@@ -109,14 +110,14 @@ spec:
 // proc is one running `cove sidecar`.
 type proc struct {
 	cmd                *exec.Cmd
-	stderr             *testenv.SyncBuffer
+	stderr             *testlog.Buffer
 	httpPort, grpcPort int
 	exited             chan struct{}
 }
 
 func (s shared) sidecar(t *testing.T, appID string, appPort int) *proc {
 	t.Helper()
-	p := &proc{stderr: &testenv.SyncBuffer{}, httpPort: testaddr.FreePort(t), grpcPort: testaddr.FreePort(t), exited: make(chan struct{})}
+	p := &proc{stderr: &testlog.Buffer{}, httpPort: testaddr.FreePort(t), grpcPort: testaddr.FreePort(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(coveBin, "sidecar",
 		"--app-id", appID, "--app-port", strconv.Itoa(appPort),
 		"--dapr-http-port", strconv.Itoa(p.httpPort), "--dapr-grpc-port", strconv.Itoa(p.grpcPort),

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -36,25 +35,6 @@ func BuildCove(prefix string) (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build cove: %w", err)
 	}
 	return bin, func() { _ = os.RemoveAll(dir) }, nil
-}
-
-// SyncBuffer is a bytes.Buffer safe for a writer goroutine (a child's
-// output) and readers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Poll calls cond every interval until it returns true (true is
