@@ -41,17 +41,17 @@ func (s *Sidecar) logAPI(next http.HandlerFunc) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// The path is read before the handler runs: routing cleans it.
-		method := r.Method + " " + r.URL.Path
+		// The path as the caller sent it: routing cleans it.
+		path := r.URL.Path
 		rec := &statusRecorder{ResponseWriter: w}
 		next(rec, r)
 		if cfg.OmitHealthChecks && isHealthCheck(r.URL.Path) {
 			return
 		}
 		if cfg.ObfuscateURLs {
-			method = r.Method + " " + route(r)
+			path = route(r)
 		}
-		attrs := []slog.Attr{slog.String("method", method)}
+		attrs := []slog.Attr{slog.String("method", r.Method+" "+path)}
 		if ua := r.Header.Get("User-Agent"); ua != "" {
 			attrs = append(attrs, slog.String("useragent", ua))
 		}
