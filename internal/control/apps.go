@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -401,7 +402,9 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			HTTPListener: ln,
 			GRPCListener: gln,
 			Invoker:      e.invoker,
-			Logger:       e.log.With("app", a.name, "replica", r.name),
+			// The sidecar logs into the replica's own log at the app's
+			// dapr.logLevel, as ACA shows daprd's lines beside the app's.
+			Logger: e.replicaLog(r.name, "dapr", daprLogLevel(d.LogLevel)),
 			// ACA's dapr settings are in MB and KB; Dapr's defaults
 			// (4 MB bodies, 4 KB headers) apply when they are unset.
 			MaxRequestBodySize: int64(cmp.Or(d.HTTPMaxRequestSize, 4)) << 20,
@@ -411,7 +414,9 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			APIToken:      envValue(rev.env, "DAPR_API_TOKEN"),
 			TraceSampling: traceSampling(a.entry.DaprConfig),
 			APILogging:    apiLogging(d.EnableAPILogging, a.entry.DaprConfig),
-			APILogger:     e.replicaLog(r.name, "dapr"),
+			// API calls are logged at info whatever dapr.logLevel says,
+			// as daprd logs them.
+			APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
 		}
 		if a.state != nil {
 			cfg.State = a.state
@@ -435,9 +440,6 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			return fmt.Errorf("sidecar for %s: %w", r.name, err)
 		}
 		r.sidecar = sc
-		if err := sc.Start(); err != nil {
-			return fmt.Errorf("start sidecar for %s: %w", r.name, err)
-		}
 	}
 
 	r.env = e.replicaEnv(rev, r)
@@ -460,6 +462,14 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	}
 	if err := e.sup.Start(ctx, spec); err != nil {
 		return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
+	}
+	// The sidecar serves once the replica's log exists, so that its own
+	// first lines land there; its listeners, bound already, hold an app's
+	// early calls until then.
+	if r.sidecar != nil {
+		if err := r.sidecar.Start(); err != nil {
+			return fmt.Errorf("start sidecar for %s: %w", r.name, err)
+		}
 	}
 	msg := fmt.Sprintf("PORT=%d", r.port)
 	if r.daprHTTPPort != 0 {

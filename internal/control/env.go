@@ -480,10 +480,12 @@ func (e *Env) output(replica, stream string, line []byte) {
 
 // replicaLog is a logger whose lines join what a replica writes, as the
 // given stream, so `cove up` and `cove logs` show them with the app's own.
-// They carry no time, which the log keeps beside each line.
-func (e *Env) replicaLog(replica, stream string) *slog.Logger {
+// It drops records below level. They carry no time, which the log keeps
+// beside each line.
+func (e *Env) replicaLog(replica, stream string, level slog.Level) *slog.Logger {
 	w := lineWriter(func(p []byte) { e.sup.AddLine(replica, stream, bytes.TrimSuffix(p, []byte("\n"))) })
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}

@@ -76,3 +76,17 @@ func apiLogging(enable bool, c *spec.DaprConfiguration) sidecar.APILogging {
 	}
 	return sidecar.APILogging(resources.APILogging(c, own))
 }
+
+// daprLogLevel is the level of ACA's dapr.logLevel, which validation keeps
+// to debug, info, warn and error; info when unset, ACA's default.
+func daprLogLevel(level string) slog.Level {
+	switch level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

@@ -115,49 +115,58 @@ apps:
 // TestRunLogsDaprAPICalls sets ACA's dapr.enableApiLogging on one app:
 // its sidecar logs each call to the Dapr API into the replica's log, as
 // `cove up` prints it and `cove logs` returns it; the other app's does not.
+// The apps' dapr.logLevel decides what else their sidecars log there.
 func TestRunLogsDaprAPICalls(t *testing.T) {
 	dir := t.TempDir()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := func(name string, logging bool) string {
+	app := func(name string, logging bool, level string) string {
 		return fmt.Sprintf(`
 name: %[1]s
 properties:
   configuration:
-    dapr: {enabled: true, appId: %[1]s, enableApiLogging: %[2]v}
+    ingress: {targetPort: 8000}
+    dapr: {enabled: true, appId: %[1]s, appPort: 8000, enableApiLogging: %[2]v%[3]s}
   template:
     containers: [{name: main, image: x}]
-`, name, logging)
+`, name, logging, level)
 	}
-	write(t, dir, "logged.yaml", app("logged", true))
-	write(t, dir, "quiet.yaml", app("quiet", false))
+	write(t, dir, "logged.yaml", app("logged", true, ", logLevel: warn"))
+	write(t, dir, "plain.yaml", app("plain", false, ""))
+	write(t, dir, "chatty.yaml", app("chatty", false, ", logLevel: debug"))
 	write(t, dir, "cove.yaml", fmt.Sprintf(`
 apps:
   - file: logged.yaml
     command: [%[1]q]
     env: {COVE_TEST_APP: "1"}
-  - file: quiet.yaml
+  - file: plain.yaml
+    command: [%[1]q]
+    env: {COVE_TEST_APP: "1"}
+  - file: chatty.yaml
     command: [%[1]q]
     env: {COVE_TEST_APP: "1"}
 `, exe))
 	var mu sync.Mutex
-	var printed []string
+	printed := map[string][]string{}
 	output := func(app, _, stream string, line []byte) {
 		if stream == "dapr" {
 			mu.Lock()
-			printed = append(printed, app+": "+string(line))
+			printed[app] = append(printed[app], string(line))
 			mu.Unlock()
 		}
 	}
 	st := runEnvWith(t, dir, nil, Options{Output: output})
 	for _, a := range st.Apps {
-		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", a.Replicas[0].DaprHTTPPort)
+		// The health check makes the sidecar dial its app, which it
+		// logs at debug.
+		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.Replicas[0].DaprHTTPPort)
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.Header.Set("User-Agent", "cove-test")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -165,18 +174,30 @@ apps:
 		resp.Body.Close()
 	}
 	// A call is logged once answered: its line may trail the answer.
-	lines := func() []string {
+	lines := func(app string) []string {
 		mu.Lock()
 		defer mu.Unlock()
-		return slices.Clone(printed)
+		return slices.Clone(printed[app])
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(lines()) == 0 && time.Now().Before(deadline) {
+	for len(lines("logged")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	got := lines()
-	if len(got) != 1 || !strings.HasPrefix(got[0], `logged: level=INFO msg="HTTP API Called" method="GET /v1.0/metadata"`) ||
-		!strings.Contains(got[0], "code=200") {
-		t.Errorf("want one API log line, of app logged's GET /v1.0/metadata; got %q", got)
+	// logLevel warn: nothing but the API call, which is logged at info.
+	if got := lines("logged"); len(got) != 1 ||
+		!strings.HasPrefix(got[0], `level=INFO msg="HTTP API Called" method="GET /v1.0/healthz"`) ||
+		!strings.Contains(got[0], "code=204") {
+		t.Errorf("app logged: want only the API log line of GET /v1.0/healthz; got %q", got)
+	}
+	has := func(lines []string, prefix string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+	}
+	// logLevel unset is info: the sidecar's start, no debug, no API calls.
+	plain := lines("plain")
+	if !has(plain, `level=INFO msg="dapr APIs listening" http=`) || has(plain, "level=DEBUG") || has(plain, `level=INFO msg="HTTP API Called"`) {
+		t.Errorf("app plain (logLevel unset): want info lines and no debug or API lines; got %q", plain)
+	}
+	if chatty := lines("chatty"); !has(chatty, `level=DEBUG msg="app port is accepting connections"`) {
+		t.Errorf("app chatty (logLevel debug): want the sidecar's debug lines; got %q", chatty)
 	}
 }

@@ -53,7 +53,6 @@ func (s *Sidecar) startGRPC() {
 			s.log.Error("dapr gRPC API stopped", slog.Any("error", err))
 		}
 	}()
-	s.log.Info("dapr gRPC API listening", slog.String("addr", s.cfg.GRPCListener.Addr().String()))
 }
 
 // stopGRPC drains the gRPC API until ctx ends.

@@ -202,7 +202,11 @@ func (s *Sidecar) Start() error {
 	if !started {
 		return fmt.Errorf("sidecar %s: already started or closed", s.cfg.AppID)
 	}
-	s.log.Info("dapr HTTP API listening", slog.String("addr", s.cfg.HTTPListener.Addr().String()))
+	attrs := []slog.Attr{slog.String("http", s.cfg.HTTPListener.Addr().String())}
+	if s.grpc != nil {
+		attrs = append(attrs, slog.String("grpc", s.cfg.GRPCListener.Addr().String()))
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "dapr APIs listening", attrs...)
 	return nil
 }
 
