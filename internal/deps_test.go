@@ -29,6 +29,7 @@ var forbidden = map[string][]string{
 	"h1":           {"*"},
 	"testaddr":     {"*"},
 	"testlog":      {"*"},
+	"metrics":      {"*"},
 	"hosts":        {"*"},
 	"spec":         {"*"},
 	"supervisor":   {"*"},

@@ -67,8 +67,8 @@ func (f *sidecarFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.appMaxConcurrency, "app-max-concurrency", -1, "max HTTP calls in flight to the app; -1 is unlimited")
 	fs.BoolVar(&f.enableAPILogging, "enable-api-logging", false, "log every call to the Dapr APIs at info level (default: the --config's spec.logging.apiLogging.enabled)")
 	fs.IntVar(&f.gracefulShutdownSeconds, "dapr-graceful-shutdown-seconds", 5, "seconds to drain in-flight calls when stopping")
-	fs.StringVar(&f.metricsPort, "metrics-port", "9090", "accepted, not implemented yet (cove exports no metrics)")
-	fs.BoolVar(&f.enableMetrics, "enable-metrics", true, "accepted, not implemented yet")
+	fs.StringVar(&f.metricsPort, "metrics-port", "9090", "the port of the metrics server (when left at the default and taken, the sidecar runs without metrics)")
+	fs.BoolVar(&f.enableMetrics, "enable-metrics", true, "serve Dapr's metrics for Prometheus at /metrics on --metrics-port")
 	fs.StringVar(&f.profilePort, "profile-port", "7777", "the port of the profiling server")
 	fs.BoolVar(&f.enableProfiling, "enable-profiling", false, "serve Go's profiles at /debug/pprof/ on --profile-port")
 	fs.StringVar(&f.placement, "placement-host-address", "", "accepted and ignored: actors are not implemented yet")
@@ -204,6 +204,11 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 	o.Profiling = f.enableProfiling
 	if o.Profiling {
 		o.ProfilePort = port("profile-port", f.profilePort, 7777)
+	}
+	o.Metrics = f.enableMetrics
+	if o.Metrics {
+		o.MetricsPort = port("metrics-port", f.metricsPort, 9090)
+		o.MetricsPortOptional = !fs.Changed("metrics-port")
 	}
 	o.Namespace = getenv("NAMESPACE")
 	o.HostIP = getenv("HOST_IP")

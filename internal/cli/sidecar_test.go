@@ -21,6 +21,7 @@ func TestParseSidecarArgs(t *testing.T) {
 		MaxRequestBodySize: 4 << 20, MaxHeaderBytes: 4 << 10, AppMaxConcurrency: -1,
 		CADir: "/ca", NameResolutionFile: "/nr.db",
 		APIToken: "api-token", AppAPIToken: "app-token", Namespace: "prod", HostIP: "10.0.0.9",
+		Metrics: true, MetricsPort: 9090, MetricsPortOptional: true,
 	}
 	with := func(f func(o *standalone.Options)) standalone.Options {
 		o := base
@@ -70,11 +71,21 @@ func TestParseSidecarArgs(t *testing.T) {
 		{
 			name: "accepted flags change nothing",
 			args: []string{
-				"--app-id", "orders", "--metrics-port", "9091", "--enable-metrics=false", "--placement-host-address", "localhost:50005",
+				"--app-id", "orders", "--placement-host-address", "localhost:50005",
 				"--scheduler-host-address", "localhost:50006", "--profile-port", "7778",
 				"--log-as-json", "--mode", "standalone", "--app-port", "-1",
 			},
 			want: with(func(*standalone.Options) {}),
+		},
+		{
+			name: "metrics off",
+			args: []string{"--app-id", "orders", "--metrics-port", "9091", "--enable-metrics=false"},
+			want: with(func(o *standalone.Options) { o.Metrics, o.MetricsPort, o.MetricsPortOptional = false, 0, false }),
+		},
+		{
+			name: "a metrics port given must be had",
+			args: []string{"--app-id", "orders", "--metrics-port", "9091"},
+			want: with(func(o *standalone.Options) { o.MetricsPort, o.MetricsPortOptional = 9091, false }),
 		},
 		{
 			name: "api logging and profiling",
@@ -96,6 +107,7 @@ func TestParseSidecarArgs(t *testing.T) {
 		{name: "bad port", args: []string{"--app-id", "a", "--dapr-http-port", "http"}, wantErr: `--dapr-http-port "http": not a port`},
 		{name: "kubernetes mode", args: []string{"--app-id", "a", "--mode", "kubernetes"}, wantErr: "standalone mode only"},
 		{name: "bad profile port", args: []string{"--app-id", "a", "--enable-profiling", "--profile-port", "pprof"}, wantErr: `--profile-port "pprof": not a port`},
+		{name: "bad metrics port", args: []string{"--app-id", "a", "--metrics-port", "prom"}, wantErr: `--metrics-port "prom": not a port`},
 		{name: "bad size", args: []string{"--app-id", "a", "--max-body-size", "lots"}, wantErr: "not a size"},
 		{name: "bad log level", args: []string{"--app-id", "a", "--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "unknown flag", args: []string{"--app-id", "a", "--unix-domain-socket", "/tmp"}, wantErr: "unknown flag"},

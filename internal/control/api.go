@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/cove-env/cove/internal/metrics"
 )
 
 // The management API: JSON over HTTP on the environment's unix socket.
@@ -20,12 +22,14 @@ import (
 //	POST /v1/reload                  re-read the environment file (ReloadResult)
 //	GET  /v1/apps/{app}/logs         recent lines of an app's replicas (?replica=NAME&tail=N)
 //	POST /v1/shutdown                stop the environment gracefully
+//	GET  /metrics                    the sidecars' Dapr metrics and cove's own, for Prometheus
 //	GET  /debug/pprof/...            Go's profiles of the cove process
 //
 // The socket is the access control: only users who can open it (the
 // environment's owner) reach the API, profiles included.
 func (e *Env) apiHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(e.metricsReg))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -39,6 +40,9 @@ type appRuntime struct {
 	// in process mode both map to the replica's PORT.
 	containerPorts []int
 	state          *blockstate.Service
+	// metrics records its sidecars' calls; nil when its Dapr
+	// Configuration turns metrics off.
+	metrics *metrics.Sidecar
 	// mode is activeRevisionsMode, traffic the ingress traffic and
 	// targetLabel the label new revisions take in Labels mode, as last
 	// applied.
@@ -183,6 +187,13 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 		a.daprAppID = app.DaprAppID()
 		if p := cfg.Dapr.AppPort; p != 0 {
 			a.containerPorts = append(a.containerPorts, p)
+		}
+		if dc := entry.DaprConfig; e.metrics != nil && dc.MetricsEnabled() {
+			m, err := e.metrics.Sidecar(a.daprAppID, resources.MetricOptions(dc))
+			if err != nil {
+				return nil, fmt.Errorf("app %s: Dapr Configuration %s: %w", app.Name, dc.File, err)
+			}
+			a.metrics = m
 		}
 	}
 	if a.daprAppID != "" {
@@ -417,6 +428,7 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			// API calls are logged at info whatever dapr.logLevel says,
 			// as daprd logs them.
 			APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
+			Metrics:   a.metrics,
 		}
 		if a.state != nil {
 			cfg.State = a.state

@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/hosts"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -113,6 +116,10 @@ type Env struct {
 	sup     *supervisor.Supervisor
 	invoker *invoke.Invoker
 	comps   *componentSet
+	// metrics are the sidecars' metric families, in metricsReg with the
+	// process's own (GET /metrics on the management socket).
+	metrics    *metrics.Dapr
+	metricsReg *prometheus.Registry
 
 	publicLn, internalLn net.Listener
 	// tlsLn is the edge's HTTPS listener.
@@ -191,6 +198,12 @@ func Run(ctx context.Context, opts Options) error {
 		shutdown: make(chan struct{}),
 		stopCh:   make(chan struct{}),
 	}
+	e.metricsReg = metrics.NewRegistry()
+	m, err := metrics.NewDapr(e.metricsReg)
+	if err != nil {
+		return err
+	}
+	e.metrics = m
 	return e.run(ctx)
 }
 

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -61,4 +62,20 @@ func APILogging(c *spec.DaprConfiguration, own *bool) spec.APILoggingSpec {
 		out.Enabled = *own
 	}
 	return out
+}
+
+// MetricOptions is how an app's sidecars label their HTTP API's metrics
+// under its Configuration's spec.metric.http, with daprd's defaults where
+// it says nothing (the path label on).
+func MetricOptions(c *spec.DaprConfiguration) metrics.HTTPOptions {
+	o := metrics.HTTPOptions{IncreasedCardinality: true}
+	if c == nil || c.Metric == nil || c.Metric.HTTP == nil {
+		return o
+	}
+	h := c.Metric.HTTP
+	if h.IncreasedCardinality != nil {
+		o.IncreasedCardinality = *h.IncreasedCardinality
+	}
+	o.PathMatching, o.ExcludeVerbs = h.PathMatching, h.ExcludeVerbs
+	return o
 }

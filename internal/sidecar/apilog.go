@@ -32,11 +32,12 @@ func (s *Sidecar) apiLogger() *slog.Logger {
 	return s.log
 }
 
-// logAPI wraps the HTTP API's entry point with API logging, or returns it
-// as it is when logging is off, so an unlogged call pays nothing.
-func (s *Sidecar) logAPI(next http.HandlerFunc) http.HandlerFunc {
-	cfg, log := s.cfg.APILogging, s.apiLogger()
-	if log == nil {
+// instrument wraps the HTTP API's entry point with API logging and
+// metrics, or returns it as it is when both are off, so a call pays for
+// neither unless asked.
+func (s *Sidecar) instrument(next http.HandlerFunc) http.HandlerFunc {
+	cfg, log, m := s.cfg.APILogging, s.apiLogger(), s.cfg.Metrics
+	if log == nil && m == nil {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +46,11 @@ func (s *Sidecar) logAPI(next http.HandlerFunc) http.HandlerFunc {
 		path := r.URL.Path
 		rec := &statusRecorder{ResponseWriter: w}
 		next(rec, r)
-		if cfg.OmitHealthChecks && isHealthCheck(r.URL.Path) {
+		elapsed := time.Since(start)
+		if m != nil {
+			m.HTTPServed(r.Method, path, r.ContentLength, rec.status(), rec.size, elapsed)
+		}
+		if log == nil || cfg.OmitHealthChecks && isHealthCheck(r.URL.Path) {
 			return
 		}
 		if cfg.ObfuscateURLs {
@@ -58,7 +63,7 @@ func (s *Sidecar) logAPI(next http.HandlerFunc) http.HandlerFunc {
 		attrs = append(attrs,
 			slog.Int("code", rec.status()),
 			slog.Int64("size", rec.size),
-			slog.Int64("duration", time.Since(start).Milliseconds()))
+			slog.Int64("duration", elapsed.Milliseconds()))
 		log.LogAttrs(r.Context(), slog.LevelInfo, "HTTP API Called", attrs...)
 	}
 }

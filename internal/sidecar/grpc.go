@@ -28,6 +28,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 		TraceSampling:     s.traceSampling(),
 		CallLog:           s.apiLogger(),
 	}
+	if s.cfg.Metrics != nil {
+		cfg.CallMetrics = s.cfg.Metrics
+	}
 	if s.cfg.State != nil {
 		cfg.State = s.cfg.State
 	}

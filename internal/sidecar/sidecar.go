@@ -15,6 +15,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/state"
 	"github.com/cove-env/cove/internal/h1"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/sidecar/grpcapi"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	// APILogger receives those lines; default Logger. cove up gives each
 	// replica's sidecar one that writes into the replica's log.
 	APILogger *slog.Logger
+	// Metrics, when set, records every call to the Dapr APIs under
+	// daprd's metric names (the process serves them).
+	Metrics *metrics.Sidecar
 }
 
 // Sidecar is one replica's Dapr API.
@@ -154,7 +158,7 @@ func New(cfg Config) (*Sidecar, error) {
 		s.appReady.Store(true)
 	}
 	s.mux = s.routes()
-	s.handler = s.logAPI(s.serveHTTP)
+	s.handler = s.instrument(s.serveHTTP)
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	// daprd accepts h2c on its HTTP port; some SDKs use it.

@@ -172,6 +172,12 @@ spec:
     samplingRate: "1"
   metric:
     enabled: true
+    recordErrorCodes: true
+    http:
+      increasedCardinality: false
+      pathMatching: ["/orders/{id}"]
+  metrics:
+    enabled: false
   logging:
     apiLogging:
       enabled: true
@@ -193,9 +199,12 @@ spec:
 	if probs.Err() != nil {
 		t.Fatal(probs)
 	}
-	checkProblems(t, "warnings", probs, []string{`8:3 spec.metric: does not apply`})
+	checkProblems(t, "warnings", probs, []string{`10:5 spec.metric.recordErrorCodes: cove does not apply`})
+	// spec.metrics sets enabled over spec.metric's, as in Dapr.
 	want := &DaprConfiguration{
 		Name: "appconfig", File: "c.yaml", Tracing: &TracingSpec{SamplingRate: "1"},
+		Metric: &MetricSpec{Enabled: new(false), HTTP: &MetricHTTPSpec{
+			IncreasedCardinality: new(false), PathMatching: []string{"/orders/{id}"}}},
 		Logging: &LoggingSpec{APILogging: &APILoggingSpec{Enabled: true, ObfuscateURLs: true}},
 		AccessControl: &AccessControl{DefaultAction: "deny", TrustDomain: "public", Policies: []AccessPolicy{{
 			AppID: "frontend", DefaultAction: "deny", TrustDomain: "public", Namespace: "default",
@@ -226,6 +235,8 @@ spec:
   logging:
     apiLogging: {enable: true}
   mystery: true
+  metrics:
+    http: {pathMatching: [orders]}
 `
 	_, probs := ParseConfiguration("c.yaml", []byte(y(doc)))
 	checkProblems(t, "problems", probs, []string{
@@ -237,6 +248,7 @@ spec:
 		`14:9 spec.accessControl.policies[0].operations[0].action: "permit"`,
 		`16:18 spec.logging.apiLogging.enable: unknown field; did you mean "enabled"?`,
 		`17:3 spec.mystery: unknown`,
+		`19:27 spec.metrics.http.pathMatching[0]: "orders" is not a path pattern; write one such as /orders/{orderID}`,
 	})
 }
 

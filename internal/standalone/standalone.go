@@ -19,6 +19,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -98,6 +99,15 @@ type Options struct {
 	// picks a free port), as daprd's --enable-profiling does.
 	Profiling   bool
 	ProfilePort int
+	// Metrics serves the sidecar's Dapr metrics and the process's at
+	// /metrics on MetricsPort (0 picks a free port), as daprd's
+	// --enable-metrics does. With MetricsPortOptional a port already taken
+	// is reported and the sidecar runs without them: daprd's default
+	// port, 9090, is often taken by another sidecar on a developer's
+	// machine.
+	Metrics             bool
+	MetricsPort         int
+	MetricsPortOptional bool
 }
 
 // Sidecar is one running standalone sidecar.
@@ -111,7 +121,9 @@ type Sidecar struct {
 	stores   []resources.Store
 	secrets  []resources.SecretStore
 	reg      nameresolution.Registration
-	prof     *profiler
+	prof     *auxServer
+	// metricsSrv serves /metrics when Options.Metrics is set.
+	metricsSrv *auxServer
 
 	httpAddr, grpcAddr string
 
@@ -288,24 +300,50 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		TraceSampling:      resources.TraceSampling(cfg.Spec),
 		APILogging:         sidecar.APILogging(resources.APILogging(cfg.Spec, opts.APILogging)),
 	}
-	if opts.Profiling {
-		pln, err := listen(opts.ListenAddresses, opts.ProfilePort)
-		if err != nil {
-			_ = httpLn.Close()
-			if grpcLn != nil {
-				_ = grpcLn.Close()
-			}
-			_ = internalLn.Close()
-			return nil, fmt.Errorf("profiling server (--profile-port): %w", err)
-		}
-		s.prof = startProfiler(pln, log)
-	}
-	if s.sc, err = sidecar.New(scfg); err != nil {
+	closeListeners := func() {
 		_ = httpLn.Close()
 		if grpcLn != nil {
 			_ = grpcLn.Close()
 		}
 		_ = internalLn.Close()
+		s.prof.close()
+		s.metricsSrv.close()
+	}
+	if opts.Profiling {
+		pln, err := listen(opts.ListenAddresses, opts.ProfilePort)
+		if err != nil {
+			closeListeners()
+			return nil, fmt.Errorf("profiling server (--profile-port): %w", err)
+		}
+		s.prof = startAux("profiling", pln, profilerHandler(), log)
+	}
+	if opts.Metrics {
+		reg := metrics.NewRegistry()
+		d, err := metrics.NewDapr(reg)
+		if err != nil {
+			closeListeners()
+			return nil, err
+		}
+		if cfg.Spec.MetricsEnabled() {
+			if scfg.Metrics, err = d.Sidecar(opts.AppID, resources.MetricOptions(cfg.Spec)); err != nil {
+				closeListeners()
+				return nil, fmt.Errorf("--config %s: %w", cfg.Spec.File, err)
+			}
+		}
+		mln, err := listen(opts.ListenAddresses, opts.MetricsPort)
+		switch {
+		case err == nil:
+			s.metricsSrv = startAux("metrics", mln, metricsHandler(reg), log)
+		case opts.MetricsPortOptional:
+			log.Warn("no metrics: the metrics port is taken; choose another with --metrics-port", slog.Any("error", err))
+			scfg.Metrics = nil
+		default:
+			closeListeners()
+			return nil, fmt.Errorf("metrics server (--metrics-port): %w", err)
+		}
+	}
+	if s.sc, err = sidecar.New(scfg); err != nil {
+		closeListeners()
 		return nil, err
 	}
 	if s.peer, err = sidecar.NewPeerServer(sidecar.PeerServerConfig{
@@ -421,7 +459,8 @@ func (s *Sidecar) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-		s.closeProfiler()
+		s.prof.close()
+		s.metricsSrv.close()
 		if s.invoker != nil {
 			_ = s.invoker.Close()
 		}

@@ -66,13 +66,18 @@ func newWorld(t *testing.T) world {
 	return world{dir: dir, caDir: filepath.Join(dir, "ca"), nrFile: filepath.Join(dir, "nr.db")}
 }
 
-func (w world) start(t *testing.T, appID string, appPort int, mutate ...func(*standalone.Options)) *standalone.Sidecar {
-	t.Helper()
-	opts := standalone.Options{
+// options are the options of a sidecar of w that start would use.
+func (w world) options(appID string, appPort int) standalone.Options {
+	return standalone.Options{
 		AppID: appID, AppPort: appPort, ListenAddresses: []string{"127.0.0.1"},
 		CADir: w.caDir, NameResolutionFile: w.nrFile, BaseDir: w.dir,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+func (w world) start(t *testing.T, appID string, appPort int, mutate ...func(*standalone.Options)) *standalone.Sidecar {
+	t.Helper()
+	opts := w.options(appID, appPort)
 	for _, m := range mutate {
 		m(&opts)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cove-env/cove/internal/tracecontext"
 )
@@ -117,4 +118,30 @@ func (l apiLog) print(ctx context.Context, method string, start time.Time, err e
 		slog.Int("code", int(status.Code(err))),
 		slog.Int64("duration", time.Since(start).Milliseconds()))
 	l.log.LogAttrs(ctx, slog.LevelInfo, "gRPC API Called", attrs...)
+}
+
+// callMetrics records each call once completed, outermost like apiLog, so
+// the status is the one the caller gets.
+type callMetrics struct{ rec CallRecorder }
+
+func (m callMetrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	res, err := handler(ctx, req)
+	m.rec.GRPCServed(info.FullMethod, status.Code(err).String(), time.Since(start), messageSize(req), messageSize(res))
+	return res, err
+}
+
+func (m callMetrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	m.rec.GRPCServed(info.FullMethod, status.Code(err).String(), time.Since(start), -1, -1)
+	return err
+}
+
+// messageSize is a message's encoded size; 0 for none (a failed call).
+func messageSize(m any) int {
+	if pm, ok := m.(proto.Message); ok && pm != nil {
+		return proto.Size(pm)
+	}
+	return 0
 }

@@ -78,6 +78,15 @@ type Config struct {
 	// CallLog, when set, receives a line for every call at info level, as
 	// daprd's --enable-api-logging writes.
 	CallLog *slog.Logger
+	// CallMetrics, when set, records every call once completed.
+	CallMetrics CallRecorder
+}
+
+// CallRecorder records completed calls (*metrics.Sidecar does): the full
+// method, the status code's name, and for a unary call the sizes of its
+// request and response messages (-1 for a stream).
+type CallRecorder interface {
+	GRPCServed(method, code string, elapsed time.Duration, recvSize, sentSize int)
 }
 
 // Server serves one sidecar's Dapr gRPC API.
@@ -111,6 +120,11 @@ func New(cfg Config) (*Server, error) {
 		l := apiLog{cfg.CallLog}
 		unary = append([]grpc.UnaryServerInterceptor{l.unary}, unary...)
 		stream = append([]grpc.StreamServerInterceptor{l.stream}, stream...)
+	}
+	if cfg.CallMetrics != nil {
+		m := callMetrics{cfg.CallMetrics}
+		unary = append([]grpc.UnaryServerInterceptor{m.unary}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{m.stream}, stream...)
 	}
 	s.srv = grpc.NewServer(
 		// daprd's keepalive policy: clients may ping every 8 s even when
