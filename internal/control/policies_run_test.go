@@ -1,9 +1,13 @@
 package control
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -199,5 +203,24 @@ apps:
 	}
 	if chatty := lines("chatty"); !has(chatty, `level=DEBUG msg="app port is accepting connections"`) {
 		t.Errorf("app chatty (logLevel debug): want the sidecar's debug lines; got %q", chatty)
+	}
+
+	// The management socket serves every sidecar's metrics, by app id.
+	sock := SocketPath(filepath.Join(dir, "cove.yaml"))
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := hc.Get("http://cove/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, app := range []string{"logged", "plain", "chatty"} {
+		want := `dapr_http_server_request_count{app_id="` + app + `",method="GET",path="/v1.0/healthz",status="204"} `
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics on the management socket: want %q; got %d:\n%s", want, resp.StatusCode, body)
+		}
 	}
 }

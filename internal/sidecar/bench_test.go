@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/metrics"
 )
 
 // BenchmarkInvokeVsDirect compares one invocation through the sidecar
@@ -84,4 +85,53 @@ type fixedResolver string
 
 func (r fixedResolver) Resolve(_ context.Context, appID string) (invoke.Target, error) {
 	return invoke.Target{AppID: appID, Addr: string(r)}, nil
+}
+
+// BenchmarkMetricsOverhead compares the invocation handler with and without
+// metrics (daprd's default labels), alternating the two in each iteration,
+// and reports the ratio with/without: what recording a call costs.
+func BenchmarkMetricsOverhead(b *testing.B) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header()["Content-Length"] = []string{"2"}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	b.Cleanup(app.Close)
+	d, err := metrics.NewDapr(metrics.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := d.Sidecar("frontend", metrics.HTTPOptions{IncreasedCardinality: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	handler := func(m *metrics.Sidecar) http.Handler {
+		sc, err := New(Config{AppID: "frontend", Metrics: m,
+			Invoker: invoke.New(fixedResolver(app.Listener.Addr().String()), invoke.Options{})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sc.Handler()
+	}
+	plain, measured := handler(nil), handler(rec)
+	call := func(h http.Handler) time.Duration {
+		req := httptest.NewRequest(http.MethodGet, "/v1.0/invoke/orders/method/orders/1?x=1", nil)
+		w := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(w, req)
+		d := time.Since(start)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		return d
+	}
+	var tPlain, tMeasured time.Duration
+	n := 0
+	for b.Loop() {
+		tPlain += call(plain)
+		tMeasured += call(measured)
+		n++
+	}
+	b.ReportMetric(float64(tPlain.Nanoseconds())/float64(n), "plain-ns/call")
+	b.ReportMetric(float64(tMeasured.Nanoseconds())/float64(n), "metrics-ns/call")
+	b.ReportMetric(float64(tMeasured)/float64(tPlain), "metrics/plain")
 }
