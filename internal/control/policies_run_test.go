@@ -1,10 +1,8 @@
 package control
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -206,12 +204,7 @@ apps:
 	}
 
 	// The management socket serves every sidecar's metrics, by app id.
-	sock := SocketPath(filepath.Join(dir, "cove.yaml"))
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
-	resp, err := hc.Get("http://cove/metrics")
+	resp, err := NewClient(filepath.Join(dir, "cove.yaml")).hc.Get("http://cove/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

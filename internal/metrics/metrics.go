@@ -115,12 +115,12 @@ type Sidecar struct {
 	opts               HTTPOptions
 	paths              *http.ServeMux // nil without PathMatching
 	httpCount          *prometheus.CounterVec
-	httpLatency        *prometheus.HistogramVec
+	httpLatency        prometheus.ObserverVec
 	httpReqSize        prometheus.Observer
 	httpRespSize       prometheus.Observer
 	grpcCount          *prometheus.CounterVec
-	grpcLatency        *prometheus.HistogramVec
-	grpcRecv, grpcSent *prometheus.HistogramVec
+	grpcLatency        prometheus.ObserverVec
+	grpcRecv, grpcSent prometheus.ObserverVec
 }
 
 // Sidecar returns the recorder of the sidecar of appID. It fails on a
@@ -131,13 +131,13 @@ func (d *Dapr) Sidecar(appID string, opts HTTPOptions) (*Sidecar, error) {
 		d:            d,
 		opts:         opts,
 		httpCount:    d.httpCount.MustCurryWith(app),
-		httpLatency:  d.httpLatency.MustCurryWith(app).(*prometheus.HistogramVec),
+		httpLatency:  d.httpLatency.MustCurryWith(app),
 		httpReqSize:  d.httpReqSize.WithLabelValues(appID),
 		httpRespSize: d.httpRespSize.WithLabelValues(appID),
 		grpcCount:    d.grpcCount.MustCurryWith(app),
-		grpcLatency:  d.grpcLatency.MustCurryWith(app).(*prometheus.HistogramVec),
-		grpcRecv:     d.grpcRecvSize.MustCurryWith(app).(*prometheus.HistogramVec),
-		grpcSent:     d.grpcSentSize.MustCurryWith(app).(*prometheus.HistogramVec),
+		grpcLatency:  d.grpcLatency.MustCurryWith(app),
+		grpcRecv:     d.grpcRecvSize.MustCurryWith(app),
+		grpcSent:     d.grpcSentSize.MustCurryWith(app),
 	}
 	if len(opts.PathMatching) > 0 {
 		s.paths = http.NewServeMux()

@@ -2,15 +2,16 @@ package standalone
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/resources"
+	"github.com/cove-env/cove/internal/spec"
 )
 
 // auxServer is one of the sidecar's side servers: Go's profiles (daprd's
@@ -50,11 +51,26 @@ func profilerHandler() http.Handler {
 	return mux
 }
 
-// metricsHandler serves reg at /metrics, where Prometheus scrapes daprd.
-func metricsHandler(reg *prometheus.Registry) http.Handler {
+// startMetrics serves the process's metrics at /metrics on ln, where
+// Prometheus scrapes daprd, and returns the sidecar's recorder: nil when
+// the Configuration turns metrics off, the process's own still served.
+func startMetrics(ln net.Listener, appID string, cfg *spec.DaprConfiguration, log *slog.Logger) (*metrics.Sidecar, *auxServer, error) {
+	reg := metrics.NewRegistry()
+	d, err := metrics.NewDapr(reg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, err
+	}
+	var rec *metrics.Sidecar
+	if cfg.MetricsEnabled() {
+		if rec, err = d.Sidecar(appID, resources.MetricOptions(cfg)); err != nil {
+			_ = ln.Close()
+			return nil, nil, fmt.Errorf("--config %s: %w", cfg.File, err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
-	return mux
+	return rec, startAux("metrics", ln, mux, log), nil
 }
 
 // close stops it at once: a profile being taken is cut short.

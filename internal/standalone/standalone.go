@@ -19,7 +19,6 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
-	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -318,25 +317,15 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		s.prof = startAux("profiling", pln, profilerHandler(), log)
 	}
 	if opts.Metrics {
-		reg := metrics.NewRegistry()
-		d, err := metrics.NewDapr(reg)
-		if err != nil {
-			closeListeners()
-			return nil, err
-		}
-		if cfg.Spec.MetricsEnabled() {
-			if scfg.Metrics, err = d.Sidecar(opts.AppID, resources.MetricOptions(cfg.Spec)); err != nil {
-				closeListeners()
-				return nil, fmt.Errorf("--config %s: %w", cfg.Spec.File, err)
-			}
-		}
 		mln, err := listen(opts.ListenAddresses, opts.MetricsPort)
 		switch {
 		case err == nil:
-			s.metricsSrv = startAux("metrics", mln, metricsHandler(reg), log)
+			if scfg.Metrics, s.metricsSrv, err = startMetrics(mln, opts.AppID, cfg.Spec, log); err != nil {
+				closeListeners()
+				return nil, err
+			}
 		case opts.MetricsPortOptional:
 			log.Warn("no metrics: the metrics port is taken; choose another with --metrics-port", slog.Any("error", err))
-			scfg.Metrics = nil
 		default:
 			closeListeners()
 			return nil, fmt.Errorf("metrics server (--metrics-port): %w", err)
