@@ -43,15 +43,30 @@ func Refused(t testing.TB) string {
 // turn from a random start, so no two calls return the same one.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	return FreePortWith(t)
+}
+
+// FreePortWith returns a port as FreePort does, such that each port+offset
+// is free too and also below the ephemeral range: for a server that binds
+// more than one port, as a Redis Cluster node binds its cluster bus port
+// at port+10000.
+func FreePortWith(t testing.TB, offsets ...int) int {
+	t.Helper()
 	lo, hi := portRange()
+	for _, o := range offsets {
+		hi -= o
+	}
+	if hi <= lo {
+		t.Fatalf("no port p with p+%v below %d", offsets, hi)
+	}
 	for range hi - lo {
 		p := lo + int(cursor.Add(1)%uint32(hi-lo))
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue // taken; try the next
+		if free(p, offsets) {
+			return p
 		}
-		ln.Close()
-		return p
+	}
+	if len(offsets) > 0 {
+		t.Fatalf("no free port p in [%d, %d) with p+%v free", lo, hi, offsets)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,6 +74,24 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// free reports whether p and each p+offset can be listened on now.
+func free(p int, offsets []int) bool {
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	for _, o := range append([]int{0}, offsets...) {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+o)))
+		if err != nil {
+			return false // taken; try the next
+		}
+		held = append(held, ln)
+	}
+	return true
 }
 
 // cursor walks the range of FreePort; the only state this package keeps.

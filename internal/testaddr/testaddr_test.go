@@ -64,3 +64,31 @@ func TestFreePortIsFreeAndOutsideTheEphemeralRange(t *testing.T) {
 		t.Fatalf("the kernel chose %d, inside FreePort's range [%d, %d)", p, lo, hi)
 	}
 }
+
+func TestFreePortWithKeepsEveryOffsetFreeAndBelowTheEphemeralRange(t *testing.T) {
+	lo, hi := portRange()
+	// Hold a port p+10000 for some p, so that FreePortWith must skip p.
+	taken := FreePortWith(t, 10000) + 10000
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(taken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// The cursor advances by one per port tried: this many calls pass p.
+	for range hi - 10000 - lo {
+		p := FreePortWith(t, 10000)
+		if p < lo || p+10000 >= hi {
+			t.Fatalf("FreePortWith = %d, want %d <= p and p+10000 < %d", p, lo, hi)
+		}
+		if p+10000 == taken {
+			t.Fatalf("FreePortWith = %d, whose p+10000 is held", p)
+		}
+		for _, q := range []int{p, p + 10000} {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(q)))
+			if err != nil {
+				t.Fatalf("listen on %d: %v", q, err)
+			}
+			l.Close()
+		}
+	}
+}

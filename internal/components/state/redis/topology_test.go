@@ -16,6 +16,7 @@ import (
 	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/conformance"
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
 )
 
 // These tests start Redis servers of their own (a Sentinel watching the
@@ -36,25 +37,41 @@ func redisServer(t *testing.T) string {
 	return bin
 }
 
-// startServer runs redis-server with args until the test ends.
+// startServer runs redis-server with args until the test ends. When the
+// server exits or does not listen in time, the test fails with its output.
 func startServer(t *testing.T, bin string, port int, args ...string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
+	var out testlog.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
-	waitFor(t, 10*time.Second, fmt.Sprintf("redis on port %d", port), func() bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 100*time.Millisecond)
 		if err == nil {
 			c.Close()
+			return
 		}
-		return err == nil
-	})
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("redis on port %d exited (%v) before it listened; its output:\n%s", port, err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis on port %d: not listening within 10s; its output:\n%s", port, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -109,7 +126,8 @@ func TestCluster(t *testing.T) {
 	}
 	var addrs []string
 	for range 3 {
-		port := testaddr.FreePort(t)
+		// A cluster node also listens on its cluster bus port, port+10000.
+		port := testaddr.FreePortWith(t, 10000)
 		startServer(t, bin, port, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no")
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
