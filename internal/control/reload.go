@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,7 +72,9 @@ type appReload struct {
 // changes nothing and is returned as spec.Problems.
 func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	var res ReloadResult
-	next, err := Load(e.spec.File)
+	// As up loaded it: a component's file, as named in it, is part of what
+	// is compared, and must not differ only for being absolute now.
+	next, err := Load(cmp.Or(e.spec.Given, e.spec.File))
 	if err != nil {
 		return res, err
 	}

@@ -28,8 +28,12 @@ const (
 // Environment is a loaded cove environment: the environment file and every
 // file it references, validated together.
 type Environment struct {
-	File       string            `json:"file"` // absolute path of the environment file
-	Dir        string            `json:"dir"`  // its directory; relative paths resolve against it
+	File string `json:"file"` // absolute path of the environment file
+	// Given is the path as given to Load. Loading it again from the same
+	// directory names every file as before, so problems and the files'
+	// names in components and resources compare equal when nothing changed.
+	Given      string            `json:"-"`
+	Dir        string            `json:"dir"` // its directory; relative paths resolve against it
 	Name       string            `json:"name"`
 	Domain     string            `json:"domain"`
 	Edge       Edge              `json:"edge"`
@@ -172,7 +176,7 @@ func Load(path string) (*Environment, error) {
 	if err != nil {
 		return nil, Problems{{File: path, Message: "cannot read the environment file: " + readError(err)}}
 	}
-	l := &loader{path: path, base: filepath.Dir(path), env: &Environment{File: abs, Dir: filepath.Dir(abs)}}
+	l := &loader{path: path, base: filepath.Dir(path), env: &Environment{File: abs, Given: path, Dir: filepath.Dir(abs)}}
 	l.load(data)
 	var all Problems
 	for _, d := range l.decoders {

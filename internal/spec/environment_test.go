@@ -24,7 +24,7 @@ func TestLoadTriage(t *testing.T) {
 	statestore.Name = "statestore"
 	pubsub, _ := ParseComponent("testdata/triage/components/pubsub.yaml", mustRead(t, "testdata/triage/components/pubsub.yaml"))
 	want := &Environment{
-		File: filepath.Join(dir, "cove.yaml"), Dir: dir, Name: "triage", Domain: "localhost",
+		File: filepath.Join(dir, "cove.yaml"), Given: "testdata/triage/cove.yaml", Dir: dir, Name: "triage", Domain: "localhost",
 		Edge: Edge{Address: "127.0.0.1", HTTPPort: 8080},
 		Apps: []*AppEntry{
 			{

@@ -22,6 +22,9 @@ import (
 var coveBin string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("COVE_E2E_APP"); mode != "" {
+		os.Exit(runApp(mode))
+	}
 	bin, cleanup, err := testenv.BuildCove("cove-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -75,8 +78,19 @@ type env struct {
 // up starts `cove up` on file and waits until it reports ready.
 func up(t *testing.T, file string) *env {
 	t.Helper()
+	e := start(t, "", file, "up", "-f", file)
+	e.waitFor("is ready", 3*time.Minute)
+	return e
+}
+
+// start runs cove with args and an --http-port of its own in dir (the
+// test's working directory when empty), for the environment of file
+// (which env.cove passes to other commands). It does not wait.
+func start(t *testing.T, dir, file string, args ...string) *env {
+	t.Helper()
 	e := &env{t: t, file: file, httpPort: testaddr.FreePort(t), out: &testlog.Buffer{}, done: make(chan error, 1)}
-	e.cmd = exec.Command(coveBin, "up", "-f", file, "--http-port", fmt.Sprint(e.httpPort))
+	e.cmd = exec.Command(coveBin, append(args, "--http-port", fmt.Sprint(e.httpPort))...)
+	e.cmd.Dir = dir
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -92,10 +106,9 @@ func up(t *testing.T, file string) *env {
 			}
 		}
 		if t.Failed() {
-			t.Logf("cove up output:\n%s", e.out.String())
+			t.Logf("cove %s output:\n%s", args[0], e.out.String())
 		}
 	})
-	e.waitFor("is ready", 3*time.Minute)
 	return e
 }
 
