@@ -530,7 +530,19 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	// Replicas of a revision being stopped go down as expected.
 	stopping := e.stopping || r.rev.state == revStopping
 	becameAllReady := e.becomeReadyLocked()
+	var addrs []string
+	if exited(st.State) || st.Ready && !wasReady {
+		addrs = r.addrs()
+	}
 	e.mu.Unlock()
+
+	// Connections kept alive to a process that exited are dead, and one
+	// started again listens on the same ports: drop them when it exits,
+	// and again when it is ready, for any a call ending late put back.
+	if len(addrs) > 0 {
+		e.edge.ReplicaExited(addrs...)
+		e.invoker.ReplicaExited(addrs...)
+	}
 
 	switch {
 	case st.Ready && !wasReady:
@@ -541,6 +553,21 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	if becameAllReady {
 		e.reportReady()
 	}
+}
+
+// exited reports whether a replica in state s has no process.
+func exited(s supervisor.State) bool {
+	return s == supervisor.StateRestarting || s == supervisor.StateFailed || s == supervisor.StateStopped
+}
+
+// addrs are the replica's loopback addresses the edge and invocations
+// reach it at.
+func (r *replicaRuntime) addrs() []string {
+	out := []string{net.JoinHostPort("127.0.0.1", fmt.Sprint(r.port))}
+	for _, p := range r.extraPorts {
+		out = append(out, net.JoinHostPort("127.0.0.1", fmt.Sprint(p)))
+	}
+	return out
 }
 
 // becomeReadyLocked marks the environment ready when every app's first

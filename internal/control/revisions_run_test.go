@@ -291,29 +291,8 @@ func TestReloadReplacesRevision(t *testing.T) {
 // replaces its revision: the retiring revision is not stopped under the
 // invocation, which finishes with 200, and stops once it has.
 func TestRetiringRevisionFinishesInvocations(t *testing.T) {
-	exe := testExe(t)
 	dir := t.TempDir()
-	daprApp := func(name, version string) string {
-		return fmt.Sprintf(`
-name: %[1]s
-properties:
-  configuration:
-    ingress: {external: true, allowInsecure: true, targetPort: 8000}
-    dapr: {enabled: true, appId: %[1]s, appPort: 8000}
-  template:
-    containers: [{name: main, image: x, env: [{name: VERSION, value: "%[2]s"}]}]
-    scale: {minReplicas: 1, maxReplicas: 1}
-`, name, version)
-	}
-	st := runEnv(t, dir, map[string]string{
-		"web.yaml":   daprApp("web", "1"),
-		"front.yaml": daprApp("front", "1"),
-		"cove.yaml": fmt.Sprintf(`apps:
-  - {file: web.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
-  - {file: front.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
-`, exe),
-	})
-	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	st, client := runWebAndFront(t, dir)
 	front := appStatus(t, client, "front")
 	web := appStatus(t, client, "web")
 	first, old := web.Revision, web.Replicas[0]
@@ -376,6 +355,35 @@ properties:
 		t.Fatal("the invocation did not complete")
 	}
 	waitGone(t, []int{old.PID})
+}
+
+// daprApp is an app with Dapr and external ingress, one replica, VERSION
+// in its environment.
+func daprApp(name, version string) string {
+	return fmt.Sprintf(`
+name: %[1]s
+properties:
+  configuration:
+    ingress: {external: true, allowInsecure: true, targetPort: 8000}
+    dapr: {enabled: true, appId: %[1]s, appPort: 8000}
+  template:
+    containers: [{name: main, image: x, env: [{name: VERSION, value: "%[2]s"}]}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, name, version)
+}
+
+// runWebAndFront runs two apps of daprApp, web and front, in dir.
+func runWebAndFront(t *testing.T, dir string) (*Status, *Client) {
+	t.Helper()
+	st := runEnv(t, dir, map[string]string{
+		"web.yaml":   daprApp("web", "1"),
+		"front.yaml": daprApp("front", "1"),
+		"cove.yaml": fmt.Sprintf(`apps:
+  - {file: web.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
+  - {file: front.yaml, command: [%[1]q], env: {COVE_TEST_EDGE_APP: http}}
+`, testExe(t)),
+	})
+	return st, NewClient(filepath.Join(dir, "cove.yaml"))
 }
 
 // coveEntry is an app's entry in cove.yaml: its file <name>.yaml, command

@@ -254,6 +254,15 @@ func tooManyHeaders(r *http.Request) bool {
 	return n > maxHeaderCount
 }
 
+// ReplicaExited closes the kept-alive connections to a replica's addresses
+// (host:port) once its process has exited, so a process started again on
+// the same port is not sent requests on the old one's connections.
+func (e *Edge) ReplicaExited(addrs ...string) {
+	for _, a := range addrs {
+		e.replicas.CloseIdleTo(a)
+	}
+}
+
 // InternalHandler serves the listener apps reach through HTTP_PROXY: every app
 // with ingress by name, everything else as a forward proxy, CONNECT tunnels.
 func (e *Edge) InternalHandler() http.Handler { return http.HandlerFunc(e.serveInternal) }

@@ -127,9 +127,11 @@ func (t *Transport) handles(req *http.Request) bool {
 }
 
 // RoundTrip sends req and returns its response. A request on a kept-alive
-// connection the server had already closed is sent again on a new one when
-// that is safe: it can be replayed and either is idempotent or the
-// connection was checked to be open before it was written.
+// connection the server had already closed is sent again on a newly dialled
+// one when that is safe: it can be replayed and either is idempotent or the
+// connection was checked to be open before it was written. The second try
+// never takes another kept-alive connection: when a server restarts, every
+// one pooled to it may be dead.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		if t.Fallback == nil {
@@ -144,7 +146,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		c, err := t.get(ctx, addr, !idempotent(req))
+		c, err := t.get(ctx, addr, !idempotent(req), attempt > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
@@ -316,9 +318,10 @@ var (
 )
 
 // get returns a kept-alive connection to addr, else a new one. check asks
-// that a kept-alive one be verified open first (see alive).
-func (t *Transport) get(ctx context.Context, addr string, check bool) (*conn, error) {
-	for {
+// that a kept-alive one be verified open first (see alive); fresh skips the
+// pool.
+func (t *Transport) get(ctx context.Context, addr string, check, fresh bool) (*conn, error) {
+	for !fresh {
 		c := t.takeIdle(addr)
 		if c == nil {
 			break
@@ -410,6 +413,19 @@ func (t *Transport) sweepLocked(now time.Time) []*conn {
 		}
 	}
 	return stale
+}
+
+// CloseIdleTo closes the kept-alive connections to addr (host:port), as
+// when the server there has exited: a server started again on the same
+// port must not be sent requests on connections the old one held.
+func (t *Transport) CloseIdleTo(addr string) {
+	t.mu.Lock()
+	list := t.idle[addr]
+	delete(t.idle, addr)
+	t.mu.Unlock()
+	for _, c := range list {
+		c.nc.Close()
+	}
 }
 
 // CloseIdleConnections closes every kept-alive connection, and those of

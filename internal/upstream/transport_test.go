@@ -521,3 +521,92 @@ func TestReadAfterEndKeepsAnsweringEOF(t *testing.T) {
 		}
 	}
 }
+
+// restartingServer serves "ok" on addr until kill closes the listener and
+// every connection at once, as the kernel does when a process is killed.
+func restartingServer(t *testing.T, addr string) (kill func()) {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return func() { srv.Close() }
+}
+
+// poolConnections leaves n kept-alive connections to url in tr's pool.
+func poolConnections(t *testing.T, tr *Transport, url string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	held := make([]io.ReadCloser, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+			res, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			held[i] = res.Body
+		})
+	}
+	close(start)
+	wg.Wait()
+	// Bodies closed after all were open: n connections, all returned.
+	for _, b := range held {
+		if b != nil {
+			io.ReadAll(b)
+			b.Close()
+		}
+	}
+	tr.mu.Lock()
+	got := len(tr.idle[strings.TrimPrefix(url, "http://")])
+	tr.mu.Unlock()
+	if got != n {
+		t.Fatalf("%d pooled connections, want %d", got, n)
+	}
+}
+
+// TestServerRestartedOnSamePort is a replica killed and started again on
+// its port: every kept-alive connection to it is dead, and no request to
+// the new process may fail on them.
+func TestServerRestartedOnSamePort(t *testing.T) {
+	hostport := fmt.Sprintf("127.0.0.1:%d", testaddr.FreePort(t))
+	url := "http://" + hostport
+	kill := restartingServer(t, hostport)
+	tr := newTransport()
+	poolConnections(t, tr, url, 4)
+	kill()
+	waitClosedByPeer()
+	restartingServer(t, hostport)
+	for i := range 8 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("GET %d after the restart: %v", i, err)
+		}
+		io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+}
+
+func TestCloseIdleTo(t *testing.T) {
+	a, _ := server(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
+	b, _ := server(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+	tr := newTransport()
+	poolConnections(t, tr, a.URL, 2)
+	poolConnections(t, tr, b.URL, 2)
+	tr.CloseIdleTo(strings.TrimPrefix(a.URL, "http://"))
+	tr.mu.Lock()
+	na, nb := len(tr.idle[strings.TrimPrefix(a.URL, "http://")]), len(tr.idle[strings.TrimPrefix(b.URL, "http://")])
+	tr.mu.Unlock()
+	if na != 0 || nb != 2 {
+		t.Errorf("after CloseIdleTo(a): %d pooled to a, %d to b; want 0 and 2", na, nb)
+	}
+}

@@ -194,6 +194,20 @@ func (i *Invoker) Close() error {
 	return nil
 }
 
+// ReplicaExited closes the transport's kept-alive connections to a replica's
+// addresses (host:port) once its process has exited, so a process started
+// again on the same port is not called on the old one's connections. A
+// transport that cannot close them per address is left as it is.
+func (i *Invoker) ReplicaExited(addrs ...string) {
+	t, ok := i.transport.(interface{ CloseIdleTo(addr string) })
+	if !ok {
+		return
+	}
+	for _, a := range addrs {
+		t.CloseIdleTo(a)
+	}
+}
+
 // ResponseHeaderTimeout bounds how long the transport from NewTransport
 // waits for an app to start answering: ACA's ingress request timeout, so a
 // call that would time out on Azure does not hang forever here.
