@@ -34,9 +34,10 @@ func (s *Sidecar) handle(fn handlerFunc) http.HandlerFunc {
 // for a call that names its app in a header.
 const invokeRoute = "/v1.0/invoke/{app}/method/{method...}"
 
-// routes builds the Dapr v1.0 HTTP API. Anything unmatched, a known path
-// with another verb included, falls through to "/", as daprd's router
-// falls back to its invoke handler.
+// routes builds the Dapr v1.0 HTTP API but invocation, which serveHTTP
+// takes before routing. Anything unmatched, a known path with another verb
+// included, falls through to "/", as daprd's router falls back to its
+// invoke handler.
 func (s *Sidecar) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1.0/healthz", s.handle(s.healthz))
@@ -44,7 +45,6 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1.0/metadata", s.handle(s.getMetadata))
 	mux.HandleFunc("PUT /v1.0/metadata/{key}", s.handle(s.putMetadata))
 	mux.HandleFunc("POST /v1.0/shutdown", s.handle(s.postShutdown))
-	mux.HandleFunc(invokeRoute, s.handle(s.invokeByPath))
 
 	for _, verb := range []string{http.MethodPost, http.MethodPut} {
 		mux.HandleFunc(verb+" /v1.0/state/{store}", s.handle(s.saveState))
@@ -77,9 +77,17 @@ func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	if id := headerTarget(r.Header); id != "" {
+	id, method := headerTarget(r.Header), ""
+	if id != "" {
+		method = strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	} else {
+		// The method is taken from the path as sent, before cleaning:
+		// a trailing slash or "a//b" may matter to the app's routes.
+		id, method = pathTarget(r.URL.Path)
+	}
+	if id != "" {
 		r.Pattern = invokeRoute
-		if err := s.invoke(w, r, id, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
+		if err := s.invoke(w, r, id, method); err != nil {
 			s.writeError(w, r, err)
 		}
 		return
@@ -111,6 +119,36 @@ func headerTarget(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// pathTarget splits /v1.0/invoke/{app}/method/{method} as daprd does: the
+// prefix may repeat slashes, and the method is everything after the first
+// "/method/", unchanged ("" is the app's root). It returns "" for any other
+// path.
+func pathTarget(p string) (appID, method string) {
+	rest, ok := cutSegment(p, "v1.0")
+	if ok {
+		rest, ok = cutSegment(rest, "invoke")
+	}
+	if !ok {
+		return "", ""
+	}
+	rest = strings.TrimLeft(rest, "/")
+	i := strings.Index(rest, "/method/")
+	if i <= 0 {
+		return "", ""
+	}
+	return rest[:i], rest[i+len("/method/"):]
+}
+
+// cutSegment removes the path segment seg, after any slashes, from the
+// front of p; what remains starts with a slash.
+func cutSegment(p, seg string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimLeft(p, "/"), seg)
+	if !ok || rest == "" || rest[0] != '/' {
+		return "", false
+	}
+	return rest, true
 }
 
 // notFound is daprd's answer to a request no route matches: its invoke

@@ -4,24 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
 	"sync"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
 )
-
-// invokeByPath serves /v1.0/invoke/{app}/method/{method...}.
-func (s *Sidecar) invokeByPath(w http.ResponseWriter, r *http.Request) error {
-	method := r.PathValue("method")
-	if method != "" {
-		// daprd cleans the method path (and so drops a trailing slash).
-		if method = path.Clean(method); method == "." {
-			method = ""
-		}
-	}
-	return s.invoke(w, r, r.PathValue("app"), method)
-}
 
 // invoke forwards r to app appID at path method and streams the answer
 // back. Once the app's status line has been relayed, errors can no longer

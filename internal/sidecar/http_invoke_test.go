@@ -32,7 +32,7 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 		name    string
 		verb    string
 		header  bool // the dapr-app-id header form instead of /v1.0/invoke
-		unclean bool // doubled and trailing slashes, which daprd cleans
+		unclean bool // doubled slashes before the method, a trailing one after it
 		// basicAuth names the target as Basic auth user dapr-app-id.
 		basicAuth bool
 		body      string
@@ -85,6 +85,9 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 				t.Fatalf("app answer %q: %v", body, err)
 			}
 			want := appSeen{Method: tc.verb, Path: "/orders/42", Query: "q=1&name=a%20b", Body: tc.body}
+			if tc.unclean {
+				want.Path = "/orders/42/"
+			}
 			if diff := cmp.Diff(want, seen, cmpIgnoreHeader); diff != "" {
 				t.Errorf("request as the app saw it (-want +got):\n%s", diff)
 			}
@@ -99,6 +102,46 @@ func TestInvokePassesRequestAndResponseThrough(t *testing.T) {
 				if diff := cmp.Diff(v, seen.Header[k]); diff != "" {
 					t.Errorf("header %s (-want +got):\n%s", k, diff)
 				}
+			}
+		})
+	}
+}
+
+// TestInvokeByPathKeepsMethod checks that /v1.0/invoke/{app}/method/...
+// hands the app the method as it was sent (routes with a trailing slash
+// exist, and a redirect to add one would leave the sidecar), with only dot
+// segments resolved, and that the app's root is reached, not redirected.
+func TestInvokeByPathKeepsMethod(t *testing.T) {
+	env := newEnv(t, Config{})
+	tests := []struct {
+		name, path string
+		want       string // the path the app sees
+	}{
+		{name: "trailing slash", path: "/v1.0/invoke/orders/method/api/orders/", want: "/api/orders/"},
+		{name: "doubled slash", path: "/v1.0/invoke/orders/method/a//b", want: "/a//b"},
+		{name: "app root", path: "/v1.0/invoke/orders/method/", want: "/"},
+		{name: "app root with query", path: "/v1.0/invoke/orders/method/?x=1", want: "/"},
+		{name: "method starting with a slash", path: "/v1.0/invoke/orders/method//x", want: "/x"},
+		{name: "doubled slashes in the prefix", path: "//v1.0//invoke//orders/method/x/", want: "/x/"},
+		{name: "method named method", path: "/v1.0/invoke/orders/method/method/", want: "/method/"},
+		{name: "escaped space", path: "/v1.0/invoke/orders/method/a%20b/", want: "/a b/"},
+		{name: "dot segments", path: "/v1.0/invoke/orders/method/a/./b/../c/", want: "/a/c/"},
+		{name: "dot dot above the root", path: "/v1.0/invoke/orders/method/../../v1.0/x", want: "/v1.0/x"},
+		{name: "dot dot at the end", path: "/v1.0/invoke/orders/method/a/b/..", want: "/a/"},
+		{name: "dots in names", path: "/v1.0/invoke/orders/method/a.json/..b", want: "/a.json/..b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := do(t, http.MethodGet, env.url+tc.path, "", nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d (Location %q), want 200; body %s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			var seen appSeen
+			if err := json.Unmarshal(body, &seen); err != nil {
+				t.Fatalf("app answer %q: %v", body, err)
+			}
+			if seen.Path != tc.want {
+				t.Errorf("app saw path %q, want %q", seen.Path, tc.want)
 			}
 		})
 	}
@@ -169,6 +212,14 @@ func TestInvokeErrors(t *testing.T) {
 		},
 		{
 			name: "no route", verb: http.MethodGet, path: "/v1.0/nothing/here",
+			status: 404, code: "ERR_DIRECT_INVOKE", msgPrefix: "failed getting app id either from the URL path or the header dapr-app-id",
+		},
+		{
+			name: "no method", verb: http.MethodGet, path: "/v1.0/invoke/orders/method",
+			status: 404, code: "ERR_DIRECT_INVOKE", msgPrefix: "failed getting app id either from the URL path or the header dapr-app-id",
+		},
+		{
+			name: "no app", verb: http.MethodGet, path: "/v1.0/invoke//method/x",
 			status: 404, code: "ERR_DIRECT_INVOKE", msgPrefix: "failed getting app id either from the URL path or the header dapr-app-id",
 		},
 		{

@@ -260,7 +260,52 @@ func (i *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
 		req.Header = make(http.Header, 3)
 	}
 	prepareRequestHeader(req.Header, req.CallerAppID, appID, i.namespace)
+	req.Path = resolveDots(req.Path)
 	return i.applyPolicies(ctx, req, appID, i.invokeTarget)
+}
+
+// resolveDots removes the "." and ".." segments of p as a URL resolver does
+// (RFC 3986, 5.2.4) and leaves the rest as it is: repeated and trailing
+// slashes may matter to the app's routes, but a ".." must not take a call
+// past the path access control checked (which cleans it whole).
+func resolveDots(p string) string {
+	if !hasDotSegment(p) {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	keep := 0 // segments ".." may not remove: the root's empty one
+	if strings.HasPrefix(p, "/") {
+		keep = 1
+	}
+	out := make([]string, 0, len(segs))
+	for n, seg := range segs {
+		last := n == len(segs)-1
+		switch seg {
+		case ".":
+		case "..":
+			if len(out) > keep {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+			continue
+		}
+		if last { // "a/b/.." is the directory "a/"
+			out = append(out, "")
+		}
+	}
+	return strings.Join(out, "/")
+}
+
+func hasDotSegment(p string) bool {
+	for p != "" {
+		seg, rest, _ := strings.Cut(p, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+		p = rest
+	}
+	return false
 }
 
 // invokeTarget makes one attempt at an invocation: it resolves appID to a
