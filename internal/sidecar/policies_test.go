@@ -304,6 +304,7 @@ func TestAccessControl(t *testing.T) {
 	acl := &invoke.AccessControl{Policies: map[string]*invoke.AccessPolicy{
 		"frontend": {TrustDomain: "public", Namespace: "default", DefaultAllow: &deny, Operations: []invoke.AccessOperation{
 			{Name: "/api/*", Verbs: []string{"GET"}, Allow: true},
+			{Name: "/api/secret", Verbs: []string{"*"}, Allow: false},
 		}},
 	}}
 	s := newPolicyStack(t, Config{}, &staticPolicies{apps: map[string]*invoke.AppSettings{"orders": {Access: acl}}},
@@ -328,6 +329,18 @@ func TestAccessControl(t *testing.T) {
 		Message: &commonv1pb.InvokeRequest{Method: "admin/reset", HttpExtension: &commonv1pb.HTTPExtension{Verb: commonv1pb.HTTPExtension_DELETE}}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("denied gRPC invocation: %v, want PermissionDenied", err)
+	}
+	// The operation checked is the path the app gets: without the query a
+	// method carries, with dot segments resolved.
+	_, err = runtimev1pb.NewDaprClient(cc).InvokeService(t.Context(), &runtimev1pb.InvokeServiceRequest{Id: "orders",
+		Message: &commonv1pb.InvokeRequest{Method: "api/secret?x=1", HttpExtension: &commonv1pb.HTTPExtension{Verb: commonv1pb.HTTPExtension_GET}}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("denied gRPC invocation with a query in the method: %v, want PermissionDenied", err)
+	}
+	resp, body = do(t, http.MethodGet, s.httpURL+"/v1.0/invoke/orders/method/api/x/../secret", "", nil)
+	wantDaprError(t, resp, body, http.StatusForbidden, "ERR_DIRECT_INVOKE")
+	if n := app.hits.Load(); n != 1 {
+		t.Errorf("app hit %d times; a denied call must not reach it", n)
 	}
 }
 

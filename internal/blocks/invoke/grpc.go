@@ -157,11 +157,12 @@ func (i *Invoker) invokeMessageTarget(ctx context.Context, req *MessageRequest, 
 	}
 	prepareRequestHeader(h, req.CallerAppID, appID, i.namespace)
 	data := msg.GetData().GetValue()
+	path, query := splitMethod(msg.GetMethod(), msg.GetHttpExtension().GetQuerystring())
 	hreq := &Request{
 		AppID:         req.AppID,
 		Method:        httpVerb(msg.GetHttpExtension().GetVerb()),
-		Path:          msg.GetMethod(),
-		Query:         msg.GetHttpExtension().GetQuerystring(),
+		Path:          resolveDots(path),
+		Query:         query,
 		Header:        h,
 		ContentLength: int64(len(data)),
 		CallerAppID:   req.CallerAppID,
@@ -189,6 +190,20 @@ func (i *Invoker) invokeMessageTarget(ctx context.Context, req *MessageRequest, 
 		Header:     httpHeaderToGRPC(resp.Header),
 		HTTPStatus: resp.Status,
 	}, nil
+}
+
+// splitMethod splits an invoked method into the path and the query string
+// an HTTP app gets: a method may carry a query ("items/7?x=1", as the
+// JavaScript SDK sends it), which goes before the HTTPExtension's.
+func splitMethod(method, query string) (path, q string) {
+	path, q, ok := strings.Cut(method, "?")
+	switch {
+	case !ok || q == "":
+		return path, query
+	case query == "":
+		return path, q
+	}
+	return path, q + "&" + query
 }
 
 // messageContentType is the content type an HTTP app sees: a typed Any is

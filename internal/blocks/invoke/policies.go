@@ -203,7 +203,8 @@ func (i *Invoker) applyMessagePolicies(ctx context.Context, req *MessageRequest,
 	if callee := pol.App(appID); callee != nil {
 		ext := req.Message.GetHttpExtension()
 		verb, hasVerb := ext.GetVerb().String(), ext != nil && ext.GetVerb() != 0
-		if err := i.authorize(pol, callee, req.CallerAppID, req.Message.GetMethod(), verb, hasVerb); err != nil {
+		op, _ := splitMethod(req.Message.GetMethod(), "")
+		if err := i.authorize(pol, callee, req.CallerAppID, op, verb, hasVerb); err != nil {
 			return nil, invokeErrorStatus(req.AppID, err)
 		}
 		if callee.AppToken != "" {

@@ -64,6 +64,46 @@ func TestSDKInvokesHTTPAndGRPCApps(t *testing.T) {
 	})
 }
 
+// TestInvokeServiceMethodWithQuery checks that a query string written into
+// the method (as the JavaScript SDK's gRPC client sends it) reaches an HTTP
+// app as its query, ahead of HTTPExtension's, and the path as it was sent.
+func TestInvokeServiceMethodWithQuery(t *testing.T) {
+	s := newStack(t)
+	client := runtimev1pb.NewDaprClient(s.conn(t))
+	tests := []struct {
+		name, method, querystring string
+		wantPath, wantQuery       string
+	}{
+		{name: "query in the method", method: "api/items/7?x=1", wantPath: "/api/items/7", wantQuery: "x=1"},
+		{name: "both queries", method: "api/items/7?x=1", querystring: "y=2", wantPath: "/api/items/7", wantQuery: "x=1&y=2"},
+		{name: "extension only", method: "api/items/7", querystring: "y=a%20b", wantPath: "/api/items/7", wantQuery: "y=a%20b"},
+		{name: "empty query in the method", method: "api/items/?", querystring: "y=2", wantPath: "/api/items/", wantQuery: "y=2"},
+		{name: "trailing slash and doubled slash", method: "a//b/?x=1", wantPath: "/a//b/", wantQuery: "x=1"},
+		{name: "dot segments", method: "a/../../b?x=1", wantPath: "/b", wantQuery: "x=1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := client.InvokeService(t.Context(), &runtimev1pb.InvokeServiceRequest{
+				Id: "orders",
+				Message: &commonv1pb.InvokeRequest{
+					Method:        tc.method,
+					HttpExtension: &commonv1pb.HTTPExtension{Verb: commonv1pb.HTTPExtension_GET, Querystring: tc.querystring},
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got seenHTTP
+			if err := json.Unmarshal(resp.GetData().GetValue(), &got); err != nil {
+				t.Fatalf("app answer %q: %v", resp.GetData().GetValue(), err)
+			}
+			if got.Path != tc.wantPath || got.Query != tc.wantQuery {
+				t.Errorf("the app saw path %q query %q, want %q and %q", got.Path, got.Query, tc.wantPath, tc.wantQuery)
+			}
+		})
+	}
+}
+
 func TestInvokeServiceHTTPStatus(t *testing.T) {
 	s := newStack(t)
 	client := runtimev1pb.NewDaprClient(s.conn(t))
