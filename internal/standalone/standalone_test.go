@@ -134,6 +134,10 @@ func TestTwoSidecarsCallEachOther(t *testing.T) {
 	}{
 		{"alpha calls beta", alpha, "beta", "orders/1?x=1", nil,
 			echo{App: "beta", Method: "POST", Path: "/orders/1", Query: "x=1", Caller: "alpha", Callee: "beta", Body: "hello beta"}},
+		{"method kept as sent", alpha, "beta", "api//orders/", nil,
+			echo{App: "beta", Method: "POST", Path: "/api//orders/", Caller: "alpha", Callee: "beta", Body: "hello beta"}},
+		{"the app's root", alpha, "beta", "", nil,
+			echo{App: "beta", Method: "POST", Path: "/", Caller: "alpha", Callee: "beta", Body: "hello beta"}},
 		{"beta calls alpha", beta, "alpha", "status", nil,
 			echo{App: "alpha", Method: "POST", Path: "/status", Caller: "beta", Callee: "alpha", Body: "hello alpha"}},
 		{"namespace-qualified id", alpha, "beta.default", "q", nil,
