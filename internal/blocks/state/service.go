@@ -303,14 +303,28 @@ func toItem(key string, resp *cstate.GetResponse) *Item {
 	return it
 }
 
+// Bounds of one bulk get. daprd reads every key at once when no
+// parallelism is given, a goroutine each: a request of 100,000 keys then
+// holds 100,000 goroutines. Here reads in flight never exceed
+// MaxBulkGetParallelism, and a request of more than MaxBulkGetKeys keys is
+// refused.
+const (
+	MaxBulkGetParallelism = 100
+	MaxBulkGetKeys        = 10_000
+)
+
 // BulkGet reads keys with at most opts.Parallelism reads in flight; zero or
-// less reads them all at once, as Dapr does. A key whose read fails carries
-// the error in its item; the call itself fails only for an unknown store
-// or a malformed key.
+// less reads them all at once, as Dapr does, both up to
+// MaxBulkGetParallelism. A key whose read fails carries the error in its
+// item; the call itself fails only for an unknown store, a malformed key or
+// more than MaxBulkGetKeys keys.
 func (s *Service) BulkGet(ctx context.Context, store string, keys []string, opts BulkGetOptions) ([]BulkItem, error) {
 	e, err := s.lookup(store)
 	if err != nil {
 		return nil, err
+	}
+	if len(keys) > MaxBulkGetKeys {
+		return nil, daprerr.New(daprerr.Malformed, "keys: a bulk get reads at most %d keys, this one asks for %d; split it into several requests", MaxBulkGetKeys, len(keys))
 	}
 	storeKeys := make([]string, len(keys))
 	for i, k := range keys {
@@ -323,6 +337,7 @@ func (s *Service) BulkGet(ctx context.Context, store string, keys []string, opts
 	if limit <= 0 || limit > len(keys) {
 		limit = len(keys)
 	}
+	limit = min(limit, MaxBulkGetParallelism)
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i := range keys {

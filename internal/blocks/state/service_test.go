@@ -542,6 +542,41 @@ func TestBulkGetParallelism(t *testing.T) {
 	})
 }
 
+// A request without parallelism, or asking for more, reads at most
+// MaxBulkGetParallelism keys at once, and one of too many keys is a client
+// error.
+func TestBulkGetBounds(t *testing.T) {
+	c := &counting{Store: newMemStore(t)}
+	svc := state.New("myapp")
+	if err := svc.Add(md("store", nil), c); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 5*state.MaxBulkGetParallelism)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	for _, p := range []int{0, -1, len(keys), 1 << 30} {
+		c.peak.Store(0)
+		items, err := svc.BulkGet(t.Context(), "store", keys, state.BulkGetOptions{Parallelism: p})
+		if err != nil || len(items) != len(keys) {
+			t.Fatalf("parallelism %d: %d items, %v", p, len(items), err)
+		}
+		if peak := c.peak.Load(); peak > state.MaxBulkGetParallelism {
+			t.Errorf("parallelism %d: %d reads in flight, want at most %d", p, peak, state.MaxBulkGetParallelism)
+		}
+	}
+
+	many := make([]string, state.MaxBulkGetKeys+1)
+	for i := range many {
+		many[i] = "k"
+	}
+	_, err := svc.BulkGet(t.Context(), "store", many, state.BulkGetOptions{})
+	de := wantErr(t, err, "ERR_MALFORMED_REQUEST", http.StatusBadRequest, codes.InvalidArgument)
+	if !strings.Contains(de.Message, "keys") || !strings.Contains(de.Message, fmt.Sprint(state.MaxBulkGetKeys)) {
+		t.Errorf("message %q does not name the field and the limit", de.Message)
+	}
+}
+
 func TestClose(t *testing.T) {
 	svc, mem := newService(t)
 	if err := svc.Close(); err != nil {
