@@ -379,8 +379,9 @@ func TestStateQuery(t *testing.T) {
 	}{
 		{"store without queries", storeName, `{}`, http.StatusInternalServerError, "ERR_STATE_STORE_NOT_SUPPORTED"},
 		{"unknown store", "nope", `{}`, http.StatusBadRequest, "ERR_STATE_STORE_NOT_FOUND"},
-		{"malformed query", "db", `{"filter":`, http.StatusInternalServerError, "ERR_STATE_QUERY"},
-		{"unsupported operator", "db", `{"filter":{"NEQ":{"city":"x"}}}`, http.StatusInternalServerError, "ERR_STATE_QUERY"},
+		{"malformed query", "db", `{"filter":`, http.StatusBadRequest, "ERR_STATE_QUERY"},
+		{"unsupported operator", "db", `{"filter":{"NEQ":{"city":"x"}}}`, http.StatusBadRequest, "ERR_STATE_QUERY"},
+		{"bad page token", "db", `{"page":{"limit":1,"token":"x"}}`, http.StatusBadRequest, "ERR_STATE_QUERY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,8 @@ type QueryItem struct {
 // Query runs a query in Dapr's JSON query language (filter with EQ, IN,
 // AND and OR; sort; page limit and token) on a store that implements
 // queries. Only the app's own keys (those with its prefix) can match. As
-// in daprd, a query that does not parse answers ERR_STATE_QUERY.
+// in daprd, a query that does not parse answers ERR_STATE_QUERY, with 400
+// (gRPC InvalidArgument) where daprd answers 500: the caller's mistake.
 func (s *Service) Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*QueryResponse, error) {
 	e, err := s.lookup(store)
 	if err != nil {
@@ -41,12 +42,15 @@ func (s *Service) Query(ctx context.Context, store string, query []byte, metadat
 	}
 	req, err := ParseQuery(query)
 	if err != nil {
-		return nil, daprerr.Wrap(daprerr.StateQuery, err, "failed query in state store %s: failed to parse JSON query body", store)
+		return nil, invalid(daprerr.StateQuery, err, "failed query in state store %s: failed to parse JSON query body", store)
 	}
 	req.KeyPrefix, req.Metadata = e.prefix, metadata
 	resp, err := run(ctx, e, func(ctx context.Context) (*cstate.QueryResponse, error) { return e.query.Query(ctx, req) })
 	if err != nil {
 		s.log.Debug("state query failed", "store", store, "err", err)
+		if errors.Is(err, cstate.ErrQueryInvalid) {
+			return nil, invalid(daprerr.StateQuery, err, "failed query in state store %s", store)
+		}
 		return nil, daprerr.Wrap(daprerr.StateQuery, err, "failed query in state store %s", store)
 	}
 	out := &QueryResponse{Token: resp.Token, Results: make([]QueryItem, 0, len(resp.Results))}

@@ -144,8 +144,11 @@ func TestQueryErrors(t *testing.T) {
 	}{
 		{"unknown store", "nope", `{}`, "ERR_STATE_STORE_NOT_FOUND", http.StatusBadRequest, codes.InvalidArgument},
 		{"store without queries", "store", `{}`, "ERR_STATE_STORE_NOT_SUPPORTED", http.StatusInternalServerError, codes.Internal},
-		{"query that does not parse", "db", `{"filter":{"GT":{"a":1}}}`, "ERR_STATE_QUERY", http.StatusInternalServerError, codes.Internal},
-		{"store rejects the token", "db", `{"page":{"limit":1,"token":"x"}}`, "ERR_STATE_QUERY", http.StatusInternalServerError, codes.Internal},
+		{"query that does not parse", "db", `{"filter":{"GT":{"a":1}}}`, "ERR_STATE_QUERY", http.StatusBadRequest, codes.InvalidArgument},
+		{"not JSON", "db", `{"filter":`, "ERR_STATE_QUERY", http.StatusBadRequest, codes.InvalidArgument},
+		{"limit of the wrong type", "db", `{"page":{"limit":"ten"}}`, "ERR_STATE_QUERY", http.StatusBadRequest, codes.InvalidArgument},
+		{"unknown sort order", "db", `{"sort":[{"key":"a","order":"UP"}]}`, "ERR_STATE_QUERY", http.StatusBadRequest, codes.InvalidArgument},
+		{"store rejects the token", "db", `{"page":{"limit":1,"token":"x"}}`, "ERR_STATE_QUERY", http.StatusBadRequest, codes.InvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -74,7 +74,8 @@ func callersFault(err error) bool {
 	return errors.As(err, &r) ||
 		errors.Is(err, cstate.ErrETagMismatch) ||
 		errors.Is(err, cstate.ErrETagInvalid) ||
-		errors.Is(err, cstate.ErrNotSupported)
+		errors.Is(err, cstate.ErrNotSupported) ||
+		errors.Is(err, cstate.ErrQueryInvalid)
 }
 
 // rejectBadTTL marks a write's error as the request's when its

@@ -264,7 +264,7 @@ func TestPolicyDoesNotRetryCallerMistakes(t *testing.T) {
 		}, code: "ERR_STATE_TRANSACTION", status: http.StatusInternalServerError, grpcCode: codes.Internal, calls: map[string]int{"multi": 1}},
 		{name: "bad ttl", call: func() error {
 			return svc.Save(ctx, "db", []state.SaveItem{{Key: "k", Value: []byte(`2`), Metadata: map[string]string{"ttlInSeconds": "soon"}}})
-		}, code: "ERR_STATE_SAVE", status: http.StatusInternalServerError, grpcCode: codes.Internal, calls: map[string]int{"set myapp||k": 1}},
+		}, code: "ERR_STATE_SAVE", status: http.StatusBadRequest, grpcCode: codes.InvalidArgument, calls: map[string]int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

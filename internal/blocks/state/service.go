@@ -231,6 +231,23 @@ func (e *entry) key(k string) (string, error) {
 	return e.prefix + k, nil
 }
 
+// invalid marks a write's error as the caller's: daprd answers these with
+// its state error codes and 500, as the store's failure; cove keeps the
+// codes and answers 400 (gRPC InvalidArgument), as for a malformed ETag.
+func invalid(kind daprerr.Kind, cause error, format string, args ...any) *daprerr.Error {
+	return daprerr.Wrap(kind, cause, format, args...).WithStatus(http.StatusBadRequest, codes.InvalidArgument)
+}
+
+// checkSave validates a save's options and its ttlInSeconds before
+// anything is written.
+func checkSave(it SaveItem) error {
+	if err := checkOptions(it.Concurrency, it.Consistency); err != nil {
+		return err
+	}
+	_, err := cstate.ParseTTL(it.Metadata)
+	return err
+}
+
 // checkOptions validates a write's concurrency and consistency as Dapr's
 // stores do (reads take any consistency, as there).
 func checkOptions(concurrency, consistency string) error {
@@ -402,8 +419,8 @@ func (s *Service) Save(ctx context.Context, store string, items []SaveItem) erro
 		if reqs[i], err = e.setRequest(it); err != nil {
 			return err
 		}
-		if err := checkOptions(it.Concurrency, it.Consistency); err != nil {
-			return daprerr.Wrap(daprerr.StateSave, err, "failed saving state in state store %s", store)
+		if err := checkSave(it); err != nil {
+			return invalid(daprerr.StateSave, err, "failed saving state in state store %s", store)
 		}
 	}
 	set := func(req *cstate.SetRequest) error {
@@ -483,7 +500,7 @@ func (s *Service) Delete(ctx context.Context, store string, item DeleteItem) err
 		return err
 	}
 	if err := checkOptions(item.Concurrency, item.Consistency); err != nil {
-		return daprerr.Wrap(daprerr.StateDelete, err, "failed deleting state with key %s", item.Key)
+		return invalid(daprerr.StateDelete, err, "failed deleting state with key %s", item.Key)
 	}
 	if err := runErr(ctx, e, func(ctx context.Context) error { return e.store.Delete(ctx, req) }); err != nil {
 		s.log.Debug("state delete failed", "store", store, "key", item.Key, "err", err)
@@ -509,25 +526,22 @@ func (s *Service) Transact(ctx context.Context, store string, ops []TxOperation,
 	}
 	req := &cstate.TransactionRequest{Operations: make([]cstate.Operation, len(ops)), Metadata: metadata}
 	for i, op := range ops {
-		var (
-			concurrency, consistency string
-			err                      error
-		)
+		var err, bad error
 		switch op.Operation {
 		case "upsert":
 			req.Operations[i].Set, err = e.setRequest(op.Save)
-			concurrency, consistency = op.Save.Concurrency, op.Save.Consistency
+			bad = checkSave(op.Save)
 		case "delete":
 			req.Operations[i].Delete, err = e.deleteRequest(op.Delete)
-			concurrency, consistency = op.Delete.Concurrency, op.Delete.Consistency
+			bad = checkOptions(op.Delete.Concurrency, op.Delete.Consistency)
 		default:
 			return daprerr.New(daprerr.NotSupportedStateOperation, "operation type %s not supported", op.Operation)
 		}
 		if err != nil {
 			return err
 		}
-		if err := checkOptions(concurrency, consistency); err != nil {
-			return daprerr.Wrap(daprerr.StateTransaction, err, "error while executing state transaction")
+		if bad != nil {
+			return invalid(daprerr.StateTransaction, bad, "error while executing state transaction")
 		}
 	}
 	multi := func(ctx context.Context) error {

@@ -292,13 +292,28 @@ func TestErrors(t *testing.T) {
 			return svc.Save(ctx, "store", []state.SaveItem{{Key: "k", Value: []byte("2"), Concurrency: cstate.FirstWrite}})
 		}, "ERR_STATE_SAVE", http.StatusConflict, codes.Aborted, "first-write", true},
 		{"save with an unknown concurrency", func() error { return svc.Save(ctx, "store", []state.SaveItem{{Key: "k", Concurrency: "most-writes"}}) },
-			"ERR_STATE_SAVE", 500, codes.Internal, "invalid concurrency", true},
+			"ERR_STATE_SAVE", 400, codes.InvalidArgument, "invalid concurrency", true},
+		{"save with a ttl that is not a number", func() error {
+			return svc.Save(ctx, "store", []state.SaveItem{{Key: "k", Value: []byte("2"), Metadata: map[string]string{"ttlInSeconds": "abc"}}})
+		}, "ERR_STATE_SAVE", 400, codes.InvalidArgument, `"ttlInSeconds": "abc"`, true},
+		{"save of several, one with a negative ttl", func() error {
+			return svc.Save(ctx, "store", []state.SaveItem{{Key: "k", Value: []byte("2")}, {Key: "j", Metadata: map[string]string{"ttlInSeconds": "-5"}}})
+		}, "ERR_STATE_SAVE", 400, codes.InvalidArgument, `"ttlInSeconds": "-5"`, true},
+		{"save with a ttl out of range", func() error {
+			return svc.Save(ctx, "store", []state.SaveItem{{Key: "k", Value: []byte("2"), Metadata: map[string]string{"ttlInSeconds": "1e18"}}})
+		}, "ERR_STATE_SAVE", 400, codes.InvalidArgument, `"ttlInSeconds": "1e18"`, true},
+		{"transaction with a bad ttl", func() error {
+			return svc.Transact(ctx, "store", []state.TxOperation{{Operation: "upsert", Save: state.SaveItem{Key: "k", Value: []byte("2"), Metadata: map[string]string{"ttlInSeconds": "1000000000000000000"}}}}, nil)
+		}, "ERR_STATE_TRANSACTION", 400, codes.InvalidArgument, "ttlInSeconds", true},
+		{"transaction with an unknown concurrency", func() error {
+			return svc.Transact(ctx, "store", []state.TxOperation{{Operation: "delete", Delete: state.DeleteItem{Key: "k", Concurrency: "bogus"}}}, nil)
+		}, "ERR_STATE_TRANSACTION", 400, codes.InvalidArgument, `invalid concurrency "bogus"`, true},
 		{"delete with a stale etag", func() error { return svc.Delete(ctx, "store", state.DeleteItem{Key: "k", ETag: &stale}) },
 			"ERR_STATE_DELETE", http.StatusConflict, codes.Aborted, "failed deleting state with key k: possible etag mismatch", true},
 		{"delete with a malformed etag", func() error { return svc.Delete(ctx, "store", state.DeleteItem{Key: "k", ETag: &bad}) },
 			"ERR_STATE_DELETE", http.StatusBadRequest, codes.InvalidArgument, "invalid etag value", true},
 		{"delete with an unknown consistency", func() error { return svc.Delete(ctx, "store", state.DeleteItem{Key: "k", Consistency: "sometimes"}) },
-			"ERR_STATE_DELETE", 500, codes.Internal, "invalid consistency", true},
+			"ERR_STATE_DELETE", 400, codes.InvalidArgument, "invalid consistency", true},
 		{"transaction on a store without transactions", func() error {
 			return svc.Transact(ctx, "plain", []state.TxOperation{{Operation: "upsert", Save: state.SaveItem{Key: "k"}}}, nil)
 		}, "ERR_STATE_STORE_NOT_SUPPORTED", 500, codes.Unimplemented, "state store plain doesn't support transactions", false},

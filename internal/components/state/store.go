@@ -49,6 +49,9 @@ var (
 	ErrETagInvalid = errors.New("invalid etag value")
 	// ErrNotSupported: the store does not implement the requested feature.
 	ErrNotSupported = errors.New("not supported by this state store")
+	// ErrQueryInvalid: the store cannot run the query as written (a page
+	// token it did not issue, say): the caller's mistake.
+	ErrQueryInvalid = errors.New("invalid query")
 )
 
 // Options are a write's concurrency and consistency.

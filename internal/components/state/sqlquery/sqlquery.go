@@ -38,8 +38,17 @@ type Query struct {
 }
 
 // Build translates req. Args are numbered from first, so a store can bind
-// its own arguments (the current time, say) before the query's.
+// its own arguments (the current time, say) before the query's. Its errors
+// are the request's and wrap state.ErrQueryInvalid.
 func Build(d Dialect, req *state.QueryRequest, first int) (Query, error) {
+	q, err := build(d, req, first)
+	if err != nil {
+		return Query{}, fmt.Errorf("%w: %w", state.ErrQueryInvalid, err)
+	}
+	return q, nil
+}
+
+func build(d Dialect, req *state.QueryRequest, first int) (Query, error) {
 	q := Query{Limit: req.Limit}
 	if req.Limit < 0 {
 		return Query{}, fmt.Errorf("page limit %d: must not be negative", req.Limit)
