@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -12,15 +14,13 @@ import (
 )
 
 // console renders progress and app logs for a person: one line per event,
-// app output prefixed by a short replica label in a color of its own, the
-// way docker compose does. It serialises writes from many goroutines.
+// app output prefixed by its replica's name in a color of its own, the way
+// docker compose does. It serialises writes from many goroutines.
 type console struct {
 	mu     sync.Mutex
 	out    io.Writer
 	color  bool
 	labels map[string]string // replica name -> colored, padded label
-	// shorts are the short labels given out, with the replica each names.
-	shorts map[string]string
 	width  int
 	next   int
 }
@@ -30,7 +30,7 @@ type console struct {
 var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
 
 func newConsole(out io.Writer, color bool) *console {
-	return &console{out: out, color: color, labels: map[string]string{}, shorts: map[string]string{}, width: 12}
+	return &console{out: out, color: color, labels: map[string]string{}, width: 12}
 }
 
 // wantColor reports whether w is a terminal and NO_COLOR is not set.
@@ -53,32 +53,19 @@ func (c *console) paint(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// shortName turns "triage-backend--k2j4h1a-1" into "triage-backend-1".
-func shortName(app, replica string) string {
-	if i := strings.LastIndexByte(replica, '-'); i >= 0 && app != "" {
-		return app + replica[i:]
-	}
-	return replica
-}
-
-// Line prints one line of app output.
-func (c *console) Line(app, replica, stream string, line []byte) {
+// Line prints one line of app output, labelled with the replica's name:
+// the same shape for every revision, and the name `cove ps`, `cove logs
+// --replica` and `cove exec --replica` take.
+func (c *console) Line(_, replica, _ string, line []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	label, ok := c.labels[replica]
 	if !ok {
-		name := shortName(app, replica)
-		if other, taken := c.shorts[name]; taken && other != replica {
-			// Another revision's replica has it: name this one in full.
-			name = replica
-		} else {
-			c.shorts[name] = replica
-		}
-		if len(name) > c.width {
-			c.width = len(name)
+		if len(replica) > c.width {
+			c.width = len(replica)
 		}
 		// Pad by the visible width, not the escape codes.
-		label = c.paint(palette[c.next%len(palette)], name) + strings.Repeat(" ", c.width-len(name))
+		label = c.paint(palette[c.next%len(palette)], replica) + strings.Repeat(" ", c.width-len(replica))
 		c.next++
 		c.labels[replica] = label
 	}
@@ -118,26 +105,80 @@ func (c *console) Event(ev control.Event) {
 			msg += ": " + ev.Message
 		}
 		fmt.Fprintf(c.out, "%s %s %s\n", c.paint("33", "!"), ev.Replica, msg)
+	case control.EventAppNotReady:
+		fmt.Fprintf(c.out, "%s app %s is not ready: %s\n", bad, ev.App, ev.Message)
+		if len(ev.Lines) > 0 {
+			fmt.Fprintln(c.out, "  its last lines:")
+			for _, l := range ev.Lines {
+				fmt.Fprintf(c.out, "    %s\n", l)
+			}
+		}
 	case control.EventReady:
 		c.summaryLocked(ev.Status)
 	case control.EventRevision:
-		fmt.Fprintf(c.out, "%s %s\n", ok, ev.Message)
+		if ev.Err != nil {
+			fmt.Fprintf(c.out, "%s %s: %v\n", bad, ev.Message, ev.Err)
+		} else {
+			fmt.Fprintf(c.out, "%s %s\n", ok, ev.Message)
+		}
 	case control.EventStopping:
 		fmt.Fprintf(c.out, "%s %s\n", dot, ev.Message)
 	}
 }
 
-// summaryLocked prints the apps and their URLs once everything is ready.
+// summaryLocked prints the apps and their URLs once every replica is
+// ready or has failed; apps that are not ready are marked.
 func (c *console) summaryLocked(st *control.Status) {
 	if st == nil {
 		return
 	}
-	fmt.Fprintf(c.out, "\n%s environment %s is ready\n\n", c.paint("32", "✓"), c.paint("1", st.Name))
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  APP\tINGRESS\tREPLICAS\tURL")
+	var failed []string
 	for _, a := range st.Apps {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", a.Name, a.Ingress, len(a.Replicas), a.URL)
+		if a.Problem != "" {
+			failed = append(failed, a.Name)
+		}
+	}
+	if len(failed) == 0 {
+		fmt.Fprintf(c.out, "\n%s environment %s is ready\n\n", c.paint("32", "✓"), c.paint("1", st.Name))
+	} else {
+		fmt.Fprintf(c.out, "\n%s environment %s is up; not ready: %s\n\n", c.paint("31", "✗"), c.paint("1", st.Name), strings.Join(failed, ", "))
+	}
+	printApps(c.out, *st, "  ", nil) // why came just before
+	if st.Edge.HTTPSTaken != 0 {
+		_, port, _ := net.SplitHostPort(st.Edge.HTTPS)
+		fmt.Fprintf(c.out, "\nHTTPS is on port %s: port %d is taken (choose one with --https-port).\n", port, st.Edge.HTTPSTaken)
+	}
+	fmt.Fprintf(c.out, "\nLogs follow. Press Ctrl-C to stop; `cove ps` and `cove exec` work from another terminal.\n\n")
+}
+
+// printApps writes the apps table of the summary and `cove ps`: each app's
+// ingress, ready replicas of its active revisions and URLs; an app that is
+// not ready is marked ✗, and why follows the table when why is set.
+func printApps(out io.Writer, st control.Status, indent string, why func(string) string) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%sAPP\tINGRESS\tREADY\tURL\n", indent)
+	for _, a := range st.Apps {
+		ready, total := 0, 0
+		for _, r := range a.Replicas {
+			for _, rev := range a.Revisions {
+				if rev.Name == r.Revision && rev.State == "active" {
+					total++
+					if r.Ready {
+						ready++
+					}
+				}
+			}
+		}
+		name := indent + a.Name
+		if a.Problem != "" {
+			name = strings.TrimSuffix(indent, "  ") + "✗ " + a.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", name, a.Ingress, ready, total, cmp.Or(strings.Join(a.URLs, " "), "-"))
 	}
 	tw.Flush()
-	fmt.Fprintf(c.out, "\nLogs follow. Press Ctrl-C to stop; `cove ps` and `cove exec` work from another terminal.\n\n")
+	for _, a := range st.Apps {
+		if a.Problem != "" && why != nil {
+			fmt.Fprintf(out, "%s%s\n", indent, why(fmt.Sprintf("✗ %s is not ready: %s; `cove logs %s` shows why", a.Name, a.Problem, a.Name)))
+		}
+	}
 }

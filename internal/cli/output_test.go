@@ -13,6 +13,7 @@ func TestPrintStatus(t *testing.T) {
 	st := control.Status{Apps: []control.AppStatus{
 		{
 			Name: "web", Revision: "web--def", Ingress: "external",
+			URLs: []string{"http://web.localhost:8080", "https://web.localhost:8443"},
 			Revisions: []control.RevisionStatus{
 				{Name: "web--def", State: "active", Latest: true, Weight: 20, Labels: []string{"canary"}, Replicas: 1, Ready: 1},
 				{Name: "web--abc", State: "active", Weight: 80, Labels: []string{"stable", "blue"}, Replicas: 2, Ready: 1},
@@ -24,6 +25,12 @@ func TestPrintStatus(t *testing.T) {
 			},
 		},
 		{
+			Name: "bad", Revision: "bad--x", Ingress: "internal", URLs: []string{"http://bad (inside the environment)"},
+			Problem:   "replica bad--x-0 exited (exit status 3); 2 restarts, restarting with a backoff",
+			Revisions: []control.RevisionStatus{{Name: "bad--x", State: "active", Latest: true, Weight: 100, Replicas: 1}},
+			Replicas:  []control.ReplicaStatus{{Name: "bad--x-0", Revision: "bad--x", State: "Restarting", Restarts: 2, Port: 4004}},
+		},
+		{
 			Name: "worker", Revision: "worker--x", Ingress: "none", DaprAppID: "worker",
 			Revisions: []control.RevisionStatus{{Name: "worker--x", State: "active", Latest: true, Weight: 100, Replicas: 1, Ready: 1}},
 			Replicas:  []control.ReplicaStatus{{Name: "worker--x-0", Revision: "worker--x", PID: 40, State: "Ready", Ready: true, Port: 4003, DaprHTTPPort: 5000, DaprGRPCPort: 5001}},
@@ -33,15 +40,23 @@ func TestPrintStatus(t *testing.T) {
 	if err := printStatus(&out, st); err != nil {
 		t.Fatal(err)
 	}
-	want := `APP     REVISION   REPLICA      PID  STATE    READY  RESTARTS  PORT  DAPR_HTTP_PORT  DAPR_GRPC_PORT
-web     web--def   web--def-0   30   Ready    true   0         4000  -               -
-web     web--abc   web--abc-0   10   Ready    true   0         4001  -               -
-web     web--abc   web--abc-1   11   Running  false  2         4002  -               -
-worker  worker--x  worker--x-0  40   Ready    true   0         4003  5000            5001
+	want := `APP     INGRESS   READY  URL
+web     external  2/3    http://web.localhost:8080 https://web.localhost:8443
+✗ bad   internal  0/1    http://bad (inside the environment)
+worker  none      1/1    -
+✗ bad is not ready: replica bad--x-0 exited (exit status 3); 2 restarts, restarting with a backoff; ` + "`cove logs bad`" + ` shows why
+
+APP     REVISION   REPLICA      PID  STATE       READY  RESTARTS  PORT  DAPR_HTTP_PORT  DAPR_GRPC_PORT
+web     web--def   web--def-0   30   Ready       true   0         4000  -               -
+web     web--abc   web--abc-0   10   Ready       true   0         4001  -               -
+web     web--abc   web--abc-1   11   Running     false  2         4002  -               -
+bad     bad--x     bad--x-0     -    Restarting  false  2         4004  -               -
+worker  worker--x  worker--x-0  40   Ready       true   0         4003  5000            5001
 
 APP     REVISION   STATE            TRAFFIC  LABELS       READY
 web     web--def   active (latest)  20%      canary       1/1
 web     web--abc   active           80%      stable,blue  1/2
+bad     bad--x     active (latest)  100%     -            0/1
 worker  worker--x  active (latest)  -        -            1/1
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
@@ -96,10 +111,10 @@ func TestConsoleLabelsAcrossRevisions(t *testing.T) {
 	c.Line("web", "web--abc-1", "stdout", []byte("two"))
 	c.Line("web", "web--def-0", "stdout", []byte("three"))
 	c.Line("web", "web--abc-0", "stdout", []byte("four"))
-	want := `web-0        | one
-web-1        | two
+	want := `web--abc-0   | one
+web--abc-1   | two
 web--def-0   | three
-web-0        | four
+web--abc-0   | four
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)

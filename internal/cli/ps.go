@@ -18,10 +18,12 @@ func newPsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ps [-f FILE] [-o table|json]",
 		Short: "List the running environment's apps, revisions and replicas",
-		Long: `List every replica of the running environment with its revision, its process
-id, its PORT, its sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it
-is ready to receive traffic; then each app's revisions with their state, their
-share of the app's traffic and their labels; then the components.`,
+		Long: `List the running environment's apps with their ingress, ready replicas and
+URLs, marking an app whose replicas failed and saying why; then every replica
+with its revision, its process id (- while it restarts), its PORT, its
+sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it is ready to
+receive traffic; then each app's revisions with their state, their share of
+the app's traffic and their labels; then the components.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := control.NewClient(file).Status(cmd.Context())
@@ -39,12 +41,14 @@ share of the app's traffic and their labels; then the components.`,
 
 // printStatus renders `cove ps`: replicas, revisions, components.
 func printStatus(out io.Writer, st control.Status) error {
+	printApps(out, st, "", func(s string) string { return s })
+	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tREVISION\tREPLICA\tPID\tSTATE\tREADY\tRESTARTS\tPORT\tDAPR_HTTP_PORT\tDAPR_GRPC_PORT")
 	for _, a := range st.Apps {
 		for _, r := range a.Replicas {
 			rev := cmp.Or(r.Revision, a.Revision)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, rev, r.Name, r.PID,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, rev, r.Name, portOrDash(r.PID),
 				r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
 		}
 	}
@@ -87,6 +91,7 @@ func printStatus(out io.Writer, st control.Status) error {
 	return nil
 }
 
+// portOrDash renders a port, or a process id, that is 0 (none) as "-".
 func portOrDash(p int) string {
 	if p == 0 {
 		return "-"

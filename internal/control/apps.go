@@ -110,6 +110,8 @@ type replicaRuntime struct {
 	sidecar     *sidecar.Sidecar
 	sidecarOnce sync.Once
 	ready       bool
+	// failure says how the replica failed while not ready (see failure).
+	failure string
 }
 
 // closeSidecar stops the replica's sidecar, once, whoever asks first: a
@@ -159,7 +161,7 @@ func (e *Env) startApps(ctx context.Context) error {
 	// Replicas that got ready while others were starting made no report.
 	e.mu.Lock()
 	e.launched = true
-	ready := e.becomeReadyLocked()
+	ready := e.settleLocked()
 	e.mu.Unlock()
 	if ready {
 		e.reportReady()

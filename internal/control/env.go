@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,8 +88,12 @@ const (
 	EventReplicaStart EventKind = "replica-started"
 	EventReplicaReady EventKind = "replica-ready"
 	EventReplicaDown  EventKind = "replica-not-ready"
-	EventReady        EventKind = "ready"
-	EventStopping     EventKind = "stopping"
+	// EventAppNotReady: once every replica of the first revisions is ready
+	// or has failed, one per app with a replica that failed (Message says
+	// why, Lines are its last output), just before EventReady.
+	EventAppNotReady EventKind = "app-not-ready"
+	EventReady       EventKind = "ready"
+	EventStopping    EventKind = "stopping"
 	// EventRevision: a reload made a revision active, or stopped one.
 	EventRevision EventKind = "revision"
 )
@@ -101,6 +106,8 @@ type Event struct {
 	Component string
 	Message   string
 	Err       error
+	// Lines are a failed replica's last lines of output (EventAppNotReady).
+	Lines []string
 	// Status is set on EventReady: the environment as it now runs.
 	Status *Status
 }
@@ -122,8 +129,10 @@ type Env struct {
 	metricsReg *prometheus.Registry
 
 	publicLn, internalLn net.Listener
-	// tlsLn is the edge's HTTPS listener.
-	tlsLn net.Listener
+	// tlsLn is the edge's HTTPS listener; httpsTaken says that it is on a
+	// free port because another process held the default one.
+	tlsLn      net.Listener
+	httpsTaken bool
 	// ca is the environment CA; caBundle is the trust bundle replicas get
 	// as SSL_CERT_FILE.
 	ca       *security.CA
@@ -152,9 +161,10 @@ type Env struct {
 	replicas map[string]*replicaRuntime
 	// launched is set once every app's first replicas have been started;
 	// before, a ready replica does not make the environment ready, for
-	// others are still to come.
+	// others are still to come. settled is set once every replica has been
+	// ready or has failed, and EventReady sent.
 	launched bool
-	allReady bool
+	settled  bool
 	stopping bool // replicas going down are expected, not reported
 
 	// stopCh is closed when the environment starts stopping, which ends a
@@ -389,6 +399,7 @@ func (e *Env) listenHTTPS(addr string) (net.Listener, error) {
 	if ferr != nil {
 		return nil, fmt.Errorf("edge cannot listen for HTTPS on %s:%d (%w) nor on a free port: %w", addr, port, err, ferr)
 	}
+	e.httpsTaken = true
 	e.log.Warn("edge HTTPS port in use; serving HTTPS on a free port instead",
 		"wanted", port, "addr", ln.Addr().String(), "err", err)
 	return ln, nil
@@ -526,10 +537,11 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	}
 	wasReady := r.ready
 	r.ready = st.Ready
+	r.failure = failure(st)
 	e.routes.Store(e.tableLocked())
 	// Replicas of a revision being stopped go down as expected.
 	stopping := e.stopping || r.rev.state == revStopping
-	becameAllReady := e.becomeReadyLocked()
+	settled := e.settleLocked()
 	var addrs []string
 	if exited(st.State) || st.Ready && !wasReady {
 		addrs = r.addrs()
@@ -550,7 +562,7 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	case !st.Ready && wasReady && !stopping:
 		e.opts.Events(Event{Kind: EventReplicaDown, App: r.app.name, Replica: r.name, Message: st.LastExit})
 	}
-	if becameAllReady {
+	if settled {
 		e.reportReady()
 	}
 }
@@ -570,33 +582,58 @@ func (r *replicaRuntime) addrs() []string {
 	return out
 }
 
-// becomeReadyLocked marks the environment ready when every app's first
-// replicas have been started and are ready, and reports whether it just
-// became so.
-func (e *Env) becomeReadyLocked() bool {
-	if !e.launched || e.allReady || !e.everyReplicaReadyLocked() {
-		return false
+// failure says why a replica that is not ready failed: its process exited
+// (or could not be started again) before it was ready; empty otherwise.
+func failure(st supervisor.Status) string {
+	switch {
+	case st.Ready:
+		return ""
+	case st.State == supervisor.StateFailed:
+		return cmp.Or(st.Message, "could not be started")
+	case st.State == supervisor.StateRestarting || st.Restarts > 0:
+		return "exited (" + cmp.Or(st.LastExit, "unknown status") + ")"
 	}
-	e.allReady = true
-	return true
+	return ""
 }
 
-// reportReady sends EventReady with the environment's status.
-func (e *Env) reportReady() {
-	s := e.Status()
-	e.opts.Events(Event{Kind: EventReady, Status: &s})
-}
-
-func (e *Env) everyReplicaReadyLocked() bool {
-	if len(e.replicas) == 0 {
+// settleLocked marks the environment settled when every app's first
+// replicas have been started and each is ready or has failed, and reports
+// whether it just became so: one app that crashes at start must not keep
+// the others' summary from the user.
+func (e *Env) settleLocked() bool {
+	if !e.launched || e.settled || len(e.replicas) == 0 {
 		return false
 	}
 	for _, r := range e.replicas {
-		if !r.ready {
+		if !r.ready && r.failure == "" {
 			return false
 		}
 	}
+	e.settled = true
 	return true
+}
+
+// reportReady sends, for each app with a failed replica, EventAppNotReady
+// with the replica's last lines, then EventReady with the environment's
+// status.
+func (e *Env) reportReady() {
+	s := e.Status()
+	for _, a := range s.Apps {
+		if a.Problem == "" {
+			continue
+		}
+		ev := Event{Kind: EventAppNotReady, App: a.Name, Message: a.Problem}
+		for _, r := range a.Replicas {
+			if !r.Ready {
+				for _, l := range e.sup.Logs(r.Name, 5) {
+					ev.Lines = append(ev.Lines, l.Text)
+				}
+				break
+			}
+		}
+		e.opts.Events(ev)
+	}
+	e.opts.Events(Event{Kind: EventReady, Status: &s})
 }
 
 // tableLocked builds a routing table from the active revisions and their
@@ -644,6 +681,10 @@ func (e *Env) Status() Status {
 	}
 	_, httpPort, _ := net.SplitHostPort(e.publicLn.Addr().String())
 	_, httpsPort, _ := net.SplitHostPort(e.tlsLn.Addr().String())
+	if e.httpsTaken {
+		st.Edge.HTTPSTaken = DefaultHTTPSPort
+	}
+	active := map[string]bool{} // revisions
 	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppStatus{Name: a.name, Ingress: "none", DaprAppID: a.daprAppID}
@@ -656,26 +697,28 @@ func (e *Env) Status() Status {
 			if a.ingress.External {
 				as.Ingress = "external"
 				// Plain HTTP redirects to HTTPS unless allowInsecure.
-				as.URL = fmt.Sprintf("https://%s.%s:%s", a.name, e.spec.Domain, httpsPort)
+				as.URLs = []string{fmt.Sprintf("https://%s.%s:%s", a.name, e.spec.Domain, httpsPort)}
 				if a.ingress.AllowInsecure {
-					as.URL = fmt.Sprintf("http://%s.%s:%s", a.name, e.spec.Domain, httpPort)
+					as.URLs = append([]string{fmt.Sprintf("http://%s.%s:%s", a.name, e.spec.Domain, httpPort)}, as.URLs...)
 				}
 			} else {
-				as.URL = fmt.Sprintf("http://%s (inside the environment)", a.name)
+				as.URLs = []string{fmt.Sprintf("http://%s (inside the environment)", a.name)}
 			}
 			if a.ingress.IsTCP() {
 				host := e.spec.Edge.Address
 				if !a.ingress.External {
 					host = a.name // through the internal proxy
 				}
-				as.URL = fmt.Sprintf("tcp://%s", net.JoinHostPort(host, fmt.Sprint(a.ingress.ExposedPort)))
+				as.URLs = []string{fmt.Sprintf("tcp://%s", net.JoinHostPort(host, fmt.Sprint(a.ingress.ExposedPort)))}
 			}
+			as.URL = as.URLs[0]
 		}
 		// Newest first: the revision a reload just started, then the
 		// latest and the older ones still active or stopping.
 		for _, rev := range slices.Backward(a.revisions) {
 			rs := RevisionStatus{Name: rev.name, State: string(rev.state), Latest: rev == latest, Replicas: len(rev.replicas)}
 			if rev.state == revActive {
+				active[rev.name] = true
 				rs.Weight, rs.Labels = rev.weight, slices.Clone(rev.labels)
 			}
 			for _, r := range rev.replicas {
@@ -696,6 +739,9 @@ func (e *Env) Status() Status {
 			rs := &st.Apps[i].Replicas[j]
 			if s, ok := e.sup.Status(rs.Name); ok {
 				rs.PID, rs.State, rs.Restarts, rs.LastExit = s.PID, string(s.State), s.Restarts, s.LastExit
+				if f := failure(s); f != "" && st.Apps[i].Problem == "" && active[rs.Revision] {
+					st.Apps[i].Problem = strings.TrimSuffix(fmt.Sprintf("replica %s %s; %s", rs.Name, f, restarts(s)), "; ")
+				}
 			}
 		}
 	}
@@ -704,6 +750,22 @@ func (e *Env) Status() Status {
 	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st
+}
+
+// restarts says how often a replica restarted and what it does now.
+func restarts(s supervisor.Status) string {
+	var n string
+	switch s.Restarts {
+	case 0:
+	case 1:
+		n = "1 restart, "
+	default:
+		n = fmt.Sprintf("%d restarts, ", s.Restarts)
+	}
+	if s.State == supervisor.StateRestarting {
+		return n + "restarting with a backoff"
+	}
+	return strings.TrimSuffix(n, ", ")
 }
 
 // Logs returns the last tail lines the app's replicas wrote (only replica's

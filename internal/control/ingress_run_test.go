@@ -404,14 +404,16 @@ apps:
 		if err != nil {
 			t.Fatal(err)
 		}
-		urls := map[string]string{}
+		urls := map[string][]string{}
 		for _, a := range cur.Apps {
-			urls[a.Name] = a.URL
+			urls[a.Name] = append([]string{a.URL}, a.URLs...)
 		}
-		want := map[string]string{
-			"db":    "tcp://" + at(dbPort),
-			"queue": fmt.Sprintf("tcp://queue:%d", queuePort),
-			"web":   fmt.Sprintf("http://web.localhost:%s", portOf(st.Edge.HTTP)),
+		// web allows insecure traffic: it answers on HTTP and HTTPS.
+		web := fmt.Sprintf("http://web.localhost:%s", portOf(st.Edge.HTTP))
+		want := map[string][]string{
+			"db":    {"tcp://" + at(dbPort), "tcp://" + at(dbPort)},
+			"queue": {fmt.Sprintf("tcp://queue:%d", queuePort), fmt.Sprintf("tcp://queue:%d", queuePort)},
+			"web":   {web, web, fmt.Sprintf("https://web.localhost:%s", portOf(st.Edge.HTTPS))},
 		}
 		if diff := cmp.Diff(want, urls); diff != "" {
 			t.Errorf("app URLs (-want +got):\n%s", diff)

@@ -207,7 +207,7 @@ func (e *Env) rollOut(ctx context.Context, a *appRuntime, entry *spec.AppEntry) 
 		return nil, err
 	}
 	fail := func(err error) (*revisionRuntime, error) {
-		e.stopRevision(rev, "its replicas were not ready")
+		e.stopRevision(rev, "its replicas were not ready", err)
 		return nil, fmt.Errorf("new revision %s: %w", rev.name, err)
 	}
 	if err := e.build(ctx, a.name, entry); err != nil {
@@ -303,7 +303,7 @@ func (e *Env) retire(old *routing.Table, revs []*revisionRuntime, why string) {
 		}
 		e.retiring.Go(func() {
 			e.drain(eps, rev.grace)
-			e.stopRevision(rev, why)
+			e.stopRevision(rev, why, nil)
 		})
 	}
 }
@@ -340,8 +340,8 @@ func (e *Env) drain(eps []routing.Endpoint, grace time.Duration) {
 }
 
 // stopRevision stops a revision's replicas and their sidecars and forgets
-// the revision.
-func (e *Env) stopRevision(rev *revisionRuntime, why string) {
+// the revision. failed is why a revision stops that never served, if so.
+func (e *Env) stopRevision(rev *revisionRuntime, why string, failed error) {
 	e.mu.Lock()
 	rev.state = revStopping
 	reps := slices.Clone(rev.replicas)
@@ -371,5 +371,5 @@ func (e *Env) stopRevision(rev *revisionRuntime, why string) {
 	if stopping {
 		return
 	}
-	e.opts.Events(Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s stopped: %s", rev.name, why)})
+	e.opts.Events(Event{Kind: EventRevision, App: a.name, Message: fmt.Sprintf("revision %s stopped: %s", rev.name, why), Err: failed})
 }

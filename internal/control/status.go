@@ -20,15 +20,25 @@ type EdgeStatus struct {
 	HTTP     string `json:"http"`
 	HTTPS    string `json:"https"`
 	Internal string `json:"internal"`
+	// HTTPSTaken is the default HTTPS port when another process held it
+	// and HTTPS serves on a free port instead; zero otherwise.
+	HTTPSTaken int `json:"httpsTaken,omitempty"`
 }
 
 // AppStatus is one app with its revisions and their replicas.
 type AppStatus struct {
 	Name string `json:"name"`
 	// Revision is the latest active revision.
-	Revision  string `json:"revision"`
-	Ingress   string `json:"ingress"` // external, internal or none
-	URL       string `json:"url,omitempty"`
+	Revision string `json:"revision"`
+	Ingress  string `json:"ingress"` // external, internal or none
+	// URL is where the app answers; URLs are all of them (an external
+	// app that allows insecure traffic answers on HTTPS and HTTP).
+	URL  string   `json:"url,omitempty"`
+	URLs []string `json:"urls,omitempty"`
+	// Problem says why the app's active revisions are not all ready when
+	// one of their replicas failed: it exited before it was ready, or
+	// could not be started.
+	Problem   string `json:"problem,omitempty"`
 	DaprAppID string `json:"daprAppId,omitempty"`
 	// Revisions are the app's revisions, newest first: active ones, one a
 	// reload is starting, ones being stopped.
