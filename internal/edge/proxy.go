@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync/atomic"
 	"time"
 
 	"github.com/cove-env/cove/internal/h1"
@@ -43,6 +45,20 @@ type hop struct {
 	w      http.ResponseWriter
 	status int
 	err    error
+	// body is the client's chunked request body, whose read error a
+	// transport's writer goroutine may record.
+	body *clientBody
+}
+
+// bodyError is the error reading the client's request body gave, if any.
+func (h *hop) bodyError() error {
+	if h.body == nil {
+		return nil
+	}
+	if p := h.body.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 type hopKey struct{}
@@ -152,7 +168,80 @@ func (e *Edge) serveProxy(p *httputil.ReverseProxy, w http.ResponseWriter, r *ht
 	// Deferred: the proxy aborts the handler with a panic when a streamed
 	// response breaks half way, and that request deserves its line too.
 	defer e.logRequest(ctx, r, h, start)
+	if chunkedBody(r) {
+		h.body = &clientBody{ReadCloser: r.Body}
+		r.Body = h.body
+		if !readChunked(r) {
+			badBody(w, h)
+			return
+		}
+	}
 	p.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// maxBufferedBody is how much of a chunked request body the edge reads
+// before forwarding anything.
+const maxBufferedBody = 64 << 10
+
+// chunkedBody reports whether r is an HTTP/1.1 request with a chunked body
+// that readChunked should take. HTTP/2 bodies stream (gRPC), and a client
+// that sent Expect waits for the app's 100 Continue.
+func chunkedBody(r *http.Request) bool {
+	return r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && r.Body != nil && r.Body != http.NoBody &&
+		r.Header.Get("Expect") == ""
+}
+
+// readChunked reads r's chunked body, up to maxBufferedBody, before
+// anything goes to the app, as nginx's request buffering does: a malformed
+// one (a bad chunk size, a cut connection) is then refused whole rather
+// than reaching the app truncated. A body read whole goes on with its
+// length (and can be sent again on a new connection); a longer one streams
+// on after the part read. It reports false when the body is malformed.
+func readChunked(r *http.Request) bool {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, maxBufferedBody+1))
+	if err != nil {
+		return false
+	}
+	if n > maxBufferedBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(&buf, r.Body), r.Body}
+		return true
+	}
+	r.Body.Close()
+	data := buf.Bytes()
+	r.TransferEncoding, r.ContentLength = nil, n
+	r.Body, r.GetBody = http.NoBody, nil
+	if n > 0 {
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		r.Body, _ = r.GetBody()
+	}
+	return true
+}
+
+// clientBody records the first read error of a request's body, so a
+// malformed body is answered 400 rather than as the app's failure.
+type clientBody struct {
+	io.ReadCloser
+	err atomic.Pointer[error]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// badBody answers a request whose body is malformed, and closes the
+// connection: where the next request would start is unknown.
+func badBody(w http.ResponseWriter, h *hop) {
+	h.status = http.StatusBadRequest
+	w.Header().Set("Connection", "close")
+	http.Error(w, fmt.Sprintf("malformed request body: %v", h.bodyError()), h.status)
 }
 
 // rewriteToApp points the outbound request at the chosen replica.
@@ -238,6 +327,9 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, fmt.Sprintf("%s did not answer within %s", who, e.timeout), h.status)
 	case r.Context().Err() != nil:
 		h.status = clientGone // nobody is left to answer
+	case h.bodyError() != nil:
+		// The client's body broke past what readChunked read first.
+		badBody(w, h)
 	default:
 		h.status = http.StatusBadGateway
 		msg := fmt.Sprintf("%s is unreachable: %v", who, err)

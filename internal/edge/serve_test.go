@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -229,4 +230,79 @@ func TestAmbiguousLengthRefused(t *testing.T) {
 	if n := reached.Load(); n != 0 {
 		t.Fatalf("the app got %d requests", n)
 	}
+}
+
+// A chunked request body that is malformed gets 400 from the edge; when it
+// breaks within the first maxBufferedBody bytes nothing reaches the app,
+// and past them the app sees the body cut short, never a whole one.
+func TestMalformedChunkedBody(t *testing.T) {
+	type got struct {
+		n   int
+		err error
+	}
+	reached := make(chan got, 10)
+	src := &routing.Source{}
+	src.Store(routing.NewTable([]*routing.App{external("web", replica(t, "web", "web-a",
+		func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			reached <- got{len(b), err}
+			fmt.Fprintf(w, "%d %d", len(b), r.ContentLength)
+		}))}))
+	pub := listen(t)
+	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
+
+	exchange := func(t *testing.T, body string) string {
+		t.Helper()
+		c, err := net.Dial("tcp", pub.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		go io.WriteString(c, "POST / HTTP/1.1\r\nHost: web.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"+body)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Sprintf("%d %s", res.StatusCode, b)
+	}
+	chunk := func(n int) string { return fmt.Sprintf("%x\r\n%s\r\n", n, strings.Repeat("x", n)) }
+	big := strings.Repeat(chunk(16<<10), 5) // past maxBufferedBody
+
+	t.Run("small and malformed", func(t *testing.T) {
+		if out := exchange(t, chunk(5)+"zz\r\n"); !strings.HasPrefix(out, "400 malformed request body") {
+			t.Fatalf("answer %q, want 400", out)
+		}
+		select {
+		case g := <-reached:
+			t.Fatalf("the app got a request (%d bytes, %v)", g.n, g.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
+	t.Run("small and whole", func(t *testing.T) {
+		// Read whole, it goes on with its length.
+		if out := exchange(t, chunk(5)+chunk(3)+"0\r\n\r\n"); out != "200 8 8" {
+			t.Fatalf("answer %q, want 200 8 8", out)
+		}
+		<-reached
+	})
+	t.Run("large and whole", func(t *testing.T) {
+		if out := exchange(t, big+"0\r\n\r\n"); out != fmt.Sprintf("200 %d -1", 5*16<<10) {
+			t.Fatalf("answer %q", out)
+		}
+		<-reached
+	})
+	t.Run("large and malformed", func(t *testing.T) {
+		if out := exchange(t, big+"zz\r\n"); !strings.HasPrefix(out, "400 malformed request body") {
+			t.Fatalf("answer %q, want 400", out)
+		}
+		select {
+		case g := <-reached:
+			if g.err == nil {
+				t.Fatalf("the app read a whole body of %d bytes", g.n)
+			}
+		case <-time.After(5 * time.Second):
+		}
+	})
 }
