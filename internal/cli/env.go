@@ -36,7 +36,7 @@ across runs; delete that directory's ca folder to start over with a new one.`,
 		Example: `  curl --cacert "$(cove env ca)" https://web.localhost:8443/`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			abs, err := filepath.Abs(file)
+			abs, err := filepath.Abs(control.EnvFile(file))
 			if err != nil {
 				return fmt.Errorf("environment file %s: %w", file, err)
 			}

@@ -31,7 +31,10 @@ command's exit code is cove's.`,
 				return errors.New("usage: cove exec APP -- COMMAND [ARG...] (put -- between the app and the command)")
 			}
 			app, command := args[0], args[1:]
-			client := control.NewClient(file)
+			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
 			st, err := client.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -61,7 +64,7 @@ command's exit code is cove's.`,
 			return err
 		},
 	}
-	envFileFlag(cmd, &file)
+	runningFileFlag(cmd, &file)
 	cmd.Flags().StringVar(&replica, "replica", "", "replica name (see `cove ps`); default: the first ready one")
 	return cmd
 }

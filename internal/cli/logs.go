@@ -2,8 +2,6 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/cove-env/cove/internal/control"
 )
 
 func newLogsCmd() *cobra.Command {
@@ -22,7 +20,11 @@ the last 1000 lines of each running replica.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app := args[0]
-			logs, err := control.NewClient(file).Logs(cmd.Context(), app, replica, tail)
+			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
+			logs, err := client.Logs(cmd.Context(), app, replica, tail)
 			if err != nil {
 				return err
 			}
@@ -36,7 +38,7 @@ the last 1000 lines of each running replica.`,
 			})
 		},
 	}
-	envFileFlag(cmd, &file)
+	runningFileFlag(cmd, &file)
 	cmd.Flags().StringVar(&replica, "replica", "", "only this replica (see `cove ps`)")
 	cmd.Flags().IntVar(&tail, "tail", 100, "how many lines")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")

@@ -26,7 +26,11 @@ receive traffic; then each app's revisions with their state, their share of
 the app's traffic and their labels; then the components.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := control.NewClient(file).Status(cmd.Context())
+			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
+			st, err := client.Status(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -34,7 +38,7 @@ the app's traffic and their labels; then the components.`,
 			return printAs(out, output, "table", st, func() error { return printStatus(out, st) })
 		},
 	}
-	envFileFlag(cmd, &file)
+	runningFileFlag(cmd, &file)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }

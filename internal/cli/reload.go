@@ -35,7 +35,11 @@ Other changes (Dapr settings, components, apps added or removed, target
 ports) are listed as needing a restart. An invalid file changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := control.NewClient(file).Reload(cmd.Context())
+			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
+			res, err := client.Reload(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -49,7 +53,7 @@ ports) are listed as needing a restart. An invalid file changes nothing.`,
 			})
 		},
 	}
-	envFileFlag(cmd, &file)
+	runningFileFlag(cmd, &file)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

@@ -86,9 +86,33 @@ start yourself. The docs/ directory describes every command and file format.`,
 	return root
 }
 
-// envFileFlag adds the -f flag every environment command takes.
+// envFileFlag adds the -f flag of the commands that read the environment
+// file.
 func envFileFlag(cmd *cobra.Command, file *string) {
-	cmd.Flags().StringVarP(file, "file", "f", "cove.yaml", "environment file")
+	cmd.Flags().StringVarP(file, "file", "f", control.DefaultFile, "environment file, or the directory holding its cove.yaml")
+}
+
+// runningFileFlag adds the -f flag of the commands that talk to a running
+// environment, which they find without it (see connect).
+func runningFileFlag(cmd *cobra.Command, file *string) {
+	cmd.Flags().StringVarP(file, "file", "f", control.DefaultFile,
+		"environment file, or its directory (default: the nearest cove.yaml here or above whose environment runs, else the only one running)")
+}
+
+// connect returns a client of the running environment the command means:
+// the -f file when given, else the nearest cove.yaml in the working
+// directory or above whose environment runs, else the only environment
+// this user runs (see control.Locate).
+func connect(cmd *cobra.Command, file string) (*control.Client, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	f, err := control.Locate(file, cmd.Flags().Changed("file"), wd, control.RegistryDir())
+	if err != nil {
+		return nil, err
+	}
+	return control.NewClient(f), nil
 }
 
 func newVersionCmd() *cobra.Command {

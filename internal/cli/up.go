@@ -36,6 +36,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
   cove up --http-port 9080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			file = control.EnvFile(file)
 			env, err := loadEnv(cmd, file)
 			if err != nil {
 				return err
@@ -77,6 +78,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 				Force:     force,
 				Guardian:  guardianArgv(),
 				Launcher:  launcherArgv(),
+				Registry:  control.RegistryDir(),
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -100,14 +102,18 @@ func newDownCmd() *cobra.Command {
 		Long:  "Ask the environment started by `cove up` in another terminal to stop gracefully.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := control.NewClient(file).Shutdown(cmd.Context()); err != nil {
+			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
+			if err := client.Shutdown(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
 			return nil
 		},
 	}
-	envFileFlag(cmd, &file)
+	runningFileFlag(cmd, &file)
 	return cmd
 }
 

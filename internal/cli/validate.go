@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/control"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -17,6 +19,7 @@ component types, missing files. Every problem is printed at once as
 file:line:column: field path: what is wrong and how to fix it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			file = control.EnvFile(file)
 			env, err := loadEnv(cmd, file)
 			if err != nil {
 				return err

@@ -72,6 +72,10 @@ type Options struct {
 	// supervisor.Guardian) that kills the replicas if cove dies without
 	// stopping them; empty runs without one.
 	Guardian []string
+	// Registry is the directory of the user's registry of running
+	// environments (see RegistryDir) this one is listed in while it runs;
+	// empty lists it nowhere.
+	Registry string
 	// Launcher is the command line of the replica launcher (see
 	// supervisor.Options.Launcher), through which replicas resolve the
 	// environment's app names; empty leaves them the machine's /etc/hosts.
@@ -247,6 +251,14 @@ func (e *Env) run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on management socket: %w", err)
 	}
 	defer os.Remove(sock)
+	if e.opts.Registry != "" {
+		unregister, err := register(e.opts.Registry, Running{Name: e.spec.Name, File: e.spec.File, Socket: sock, PID: os.Getpid()})
+		if err != nil {
+			e.log.Warn("cannot list the environment among the running ones; commands elsewhere need -f", "dir", e.opts.Registry, "err", err)
+		} else {
+			defer unregister()
+		}
+	}
 
 	// The data plane runs until everything else has stopped.
 	planeCtx, stopPlane := context.WithCancel(context.WithoutCancel(ctx))

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +64,49 @@ func TestCrashingAppDoesNotHideTheSummary(t *testing.T) {
 		t.Logf("cove ps:\n%s", ps)
 	}
 	e.stop()
+}
+
+// TestCommandsFindTheRunningEnvironment runs cove ps, logs and down without
+// -f from a subdirectory of the environment and from elsewhere, as the
+// quick start in cove --help does, and checks what a command says when
+// nothing runs.
+func TestCommandsFindTheRunningEnvironment(t *testing.T) {
+	file := smallEnv(t, "findme", smallApp{name: "web", mode: "http"})
+	vars := []string{"XDG_RUNTIME_DIR=" + t.TempDir()} // this test's own registry
+	sub := filepath.Join(filepath.Dir(file), "components")
+	elsewhere := t.TempDir()
+	run := func(dir string, args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(coveBin, args...)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), vars...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	if out, err := run(elsewhere, "ps"); err == nil || !strings.Contains(out, "no running environment found") ||
+		!strings.Contains(out, "no cove.yaml in "+elsewhere) || !strings.Contains(out, "-f") {
+		t.Errorf("cove ps with nothing running: %v\n%s\nwant what was looked for and a hint at -f", err, out)
+	}
+
+	e := startWith(t, "", file, vars, "up", "-f", filepath.Dir(file)) // a directory holding cove.yaml
+	e.waitFor("is ready", time.Minute)
+	for _, dir := range []string{sub, elsewhere} {
+		if out, err := run(dir, "ps"); err != nil || !strings.Contains(out, "web--") {
+			t.Errorf("cove ps in %s: %v\n%s", dir, err, out)
+		}
+		if out, err := run(dir, "logs", "web"); err != nil {
+			t.Errorf("cove logs web in %s: %v\n%s", dir, err, out)
+		}
+	}
+	if out, err := run(elsewhere, "down"); err != nil {
+		t.Fatalf("cove down from elsewhere: %v\n%s", err, out)
+	}
+	select {
+	case err := <-e.done:
+		if err != nil {
+			t.Fatalf("cove up after cove down: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cove up still runs 30s after cove down")
+	}
 }

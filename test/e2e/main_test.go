@@ -88,9 +88,18 @@ func up(t *testing.T, file string) *env {
 // (which env.cove passes to other commands). It does not wait.
 func start(t *testing.T, dir, file string, args ...string) *env {
 	t.Helper()
+	return startWith(t, dir, file, nil, args...)
+}
+
+// startWith is start with variables added to cove's environment.
+func startWith(t *testing.T, dir, file string, vars []string, args ...string) *env {
+	t.Helper()
 	e := &env{t: t, file: file, httpPort: testaddr.FreePort(t), out: &testlog.Buffer{}, done: make(chan error, 1)}
 	e.cmd = exec.Command(coveBin, append(args, "--http-port", fmt.Sprint(e.httpPort))...)
 	e.cmd.Dir = dir
+	if vars != nil {
+		e.cmd.Env = append(os.Environ(), vars...)
+	}
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
