@@ -30,7 +30,21 @@ type config struct {
 	jsonNormalized bool
 	maxKeyLength   int
 	sameSlot       bool
+	versionETags   bool
+	lastWriteBlind bool
 }
+
+// LastWriteIgnoresETag is for stores where a save under last-write
+// concurrency ignores the ETag it carries, as Dapr's Redis store does; in
+// Dapr's other stores (and by default here) a given ETag is checked
+// whatever the concurrency. A delete checks its ETag in every store.
+func LastWriteIgnoresETag() Option { return func(c *config) { c.lastWriteBlind = true } }
+
+// VersionETags is for stores whose ETags count a key's writes, as Dapr's
+// Redis store does: "1" for a new key, one more per write. A key deleted
+// and written again starts over at "1", so an ETag held from before the
+// delete matches again; other stores never hand out an ETag twice.
+func VersionETags() Option { return func(c *config) { c.versionETags = true } }
 
 // SameSlotKeys is for Redis Cluster, where the keys of one transaction must
 // hash to one slot: every key of a case carries the case's prefix as a hash
@@ -77,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store, opts ...Option) 
 		{"conditional set", state.FeatureETag, testConditionalSet},
 		{"conditional delete", state.FeatureETag, testConditionalDelete},
 		{"first write", state.FeatureETag, testFirstWrite},
+		{"last write", state.FeatureETag, testLastWrite},
 		{"concurrent etag writers", state.FeatureETag, testConcurrentETagWriters},
 		{"concurrent first writers", state.FeatureETag, testConcurrentFirstWriters},
 		{"transaction applies all", state.FeatureTransactional, testTransactionApplies},
@@ -357,12 +372,19 @@ func testETagChanges(f *fixture) {
 	if e2 == e1 {
 		f.t.Fatalf("etag %q unchanged after a write of the same value", e1)
 	}
-	// Delete and write again: the old ETag must not come back.
 	if err := f.s.Delete(f.ctx(), &state.DeleteRequest{Key: k}); err != nil {
 		f.t.Fatalf("delete: %v", err)
 	}
 	f.set(k, []byte("v1"))
-	if e3 := f.want(k, []byte("v1")); e3 == e1 || e3 == e2 {
+	e3 := f.want(k, []byte("v1"))
+	if f.cfg.versionETags {
+		if e1 != "1" || e2 != "2" || e3 != "1" {
+			f.t.Fatalf("etags %q, %q, then %q after a delete; want versions 1, 2, then 1", e1, e2, e3)
+		}
+		return
+	}
+	// Delete and write again: the old ETag must not come back.
+	if e3 == e1 || e3 == e2 {
 		f.t.Fatalf("etag %q reused after delete (earlier %q, %q)", e3, e1, e2)
 	}
 }
@@ -448,9 +470,19 @@ func testFirstWrite(f *fixture) {
 	err := f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: []byte("stale"), Options: fw, ETag: &e1})
 	wantErrIs(f.t, "first-write with a stale etag", err, state.ErrETagMismatch)
 
-	// Last-write (the default) still overwrites.
+	// Last-write (the default) still overwrites, and first-write without
+	// an ETag then still fails: the key exists, however it was written.
 	f.set(k, []byte("last"))
 	f.want(k, []byte("last"))
+	err = f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: []byte("second"), Options: fw})
+	wantErrIs(f.t, "first-write over a key last written with last-write", err, state.ErrETagMismatch)
+	f.want(k, []byte("last"))
+
+	// An ETag cannot match a key that does not exist.
+	missing := f.key("missing")
+	err = f.s.Set(f.ctx(), &state.SetRequest{Key: missing, Value: []byte("x"), Options: fw, ETag: &e1})
+	wantErrIs(f.t, "first-write of a missing key with an etag", err, state.ErrETagMismatch)
+	f.wantMissing(missing)
 
 	// Once deleted, the key can be first-written again.
 	if err := f.s.Delete(f.ctx(), &state.DeleteRequest{Key: k}); err != nil {
@@ -460,6 +492,60 @@ func testFirstWrite(f *fixture) {
 		f.t.Fatalf("first write after delete: %v", err)
 	}
 	f.want(k, []byte("again"))
+}
+
+// testLastWrite checks what an ETag does under last-write concurrency:
+// ignored by a save where the store says so (Dapr's Redis store, and
+// programs written for it, the Go SDK's examples among them, count on it),
+// checked otherwise, and always checked by a delete.
+func testLastWrite(f *fixture) {
+	lw := state.Options{Concurrency: state.LastWrite}
+	k := f.key("k")
+	f.set(k, []byte("v1"))
+	e1 := f.want(k, []byte("v1"))
+	f.set(k, []byte("v2"))
+	e2 := f.want(k, []byte("v2"))
+	missing := f.key("missing")
+	if !f.cfg.lastWriteBlind {
+		err := f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: []byte("stale"), ETag: &e1, Options: lw})
+		wantErrIs(f.t, "last-write with a stale etag", err, state.ErrETagMismatch)
+		err = f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: []byte("bad"), ETag: ptr("not-an-etag!"), Options: lw})
+		wantErrIs(f.t, "last-write with a malformed etag", err, state.ErrETagInvalid)
+		err = f.s.Set(f.ctx(), &state.SetRequest{Key: missing, Value: []byte("new"), ETag: &e2, Options: lw})
+		wantErrIs(f.t, "last-write of a missing key with an etag", err, state.ErrETagMismatch)
+		f.wantMissing(missing)
+		if err := f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: []byte("v3"), ETag: &e2, Options: lw}); err != nil {
+			f.t.Fatalf("last-write with the current etag: %v", err)
+		}
+		f.want(k, []byte("v3"))
+	} else {
+		for i, etag := range []*string{&e1, ptr("not-an-etag!")} {
+			v := fmt.Appendf(nil, "v%d", 3+i)
+			if err := f.s.Set(f.ctx(), &state.SetRequest{Key: k, Value: v, ETag: etag, Options: lw}); err != nil {
+				f.t.Fatalf("last-write with etag %s: %v", ptrString(etag), err)
+			}
+			f.want(k, v)
+		}
+		if err := f.s.Set(f.ctx(), &state.SetRequest{Key: missing, Value: []byte("new"), ETag: &e2, Options: lw}); err != nil {
+			f.t.Fatalf("last-write of a missing key with an etag: %v", err)
+		}
+		f.want(missing, []byte("new"))
+		if _, ok := f.s.(state.Transactional); ok {
+			op := state.Operation{Set: &state.SetRequest{Key: k, Value: []byte("v3"), ETag: &e1, Options: lw}}
+			if err := f.multi(op); err != nil {
+				f.t.Fatalf("transaction with a last-write save and a stale etag: %v", err)
+			}
+			f.want(k, []byte("v3"))
+		}
+	}
+
+	err := f.s.Delete(f.ctx(), &state.DeleteRequest{Key: k, ETag: &e1, Options: lw})
+	wantErrIs(f.t, "last-write delete with a stale etag", err, state.ErrETagMismatch)
+	f.want(k, []byte("v3"))
+	if err := f.s.Delete(f.ctx(), &state.DeleteRequest{Key: k, Options: lw}); err != nil {
+		f.t.Fatalf("last-write delete without an etag: %v", err)
+	}
+	f.wantMissing(k)
 }
 
 // race runs n writers at once and returns which succeeded; every failure

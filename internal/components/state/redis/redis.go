@@ -28,19 +28,18 @@ var (
 	_ state.Transactional = (*Store)(nil)
 )
 
-// A new key's version starts at the server's clock in microseconds rather
-// than at 1, and each write adds 1, so a key that is deleted and written
-// again never repeats an ETag a client may still hold. Versions stay
-// integers, as Dapr's store expects.
+// Values live in a hash's "data" field and their version, the ETag, in
+// "version": 1 for a new key, one more for each write, as in Dapr's Redis
+// store, whose data cove reads and writes unchanged.
 //
 // setScript: KEYS[1] the key; ARGV[1] the expected version ("" for none),
 // ARGV[2] the value, ARGV[3] "1" for first-write, ARGV[4] the TTL in
 // seconds (0 for none). It returns the new version, or -1 when the
-// condition fails. A key holding another type is replaced, as Dapr does.
+// condition fails. A key holding another type, or a hash without a
+// version, is replaced, as Dapr does.
 var setScript = goredis.NewScript(`
 local cur = redis.pcall("HGET", KEYS[1], "version")
 if type(cur) == "table" then
-  redis.call("DEL", KEYS[1])
   cur = false
 end
 if ARGV[1] ~= "" then
@@ -48,22 +47,17 @@ if ARGV[1] ~= "" then
 elseif ARGV[3] == "1" and cur then
   return -1
 end
-local v
-if cur then
-  v = redis.call("HINCRBY", KEYS[1], "version", 1)
-else
-  local t = redis.call("TIME")
-  v = t[1] .. string.format("%06d", tonumber(t[2]))
+if not cur then
   redis.call("DEL", KEYS[1])
-  redis.call("HSET", KEYS[1], "version", v)
 end
 redis.call("HSET", KEYS[1], "data", ARGV[2])
+local v = redis.call("HINCRBY", KEYS[1], "version", 1)
 if tonumber(ARGV[4]) > 0 then
   redis.call("EXPIRE", KEYS[1], ARGV[4])
 else
   redis.call("PERSIST", KEYS[1])
 end
-return tonumber(v)
+return v
 `)
 
 // deleteScript: KEYS[1] the key; ARGV[1] the expected version, "" for
@@ -378,15 +372,12 @@ type keyState struct {
 }
 
 func (s *Store) applyTx(ctx context.Context, tx *goredis.Tx, keys []string, steps []step) error {
-	// Read the versions on the watched connection, with the server's clock
-	// for keys the transaction creates.
+	// Read the versions on the watched connection.
 	reads := make([]*goredis.StringCmd, len(keys))
-	var now *goredis.TimeCmd
 	if _, err := tx.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, k := range keys {
 			reads[i] = p.HGet(ctx, k, "version")
 		}
-		now = p.Time(ctx)
 		return nil
 	}); err != nil && !errors.Is(err, goredis.Nil) && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		return fmt.Errorf("transaction: read versions: %w", err)
@@ -407,10 +398,6 @@ func (s *Store) applyTx(ctx context.Context, tx *goredis.Tx, keys []string, step
 			return fmt.Errorf("transaction: read version of %q: %w", k, err)
 		}
 		known[k] = ks
-	}
-	start, err := now.Result()
-	if err != nil {
-		return fmt.Errorf("transaction: read server time: %w", err)
 	}
 
 	// Check every condition before writing anything.
@@ -440,15 +427,12 @@ func (s *Store) applyTx(ctx context.Context, tx *goredis.Tx, keys []string, step
 		case st.set.etag == "" && st.set.firstWrite && ks.exists:
 			return fmt.Errorf("operation %d: %w: key %q already exists and no etag was given (first-write)", i, state.ErrETagMismatch, st.key)
 		}
-		next := start.UnixMicro()
-		if ks.exists {
-			next = ks.version + 1
-		}
+		next := ks.version + 1 // 0 for a key that does not exist
 		plan[i] = apply{step: st, version: next, clearOld: !ks.exists}
 		*ks = keyState{exists: true, version: next}
 	}
 
-	_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, a := range plan {
 			if a.set == nil {
 				p.Del(ctx, a.key)
@@ -482,9 +466,15 @@ type write struct {
 }
 
 func (s *Store) prepareSet(req *state.SetRequest) (*write, error) {
-	etag, err := parseETag(req.ETag)
-	if err != nil {
-		return nil, err
+	// Under last-write a given ETag is ignored, unparsed, as in Dapr's
+	// Redis store (and only there: its SQL stores check it). The Go SDK
+	// saves with last-write unless told otherwise.
+	var etag string
+	if req.Options.Concurrency != state.LastWrite {
+		var err error
+		if etag, err = parseETag(req.ETag); err != nil {
+			return nil, err
+		}
 	}
 	ttl, err := s.ttl(req.Metadata)
 	if err != nil {

@@ -84,7 +84,7 @@ func TestConformance(t *testing.T) {
 	needRedis(t)
 	conformance.Run(t, func(t *testing.T) state.Store {
 		return open(t, map[string]string{"redisHost": addr})
-	})
+	}, conformance.VersionETags(), conformance.LastWriteIgnoresETag())
 }
 
 func TestInitUnreachable(t *testing.T) {

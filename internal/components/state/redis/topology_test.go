@@ -112,7 +112,7 @@ func TestSentinel(t *testing.T) {
 			"failover":           "true",
 			"sentinelMasterName": master,
 		})
-	})
+	}, conformance.VersionETags(), conformance.LastWriteIgnoresETag())
 }
 
 // TestCluster runs the suite on a three-node Redis Cluster (redisType:
@@ -145,7 +145,7 @@ func TestCluster(t *testing.T) {
 
 	conformance.Run(t, func(t *testing.T) state.Store {
 		return open(t, map[string]string{"redisHost": strings.Join(addrs, ","), "redisType": "cluster"})
-	}, conformance.SameSlotKeys())
+	}, conformance.SameSlotKeys(), conformance.VersionETags(), conformance.LastWriteIgnoresETag())
 }
 
 func randomSuffix() string { return fmt.Sprintf("%d", time.Now().UnixNano()) }
