@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,11 +52,8 @@ func (m Metadata) Duration(names ...string) (d time.Duration, ok bool, err error
 	if !ok {
 		return 0, false, nil
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, true, nil
-	}
-	if d, err = time.ParseDuration(v); err != nil {
-		return 0, true, fmt.Errorf("metadata %s: %q is neither a duration (20s) nor a number of seconds", names[0], v)
+	if d, err = parseSeconds(v); err != nil {
+		return 0, true, fmt.Errorf("metadata %s %q: %w", names[0], v, err)
 	}
 	return d, true, nil
 }

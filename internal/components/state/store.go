@@ -107,6 +107,21 @@ type TransactionRequest struct {
 	Metadata   map[string]string
 }
 
+// RuntimeMetadata names the metadata items of a state store component
+// that the sidecar reads, not the store: a store embeds it in the struct it
+// decodes its metadata into, so components.Metadata.Decode does not report
+// them as unknown. The values are not used from here.
+type RuntimeMetadata struct {
+	KeyPrefix                     string `metadata:"keyPrefix"`
+	ActorStateStore               string `metadata:"actorStateStore"`
+	OutboxPublishPubsub           string `metadata:"outboxPublishPubsub"`
+	OutboxPublishTopic            string `metadata:"outboxPublishTopic"`
+	OutboxPubsub                  string `metadata:"outboxPubsub"`
+	OutboxDiscardWhenMissingState string `metadata:"outboxDiscardWhenMissingState"`
+	PrimaryEncryptionKey          string `metadata:"primaryEncryptionKey"`
+	SecondaryEncryptionKey        string `metadata:"secondaryEncryptionKey"`
+}
+
 // Store is the interface every state store implements.
 type Store interface {
 	// Init connects and prepares the store; it fails with a message that
