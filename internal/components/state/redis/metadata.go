@@ -13,41 +13,88 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state"
 )
 
-// settings is the parsed component metadata, with Dapr's keys.
+// metadata is the component's metadata as Dapr's Redis components name
+// and read it.
+type metadata struct {
+	state.RuntimeMetadata
+
+	Hosts    []string `metadata:"redisHost"` // host[:port], a comma list for a cluster or sentinels
+	Port     uint16   `metadata:"redisPort"` // for hosts without one
+	Username string   `metadata:"redisUsername"`
+	Password string   `metadata:"redisPassword"`
+	DB       int      `metadata:"redisDB"`
+	Type     string   `metadata:"redisType"` // node or cluster
+
+	Failover           bool   `metadata:"failover"`
+	SentinelMasterName string `metadata:"sentinelMasterName"`
+	SentinelUsername   string `metadata:"sentinelUsername"`
+	SentinelPassword   string `metadata:"sentinelPassword"`
+
+	EnableTLS             bool   `metadata:"enableTLS"`
+	InsecureSkipTLSVerify bool   `metadata:"insecureSkipTLSVerify"`
+	ClientCert            string `metadata:"clientCert"`
+	ClientKey             string `metadata:"clientKey"`
+	UseEntraID            bool   `metadata:"useEntraID,useAzureAD"`
+	UseOIDC               bool   `metadata:"useOIDC"`
+
+	// TTLInSeconds applies to writes that give no ttlInSeconds; nil: none.
+	TTLInSeconds *int `metadata:"ttlInSeconds"`
+
+	MaxRetries       int        `metadata:"redisMaxRetries,maxRetries"`
+	MinRetryInterval msDuration `metadata:"redisMinRetryInterval"`
+	MaxRetryInterval msDuration `metadata:"redisMaxRetryInterval,maxRetryBackoff"`
+	DialTimeout      msDuration `metadata:"dialTimeout"`
+	ReadTimeout      msDuration `metadata:"readTimeout"`
+	WriteTimeout     msDuration `metadata:"writeTimeout"`
+	PoolSize         int        `metadata:"poolSize"`
+	MinIdleConns     int        `metadata:"minIdleConns"`
+	PoolTimeout      msDuration `metadata:"poolTimeout"`
+	IdleTimeout      msDuration `metadata:"idleTimeout"`
+	MaxConnAge       msDuration `metadata:"maxConnAge"`
+	// IdleCheckFrequency is read as Dapr reads it; go-redis v9 has no
+	// such setting, so it changes nothing.
+	IdleCheckFrequency msDuration `metadata:"idleCheckFrequency"`
+
+	// QueryIndexes is the JSON list of RediSearch indexes Dapr's query API
+	// on Redis uses; see parseQueryIndexes.
+	QueryIndexes string `metadata:"queryIndexes"`
+}
+
+// msDuration is a duration as Dapr's Redis components read one: a Go
+// duration ("5s") or a whole number of milliseconds ("5000"). A negative
+// number is kept as is, since go-redis reads -1 and -2 as "disabled".
+type msDuration time.Duration
+
+func (d *msDuration) UnmarshalText(b []byte) error {
+	v := strings.TrimSpace(string(b))
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			*d = msDuration(n)
+		} else {
+			*d = msDuration(time.Duration(n) * time.Millisecond)
+		}
+		return nil
+	}
+	p, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("neither a duration (5s) nor a whole number of milliseconds")
+	}
+	*d = msDuration(p)
+	return nil
+}
+
+// settings is the checked component metadata.
 type settings struct {
-	hosts    []string // host:port
-	username string
-	password string
-	db       int
-	cluster  bool
+	md      metadata
+	hosts   []string // host:port
+	cluster bool
 
-	failover           bool
-	sentinelMasterName string
-	sentinelUsername   string
-	sentinelPassword   string
-
-	enableTLS          bool
-	insecureSkipVerify bool
-	clientCert         string
-	clientKey          string
-
+	dialTimeout time.Duration
 	// defaultTTL applies to writes that give no ttlInSeconds; nil: none.
 	defaultTTL *int
-
-	maxRetries      int
-	minRetryBackoff time.Duration
-	maxRetryBackoff time.Duration
-	dialTimeout     time.Duration
-	readTimeout     time.Duration
-	writeTimeout    time.Duration
-	poolSize        int
-	minIdleConns    int
-	poolTimeout     time.Duration
-	idleTimeout     time.Duration
-	maxConnAge      time.Duration
-
 	// queryIndexes are the RediSearch indexes Dapr's query API on Redis
 	// uses; see checkQueryModules.
 	queryIndexes []queryIndex
@@ -67,133 +114,52 @@ type queryIndex struct {
 // check waits for it.
 const defaultDialTimeout = 5 * time.Second
 
-// parseSettings reads the metadata, matching keys case-insensitively as Dapr
-// does; keys it does not know belong to the runtime and are ignored. It
-// reports every problem at once.
+// parseSettings decodes the metadata and checks what decoding cannot: the
+// required host, combinations, and what cove does not support. It reports
+// every problem at once.
 func parseSettings(md components.Metadata) (settings, error) {
-	get := md.Property
-	var errs []error
-	s := settings{dialTimeout: defaultDialTimeout}
+	m := metadata{DialTimeout: msDuration(defaultDialTimeout)}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err}
+	s := settings{md: m, dialTimeout: time.Duration(m.DialTimeout), defaultTTL: m.TTLInSeconds}
 
-	host, _ := get("redisHost")
-	port, _ := get("redisPort")
-	for h := range strings.SplitSeq(host, ",") {
-		if h = strings.TrimSpace(h); h == "" {
-			continue
-		}
-		addr, err := withPort(h, port)
+	for _, h := range m.Hosts {
+		addr, err := withPort(h, m.Port)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		s.hosts = append(s.hosts, addr)
 	}
-	if strings.Trim(host, ", ") == "" {
+	if len(m.Hosts) == 0 {
 		errs = append(errs, errors.New("metadata redisHost is required (host:port)"))
 	}
-	s.username, _ = get("redisUsername")
-	s.password, _ = get("redisPassword")
-	s.sentinelMasterName, _ = get("sentinelMasterName")
-	s.sentinelUsername, _ = get("sentinelUsername")
-	s.sentinelPassword, _ = get("sentinelPassword")
-	s.clientCert, _ = get("clientCert")
-	s.clientKey, _ = get("clientKey")
-
-	switch t, _ := get("redisType"); strings.ToLower(t) {
+	switch strings.ToLower(m.Type) {
 	case "", "node":
 	case "cluster":
 		s.cluster = true
 	default:
-		errs = append(errs, fmt.Errorf("metadata redisType %q: use node or cluster", t))
+		errs = append(errs, fmt.Errorf("metadata redisType %q: use node or cluster", m.Type))
 	}
-
-	bools := []struct {
-		dst  *bool
-		name string
-	}{
-		{&s.enableTLS, "enableTLS"},
-		{&s.insecureSkipVerify, "insecureSkipTLSVerify"},
-		{&s.failover, "failover"},
+	if m.UseEntraID || m.UseOIDC {
+		errs = append(errs, errors.New("metadata useEntraID/useAzureAD/useOIDC: token authentication is not supported; use redisUsername and redisPassword"))
 	}
-	for _, b := range bools {
-		if v, ok := get(b.name); ok {
-			parsed, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata %s %q: not a boolean", b.name, v))
-			}
-			*b.dst = parsed
-		}
-	}
-	for _, name := range []string{"useEntraID", "useAzureAD", "useOIDC"} {
-		if v, ok := get(name); ok && v != "false" {
-			errs = append(errs, fmt.Errorf("metadata %s: token authentication is not supported; use redisUsername and redisPassword", name))
-		}
-	}
-
-	ints := []struct {
-		dst   *int
-		names []string
-	}{
-		{&s.db, []string{"redisDB"}},
-		{&s.maxRetries, []string{"redisMaxRetries", "maxRetries"}},
-		{&s.poolSize, []string{"poolSize"}},
-		{&s.minIdleConns, []string{"minIdleConns"}},
-	}
-	for _, i := range ints {
-		if v, ok := get(i.names...); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata %s %q: not an integer", i.names[0], v))
-			}
-			*i.dst = n
-		}
-	}
-	if v, ok := get("ttlInSeconds"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata ttlInSeconds %q: not an integer", v))
-		}
-		s.defaultTTL = &n
-	}
-
-	durations := []struct {
-		dst   *time.Duration
-		names []string
-	}{
-		{&s.minRetryBackoff, []string{"redisMinRetryInterval"}},
-		{&s.maxRetryBackoff, []string{"redisMaxRetryInterval", "maxRetryBackoff"}},
-		{&s.dialTimeout, []string{"dialTimeout"}},
-		{&s.readTimeout, []string{"readTimeout"}},
-		{&s.writeTimeout, []string{"writeTimeout"}},
-		{&s.poolTimeout, []string{"poolTimeout"}},
-		{&s.idleTimeout, []string{"idleTimeout"}},
-		{&s.maxConnAge, []string{"maxConnAge"}},
-	}
-	for _, d := range durations {
-		if v, ok := get(d.names...); ok {
-			dur, err := parseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata %s: %w", d.names[0], err))
-			}
-			*d.dst = dur
-		}
-	}
-
-	if v, ok := get("queryIndexes"); ok && strings.TrimSpace(v) != "" {
-		idx, err := parseQueryIndexes(v)
+	if strings.TrimSpace(m.QueryIndexes) != "" {
+		idx, err := parseQueryIndexes(m.QueryIndexes)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		s.queryIndexes = idx
 	}
 
-	if s.failover && s.sentinelMasterName == "" {
+	if m.Failover && m.SentinelMasterName == "" {
 		errs = append(errs, errors.New("metadata failover is true but sentinelMasterName is empty"))
 	}
-	if s.failover && s.cluster {
+	if m.Failover && s.cluster {
 		errs = append(errs, errors.New("metadata failover and redisType cluster cannot be combined"))
 	}
-	if (s.clientCert == "") != (s.clientKey == "") {
+	if (m.ClientCert == "") != (m.ClientKey == "") {
 		errs = append(errs, errors.New("metadata clientCert and clientKey must be given together"))
 	}
 	return s, errors.Join(errs...)
@@ -223,52 +189,31 @@ func parseQueryIndexes(v string) ([]queryIndex, error) {
 }
 
 // withPort adds redisPort, or Redis's default port, to a host without one.
-func withPort(host, port string) (string, error) {
+func withPort(host string, port uint16) (string, error) {
 	if _, p, err := net.SplitHostPort(host); err == nil {
-		if port != "" && port != p {
-			return "", fmt.Errorf("metadata redisHost %q has port %s but redisPort is %s", host, p, port)
+		if port != 0 && strconv.Itoa(int(port)) != p {
+			return "", fmt.Errorf("metadata redisHost %q has port %s but redisPort is %d", host, p, port)
 		}
 		return host, nil
 	}
-	if port == "" {
-		port = "6379"
+	if port == 0 {
+		port = 6379
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", fmt.Errorf("metadata redisPort %q: not a port number", port)
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// parseDuration accepts a Go duration ("5s") or a whole number of
-// milliseconds ("5000"); a negative number is passed through as is, which
-// go-redis reads as "disabled". These are the forms Dapr's Redis components
-// accept.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return time.Duration(n), nil
-		}
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (5s) nor a number of milliseconds", v)
-	}
-	return d, nil
+	return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
 }
 
 func (s settings) tlsConfig() (*tls.Config, error) {
-	if !s.enableTLS {
+	if !s.md.EnableTLS {
 		return nil, nil
 	}
 	host, _, _ := net.SplitHostPort(s.hosts[0])
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         host,
-		InsecureSkipVerify: s.insecureSkipVerify, //nolint:gosec // the user asked for it in metadata
+		InsecureSkipVerify: s.md.InsecureSkipTLSVerify, //nolint:gosec // the user asked for it in metadata
 	}
-	if s.clientCert != "" {
-		cert, err := tls.X509KeyPair([]byte(s.clientCert), []byte(s.clientKey))
+	if s.md.ClientCert != "" {
+		cert, err := tls.X509KeyPair([]byte(s.md.ClientCert), []byte(s.md.ClientKey))
 		if err != nil {
 			return nil, fmt.Errorf("metadata clientCert/clientKey: %w", err)
 		}
@@ -284,32 +229,21 @@ func (s settings) newClient() (goredis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := s.md
+	opts := &goredis.UniversalOptions{
+		Addrs: s.hosts, Username: m.Username, Password: m.Password, DB: m.DB, TLSConfig: tlsCfg,
+		MasterName: m.SentinelMasterName, SentinelUsername: m.SentinelUsername, SentinelPassword: m.SentinelPassword,
+		MaxRetries: m.MaxRetries, MinRetryBackoff: time.Duration(m.MinRetryInterval), MaxRetryBackoff: time.Duration(m.MaxRetryInterval),
+		DialTimeout: s.dialTimeout, ReadTimeout: time.Duration(m.ReadTimeout), WriteTimeout: time.Duration(m.WriteTimeout),
+		PoolSize: m.PoolSize, MinIdleConns: m.MinIdleConns, PoolTimeout: time.Duration(m.PoolTimeout),
+		ConnMaxIdleTime: time.Duration(m.IdleTimeout), ConnMaxLifetime: time.Duration(m.MaxConnAge),
+	}
 	switch {
 	case s.cluster:
-		return goredis.NewClusterClient(&goredis.ClusterOptions{
-			Addrs: s.hosts, Username: s.username, Password: s.password, TLSConfig: tlsCfg,
-			MaxRetries: s.maxRetries, MinRetryBackoff: s.minRetryBackoff, MaxRetryBackoff: s.maxRetryBackoff,
-			DialTimeout: s.dialTimeout, ReadTimeout: s.readTimeout, WriteTimeout: s.writeTimeout,
-			PoolSize: s.poolSize, MinIdleConns: s.minIdleConns, PoolTimeout: s.poolTimeout,
-			ConnMaxIdleTime: s.idleTimeout, ConnMaxLifetime: s.maxConnAge,
-		}), nil
-	case s.failover:
-		return goredis.NewFailoverClient(&goredis.FailoverOptions{
-			MasterName: s.sentinelMasterName, SentinelAddrs: s.hosts,
-			SentinelUsername: s.sentinelUsername, SentinelPassword: s.sentinelPassword,
-			Username: s.username, Password: s.password, DB: s.db, TLSConfig: tlsCfg,
-			MaxRetries: s.maxRetries, MinRetryBackoff: s.minRetryBackoff, MaxRetryBackoff: s.maxRetryBackoff,
-			DialTimeout: s.dialTimeout, ReadTimeout: s.readTimeout, WriteTimeout: s.writeTimeout,
-			PoolSize: s.poolSize, MinIdleConns: s.minIdleConns, PoolTimeout: s.poolTimeout,
-			ConnMaxIdleTime: s.idleTimeout, ConnMaxLifetime: s.maxConnAge,
-		}), nil
+		return goredis.NewClusterClient(opts.Cluster()), nil
+	case m.Failover:
+		return goredis.NewFailoverClient(opts.Failover()), nil
 	default:
-		return goredis.NewClient(&goredis.Options{
-			Addr: s.hosts[0], Username: s.username, Password: s.password, DB: s.db, TLSConfig: tlsCfg,
-			MaxRetries: s.maxRetries, MinRetryBackoff: s.minRetryBackoff, MaxRetryBackoff: s.maxRetryBackoff,
-			DialTimeout: s.dialTimeout, ReadTimeout: s.readTimeout, WriteTimeout: s.writeTimeout,
-			PoolSize: s.poolSize, MinIdleConns: s.minIdleConns, PoolTimeout: s.poolTimeout,
-			ConnMaxIdleTime: s.idleTimeout, ConnMaxLifetime: s.maxConnAge,
-		}), nil
+		return goredis.NewClient(opts.Simple()), nil
 	}
 }

@@ -158,6 +158,20 @@ func TestMetadataKeysCaseInsensitiveWithPort(t *testing.T) {
 	}
 }
 
+// TestMetadataDaprForms checks that values daprd accepts for Redis start
+// the store the same way: its boolean forms, aliases, and milliseconds or
+// -1 ("disabled") for durations; keys only the sidecar reads are fine too.
+func TestMetadataDaprForms(t *testing.T) {
+	needRedis(t)
+	s := open(t, map[string]string{"redisHost": addr, "enableTLS": "no", "failover": "off", "useAzureAD": "False",
+		"redisMaxRetryInterval": "-1", "readTimeout": "3000", "writeTimeout": "3s", "idleCheckFrequency": "60000",
+		"keyPrefix": "none", "actorStateStore": "true"})
+	_, prefix := raw(t)
+	if err := s.Set(t.Context(), &state.SetRequest{Key: prefix + "k", Value: []byte("v")}); err != nil {
+		t.Fatalf("set: %v", err)
+	}
+}
+
 // TestDaprLayout checks that a key is the hash Dapr's store writes (data
 // and an integer version), in both directions.
 func TestDaprLayout(t *testing.T) {
