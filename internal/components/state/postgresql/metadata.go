@@ -1,6 +1,7 @@
 package postgresql
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
@@ -43,138 +45,131 @@ var queryExecModes = map[string]pgx.QueryExecMode{
 	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
 
-// parseSettings reads Dapr's metadata keys (case-insensitively); keys it
-// does not know belong to the runtime and are ignored. It reports every
-// problem at once.
+// metadata is the component's metadata as Dapr's PostgreSQL stores name
+// and read it.
+type metadata struct {
+	state.RuntimeMetadata
+
+	// ConnectionString is a URL or key=value connection string; the parts
+	// below override what it says, as in Dapr.
+	ConnectionString      string        `metadata:"connectionString,url"`
+	Host                  string        `metadata:"host"`
+	HostAddr              string        `metadata:"hostaddr"`
+	Port                  *uint16       `metadata:"port"`
+	Database              string        `metadata:"database,dbname"`
+	User                  string        `metadata:"user"`
+	Password              string        `metadata:"password"`
+	SSLRootCert           string        `metadata:"sslRootCert"`
+	MaxConns              int           `metadata:"maxConns"`
+	ConnectionMaxIdleTime time.Duration `metadata:"connectionMaxIdleTime"`
+	QueryExecMode         string        `metadata:"queryExecMode"`
+	UseAzureAD            bool          `metadata:"useAzureAD"`
+	UseAWSIAM             bool          `metadata:"useAWSIAM"`
+
+	TableName         string        `metadata:"tableName"`   // v1
+	TablePrefix       string        `metadata:"tablePrefix"` // v2
+	MetadataTableName string        `metadata:"metadataTableName"`
+	Schema            string        `metadata:"schema"`
+	Timeout           time.Duration `metadata:"timeout,timeoutInSeconds"`
+	CleanupInterval   time.Duration `metadata:"cleanupInterval,cleanupIntervalInSeconds"`
+}
+
+// parseSettings decodes the metadata and checks what decoding cannot:
+// required keys, keys of the other version, names, ranges. It reports
+// every problem at once.
 func parseSettings(md components.Metadata) (settings, error) {
-	get := md.Property
+	m := metadata{
+		MetadataTableName: defaultMetadataTableName,
+		Timeout:           defaultTimeout,
+		CleanupInterval:   defaultCleanupInterval,
+	}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err}
 	s := settings{
 		version:           md.Version,
-		metadataTableName: defaultMetadataTableName,
-		timeout:           defaultTimeout,
-		cleanupInterval:   defaultCleanupInterval,
+		metadataTableName: m.MetadataTableName,
+		timeout:           m.Timeout,
+		cleanupInterval:   m.CleanupInterval,
 	}
 	if s.version == "" {
 		s.version = "v1"
 	}
-	var errs []error
 
-	conn, hasConn := get("connectionString", "url")
-	host, hasHost := get("host")
-	if !hasConn && !hasHost {
+	if m.ConnectionString == "" && m.Host == "" {
 		errs = append(errs, errors.New("metadata connectionString is required (or host, port, database, user, password)"))
 	}
-	pool, err := pgxpool.ParseConfig(conn)
+	pool, err := pgxpool.ParseConfig(m.ConnectionString)
 	if err != nil {
 		// pgx's message may quote the connection string, password included.
 		errs = append(errs, errors.New("metadata connectionString: not a PostgreSQL connection string (URL or key=value form)"))
 	} else {
 		s.pool = pool
 		cc := pool.ConnConfig
-		// The parts override what the connection string says, as in Dapr.
-		if hasHost {
-			cc.Host = host
-		}
-		if v, ok := get("hostaddr"); ok {
-			cc.Host = v
-		}
-		if v, ok := get("port"); ok {
-			p, err := strconv.ParseUint(v, 10, 16)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata port %q: not a port number", v))
-			}
-			cc.Port = uint16(p)
-		}
-		if v, ok := get("database", "dbname"); ok {
-			cc.Database = v
-		}
-		if v, ok := get("user"); ok {
-			cc.User = v
-		}
-		if v, ok := get("password"); ok {
-			cc.Password = v
-		}
-		if _, ok := get("sslRootCert"); ok {
-			errs = append(errs, errors.New("metadata sslRootCert: put sslrootcert=<file> in connectionString instead"))
-		}
-		if v, ok := get("maxConns"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				errs = append(errs, fmt.Errorf("metadata maxConns %q: not a number of connections", v))
-			} else if n > 1 {
-				pool.MaxConns = int32(min(n, 1<<20))
+		for _, part := range []struct {
+			dst *string
+			v   string
+		}{
+			{&cc.Host, m.Host}, {&cc.Host, m.HostAddr}, {&cc.Database, m.Database}, {&cc.User, m.User}, {&cc.Password, m.Password},
+		} {
+			if part.v != "" {
+				*part.dst = part.v
 			}
 		}
-		if d, _, err := md.Duration("connectionMaxIdleTime"); err != nil {
-			errs = append(errs, err)
-		} else if d > 0 {
-			pool.MaxConnIdleTime = d
+		if m.Port != nil {
+			cc.Port = *m.Port
 		}
-		if v, ok := get("queryExecMode"); ok {
-			mode, known := queryExecModes[v]
+		if m.MaxConns < 0 {
+			errs = append(errs, fmt.Errorf("metadata maxConns %d: not a number of connections", m.MaxConns))
+		} else if m.MaxConns > 1 {
+			pool.MaxConns = int32(min(m.MaxConns, 1<<20))
+		}
+		if m.ConnectionMaxIdleTime > 0 {
+			pool.MaxConnIdleTime = m.ConnectionMaxIdleTime
+		}
+		if m.QueryExecMode != "" {
+			mode, known := queryExecModes[m.QueryExecMode]
 			if !known {
-				errs = append(errs, fmt.Errorf("metadata queryExecMode %q: use one of cache_statement, cache_describe, describe_exec, exec, simple_protocol", v))
+				errs = append(errs, fmt.Errorf("metadata queryExecMode %q: use one of cache_statement, cache_describe, describe_exec, exec, simple_protocol", m.QueryExecMode))
 			}
 			cc.DefaultQueryExecMode = mode
 		}
 	}
-	for _, name := range []string{"useAzureAD", "useAWSIAM"} {
-		if v, ok := get(name); ok && v != "false" {
-			errs = append(errs, fmt.Errorf("metadata %s: token authentication is not supported; use a password", name))
-		}
+	if m.SSLRootCert != "" {
+		errs = append(errs, errors.New("metadata sslRootCert: put sslrootcert=<file> in connectionString instead"))
+	}
+	if m.UseAzureAD || m.UseAWSIAM {
+		errs = append(errs, errors.New("metadata useAzureAD/useAWSIAM: token authentication is not supported; use a password"))
 	}
 
 	switch s.version {
 	case "v1":
-		s.tableName = defaultTableName
-		if v, ok := get("tableName"); ok {
-			s.tableName = v
-		}
-		if _, ok := get("tablePrefix"); ok {
+		s.tableName = cmp.Or(m.TableName, defaultTableName)
+		if m.TablePrefix != "" {
 			errs = append(errs, errors.New("metadata tablePrefix is for version v2; v1 takes tableName"))
 		}
 	case "v2":
-		prefix, _ := get("tablePrefix")
-		s.tableName = prefix + "state"
-		if _, ok := get("tableName"); ok {
+		s.tableName = m.TablePrefix + "state"
+		if m.TableName != "" {
 			errs = append(errs, errors.New("metadata tableName is for version v1; v2 takes tablePrefix"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("version %q: use v1 or v2", s.version))
 	}
-	if v, ok := get("metadataTableName"); ok {
-		s.metadataTableName = v
-	}
-	if v, ok := get("schema"); ok {
-		if !sqlquery.ValidIdentifier(v) {
-			errs = append(errs, fmt.Errorf("metadata schema %q: only letters, digits and _ are allowed", v))
+	if m.Schema != "" {
+		if !sqlquery.ValidIdentifier(m.Schema) {
+			errs = append(errs, fmt.Errorf("metadata schema %q: only letters, digits and _ are allowed", m.Schema))
 		}
-		s.schema = v
+		s.schema = m.Schema
 		for _, t := range []*string{&s.tableName, &s.metadataTableName} {
 			if !strings.Contains(*t, ".") {
-				*t = v + "." + *t
+				*t = m.Schema + "." + *t
 			}
 		}
 	}
 	for _, id := range []struct{ key, v string }{{"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
 		if !validTableName(id.v) {
 			errs = append(errs, fmt.Errorf("metadata %s %q: use table or schema.table, with letters, digits and _", id.key, id.v))
-		}
-	}
-
-	durations := []struct {
-		dst   *time.Duration
-		names []string
-	}{
-		{&s.timeout, []string{"timeout", "timeoutInSeconds"}},
-		{&s.cleanupInterval, []string{"cleanupInterval", "cleanupIntervalInSeconds"}},
-	}
-	for _, d := range durations {
-		dur, ok, err := md.Duration(d.names...)
-		if err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			*d.dst = dur
 		}
 	}
 	if s.timeout < time.Second {

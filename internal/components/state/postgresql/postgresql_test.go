@@ -116,7 +116,7 @@ func TestConformance(t *testing.T) {
 
 func TestInitErrors(t *testing.T) {
 	pool := rawPool(t)
-	table, _ := tables(t, pool)
+	table, meta := tables(t, pool)
 	tests := []struct {
 		name    string
 		version string
@@ -136,6 +136,7 @@ func TestInitErrors(t *testing.T) {
 		{"bad query mode", "v1", map[string]string{"connectionString": connStr, "queryExecMode": "fast"}, "queryExecMode"},
 		{"token auth", "v1", map[string]string{"connectionString": connStr, "useAzureAD": "true"}, "useAzureAD"},
 		{"password stays secret", "v1", map[string]string{"connectionString": "postgres://u:s3cret@[::1"}, "connectionString"},
+		{"a key twice in different case", "v1", map[string]string{"connectionString": connStr, "TableName": table, "tableName": table, "metadataTableName": meta}, `metadata keys "TableName" and "tableName" are the same key`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +148,22 @@ func TestInitErrors(t *testing.T) {
 				t.Fatalf("init error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// TestMetadataDaprForms checks that values daprd accepts start the store
+// the same way: Dapr's boolean forms, timeouts in seconds, and keys only
+// the sidecar reads.
+func TestMetadataDaprForms(t *testing.T) {
+	pool := rawPool(t)
+	table, meta := tables(t, pool)
+	p := props("v1", table, meta)
+	for k, v := range map[string]string{"useAzureAD": "False", "useAWSIAM": "no", "timeoutInSeconds": "30", "keyPrefix": "name", "actorStateStore": "yes"} {
+		p[k] = v
+	}
+	s := open(t, "v1", p)
+	if err := s.Set(t.Context(), &state.SetRequest{Key: "k", Value: []byte(`"v"`)}); err != nil {
+		t.Fatalf("set: %v", err)
 	}
 }
 
