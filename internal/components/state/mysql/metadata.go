@@ -8,6 +8,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
@@ -29,42 +30,53 @@ type settings struct {
 	cleanupInterval   time.Duration // <= 0: no cleanup loop
 }
 
-// parseSettings reads Dapr's metadata keys (case-insensitively); keys it
-// does not know belong to the runtime and are ignored. It reports every
-// problem at once.
+// metadata is the component's metadata as Dapr's MySQL store names and
+// reads it.
+type metadata struct {
+	state.RuntimeMetadata
+
+	ConnectionString  string        `metadata:"connectionString"`
+	SchemaName        string        `metadata:"schemaName"`
+	TableName         string        `metadata:"tableName"`
+	MetadataTableName string        `metadata:"metadataTableName"`
+	PemPath           string        `metadata:"pemPath"`
+	PemContents       string        `metadata:"pemContents"`
+	Timeout           time.Duration `metadata:"timeoutInSeconds,timeout"`
+	CleanupInterval   time.Duration `metadata:"cleanupIntervalInSeconds,cleanupInterval"`
+}
+
+// parseSettings decodes the metadata and checks what decoding cannot:
+// the required connection string and names. It reports every problem at
+// once.
 func parseSettings(md components.Metadata) (settings, error) {
-	get := md.Property
+	m := metadata{
+		SchemaName:        defaultSchemaName,
+		TableName:         defaultTableName,
+		MetadataTableName: defaultMetadataTableName,
+		CleanupInterval:   defaultCleanupInterval,
+	}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err}
 	s := settings{
-		tableName:         defaultTableName,
-		metadataTableName: defaultMetadataTableName,
+		tableName:         m.TableName,
+		metadataTableName: m.MetadataTableName,
 		timeout:           defaultTimeout,
-		cleanupInterval:   defaultCleanupInterval,
+		cleanupInterval:   m.CleanupInterval,
 	}
-	var errs []error
-	schema := defaultSchemaName
-	if v, ok := get("schemaName"); ok {
-		schema = v
-	}
-	if v, ok := get("tableName"); ok {
-		s.tableName = v
-	}
-	if v, ok := get("metadataTableName"); ok {
-		s.metadataTableName = v
-	}
-	for _, id := range []struct{ key, v string }{{"schemaName", schema}, {"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
+	for _, id := range []struct{ key, v string }{{"schemaName", m.SchemaName}, {"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
 		if !sqlquery.ValidIdentifier(id.v) {
 			errs = append(errs, fmt.Errorf("metadata %s %q: only letters, digits and _ are allowed", id.key, id.v))
 		}
 	}
 
-	conn, ok := get("connectionString")
-	if !ok {
+	if m.ConnectionString == "" {
 		errs = append(errs, errors.New("metadata connectionString is required (user:password@tcp(host:3306)/)"))
-	} else if cfg, err := mysql.ParseDSN(conn); err != nil {
+	} else if cfg, err := mysql.ParseDSN(m.ConnectionString); err != nil {
 		// The driver's message may quote the DSN, password included.
 		errs = append(errs, errors.New("metadata connectionString: not a MySQL DSN (user:password@tcp(host:3306)/?param=value)"))
 	} else {
-		cfg.DBName = schema
+		cfg.DBName = m.SchemaName
 		// Read and write TIMESTAMPs in UTC whatever the server's zone, so
 		// expiry times mean the same to every client.
 		if cfg.Params == nil {
@@ -74,20 +86,13 @@ func parseSettings(md components.Metadata) (settings, error) {
 		cfg.ParseTime, cfg.Loc = true, time.UTC
 		s.dsn = cfg
 	}
-	if _, ok := get("pemPath", "pemContents"); ok {
+	if m.PemPath != "" || m.PemContents != "" {
 		errs = append(errs, errors.New("metadata pemPath/pemContents: TLS with a custom CA is not supported yet; use tls=true or tls=skip-verify in connectionString"))
 	}
 
 	// A timeout of 0 or less means the default, as in Dapr.
-	if d, _, err := md.Duration("timeoutInSeconds", "timeout"); err != nil {
-		errs = append(errs, err)
-	} else if d > 0 {
-		s.timeout = d
-	}
-	if d, ok, err := md.Duration("cleanupIntervalInSeconds", "cleanupInterval"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		s.cleanupInterval = d
+	if m.Timeout > 0 {
+		s.timeout = m.Timeout
 	}
 	if s.dsn != nil && s.dsn.Timeout == 0 {
 		s.dsn.Timeout = s.timeout

@@ -116,6 +116,7 @@ func TestInitErrors(t *testing.T) {
 		{"bad metadata table name", map[string]string{"connectionString": connStr, "metadataTableName": "a b"}, "metadataTableName"},
 		{"bad timeout", map[string]string{"connectionString": connStr, "timeoutInSeconds": "soon"}, "timeoutInSeconds"},
 		{"bad cleanup interval", map[string]string{"connectionString": connStr, "cleanupIntervalInSeconds": "often"}, "cleanupIntervalInSeconds"},
+		{"a key twice in different case", map[string]string{"connectionString": "root:@tcp(127.0.0.1:1)/", "TimeoutInSeconds": "2", "timeoutInSeconds": "3"}, "same key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
