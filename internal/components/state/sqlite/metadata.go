@@ -6,11 +6,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
 
@@ -34,59 +34,53 @@ type settings struct {
 	disableWAL        bool
 }
 
-// parseSettings reads Dapr's metadata keys, matched case-insensitively as
-// Dapr does. Keys it does not know (keyPrefix, actorStateStore, ...) belong
-// to the runtime and are ignored.
+// metadata is the component's metadata as Dapr's SQLite store names and
+// reads it.
+type metadata struct {
+	state.RuntimeMetadata
+
+	ConnectionString  string        `metadata:"connectionString,url"`
+	TableName         string        `metadata:"tableName"`
+	MetadataTableName string        `metadata:"metadataTableName"`
+	Timeout           time.Duration `metadata:"timeout,timeoutInSeconds"`
+	BusyTimeout       time.Duration `metadata:"busyTimeout"`
+	CleanupInterval   time.Duration `metadata:"cleanupInterval,cleanupIntervalInSeconds"`
+	DisableWAL        bool          `metadata:"disableWAL"`
+}
+
+// parseSettings decodes the metadata and checks what decoding cannot:
+// the required connection string, names, ranges. It reports every problem
+// at once.
 func parseSettings(md components.Metadata) (settings, error) {
-	get := md.Property
-	s := settings{
-		tableName:         defaultTableName,
-		metadataTableName: defaultMetadataTableName,
-		timeout:           defaultTimeout,
-		busyTimeout:       defaultBusyTimeout,
-		cleanupInterval:   defaultCleanupInterval,
+	m := metadata{
+		TableName:         defaultTableName,
+		MetadataTableName: defaultMetadataTableName,
+		Timeout:           defaultTimeout,
+		BusyTimeout:       defaultBusyTimeout,
+		CleanupInterval:   defaultCleanupInterval,
 	}
-	var errs []error
-	s.connectionString, _ = get("connectionString", "url")
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err}
+	s := settings{
+		connectionString:  m.ConnectionString,
+		tableName:         m.TableName,
+		metadataTableName: m.MetadataTableName,
+		timeout:           m.Timeout,
+		busyTimeout:       m.BusyTimeout,
+		cleanupInterval:   m.CleanupInterval,
+		disableWAL:        m.DisableWAL,
+	}
 	if s.connectionString == "" {
 		errs = append(errs, errors.New("metadata connectionString is required (a file path, a file: URI or :memory:)"))
-	}
-	if v, ok := get("tableName"); ok {
-		s.tableName = v
-	}
-	if v, ok := get("metadataTableName"); ok {
-		s.metadataTableName = v
 	}
 	for _, id := range []struct{ key, v string }{{"tableName", s.tableName}, {"metadataTableName", s.metadataTableName}} {
 		if !sqlquery.ValidIdentifier(id.v) {
 			errs = append(errs, fmt.Errorf("metadata %s %q: only letters, digits and _ are allowed", id.key, id.v))
 		}
 	}
-	durations := []struct {
-		dst   *time.Duration
-		names []string
-	}{
-		{&s.timeout, []string{"timeout", "timeoutInSeconds"}},
-		{&s.busyTimeout, []string{"busyTimeout"}},
-		{&s.cleanupInterval, []string{"cleanupInterval", "cleanupIntervalInSeconds"}},
-	}
-	for _, d := range durations {
-		dur, ok, err := md.Duration(d.names...)
-		if err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			*d.dst = dur
-		}
-	}
 	if s.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("metadata timeout %s: must be positive", s.timeout))
-	}
-	if v, ok := get("disableWAL"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata disableWAL %q: not a boolean", v))
-		}
-		s.disableWAL = b
 	}
 	return s, errors.Join(errs...)
 }

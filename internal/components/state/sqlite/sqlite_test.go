@@ -140,6 +140,8 @@ func TestJournalMode(t *testing.T) {
 	}{
 		{"default", map[string]string{"connectionString": "state.db"}, "wal"},
 		{"wal disabled", map[string]string{"connectionString": "state.db", "disableWAL": "true"}, "delete"},
+		{"wal disabled in another of Dapr's forms", map[string]string{"connectionString": "state.db", "DisableWal": "on"}, "delete"},
+		{"wal kept in another of Dapr's forms", map[string]string{"connectionString": "state.db", "disableWAL": "no"}, "wal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
