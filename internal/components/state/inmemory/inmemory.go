@@ -65,8 +65,14 @@ func New() *Store {
 }
 
 // Init starts the sweeper that drops expired items. The store takes no
-// metadata.
-func (s *Store) Init(_ context.Context, _ components.Metadata) error {
+// metadata of its own; other keys are reported, not refused, as in Dapr.
+func (s *Store) Init(_ context.Context, md components.Metadata) error {
+	var m state.RuntimeMetadata
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	if err != nil {
+		return err
+	}
 	s.startOnce.Do(func() {
 		s.started = true
 		go s.sweep()

@@ -27,9 +27,13 @@ type Store struct {
 
 // Init reads the prefix metadata item.
 func (s *Store) Init(_ context.Context, md components.Metadata) error {
-	s.prefix, _ = md.Property("prefix")
-	s.name = md.Name
-	return nil
+	var m struct {
+		Prefix string `metadata:"prefix"`
+	}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	s.prefix, s.name = m.Prefix, md.Name
+	return err
 }
 
 // GetSecret returns {name: value}. Like Dapr, an unset variable (or one it

@@ -29,23 +29,24 @@ type Store struct {
 	secrets map[string]map[string]string
 }
 
+// metadata is the component's metadata, with Dapr's keys.
+type metadata struct {
+	SecretsFile     string `metadata:"secretsFile"`
+	NestedSeparator string `metadata:"nestedSeparator"`
+	MultiValued     bool   `metadata:"multiValued"`
+}
+
 // Init reads and flattens the secrets file.
 func (s *Store) Init(_ context.Context, md components.Metadata) error {
-	path, ok := md.Property("secretsFile")
-	if !ok {
+	m := metadata{NestedSeparator: ":"}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	if err != nil {
+		return err
+	}
+	path, sep, multi := m.SecretsFile, m.NestedSeparator, m.MultiValued
+	if path == "" {
 		return fmt.Errorf("metadata secretsFile: required: the path of the JSON file holding the secrets")
-	}
-	sep := ":"
-	if v, ok := md.Property("nestedSeparator"); ok {
-		sep = v
-	}
-	multi := false
-	if v, ok := md.Property("multiValued"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("metadata multiValued: %q is not true or false", v)
-		}
-		multi = b
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -38,6 +38,16 @@ func open(t *testing.T, props map[string]string) (*file.Store, error) {
 	return st, err
 }
 
+// multiValued is what nested holds read with multiValued and "." as the
+// separator.
+var multiValued = conformance.Fixture{
+	"api-key": {"api-key": "k-123"},
+	"db":      {"user": "admin", "password": "p@ss", "pool.size": "10"},
+	"hosts":   {"0": "a", "1": "b"},
+	"flag":    {"flag": "true"},
+	"empty":   {"empty": ""},
+}
+
 func TestConformance(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -73,15 +83,15 @@ func TestConformance(t *testing.T) {
 			},
 		},
 		{
-			name:  "multi-valued",
-			props: map[string]string{"multiValued": "true", "nestedSeparator": "."},
-			secrets: conformance.Fixture{
-				"api-key": {"api-key": "k-123"},
-				"db":      {"user": "admin", "password": "p@ss", "pool.size": "10"},
-				"hosts":   {"0": "a", "1": "b"},
-				"flag":    {"flag": "true"},
-				"empty":   {"empty": ""},
-			},
+			name:    "multi-valued",
+			props:   map[string]string{"multiValued": "true", "nestedSeparator": "."},
+			secrets: multiValued,
+		},
+		{
+			// daprd reads y, yes, on, 1 (any case) as true too.
+			name:    "multi-valued in another of Dapr's forms",
+			props:   map[string]string{"MultiValued": "Yes", "nestedSeparator": "."},
+			secrets: multiValued,
 		},
 	}
 	for _, tt := range tests {
@@ -114,7 +124,7 @@ func TestInitErrors(t *testing.T) {
 		{"file missing", map[string]string{"secretsFile": filepath.Join(t.TempDir(), "none.json")}, "no such file"},
 		{"not an object", map[string]string{"secretsFile": bad}, "not a JSON object"},
 		{"duplicate after flattening", map[string]string{"secretsFile": dup}, `duplicate secret name "a:b"`},
-		{"bad multiValued", map[string]string{"secretsFile": dup, "multiValued": "yes"}, "metadata multiValued"},
+		{"bad multiValued", map[string]string{"secretsFile": dup, "multiValued": "maybe"}, `metadata multiValued "maybe": not a boolean`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
