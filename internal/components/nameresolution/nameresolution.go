@@ -74,35 +74,31 @@ const DefaultUpdateInterval = 5 * time.Second
 // refresh.
 const TTLFactor = 3
 
-// CommonSettings are the metadata every implementation reads.
+// CommonSettings are the metadata every implementation reads. A registry
+// embeds them, from DefaultCommon, in the struct it decodes its metadata
+// into, then calls Check.
 type CommonSettings struct {
-	UpdateInterval time.Duration
-	Timeout        time.Duration
+	UpdateInterval time.Duration `metadata:"updateInterval"`
+	Timeout        time.Duration `metadata:"timeout,timeoutInSeconds"`
 }
 
-// ParseCommon reads updateInterval (default 5s, at least 1s, truncated to
-// whole seconds as Dapr does) and timeout (default defTimeout).
-func ParseCommon(md components.Metadata, defTimeout time.Duration) (CommonSettings, error) {
-	c := CommonSettings{UpdateInterval: DefaultUpdateInterval, Timeout: defTimeout}
+// DefaultCommon is updateInterval's default (5s) with timeout defTimeout.
+func DefaultCommon(defTimeout time.Duration) CommonSettings {
+	return CommonSettings{UpdateInterval: DefaultUpdateInterval, Timeout: defTimeout}
+}
+
+// Check truncates updateInterval to whole seconds, as Dapr does, and
+// refuses an updateInterval or timeout under 1s.
+func (c *CommonSettings) Check() error {
 	var errs []error
-	if d, ok, err := md.Duration("updateInterval"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		d = d.Truncate(time.Second)
-		if d < time.Second {
-			errs = append(errs, fmt.Errorf("metadata updateInterval %s: must be at least 1s", d))
-		}
-		c.UpdateInterval = d
+	c.UpdateInterval = c.UpdateInterval.Truncate(time.Second)
+	if c.UpdateInterval < time.Second {
+		errs = append(errs, fmt.Errorf("metadata updateInterval %s: must be at least 1s", c.UpdateInterval))
 	}
-	if d, ok, err := md.Duration("timeout", "timeoutInSeconds"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		if d < time.Second {
-			errs = append(errs, fmt.Errorf("metadata timeout %s: must be at least 1s", d))
-		}
-		c.Timeout = d
+	if c.Timeout < time.Second {
+		errs = append(errs, fmt.Errorf("metadata timeout %s: must be at least 1s", c.Timeout))
 	}
-	return c, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // TTL is the lifetime of a registration refreshed every UpdateInterval.

@@ -35,43 +35,40 @@ type Registry struct {
 // New returns an uninitialised registry.
 func New() *Registry { return &Registry{} }
 
+// metadata is the registry's metadata, with the keys of Dapr's
+// PostgreSQL components.
+type metadata struct {
+	nameresolution.CommonSettings
+
+	ConnectionString string        `metadata:"connectionString"`
+	TableName        string        `metadata:"tableName"`
+	CleanupInterval  time.Duration `metadata:"cleanupInterval"`
+}
+
 // Init connects and creates the table.
 func (r *Registry) Init(ctx context.Context, md components.Metadata) error {
-	common, err := nameresolution.ParseCommon(md, 5*time.Second)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
+	m := metadata{
+		CommonSettings:  nameresolution.DefaultCommon(5 * time.Second),
+		TableName:       nameresolution.DefaultTableName,
+		CleanupInterval: time.Hour,
 	}
-	r.common = common
-	conn, ok := md.Property("connectionString")
-	if !ok {
-		errs = append(errs, errors.New("metadata connectionString is required"))
-	}
-	r.table = nameresolution.DefaultTableName
-	if t, ok := md.Property("tableName"); ok {
-		if err := nameresolution.CheckTableName("tableName", t); err != nil {
-			errs = append(errs, err)
-		}
-		r.table = t
-	}
-	cleanup := time.Hour
-	if d, ok, err := md.Duration("cleanupInterval"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		cleanup = d
-	}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err, m.Check(), nameresolution.CheckTableName("tableName", m.TableName)}
 	var cfg *pgxpool.Config
-	if conn != "" {
-		if cfg, err = pgxpool.ParseConfig(conn); err != nil {
-			// The parser's error may quote the password; name the key only.
-			errs = append(errs, errors.New("metadata connectionString: cannot be parsed"))
-		}
+	if m.ConnectionString == "" {
+		errs = append(errs, errors.New("metadata connectionString is required"))
+	} else if cfg, err = pgxpool.ParseConfig(m.ConnectionString); err != nil {
+		// The parser's error may quote the password; name the key only.
+		errs = append(errs, errors.New("metadata connectionString: cannot be parsed"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: %w", Type, err)
 	}
+	r.common, r.table = m.CommonSettings, m.TableName
+	cleanup := m.CleanupInterval
 	cfg.MaxConns = 4
-	ictx, cancel := context.WithTimeout(ctx, common.Timeout)
+	ictx, cancel := context.WithTimeout(ctx, m.Timeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ictx, cfg)
 	if err != nil {

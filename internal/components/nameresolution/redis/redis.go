@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -74,51 +73,48 @@ end
 return out
 `)
 
+// metadata is the registry's metadata, with the keys of Dapr's Redis
+// components.
+type metadata struct {
+	nameresolution.CommonSettings
+
+	Host      string `metadata:"redisHost"`
+	Username  string `metadata:"redisUsername"`
+	Password  string `metadata:"redisPassword"`
+	DB        int    `metadata:"redisDB"`
+	EnableTLS bool   `metadata:"enableTLS"`
+	KeyPrefix string `metadata:"keyPrefix"`
+}
+
 // Init connects and checks the server answers.
 func (r *Registry) Init(ctx context.Context, md components.Metadata) error {
-	common, err := nameresolution.ParseCommon(md, 5*time.Second)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
-	}
-	r.common = common
-	opts := &goredis.Options{DialTimeout: common.Timeout, ReadTimeout: common.Timeout, WriteTimeout: common.Timeout}
-	host, ok := md.Property("redisHost")
-	if !ok {
+	m := metadata{CommonSettings: nameresolution.DefaultCommon(5 * time.Second), KeyPrefix: DefaultKeyPrefix}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err, m.Check()}
+	if m.Host == "" {
 		errs = append(errs, errors.New("metadata redisHost is required (host:port)"))
 	}
-	opts.Addr = host
-	opts.Username, _ = md.Property("redisUsername")
-	opts.Password, _ = md.Property("redisPassword")
-	if v, ok := md.Property("redisDB"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("metadata redisDB %q: not a database number", v))
-		}
-		opts.DB = n
-	}
-	if v, ok := md.Property("enableTLS"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata enableTLS %q: not a boolean", v))
-		}
-		if b {
-			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-	}
-	r.prefix = DefaultKeyPrefix
-	if v, ok := md.Property("keyPrefix"); ok {
-		r.prefix = v
+	if m.DB < 0 {
+		errs = append(errs, fmt.Errorf("metadata redisDB %d: not a database number", m.DB))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: %w", Type, err)
 	}
+	r.common, r.prefix = m.CommonSettings, m.KeyPrefix
+	opts := &goredis.Options{
+		Addr: m.Host, Username: m.Username, Password: m.Password, DB: m.DB,
+		DialTimeout: m.Timeout, ReadTimeout: m.Timeout, WriteTimeout: m.Timeout,
+	}
+	if m.EnableTLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
 	r.client = goredis.NewClient(opts)
-	pctx, cancel := context.WithTimeout(ctx, common.Timeout)
+	pctx, cancel := context.WithTimeout(ctx, m.Timeout)
 	defer cancel()
 	if err := r.client.Ping(pctx).Err(); err != nil {
 		_ = r.client.Close()
-		return fmt.Errorf("%s: connect to %s: %w", Type, host, err)
+		return fmt.Errorf("%s: connect to %s: %w", Type, m.Host, err)
 	}
 	return nil
 }

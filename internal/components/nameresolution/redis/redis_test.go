@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
@@ -47,5 +48,21 @@ func TestInitErrors(t *testing.T) {
 				t.Fatal("Init succeeded")
 			}
 		})
+	}
+}
+
+// TestMetadataDaprForms checks values daprd accepts for its Redis
+// components: its boolean forms, and a timeout in seconds.
+func TestMetadataDaprForms(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	r := redis.New()
+	md := components.Metadata{Name: "nr", Type: redis.Type, Properties: map[string]string{
+		"redisHost": addr, "enableTLS": "off", "timeoutInSeconds": "2", "updateInterval": "3"}}
+	if err := r.Init(t.Context(), md); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	if r.UpdateInterval() != 3*time.Second {
+		t.Errorf("UpdateInterval = %s, want 3s", r.UpdateInterval())
 	}
 }

@@ -45,40 +45,36 @@ func New() *Registry { return &Registry{now: time.Now} }
 // Path is the database file, once initialised.
 func (r *Registry) Path() string { return r.path }
 
+// metadata is the registry's metadata, with the keys of Dapr's SQLite
+// name resolution.
+type metadata struct {
+	nameresolution.CommonSettings
+
+	ConnectionString string        `metadata:"connectionString"`
+	TableName        string        `metadata:"tableName"`
+	BusyTimeout      time.Duration `metadata:"busyTimeout"`
+	CleanupInterval  time.Duration `metadata:"cleanupInterval"`
+}
+
 // Init opens (creating if needed) the database file and its table.
 func (r *Registry) Init(ctx context.Context, md components.Metadata) error {
-	common, err := nameresolution.ParseCommon(md, time.Second)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
+	m := metadata{
+		CommonSettings:  nameresolution.DefaultCommon(time.Second),
+		TableName:       nameresolution.DefaultTableName,
+		BusyTimeout:     2 * time.Second,
+		CleanupInterval: time.Hour,
 	}
-	r.common = common
-	conn, ok := md.Property("connectionString")
-	if !ok {
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	errs := []error{err, m.Check(), nameresolution.CheckTableName("tableName", m.TableName)}
+	if m.ConnectionString == "" {
 		errs = append(errs, errors.New("metadata connectionString is required (the database file)"))
-	}
-	r.table = nameresolution.DefaultTableName
-	if t, ok := md.Property("tableName"); ok {
-		if err := nameresolution.CheckTableName("tableName", t); err != nil {
-			errs = append(errs, err)
-		}
-		r.table = t
-	}
-	busy := 2 * time.Second
-	if d, ok, err := md.Duration("busyTimeout"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		busy = d
-	}
-	cleanup := time.Hour
-	if d, ok, err := md.Duration("cleanupInterval"); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		cleanup = d
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: %w", Type, err)
 	}
+	r.common, r.table = m.CommonSettings, m.TableName
+	conn, busy, cleanup := m.ConnectionString, m.BusyTimeout, m.CleanupInterval
 	path := strings.TrimPrefix(conn, "file:")
 	path, _, _ = strings.Cut(path, "?")
 	if path == "" || path == ":memory:" {
