@@ -1,12 +1,17 @@
 package components
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cove-env/cove/internal/textmatch"
 )
 
 // Metadata is what a component receives at Init: its identity and its
@@ -58,6 +63,16 @@ func (m Metadata) Duration(names ...string) (d time.Duration, ok bool, err error
 	return d, true, nil
 }
 
+// Component is what every component implements, whatever its kind: the
+// hosts initialise and close every kind the same way and reach the kind's
+// own interface through a type assertion (state.Store, secretstores.Store).
+type Component interface {
+	// Init prepares the component with its metadata; its errors name the
+	// metadata item or address at fault.
+	Init(ctx context.Context, md Metadata) error
+	Close() error
+}
+
 // Info describes one registered component type.
 type Info struct {
 	// Type is the Dapr type, "<kind>.<name>", e.g. "state.sqlite".
@@ -74,38 +89,75 @@ func (i Info) Kind() string {
 	return k
 }
 
+// Kind is a kind of component the hosts load from component files (state
+// stores, secret stores, ...). Its interface package registers it; each
+// type of the kind is then checked against it when it registers.
+type Kind struct {
+	// Name is the first part of the kind's types ("state").
+	Name string
+	// Implements reports whether an instance implements the kind's
+	// interface.
+	Implements func(v any) bool
+}
+
+// ErrNotSupported marks a component type Dapr has that cove does not run
+// yet: a real environment may hold it, so ignoreErrors lets it be skipped.
+var ErrNotSupported = errors.New("not supported yet by cove")
+
 var (
 	mu       sync.RWMutex
 	registry = map[string]Info{}
+	kinds    = map[string]Kind{}
 )
 
+// RegisterKind makes a kind loadable from component files. It panics on a
+// duplicate: a programming error found at startup.
+func RegisterKind(k Kind) {
+	if k.Name == "" || k.Implements == nil {
+		panic(fmt.Sprintf("components: bad kind registration %q", k.Name))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := kinds[k.Name]; dup {
+		panic(fmt.Sprintf("components: kind %q registered twice", k.Name))
+	}
+	kinds[k.Name] = k
+}
+
 // Register adds a component type. It panics on a duplicate or malformed
-// registration: both are programming errors found at startup.
+// registration, or a type that does not implement Component or its kind's
+// interface: all are programming errors found at startup. A kind's
+// interface package registers the kind before its types register, as the
+// types import it.
 func Register(info Info) {
 	if !strings.Contains(info.Type, ".") || info.New == nil {
 		panic(fmt.Sprintf("components: bad registration %q", info.Type))
 	}
+	v := info.New()
+	if _, ok := v.(Component); !ok {
+		panic(fmt.Sprintf("components: %q does not implement components.Component", info.Type))
+	}
 	mu.Lock()
 	defer mu.Unlock()
+	if k, ok := kinds[info.Kind()]; ok && !k.Implements(v) {
+		panic(fmt.Sprintf("components: %q does not implement the %s interface", info.Type, k.Name))
+	}
 	if _, dup := registry[info.Type]; dup {
 		panic(fmt.Sprintf("components: %q registered twice", info.Type))
 	}
 	registry[info.Type] = info
 }
 
-// Lookup finds a registered type and checks the version. Its errors list
-// what is available so a user can fix the component file.
+// Lookup finds a registered type and checks the version. Its errors tell a
+// Dapr type cove does not run yet (wrapping ErrNotSupported) from a type
+// nobody knows (with the likely intended one), and list what is available,
+// so a user can fix the component file.
 func Lookup(typ, version string) (Info, error) {
 	mu.RLock()
 	info, ok := registry[typ]
 	mu.RUnlock()
 	if !ok {
-		kind, _, _ := strings.Cut(typ, ".")
-		known := Types(kind)
-		if len(known) == 0 {
-			return Info{}, fmt.Errorf("unknown component type %q", typ)
-		}
-		return Info{}, fmt.Errorf("unknown component type %q; known %s types: %s", typ, kind, strings.Join(known, ", "))
+		return Info{}, unknownType(typ)
 	}
 	versions := info.Versions
 	if len(versions) == 0 {
@@ -118,6 +170,49 @@ func Lookup(typ, version string) (Info, error) {
 		return Info{}, fmt.Errorf("component type %q has no version %q; use one of: %s", typ, version, strings.Join(versions, ", "))
 	}
 	return info, nil
+}
+
+// LookupComponent is Lookup for a type loaded from a component file: its
+// kind must be one the hosts load (see RegisterKind).
+func LookupComponent(typ, version string) (Info, error) {
+	info, err := Lookup(typ, version)
+	if err != nil {
+		return Info{}, err
+	}
+	mu.RLock()
+	_, ok := kinds[info.Kind()]
+	mu.RUnlock()
+	if !ok {
+		return Info{}, fmt.Errorf("component type %q is %w as a component file: cove loads %s components from component files (%s components are chosen elsewhere, e.g. a Configuration's spec.nameResolution)",
+			typ, ErrNotSupported, strings.Join(Kinds(), ", "), info.Kind())
+	}
+	return info, nil
+}
+
+// unknownType explains a type that is not registered.
+func unknownType(typ string) error {
+	kind, _, _ := strings.Cut(typ, ".")
+	known := Types(kind)
+	if IsDaprType(typ) {
+		if len(known) == 0 {
+			return fmt.Errorf("component type %q is %w: cove runs no %s components yet", typ, ErrNotSupported, kind)
+		}
+		return fmt.Errorf("component type %q is %w; the %s types it runs are: %s", typ, ErrNotSupported, kind, strings.Join(known, ", "))
+	}
+	if s := textmatch.Closest(typ, append(Types(""), daprTypes...)); s != "" {
+		return fmt.Errorf("unknown component type %q; did you mean %q?", typ, s)
+	}
+	if len(known) == 0 {
+		return fmt.Errorf("unknown component type %q", typ)
+	}
+	return fmt.Errorf("unknown component type %q; known %s types: %s", typ, kind, strings.Join(known, ", "))
+}
+
+// Kinds lists the kinds loaded from component files, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Sorted(maps.Keys(kinds))
 }
 
 // Types lists the registered types of one kind ("state"), or of all kinds
@@ -133,4 +228,9 @@ func Types(kind string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// KindOf is the Kind name whose interface is T.
+func KindOf[T any](name string) Kind {
+	return Kind{Name: name, Implements: func(v any) bool { _, ok := v.(T); return ok }}
 }

@@ -7,6 +7,12 @@ import (
 	"github.com/cove-env/cove/internal/components"
 )
 
+// Kind is the component kind of secret stores. They load before every
+// other component, so the others' secretKeyRefs can read them.
+const Kind = "secretstores"
+
+func init() { components.RegisterKind(components.KindOf[Store](Kind)) }
+
 // ErrNotFound is what a store wraps when the named secret does not exist,
 // so callers tell a missing secret from a failing store with errors.Is.
 var ErrNotFound = errors.New("secret not found")

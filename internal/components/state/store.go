@@ -17,6 +17,11 @@ import (
 	"github.com/cove-env/cove/internal/components"
 )
 
+// Kind is the component kind of state stores.
+const Kind = "state"
+
+func init() { components.RegisterKind(components.KindOf[Store](Kind)) }
+
 // Feature is a capability a store advertises; the names are Dapr's, as
 // reported by the metadata API.
 type Feature string
