@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/standalone"
 )
 
@@ -175,7 +176,7 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q: use debug, info, warn, error, fatal or panic", f.logLevel))
 	}
-	o.MaxRequestBodySize = 4 << 20
+	o.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
 	if f.maxRequestSizeMB > 0 {
 		o.MaxRequestBodySize = int64(f.maxRequestSizeMB) << 20
 	}
@@ -186,7 +187,7 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 		}
 		o.MaxRequestBodySize = n
 	}
-	o.MaxHeaderBytes = 4 << 10
+	o.MaxHeaderBytes = sidecar.DefaultMaxHeaderBytes
 	if f.readBufferSizeKB > 0 {
 		o.MaxHeaderBytes = f.readBufferSizeKB << 10
 	}

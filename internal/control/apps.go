@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
@@ -17,8 +16,7 @@ import (
 	"sync"
 	"time"
 
-	blockstate "github.com/cove-env/cove/internal/blocks/state"
-	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -39,10 +37,9 @@ type appRuntime struct {
 	// ports the container declares (ingress targetPort, Dapr appPort);
 	// in process mode both map to the replica's PORT.
 	containerPorts []int
-	state          *blockstate.Service
-	// metrics records its sidecars' calls; nil when its Dapr
-	// Configuration turns metrics off.
-	metrics *metrics.Sidecar
+	// dapr is the app's building blocks and what its sidecars are
+	// configured from; nil without Dapr.
+	dapr *daprapp.Runtime
 	// mode is activeRevisionsMode, traffic the ingress traffic and
 	// targetLabel the label new revisions take in Labels mode, as last
 	// applied.
@@ -190,24 +187,12 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 		if p := cfg.Dapr.AppPort; p != 0 {
 			a.containerPorts = append(a.containerPorts, p)
 		}
-		if dc := entry.DaprConfig; e.metrics != nil && dc.MetricsEnabled() {
-			m, err := e.metrics.Sidecar(a.daprAppID, resources.MetricOptions(dc))
-			if err != nil {
-				return nil, fmt.Errorf("app %s: Dapr Configuration %s: %w", app.Name, dc.File, err)
-			}
-			a.metrics = m
+		da, err := e.daprApp(entry)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", app.Name, err)
 		}
-	}
-	if a.daprAppID != "" {
-		// Component policies are the app's own, as each daprd's are: its
-		// breakers count only its calls.
-		a.state = blockstate.NewWithOptions(a.daprAppID, blockstate.Options{
-			Outbound: resources.NewResiliency(e.spec.Resiliency, e.log).StateStoreOutbound(a.daprAppID),
-		})
-		for _, lc := range e.comps.stateStores(a.daprAppID) {
-			if err := a.state.Add(lc.md, lc.store); err != nil {
-				return nil, fmt.Errorf("app %s: state store %s: %w", app.Name, lc.entry.Name, err)
-			}
+		if a.dapr, err = daprapp.New(da); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil
@@ -407,37 +392,20 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 			return fmt.Errorf("sidecar gRPC listener for %s: %w", r.name, err)
 		}
 		r.daprGRPCPort = gln.Addr().(*net.TCPAddr).Port
-		d := a.entry.App.Properties.Configuration.Dapr
-		cfg := sidecar.Config{
-			AppID:        a.daprAppID,
+		cfg := a.dapr.SidecarConfig(daprapp.Sidecar{
 			AppAddr:      appAddr,
-			AppProtocol:  e.appProtocol(a),
 			HTTPListener: ln,
 			GRPCListener: gln,
 			Invoker:      e.invoker,
 			// The sidecar logs into the replica's own log at the app's
-			// dapr.logLevel, as ACA shows daprd's lines beside the app's.
-			Logger: e.replicaLog(r.name, "dapr", daprLogLevel(d.LogLevel)),
-			// ACA's dapr settings are in MB and KB; Dapr's defaults
-			// (4 MB bodies, 4 KB headers) apply when they are unset.
-			MaxRequestBodySize: int64(cmp.Or(d.HTTPMaxRequestSize, 4)) << 20,
-			MaxHeaderBytes:     cmp.Or(d.HTTPReadBufferSize, 4) << 10,
-			RuntimeVersion:     Version,
-			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
-			APIToken:      envValue(rev.env, "DAPR_API_TOKEN"),
-			TraceSampling: traceSampling(a.entry.DaprConfig),
-			APILogging:    apiLogging(d.EnableAPILogging, a.entry.DaprConfig),
-			// API calls are logged at info whatever dapr.logLevel says,
-			// as daprd logs them.
+			// dapr.logLevel, as ACA shows daprd's lines beside the app's;
+			// API calls at info whatever dapr.logLevel says, as daprd
+			// logs them.
+			Logger:    e.replicaLog(r.name, "dapr", daprLogLevel(a.entry.App.Properties.Configuration.Dapr.LogLevel)),
 			APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
-			Metrics:   a.metrics,
-		}
-		if a.state != nil {
-			cfg.State = a.state
-		}
-		if sec := e.comps.secretsBlock(a.daprAppID, a.entry.DaprConfig, e.log); sec != nil {
-			cfg.Secrets = sec
-		}
+			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
+			APIToken: envValue(rev.env, "DAPR_API_TOKEN"),
+		})
 		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
 		// app keeps running, as an app whose daprd exited would.
 		cfg.OnShutdown = func() {
@@ -498,6 +466,39 @@ func (e *Env) appProtocol(a *appRuntime) string {
 		return d.AppProtocol
 	}
 	return "http"
+}
+
+// daprApp is what an app's sidecars share, from its ACA dapr settings and
+// its Dapr Configuration.
+func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
+	d := entry.App.Properties.Configuration.Dapr
+	da := daprapp.App{
+		AppID:      entry.App.DaprAppID(),
+		Protocol:   d.AppProtocol,
+		Config:     entry.DaprConfig,
+		Components: e.comps,
+		// Component policies are the app's own, as each daprd's are: its
+		// breakers count only its calls.
+		Resiliency: resources.NewResiliency(e.spec.Resiliency, e.log),
+		// ACA's dapr settings are in MB and KB; zero is Dapr's default.
+		MaxRequestBodySize: int64(d.HTTPMaxRequestSize) << 20,
+		MaxHeaderBytes:     d.HTTPReadBufferSize << 10,
+		RuntimeVersion:     Version,
+		Logger:             e.log,
+	}
+	// A false dapr.enableApiLogging cannot be told from an absent one, so
+	// only true overrides the Configuration's default.
+	if d.EnableAPILogging {
+		da.APILogging = &d.EnableAPILogging
+	}
+	if dc := entry.DaprConfig; e.metrics != nil && dc.MetricsEnabled() {
+		m, err := e.metrics.Sidecar(da.AppID, resources.MetricOptions(dc))
+		if err != nil {
+			return daprapp.App{}, fmt.Errorf("Dapr Configuration %s: %w", dc.File, err)
+		}
+		da.Metrics = m
+	}
+	return da, nil
 }
 
 // remapProbes points probes at the replica's PORT when they name one of

@@ -23,6 +23,7 @@ import (
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/hosts"
 	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -126,7 +127,7 @@ type Env struct {
 	routes  routing.Source
 	sup     *supervisor.Supervisor
 	invoker *invoke.Invoker
-	comps   *componentSet
+	comps   *resources.Set
 	// metrics are the sidecars' metric families, in metricsReg with the
 	// process's own (GET /metrics on the management socket).
 	metrics    *metrics.Dapr
@@ -456,8 +457,8 @@ func (e *Env) stop() error {
 		}
 	}
 	for _, a := range e.apps {
-		if a.state != nil {
-			_ = a.state.Close()
+		if a.dapr != nil {
+			_ = a.dapr.Close()
 		}
 	}
 	if e.invoker != nil {
@@ -473,13 +474,13 @@ func (e *Env) stop() error {
 // Dapr apps in bytes (Dapr's default 4 MB when unset): the invoker's gRPC
 // message limit, which one invoker shares across apps.
 func maxDaprRequestSize(env *spec.Environment) int {
-	mb := 4
+	size := sidecar.DefaultMaxRequestBodySize
 	for _, entry := range env.Apps {
 		if d := entry.App.Properties.Configuration.Dapr; d != nil && d.Enabled {
-			mb = max(mb, d.HTTPMaxRequestSize)
+			size = max(size, d.HTTPMaxRequestSize<<20)
 		}
 	}
-	return mb << 20
+	return size
 }
 
 func (e *Env) stopGrace() time.Duration {
@@ -758,7 +759,7 @@ func (e *Env) Status() Status {
 		}
 	}
 	if comps != nil {
-		st.Components = comps.Status()
+		st.Components = componentStatus(comps)
 	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st

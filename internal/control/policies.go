@@ -7,7 +7,6 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/resiliency"
 	"github.com/cove-env/cove/internal/resources"
-	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -61,20 +60,6 @@ func (p *envPolicies) App(appID string) *invoke.AppSettings { return p.apps[appI
 // pair so its breaker lives on.
 func (p *envPolicies) Resiliency(caller, target string) *resiliency.Policy {
 	return p.res.Policy(caller, target)
-}
-
-// traceSampling is an app's spec.tracing.samplingRate, nil when unset.
-func traceSampling(c *spec.DaprConfiguration) *float64 { return resources.TraceSampling(c) }
-
-// apiLogging applies ACA's dapr.enableApiLogging over the app's Dapr
-// Configuration. A false there cannot be told from an absent field, so
-// only true overrides the Configuration's default.
-func apiLogging(enable bool, c *spec.DaprConfiguration) sidecar.APILogging {
-	var own *bool
-	if enable {
-		own = &enable
-	}
-	return sidecar.APILogging(resources.APILogging(c, own))
 }
 
 // daprLogLevel is the level of ACA's dapr.logLevel, which validation keeps

@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cove-env/cove/internal/components"
-	"github.com/cove-env/cove/internal/components/state/inmemory"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/spec"
 )
@@ -70,21 +68,6 @@ func TestInitTimeout(t *testing.T) {
 				t.Errorf("InitTimeout(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestLoadStore(t *testing.T) {
-	c := &spec.Component{Type: inmemory.Type, Version: "v1", Metadata: []spec.MetadataItem{{Name: "keyPrefix", Value: "none"}}}
-	st, err := resources.LoadStore(t.Context(), c, components.Metadata{Name: "cache", AppID: "orders", BaseDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = resources.CloseStores([]resources.Store{st}) })
-	if st.Metadata.Name != "cache" || st.Metadata.Type != inmemory.Type || st.Metadata.AppID != "orders" || st.Metadata.Properties["keyPrefix"] != "none" {
-		t.Errorf("metadata = %+v, want the caller's name and app id with the component's type and properties", st.Metadata)
-	}
-	if _, err := resources.LoadStore(t.Context(), &spec.Component{Type: "state.nope", Version: "v1"}, components.Metadata{Name: "x"}); err == nil {
-		t.Error("an unregistered type loaded")
 	}
 }
 

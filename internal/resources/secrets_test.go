@@ -8,9 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/secretstores"
 	"github.com/cove-env/cove/internal/components/secretstores/local/file"
-	"github.com/cove-env/cove/internal/components/state/inmemory"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/spec"
 )
@@ -18,22 +17,28 @@ import (
 // vault loads a real local.file secret store, multi-valued.
 func vault(t *testing.T) resources.SecretStores {
 	t.Helper()
+	set, err := resources.Load(t.Context(), []*spec.Component{vaultSpec(t)}, resources.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = set.Close() })
+	stores := resources.SecretStores{}
+	for _, st := range resources.Of[secretstores.Store](set, "") {
+		stores[st.Metadata.Name] = st.Instance
+	}
+	return stores
+}
+
+// vaultSpec is a local.file secret store "vault" over a new file.
+func vaultSpec(t *testing.T) *spec.Component {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "secrets.json")
 	if err := os.WriteFile(p, []byte(`{"redis": {"password": "r-pw", "user": "r-user"}, "token": "t-1"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &spec.Component{Name: "vault", Type: file.Type, Version: "v1", Format: spec.FormatDapr, Metadata: []spec.MetadataItem{
+	return &spec.Component{Name: "vault", Type: file.Type, Version: "v1", Format: spec.FormatDapr, Metadata: []spec.MetadataItem{
 		{Name: "secretsFile", Value: p}, {Name: "multiValued", Value: "true"},
 	}}
-	if err := resources.CheckType(c); err != nil {
-		t.Fatal(err)
-	}
-	st, err := resources.LoadSecretStore(t.Context(), c, components.Metadata{Name: "vault"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = resources.CloseSecretStores([]resources.SecretStore{st}) })
-	return resources.SecretStores{"vault": st.Store}
 }
 
 func TestResolveMetadataFromSecretStore(t *testing.T) {
@@ -80,38 +85,6 @@ func TestResolveMetadataFromSecretStore(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("properties (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestLoadStoreWithSecrets(t *testing.T) {
-	c := &spec.Component{Type: inmemory.Type, Version: "v1", Format: spec.FormatDapr, SecretStore: "vault",
-		Metadata: []spec.MetadataItem{{Name: "keyPrefix", SecretRef: "token"}}}
-	st, err := resources.LoadStoreWithSecrets(t.Context(), c, components.Metadata{Name: "cache"}, vault(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Store.Close()
-	if diff := cmp.Diff(map[string]string{"keyPrefix": "t-1"}, st.Metadata.Properties); diff != "" {
-		t.Errorf("properties (-want +got):\n%s", diff)
-	}
-}
-
-func TestCheckType(t *testing.T) {
-	tests := []struct {
-		name, typ, wantErr string
-	}{
-		{"state store", inmemory.Type, ""},
-		{"secret store", file.Type, ""},
-		{"unknown secret store", "secretstores.azure.keyvault", "unknown component type"},
-		{"unsupported kind", "pubsub.redis", "unknown component type"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := resources.CheckType(&spec.Component{Type: tt.typ, Version: "v1"})
-			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("CheckType(%s) = %v; want %q", tt.typ, err, tt.wantErr)
 			}
 		})
 	}

@@ -39,11 +39,22 @@ type Invoker interface {
 	Invoke(ctx context.Context, req *invoke.Request) (*invoke.Response, error)
 }
 
+// Dapr's defaults, which cove's hosts apply where the app, its flags or
+// its ACA settings say nothing.
+const (
+	// DefaultNamespace is daprd's namespace without NAMESPACE.
+	DefaultNamespace = "default"
+	// DefaultMaxRequestBodySize is daprd's --max-body-size, 4 MiB.
+	DefaultMaxRequestBodySize = 4 << 20
+	// DefaultMaxHeaderBytes is daprd's --read-buffer-size, 4 KiB.
+	DefaultMaxHeaderBytes = 4 << 10
+)
+
 // Config describes one sidecar.
 type Config struct {
 	// AppID is the Dapr app id (required).
 	AppID string
-	// Namespace defaults to "default".
+	// Namespace defaults to DefaultNamespace.
 	Namespace string
 	// AppAddr is host:port of the app, "" when the app has no port.
 	AppAddr string
@@ -137,10 +148,10 @@ func New(cfg Config) (*Sidecar, error) {
 		cfg.Invoker = nil // a typed nil would pass the nil check and crash
 	}
 	if cfg.Namespace == "" {
-		cfg.Namespace = "default"
+		cfg.Namespace = DefaultNamespace
 	}
 	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = 4 << 10
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -397,6 +397,24 @@ func (p *componentParse) dapr(root *yaml.Node, name string) {
 	p.comp = c
 }
 
+// check reports why the component cannot run, when check says so and the
+// parse found nothing wrong with its type already (see
+// Options.CheckComponent).
+func (p *componentParse) check(check func(*Component) error) {
+	c := p.comp
+	if check == nil || c.Type == "" || slices.ContainsFunc(p.d.probs, func(pr Problem) bool { return pr.Path == c.TypeField }) {
+		return
+	}
+	err := check(c)
+	switch {
+	case err == nil:
+	case c.IgnoreErrors:
+		p.d.warnf(c.TypeField, "%v; it is skipped, as ignoreErrors is true", err)
+	default:
+		p.d.errorf(c.TypeField, "%v", err)
+	}
+}
+
 // validate checks what both formats share.
 func (p *componentParse) validate() {
 	c, d := p.comp, p.d

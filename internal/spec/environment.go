@@ -167,7 +167,21 @@ const commandExample = `cove runs apps as local processes (it has no container r
 // Load reads the environment file and every file it references, validates
 // everything, and returns the environment, or an error of type Problems
 // listing every problem (errors only; warnings are on the Environment).
-func Load(path string) (*Environment, error) {
+func Load(path string) (*Environment, error) { return LoadWith(path, Options{}) }
+
+// Options add checks only the caller can make to a parse, so that their
+// problems come in the same pass as every other.
+type Options struct {
+	// CheckComponent, when set, says why a component's type cannot run
+	// (not registered, a kind not run yet), nil when it can. Its error is
+	// reported at the component's type: as an error, or as a warning when
+	// the component says ignoreErrors (it is then skipped at start, as
+	// daprd skips a component that fails).
+	CheckComponent func(*Component) error
+}
+
+// LoadWith is Load with the caller's checks.
+func LoadWith(path string, opts Options) (*Environment, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, Problems{{File: path, Message: fmt.Sprintf("cannot resolve the path: %v", err)}}
@@ -176,7 +190,7 @@ func Load(path string) (*Environment, error) {
 	if err != nil {
 		return nil, Problems{{File: path, Message: "cannot read the environment file: " + readError(err)}}
 	}
-	l := &loader{path: path, base: filepath.Dir(path), env: &Environment{File: abs, Given: path, Dir: filepath.Dir(abs)}}
+	l := &loader{path: path, base: filepath.Dir(path), env: &Environment{File: abs, Given: path, Dir: filepath.Dir(abs)}, opts: opts}
 	l.load(data)
 	var all Problems
 	for _, d := range l.decoders {
@@ -196,6 +210,7 @@ func Load(path string) (*Environment, error) {
 // loader holds the state of one Load.
 type loader struct {
 	path, base string // the environment file and its directory, as given
+	opts       Options
 	env        *Environment
 	d          *decoder   // the environment file's
 	decoders   []*decoder // every file's, in report order
@@ -444,6 +459,7 @@ func (l *loader) component(cp string, f *componentEntry) {
 	if p.comp == nil {
 		return
 	}
+	p.check(l.opts.CheckComponent)
 	if p.comp.Format == FormatACA && f.Name == "" {
 		d.errorf(cp+".name", "required: the component's name (an ACA component file has none; ACA takes it from --dapr-component-name)")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
+	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -61,7 +62,8 @@ type Options struct {
 	ResourcesPaths []string
 	// ConfigPath is a Dapr Configuration file, "" for none.
 	ConfigPath string
-	// Namespace defaults to "default" (daprd reads NAMESPACE).
+	// Namespace defaults to sidecar.DefaultNamespace (daprd reads
+	// NAMESPACE).
 	Namespace string
 	// MaxRequestBodySize bounds request bodies; 0 is Dapr's 4 MiB.
 	MaxRequestBodySize int64
@@ -117,8 +119,7 @@ type Sidecar struct {
 	peer     *sidecar.PeerServer
 	invoker  *invoke.Invoker
 	registry nameresolution.Registry
-	stores   []resources.Store
-	secrets  []resources.SecretStore
+	comps    *resources.Set
 	reg      nameresolution.Registration
 	prof     *auxServer
 	// metricsSrv serves /metrics when Options.Metrics is set.
@@ -145,7 +146,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		return nil, errors.New("a CA directory is required")
 	}
 	if opts.Namespace == "" {
-		opts.Namespace = "default"
+		opts.Namespace = sidecar.DefaultNamespace
 	}
 	if opts.AppChannelAddress == "" {
 		opts.AppChannelAddress = "127.0.0.1"
@@ -154,10 +155,10 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		opts.AppProtocol = invoke.ProtocolHTTP
 	}
 	if opts.MaxRequestBodySize == 0 {
-		opts.MaxRequestBodySize = 4 << 20
+		opts.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
 	}
 	if opts.MaxHeaderBytes == 0 {
-		opts.MaxHeaderBytes = 4 << 10
+		opts.MaxHeaderBytes = sidecar.DefaultMaxHeaderBytes
 	}
 	if opts.BaseDir == "" {
 		if opts.BaseDir, err = os.Getwd(); err != nil {
@@ -198,15 +199,18 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	for _, why := range res.Skipped {
 		log.Info("resource skipped", slog.String("reason", why))
 	}
-	if s.stores, s.secrets, err = initComponents(ctx, res.Components, opts.AppID, opts.BaseDir, log); err != nil {
-		return nil, err
-	}
-	secretsAPI, err := secretsService(opts.AppID, s.secrets, cfg.Spec, log)
-	if err != nil {
+	if s.comps, err = resources.Load(ctx, res.Components, resources.Options{
+		AppID: opts.AppID, BaseDir: opts.BaseDir, Logger: log, Loaded: logLoaded(log),
+	}); err != nil {
 		return nil, err
 	}
 	policies := resources.NewResiliency(res.Resiliency, log)
-	state, err := stateService(opts.AppID, opts.Namespace, s.stores, policies, log)
+	app, err := daprapp.New(daprapp.App{
+		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
+		Components: s.comps, Resiliency: policies,
+		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
+		RuntimeVersion: opts.RuntimeVersion, Logger: log,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -280,25 +284,15 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
 
-	scfg := sidecar.Config{
-		AppID:              opts.AppID,
-		Namespace:          opts.Namespace,
-		AppAddr:            appAddr,
-		AppProtocol:        opts.AppProtocol,
-		HTTPListener:       httpLn,
-		GRPCListener:       grpcLn,
-		State:              state,
-		Secrets:            secretsAPI,
-		Invoker:            s.invoker,
-		Logger:             log,
-		OnShutdown:         func() { s.shutOnce.Do(func() { close(s.shutdown) }) },
-		RuntimeVersion:     opts.RuntimeVersion,
-		MaxHeaderBytes:     opts.MaxHeaderBytes,
-		MaxRequestBodySize: opts.MaxRequestBodySize,
-		APIToken:           opts.APIToken,
-		TraceSampling:      resources.TraceSampling(cfg.Spec),
-		APILogging:         sidecar.APILogging(resources.APILogging(cfg.Spec, opts.APILogging)),
-	}
+	scfg := app.SidecarConfig(daprapp.Sidecar{
+		AppAddr:      appAddr,
+		HTTPListener: httpLn,
+		GRPCListener: grpcLn,
+		Invoker:      s.invoker,
+		Logger:       log,
+		OnShutdown:   func() { s.shutOnce.Do(func() { close(s.shutdown) }) },
+		APIToken:     opts.APIToken,
+	})
 	closeListeners := func() {
 		_ = httpLn.Close()
 		if grpcLn != nil {
@@ -367,6 +361,16 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	log.Info("sidecar ready", slog.String("http", s.httpAddr), slog.String("grpc", s.grpcAddr),
 		slog.String("internal", s.reg.Address), slog.String("trustDomain", trustDomain), slog.String("namespace", opts.Namespace))
 	return s, nil
+}
+
+// logLoaded logs each component that loaded; resources.Load warns about
+// those it skips.
+func logLoaded(log *slog.Logger) func(*resources.Component) {
+	return func(c *resources.Component) {
+		if c.Err == nil {
+			log.Info("component loaded", slog.String("component", c.Spec.Name), slog.String("type", c.Spec.Type), slog.String("version", c.Spec.Version))
+		}
+	}
 }
 
 // openRegistry initialises the configured name resolution, or the default
@@ -458,10 +462,7 @@ func (s *Sidecar) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-		if err := resources.CloseStores(s.stores); err != nil {
-			errs = append(errs, err)
-		}
-		if err := resources.CloseSecretStores(s.secrets); err != nil {
+		if err := s.comps.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		s.closeErr = errors.Join(errs...)

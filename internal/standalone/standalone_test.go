@@ -419,7 +419,8 @@ func TestConfigurationErrors(t *testing.T) {
 		{"not a configuration", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: c\n", "config.yaml:2:1: kind: this file holds a Dapr Component, not a Configuration"},
 		{"unknown field named with its line", head + "  tracing:\n    samplingRat: 1\n", "config.yaml:7:5: spec.tracing.samplingRat: unknown field"},
 		{"no component", head + "  nameResolution:\n    configuration: {}\n", "component is required"},
-		{"unknown component", head + "  nameResolution:\n    component: mdns\n", `unknown component type "nameresolution.mdns"`},
+		{"component cove does not run", head + "  nameResolution:\n    component: mdns\n", `component type "nameresolution.mdns" is not supported yet by cove`},
+		{"unknown component", head + "  nameResolution:\n    component: sqlit\n", `unknown component type "nameresolution.sqlit"; did you mean "nameresolution.sqlite"?`},
 		{"bad registry metadata", head + "  nameResolution:\n    component: sqlite\n    configuration:\n      updateInterval: soon\n", "updateInterval"},
 	}
 	for _, tc := range tests {

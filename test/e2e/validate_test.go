@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/cove-env/cove/test/internal/testenv"
@@ -41,4 +44,69 @@ func TestValidateExample(t *testing.T) {
 			t.Errorf("cove validate %s: %v\n%s", f, err, out)
 		}
 	}
+}
+
+// TestComponentKindsNotRunYet checks that `cove validate` and `cove up`
+// agree on component types cove does not run yet: without ignoreErrors
+// they are errors, with file and line, reported in the same pass as a typo
+// in a type (named with the likely intended one) and a mistake in an app;
+// with ignoreErrors they are warnings, and the environment starts without
+// them.
+func TestComponentKindsNotRunYet(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n"
+	write("app.yaml", app+"    revisionSufix: x\n")
+	write("pubsub.yaml", "componentType: pubsub.redis\nversion: v1\nmetadata:\n  - {name: redisHost, value: \"localhost:6379\"}\n")
+	write("cron.yaml", "componentType: bindings.cron\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: schedule, value: \"@every 1m\"}\n")
+	write("store.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.in-memroy\n  version: v1\n")
+	write("cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: pubsub, file: pubsub.yaml}\n  - {name: cron, file: cron.yaml}\n  - {name: store, file: store.yaml}\n")
+	file := filepath.Join(dir, "cove.yaml")
+
+	out, err := exec.Command(coveBin, "validate", "-f", file).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("cove validate: %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		`app\.yaml:7:\d+: properties\.template\.revisionSufix: unknown field; did you mean "revisionSuffix"`,
+		`pubsub\.yaml:1:\d+: componentType: component type "pubsub\.redis" is not supported yet by cove.*with ignoreErrors: true it is skipped`,
+		`store\.yaml:6:\d+: spec\.type: unknown component type "state\.in-memroy"; did you mean "state\.in-memory"\?`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("output lacks a line matching %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "cron") {
+		t.Errorf("the component with ignoreErrors is reported as an error:\n%s", out)
+	}
+
+	write("app.yaml", app)
+	write("pubsub.yaml", "componentType: pubsub.redis\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: redisHost, value: \"localhost:6379\"}\n")
+	write("store.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.in-memory\n  version: v1\n")
+	out, err = exec.Command(coveBin, "validate", "-f", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cove validate: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`pubsub\.yaml:1:\d+: componentType: warning: component type "pubsub\.redis" is not supported yet by cove.*; it is skipped, as ignoreErrors is true`,
+		`cron\.yaml:1:\d+: componentType: warning: component type "bindings\.cron" is not supported yet by cove`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("output lacks a line matching %s:\n%s", want, out)
+		}
+	}
+
+	e := up(t, file)
+	status := map[string]string{}
+	for _, c := range e.status().Components {
+		status[c.Name] = c.Status
+	}
+	if want := map[string]string{"pubsub": "failed", "cron": "failed", "store": "loaded"}; !maps.Equal(status, want) {
+		t.Errorf("components = %v, want %v", status, want)
+	}
+	e.stop()
 }

@@ -1,0 +1,162 @@
+// Package daprapp builds what one Dapr app's sidecars run on, the same way
+// for `cove up` (package control: an app with many replicas, a sidecar
+// each) and `cove sidecar` (package standalone: one sidecar): the app's
+// building blocks over the components in its scope, and each sidecar's
+// configuration with Dapr's defaults. A new building block is wired here
+// once, not in each host.
+//
+// It may import spec, resources, the building blocks, the component
+// interfaces, metrics and the sidecar; it must not import the control
+// plane, the standalone sidecar, the edge, the supervisor or the CLI.
+package daprapp
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
+	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/components/secretstores"
+	cstate "github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/resources"
+	"github.com/cove-env/cove/internal/sidecar"
+	"github.com/cove-env/cove/internal/spec"
+)
+
+// App is what an app's sidecars share, whichever host runs them.
+type App struct {
+	// AppID is the Dapr app id (required).
+	AppID string
+	// Namespace is the app's namespace; "" is sidecar.DefaultNamespace for
+	// the sidecar, and the app id for the state block's keyPrefix
+	// "namespace", as in daprd without NAMESPACE.
+	Namespace string
+	// Protocol is how the sidecars talk to the app; "" is "http".
+	Protocol string
+	// Config is the app's Dapr Configuration; nil for none.
+	Config *spec.DaprConfiguration
+	// Components are the host's loaded components; the blocks take those
+	// in the app's scope. Nil has none.
+	Components *resources.Set
+	// Resiliency holds the policies the app applies to its components.
+	// Nil applies none.
+	Resiliency *resources.Resiliency
+	// MaxRequestBodySize and MaxHeaderBytes bound requests to the Dapr
+	// APIs; zero is Dapr's default (sidecar.DefaultMaxRequestBodySize,
+	// sidecar.DefaultMaxHeaderBytes).
+	MaxRequestBodySize int64
+	MaxHeaderBytes     int
+	// APILogging is the sidecar's own API logging setting (daprd's
+	// --enable-api-logging, ACA's dapr.enableApiLogging); nil leaves it to
+	// the Configuration.
+	APILogging *bool
+	// RuntimeVersion is reported by the metadata API.
+	RuntimeVersion string
+	// Metrics records the sidecars' API calls; nil records nothing.
+	Metrics *metrics.Sidecar
+	// Logger receives the blocks' log lines; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime is an app's building blocks, shared by all its sidecars, and
+// what its sidecars are configured from.
+type Runtime struct {
+	app     App
+	state   *blockstate.Service
+	secrets *blocksecrets.Service
+}
+
+// New builds app's blocks over the components in its scope: a state block
+// (every Dapr app has one, so an unknown store gets Dapr's error) and a
+// secrets block when a secret store is in scope, limited by the
+// Configuration's secrets.scopes.
+func New(app App) (*Runtime, error) {
+	if app.AppID == "" {
+		return nil, fmt.Errorf("daprapp: an app id is required")
+	}
+	log := app.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Runtime{app: app}
+	opts := blockstate.Options{Namespace: app.Namespace, Logger: log}
+	if app.Resiliency != nil {
+		opts.Outbound = app.Resiliency.StateStoreOutbound(app.AppID)
+	}
+	r.state = blockstate.NewWithOptions(app.AppID, opts)
+	for _, st := range resources.Of[cstate.Store](app.Components, app.AppID) {
+		if err := r.state.Add(st.Metadata, st.Instance); err != nil {
+			return nil, fmt.Errorf("app %s: state store %s: %w", app.AppID, st.Metadata.Name, err)
+		}
+	}
+	if stores := resources.Of[secretstores.Store](app.Components, app.AppID); len(stores) > 0 {
+		r.secrets = blocksecrets.New(app.AppID, blocksecrets.Options{Logger: log, Scopes: resources.SecretScopes(app.Config)})
+		for _, st := range stores {
+			if err := r.secrets.Add(st.Metadata, st.Instance); err != nil {
+				return nil, fmt.Errorf("app %s: secret store %s: %w", app.AppID, st.Metadata.Name, err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Close releases what the blocks hold of their own; the components stay
+// open, as their host owns them.
+func (r *Runtime) Close() error { return r.state.Close() }
+
+// Sidecar is what one sidecar of the app has of its own.
+type Sidecar struct {
+	// AppAddr is host:port of the app (replica), "" when it has no port.
+	AppAddr string
+	// HTTPListener and GRPCListener are the Dapr APIs' listeners, opened
+	// by the host; a nil GRPCListener serves no gRPC API.
+	HTTPListener, GRPCListener net.Listener
+	// Invoker calls other apps.
+	Invoker sidecar.Invoker
+	// Logger receives the sidecar's lines, APILogger its API log lines
+	// (default Logger).
+	Logger, APILogger *slog.Logger
+	// APIToken is the app's DAPR_API_TOKEN, "" for none.
+	APIToken string
+	// OnShutdown runs after POST /v1.0/shutdown was answered.
+	OnShutdown func()
+}
+
+// SidecarConfig is the configuration of one sidecar of the app, with
+// Dapr's defaults where the app says nothing.
+func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
+	app := r.app
+	cfg := sidecar.Config{
+		AppID:              app.AppID,
+		Namespace:          app.Namespace,
+		AppAddr:            s.AppAddr,
+		AppProtocol:        app.Protocol,
+		HTTPListener:       s.HTTPListener,
+		GRPCListener:       s.GRPCListener,
+		State:              r.state,
+		Invoker:            s.Invoker,
+		Logger:             s.Logger,
+		OnShutdown:         s.OnShutdown,
+		RuntimeVersion:     app.RuntimeVersion,
+		MaxHeaderBytes:     app.MaxHeaderBytes,
+		MaxRequestBodySize: app.MaxRequestBodySize,
+		APIToken:           s.APIToken,
+		TraceSampling:      resources.TraceSampling(app.Config),
+		APILogging:         sidecar.APILogging(resources.APILogging(app.Config, app.APILogging)),
+		APILogger:          s.APILogger,
+		Metrics:            app.Metrics,
+	}
+	if cfg.AppProtocol == "" {
+		cfg.AppProtocol = "http"
+	}
+	if cfg.MaxRequestBodySize == 0 {
+		cfg.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
+	}
+	if r.secrets != nil {
+		// A nil *Service in the interface would not read as "none".
+		cfg.Secrets = r.secrets
+	}
+	return cfg
+}

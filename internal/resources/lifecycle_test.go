@@ -1,0 +1,161 @@
+package resources_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cove-env/cove/internal/components"
+	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/components/secretstores"
+	"github.com/cove-env/cove/internal/components/secretstores/local/file"
+	cstate "github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/components/state/inmemory"
+	"github.com/cove-env/cove/internal/resources"
+	"github.com/cove-env/cove/internal/spec"
+)
+
+// closeCounter is an in-memory store that counts its Close calls.
+type closeCounter struct {
+	*inmemory.Store
+	closed *atomic.Int32
+}
+
+func (c closeCounter) Close() error { c.closed.Add(1); return c.Store.Close() }
+
+var closes atomic.Int32
+
+const (
+	countingType = "state.resources-test-counting"
+	slowType     = "state.resources-test-slow"
+)
+
+func init() {
+	components.Register(components.Info{Type: countingType, New: func() any { return closeCounter{Store: inmemory.New(), closed: &closes} }})
+	components.Register(components.Info{Type: slowType, New: func() any { return slowStore{Store: inmemory.New()} }})
+}
+
+func TestLoadEveryKindSecretStoresFirst(t *testing.T) {
+	// The state store comes first in the list and reads the vault's
+	// secret: the vault must load before it.
+	cache := &spec.Component{Name: "cache", Type: inmemory.Type, Version: "v1", Format: spec.FormatDapr, SecretStore: "vault",
+		Metadata: []spec.MetadataItem{{Name: "keyPrefix", SecretRef: "token"}}}
+	orders := &spec.Component{Name: "orders", Type: inmemory.Type, Version: "v1", Scopes: []string{"orders"}}
+	var loaded []string
+	set, err := resources.Load(t.Context(), []*spec.Component{cache, orders, vaultSpec(t)}, resources.Options{
+		AppID: "orders", BaseDir: t.TempDir(), Loaded: func(c *resources.Component) { loaded = append(loaded, c.Spec.Name) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if diff := cmp.Diff([]string{"vault", "cache", "orders"}, loaded); diff != "" {
+		t.Errorf("load order (-want +got):\n%s", diff)
+	}
+	stores := resources.Of[cstate.Store](set, "orders")
+	if len(stores) != 2 || stores[0].Metadata.Name != "cache" || stores[1].Metadata.Name != "orders" {
+		t.Fatalf("state stores of orders = %+v, want cache and orders", stores)
+	}
+	md := stores[0].Metadata
+	if md.Type != inmemory.Type || md.AppID != "orders" || md.Properties["keyPrefix"] != "t-1" {
+		t.Errorf("metadata = %+v, want the app id, the type and the secret's value", md)
+	}
+	if got := resources.Of[cstate.Store](set, "billing"); len(got) != 1 || got[0].Metadata.Name != "cache" {
+		t.Errorf("state stores of billing = %+v, want only cache (orders is scoped)", got)
+	}
+	if got := resources.Of[secretstores.Store](set, "orders"); len(got) != 1 || got[0].Metadata.Name != "vault" {
+		t.Errorf("secret stores = %+v, want vault", got)
+	}
+}
+
+func TestLoadSkipsFailuresWithIgnoreErrors(t *testing.T) {
+	pubsub := &spec.Component{Name: "pubsub", Type: "pubsub.redis", Version: "v1", IgnoreErrors: true, File: "pubsub.yaml", TypeLine: 6}
+	bad := &spec.Component{Name: "bad", Type: file.Type, Version: "v1", IgnoreErrors: true,
+		Metadata: []spec.MetadataItem{{Name: "secretsFile", Value: "/nonexistent/secrets.json"}}}
+	cache := &spec.Component{Name: "cache", Type: inmemory.Type, Version: "v1"}
+	set, err := resources.Load(t.Context(), []*spec.Component{pubsub, bad, cache}, resources.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	var status []string
+	for _, c := range set.All() {
+		status = append(status, c.Spec.Name+":"+map[bool]string{true: "failed", false: "loaded"}[c.Err != nil])
+	}
+	if diff := cmp.Diff([]string{"bad:failed", "pubsub:failed", "cache:loaded"}, status); diff != "" {
+		t.Errorf("components (-want +got):\n%s", diff)
+	}
+	if err := set.All()[1].Err; !errors.Is(err, components.ErrNotSupported) {
+		t.Errorf("pubsub.redis failed with %v, want ErrNotSupported", err)
+	}
+	if got := resources.Of[secretstores.Store](set, ""); len(got) != 0 {
+		t.Errorf("secret stores = %+v, want none (bad failed)", got)
+	}
+}
+
+func TestLoadClosesWhatItOpenedOnFailure(t *testing.T) {
+	before := closes.Load()
+	first := &spec.Component{Name: "first", Type: countingType, Version: "v1"}
+	second := &spec.Component{Name: "second", Type: countingType, Version: "v1"}
+	pubsub := &spec.Component{Name: "pubsub", Type: "pubsub.redis", Version: "v1", File: "components/pubsub.yaml", TypeLine: 6}
+	set, err := resources.Load(t.Context(), []*spec.Component{first, second, pubsub}, resources.Options{})
+	if err == nil {
+		set.Close()
+		t.Fatal("a component kind cove does not run loaded without ignoreErrors")
+	}
+	for _, want := range []string{"component pubsub (pubsub.redis) in components/pubsub.yaml:6", "not supported yet by cove"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := closes.Load() - before; n != 2 {
+		t.Errorf("%d components closed, want the 2 opened before the failure", n)
+	}
+}
+
+// slowStore never finishes Init before its context ends.
+type slowStore struct{ *inmemory.Store }
+
+func (slowStore) Init(ctx context.Context, _ components.Metadata) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestLoadStopsAtInitTimeout(t *testing.T) {
+	c := &spec.Component{Name: "slow", Type: slowType, Version: "v1", InitTimeout: "50ms"}
+	_, err := resources.Load(t.Context(), []*spec.Component{c}, resources.Options{})
+	if err == nil || !strings.Contains(err.Error(), "not ready within initTimeout 50ms") {
+		t.Errorf("error = %v, want one naming initTimeout 50ms", err)
+	}
+}
+
+func TestCheckType(t *testing.T) {
+	tests := []struct {
+		name, typ, wantErr string
+		notSupported       bool
+	}{
+		{"state store", inmemory.Type, "", false},
+		{"secret store", file.Type, "", false},
+		{"Dapr secret store cove does not run", "secretstores.azure.keyvault", "not supported yet by cove; the secretstores types it runs are: secretstores.local.env, secretstores.local.file", true},
+		{"Dapr kind cove does not run", "pubsub.redis", `component type "pubsub.redis" is not supported yet by cove: cove runs no pubsub components yet`, true},
+		{"name resolution is no component file", "nameresolution.sqlite", "not supported yet by cove as a component file", true},
+		{"typo", "state.rediss", `unknown component type "state.rediss"; did you mean "state.redis"?`, false},
+		{"typo of a type cove does not run", "pubsub.rabitmq", `did you mean "pubsub.rabbitmq"?`, false},
+		{"nothing close", "state.zzzzzzzzzzzzzz", "unknown component type", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := resources.CheckType(&spec.Component{Type: tt.typ, Version: "v1"})
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("CheckType(%s) = %v; want %q", tt.typ, err, tt.wantErr)
+			}
+			if errors.Is(err, components.ErrNotSupported) != tt.notSupported {
+				t.Errorf("CheckType(%s) = %v; errors.Is(ErrNotSupported) should be %v", tt.typ, err, tt.notSupported)
+			}
+		})
+	}
+}
