@@ -89,7 +89,7 @@ func (c *console) Event(ev control.Event) {
 	case control.EventBuild:
 		switch {
 		case ev.Err != nil:
-			fmt.Fprintf(c.out, "%s build of %s failed: %v\n", bad, ev.App, ev.Err)
+			fmt.Fprintf(c.out, "%s %v\n", bad, ev.Err) // "build of <app> failed (...)"
 		case ev.Message == "done":
 			fmt.Fprintf(c.out, "%s built %s\n", ok, ev.App)
 		default:

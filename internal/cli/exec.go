@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 
@@ -61,11 +62,16 @@ command's exit code is cove's.`,
 			if errors.As(err, &ee) {
 				return exitError{ee.ExitCode()}
 			}
+			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+				// As a shell says it: command not found.
+				fmt.Fprintf(cmd.ErrOrStderr(), "cove: %v\n", err)
+				return exitError{127}
+			}
 			return err
 		},
 	}
 	runningFileFlag(cmd, &file)
-	cmd.Flags().StringVar(&replica, "replica", "", "replica name (see `cove ps`); default: the first ready one")
+	cmd.Flags().StringVar(&replica, "replica", "", "replica name, as cove ps lists them; default: the first ready one")
 	return cmd
 }
 

@@ -39,7 +39,7 @@ the last 1000 lines of each running replica.`,
 		},
 	}
 	runningFileFlag(cmd, &file)
-	cmd.Flags().StringVar(&replica, "replica", "", "only this replica (see `cove ps`)")
+	cmd.Flags().StringVar(&replica, "replica", "", "only this replica, as cove ps lists them")
 	cmd.Flags().IntVar(&tail, "tail", 100, "how many lines")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd

@@ -67,6 +67,10 @@ start yourself. The docs/ directory describes every command and file format.`,
 		SilenceErrors: true,
 		Version:       control.Version,
 	}
+	// --version prints what `cove version` prints; -v is --verbose where a
+	// command has it, never --version.
+	root.SetVersionTemplate(versionLine() + "\n")
+	root.Flags().Bool("version", false, "print cove's version")
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
@@ -121,8 +125,14 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print cove's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "cove %s (Dapr API %s)\n", control.Version, control.DaprAPIVersion)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 			return nil
 		},
 	}
+}
+
+// versionLine is cove's version as `cove version` and `cove --version`
+// print it; control.Version is its one source.
+func versionLine() string {
+	return fmt.Sprintf("cove %s (Dapr API %s)", control.Version, control.DaprAPIVersion)
 }

@@ -80,6 +80,9 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 				Launcher:  launcherArgv(),
 				Registry:  control.RegistryDir(),
 			})
+			if errors.As(err, new(control.ReportedError)) {
+				return exitError{1} // printed as it happened
+			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

@@ -347,6 +347,12 @@ func intOr(v *int, def int) int {
 	return *v
 }
 
+// ReportedError is an error Run has sent as an event already (a failed
+// build, with its output), so that its caller need not print it again.
+type ReportedError struct{ error }
+
+func (e ReportedError) Unwrap() error { return e.error }
+
 // build runs an app's build command (from the entry of the revision
 // about to start), before that revision's replicas start.
 func (e *Env) build(ctx context.Context, app string, entry *spec.AppEntry) error {
@@ -361,7 +367,7 @@ func (e *Env) build(ctx context.Context, app string, entry *spec.AppEntry) error
 	if err := cmd.Run(); err != nil {
 		err = fmt.Errorf("build of %s failed (%s, in %s): %w\n%s", app, entry.Build, entry.Dir, err, strings.TrimSpace(out.String()))
 		e.opts.Events(Event{Kind: EventBuild, App: app, Err: err})
-		return err
+		return ReportedError{err}
 	}
 	e.opts.Events(Event{Kind: EventBuild, App: app, Message: "done"})
 	return nil

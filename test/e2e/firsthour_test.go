@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -98,6 +99,12 @@ func TestCommandsFindTheRunningEnvironment(t *testing.T) {
 			t.Errorf("cove logs web in %s: %v\n%s", dir, err, out)
 		}
 	}
+	// A command that is not there exits 127, as in a shell.
+	out, err := run(elsewhere, "exec", "web", "--", "no-such-command")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 127 || !strings.Contains(out, "no-such-command") {
+		t.Errorf("cove exec of a missing command: %v\n%s\nwant exit status 127 and its name", err, out)
+	}
 	if out, err := run(elsewhere, "down"); err != nil {
 		t.Fatalf("cove down from elsewhere: %v\n%s", err, out)
 	}
@@ -108,5 +115,34 @@ func TestCommandsFindTheRunningEnvironment(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("cove up still runs 30s after cove down")
+	}
+}
+
+// TestFailedBuildIsPrintedOnce checks that cove up reports a failed build,
+// with its output, once, and exits with status 1.
+func TestFailedBuildIsPrintedOnce(t *testing.T) {
+	file := smallEnv(t, "nobuild", smallApp{name: "web", mode: "http"})
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withBuild := strings.Replace(string(b), "    command:", "    build: printf 'compiler %s\\n' 'says no'; exit 2\n    command:", 1)
+	writeFile(t, filepath.Dir(file), "cove.yaml", withBuild)
+	e := start(t, "", file, "up", "-f", file)
+	select {
+	case err := <-e.done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("cove up with a failing build: %v, want exit status 1", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("cove up still runs a minute after its build failed")
+	}
+	out := e.out.String()
+	if n := strings.Count(out, "compiler says no"); n != 1 {
+		t.Errorf("the build's output is printed %d times, want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, "build of web failed"); n != 1 {
+		t.Errorf("the build failure is reported %d times, want once:\n%s", n, out)
 	}
 }
