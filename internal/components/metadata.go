@@ -26,7 +26,7 @@ import (
 // their fields were dst's (Dapr's ",squash"). A field can be a string,
 // bool, integer, float, time.Duration, []string, a pointer to one of them
 // (nil when the key is not set), or implement encoding.TextUnmarshaler;
-// see parseValue for the forms each accepts.
+// setField lists the forms each accepts.
 //
 // err joins one error per bad value, each naming the key, the value and
 // what is accepted, and fields with a bad value keep their default, so a
@@ -42,6 +42,15 @@ func (m Metadata) Decode(dst any) (unknown []string, err error) {
 	fields, err := metadataFields(v.Elem().Type(), nil)
 	if err != nil {
 		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, f := range fields {
+		for _, n := range f.names {
+			if seen[strings.ToLower(n)] {
+				return nil, fmt.Errorf("components: metadata key %q is named by two fields of %T", n, dst)
+			}
+			seen[strings.ToLower(n)] = true
+		}
 	}
 
 	// Dapr refuses two items whose keys differ only in case; without that

@@ -239,6 +239,10 @@ func TestDecodeProgrammingErrors(t *testing.T) {
 		{"empty tag", &struct {
 			A string `metadata:","`
 		}{}, "empty tag"},
+		{"a key named twice", &struct {
+			Common
+			T string `metadata:"TIMEOUT"`
+		}{}, `metadata key "TIMEOUT" is named by two fields`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
