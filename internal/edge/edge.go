@@ -34,7 +34,10 @@ const (
 	// bounds the wait for an app instead.
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// maxHeaderBytes bounds a request's line and headers, blank line
+	// included (net/http's server takes h1.HeaderAllowance more than its
+	// MaxHeaderBytes).
+	maxHeaderBytes = 64 << 10
 	// maxHeaderCount bounds the number of request header fields, as
 	// Envoy's ingress does (100), so many tiny headers cannot stand in for
 	// a few large ones.
@@ -456,7 +459,7 @@ func (e *Edge) Serve(ctx context.Context, ls Listeners) error {
 			Handler:           l.h,
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
+			MaxHeaderBytes:    maxHeaderBytes - h1.HeaderAllowance,
 			BaseContext:       func(net.Listener) context.Context { return base },
 			ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 			Protocols:         new(http.Protocols),

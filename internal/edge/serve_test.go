@@ -232,6 +232,19 @@ func TestAmbiguousLengthRefused(t *testing.T) {
 	}
 }
 
+// dialRaw connects to addr for a raw exchange of at most 10 s, closed when
+// the test ends.
+func dialRaw(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
 // A chunked request body that is malformed gets 400 from the edge; when it
 // breaks within the first maxBufferedBody bytes nothing reaches the app,
 // and past them the app sees the body cut short, never a whole one.
@@ -253,14 +266,9 @@ func TestMalformedChunkedBody(t *testing.T) {
 
 	exchange := func(t *testing.T, body string) string {
 		t.Helper()
-		c, err := net.Dial("tcp", pub.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c, br := dialRaw(t, pub.Addr().String())
 		go io.WriteString(c, "POST / HTTP/1.1\r\nHost: web.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"+body)
-		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		res, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,4 +313,50 @@ func TestMalformedChunkedBody(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
+}
+
+// headBlock is a GET of host whose request line and header block, blank
+// line included, are exactly size bytes.
+func headBlock(host string, size int) string {
+	start := "GET / HTTP/1.1\r\nHost: " + host + "\r\nX-Pad: "
+	return start + strings.Repeat("p", size-len(start)-len("\r\n\r\n")) + "\r\n\r\n"
+}
+
+// The edge reads request headers of up to 64 KiB, request line included,
+// and answers 431 to a byte more, on a new connection and on one that
+// served a request before. (A connection handed to net/http after its
+// first request reads later ones with net/http's limit, up to 4 KiB more.)
+func TestHeaderBytesLimit(t *testing.T) {
+	src := &routing.Source{}
+	src.Store(routing.NewTable([]*routing.App{external("web", replica(t, "web", "web-a", nil))}))
+	pub := listen(t)
+	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
+
+	status := func(t *testing.T, first string, size int) int {
+		t.Helper()
+		c, br := dialRaw(t, pub.Addr().String())
+		if first != "" {
+			io.WriteString(c, first)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		io.WriteString(c, headBlock("web.localhost", size))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, first := range []string{"", headBlock("web.localhost", 100)} {
+		for size, want := range map[int]int{maxHeaderBytes: 200, maxHeaderBytes + 1: 431} {
+			if got := status(t, first, size); got != want {
+				t.Errorf("after %d bytes, a header block of %d bytes: %d, want %d", len(first), size, got, want)
+			}
+		}
+	}
 }

@@ -171,6 +171,11 @@ func (c *conn) serve() {
 			c.unread = true
 			return
 		}
+		if h.tooLarge {
+			c.replyStatus(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
+			c.unread = true
+			return
+		}
 		if !h.ours {
 			c.handOff()
 			return
@@ -288,15 +293,17 @@ func (c *conn) readHead() (head, error) {
 
 // readLargeHead reads on, out of br into c.large, a header block larger
 // than br, which the Fallback serves, so that an ambiguous one is refused
-// whatever its size. It stops at the Fallback's header limit (whose 431
-// is then the answer) or at the end of input.
+// whatever its size, and one past the limit (MaxHeaderBytes plus
+// HeaderAllowance) by exactly a byte too: net/http counts the bytes it
+// reads, which a peek for an h2c preface shifts. It stops at the limit or
+// at the end of input.
 func (c *conn) readLargeHead(wait func()) (head, error) {
 	limit := c.srv.Fallback.MaxHeaderBytes
 	if limit <= 0 {
 		limit = http.DefaultMaxHeaderBytes
 	}
-	limit += 4 << 10 // net/http's own allowance beyond MaxHeaderBytes
-	lineEnd := -1    // of the request line, once read
+	limit += HeaderAllowance
+	lineEnd := -1 // of the request line, once read
 	for len(c.large) < limit {
 		// Each pass looks only at what it added, and at the two bytes
 		// before, over which a line break may straddle two reads.
@@ -313,6 +320,9 @@ func (c *conn) readLargeHead(wait func()) (head, error) {
 			}
 		}
 		if end := headEnd(c.large[from:]); end > 0 {
+			if from+end > limit {
+				return head{tooLarge: true}, nil
+			}
 			return head{ambiguous: scanHead(c.large[:from+end]).ambiguous}, nil
 		}
 		wait()
@@ -323,7 +333,10 @@ func (c *conn) readLargeHead(wait func()) (head, error) {
 			return head{}, err
 		}
 	}
-	return head{}, nil
+	if lineEnd < 0 {
+		return head{}, nil // not HTTP/1
+	}
+	return head{tooLarge: true}, nil
 }
 
 func leadingBlank(b []byte) int {
@@ -364,6 +377,8 @@ type head struct {
 	// Transfer-Encoding, which http.ReadRequest accepts (dropping the
 	// length) and which no server of this project serves: see serve.
 	ambiguous bool
+	// tooLarge is a header block past the limit, answered 431.
+	tooLarge bool
 }
 
 // isRequestLine reports whether line (with or without its CR) ends as an

@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// HeaderAllowance is what net/http reads of a request's line and headers
+// beyond the Server's MaxHeaderBytes before it answers 431: the limit in
+// force is MaxHeaderBytes + HeaderAllowance, here as there.
+const HeaderAllowance = 4 << 10
+
 // Server serves HTTP/1.1 like its Fallback would, faster; the connections
 // it does not serve itself go to Fallback. Handler, ReadHeaderTimeout,
 // ReadTimeout, IdleTimeout, BaseContext, ConnContext and ErrorLog are read

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -273,5 +274,36 @@ func TestServesH2C(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
 		t.Errorf("got %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+}
+
+// The HTTP API reads a request line and headers of up to 8 KiB, as daprd
+// does with its default read buffer of 4 KiB (net/http's MaxHeaderBytes,
+// which it reads 4 KiB past), and answers 431 to a byte more.
+func TestHeaderLimitBoundary(t *testing.T) {
+	env := newEnv(t, Config{})
+	status := func(size int) int {
+		t.Helper()
+		start := "GET /v1.0/healthz/outbound HTTP/1.1\r\nHost: x\r\nX-Pad: "
+		req := start + strings.Repeat("p", size-len(start)-len("\r\n\r\n")) + "\r\n\r\n"
+		c, err := net.Dial("tcp", strings.TrimPrefix(env.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, req)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := status(8 << 10); got == http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("8,192 bytes of request line and headers: %d", got)
+	}
+	if got := status(8<<10 + 1); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("8,193 bytes of request line and headers: %d, want 431", got)
 	}
 }
