@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -71,9 +72,12 @@ type msDuration time.Duration
 func (d *msDuration) UnmarshalText(b []byte) error {
 	v := strings.TrimSpace(string(b))
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
+		switch {
+		case n < 0:
 			*d = msDuration(n)
-		} else {
+		case n > int64(math.MaxInt64/time.Millisecond):
+			return errors.New("out of range; use at most 292 years")
+		default:
 			*d = msDuration(time.Duration(n) * time.Millisecond)
 		}
 		return nil

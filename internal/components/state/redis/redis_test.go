@@ -118,6 +118,7 @@ func TestInitErrors(t *testing.T) {
 		{"bad ttl", map[string]string{"redisHost": addr, "ttlInSeconds": "1h"}, "ttlInSeconds"},
 		{"bad tls flag", map[string]string{"redisHost": addr, "enableTLS": "yes please"}, "enableTLS"},
 		{"bad duration", map[string]string{"redisHost": addr, "dialTimeout": "soon"}, "dialTimeout"},
+		{"duration out of range", map[string]string{"redisHost": addr, "readTimeout": "9999999999999999"}, `readTimeout "9999999999999999": out of range`},
 		{"bad type", map[string]string{"redisHost": addr, "redisType": "sharded"}, "redisType"},
 		{"failover without master", map[string]string{"redisHost": addr, "failover": "true"}, "sentinelMasterName"},
 		{"cert without key", map[string]string{"redisHost": addr, "clientCert": "x"}, "clientKey"},
