@@ -58,6 +58,7 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1.0/secrets/{store}/bulk", s.handle(s.bulkGetSecrets))
 	mux.HandleFunc("GET /v1.0/secrets/{store}/{key}", s.handle(s.getSecret))
 
+	s.absentRoutes(mux)
 	mux.HandleFunc("/", s.handle(notFound))
 	return mux
 }

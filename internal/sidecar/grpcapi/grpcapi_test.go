@@ -355,10 +355,88 @@ func TestErrors(t *testing.T) {
 			},
 			code: daprerr.StateStoreNotSupported.GRPC, msg: "does not support querying", daprCode: "ERR_STATE_STORE_NOT_SUPPORTED",
 		},
+		// Building blocks cove does not run yet answer as daprd does
+		// without a component of their kind.
+		{
+			name: "publish",
+			call: func() error { return c.PublishEvent(t.Context(), "pubsub", "orders", []byte(`{"id":1}`)) },
+			code: codes.InvalidArgument, msg: "pubsub pubsub is not found", daprCode: "ERR_PUBSUB_NOT_FOUND",
+		},
+		{
+			name: "output binding",
+			call: func() error {
+				return c.InvokeOutputBinding(t.Context(), &dapr.InvokeBindingRequest{Name: "mail", Operation: "create"})
+			},
+			code: codes.Internal, msg: "error invoking output binding mail: couldn't find output binding mail", daprCode: "ERR_INVOKE_OUTPUT_BINDING",
+		},
+		{
+			name: "configuration",
+			call: func() error {
+				_, err := c.GetConfigurationItem(t.Context(), "config", "a")
+				return err
+			},
+			code: codes.FailedPrecondition, msg: "configuration stores not configured", daprCode: "ERR_CONFIGURATION_STORE_NOT_CONFIGURED",
+		},
+		{
+			name: "lock",
+			call: func() error {
+				_, err := client.TryLockAlpha1(t.Context(), &runtimev1pb.TryLockRequest{StoreName: "lockstore", ResourceId: "r", LockOwner: "o", ExpiryInSeconds: 60})
+				return err
+			},
+			code: codes.FailedPrecondition, msg: "lock store is not configured", daprCode: "ERR_LOCK_STORE_NOT_CONFIGURED",
+		},
+		{
+			name: "actor",
+			call: func() error {
+				_, err := client.InvokeActor(t.Context(), &runtimev1pb.InvokeActorRequest{ActorType: "Cart", ActorId: "c1", Method: "add"})
+				return err
+			},
+			code: codes.Unavailable, msg: "placement service is not configured", daprCode: "ERR_ACTOR_NO_PLACEMENT",
+		},
+		{
+			name: "workflow",
+			call: func() error {
+				_, err := client.StartWorkflowBeta1(t.Context(), &runtimev1pb.StartWorkflowRequest{WorkflowComponent: "dapr", WorkflowName: "OrderFlow"})
+				return err
+			},
+			code: codes.Unavailable, msg: "placement service is not configured", daprCode: "ERR_ACTOR_NO_PLACEMENT",
+		},
+		{
+			name: "job",
+			call: func() error {
+				_, err := client.ScheduleJobAlpha1(t.Context(), &runtimev1pb.ScheduleJobRequest{Job: &runtimev1pb.Job{Name: "nightly"}})
+				return err
+			},
+			code: codes.Internal, msg: "failed to schedule job due to: scheduler clients are disabled", daprCode: "DAPR_SCHEDULER_SCHEDULE_JOB",
+		},
+		{
+			name: "conversation",
+			call: func() error {
+				_, err := client.ConverseAlpha2(t.Context(), &runtimev1pb.ConversationRequestAlpha2{Name: "llm"})
+				return err
+			},
+			code: codes.InvalidArgument, msg: "failed finding conversation component llm", daprCode: "ERR_CONVERSATION_NOT_FOUND",
+		},
+		{
+			name: "configuration subscription (a stream)",
+			call: func() error {
+				st, err := client.SubscribeConfiguration(t.Context(), &runtimev1pb.SubscribeConfigurationRequest{StoreName: "config"})
+				if err != nil {
+					return err
+				}
+				_, err = st.Recv()
+				return err
+			},
+			code: codes.FailedPrecondition, msg: "configuration stores not configured", daprCode: "ERR_CONFIGURATION_STORE_NOT_CONFIGURED",
+		},
 		{
 			name: "unimplemented API",
 			call: func() error {
-				_, err := client.PublishEvent(t.Context(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
+				st, err := client.SubscribeTopicEventsAlpha1(t.Context())
+				if err != nil {
+					return err
+				}
+				_, err = st.Recv()
 				return err
 			},
 			code: codes.Unimplemented,

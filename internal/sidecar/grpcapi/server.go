@@ -182,16 +182,28 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, info.FullMethod, err)
+		return nil, s.toStatus(ctx, info.FullMethod, absentError(info.FullMethod, req, err))
 	}
 	return resp, nil
 }
 
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if err := handler(srv, ss); err != nil {
-		return s.toStatus(ss.Context(), info.FullMethod, err)
+		return s.toStatus(ss.Context(), info.FullMethod, absentError(info.FullMethod, nil, err))
 	}
 	return nil
+}
+
+// absentError turns the embedded server's Unimplemented for a building
+// block cove does not run yet into daprd's answer (see absent).
+func absentError(method string, req any, err error) error {
+	if status.Code(err) != codes.Unimplemented {
+		return err
+	}
+	if f := absent[method]; f != nil {
+		return f(req)
+	}
+	return err
 }
 
 // errorDomain is the ErrorInfo domain of Dapr's errors.

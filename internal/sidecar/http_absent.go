@@ -1,0 +1,111 @@
+package sidecar
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// absentRoutes adds daprd's routes of the building blocks cove does not
+// run yet (pub/sub, bindings, configuration, locks, actors, workflows,
+// jobs, cryptography, conversation). Each answers what daprd answers
+// without a component of its kind, so a client learns what is missing
+// instead of getting an invocation error from the fallback route.
+func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
+	always := func(err func(*http.Request) *daprerr.Error) http.HandlerFunc {
+		return s.handle(func(_ http.ResponseWriter, r *http.Request) error { return err(r) })
+	}
+	route := func(verbs []string, patterns []string, h http.HandlerFunc) {
+		for _, v := range verbs {
+			for _, p := range patterns {
+				mux.HandleFunc(v+" "+p, h)
+			}
+		}
+	}
+	var (
+		get, post, put, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+		postPut             = []string{post, put}
+	)
+
+	pubsub := always(func(r *http.Request) *daprerr.Error { return daprerr.NoPubsub(r.PathValue("pubsub")) })
+	route(postPut, []string{
+		"/v1.0/publish/{pubsub}/{topic...}",
+		"/v1.0/publish/bulk/{pubsub}/{topic...}",
+		"/v1.0-alpha1/publish/bulk/{pubsub}/{topic...}",
+	}, pubsub)
+
+	route(postPut, []string{"/v1.0/bindings/{name}"}, s.handle(outputBinding))
+
+	for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
+		route([]string{get}, []string{
+			v + "/configuration/{store}",
+			v + "/configuration/{store}/subscribe",
+			v + "/configuration/{store}/{id}/unsubscribe",
+		}, always(func(*http.Request) *daprerr.Error { return daprerr.NoConfigurationStores() }))
+	}
+
+	route([]string{post}, []string{"/v1.0-alpha1/lock/{store}"}, s.handle(tryLock))
+	route([]string{post}, []string{"/v1.0-alpha1/unlock/{store}"},
+		always(func(*http.Request) *daprerr.Error { return daprerr.NoLockStores() }))
+
+	placement := always(func(*http.Request) *daprerr.Error { return daprerr.NoPlacement() })
+	const actor = "/v1.0/actors/{type}/{id}"
+	route(postPut, []string{actor + "/state", actor + "/reminders/{name}", actor + "/timers/{name}"}, placement)
+	route([]string{get, post, put, del}, []string{actor + "/method/{method}"}, placement)
+	route([]string{get}, []string{actor + "/state/{key}", actor + "/reminders/{name}"}, placement)
+	route([]string{del}, []string{actor + "/reminders/{name}", actor + "/timers/{name}"}, placement)
+	for _, v := range []string{"/v1.0", "/v1.0-beta1", "/v1.0-alpha1"} {
+		const wf = "/workflows/{component}/{instance}"
+		route([]string{get}, []string{v + wf}, placement)
+		route([]string{post}, []string{
+			v + wf + "/raiseEvent/{event}", v + "/workflows/{component}/{name}/start",
+			v + wf + "/pause", v + wf + "/resume", v + wf + "/terminate", v + wf + "/purge",
+		}, placement)
+	}
+
+	for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
+		p := []string{v + "/jobs/{name}"}
+		route([]string{post}, p, always(func(*http.Request) *daprerr.Error {
+			return daprerr.NoScheduler(daprerr.SchedulerScheduleJob, "schedule job")
+		}))
+		route([]string{get}, p, always(func(*http.Request) *daprerr.Error {
+			return daprerr.NoScheduler(daprerr.SchedulerGetJob, "get job")
+		}))
+		route([]string{del}, p, always(func(*http.Request) *daprerr.Error {
+			return daprerr.NoScheduler(daprerr.SchedulerDeleteJob, "delete job")
+		}))
+	}
+
+	crypto := always(func(*http.Request) *daprerr.Error { return daprerr.NoCryptoProviders() })
+	route([]string{put}, []string{"/v1.0-alpha1/crypto/{name}/encrypt", "/v1.0-alpha1/crypto/{name}/decrypt"}, crypto)
+	route([]string{post}, []string{"/v1.0-alpha1/subtlecrypto/{name}/{op}"}, crypto)
+
+	route([]string{post}, []string{"/v1.0-alpha1/conversation/{name}/converse", "/v1.0-alpha2/conversation/{name}/converse"},
+		always(func(r *http.Request) *daprerr.Error { return daprerr.NoConversation(r.PathValue("name")) }))
+}
+
+// outputBinding reads the request as daprd does before it looks for the
+// binding: a body that is not JSON and a missing operation come first.
+func outputBinding(_ http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Operation string `json:"operation"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return daprerr.New(daprerr.Malformed, "failed deserializing HTTP body: %v", err)
+	}
+	return daprerr.NoOutputBinding(r.PathValue("name"), req.Operation)
+}
+
+// tryLock checks the expiry before the store, as daprd does.
+func tryLock(_ http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		ExpiryInSeconds int64 `json:"expiryInSeconds"`
+	}
+	// An unreadable body leaves the expiry at 0, which daprd refuses too.
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	if req.ExpiryInSeconds <= 0 {
+		return daprerr.LockExpiryNotPositive(r.PathValue("store"))
+	}
+	return daprerr.NoLockStores()
+}
