@@ -59,6 +59,32 @@ func (a *AccessControl) Allowed(caller, trustDomain, namespace, operation, verb 
 		allow = *p.DefaultAllow
 	}
 	op := normalizeOperation(operation, hasVerb)
+	if !p.allowed(op, verb, hasVerb, allow) {
+		return false
+	}
+	// daprd matches the path as it is, where "..;" is no dot segment. An
+	// app framework that drops ";" path parameters before it resolves dot
+	// segments (Tomcat, Spring) serves /echo/..;/other as /other, so the
+	// call must also be allowed as such a framework reads it.
+	if strings.Contains(operation, ";") {
+		return p.allowed(withoutPathParams(op), verb, hasVerb, allow)
+	}
+	return true
+}
+
+// withoutPathParams is a normalized operation with the ";" parameters of
+// its segments removed and its dot segments resolved again.
+func withoutPathParams(op string) string {
+	segs := strings.Split(op, "/")
+	for i, seg := range segs {
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	return path.Clean("/" + strings.Join(segs, "/"))
+}
+
+// allowed decides op (normalized) with verb by p's rules, allow where no
+// rule covers it.
+func (p *AccessPolicy) allowed(op, verb string, hasVerb, allow bool) bool {
 	best, bestScore := -1, -1
 	for i, rule := range p.Operations {
 		if s := matchOperation(normalizeOperation(rule.Name, hasVerb), op); s > bestScore {

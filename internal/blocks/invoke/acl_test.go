@@ -15,6 +15,9 @@ func TestAccessControlAllowed(t *testing.T) {
 			"batch": {TrustDomain: "jobs", Namespace: "default", DefaultAllow: &deny, Operations: []AccessOperation{
 				{Name: "/import", Verbs: []string{"PUT"}, Allow: true},
 			}},
+			"web": {TrustDomain: "public", Namespace: "default", DefaultAllow: &deny, Operations: []AccessOperation{
+				{Name: "/echo/**", Verbs: []string{"GET"}, Allow: true},
+			}},
 		},
 	}
 	tests := []struct {
@@ -35,6 +38,12 @@ func TestAccessControlAllowed(t *testing.T) {
 		{name: "other trust domain gets the global default", caller: "batch", td: "public", op: "/import", verb: "PUT", want: false},
 		{name: "matching trust domain", caller: "batch", td: "jobs", op: "/import", verb: "PUT", want: true},
 		{name: "gRPC call matches rules whatever their verbs", caller: "batch", td: "jobs", op: "import", grpc: true, want: true},
+		{name: "path under an allowed prefix", caller: "web", td: "public", op: "/echo/a/b", verb: "GET", want: true},
+		{name: "path parameter", caller: "web", td: "public", op: "/echo/a;v=1", verb: "GET", want: true},
+		{name: "dot segment behind a path parameter", caller: "web", td: "public", op: "/echo/..;/other", verb: "GET", want: false},
+		{name: "escaped dot segment behind a path parameter", caller: "web", td: "public", op: "/echo/%2e%2e;/other", verb: "GET", want: false},
+		{name: "dot segment with a parameter", caller: "web", td: "public", op: "/echo/..;x=1/other", verb: "GET", want: false},
+		{name: "deeper dot segment with a parameter stays under the prefix", caller: "web", td: "public", op: "/echo/a/..;/b", verb: "GET", want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
