@@ -21,7 +21,6 @@ require (
 	google.golang.org/grpc v1.78.0
 	google.golang.org/protobuf v1.36.11
 	modernc.org/sqlite v1.38.2
-	sigs.k8s.io/yaml v1.6.0
 )
 
 require (

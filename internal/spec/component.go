@@ -251,11 +251,19 @@ type componentParse struct {
 // parseComponent decodes and validates a component file. name is the name
 // the environment file gives it, "" when it gives none.
 func parseComponent(file string, data []byte, name string) *componentParse {
-	p := &componentParse{d: newDecoder(file)}
-	root := p.d.parse(data)
+	d := newDecoder(file)
+	root := d.parse(data)
 	if root == nil {
-		return p
+		return &componentParse{d: d}
 	}
+	return parseComponentNode(d, root, name)
+}
+
+// parseComponentNode decodes and validates the component document root
+// with d, the document's own decoder.
+func parseComponentNode(d *decoder, root *yaml.Node, name string) *componentParse {
+	p := &componentParse{d: d}
+	file := d.file
 	if root.Kind == yaml.MappingNode && (hasKey(root, "apiVersion") || hasKey(root, "kind") || hasKey(root, "spec")) {
 		p.dapr(root, name)
 	} else {

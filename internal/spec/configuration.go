@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // DaprConfiguration is a Dapr Configuration resource (apiVersion
@@ -21,6 +23,28 @@ type DaprConfiguration struct {
 	// Metric is spec.metric, with what spec.metrics sets (Dapr reads
 	// both) in its place.
 	Metric *MetricSpec `json:"metric,omitempty"`
+	// NameResolution is spec.nameResolution, which only standalone
+	// sidecars apply (cove up resolves app ids itself).
+	NameResolution *NameResolutionSpec `json:"nameResolution,omitempty"`
+}
+
+// NameResolutionSpec is spec.nameResolution: the registry standalone
+// sidecars find each other through.
+type NameResolutionSpec struct {
+	// Component is Dapr's short name ("sqlite"); the component type is
+	// "nameresolution.<Component>".
+	Component string `json:"component"`
+	Version   string `json:"version,omitempty"`
+	// Configuration is the component's metadata: values as written,
+	// lists and mappings as JSON, as Dapr hands them to the component.
+	Configuration map[string]string `json:"configuration,omitempty"`
+}
+
+// nameResolutionFile is spec.nameResolution as written.
+type nameResolutionFile struct {
+	Component     string                  `json:"component"`
+	Version       string                  `json:"version"`
+	Configuration map[string]dynamicValue `json:"configuration"`
 }
 
 // MetricSpec is spec.metric: whether the sidecar records metrics, and how
@@ -150,21 +174,21 @@ type configurationFile struct {
 }
 
 type configurationSpec struct {
-	Tracing         *TracingSpec   `json:"tracing"`
-	AccessControl   *AccessControl `json:"accessControl"`
-	Metric          *MetricSpec    `json:"metric"`
-	Metrics         *MetricSpec    `json:"metrics"`
-	HTTPPipeline    Ignored        `json:"httpPipeline"`
-	AppHTTPPipeline Ignored        `json:"appHttpPipeline"`
-	MTLS            Ignored        `json:"mtls"`
-	Secrets         *SecretsSpec   `json:"secrets"`
-	Components      Ignored        `json:"components"`
-	Features        Ignored        `json:"features"`
-	API             Ignored        `json:"api"`
-	Logging         *LoggingSpec   `json:"logging"`
-	NameResolution  Ignored        `json:"nameResolution"`
-	WASM            Ignored        `json:"wasm"`
-	Workflow        Ignored        `json:"workflow"`
+	Tracing         *TracingSpec        `json:"tracing"`
+	AccessControl   *AccessControl      `json:"accessControl"`
+	Metric          *MetricSpec         `json:"metric"`
+	Metrics         *MetricSpec         `json:"metrics"`
+	HTTPPipeline    Ignored             `json:"httpPipeline"`
+	AppHTTPPipeline Ignored             `json:"appHttpPipeline"`
+	MTLS            Ignored             `json:"mtls"`
+	Secrets         *SecretsSpec        `json:"secrets"`
+	Components      Ignored             `json:"components"`
+	Features        Ignored             `json:"features"`
+	API             Ignored             `json:"api"`
+	Logging         *LoggingSpec        `json:"logging"`
+	NameResolution  *nameResolutionFile `json:"nameResolution"`
+	WASM            Ignored             `json:"wasm"`
+	Workflow        Ignored             `json:"workflow"`
 }
 
 // notApplied are the sections of a Configuration cove reads past.
@@ -191,11 +215,27 @@ func parseConfiguration(file string, data []byte) (*DaprConfiguration, *decoder)
 	if root == nil {
 		return nil, d
 	}
+	return parseConfigurationNode(d, root), d
+}
+
+// parseConfigurationNode decodes and validates the Configuration document
+// root with d, the document's own decoder.
+func parseConfigurationNode(d *decoder, root *yaml.Node) *DaprConfiguration {
+	file := d.file
 	var f configurationFile
 	d.decodeDocument(root, &f)
 	d.resourceHeader(f.APIVersion, f.Kind, "Configuration")
 	c := &DaprConfiguration{Name: f.Metadata.Name, File: file, Tracing: f.Spec.Tracing, AccessControl: f.Spec.AccessControl, Secrets: f.Spec.Secrets,
 		Logging: f.Spec.Logging}
+	if nr := f.Spec.NameResolution; nr != nil {
+		c.NameResolution = &NameResolutionSpec{Component: nr.Component, Version: nr.Version, Configuration: map[string]string{}}
+		for k, v := range nr.Configuration {
+			c.NameResolution.Configuration[k] = string(v)
+		}
+		if nr.Component == "" && !d.bad["spec.nameResolution"] {
+			d.errorf("spec.nameResolution.component", "the name resolution component is required: sqlite, redis or postgresql")
+		}
+	}
 	if c.Secrets != nil {
 		seen := map[string]bool{}
 		for i, sc := range c.Secrets.Scopes {
@@ -255,7 +295,7 @@ func parseConfiguration(file string, data []byte) (*DaprConfiguration, *decoder)
 	if ac := c.AccessControl; ac != nil {
 		d.accessControl("spec.accessControl", ac)
 	}
-	return c, d
+	return c
 }
 
 func (d *decoder) accessControl(path string, ac *AccessControl) {

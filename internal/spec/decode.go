@@ -61,44 +61,48 @@ var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // parse reads data as exactly one YAML document and returns its root node, or
 // nil after recording why it cannot.
-func (d *decoder) parse(data []byte) (root *yaml.Node) {
+func (d *decoder) parse(data []byte) *yaml.Node {
+	roots := d.parseAll(data)
+	if len(roots) == 0 {
+		if len(d.probs) == 0 {
+			d.add(position{1, 1}, "", SeverityError, "the file is empty")
+		}
+		return nil
+	}
+	if len(roots) > 1 {
+		d.add(position{roots[1].Line, 1}, "", SeverityError, "the file holds more than one YAML document; put one per file")
+	}
+	d.pos[""] = nodePos(roots[0])
+	return roots[0]
+}
+
+// parseAll reads every document of data ("---"-separated) and returns
+// their root nodes, in order, leaving out empty ones; their lines are the
+// file's. It stops at the first syntax error, after recording it.
+func (d *decoder) parseAll(data []byte) (roots []*yaml.Node) {
 	defer func() {
 		// The YAML library is third-party code fed with arbitrary bytes: a
 		// panic there must become a problem, not a crash of the control plane.
 		if r := recover(); r != nil {
-			root = nil
+			roots = nil
 			d.add(position{1, 1}, "", SeverityError, fmt.Sprintf("cannot parse YAML: %v", r))
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			d.add(position{1, 1}, "", SeverityError, "the file is empty")
-		} else {
+			return roots
+		}
+		if err != nil {
 			d.syntaxError(err)
+			return roots
 		}
-		return nil
-	}
-	if len(doc.Content) == 0 {
-		d.add(position{1, 1}, "", SeverityError, "the file is empty")
-		return nil
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == nil:
-		line := max(next.Line, 1)
-		if len(next.Content) > 0 {
-			line = next.Content[0].Line
+		if len(doc.Content) > 0 {
+			roots = append(roots, doc.Content[0])
 		}
-		d.add(position{line, 1}, "", SeverityError, "the file holds more than one YAML document; put one per file")
-	case errors.Is(err, io.EOF):
-	default:
-		d.syntaxError(err)
 	}
-	root = doc.Content[0]
-	d.pos[""] = nodePos(root)
-	return root
 }
 
 // parserProblems are the messages of the YAML library's parser (not its

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"go.yaml.in/yaml/v3"
 )
 
 // Resiliency is a Dapr Resiliency resource (apiVersion dapr.io/v1alpha1,
@@ -136,12 +137,19 @@ type resiliencyParse struct {
 }
 
 func parseResiliency(file string, data []byte) *resiliencyParse {
-	p := &resiliencyParse{d: newDecoder(file)}
-	d := p.d
+	d := newDecoder(file)
 	root := d.parse(data)
 	if root == nil {
-		return p
+		return &resiliencyParse{d: d}
 	}
+	return parseResiliencyNode(d, root)
+}
+
+// parseResiliencyNode decodes and validates the Resiliency document root
+// with d, the document's own decoder.
+func parseResiliencyNode(d *decoder, root *yaml.Node) *resiliencyParse {
+	p := &resiliencyParse{d: d}
+	file := d.file
 	var f resiliencyFile
 	d.decodeDocument(root, &f)
 	d.resourceHeader(f.APIVersion, f.Kind, "Resiliency")

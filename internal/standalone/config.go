@@ -1,12 +1,8 @@
 package standalone
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/cove-env/cove/internal/spec"
 )
@@ -36,24 +32,10 @@ type NameResolution struct {
 	Configuration map[string]string
 }
 
-type configFile struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Spec       struct {
-		NameResolution *struct {
-			Component     string         `json:"component"`
-			Version       string         `json:"version"`
-			Configuration map[string]any `json:"configuration"`
-		} `json:"nameResolution"`
-		AccessControl *struct {
-			TrustDomain string `json:"trustDomain"`
-		} `json:"accessControl"`
-	} `json:"spec"`
-}
-
-// LoadConfiguration reads a Dapr Configuration file: strictly, with file
-// and line in its errors, through the environment's parser, and
-// spec.nameResolution, which only standalone sidecars apply, beside it.
+// LoadConfiguration reads a Dapr Configuration file strictly, with file
+// and line in its errors, through the environment's parser;
+// spec.nameResolution, which only standalone sidecars apply, is taken from
+// it here.
 func LoadConfiguration(path string) (*Configuration, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -63,44 +45,17 @@ func LoadConfiguration(path string) (*Configuration, error) {
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
-	var f configFile
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
-	}
-	if f.Kind != "Configuration" {
-		return nil, fmt.Errorf("configuration %s: kind is %q, not Configuration", path, f.Kind)
-	}
 	cfg := &Configuration{Spec: parsed}
 	for _, w := range probs.Warnings() {
 		if w.Path != "spec.nameResolution" {
 			cfg.Warnings = append(cfg.Warnings, w)
 		}
 	}
-	if ac := f.Spec.AccessControl; ac != nil {
+	if ac := parsed.AccessControl; ac != nil {
 		cfg.TrustDomain = ac.TrustDomain
 	}
-	if nr := f.Spec.NameResolution; nr != nil {
-		if nr.Component == "" {
-			return nil, fmt.Errorf("configuration %s: spec.nameResolution.component is required (sqlite, redis or postgresql)", path)
-		}
-		out := &NameResolution{Component: nr.Component, Version: nr.Version, Configuration: map[string]string{}}
-		for k, v := range nr.Configuration {
-			switch x := v.(type) {
-			case string:
-				out.Configuration[k] = x
-			case bool:
-				out.Configuration[k] = strconv.FormatBool(x)
-			case float64:
-				out.Configuration[k] = strconv.FormatFloat(x, 'f', -1, 64)
-			default:
-				b, err := json.Marshal(x)
-				if err != nil {
-					return nil, fmt.Errorf("configuration %s: spec.nameResolution.configuration.%s: %w", path, k, err)
-				}
-				out.Configuration[k] = string(b)
-			}
-		}
-		cfg.NameResolution = out
+	if nr := parsed.NameResolution; nr != nil {
+		cfg.NameResolution = &NameResolution{Component: nr.Component, Version: nr.Version, Configuration: nr.Configuration}
 	}
 	return cfg, nil
 }

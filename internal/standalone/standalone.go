@@ -196,6 +196,9 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range res.Warnings {
+		log.Warn("resources", slog.String("problem", w.String()))
+	}
 	for _, why := range res.Skipped {
 		log.Info("resource skipped", slog.String("reason", why))
 	}

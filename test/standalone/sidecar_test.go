@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -296,4 +297,39 @@ func TestBadComponentFileNamesFileAndLine(t *testing.T) {
 	if !strings.Contains(string(out), file+":10") || !strings.Contains(string(out), "vaule") {
 		t.Errorf("output does not name %s:10 and the field:\n%s", file, out)
 	}
+}
+
+// TestComponentKindsNotRunYet checks that `cove sidecar` agrees with `cove
+// validate` and `cove up`: a pub/sub component stops the start, named with
+// its file and line, unless it says ignoreErrors; then the sidecar serves
+// without it.
+func TestComponentKindsNotRunYet(t *testing.T) {
+	s := newShared(t)
+	pubsub := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: localhost:6379\n"
+	file := filepath.Join(s.resources, "pubsub.yaml")
+	if err := os.WriteFile(file, []byte(pubsub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A sidecar that starts anyway is stopped after a while, so the test
+	// fails instead of hanging.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, coveBin, "sidecar", "--app-id", "a", "--resources-path", s.resources, "--config", s.config,
+		"--dapr-listen-addresses", "127.0.0.1", "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--ca-dir", filepath.Join(s.dir, "ca"))
+	out, err := cmd.CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("started with a pub/sub component and no ignoreErrors: %s", out)
+	}
+	if want := file + `:6:3: spec.type: component type "pubsub.redis" is not supported yet by cove`; !strings.Contains(string(out), want) {
+		t.Errorf("output does not say %q:\n%s", want, out)
+	}
+
+	if err := os.WriteFile(file, []byte(strings.Replace(pubsub, "  version: v1\n", "  version: v1\n  ignoreErrors: true\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := s.sidecar(t, "a", startApp(t, "a"))
+	if out := p.stderr.String(); !strings.Contains(out, "not supported yet by cove") {
+		t.Errorf("no warning about the skipped component:\n%s", out)
+	}
+	p.stop(t)
 }
