@@ -18,30 +18,46 @@ import (
 const module = "github.com/cove-env/cove/internal/"
 
 // forbidden maps a package path prefix (below internal/) to the cove
-// packages it must not import.
+// packages it must not import, each rule with its reason.
 var forbidden = map[string][]string{
-	"daprerr":      {"*"},
-	"routing":      {"*"},
-	"security":     {"*"},
-	"resiliency":   {"*"},
-	"tracecontext": {"*"},
-	"upstream":     {"*"},
-	"h1":           {"*"},
-	"testaddr":     {"*"},
-	"testlog":      {"*"},
-	"metrics":      {"*"},
-	"hosts":        {"*"},
-	"spec":         {"*"},
-	"supervisor":   {"*"},
-	"textmatch":    {"*"},
-	"components":   {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec", "daprapp"},
-	"blocks":       {"sidecar", "edge", "supervisor", "control", "cli", "spec", "daprapp"},
-	"sidecar":      {"edge", "supervisor", "control", "cli", "spec", "daprapp"},
-	"edge":         {"sidecar", "blocks", "components", "supervisor", "control", "cli", "spec"},
-	"resources":    {"sidecar", "edge", "supervisor", "control", "standalone", "cli", "daprapp"},
-	"daprapp":      {"edge", "supervisor", "control", "standalone", "cli"},
-	"standalone":   {"edge", "supervisor", "control", "cli"},
-	"control":      {"cli"},
+	// Leaves: small packages with one job each, testable alone and usable
+	// from any layer without dragging another in.
+	"daprerr":      {"*"}, // the error catalog every front end and block shares
+	"routing":      {"*"}, // the table the edge, the sidecars and the supervisor read
+	"security":     {"*"}, // the CA; the edge, sidecars and CLI use it
+	"resiliency":   {"*"}, // policies at run time, configured by resources
+	"tracecontext": {"*"}, // W3C parsing for the sidecar and invoke
+	"upstream":     {"*"}, // the edge's transport: performance-sensitive, kept bare
+	"h1":           {"*"}, // the HTTP/1.1 server: performance-sensitive, kept bare
+	"testaddr":     {"*"}, // test helpers any package's tests may use
+	"testlog":      {"*"}, // test helpers any package's tests may use
+	"metrics":      {"*"}, // daprd's metric families, recorded from the sidecar
+	"hosts":        {"*"}, // the hosts file, written by control, read by the launcher
+	"spec":         {"*"}, // parsing must not depend on the runtime it configures (textmatch aside)
+	"supervisor":   {"*"}, // processes know nothing of Dapr or ingress (routing aside)
+	"textmatch":    {"*"}, // "did you mean", shared by spec and the registry
+	// Component interfaces and implementations are plugged into blocks, not
+	// the other way round; they never see a file format.
+	"components": {"blocks", "sidecar", "edge", "supervisor", "control", "cli", "spec", "daprapp"},
+	// Blocks are protocol-agnostic cores: front ends (sidecar) call them.
+	"blocks": {"sidecar", "edge", "supervisor", "control", "cli", "spec", "daprapp"},
+	// The sidecar serves the APIs over blocks; it is configured through
+	// sidecar.Config, never from files.
+	"sidecar": {"edge", "supervisor", "control", "cli", "spec", "daprapp"},
+	// The edge routes HTTP and TCP by the routing table alone; Dapr is not
+	// its business.
+	"edge": {"sidecar", "blocks", "components", "supervisor", "control", "cli", "spec"},
+	// Resources turn files into runtime objects for both hosts; they must not
+	// depend on either host or on what serves the objects.
+	"resources": {"sidecar", "edge", "supervisor", "control", "standalone", "cli", "daprapp"},
+	// daprapp is what both hosts share of an app's sidecars; the hosts
+	// depend on it, not it on them.
+	"daprapp": {"edge", "supervisor", "control", "standalone", "cli"},
+	// A standalone sidecar runs outside an environment: no edge, no
+	// processes, no control plane.
+	"standalone": {"edge", "supervisor", "control", "cli"},
+	// The control plane is driven by the CLI, never the reverse.
+	"control": {"cli"},
 }
 
 // allowedLeaf lists what packages marked "*" may still import.
