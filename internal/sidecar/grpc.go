@@ -77,7 +77,9 @@ func (s *Sidecar) stopGRPC(ctx context.Context) error {
 // grpcHost is the sidecar as the gRPC API sees it.
 type grpcHost struct{ s *Sidecar }
 
-func (h grpcHost) SetExtendedMetadata(key, value string) { h.s.SetExtendedMetadata(key, value) }
+func (h grpcHost) SetExtendedMetadata(key, value string) error {
+	return h.s.SetExtendedMetadata(key, value)
+}
 
 func (h grpcHost) Shutdown() { h.s.shutdown() }
 

@@ -216,11 +216,14 @@ func (s *Sidecar) postShutdown(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (s *Sidecar) putMetadata(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(r.Body)
+	// Past the cap the attribute is refused whatever it holds.
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxExtendedMetadata+1))
 	if err != nil {
 		return daprerr.Wrap(daprerr.BadRequest, err, "failed to read request body")
 	}
-	s.SetExtendedMetadata(r.PathValue("key"), string(body))
+	if err := s.SetExtendedMetadata(r.PathValue("key"), string(body)); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -451,3 +451,38 @@ func TestProxiedCallsPassTheCalleesRules(t *testing.T) {
 		t.Errorf("proxied call without the API token: %v, want Unauthenticated", err)
 	}
 }
+
+// The extended metadata takes at most MaxExtendedMetadata bytes of keys and
+// values, over HTTP and gRPC; replacing an attribute counts its new size.
+func TestExtendedMetadataCap(t *testing.T) {
+	s := newPolicyStack(t, Config{}, &staticPolicies{}, invoke.Options{}, nil)
+	half := strings.Repeat("v", MaxExtendedMetadata/2-1)
+	for _, k := range []string{"a", "b"} {
+		resp, body := do(t, http.MethodPut, s.httpURL+"/v1.0/metadata/"+k, half, nil)
+		wantStatus(t, resp, body, http.StatusNoContent)
+	}
+	resp, body := do(t, http.MethodPut, s.httpURL+"/v1.0/metadata/c", "x", nil)
+	if msg := wantDaprError(t, resp, body, http.StatusBadRequest, "ERR_METADATA_SET"); !strings.Contains(msg, `"c"`) {
+		t.Errorf("message %q does not name the attribute", msg)
+	}
+	resp, body = do(t, http.MethodPut, s.httpURL+"/v1.0/metadata/a", strings.Repeat("w", 3<<20), nil)
+	wantDaprError(t, resp, body, http.StatusBadRequest, "ERR_METADATA_SET")
+	// Replacing one with a value of its size fits.
+	resp, body = do(t, http.MethodPut, s.httpURL+"/v1.0/metadata/a", strings.Replace(half, "v", "w", 1), nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	cc, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	_, err = runtimev1pb.NewDaprClient(cc).SetMetadata(t.Context(), &runtimev1pb.SetMetadataRequest{Key: "d", Value: "x"})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("SetMetadata past the cap: %v, want InvalidArgument", err)
+	}
+	resp, body = do(t, http.MethodGet, s.httpURL+"/v1.0/metadata", "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if len(body) > MaxExtendedMetadata+4<<10 {
+		t.Errorf("metadata of %d bytes", len(body))
+	}
+}

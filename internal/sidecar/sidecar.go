@@ -14,6 +14,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/daprerr"
 	"github.com/cove-env/cove/internal/h1"
 	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/sidecar/grpcapi"
@@ -276,15 +277,34 @@ func (s *Sidecar) AppReady(ctx context.Context) bool {
 	return true
 }
 
+// MaxExtendedMetadata bounds the attributes of the extended metadata, keys
+// and values together. daprd keeps whatever it is sent, so a few large
+// PUTs make every GET of the metadata as large; cove refuses an attribute
+// that would take them past this.
+const MaxExtendedMetadata = 64 << 10
+
 // SetExtendedMetadata sets an attribute reported under "extended" by the
-// metadata API; an empty key is ignored, as in daprd.
-func (s *Sidecar) SetExtendedMetadata(key, value string) {
+// metadata API; an empty key is ignored, as in daprd. An attribute that
+// would take the attributes past MaxExtendedMetadata is refused with 400
+// ERR_METADATA_SET.
+func (s *Sidecar) SetExtendedMetadata(key, value string) error {
 	if key == "" {
-		return
+		return nil
 	}
 	s.mdMu.Lock()
+	defer s.mdMu.Unlock()
+	size := len(key) + len(value)
+	for k, v := range s.extended {
+		if k != key {
+			size += len(k) + len(v)
+		}
+	}
+	if size > MaxExtendedMetadata {
+		return daprerr.New(daprerr.MetadataSet, "extended metadata attribute %q: the attributes would take %d bytes, more than the %d allowed",
+			key, size, MaxExtendedMetadata)
+	}
 	s.extended[key] = value
-	s.mdMu.Unlock()
+	return nil
 }
 
 func (s *Sidecar) extendedMetadata() map[string]string {

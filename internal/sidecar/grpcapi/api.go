@@ -108,7 +108,9 @@ func (a *api) GetMetadata(context.Context, *runtimev1pb.GetMetadataRequest) (*ru
 
 // SetMetadata sets an extended metadata attribute.
 func (a *api) SetMetadata(_ context.Context, in *runtimev1pb.SetMetadataRequest) (*emptypb.Empty, error) {
-	a.host.SetExtendedMetadata(in.GetKey(), in.GetValue())
+	if err := a.host.SetExtendedMetadata(in.GetKey(), in.GetValue()); err != nil {
+		return nil, err
+	}
 	return &emptypb.Empty{}, nil
 }
 

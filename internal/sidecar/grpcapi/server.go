@@ -43,8 +43,9 @@ type Invoker interface {
 type Host interface {
 	// MetadataResponse is what GetMetadata answers.
 	MetadataResponse() *runtimev1pb.GetMetadataResponse
-	// SetExtendedMetadata records an attribute set with SetMetadata.
-	SetExtendedMetadata(key, value string)
+	// SetExtendedMetadata records an attribute set with SetMetadata; its
+	// error is a *daprerr.Error.
+	SetExtendedMetadata(key, value string) error
 	// Shutdown stops the sidecar after the Shutdown call has returned.
 	Shutdown()
 }
