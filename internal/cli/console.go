@@ -23,7 +23,14 @@ type console struct {
 	labels map[string]string // replica name -> colored, padded label
 	width  int
 	next   int
+	// background: the `cove up` that `cove up -d` started, whose
+	// output no terminal shows.
+	background bool
 }
+
+// backgroundFooter ends the summary of an environment that runs in the
+// background; `cove up -d` returns once it has shown it.
+const backgroundFooter = "Running in the background: `cove logs --follow` shows the apps' output, `cove down` stops it."
 
 // ANSI colors for replica labels, chosen to read well on dark and light
 // terminals.
@@ -147,6 +154,10 @@ func (c *console) summaryLocked(st *control.Status) {
 	if st.Edge.HTTPSTaken != 0 {
 		_, port, _ := net.SplitHostPort(st.Edge.HTTPS)
 		fmt.Fprintf(c.out, "\nHTTPS is on port %s: port %d is taken (choose one with --https-port).\n", port, st.Edge.HTTPSTaken)
+	}
+	if c.background {
+		fmt.Fprintf(c.out, "\n%s\n", backgroundFooter)
+		return
 	}
 	fmt.Fprintf(c.out, "\nLogs follow. Press Ctrl-C to stop; `cove ps` and `cove exec` work from another terminal.\n\n")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run runs the CLI with args and returns what it wrote and its error.
@@ -41,6 +42,24 @@ func TestFlagHelpHasNoPlaceholderFromBackticks(t *testing.T) {
 		}
 		if !strings.Contains(out, "--replica string") {
 			t.Errorf("cove %s --help: want --replica string in\n%s", c, out)
+		}
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"10m":                  now.Add(-10 * time.Minute),
+		"1h30m":                now.Add(-90 * time.Minute),
+		"2026-01-02T14:00:00Z": time.Date(2026, 1, 2, 14, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"yesterday", "-5m"} {
+		if _, err := parseSince(in, now); err == nil || !strings.Contains(err.Error(), "--since") {
+			t.Errorf("parseSince(%q): %v, want an error naming --since", in, err)
 		}
 	}
 }

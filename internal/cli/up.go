@@ -21,28 +21,41 @@ func newUpCmd() *cobra.Command {
 		httpPort  int
 		httpsPort int
 		verbose   bool
+		detach    bool
+		// background is set in the process `cove up -d` starts.
+		background bool
 	)
 	cmd := &cobra.Command{
-		Use:   "up [-f FILE]",
-		Short: "Run the environment in the foreground",
-		Long: `Run every app of the environment as local processes, with the edge, the
-internal routing and a Dapr sidecar per replica of each Dapr-enabled app.
+		Use:   "up [-f FILE] [-d] [APP...]",
+		Short: "Run the environment (in the foreground, or in the background with -d)",
+		Long: `Run every app of the environment (or only the APPs named) as local processes,
+with the edge, the internal routing and a Dapr sidecar per replica of each
+Dapr-enabled app.
 
 cove shows progress while components load and replicas start, then a summary
 with each app's URL, then the apps' logs, one color per replica. Ctrl-C stops
 every replica gracefully (SIGTERM to its process group, SIGKILL after the
-revision's termination grace period); a second Ctrl-C kills at once.`,
+revision's termination grace period); a second Ctrl-C kills at once.
+
+With -d the environment runs in the background: cove prints the progress and
+the summary, then returns; 'cove logs --follow' shows the apps' output, and
+'cove down' stops it. What it writes goes to .cove/up.log beside the file.`,
 		Example: `  cove up -f examples/triage/cove.yaml
-  cove up --http-port 9080`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  cove up -d -f examples/triage
+  cove up triage-backend --http-port 9080`,
+		RunE: func(cmd *cobra.Command, apps []string) error {
 			file = control.EnvFile(file)
+			if detach {
+				// The background cove loads the file and reports its problems.
+				return upDetached(cmd, file)
+			}
 			env, err := loadEnv(cmd, file)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			con := newConsole(out, wantColor(out))
+			con.background = background
 			level := slog.LevelWarn
 			if verbose {
 				level = slog.LevelDebug
@@ -79,6 +92,7 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 				Guardian:  guardianArgv(),
 				Launcher:  launcherArgv(),
 				Registry:  control.RegistryDir(),
+				Apps:      apps,
 			})
 			if errors.As(err, new(control.ReportedError)) {
 				return exitError{1} // printed as it happened
@@ -94,6 +108,9 @@ revision's termination grace period); a second Ctrl-C kills at once.`,
 	cmd.Flags().IntVar(&httpPort, "http-port", 0, "edge HTTP port (default: edge.httpPort from the file, else 8080)")
 	cmd.Flags().IntVar(&httpsPort, "https-port", 0, "edge HTTPS port (default 8443, or a free port when 8443 is taken)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log cove's own debug messages to stderr")
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background: print the summary and return")
+	cmd.Flags().BoolVar(&background, backgroundFlag, false, "")
+	_ = cmd.Flags().MarkHidden(backgroundFlag)
 	return cmd
 }
 
@@ -102,17 +119,26 @@ func newDownCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [-f FILE]",
 		Short: "Stop a running environment",
-		Long:  "Ask the environment started by `cove up` in another terminal to stop gracefully.",
-		Args:  cobra.NoArgs,
+		Long: `Ask the environment started by cove up (in another terminal, or with -d) to
+stop gracefully, and wait until it has: every replica, sidecar and component.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client, err := connect(cmd, file)
+			if err != nil {
+				return err
+			}
+			st, err := client.Status(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if err := client.Shutdown(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
+			fmt.Fprintf(cmd.OutOrStdout(), "stopping environment %s\n", st.Name)
+			if err := client.WaitStopped(cmd.Context(), st.PID); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "environment %s stopped\n", st.Name)
 			return nil
 		},
 	}

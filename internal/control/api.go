@@ -8,11 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 // The management API: JSON over HTTP on the environment's unix socket.
@@ -20,7 +19,8 @@ import (
 //	GET  /v1/status                  the environment (Status)
 //	GET  /v1/replicas/{name}/env     a replica's environment (ReplicaEnv)
 //	POST /v1/reload                  re-read the environment file (ReloadResult)
-//	GET  /v1/apps/{app}/logs         recent lines of an app's replicas (?replica=NAME&tail=N)
+//	GET  /v1/logs                    replicas' lines (?app, revision, replica, tail=N, since=RFC3339, follow=1 to stream NDJSON)
+//	GET  /v1/apps/{app}/logs         the same for one app, the last 100 lines unless tail says
 //	POST /v1/shutdown                stop the environment gracefully
 //	GET  /metrics                    the sidecars' Dapr metrics and cove's own, for Prometheus
 //	GET  /debug/pprof/...            Go's profiles of the cove process
@@ -48,22 +48,15 @@ func (e *Env) apiHandler() http.Handler {
 		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile})
 	})
 	mux.HandleFunc("POST /v1/reload", e.serveReload)
+	mux.HandleFunc("GET /v1/logs", e.serveLogs)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", func(w http.ResponseWriter, r *http.Request) {
-		tail := 100
-		if v := r.URL.Query().Get("tail"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("tail %q is not a positive number", v)})
-				return
-			}
-			tail = n
+		q := r.URL.Query()
+		q.Set("app", r.PathValue("app"))
+		if q.Get("tail") == "" {
+			q.Set("tail", "100")
 		}
-		logs, err := e.Logs(r.PathValue("app"), r.URL.Query().Get("replica"), tail)
-		if err != nil {
-			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, logs)
+		r.URL.RawQuery = q.Encode()
+		e.serveLogs(w, r)
 	})
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
@@ -127,18 +120,26 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		return ErrNotRunning{Socket: c.socket}
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var ae apiError
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
-			return fmt.Errorf("%s", ae.Error)
-		}
-		return fmt.Errorf("management API answered %s", resp.Status)
+	if err := apiErrorOf(resp); err != nil {
+		return err
 	}
 	if out == nil {
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// apiErrorOf is the error a management API response carries, if any.
+func apiErrorOf(resp *http.Response) error {
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	var ae apiError
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+		return fmt.Errorf("%s", ae.Error)
+	}
+	return fmt.Errorf("management API answered %s", resp.Status)
 }
 
 // Status fetches the environment's status.
@@ -155,21 +156,25 @@ func (c *Client) ReplicaEnv(ctx context.Context, replica string) (ReplicaEnv, er
 	return re, err
 }
 
-// Logs fetches the last tail lines of an app's replicas (one replica when
-// replica is set), oldest first.
-func (c *Client) Logs(ctx context.Context, app, replica string, tail int) ([]LogEntry, error) {
-	q := url.Values{"tail": {strconv.Itoa(tail)}}
-	if replica != "" {
-		q.Set("replica", replica)
-	}
-	var logs []LogEntry
-	err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/logs?"+q.Encode(), &logs)
-	return logs, err
-}
-
 // Shutdown asks the environment to stop.
 func (c *Client) Shutdown(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/shutdown", nil)
+}
+
+// WaitStopped waits until the environment no longer answers (it closes
+// its socket once every replica, sidecar and component has stopped) and
+// its process pid has exited.
+func (c *Client) WaitStopped(ctx context.Context, pid int) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for pingSocket(c.socket) || pid > 0 && supervisor.ProcessAlive(pid) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // pingSocket reports whether something answers on a unix socket.

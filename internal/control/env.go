@@ -73,6 +73,9 @@ type Options struct {
 	// supervisor.Guardian) that kills the replicas if cove dies without
 	// stopping them; empty runs without one.
 	Guardian []string
+	// Apps, when set, are the only apps of the file that run (cove up
+	// APP...); reloads keep to them too.
+	Apps []string
 	// Registry is the directory of the user's registry of running
 	// environments (see RegistryDir) this one is listed in while it runs;
 	// empty lists it nowhere.
@@ -204,9 +207,13 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Output == nil {
 		opts.Output = func(string, string, string, []byte) {}
 	}
+	env, err := onlyApps(opts.Spec, opts.Apps)
+	if err != nil {
+		return err
+	}
 	e := &Env{
 		opts:     opts,
-		spec:     opts.Spec,
+		spec:     env,
 		log:      opts.Logger,
 		stateDir: filepath.Join(opts.Spec.Dir, StateDirName),
 		replicas: map[string]*replicaRuntime{},
@@ -468,6 +475,34 @@ func (e *Env) stop() error {
 		errs = append(errs, e.comps.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// onlyApps returns env with only the named apps, in the file's order; all
+// of them when names is empty. A name the file lacks is an error that
+// lists the file's apps.
+func onlyApps(env *spec.Environment, names []string) (*spec.Environment, error) {
+	if len(names) == 0 {
+		return env, nil
+	}
+	var all []string
+	byName := map[string]bool{}
+	for _, entry := range env.Apps {
+		all = append(all, entry.App.Name)
+		byName[entry.App.Name] = true
+	}
+	for _, n := range names {
+		if !byName[n] {
+			return nil, fmt.Errorf("no app named %q in %s; its apps are %s", n, env.File, strings.Join(all, ", "))
+		}
+	}
+	sub := *env
+	sub.Apps = nil
+	for _, entry := range env.Apps {
+		if slices.Contains(names, entry.App.Name) {
+			sub.Apps = append(sub.Apps, entry)
+		}
+	}
+	return &sub, nil
 }
 
 // maxDaprRequestSize is the largest httpMaxRequestSize of the environment's
@@ -779,44 +814,4 @@ func restarts(s supervisor.Status) string {
 		return n + "restarting with a backoff"
 	}
 	return strings.TrimSuffix(n, ", ")
-}
-
-// Logs returns the last tail lines the app's replicas wrote (only replica's
-// when it is set), merged oldest first. Lines of replicas that have been
-// stopped are gone with them.
-func (e *Env) Logs(app, replica string, tail int) ([]LogEntry, error) {
-	e.mu.Lock()
-	var names []string
-	found := false
-	for _, a := range e.apps {
-		if a.name != app {
-			continue
-		}
-		found = true
-		for _, rev := range a.revisions {
-			for _, r := range rev.replicas {
-				if replica == "" || r.name == replica {
-					names = append(names, r.name)
-				}
-			}
-		}
-	}
-	e.mu.Unlock()
-	switch {
-	case !found:
-		return nil, fmt.Errorf("no app named %q; `cove ps` lists them", app)
-	case len(names) == 0:
-		return nil, fmt.Errorf("app %s has no replica %q; `cove ps` lists them", app, replica)
-	}
-	var out []LogEntry
-	for _, name := range names {
-		for _, l := range e.sup.Logs(name, tail) {
-			out = append(out, LogEntry{Time: l.Time, Replica: name, Stream: l.Stream, Text: l.Text})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	if len(out) > tail {
-		out = out[len(out)-tail:]
-	}
-	return out, nil
 }

@@ -78,6 +78,9 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if next, err = onlyApps(next, e.opts.Apps); err != nil {
+		return res, err
+	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}

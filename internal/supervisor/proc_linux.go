@@ -36,6 +36,33 @@ func SetSubreaper() error {
 	return nil
 }
 
+// procStat reads a process's state, parent and process group from
+// /proc/PID/stat: "pid (comm) state ppid pgrp ...", where comm may hold
+// spaces and parentheses.
+func procStat(pid string) (state byte, ppid, pgrp int, ok bool) {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 3 {
+		return 0, 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	pgrp, err2 := strconv.Atoi(string(f[2]))
+	return f[0][0], ppid, pgrp, err1 == nil && err2 == nil
+}
+
+// zombie reports whether the process has exited and waits to be reaped.
+func zombie(pid int) bool {
+	state, _, _, ok := procStat(strconv.Itoa(pid))
+	return ok && (state == 'Z' || state == 'X')
+}
+
 // groupHasLiveMember scans /proc for a process of the group that is not a
 // zombie: zombies whose parent is not cove may never be reaped but are dead.
 // cove's own zombies count as members until they are reaped.
@@ -49,26 +76,11 @@ func groupHasLiveMember(pgid int) bool {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
+		state, ppid, pgrp, ok := procStat(e.Name())
+		if !ok || pgrp != pgid {
+			continue // gone meanwhile, or another group's
 		}
-		// "pid (comm) state ppid pgrp ..."; comm may hold spaces and parens.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(stat[i+1:])
-		if len(f) < 3 {
-			continue
-		}
-		if g, err := strconv.Atoi(string(f[2])); err != nil || g != pgid {
-			continue
-		}
-		if state := f[0][0]; state != 'Z' && state != 'X' {
-			return true
-		}
-		if ppid, err := strconv.Atoi(string(f[1])); err == nil && ppid == self {
+		if state != 'Z' && state != 'X' || ppid == self {
 			return true
 		}
 	}

@@ -23,3 +23,6 @@ func groupAlive(int) bool { return false }
 // supported reports whether replicas can run on this system: without
 // process groups a replica could not be stopped reliably.
 func supported() error { return errUnsupported }
+
+// ProcessAlive cannot tell here.
+func ProcessAlive(int) bool { return false }

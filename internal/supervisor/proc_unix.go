@@ -41,3 +41,12 @@ func groupAlive(pgid int) bool {
 
 // supported reports whether replicas can run on this system.
 func supported() error { return nil }
+
+// ProcessAlive reports whether the process pid runs: it exists and, where
+// the system tells, is not a zombie waiting for a parent to reap it.
+func ProcessAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	return !zombie(pid)
+}

@@ -13,13 +13,16 @@ import (
 // in milliseconds where the example's apps are built first. COVE_E2E_APP
 // says what it does:
 //
-//	http   serves its revision's name on $PORT
+//	http   serves its revision's name on $PORT, writing a line per request
 //	crash  writes a few lines, then exits with status 3
 func runApp(mode string) int {
 	switch mode {
 	case "http":
 		rev := os.Getenv("CONTAINER_APP_REVISION")
-		http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, rev) })
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Println("request", r.URL.Path)
+			fmt.Fprintln(w, rev)
+		})
 		err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
 		fmt.Fprintln(os.Stderr, err)
 		return 1

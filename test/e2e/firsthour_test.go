@@ -1,14 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // TestCrashingAppDoesNotHideTheSummary starts an environment where one app
@@ -144,5 +151,95 @@ func TestFailedBuildIsPrintedOnce(t *testing.T) {
 	}
 	if n := strings.Count(out, "build of web failed"); n != 1 {
 		t.Errorf("the build failure is reported %d times, want once:\n%s", n, out)
+	}
+}
+
+// TestUpDetachedLogsAndDown runs a subset of an environment's apps in the
+// background with cove up -d APP, follows and filters its logs, and stops
+// it with cove down, which returns once everything has stopped.
+func TestUpDetachedLogsAndDown(t *testing.T) {
+	file := smallEnv(t, "detached", smallApp{name: "web", mode: "http"}, smallApp{name: "bad", mode: "crash"})
+	port := testaddr.FreePort(t)
+	cove := func(args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, coveBin, args...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := cove("up", "-d", "-f", file, "--http-port", fmt.Sprint(port), "web")
+	t.Cleanup(func() { _, _ = cove("down", "-f", file) })
+	if err != nil || !strings.Contains(out, "environment detached is ready") || !strings.Contains(out, "cove down") {
+		t.Fatalf("cove up -d: %v\n%s\nwant the summary, then a return", err, out)
+	}
+	st := (&env{t: t, file: file}).status()
+	if len(st.Apps) != 1 || st.Apps[0].Name != "web" {
+		t.Fatalf("cove up -d web runs %+v, want only web", st.Apps)
+	}
+	rev, pid := st.Apps[0].Revision, st.PID
+
+	// --follow prints lines as they are written.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	follow := exec.CommandContext(ctx, coveBin, "logs", "-f", file, "--follow", "--tail", "1")
+	var followed testlog.Buffer
+	follow.Stdout, follow.Stderr = &followed, &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = follow.Process.Kill(); _ = follow.Wait() }()
+	time.Sleep(500 * time.Millisecond) // the follower has its first lines
+	for _, path := range []string{"/one", "/two"} {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		req.Host = "web.localhost"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	if !testenv.Poll(10*time.Second, 100*time.Millisecond, func() bool {
+		return strings.Contains(followed.String(), "request /two")
+	}) {
+		t.Fatalf("cove logs --follow did not print the new lines:\n%s", followed.String())
+	}
+	if n := strings.Count(followed.String(), "request /one"); n != 1 {
+		t.Errorf("cove logs --follow printed a line %d times:\n%s", n, followed.String())
+	}
+
+	// Filters: all apps when none is named, --tail, --since, --revision,
+	// --replica.
+	for _, c := range []struct {
+		args []string
+		want string // a line that must be there; empty: no line at all
+	}{
+		{[]string{"logs", "--tail", "1"}, "request /two"},
+		{[]string{"logs", "web", "--since", "1h"}, "request /one"},
+		{[]string{"logs", "--since", "2100-01-01T00:00:00Z"}, ""},
+		{[]string{"logs", "--revision", rev}, "request /one"},
+		{[]string{"logs", "--replica", rev + "-0", "--tail", "2"}, "request /one"},
+	} {
+		out, err := cove(append(c.args, "-f", file)...)
+		if err != nil {
+			t.Errorf("cove %s: %v\n%s", strings.Join(c.args, " "), err, out)
+			continue
+		}
+		if c.want == "" && out != "" || c.want != "" && !strings.Contains(out, c.want) {
+			t.Errorf("cove %s printed:\n%s\nwant %q", strings.Join(c.args, " "), out, c.want)
+		}
+		if c.want != "" && !strings.Contains(out, rev+"-0 | ") {
+			t.Errorf("cove %s: lines not prefixed with the replica's name:\n%s", strings.Join(c.args, " "), out)
+		}
+	}
+	if out, err := cove("logs", "-f", file, "--revision", "web--nope"); err == nil || !strings.Contains(out, "no revision named") {
+		t.Errorf("cove logs --revision of no revision: %v\n%s", err, out)
+	}
+
+	out, err = cove("down", "-f", file)
+	if err != nil || !strings.Contains(out, "environment detached stopped") {
+		t.Fatalf("cove down: %v\n%s", err, out)
+	}
+	if testenv.Alive(pid) {
+		t.Errorf("cove (pid %d) still runs after cove down returned", pid)
 	}
 }
