@@ -5,11 +5,14 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
 .PHONY: build run test lint test-race test-short fuzz
 
+# -v names each package as it compiles: the first build compiles every
+# dependency (minutes on two cores); later ones take about a second.
 build:
-	$(GO) build -o bin/cove ./cmd/cove
+	@test -x bin/cove || echo "building bin/cove: the first build compiles every dependency, a few minutes on two cores"
+	$(GO) build -v -o bin/cove ./cmd/cove
 
-run:
-	$(GO) run ./cmd/cove up -f examples/triage/cove.yaml
+run: build
+	bin/cove up -f examples/triage/cove.yaml
 
 # Static checks, unit, integration (real Redis/PostgreSQL) and end-to-end tests.
 test: lint
