@@ -42,9 +42,6 @@ const SocketName = "cove.sock"
 // otherwise.
 const DefaultHTTPSPort = 8443
 
-// Version is the runtime version sidecars report.
-var Version = "0.1.0-dev"
-
 // Options configure an environment run.
 type Options struct {
 	Spec *spec.Environment

@@ -5,9 +5,6 @@ import (
 	"github.com/cove-env/cove/internal/spec"
 )
 
-// DaprAPIVersion is the Dapr runtime API the sidecars are compatible with.
-const DaprAPIVersion = "1.17"
-
 // Load reads and validates an environment file (package spec) with what
 // only the runtime knows checked in the same pass: that every component
 // type is registered in a supported version and of a kind cove runs. All

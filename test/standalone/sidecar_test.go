@@ -225,6 +225,31 @@ func TestSidecarProcesses(t *testing.T) {
 		}
 	})
 
+	t.Run("the version set at build is the one cove and its sidecars report", func(t *testing.T) {
+		want := "cove " + testenv.Version + " (Dapr API "
+		for _, args := range [][]string{{"version"}, {"--version"}} {
+			out, err := exec.CommandContext(t.Context(), coveBin, args...).Output()
+			if err != nil || !strings.HasPrefix(string(out), want) {
+				t.Errorf("cove %s = %q, %v; want %q…", args[0], out, err, want)
+			}
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", alpha.httpPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var md struct {
+			RuntimeVersion string            `json:"runtimeVersion"`
+			Extended       map[string]string `json:"extended"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+			t.Fatal(err)
+		}
+		if md.RuntimeVersion != testenv.Version || md.Extended["daprRuntimeVersion"] != testenv.Version {
+			t.Errorf("metadata runtimeVersion %q, extended daprRuntimeVersion %q; want %s", md.RuntimeVersion, md.Extended["daprRuntimeVersion"], testenv.Version)
+		}
+	})
+
 	t.Run("a clean exit is removed from resolution at once", func(t *testing.T) {
 		beta.stop(t)
 		status, out := curlInvoke(t, alpha, "beta", "orders", "three")

@@ -18,6 +18,10 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
+// Version is the version BuildCove stamps into the binary, as a release
+// build does with -ldflags.
+const Version = "0.0.0-test"
+
 // BuildCove builds ./cmd/cove into a new temporary directory, for a
 // TestMain, and returns the binary and a cleanup that removes it. The
 // build's output goes to stderr.
@@ -27,7 +31,7 @@ func BuildCove(prefix string) (bin string, cleanup func(), err error) {
 		return "", nil, err
 	}
 	bin = filepath.Join(dir, "cove")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cove")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/cove-env/cove/internal/control.Version="+Version, "-o", bin, "./cmd/cove")
 	build.Dir = RepoRoot()
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
