@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,20 @@ func TestTriage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range []string{"triage-backend-0", "triage-backend-1"} {
-			if !strings.Contains(out, r) || !strings.Contains(out, "triage-backend listening on") {
+		// Each line is prefixed with its replica's name, as cove ps lists it.
+		var names []string
+		for _, a := range e.status().Apps {
+			if a.Name == "triage-backend" {
+				for _, r := range a.Replicas {
+					names = append(names, r.Name)
+				}
+			}
+		}
+		if len(names) != 2 {
+			t.Fatalf("triage-backend has replicas %v, want 2", names)
+		}
+		for _, r := range names {
+			if !regexp.MustCompile(regexp.QuoteMeta(r) + ` +\| .*triage-backend listening on`).MatchString(out) {
 				t.Errorf("cove logs lacks %s's start line:\n%s", r, out)
 			}
 		}

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cove-env/cove/test/internal/testenv"
+)
+
+// codeAfter returns the lines of the first fenced code block of a
+// repository file after the text marker.
+func codeAfter(t *testing.T, file, marker string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), marker)
+	if !ok {
+		t.Fatalf("%s no longer has %q", file, marker)
+	}
+	_, rest, ok = strings.Cut(rest, "```")
+	if ok {
+		_, rest, ok = strings.Cut(rest, "\n") // the fence's language
+	}
+	block, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatalf("%s: no code block after %q", file, marker)
+	}
+	return strings.Split(strings.TrimRight(block, "\n"), "\n")
+}
+
+// TestDocsValidateExample runs the validate example of
+// docs/environment.md and compares its output with the page.
+func TestDocsValidateExample(t *testing.T) {
+	const cmdLine = "$ cove validate -f test/e2e/testdata/broken/cove.yaml"
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "environment.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, cmdLine+"\n")
+	if i < 0 {
+		t.Fatalf("docs/environment.md no longer has %q", cmdLine)
+	}
+	want := text[i+len(cmdLine)+1:]
+	want = want[:strings.Index(want, "```")]
+	cmd := exec.Command(coveBin, "validate", "-f", "test/e2e/testdata/broken/cove.yaml")
+	cmd.Dir = testenv.RepoRoot()
+	got, _ := cmd.CombinedOutput()
+	if string(got) != want {
+		t.Errorf("cove validate prints:\n%s\ndocs/environment.md shows:\n%s", got, want)
+	}
+}
+
+// TestReadmeQuickstart runs the example environment and then the commands
+// the README's quick start gives for another terminal, from a directory
+// outside the environment, as written (bin/cove is the binary under test,
+// and the edge's port is the test's own).
+func TestReadmeQuickstart(t *testing.T) {
+	lines := codeAfter(t, "README.md", "the commands find the running environment")
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	vars := []string{"XDG_RUNTIME_DIR=" + t.TempDir()}
+	e := startWith(t, "", file, vars, "up", "-f", file)
+	e.waitFor("is ready", 3*time.Minute)
+	elsewhere := t.TempDir()
+	for _, l := range lines {
+		l = strings.ReplaceAll(l, "bin/cove", coveBin)
+		l = strings.ReplaceAll(l, "localhost:8080", fmt.Sprintf("localhost:%d", e.httpPort))
+		cmd := exec.Command("sh", "-c", "set -e; "+l)
+		cmd.Dir, cmd.Env = elsewhere, append(os.Environ(), vars...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+			t.Errorf("%s: %v\n%s", l, err, out)
+		}
+	}
+	e.stop()
+}
