@@ -56,10 +56,14 @@ An environment is described by a cove.yaml file that lists the apps' ACA YAML
 files, how to run each app locally, and the Dapr components.
 
 Quick start:
-  cove up -f examples/triage/cove.yaml     run the example environment
+  cove up -f examples/triage/cove.yaml     run the example environment (-d: in the background)
   cove ps                                  list apps, revisions and replicas
-  cove logs triage-backend                 recent output of an app
+  cove logs triage-backend --follow        output of an app, as it is written
   cove exec triage-backend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata'
+  cove down                                stop it
+
+Commands other than up find the running environment from any directory: the
+nearest cove.yaml above whose environment runs, else the only one running.
 
 Without cove up, 'cove sidecar' runs one daprd-compatible sidecar for an app you
 start yourself. The docs/ directory describes every command and file format.`,

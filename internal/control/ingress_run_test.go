@@ -161,8 +161,8 @@ func runEnv(t *testing.T, dir string, files map[string]string) *Status {
 	return runEnvWith(t, dir, files, Options{})
 }
 
-// runEnvWith is runEnv with options; it sets their Spec, ports and Events,
-// and a StopGrace of 5s unless they give one.
+// runEnvWith is runEnv with options; it sets their Spec and ports, wraps
+// their Events, and sets a StopGrace of 5s unless they give one.
 func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options) *Status {
 	t.Helper()
 	for name, content := range files {
@@ -181,7 +181,11 @@ func runEnvWith(t *testing.T, dir string, files map[string]string, opts Options)
 		opts.Launcher = []string{testExe(t), launcherArg}
 	}
 	opts.StopGrace = cmpOr(opts.StopGrace, 5*time.Second)
+	events := opts.Events
 	opts.Events = func(ev Event) {
+		if events != nil {
+			events(ev)
+		}
 		if ev.Kind == EventReady {
 			ready <- ev.Status
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -594,5 +595,72 @@ func TestReloadMovesTargetLabel(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantRevs, appStatus(t, client, "web").Revisions); diff != "" {
 		t.Errorf("revisions once the second stopped (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailedAppDoesNotHoldTheStart runs an app that exits at start beside
+// one that serves: the environment reports ready once the failing replica
+// has exited, naming the app, why and its last lines; its status carries
+// the problem. A reload's revision that fails is reported as an error.
+func TestFailedAppDoesNotHoldTheStart(t *testing.T) {
+	exe := testExe(t)
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var events []Event
+	coveYAML := func(badCommand string) string {
+		return fmt.Sprintf(`apps:
+  - {file: web.yaml, command: [%q], env: {COVE_TEST_EDGE_APP: http}}
+  - {file: bad.yaml, command: %s}
+`, exe, badCommand)
+	}
+	st := runEnvWith(t, dir, map[string]string{
+		"web.yaml":  webApp("    ingress: {external: true, targetPort: 8000}\n", "1"),
+		"bad.yaml":  namedApp("bad", "    ingress: {external: false, targetPort: 8000}\n", "1"),
+		"cove.yaml": coveYAML(`["/bin/sh", "-c", "echo no database here; exit 3"]`),
+	}, Options{Events: func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev)
+	}})
+	problems := map[string]string{}
+	for _, a := range st.Apps {
+		problems[a.Name] = a.Problem
+	}
+	if problems["web"] != "" || !strings.Contains(problems["bad"], "exited (exit status 3)") {
+		t.Errorf("problems at ready: %q", problems)
+	}
+	mu.Lock()
+	var notReady []Event
+	for _, ev := range events {
+		if ev.Kind == EventAppNotReady {
+			notReady = append(notReady, ev)
+		}
+	}
+	mu.Unlock()
+	if len(notReady) != 1 || notReady[0].App != "bad" || !slices.Contains(notReady[0].Lines, "no database here") {
+		t.Errorf("not-ready events: %+v, want one for bad with its last line", notReady)
+	}
+
+	write(t, dir, "cove.yaml", coveYAML(`["/bin/sh", "-c", "echo still no database; exit 4"]`))
+	res, err := NewClient(filepath.Join(dir, "cove.yaml")).Reload(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 {
+		t.Errorf("reload with a failing revision: %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	failed := 0
+	for _, ev := range events {
+		if ev.Kind == EventRevision && strings.Contains(ev.Message, "stopped") {
+			if ev.Err == nil {
+				t.Errorf("the failed revision's stop is reported as a success: %+v", ev)
+			}
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d events of a stopped revision, want 1", failed)
 	}
 }
