@@ -715,7 +715,16 @@ func (e *Env) tableLocked() *routing.Table {
 		}
 		apps = append(apps, ra)
 	}
-	return routing.NewTable(apps)
+	// What a replica reaches as localhost through the internal proxy:
+	// its own and the other replicas' ports and their sidecars' HTTP APIs.
+	local := make([]int, 0, 3*len(e.replicas))
+	for _, r := range e.replicas {
+		local = append(local, r.port, r.daprHTTPPort)
+		for _, p := range r.extraPorts {
+			local = append(local, p)
+		}
+	}
+	return routing.NewTable(apps).WithLocalPorts(local)
 }
 
 // Status reports the environment as it runs now.

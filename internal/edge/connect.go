@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
 	"time"
 )
 
@@ -59,11 +61,20 @@ func (e *Edge) serveConnect(w http.ResponseWriter, r *http.Request, d decision) 
 // tunnel dials h.addr, takes over the client connection and copies bytes both
 // ways until both sides are done, one side fails, or the edge shuts down.
 func (e *Edge) tunnel(w http.ResponseWriter, r *http.Request, h *hop) {
-	up, err := e.dialer.DialContext(r.Context(), "tcp", h.addr)
+	dialer := e.dialer
+	if h.app == "" {
+		dialer = e.tunnelDialer
+	}
+	up, err := dialer.DialContext(r.Context(), "tcp", h.addr)
 	if err != nil {
 		h.err, h.status = err, http.StatusBadGateway
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		switch {
+		case errors.Is(err, errLocalTarget):
+			h.status = http.StatusForbidden
+			http.Error(w, fmt.Sprintf("host %s is on this machine: %v", h.addr, errLocalTarget), h.status)
+			return
+		case errors.As(err, &ne) && ne.Timeout():
 			h.status = http.StatusGatewayTimeout
 		}
 		http.Error(w, fmt.Sprintf("cannot reach %s: %v", h.addr, err), h.status)
@@ -133,4 +144,32 @@ func pipe(dst net.Conn, src io.Reader, done chan<- error) {
 		dst.Close()
 	}
 	done <- err
+}
+
+// errLocalTarget refuses what the internal proxy would otherwise forward to
+// this machine itself.
+var errLocalTarget = errors.New("the internal proxy forwards to this machine only plain HTTP to the environment's " +
+	"replicas and sidecars (its apps are reached by name; 127.0.0.1 and ::1 bypass the proxy)")
+
+// guardLocal is a dialer's check of the address it is about to connect to,
+// resolved: the forward proxy reaches hosts outside this machine (the
+// internet, as apps in ACA do), and on this machine only the ports of the
+// environment's replicas and sidecars (apps that call their sidecar as
+// localhost, which many HTTP clients send through the proxy), never for a
+// tunnel. Everything else local (sidecars' gRPC ports, cove's listeners,
+// databases) stays out of reach through it.
+func (e *Edge) guardLocal(tunnel bool) func(network, address string, c syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return nil
+		}
+		if ip := ap.Addr().Unmap(); !ip.IsLoopback() && !ip.IsUnspecified() {
+			return nil
+		}
+		if !tunnel && e.routes.Load().LocalPort(int(ap.Port())) {
+			return nil
+		}
+		return errLocalTarget
+	}
 }

@@ -111,6 +111,11 @@ type Edge struct {
 	// bounded is roundTrip with the request timeout on response headers.
 	bounded http.RoundTripper
 	dialer  *net.Dialer
+	// forwardTransport and tunnelDialer reach hosts that are not apps,
+	// for the forward proxy and its CONNECT tunnels; they refuse this
+	// machine's addresses (see guardLocal).
+	forwardTransport *http.Transport
+	tunnelDialer     *net.Dialer
 	// appProxy forwards to replicas, fwdProxy to hosts outside the
 	// environment. Each request carries its target in a *hop.
 	appProxy    *httputil.ReverseProxy
@@ -201,6 +206,9 @@ func New(opts Options) *Edge {
 	e.replicaH2.Protocols = new(http.Protocols)
 	e.replicaH2.Protocols.SetHTTP2(true)
 	e.replicaH2.HTTP2 = e.h2c.HTTP2
+	e.forwardTransport = e.transport.Clone()
+	e.forwardTransport.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: e.guardLocal(false)}).DialContext
+	e.tunnelDialer = &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: e.guardLocal(true)}
 	e.replicas = &upstream.Transport{
 		Dial:                  e.dialer.DialContext,
 		Fallback:              &timeoutTransport{base: e.transport.RoundTrip, d: e.timeout},

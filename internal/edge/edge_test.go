@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -335,20 +336,57 @@ func TestInternalNames(t *testing.T) {
 	}
 }
 
+// outsideIP is an address of this machine other than loopback, where test
+// servers stand for hosts elsewhere; without one the test is skipped.
+func outsideIP(t testing.TB) string {
+	t.Helper()
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no address other than loopback to stand for another host")
+	return ""
+}
+
+// outsideServer is a test server on outsideIP, started with TLS when tls.
+func outsideServer(t testing.TB, h http.Handler, tls bool) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(outsideIP(t), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestForwardProxy(t *testing.T) {
-	outside := httptest.NewServer(http.HandlerFunc(echoHandler))
-	t.Cleanup(outside.Close)
+	outside := outsideServer(t, http.HandlerFunc(echoHandler), false)
+	local := httptest.NewServer(http.HandlerFunc(echoHandler))
+	t.Cleanup(local.Close)
 	env := newEnv(t, Options{}, internalApp("api", replica(t, "api", "api-a", nil)))
+	_, port, _ := net.SplitHostPort(local.Listener.Addr().String())
+	// The local server stands for a replica's or a sidecar's port.
+	env.routes.Store(env.routes.Load().WithLocalPorts([]int{mustAtoi(t, port)}))
 	c := newClient(t, env.internalURL(t))
-	_, port, _ := net.SplitHostPort(outside.Listener.Addr().String())
 
 	tests := []struct {
 		name string
 		url  string
 		host string
 	}{
-		{name: "loopback ip", url: outside.URL + "/p?q=1", host: "127.0.0.1:" + port},
-		{name: "localhost", url: "http://localhost:" + port + "/p?q=1", host: "localhost:" + port},
+		{name: "another host", url: outside.URL + "/p?q=1", host: outside.Listener.Addr().String()},
+		{name: "loopback ip of an environment port", url: local.URL + "/p?q=1", host: "127.0.0.1:" + port},
+		{name: "localhost at an environment port", url: "http://localhost:" + port + "/p?q=1", host: "localhost:" + port},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,30 +408,53 @@ func TestForwardProxyErrors(t *testing.T) {
 	env := newEnv(t, Options{})
 	direct := newClient(t, nil)
 
-	// A Host naming the proxy itself would loop forever.
+	// A request that came back through this proxy would loop forever.
+	if r := do(t, direct, env.internal.URL, "example.test", map[string]string{"Via": "1.1 " + env.edge.via}); r.status != http.StatusLoopDetected {
+		t.Errorf("looped request: status %d (%q), want 508", r.status, r.body)
+	}
+	// The proxy itself, like any port of this machine that is not the
+	// environment's, is not forwarded to.
 	self := strings.TrimPrefix(env.internal.URL, "http://")
-	if r := do(t, direct, env.internal.URL, self, nil); r.status != http.StatusLoopDetected {
-		t.Errorf("self host: status %d (%q), want 508", r.status, r.body)
+	if r := do(t, direct, env.internal.URL, self, nil); r.status != http.StatusForbidden {
+		t.Errorf("self host: status %d (%q), want 403", r.status, r.body)
+	}
+	for _, host := range []string{goneAddr(t), "localhost:" + portOf(t, goneAddr(t)), "0.0.0.0:" + portOf(t, self)} {
+		r := do(t, newClient(t, env.internalURL(t)), "http://"+host+"/", "", nil)
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, "on this machine") {
+			t.Errorf("local host %s: got %d %q, want 403 explaining it", host, r.status, r.body)
+		}
 	}
 
-	gone := goneAddr(t)
+	gone := outsideIP(t) + ":" + portOf(t, goneAddr(t))
 	r := do(t, newClient(t, env.internalURL(t)), "http://"+gone+"/", "", nil)
 	if r.status != http.StatusBadGateway || !strings.Contains(r.body, "not an app of this environment") {
 		t.Errorf("unreachable host: got %d %q, want 502 explaining it", r.status, r.body)
 	}
 }
 
+func portOf(t testing.TB, hostport string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
 func TestConnectTunnel(t *testing.T) {
-	outside := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	outside := outsideServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "secure "+r.URL.Path)
-	}))
-	t.Cleanup(outside.Close)
+	}), true)
 	env := newEnv(t, Options{}, internalApp("api", replica(t, "api", "api-a", nil)))
+	local := replica(t, "api", "api-b", nil)
+	env.routes.Store(env.routes.Load().WithLocalPorts([]int{mustAtoi(t, portOf(t, local.Addr))}))
 
 	t.Run("https through the proxy", func(t *testing.T) {
+		tlsConfig := outside.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		tlsConfig.ServerName = "example.com" // httptest's certificate names it, not the outside address
 		tr := &http.Transport{
 			Proxy:           http.ProxyURL(env.internalURL(t)),
-			TLSClientConfig: outside.Client().Transport.(*http.Transport).TLSClientConfig,
+			TLSClientConfig: tlsConfig,
 		}
 		t.Cleanup(tr.CloseIdleConnections)
 		r := do(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, outside.URL+"/x", "", nil)
@@ -409,7 +470,12 @@ func TestConnectTunnel(t *testing.T) {
 	}{
 		{name: "app by name", target: "api:80", status: http.StatusOK},
 		{name: "unknown app under domain", target: "nope.internal.localhost:80", status: http.StatusNotFound},
-		{name: "unreachable host", target: goneAddr(t), status: http.StatusBadGateway},
+		{name: "unreachable host", target: outsideIP(t) + ":" + portOf(t, goneAddr(t)), status: http.StatusBadGateway},
+		// No tunnel to this machine, an environment port (a sidecar's,
+		// say) included; TCP apps are reached by name.
+		{name: "loopback", target: goneAddr(t), status: http.StatusForbidden},
+		{name: "environment port", target: local.Addr, status: http.StatusForbidden},
+		{name: "localhost", target: "localhost:" + portOf(t, local.Addr), status: http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -436,6 +502,15 @@ func TestConnectTunnel(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustAtoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // connect dials proxyAddr and sends CONNECT target.

@@ -128,6 +128,8 @@ func (e *Edge) roundTrip(req *http.Request) (*http.Response, error) {
 	h := hopFrom(req.Context())
 	switch {
 	case h == nil:
+	case h.app == "":
+		return e.forwardTransport.RoundTrip(req)
 	case h.tls && h.h2c:
 		return e.replicaH2.RoundTrip(req)
 	case h.tls:
@@ -327,6 +329,9 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, fmt.Sprintf("%s did not answer within %s", who, e.timeout), h.status)
 	case r.Context().Err() != nil:
 		h.status = clientGone // nobody is left to answer
+	case errors.Is(err, errLocalTarget):
+		h.status = http.StatusForbidden
+		http.Error(w, fmt.Sprintf("host %s is on this machine: %v", h.addr, errLocalTarget), h.status)
 	case h.bodyError() != nil:
 		// The client's body broke past what readChunked read first.
 		badBody(w, h)

@@ -36,6 +36,11 @@ func echoServer(t testing.TB) string {
 	return testaddr.Serve(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
+// outsideEcho is echoServer on outsideIP, a host CONNECT may reach.
+func outsideEcho(t testing.TB) string {
+	return testaddr.ServeOn(t, net.JoinHostPort(outsideIP(t), "0"), func(c net.Conn) { io.Copy(c, c) })
+}
+
 func TestServe(t *testing.T) {
 	src := &routing.Source{}
 	src.Store(routing.NewTable([]*routing.App{
@@ -58,7 +63,7 @@ func TestServe(t *testing.T) {
 	}
 
 	// An open tunnel is hijacked, so only the edge itself can end it.
-	conn, br := connect(t, in.Addr().String(), echoServer(t))
+	conn, br := connect(t, in.Addr().String(), outsideEcho(t))
 	res, err := http.ReadResponse(br, nil)
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT: %v %v", res, err)

@@ -495,6 +495,9 @@ type Table struct {
 	aliases  map[string]*App // revision and label host names: one revision each
 	byAppID  map[string]*App
 	byDomain map[string]*App
+	// local are the loopback ports the environment's replicas and their
+	// sidecars serve HTTP on, ready or not.
+	local map[int]bool
 }
 
 // NewTable indexes apps by name, by Dapr app id, by custom domain and by
@@ -535,6 +538,21 @@ func NewTable(apps []*App) *Table {
 	}
 	return t
 }
+
+// WithLocalPorts records the loopback ports the environment's replicas and
+// sidecars serve HTTP on (see LocalPort) and returns t; it is for the
+// table's builder, before the table is stored.
+func (t *Table) WithLocalPorts(ports []int) *Table {
+	t.local = make(map[int]bool, len(ports))
+	for _, p := range ports {
+		t.local[p] = true
+	}
+	return t
+}
+
+// LocalPort reports whether a replica or sidecar of the environment serves
+// HTTP on port of the loopback address.
+func (t *Table) LocalPort(port int) bool { return t.local[port] }
 
 // CustomDomain finds the app a custom domain (lower case, no port) is
 // bound to.

@@ -120,7 +120,13 @@ func portRange() (lo, hi int) {
 // returns the address.
 func Serve(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return ServeOn(t, "127.0.0.1:0", serve)
+}
+
+// ServeOn is Serve on addr.
+func ServeOn(t testing.TB, addr string, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
