@@ -30,9 +30,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The environments the tests run are listed in a registry of their own,
+	// not among the user's (see control.RegistryDir).
+	registry, err := os.MkdirTemp("", "cove-e2e-registry")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_RUNTIME_DIR", registry)
 	coveBin = bin
 	code := m.Run()
 	cleanup()
+	_ = os.RemoveAll(registry)
 	os.Exit(code)
 }
 
