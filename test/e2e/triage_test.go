@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,20 @@ import (
 
 	"github.com/cove-env/cove/test/internal/testenv"
 )
+
+// outsideIP is an address of this machine other than loopback; without one
+// the test is skipped.
+func outsideIP(t *testing.T) string {
+	t.Helper()
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no address other than loopback")
+	return ""
+}
 
 // TestTriage runs the workshop's verification list against the triage
 // example on the embedded SQLite state store.
@@ -45,6 +61,19 @@ func TestTriage(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{"triage-backend": 2, "triage-frontend": 1}, replicas); diff != "" {
 		t.Fatalf("replicas per app (-want +got):\n%s", diff)
 	}
+
+	t.Run("replicas listen on loopback only", func(t *testing.T) {
+		ip := outsideIP(t)
+		for _, a := range st.Apps {
+			for _, r := range a.Replicas {
+				addr := net.JoinHostPort(ip, strconv.Itoa(r.Port))
+				if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+					c.Close()
+					t.Errorf("replica %s answers on %s, beyond loopback", r.Name, addr)
+				}
+			}
+		}
+	})
 
 	t.Run("invoke backend health through the frontend's sidecar", func(t *testing.T) {
 		out, err := e.cove("exec", "triage-frontend", "--", "sh", "-c",

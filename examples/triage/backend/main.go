@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -72,8 +73,12 @@ func main() {
 		writeJSON(w, http.StatusCreated, p)
 	})
 
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("triage-backend listening on :%s (storage: %s)", port, mode)
+	// HOST is unset in a container, where the app must listen on every
+	// interface; cove.yaml sets it to 127.0.0.1, so that other machines
+	// cannot reach the replica past cove's edge.
+	addr := net.JoinHostPort(os.Getenv("HOST"), port)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("triage-backend listening on %s (storage: %s)", addr, mode)
 	if err := srv.ListenAndServe(); err != nil {
 		log.Fatal(err)
 	}

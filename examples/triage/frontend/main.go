@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -51,8 +52,12 @@ func main() {
 		_, _ = io.Copy(w, resp.Body)
 	})
 
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("triage-frontend listening on :%s, backend %s", port, backend)
+	// HOST is unset in a container, where the app must listen on every
+	// interface; cove.yaml sets it to 127.0.0.1, so that other machines
+	// cannot reach the replica past cove's edge.
+	addr := net.JoinHostPort(os.Getenv("HOST"), port)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("triage-frontend listening on %s, backend %s", addr, backend)
 	if err := srv.ListenAndServe(); err != nil {
 		log.Fatal(err)
 	}
