@@ -30,6 +30,7 @@ type policyKey struct {
 // (DefaultStatestoreComponentOutboundRetryPolicy).
 const (
 	ComponentStateStore = "Statestore"
+	ComponentPubsub     = "Pubsub"
 )
 
 // NewResiliency resolves policies from res; log receives breaker state
@@ -61,6 +62,27 @@ func (r *Resiliency) ComponentOutbound(caller, component, componentType string) 
 		}
 		return nil
 	}, componentType+"ComponentOutbound", "ComponentOutbound", "Component", "")
+}
+
+// ComponentInbound returns the policy caller applies to what component
+// (of type componentType) delivers to it, a pub/sub's events: the
+// target's `inbound` policies, else Dapr's defaults for inbound component
+// calls of that type, for components, and for everything. Nil when none
+// applies.
+func (r *Resiliency) ComponentInbound(caller, component, componentType string) *resiliency.Policy {
+	return r.policy(policyKey{caller, "component-inbound", component}, func(t *spec.ResiliencyTargets) *spec.TargetPolicyNames {
+		if c := t.Components[component]; c != nil {
+			return c.Inbound
+		}
+		return nil
+	}, componentType+"ComponentInbound", "ComponentInbound", "Component", "")
+}
+
+// PubsubPolicies returns, for caller, the functions its pub/sub block asks
+// for each component's publish (outbound) and delivery (inbound) policy.
+func (r *Resiliency) PubsubPolicies(caller string) (outbound, inbound func(pubsub string) *resiliency.Policy) {
+	return func(name string) *resiliency.Policy { return r.ComponentOutbound(caller, name, ComponentPubsub) },
+		func(name string) *resiliency.Policy { return r.ComponentInbound(caller, name, ComponentPubsub) }
 }
 
 // StateStoreOutbound returns, for caller, the function its state block

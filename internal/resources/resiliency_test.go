@@ -118,6 +118,38 @@ spec:
 	}
 }
 
+// TestComponentInboundPolicy: a pub/sub's deliveries take the target's
+// inbound policies, then the inbound defaults; outbound ones never apply.
+func TestComponentInboundPolicy(t *testing.T) {
+	res := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r}
+spec:
+  policies:
+    timeouts: {DefaultComponentOutboundTimeoutPolicy: 7s, DefaultPubsubComponentInboundTimeoutPolicy: 5s, short: 2s}
+    retries:
+      DefaultComponentInboundRetryPolicy: {maxRetries: 2}
+      fast: {duration: 10ms, maxRetries: 3}
+  targets:
+    components:
+      events:
+        inbound: {timeout: short, retry: fast}
+        outbound: {timeout: short}
+`)
+	r := resources.NewResiliency([]*spec.Resiliency{res}, nil)
+	out, in := r.PubsubPolicies("app")
+	if diff := cmp.Diff(&summary{Timeout: 2 * time.Second, Retry: "fast"}, summarize(in("events"))); diff != "" {
+		t.Errorf("named inbound (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&summary{Timeout: 5 * time.Second, Retry: "DefaultComponentInboundRetryPolicy"}, summarize(in("other"))); diff != "" {
+		t.Errorf("inbound defaults (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&summary{Timeout: 7 * time.Second}, summarize(out("other"))); diff != "" {
+		t.Errorf("outbound (-want +got):\n%s", diff)
+	}
+}
+
 // TestComponentPolicyBreakers: each caller has its own breaker per
 // component, kept across lookups, and apart from its app targets.
 func TestComponentPolicyBreakers(t *testing.T) {
