@@ -97,23 +97,13 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
-	client, err := cfg.newClient()
+	client, err := cfg.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
-	addr := strings.Join(cfg.hosts, ",")
-	// Bound the check by the dial timeout, so a dead address fails Init
-	// instead of retrying in the background.
-	wait := cfg.dialTimeout
-	if wait <= 0 {
-		wait = defaultDialTimeout
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, wait+time.Second)
+	addr := cfg.Addr()
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout())
 	defer cancel()
-	if err := client.Ping(pingCtx).Err(); err != nil {
-		_ = client.Close()
-		return fmt.Errorf("%s %q: cannot reach Redis at %s: %w", Type, md.Name, addr, err)
-	}
 	if len(cfg.queryIndexes) > 0 {
 		if err := checkQueryModules(pingCtx, client); err != nil {
 			_ = client.Close()

@@ -1,0 +1,351 @@
+// Package redis is the pubsub.redis broker on Redis Streams, in Dapr's
+// layout so daprd and cove share streams: a topic is a stream, each message
+// an entry with a "data" field (the body) and a "metadata" field (the
+// publish metadata as JSON); cove adds a "contentType" field daprd ignores.
+// A consumer group is a stream consumer group created at the stream's
+// start ("0") and read with XREADGROUP under the group's name as consumer,
+// as daprd does.
+//
+// Acked and dropped messages are XACKed. A message answered Retry, or left
+// unanswered by a subscriber that went away, stays pending; every
+// redeliverInterval each subscription claims the group's entries pending
+// longer than processingTimeout and handles them again. (daprd acks a
+// message its app failed after the building block's retries; cove keeps
+// the promise of the interface: Retry redelivers.) A redeliverInterval or
+// processingTimeout of 0 turns redelivery off, as in Dapr.
+//
+// Each subscription reads up to queueDepth entries at a time and handles
+// them with concurrency workers: with concurrency 1, a lone subscriber
+// sees the messages in stream order while none is retried.
+//
+// It imports only the components registry, the shared Redis connection
+// metadata and the pub/sub interface.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/redisconn"
+)
+
+// Type is the component type this package registers.
+const Type = "pubsub.redis"
+
+// readBlock is how long one XREADGROUP waits for new entries; it bounds
+// how long a subscription takes to notice its end.
+const readBlock = time.Second
+
+func init() {
+	components.Register(components.Info{Type: Type, New: func() any { return New() }})
+}
+
+var _ pubsub.PubSub = (*Broker)(nil)
+
+// metadata is the component's metadata as Dapr's Redis pub/sub names it.
+type metadata struct {
+	pubsub.RuntimeMetadata
+	redisconn.Metadata
+
+	ProcessingTimeout redisconn.MsDuration `metadata:"processingTimeout"`
+	RedeliverInterval redisconn.MsDuration `metadata:"redeliverInterval"`
+	QueueDepth        uint                 `metadata:"queueDepth"`
+	Concurrency       uint                 `metadata:"concurrency"`
+	MaxLenApprox      int64                `metadata:"maxLenApprox"`
+	StreamTTL         time.Duration        `metadata:"streamTTL"`
+}
+
+// Broker is the Redis Streams broker. The zero value is not usable; call
+// New.
+type Broker struct {
+	md     metadata
+	conn   redisconn.Settings
+	client goredis.UniversalClient
+	log    *slog.Logger
+
+	// ctx ends at Close, ending every subscription.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns an uninitialised broker.
+func New() *Broker {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Broker{ctx: ctx, cancel: cancel, log: slog.Default()}
+}
+
+// Init reads the metadata and checks that Redis answers.
+func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
+	b.log = slog.Default().With("component", md.Name, "type", Type)
+	m := metadata{
+		Metadata:          redisconn.Defaults(),
+		ProcessingTimeout: redisconn.MsDuration(60 * time.Second),
+		RedeliverInterval: redisconn.MsDuration(15 * time.Second),
+		QueueDepth:        100,
+		Concurrency:       10,
+	}
+	unknown, err := md.Decode(&m)
+	md.WarnUnknown(unknown)
+	conn, connErr := m.Metadata.Check()
+	errs := []error{err, connErr}
+	if m.QueueDepth == 0 {
+		errs = append(errs, errors.New("metadata queueDepth: must be at least 1"))
+	}
+	if m.Concurrency == 0 {
+		errs = append(errs, errors.New("metadata concurrency: must be at least 1"))
+	}
+	if m.MaxLenApprox < 0 || m.StreamTTL < 0 {
+		errs = append(errs, errors.New("metadata maxLenApprox and streamTTL: must not be negative"))
+	}
+	if m.MaxLenApprox > 0 && m.StreamTTL > 0 {
+		errs = append(errs, errors.New("metadata maxLenApprox and streamTTL: set one of them; a stream is trimmed one way"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
+	}
+	client, err := conn.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
+	}
+	b.md, b.conn, b.client = m, conn, client
+	return nil
+}
+
+// Features reports none, as Dapr's Redis pub/sub.
+func (b *Broker) Features() []pubsub.Feature { return nil }
+
+// Publish adds the message to the topic's stream; XADD answers once Redis
+// has it.
+func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error {
+	if err := pubsub.CheckRequest(req.Topic, "", false); err != nil {
+		return err
+	}
+	if b.ctx.Err() != nil || b.client == nil {
+		return fmt.Errorf("publish to %q: %w", req.Topic, pubsub.ErrClosed)
+	}
+	values := []any{"data", req.Data}
+	if req.Metadata != nil {
+		md, err := json.Marshal(req.Metadata)
+		if err != nil {
+			return fmt.Errorf("%w: metadata: %v", pubsub.ErrInvalidRequest, err)
+		}
+		values = append(values, "metadata", md)
+	}
+	if req.ContentType != "" {
+		values = append(values, "contentType", req.ContentType)
+	}
+	args := &goredis.XAddArgs{Stream: req.Topic, Values: values}
+	switch {
+	case b.md.MaxLenApprox > 0:
+		args.MaxLen, args.Approx = b.md.MaxLenApprox, true
+	case b.md.StreamTTL > 0:
+		args.MinID = fmt.Sprintf("%d-1", time.Now().Add(-b.md.StreamTTL).UnixMilli())
+		args.Approx = true
+	}
+	if err := b.client.XAdd(ctx, args).Err(); err != nil {
+		return fmt.Errorf("publish to stream %q on Redis at %s: %w", req.Topic, b.conn.Addr(), err)
+	}
+	return nil
+}
+
+// Subscribe creates the group if it does not exist and starts the
+// subscription's reader, reclaimer and workers.
+func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h pubsub.Handler) error {
+	if err := pubsub.CheckRequest(req.Topic, req.Group, true); err != nil {
+		return err
+	}
+	if b.ctx.Err() != nil || b.client == nil {
+		return fmt.Errorf("subscribe to %q: %w", req.Topic, pubsub.ErrClosed)
+	}
+	if err := b.createGroup(ctx, req.Topic, req.Group); err != nil {
+		return err
+	}
+	subCtx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(b.ctx, cancel)
+	s := &subscription{b: b, topic: req.Topic, group: req.Group, h: h, queue: make(chan goredis.XMessage, b.md.QueueDepth)}
+	var workers sync.WaitGroup
+	workers.Add(2 + int(b.md.Concurrency))
+	go func() { defer workers.Done(); s.read(subCtx) }()
+	go func() { defer workers.Done(); s.reclaim(subCtx) }()
+	for range b.md.Concurrency {
+		go func() { defer workers.Done(); s.work(subCtx) }()
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		workers.Wait()
+		stop()
+		cancel()
+	}()
+	return nil
+}
+
+func (b *Broker) createGroup(ctx context.Context, topic, group string) error {
+	err := b.client.XGroupCreateMkStream(ctx, topic, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create consumer group %q on stream %q on Redis at %s: %w", group, topic, b.conn.Addr(), err)
+	}
+	return nil
+}
+
+// Close ends every subscription, waits for running handlers and closes
+// the connection.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		b.wg.Wait()
+		if b.client != nil {
+			b.closeErr = b.client.Close()
+		}
+	})
+	return b.closeErr
+}
+
+// subscription is one Subscribe's state.
+type subscription struct {
+	b            *Broker
+	topic, group string
+	h            pubsub.Handler
+	queue        chan goredis.XMessage
+}
+
+// read hands the group's new entries to the workers until ctx ends.
+func (s *subscription) read(ctx context.Context) {
+	b := s.b
+	for ctx.Err() == nil {
+		res, err := b.client.XReadGroup(ctx, &goredis.XReadGroupArgs{
+			Group: s.group, Consumer: s.group, Streams: []string{s.topic, ">"},
+			Count: int64(b.md.QueueDepth), Block: readBlock,
+		}).Result()
+		if err != nil {
+			if errors.Is(err, goredis.Nil) || ctx.Err() != nil {
+				continue
+			}
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				// The stream or the group was deleted under us: start over.
+				b.log.Warn("consumer group gone; recreating it", "topic", s.topic, "group", s.group)
+				if err := b.createGroup(ctx, s.topic, s.group); err == nil {
+					continue
+				}
+			}
+			b.log.Warn("reading stream failed", "topic", s.topic, "group", s.group, "err", err)
+			pause(ctx, time.Second)
+			continue
+		}
+		for _, st := range res {
+			s.enqueue(ctx, st.Messages)
+		}
+	}
+}
+
+func (s *subscription) enqueue(ctx context.Context, msgs []goredis.XMessage) {
+	for _, m := range msgs {
+		select {
+		case s.queue <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// reclaim claims, every redeliverInterval, the group's entries pending for
+// longer than processingTimeout: retried ones and those of subscribers that
+// went away.
+func (s *subscription) reclaim(ctx context.Context) {
+	b := s.b
+	every, idle := time.Duration(b.md.RedeliverInterval), time.Duration(b.md.ProcessingTimeout)
+	if every <= 0 || idle <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := "0-0"
+		for ctx.Err() == nil {
+			msgs, next, err := b.client.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+				Stream: s.topic, Group: s.group, Consumer: s.group, MinIdle: idle, Start: start,
+				Count: int64(b.md.QueueDepth),
+			}).Result()
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, goredis.Nil) {
+					b.log.Warn("claiming pending entries failed", "topic", s.topic, "group", s.group, "err", err)
+				}
+				break
+			}
+			s.enqueue(ctx, msgs)
+			if next == "0-0" || next == "" {
+				break
+			}
+			start = next
+		}
+	}
+}
+
+// work handles queued entries until ctx ends.
+func (s *subscription) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-s.queue:
+			s.handle(ctx, m)
+		}
+	}
+}
+
+func (s *subscription) handle(ctx context.Context, m goredis.XMessage) {
+	b := s.b
+	msg := &pubsub.Message{Topic: s.topic}
+	switch v := m.Values["data"].(type) {
+	case string:
+		msg.Data = []byte(v)
+	case []byte:
+		msg.Data = v
+	}
+	if v, ok := m.Values["metadata"].(string); ok && v != "" {
+		if err := json.Unmarshal([]byte(v), &msg.Metadata); err != nil {
+			b.log.Warn("entry metadata is not a JSON object; delivered without it", "topic", s.topic, "id", m.ID, "err", err)
+		}
+	}
+	if v, ok := m.Values["contentType"].(string); ok {
+		msg.ContentType = v
+	}
+	if s.h(ctx, msg) == pubsub.Retry {
+		return // stays pending; reclaim hands it out again
+	}
+	// Ack and Drop both settle the entry, also when the subscription has
+	// just ended: the handler did answer.
+	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := b.client.XAck(ackCtx, s.topic, s.group, m.ID).Err(); err != nil {
+		b.log.Warn("acknowledging entry failed; it will be delivered again", "topic", s.topic, "id", m.ID, "err", err)
+	}
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

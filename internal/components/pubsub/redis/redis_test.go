@@ -1,0 +1,161 @@
+package redis_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/conformance"
+	"github.com/cove-env/cove/internal/components/pubsub/redis"
+	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
+)
+
+const addr = "127.0.0.1:6379"
+
+// fast makes redelivery quick enough for a test.
+var fast = map[string]string{"processingTimeout": "1000", "redeliverInterval": "200ms"}
+
+func open(t *testing.T, props map[string]string) pubsub.PubSub {
+	t.Helper()
+	return conformance.MustOpen(t, redis.Type, props)
+}
+
+func with(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// deleteStreams removes a case's stream, and with it its groups.
+func deleteStreams(t testing.TB, topic string, _ []string) {
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Del(ctx, topic).Err(); err != nil {
+		t.Errorf("delete stream %s: %v", topic, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	props := with(fast, "redisHost", addr, "concurrency", "1")
+	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
+		conformance.Ordered(), conformance.MetadataRoundTrip(),
+		conformance.RedeliveryWithin(3*time.Second), conformance.Cleanup(deleteStreams),
+		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
+			return open(t, with(props, "redisHost", proxy, "redisMaxRetries", "1"))
+		}))
+}
+
+// TestConformanceConcurrent runs the cases that do not depend on order with
+// Dapr's default of ten workers per subscription.
+func TestConformanceConcurrent(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	props := with(fast, "redisHost", addr)
+	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
+		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
+		conformance.Cleanup(deleteStreams),
+		conformance.Skip("broker down", "run by TestConformance"))
+}
+
+func TestInitErrors(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		want  string
+	}{
+		{"no host", map[string]string{}, "redisHost is required"},
+		{"bad timeout", map[string]string{"redisHost": addr, "processingTimeout": "soon"}, "processingTimeout"},
+		{"no workers", map[string]string{"redisHost": addr, "concurrency": "0"}, "concurrency"},
+		{"two trims", map[string]string{"redisHost": addr, "maxLenApprox": "10", "streamTTL": "1m"}, "maxLenApprox"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := conformance.Open(t, redis.Type, tc.props)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), redis.Type) {
+				t.Fatalf("init: %v, want an error naming %s and %q", err, redis.Type, tc.want)
+			}
+		})
+	}
+}
+
+// TestDaprLayout checks that entries are written and read as daprd writes
+// and reads them, so cove and daprd share streams.
+func TestDaprLayout(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	ps := open(t, with(fast, "redisHost", addr))
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	topic := "cove-test-layout-" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000")
+	t.Cleanup(func() { deleteStreams(t, topic, nil) })
+	ctx := t.Context()
+
+	if err := ps.Publish(ctx, &pubsub.PublishRequest{Topic: topic, Data: []byte(`{"a":1}`), Metadata: map[string]string{"k": "v"}}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	entries, err := c.XRange(ctx, topic, "-", "+").Result()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("xrange: %v %v", entries, err)
+	}
+	if got := entries[0].Values; got["data"] != `{"a":1}` || got["metadata"] != `{"k":"v"}` {
+		t.Errorf("entry fields %v, want data and metadata as daprd writes them", got)
+	}
+
+	// An entry daprd wrote is delivered with its metadata.
+	got := make(chan *pubsub.Message, 2)
+	err = ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Group: "g"}, func(_ context.Context, m *pubsub.Message) pubsub.Result {
+		got <- m
+		return pubsub.Ack
+	})
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: topic, Values: []any{"data", "from-daprd", "metadata", `{"x":"y"}`}}).Err(); err != nil {
+		t.Fatalf("xadd: %v", err)
+	}
+	for _, want := range []string{`{"a":1}`, "from-daprd"} {
+		select {
+		case m := <-got:
+			if string(m.Data) != want {
+				t.Errorf("delivered %q, want %q", m.Data, want)
+			}
+			if want == "from-daprd" && m.Metadata["x"] != "y" {
+				t.Errorf("metadata %v, want x=y", m.Metadata)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q not delivered", want)
+		}
+	}
+}
+
+func TestMaxLenApproxTrims(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	ps := open(t, map[string]string{"redisHost": addr, "maxLenApprox": "10"})
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	topic := "cove-test-trim-" + time.Now().Format("150405.000000")
+	t.Cleanup(func() { deleteStreams(t, topic, nil) })
+	for i := range 1000 {
+		if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte{byte(i)}}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	n, err := c.XLen(t.Context(), topic).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Approximate trimming removes whole nodes (100 entries by default).
+	if n >= 1000 || n < 10 {
+		t.Errorf("stream holds %d entries after 1000 publishes with maxLenApprox 10", n)
+	}
+}
