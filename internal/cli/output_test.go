@@ -120,3 +120,27 @@ web--abc-0   | four
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
 }
+
+// TestPrintStatusAppOnAnotherPort checks that `cove ps` says when a replica
+// listens on other ports than its PORT.
+func TestPrintStatusAppOnAnotherPort(t *testing.T) {
+	st := control.Status{Apps: []control.AppStatus{{
+		Name: "quick", Revision: "quick--x", Ingress: "none", DaprAppID: "quick",
+		Problem:   "replica quick--x-0 listens on 6006, not on its PORT 4005: make the app listen on the port in $PORT",
+		Revisions: []control.RevisionStatus{{Name: "quick--x", State: "active", Latest: true, Weight: 100, Replicas: 1, Ready: 1}},
+		Replicas: []control.ReplicaStatus{{Name: "quick--x-0", Revision: "quick--x", PID: 50, State: "Ready", Ready: true,
+			Port: 4005, DaprHTTPPort: 5000, DaprGRPCPort: 5001, ListenPorts: []int{6006}}},
+	}}}
+	var out bytes.Buffer
+	if err := printStatus(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"✗ quick is not ready: replica quick--x-0 listens on 6006, not on its PORT 4005: make the app listen on the port in $PORT",
+		"quick--x-0  50   Ready (listens on 6006, not PORT)  true",
+	} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("cove ps lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 func newPsCmd() *cobra.Command {
@@ -20,7 +21,8 @@ func newPsCmd() *cobra.Command {
 		Short: "List the running environment's apps, revisions and replicas",
 		Long: `List the running environment's apps with their ingress, ready replicas and
 URLs, marking an app whose replicas failed and saying why; then every replica
-with its revision, its process id (- while it restarts), its PORT, its
+with its revision, its process id (- while it restarts), its state (with
+the ports it listens on when they are not its PORT), its PORT, its
 sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it is ready to
 receive traffic; then each app's revisions with their state, their share of
 the app's traffic and their labels; then the components.`,
@@ -52,8 +54,13 @@ func printStatus(out io.Writer, st control.Status) error {
 	for _, a := range st.Apps {
 		for _, r := range a.Replicas {
 			rev := cmp.Or(r.Revision, a.Revision)
+			state := r.State
+			if len(r.ListenPorts) > 0 {
+				// An app that ignores $PORT: calls to it are refused.
+				state += " (listens on " + supervisor.PortList(r.ListenPorts) + ", not PORT)"
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%d\t%d\t%s\t%s\n", a.Name, rev, r.Name, portOrDash(r.PID),
-				r.State, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
+				state, r.Ready, r.Restarts, r.Port, portOrDash(r.DaprHTTPPort), portOrDash(r.DaprGRPCPort))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -448,6 +448,10 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		Probes:           remapExtraPorts(remapProbes(rev.probes, a.containerPorts, r.port), r.extraPorts),
 		TerminationGrace: rev.grace,
 	}
+	if len(a.containerPorts) > 0 {
+		// The app declares a port (targetPort, dapr.appPort): its PORT.
+		spec.Port = r.port
+	}
 	if err := e.sup.Start(ctx, spec); err != nil {
 		return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
 	}

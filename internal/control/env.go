@@ -627,10 +627,15 @@ func (r *replicaRuntime) addrs() []string {
 	return out
 }
 
-// failure says why a replica that is not ready failed: its process exited
-// (or could not be started again) before it was ready; empty otherwise.
+// failure says why a replica failed: it listens on other ports than its
+// PORT, or it is not ready because its process exited (or could not be
+// started again); empty otherwise.
 func failure(st supervisor.Status) string {
 	switch {
+	case len(st.ListenPorts) > 0:
+		// Ready or not (without probes it is), calls to it are refused.
+		return fmt.Sprintf("listens on %s, not on its PORT %d: make the app listen on the port in $PORT",
+			supervisor.PortList(st.ListenPorts), st.Port)
 	case st.Ready:
 		return ""
 	case st.State == supervisor.StateFailed:
@@ -792,7 +797,7 @@ func (e *Env) Status() Status {
 		for j := range st.Apps[i].Replicas {
 			rs := &st.Apps[i].Replicas[j]
 			if s, ok := e.sup.Status(rs.Name); ok {
-				rs.PID, rs.State, rs.Restarts, rs.LastExit = s.PID, string(s.State), s.Restarts, s.LastExit
+				rs.PID, rs.State, rs.Restarts, rs.LastExit, rs.ListenPorts = s.PID, string(s.State), s.Restarts, s.LastExit, s.ListenPorts
 				if f := failure(s); f != "" && st.Apps[i].Problem == "" && active[rs.Revision] {
 					st.Apps[i].Problem = strings.TrimSuffix(fmt.Sprintf("replica %s %s; %s", rs.Name, f, restarts(s)), "; ")
 				}

@@ -21,7 +21,7 @@ import (
 )
 
 // The test binary doubles as the app: with COVE_TEST_APP set it serves its
-// environment as JSON on $PORT.
+// environment as JSON on $PORT (or on $COVE_TEST_FIXED_PORT).
 func TestMain(m *testing.M) {
 	runAsLauncher()
 	if os.Getenv("COVE_TEST_APP") != "" {
@@ -53,7 +53,12 @@ func serveEnv() {
 		}
 		_ = json.NewEncoder(w).Encode(env)
 	})
-	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+	// COVE_TEST_FIXED_PORT plays an app with a port in its code.
+	port := os.Getenv("COVE_TEST_FIXED_PORT")
+	if port == "" {
+		port = os.Getenv("PORT")
+	}
+	_ = http.ListenAndServe("127.0.0.1:"+port, nil)
 }
 
 func write(t *testing.T, dir, name, content string) {

@@ -74,6 +74,9 @@ type ReplicaStatus struct {
 	Port         int    `json:"port"`
 	DaprHTTPPort int    `json:"daprHttpPort,omitempty"`
 	DaprGRPCPort int    `json:"daprGrpcPort,omitempty"`
+	// ListenPorts are the ports the replica listens on instead of Port
+	// (an app that does not read PORT); empty when it listens on Port.
+	ListenPorts []int `json:"listenPorts,omitempty"`
 }
 
 // ComponentStatus is one Dapr component.

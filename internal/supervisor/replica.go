@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,7 +56,7 @@ func (s *Supervisor) newReplica(spec ReplicaSpec) *replica {
 		done: make(chan struct{}),
 		status: Status{
 			Name: spec.Name, App: spec.App, Revision: spec.Revision,
-			State: StateStarting,
+			State: StateStarting, Port: spec.Port,
 		},
 	}
 }
@@ -66,15 +67,15 @@ func (r *replica) snapshot() Status {
 	return r.status
 }
 
-// update changes the status and reports it when its state or readiness
-// changed.
+// update changes the status and reports it when its state, readiness or
+// listening ports changed.
 func (r *replica) update(f func(*Status)) {
 	r.mu.Lock()
 	old := r.status
 	f(&r.status)
 	st := r.status
 	r.mu.Unlock()
-	if st.State != old.State || st.Ready != old.Ready {
+	if st.State != old.State || st.Ready != old.Ready || !slices.Equal(st.ListenPorts, old.ListenPorts) {
 		r.sup.notify.send(st)
 	}
 }
@@ -323,8 +324,11 @@ func (r *replica) supervise(p *process, started chan<- error) string {
 		}
 	}()
 
-	r.update(func(s *Status) { s.PID, s.StartedAt, s.Message = p.cmd.Process.Pid, p.started, "" })
+	r.update(func(s *Status) { s.PID, s.StartedAt, s.Message, s.ListenPorts = p.cmd.Process.Pid, p.started, "", nil })
 	setReady()
+	if r.spec.Port != 0 {
+		probers.Go(func() { r.watchPort(ctx, p.pgid) })
+	}
 	if started != nil {
 		started <- nil
 	}
@@ -370,6 +374,7 @@ wait:
 	}
 	cancelProbes()
 	probers.Wait()
+	r.update(func(s *Status) { s.ListenPorts = nil })
 
 	if !terminating {
 		// As when a container's main process exits: the rest of it goes too.

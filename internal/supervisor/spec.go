@@ -95,6 +95,11 @@ type ReplicaSpec struct {
 	// Host is the address probes dial, 127.0.0.1 by default.
 	Host   string
 	Probes []Probe
+	// Port is the port the replica must listen on (its PORT), 0 when it
+	// declares none. While it stays closed and the replica's processes
+	// listen on other TCP ports (an app with a fixed port in its code),
+	// Status.ListenPorts names them and a warning says what to do.
+	Port int
 
 	// TerminationGrace is the time between SIGTERM and SIGKILL when the
 	// replica stops: zero means DefaultTerminationGrace, negative means

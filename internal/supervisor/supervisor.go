@@ -50,6 +50,11 @@ type Status struct {
 	StartedAt time.Time
 	// Message says why the replica is not ready or could not be started.
 	Message string
+	// Port is the port the replica must listen on (ReplicaSpec.Port).
+	Port int
+	// ListenPorts are the TCP ports the replica's processes listen on
+	// while Port is not among them (see ReplicaSpec.Port); nil otherwise.
+	ListenPorts []int
 }
 
 // Option defaults.
@@ -87,6 +92,10 @@ type Options struct {
 	// Guardian, when set, is told of every replica process group so it can
 	// kill them if this process dies without stopping them.
 	Guardian *Guardian
+	// PortCheck is how long after a process starts the supervisor first
+	// looks whether it listens on its replica's Port; the wait doubles up
+	// to 30 s until it does. Default 3 s.
+	PortCheck time.Duration
 	// Launcher is the command line of a program that calls RunLauncher
 	// (cove itself, with a hidden command): replicas with a Hosts file
 	// start through it, in a mount namespace of their own. Where the
@@ -139,6 +148,9 @@ func New(opts Options) *Supervisor {
 		opts.BackoffMax = DefaultBackoffMax
 	}
 	opts.BackoffMax = max(opts.BackoffMax, opts.BackoffInitial)
+	if opts.PortCheck <= 0 {
+		opts.PortCheck = defaultPortCheck
+	}
 	if opts.BackoffReset <= 0 {
 		opts.BackoffReset = DefaultBackoffReset
 	}

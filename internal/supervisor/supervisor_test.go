@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
 )
 
 // helperEnv makes the test binary act as a replica process.
@@ -63,6 +65,24 @@ func runHelper(mode string) {
 		}
 		fmt.Println("listening")
 		_ = http.Serve(ln, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	case "listen-elsewhere":
+		// An app with a fixed port: listen on LISTEN_AT, and on PORT only
+		// once the file TRIGGER exists.
+		if _, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("LISTEN_AT")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		for {
+			if _, err := os.Stat(os.Getenv("TRIGGER")); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		select {}
 	case "supervise":
 		// Play cove: supervise a replica, churn OS threads, wait to be killed.
 		superviseAndWait()
@@ -625,6 +645,61 @@ func TestReadinessByTCP(t *testing.T) {
 	}
 	if st := status(t, s, "tcp"); st.State != StateReady || st.Message != "" {
 		t.Errorf("status = %+v, want Ready without a message", st)
+	}
+}
+
+// TestAppListeningElsewhere checks that a replica whose processes listen on
+// another port than its PORT says so, in its status and in a warning, and
+// stops saying so once it listens on PORT.
+func TestAppListeningElsewhere(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("listening ports are read from /proc")
+	}
+	checkGoroutines(t)
+	rec := &recorder{}
+	var logs testlog.Buffer
+	opts := rec.options()
+	opts.PortCheck = 20 * time.Millisecond
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s := New(opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.StopAll(ctx)
+	})
+	port, elsewhere := testaddr.FreePort(t), testaddr.FreePort(t)
+	trigger := filepath.Join(t.TempDir(), "listen-now")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The listener is a child of the replica's main process, as with a
+	// shell script or `npm start`.
+	spec := shell("fixed", `"$SELF" & wait`)
+	spec.Port = port
+	spec.Env = append(spec.Env, "SELF="+self, helperEnv+"=listen-elsewhere", "LISTEN_AT="+strconv.Itoa(elsewhere),
+		"PORT="+strconv.Itoa(port), "TRIGGER="+trigger)
+	if err := s.Start(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other port reported", func() bool { return len(status(t, s, "fixed").ListenPorts) > 0 })
+	if st := status(t, s, "fixed"); !slices.Equal(st.ListenPorts, []int{elsewhere}) || st.Port != port {
+		t.Errorf("status = %+v, want ListenPorts [%d] and Port %d", st, elsewhere, port)
+	}
+	if c, _ := rec.lastChange("fixed"); !slices.Equal(c.ListenPorts, []int{elsewhere}) {
+		t.Errorf("last change reported %v, want the listening ports", c.ListenPorts)
+	}
+	for _, want := range []string{"level=WARN", "listens on " + strconv.Itoa(elsewhere), "PORT=" + strconv.Itoa(port), "PORT environment variable"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log %q lacks %q", logs.String(), want)
+		}
+	}
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the report cleared", func() bool { return status(t, s, "fixed").ListenPorts == nil })
+	if c, _ := rec.lastChange("fixed"); c.ListenPorts != nil {
+		t.Errorf("last change still reports %v", c.ListenPorts)
 	}
 }
 
