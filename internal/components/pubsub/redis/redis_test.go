@@ -93,7 +93,7 @@ func TestInitErrors(t *testing.T) {
 // and reads them, so cove and daprd share streams.
 func TestDaprLayout(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
-	ps := open(t, with(fast, "redisHost", addr))
+	ps := open(t, with(fast, "redisHost", addr, "concurrency", "1"))
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer c.Close()
 	topic := "cove-test-layout-" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000")
