@@ -37,6 +37,6 @@ func healthCheck(r *http.Request) bool {
 	if r.Method != http.MethodGet || r.Header.Get(invoke.HeaderAppID) != "" || strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
 		return false
 	}
-	p := path.Clean(r.URL.Path)
+	p := path.Clean(r.URL.EscapedPath()) // as serveHTTP cleans it for routing
 	return p == "/v1.0/healthz" || p == "/v1.0/healthz/outbound"
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -94,10 +95,14 @@ func (s *Sidecar) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// daprd routes on the cleaned path (no "//", no trailing slash); clean
-	// it here too rather than let the mux answer with a redirect.
-	if p := r.URL.Path; len(p) > 1 {
+	// it here too rather than let the mux answer with a redirect. As there,
+	// the path is cleaned as sent, escaped: "a%2F..%2Fb" is one segment,
+	// a state key, not a dot segment.
+	if p := r.URL.EscapedPath(); len(p) > 1 {
 		if c := path.Clean(p); c != p {
-			r.URL.Path, r.URL.RawPath = c, ""
+			if u, err := url.PathUnescape(c); err == nil {
+				r.URL.Path, r.URL.RawPath = u, c
+			}
 		}
 	}
 	s.mux.ServeHTTP(w, r)

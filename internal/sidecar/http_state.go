@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/cove-env/cove/internal/blocks/state"
@@ -146,6 +147,18 @@ func (s *Sidecar) saveState(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// stateKey is the {key} of a state route as daprd reads it: the last
+// segment of the path as sent, unescaped as a query value, so "+" is a
+// space and "%2B" a plus.
+func stateKey(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	raw := p[strings.LastIndexByte(p, '/')+1:]
+	if k, err := url.QueryUnescape(raw); err == nil {
+		return k
+	}
+	return r.PathValue("key")
+}
+
 // getState serves GET /v1.0/state/{store}/{key}: 200 with the stored bytes,
 // 204 for a missing key.
 func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
@@ -157,7 +170,7 @@ func (s *Sidecar) getState(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.RawQuery != "" {
 		consistency = r.URL.Query().Get(consistencyParam)
 	}
-	item, err := s.cfg.State.Get(r.Context(), store, r.PathValue("key"), state.GetOptions{
+	item, err := s.cfg.State.Get(r.Context(), store, stateKey(r), state.GetOptions{
 		Consistency: consistency,
 		Metadata:    queryMetadata(r),
 	})
@@ -189,7 +202,7 @@ func (s *Sidecar) deleteState(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	item := state.DeleteItem{
-		Key:         r.PathValue("key"),
+		Key:         stateKey(r),
 		Metadata:    queryMetadata(r),
 		Concurrency: q.Get(concurrencyParam),
 		Consistency: q.Get(consistencyParam),

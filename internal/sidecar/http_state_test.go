@@ -405,3 +405,39 @@ func getETagFrom(t testing.TB, env *testEnv, store, key string) (string, string)
 	}
 	return string(body), etag
 }
+
+// Keys that hold "/", dot segments, spaces or "+" are read and deleted by
+// URL as daprd reads them: one escaped path segment ("a%2Fb"), cleaned
+// before it is unescaped, then unescaped as a query value ("+" is a space).
+func TestStateKeysInURLs(t *testing.T) {
+	env := newEnv(t, Config{State: newStateAPI(t)})
+	keys := []string{"a/b", "..", "x/../y", "y", "a b", "a+b"}
+	var items []map[string]any
+	for i, k := range keys {
+		items = append(items, map[string]any{"key": k, "value": i})
+	}
+	resp, body := do(t, http.MethodPost, env.stateURL(""), mustJSON(t, items), nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	for path, want := range map[string]string{
+		"a%2Fb":      "0",
+		"%2E%2E":     "1",
+		"x%2F..%2Fy": "2",
+		"y":          "3",
+		"a+b":        "4",
+		"a%20b":      "4",
+		"a%2Bb":      "5",
+	} {
+		resp, body := do(t, http.MethodGet, env.stateURL(path), "", nil)
+		wantStatus(t, resp, body, http.StatusOK)
+		if string(body) != want {
+			t.Errorf("GET %s = %s, want %s", path, body, want)
+		}
+	}
+	resp, body = do(t, http.MethodDelete, env.stateURL("x%2F..%2Fy"), "", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+	for path, want := range map[string]int{"x%2F..%2Fy": http.StatusNoContent, "y": http.StatusOK} {
+		resp, body := do(t, http.MethodGet, env.stateURL(path), "", nil)
+		wantStatus(t, resp, body, want)
+	}
+}

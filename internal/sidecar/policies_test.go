@@ -266,6 +266,8 @@ func TestAPIToken(t *testing.T) {
 	}{
 		{path: "/v1.0/healthz/../metadata"},
 		{path: "/v1.0/healthz", header: http.Header{"Dapr-App-Id": {"orders"}}},
+		// A state key that decodes to a way back to the health path.
+		{path: "/v1.0/state/store/a%2F..%2F..%2F..%2F..%2Fv1.0%2Fhealthz"},
 	} {
 		resp, body := do(t, http.MethodGet, s.httpURL+tt.path, "", tt.header)
 		if resp.StatusCode != http.StatusUnauthorized {
