@@ -188,7 +188,9 @@ func (d database) dsn(s settings, writer bool) string {
 }
 
 // ensureDir creates the database's directory, so a fresh environment
-// directory works without a setup step.
+// directory works without a setup step, and a new database file readable
+// by its owner only, as the environment CA's key: SQLite would create it
+// by the umask (0644), and its -wal and -shm files take the file's mode.
 func (d database) ensureDir() error {
 	if d.memory {
 		return nil
@@ -196,5 +198,9 @@ func (d database) ensureDir() error {
 	if err := os.MkdirAll(filepath.Dir(d.path), 0o750); err != nil {
 		return fmt.Errorf("create directory for %s: %w", d.path, err)
 	}
-	return nil
+	f, err := os.OpenFile(d.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", d.path, err)
+	}
+	return f.Close()
 }

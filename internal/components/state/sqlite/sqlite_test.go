@@ -440,3 +440,22 @@ func crashChild(t *testing.T, path string) {
 		}
 	}
 }
+
+// The database file and its WAL files are readable by their owner only,
+// like the environment CA's key.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, map[string]string{"connectionString": "state/state.db"})
+	if err := s.Set(t.Context(), &state.SetRequest{Key: "k", Value: []byte("secret")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"state.db", "state.db-wal", "state.db-shm"} {
+		st, err := os.Stat(filepath.Join(dir, "state", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, perm)
+		}
+	}
+}
