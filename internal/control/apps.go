@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -347,6 +349,12 @@ func intOr(v *int, def int) int {
 	return *v
 }
 
+// commandFailed reports whether a replica could not be started because its
+// command is missing or may not be executed.
+func commandFailed(err error) bool {
+	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
+}
+
 // ReportedError is an error Run has sent as an event already (a failed
 // build, with its output), so that its caller need not print it again.
 type ReportedError struct{ error }
@@ -453,7 +461,17 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		spec.Port = r.port
 	}
 	if err := e.sup.Start(ctx, spec); err != nil {
-		return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
+		if rev.state != revActive || !commandFailed(err) {
+			return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
+		}
+		// At start, an app whose command cannot run must not stop the
+		// others: the replica is reported as failed (a reload with a
+		// command that runs replaces its revision).
+		_ = r.closeSidecar(ctx)
+		e.mu.Lock()
+		r.failure = err.Error() // names the replica, the command and why
+		e.mu.Unlock()
+		return nil
 	}
 	// The sidecar serves once the replica's log exists, so that its own
 	// first lines land there; its listeners, bound already, hold an app's

@@ -743,7 +743,8 @@ func (e *Env) Status() Status {
 	if e.httpsTaken {
 		st.Edge.HTTPSTaken = DefaultHTTPSPort
 	}
-	active := map[string]bool{} // revisions
+	active := map[string]bool{}     // revisions
+	failures := map[string]string{} // replicas' (replicaRuntime.failure)
 	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppStatus{Name: a.name, Ingress: "none", DaprAppID: a.daprAppID}
@@ -785,6 +786,7 @@ func (e *Env) Status() Status {
 					rs.Ready++
 				}
 				as.Replicas = append(as.Replicas, ReplicaStatus{Name: r.name, Revision: rev.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready})
+				failures[r.name] = r.failure
 			}
 			as.Revisions = append(as.Revisions, rs)
 		}
@@ -796,10 +798,18 @@ func (e *Env) Status() Status {
 	for i := range st.Apps {
 		for j := range st.Apps[i].Replicas {
 			rs := &st.Apps[i].Replicas[j]
-			if s, ok := e.sup.Status(rs.Name); ok {
+			s, ok := e.sup.Status(rs.Name)
+			switch {
+			case ok:
 				rs.PID, rs.State, rs.Restarts, rs.LastExit, rs.ListenPorts = s.PID, string(s.State), s.Restarts, s.LastExit, s.ListenPorts
 				if f := failure(s); f != "" && st.Apps[i].Problem == "" && active[rs.Revision] {
 					st.Apps[i].Problem = strings.TrimSuffix(fmt.Sprintf("replica %s %s; %s", rs.Name, f, restarts(s)), "; ")
+				}
+			case failures[rs.Name] != "":
+				// Its command could not be started at all (see startReplica).
+				rs.State = string(supervisor.StateFailed)
+				if st.Apps[i].Problem == "" {
+					st.Apps[i].Problem = failures[rs.Name]
 				}
 			}
 		}

@@ -664,3 +664,31 @@ func TestFailedAppDoesNotHoldTheStart(t *testing.T) {
 		t.Errorf("%d events of a stopped revision, want 1", failed)
 	}
 }
+
+// TestMissingCommandDoesNotHoldTheStart runs, without the replica
+// launcher (as where there is none), an app whose command does not exist
+// beside one that serves: the environment still gets ready, with the app
+// reported as failed and why.
+func TestMissingCommandDoesNotHoldTheStart(t *testing.T) {
+	exe := testExe(t)
+	st := runEnvWith(t, t.TempDir(), map[string]string{
+		"web.yaml": webApp("    ingress: {external: true, targetPort: 8000}\n", "1"),
+		"bad.yaml": namedApp("bad", "    ingress: {external: false, targetPort: 8000}\n", "1"),
+		"cove.yaml": fmt.Sprintf(`apps:
+  - {file: web.yaml, command: [%q], env: {COVE_TEST_EDGE_APP: http}}
+  - {file: bad.yaml, command: [./no-such-binary]}
+`, exe),
+	}, Options{Launcher: []string{}})
+	for _, a := range st.Apps {
+		switch a.Name {
+		case "web":
+			if a.Problem != "" || a.Replicas[0].State != "Ready" {
+				t.Errorf("web: %+v", a)
+			}
+		case "bad":
+			if !strings.Contains(a.Problem, "no-such-binary") || a.Replicas[0].State != "Failed" || a.Replicas[0].Ready {
+				t.Errorf("bad: problem %q, replicas %+v; want it failed, naming its command", a.Problem, a.Replicas)
+			}
+		}
+	}
+}
