@@ -26,7 +26,7 @@ of replicas that start later too, until Ctrl-C or the environment stops.
 cove keeps the last 1000 lines of each running replica.`,
 		Example: `  cove logs --follow
   cove logs triage-backend --tail 20 --since 5m
-  cove logs triage-backend --replica triage-backend--5dyzfke-1 -o json`,
+  cove logs triage-backend --replica triage-backend--x5sgy7p-1 -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
