@@ -145,25 +145,8 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	if opts.CADir == "" {
 		return nil, errors.New("a CA directory is required")
 	}
-	if opts.Namespace == "" {
-		opts.Namespace = sidecar.DefaultNamespace
-	}
-	if opts.AppChannelAddress == "" {
-		opts.AppChannelAddress = "127.0.0.1"
-	}
-	if opts.AppProtocol == "" {
-		opts.AppProtocol = invoke.ProtocolHTTP
-	}
-	if opts.MaxRequestBodySize == 0 {
-		opts.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
-	}
-	if opts.MaxHeaderBytes == 0 {
-		opts.MaxHeaderBytes = sidecar.DefaultMaxHeaderBytes
-	}
-	if opts.BaseDir == "" {
-		if opts.BaseDir, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -192,28 +175,7 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		trustDomain = DefaultTrustDomain
 	}
 
-	res, err := LoadResources(opts.ResourcesPaths, opts.AppID, opts.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range res.Warnings {
-		log.Warn("resources", slog.String("problem", w.String()))
-	}
-	for _, why := range res.Skipped {
-		log.Info("resource skipped", slog.String("reason", why))
-	}
-	if s.comps, err = resources.Load(ctx, res.Components, resources.Options{
-		AppID: opts.AppID, BaseDir: opts.BaseDir, Logger: log, Loaded: logLoaded(log),
-	}); err != nil {
-		return nil, err
-	}
-	policies := resources.NewResiliency(res.Resiliency, log)
-	app, err := daprapp.New(daprapp.App{
-		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
-		Components: s.comps, Resiliency: policies,
-		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
-		RuntimeVersion: opts.RuntimeVersion, Logger: log,
-	})
+	app, policies, err := s.loadApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +326,63 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	log.Info("sidecar ready", slog.String("http", s.httpAddr), slog.String("grpc", s.grpcAddr),
 		slog.String("internal", s.reg.Address), slog.String("trustDomain", trustDomain), slog.String("namespace", opts.Namespace))
 	return s, nil
+}
+
+// setDefaults fills in what o leaves unset with daprd's defaults.
+func (o *Options) setDefaults() error {
+	if o.Namespace == "" {
+		o.Namespace = sidecar.DefaultNamespace
+	}
+	if o.AppChannelAddress == "" {
+		o.AppChannelAddress = "127.0.0.1"
+	}
+	if o.AppProtocol == "" {
+		o.AppProtocol = invoke.ProtocolHTTP
+	}
+	if o.MaxRequestBodySize == 0 {
+		o.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
+	}
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = sidecar.DefaultMaxHeaderBytes
+	}
+	if o.BaseDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("working directory: %w", err)
+		}
+		o.BaseDir = wd
+	}
+	return nil
+}
+
+// loadApp reads the resources paths, loads the components (which s then
+// holds, to close) and builds the app's blocks over them, as cove up
+// builds each of its apps'.
+func (s *Sidecar) loadApp(ctx context.Context, cfg *Configuration) (*daprapp.Runtime, *resources.Resiliency, error) {
+	opts, log := s.opts, s.log
+	res, err := LoadResources(opts.ResourcesPaths, opts.AppID, opts.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range res.Warnings {
+		log.Warn("resources", slog.String("problem", w.String()))
+	}
+	for _, why := range res.Skipped {
+		log.Info("resource skipped", slog.String("reason", why))
+	}
+	if s.comps, err = resources.Load(ctx, res.Components, resources.Options{
+		AppID: opts.AppID, BaseDir: opts.BaseDir, Logger: log, Loaded: logLoaded(log),
+	}); err != nil {
+		return nil, nil, err
+	}
+	policies := resources.NewResiliency(res.Resiliency, log)
+	app, err := daprapp.New(daprapp.App{
+		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
+		Components: s.comps, Resiliency: policies,
+		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
+		RuntimeVersion: opts.RuntimeVersion, Logger: log,
+	})
+	return app, policies, err
 }
 
 // logLoaded logs each component that loaded; resources.Load warns about
