@@ -141,7 +141,7 @@ func TestCheckType(t *testing.T) {
 		{"state store", inmemory.Type, "", false},
 		{"secret store", file.Type, "", false},
 		{"Dapr secret store cove does not run", "secretstores.azure.keyvault", "not supported yet by cove; the secretstores types it runs are: secretstores.local.env, secretstores.local.file", true},
-		{"Dapr kind cove does not run", "pubsub.redis", `component type "pubsub.redis" is not supported yet by cove: cove runs no pubsub components yet`, true},
+		{"Dapr kind cove does not run", "pubsub.redis", `component type "pubsub.redis" is not supported yet by cove`, true},
 		{"name resolution is no component file", "nameresolution.sqlite", "not supported yet by cove as a component file", true},
 		{"typo", "state.rediss", `unknown component type "state.rediss"; did you mean "state.redis"?`, false},
 		{"typo of a type cove does not run", "pubsub.rabitmq", `did you mean "pubsub.rabbitmq"?`, false},
