@@ -255,6 +255,37 @@ func randomID() string {
 // external ingress.
 func (e *Edge) PublicHandler() http.Handler { return http.HandlerFunc(e.servePublic) }
 
+// authorityConflict reports whether r is an HTTP/2 request with a host
+// field naming another host than its :authority, which RFC 9113 (section
+// 8.3.1) makes malformed: the edge routes by one, an app might read the
+// other.
+func authorityConflict(r *http.Request) bool {
+	if r.ProtoMajor != 2 {
+		return false
+	}
+	for _, h := range r.Header.Values("Host") {
+		if !strings.EqualFold(h, r.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseMalformed answers what the edge refuses before routing: too many
+// header fields, an HTTP/2 host that contradicts its :authority. It
+// reports whether it answered.
+func (e *Edge) refuseMalformed(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case tooManyHeaders(r):
+		e.reply(w, r, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("more than %d request header fields", maxHeaderCount))
+	case authorityConflict(r):
+		e.reply(w, r, http.StatusBadRequest, fmt.Sprintf("host field %q differs from :authority %q", r.Header.Get("Host"), r.Host))
+	default:
+		return false
+	}
+	return true
+}
+
 // tooManyHeaders reports whether r has more header fields than the edge
 // accepts.
 func tooManyHeaders(r *http.Request) bool {
@@ -279,8 +310,7 @@ func (e *Edge) ReplicaExited(addrs ...string) {
 func (e *Edge) InternalHandler() http.Handler { return http.HandlerFunc(e.serveInternal) }
 
 func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
-	if tooManyHeaders(r) {
-		e.reply(w, r, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("more than %d request header fields", maxHeaderCount))
+	if e.refuseMalformed(w, r) {
 		return
 	}
 	if r.Method == http.MethodConnect {
@@ -308,8 +338,7 @@ func (e *Edge) servePublic(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Edge) serveInternal(w http.ResponseWriter, r *http.Request) {
-	if tooManyHeaders(r) {
-		e.reply(w, r, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("more than %d request header fields", maxHeaderCount))
+	if e.refuseMalformed(w, r) {
 		return
 	}
 	if e.looped(r) {

@@ -124,6 +124,91 @@ func TestServeErrors(t *testing.T) {
 	}
 }
 
+// openH2C opens a cleartext HTTP/2 connection to addr with prior
+// knowledge and reads the server's SETTINGS, which must allow frames of
+// maxFrameSize at most.
+func openH2C(t *testing.T, addr string) (*http2.Framer, net.Conn) {
+	t.Helper()
+	c, _ := dialRaw(t, addr)
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.SetMaxReadFrameSize(1 << 20)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, ok := f.(*http2.SettingsFrame)
+	if !ok {
+		t.Fatalf("first frame = %v, want SETTINGS", f)
+	}
+	if v, ok := settings.Value(http2.SettingMaxFrameSize); ok && v != maxFrameSize {
+		t.Errorf("SETTINGS_MAX_FRAME_SIZE = %d, want %d", v, maxFrameSize)
+	}
+	return fr, c
+}
+
+// nextAnswer reads frames up to the first GOAWAY or response headers.
+func nextAnswer(t *testing.T, fr *http2.Framer) http2.Frame {
+	t.Helper()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("connection ended without GOAWAY or answer: %v", err)
+		}
+		switch f.(type) {
+		case *http2.GoAwayFrame, *http2.MetaHeadersFrame:
+			return f
+		}
+	}
+}
+
+// An HTTP/2 request whose host field names another host than its
+// :authority is malformed (RFC 9113 section 8.3.1): 400, whichever of the
+// two names an app.
+func TestHTTP2AuthorityAndHostDiffer(t *testing.T) {
+	src := &routing.Source{}
+	src.Store(routing.NewTable([]*routing.App{
+		external("web", replica(t, "web", "web-a", nil)),
+		external("admin", replica(t, "admin", "admin-a", nil)),
+	}))
+	pub := listen(t)
+	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
+
+	for _, tt := range []struct {
+		authority, host string
+		want            string
+	}{
+		{"web.localhost", "", "200"},
+		{"web.localhost", "web.localhost", "200"},
+		{"web.localhost", "WEB.localhost", "200"},
+		{"web.localhost", "admin.localhost", "400"},
+		{"admin.localhost", "web.localhost", "400"},
+	} {
+		fr, _ := openH2C(t, pub.Addr().String())
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", tt.authority}, {"host", tt.host}} {
+			if f[1] != "" {
+				enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := nextAnswer(t, fr).(*http2.MetaHeadersFrame)
+		if !ok {
+			t.Fatalf(":authority %s, host %q: no answer", tt.authority, tt.host)
+		}
+		if got := f.PseudoValue("status"); got != tt.want {
+			t.Errorf(":authority %s, host %q: status %s, want %s", tt.authority, tt.host, got, tt.want)
+		}
+	}
+}
+
 // The edge reads HTTP/2 frames of at most 16 KiB and says so in its
 // SETTINGS; a header block sent in one larger frame ends the connection
 // with FRAME_SIZE_ERROR (RFC 9113 section 4.2), while the same headers
@@ -134,33 +219,7 @@ func TestHTTP2FrameSize(t *testing.T) {
 	pub := listen(t)
 	go New(Options{Routes: src}).Serve(t.Context(), Listeners{HTTP: pub})
 
-	open := func() (*http2.Framer, net.Conn) {
-		c, err := net.Dial("tcp", pub.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		io.WriteString(c, http2.ClientPreface)
-		fr := http2.NewFramer(c, c)
-		fr.SetMaxReadFrameSize(1 << 20)
-		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-		if err := fr.WriteSettings(); err != nil {
-			t.Fatal(err)
-		}
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatal(err)
-		}
-		settings, ok := f.(*http2.SettingsFrame)
-		if !ok {
-			t.Fatalf("first frame = %v, want SETTINGS", f)
-		}
-		if v, ok := settings.Value(http2.SettingMaxFrameSize); ok && v != maxFrameSize {
-			t.Errorf("SETTINGS_MAX_FRAME_SIZE = %d, want %d", v, maxFrameSize)
-		}
-		return fr, c
-	}
+	open := func() (*http2.Framer, net.Conn) { return openH2C(t, pub.Addr().String()) }
 	// 5 headers of 4000 bytes: about 20 KB of header block.
 	block := func() []byte {
 		var buf bytes.Buffer
@@ -174,19 +233,7 @@ func TestHTTP2FrameSize(t *testing.T) {
 		return buf.Bytes()
 	}
 
-	// next reads frames up to the first GOAWAY or response headers.
-	next := func(fr *http2.Framer) http2.Frame {
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				t.Fatalf("connection ended without GOAWAY or answer: %v", err)
-			}
-			switch f.(type) {
-			case *http2.GoAwayFrame, *http2.MetaHeadersFrame:
-				return f
-			}
-		}
-	}
+	next := func(fr *http2.Framer) http2.Frame { return nextAnswer(t, fr) }
 
 	fr, _ := open()
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(), EndStream: true, EndHeaders: true}); err != nil {
