@@ -63,7 +63,7 @@ Quick start:
   cove down                                stop it
 
 Commands other than up find the running environment from any directory: the
-nearest cove.yaml above whose environment runs, else the only one running.
+nearest cove.yaml here or above, else the only environment running.
 
 Without cove up, 'cove sidecar' runs one daprd-compatible sidecar for an app you
 start yourself. The docs/ directory describes every command and file format.`,
@@ -104,13 +104,13 @@ func envFileFlag(cmd *cobra.Command, file *string) {
 // environment, which they find without it (see connect).
 func runningFileFlag(cmd *cobra.Command, file *string) {
 	cmd.Flags().StringVarP(file, "file", "f", control.DefaultFile,
-		"environment file, or its directory (default: the nearest cove.yaml here or above whose environment runs, else the only one running)")
+		"environment file, or its directory (default: the nearest cove.yaml here or above, else the only environment running)")
 }
 
 // connect returns a client of the running environment the command means:
 // the -f file when given, else the nearest cove.yaml in the working
-// directory or above whose environment runs, else the only environment
-// this user runs (see control.Locate).
+// directory or above, else the only environment this user runs (see
+// control.Locate).
 func connect(cmd *cobra.Command, file string) (*control.Client, error) {
 	wd, err := os.Getwd()
 	if err != nil {

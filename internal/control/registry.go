@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,48 +94,44 @@ func ListRunning(dir string) []Running {
 
 // Locate finds the environment file of the running environment a command
 // means. An explicit file (or a directory holding cove.yaml) is taken as
-// given. Otherwise the nearest cove.yaml in dir or a parent is taken when
-// its environment runs; else the only environment in the registry.
-// When none matches, the error says what was looked at and suggests -f.
+// given. Otherwise the nearest cove.yaml in dir or a parent is the one,
+// when it runs; without any, the only environment in the registry. A
+// cove.yaml nearby that does not run is never passed over for another
+// environment, which a command such as down would then act on. When none
+// matches, the error says what was looked at and suggests -f.
 func Locate(file string, explicit bool, dir, registry string) (string, error) {
 	if explicit {
 		return EnvFile(file), nil
 	}
-	var looked []string
-	nearest := ""
+	running := ListRunning(registry)
+	var others strings.Builder
+	for _, r := range running {
+		fmt.Fprintf(&others, "\n  %s (%s)", r.File, r.Name)
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		f := filepath.Join(d, DefaultFile)
 		if _, err := os.Stat(f); err == nil {
-			nearest = f
 			if pingSocket(SocketPath(f)) {
 				return f, nil
 			}
-			looked = append(looked, f+" (not running)")
-			break
+			msg := fmt.Sprintf("the environment of %s is not running; start it with `cove up -f %s`", f, f)
+			if len(running) > 0 {
+				msg += ", or name a running one with -f:" + others.String()
+			}
+			return "", errors.New(msg)
 		}
 		if filepath.Dir(d) == d {
-			looked = append(looked, fmt.Sprintf("no %s in %s or its parents", DefaultFile, dir))
 			break
 		}
 	}
-	running := ListRunning(registry)
 	switch len(running) {
+	case 0:
+		return "", fmt.Errorf("no running environment found: no %s in %s or its parents, and no environment of yours runs; "+
+			"start one with `cove up -f FILE`, or name its file with -f", DefaultFile, dir)
 	case 1:
 		return running[0].File, nil
-	case 0:
-		looked = append(looked, "no environment of yours runs")
-	default:
-		var b strings.Builder
-		for _, r := range running {
-			fmt.Fprintf(&b, "\n  %s (%s)", r.File, r.Name)
-		}
-		return "", fmt.Errorf("%d environments are running; say which with -f:%s", len(running), b.String())
 	}
-	hint := "start one with `cove up -f FILE`, or name its file with -f"
-	if nearest != "" {
-		hint = fmt.Sprintf("start it with `cove up -f %s`, or name another file with -f", nearest)
-	}
-	return "", fmt.Errorf("no running environment found: %s; %s", strings.Join(looked, "; "), hint)
+	return "", fmt.Errorf("%d environments are running; say which with -f:%s", len(running), others.String())
 }
 
 // DefaultFile is the environment file commands look for.

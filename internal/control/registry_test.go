@@ -74,10 +74,14 @@ func TestLocateFindsTheRunningEnvironment(t *testing.T) {
 		}
 	})
 	t.Run("a cove.yaml here that is not running", func(t *testing.T) {
+		// Not passed over for the running one, which cove down would stop.
 		write(t, elsewhere, DefaultFile, "name: y\n")
 		defer os.Remove(filepath.Join(elsewhere, DefaultFile))
-		if got, err := Locate(DefaultFile, false, elsewhere, reg); err != nil || got != a {
-			t.Errorf("Locate = %q, %v; want the running %s", got, err, a)
+		here := filepath.Join(elsewhere, DefaultFile)
+		_, err := Locate(DefaultFile, false, elsewhere, reg)
+		if err == nil || !strings.Contains(err.Error(), here+" is not running") || !strings.Contains(err.Error(), "cove up -f "+here) ||
+			!strings.Contains(err.Error(), a) {
+			t.Errorf("Locate beside a cove.yaml that does not run: %v; want it named, how to start it and the running one", err)
 		}
 	})
 	t.Run("two running", func(t *testing.T) {
