@@ -171,6 +171,10 @@ func (c *conn) serve() {
 			c.unread = true
 			return
 		}
+		if h.parseErr != nil {
+			c.unread = c.replyError(h.parseErr)
+			return
+		}
 		if h.tooLarge {
 			c.replyStatus(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
 			c.unread = true
@@ -274,7 +278,15 @@ func (c *conn) readHead() (head, error) {
 			}
 		}
 		if end := headEnd(buf); end > 0 {
-			return scanHead(buf[:end]), nil
+			h := scanHead(buf[:end])
+			if h.malformed {
+				// net/http answers such a head only once it has read the 24
+				// bytes of an h2c preface, or after ReadHeaderTimeout.
+				if _, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(buf[:end]))); err != nil {
+					h.parseErr = err
+				}
+			}
+			return h, nil
 		}
 		if c.br.Buffered() == c.br.Size() {
 			return c.readLargeHead(wait) // too large for us: the Fallback's
@@ -379,6 +391,11 @@ type head struct {
 	ambiguous bool
 	// tooLarge is a header block past the limit, answered 431.
 	tooLarge bool
+	// malformed is a head whose first line is neither an HTTP/1.0 or 1.1
+	// request line nor the h2c preface; parseErr is why it does not parse
+	// at all, which is answered here.
+	malformed bool
+	parseErr  error
 }
 
 // isRequestLine reports whether line (with or without its CR) ends as an
@@ -392,7 +409,7 @@ func scanHead(block []byte) head {
 	line, rest, _ := bytes.Cut(block, []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if !isRequestLine(line) {
-		return head{}
+		return head{malformed: string(line) != "PRI * HTTP/2.0"}
 	}
 	h := head{ours: !bytes.HasPrefix(line, []byte("CONNECT "))}
 	_, target, _ := bytes.Cut(line, []byte{' '})

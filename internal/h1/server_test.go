@@ -405,3 +405,27 @@ func TestAmbiguousLength(t *testing.T) {
 		}
 	}
 }
+
+// A head that does not parse ("GET /" without a version) is answered 400
+// at once, not after net/http's wait for the 24 bytes of an h2c preface,
+// while a client that keeps its connection open waits for the answer.
+func TestMalformedHeadAnsweredAtOnce(t *testing.T) {
+	addr := serve(t, true, testMux())
+	for _, raw := range []string{"GET /\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/1\r\n\r\n"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		_ = c.SetDeadline(start.Add(10 * time.Second))
+		io.WriteString(c, raw)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if res.StatusCode != http.StatusBadRequest || time.Since(start) > 2*time.Second {
+			t.Errorf("%q: %d after %s, want 400 at once", raw, res.StatusCode, time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
