@@ -61,9 +61,17 @@ func TestDocsValidateExample(t *testing.T) {
 // TestReadmeQuickstart runs the example environment and then the commands
 // the README's quick start gives for another terminal, from a directory
 // outside the environment, as written (bin/cove is the binary under test,
-// and the edge's port is the test's own).
+// and the edge's port is the test's own); then the examples of cove exec
+// and cove logs in docs/cli.md but --follow, which does not end.
 func TestReadmeQuickstart(t *testing.T) {
 	lines := codeAfter(t, "README.md", "the commands find the running environment")
+	for _, section := range []string{"## cove exec", "## cove logs"} {
+		for _, l := range codeAfter(t, "docs/cli.md", section) {
+			if !strings.Contains(l, "--follow") {
+				lines = append(lines, "bin/"+l)
+			}
+		}
+	}
 	dir := copyExample(t, "triage")
 	file := filepath.Join(dir, "cove.yaml")
 	vars := []string{"XDG_RUNTIME_DIR=" + t.TempDir()}
