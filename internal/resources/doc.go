@@ -5,7 +5,8 @@
 // references into a secret store loaded before them), initialised within
 // initTimeout, skipped with a warning when they fail and say ignoreErrors,
 // all closed when one fails without it; blocks reach a kind through its
-// interface (Of). It also gives a Configuration's access control as
+// interface (Of). Name resolution, which a Configuration names rather than a
+// component file, goes through the same steps (Init). It also gives a Configuration's access control as
 // invoke.AccessControl and the resiliency policies Resiliency resources give
 // each caller and target. Both the environment (package control) and the
 // standalone sidecar (package standalone) load resources through it, so the

@@ -64,7 +64,7 @@ func Load(ctx context.Context, comps []*spec.Component, opts Options) (*Set, err
 			if (c.Kind() == secretstores.Kind) != secretsFirst {
 				continue
 			}
-			lc := set.load(ctx, c, opts)
+			lc := set.load(ctx, c, opts, lookup)
 			set.items = append(set.items, lc)
 			if opts.Loaded != nil {
 				opts.Loaded(lc)
@@ -86,10 +86,22 @@ func Load(ctx context.Context, comps []*spec.Component, opts Options) (*Set, err
 	return set, nil
 }
 
-// load constructs, resolves and initialises one component.
-func (s *Set) load(ctx context.Context, c *spec.Component, opts Options) *Component {
+// Init constructs and initialises one component no component file
+// declares (name resolution, which a Configuration names) through the
+// steps Load takes: the registry, metadata resolution, initTimeout. Its
+// kind need not be one Load takes. The caller closes what it returns.
+func Init(ctx context.Context, c *spec.Component, opts Options) (*Component, error) {
+	lc := (&Set{}).load(ctx, c, opts, func(c *spec.Component) (components.Info, error) {
+		return components.Lookup(c.Type, c.Version)
+	})
+	return lc, lc.Err
+}
+
+// load constructs, resolves and initialises one component, its type found
+// by find.
+func (s *Set) load(ctx context.Context, c *spec.Component, opts Options, find func(*spec.Component) (components.Info, error)) *Component {
 	lc := &Component{Spec: c, Metadata: components.Metadata{Name: c.Name, AppID: opts.AppID, BaseDir: opts.BaseDir}}
-	info, err := lookup(c)
+	info, err := find(c)
 	if err != nil {
 		lc.Err = err
 		return lc

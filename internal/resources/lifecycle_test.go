@@ -11,6 +11,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/components/secretstores"
 	"github.com/cove-env/cove/internal/components/secretstores/local/file"
 	cstate "github.com/cove-env/cove/internal/components/state"
@@ -157,5 +158,24 @@ func TestCheckType(t *testing.T) {
 				t.Errorf("CheckType(%s) = %v; errors.Is(ErrNotSupported) should be %v", tt.typ, err, tt.notSupported)
 			}
 		})
+	}
+}
+
+func TestInitComponentNoFileDeclares(t *testing.T) {
+	// Name resolution is named by a Configuration, not loaded from a
+	// component file, but is constructed and initialised the same way.
+	c := &spec.Component{Name: "nameresolution", Type: "nameresolution.sqlite", Version: "v1",
+		Metadata: []spec.MetadataItem{{Name: "connectionString", Value: "nr.db"}}}
+	lc, err := resources.Init(t.Context(), c, resources.Options{AppID: "orders", BaseDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Instance.Close()
+	if _, ok := lc.Instance.(nameresolution.Registry); !ok || lc.Metadata.Properties["connectionString"] != "nr.db" || lc.Metadata.AppID != "orders" {
+		t.Errorf("component = %+v, want a name resolution registry initialised with the metadata", lc)
+	}
+	if _, err := resources.Init(t.Context(), &spec.Component{Type: "nameresolution.sqlit", Version: "v1"}, resources.Options{}); err == nil ||
+		!strings.Contains(err.Error(), `did you mean "nameresolution.sqlite"?`) {
+		t.Errorf("error = %v, want the likely intended type", err)
 	}
 }

@@ -8,21 +8,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
-	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
+	"github.com/cove-env/cove/internal/spec"
 )
 
 // DefaultTrustDomain is Dapr's trust domain when the Configuration sets
@@ -398,30 +400,35 @@ func logLoaded(log *slog.Logger) func(*resources.Component) {
 // openRegistry initialises the configured name resolution, or the default
 // SQLite file.
 func openRegistry(ctx context.Context, nr *NameResolution, opts Options) (nameresolution.Registry, error) {
-	md := components.Metadata{Name: "nameresolution", Version: "v1", AppID: opts.AppID, BaseDir: opts.BaseDir}
+	c := &spec.Component{Name: "nameresolution", Version: "v1", File: opts.ConfigPath}
+	props := map[string]string{}
 	if nr == nil {
 		if opts.NameResolutionFile == "" {
 			return nil, errors.New("name resolution: no Configuration names a component and no SQLite file is given")
 		}
-		md.Type = defaultNameResolution
-		md.Properties = map[string]string{"connectionString": opts.NameResolutionFile}
+		c.Type = defaultNameResolution
+		props["connectionString"] = opts.NameResolutionFile
 	} else {
-		md.Type = "nameresolution." + nr.Component
-		if nr.Version != "" {
-			md.Version = nr.Version
-		}
-		md.Properties = nr.Configuration
+		c.Type = "nameresolution." + nr.Component
+		c.Version = cmp.Or(nr.Version, c.Version)
+		props = nr.Configuration
 	}
-	info, err := components.Lookup(md.Type, md.Version)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		c.Metadata = append(c.Metadata, spec.MetadataItem{Name: k, Value: props[k]})
+	}
+	where := "name resolution"
+	if opts.ConfigPath != "" {
+		where = fmt.Sprintf("name resolution (spec.nameResolution in %s)", opts.ConfigPath)
+	}
+	// Constructed and initialised as every component is.
+	lc, err := resources.Init(ctx, c, resources.Options{AppID: opts.AppID, BaseDir: opts.BaseDir})
 	if err != nil {
-		return nil, fmt.Errorf("name resolution (spec.nameResolution in %s): %w", opts.ConfigPath, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	reg, ok := info.New().(nameresolution.Registry)
+	reg, ok := lc.Instance.(nameresolution.Registry)
 	if !ok {
-		return nil, fmt.Errorf("name resolution: %s is not a name resolution component", md.Type)
-	}
-	if err := reg.Init(ctx, md); err != nil {
-		return nil, fmt.Errorf("name resolution: %w", err)
+		_ = lc.Instance.Close()
+		return nil, fmt.Errorf("%s: %s is not a name resolution component", where, c.Type)
 	}
 	return reg, nil
 }
