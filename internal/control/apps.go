@@ -522,7 +522,7 @@ func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
 	if dc := entry.DaprConfig; e.metrics != nil && dc.MetricsEnabled() {
 		m, err := e.metrics.Sidecar(da.AppID, resources.MetricOptions(dc))
 		if err != nil {
-			return daprapp.App{}, fmt.Errorf("Dapr Configuration %s: %w", dc.File, err)
+			return daprapp.App{}, fmt.Errorf("metrics of the Dapr Configuration %s: %w", dc.File, err)
 		}
 		da.Metrics = m
 	}

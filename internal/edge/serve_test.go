@@ -31,12 +31,8 @@ func listen(t testing.TB) net.Listener {
 	return ln
 }
 
-// echoServer accepts TCP connections and echoes them back.
-func echoServer(t testing.TB) string {
-	return testaddr.Serve(t, func(c net.Conn) { io.Copy(c, c) })
-}
-
-// outsideEcho is echoServer on outsideIP, a host CONNECT may reach.
+// outsideEcho accepts TCP connections on outsideIP, a host CONNECT may
+// reach, and echoes them back.
 func outsideEcho(t testing.TB) string {
 	return testaddr.ServeOn(t, net.JoinHostPort(outsideIP(t), "0"), func(c net.Conn) { io.Copy(c, c) })
 }
