@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/cove-env/cove/internal/components"
@@ -11,6 +12,14 @@ import (
 // hosts do, initialises it with props and closes it when t ends.
 func Open(t *testing.T, typ string, props map[string]string) (pubsub.PubSub, error) {
 	t.Helper()
+	return OpenMetadata(t, components.Metadata{Name: "pubsub", Type: typ, Version: "v1", Properties: props, AppID: "conformance", BaseDir: t.TempDir()})
+}
+
+// OpenMetadata is Open with the whole component metadata (a BaseDir of
+// the test's choosing, say).
+func OpenMetadata(t *testing.T, md components.Metadata) (pubsub.PubSub, error) {
+	t.Helper()
+	typ := md.Type
 	info, err := components.Lookup(typ, "v1")
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
@@ -19,7 +28,6 @@ func Open(t *testing.T, typ string, props map[string]string) (pubsub.PubSub, err
 	if !ok {
 		t.Fatalf("%s does not build a pubsub.PubSub", typ)
 	}
-	md := components.Metadata{Name: "pubsub", Type: typ, Version: "v1", Properties: props, AppID: "conformance", BaseDir: t.TempDir()}
 	if err := ps.Init(t.Context(), md); err != nil {
 		return nil, err
 	}
@@ -39,4 +47,17 @@ func MustOpen(t *testing.T, typ string, props map[string]string) pubsub.PubSub {
 		t.Fatalf("init %s: %v", typ, err)
 	}
 	return ps
+}
+
+// With returns a copy of props with the key/value pairs kv set, for tests
+// that vary one component's metadata.
+func With(props map[string]string, kv ...string) map[string]string {
+	out := maps.Clone(props)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }

@@ -24,17 +24,6 @@ func open(t *testing.T, props map[string]string) pubsub.PubSub {
 	return conformance.MustOpen(t, redis.Type, props)
 }
 
-func with(base map[string]string, kv ...string) map[string]string {
-	out := map[string]string{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
-	}
-	return out
-}
-
 // deleteStreams removes a case's stream, and with it its groups.
 func deleteStreams(t testing.TB, topic string, _ []string) {
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
@@ -48,12 +37,12 @@ func deleteStreams(t testing.TB, topic string, _ []string) {
 
 func TestConformance(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
-	props := with(fast, "redisHost", addr, "concurrency", "1")
+	props := conformance.With(fast, "redisHost", addr, "concurrency", "1")
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
 		conformance.Ordered(), conformance.MetadataRoundTrip(),
 		conformance.RedeliveryWithin(3*time.Second), conformance.Cleanup(deleteStreams),
 		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
-			return open(t, with(props, "redisHost", proxy, "redisMaxRetries", "1"))
+			return open(t, conformance.With(props, "redisHost", proxy, "redisMaxRetries", "1"))
 		}))
 }
 
@@ -61,7 +50,7 @@ func TestConformance(t *testing.T) {
 // Dapr's default of ten workers per subscription.
 func TestConformanceConcurrent(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
-	props := with(fast, "redisHost", addr)
+	props := conformance.With(fast, "redisHost", addr)
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
 		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
 		conformance.Cleanup(deleteStreams),
@@ -93,7 +82,7 @@ func TestInitErrors(t *testing.T) {
 // and reads them, so cove and daprd share streams.
 func TestDaprLayout(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
-	ps := open(t, with(fast, "redisHost", addr, "concurrency", "1"))
+	ps := open(t, conformance.With(fast, "redisHost", addr, "concurrency", "1"))
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer c.Close()
 	topic := "cove-test-layout-" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000")

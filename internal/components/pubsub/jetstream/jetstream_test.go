@@ -1,0 +1,115 @@
+package jetstream_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/conformance"
+	"github.com/cove-env/cove/internal/components/pubsub/jetstream"
+	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
+)
+
+const addr = "127.0.0.1:4222"
+
+var url = "nats://" + addr
+
+// fast makes redelivery after a subscriber goes away quick enough for a
+// test.
+var fast = map[string]string{"ackWait": "1s"}
+
+// deleteStream removes the stream cove created for a case's topic, and
+// with it the case's consumers.
+func deleteStream(t testing.TB, topic string, _ []string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, topic); err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Errorf("delete stream %s: %v", topic, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	props := conformance.With(fast, "natsURL", url)
+	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, jetstream.Type, props) },
+		conformance.Ordered(), conformance.MetadataRoundTrip(),
+		conformance.RedeliveryWithin(3*time.Second), conformance.Cleanup(deleteStream),
+		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
+			return conformance.MustOpen(t, jetstream.Type, conformance.With(props, "natsURL", "nats://"+proxy))
+		}))
+}
+
+func TestConformanceParallel(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	props := conformance.With(fast, "natsURL", url, "concurrency", "parallel")
+	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, jetstream.Type, props) },
+		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
+		conformance.Cleanup(deleteStream), conformance.Skip("broker down", "run by TestConformance"))
+}
+
+func TestInitErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		want  string
+	}{
+		{"unreachable", map[string]string{"natsURL": "nats://127.0.0.1:1"}, "cannot reach NATS at nats://127.0.0.1:1"},
+		{"deliver policy", map[string]string{"natsURL": url, "deliverPolicy": "oldest"}, "deliverPolicy"},
+		{"sequence without start", map[string]string{"natsURL": url, "deliverPolicy": "sequence"}, "startSequence"},
+		{"jwt without seed", map[string]string{"natsURL": url, "jwt": "x"}, "seedKey"},
+		{"concurrency", map[string]string{"natsURL": url, "concurrency": "many"}, "concurrency"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := conformance.Open(t, jetstream.Type, tc.props)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), jetstream.Type) {
+				t.Fatalf("init: %v, want an error naming %s and %q", err, jetstream.Type, tc.want)
+			}
+		})
+	}
+}
+
+// TestMaxDeliver checks that maxDeliver bounds the deliveries of a message
+// that is always retried.
+func TestMaxDeliver(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	ps := conformance.MustOpen(t, jetstream.Type, map[string]string{"natsURL": url, "maxDeliver": "3"})
+	topic := "cove-test-maxdeliver-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { deleteStream(t, topic, nil) })
+	got := make(chan struct{}, 10)
+	err := ps.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Group: "g"}, func(context.Context, *pubsub.Message) pubsub.Result {
+		got <- struct{}{}
+		return pubsub.Retry
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for timeout := time.After(3 * time.Second); ; {
+		select {
+		case <-got:
+			n++
+			continue
+		case <-timeout:
+		}
+		break
+	}
+	if n != 3 {
+		t.Errorf("delivered %d times, want maxDeliver 3", n)
+	}
+}
