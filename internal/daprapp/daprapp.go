@@ -15,8 +15,10 @@ import (
 	"log/slog"
 	"net"
 
+	blocklock "github.com/cove-env/cove/internal/blocks/lock"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	clock "github.com/cove-env/cove/internal/components/lock"
 	"github.com/cove-env/cove/internal/components/secretstores"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/metrics"
@@ -66,12 +68,13 @@ type Runtime struct {
 	app     App
 	state   *blockstate.Service
 	secrets *blocksecrets.Service
+	lock    *blocklock.Service
 }
 
 // New builds app's blocks over the components in its scope: a state block
 // (every Dapr app has one, so an unknown store gets Dapr's error) and a
 // secrets block when a secret store is in scope, limited by the
-// Configuration's secrets.scopes.
+// Configuration's secrets.scopes; a lock block when a lock store is.
 func New(app App) (*Runtime, error) {
 	if app.AppID == "" {
 		return nil, fmt.Errorf("daprapp: an app id is required")
@@ -96,6 +99,18 @@ func New(app App) (*Runtime, error) {
 		for _, st := range stores {
 			if err := r.secrets.Add(st.Metadata, st.Instance); err != nil {
 				return nil, fmt.Errorf("app %s: secret store %s: %w", app.AppID, st.Metadata.Name, err)
+			}
+		}
+	}
+	if stores := resources.Of[clock.Store](app.Components, app.AppID); len(stores) > 0 {
+		opts := blocklock.Options{Logger: log}
+		if app.Resiliency != nil {
+			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentLock)
+		}
+		r.lock = blocklock.New(app.AppID, opts)
+		for _, st := range stores {
+			if err := r.lock.Add(st.Metadata, st.Instance); err != nil {
+				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
 			}
 		}
 	}
@@ -157,6 +172,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	if r.secrets != nil {
 		// A nil *Service in the interface would not read as "none".
 		cfg.Secrets = r.secrets
+	}
+	if r.lock != nil {
+		cfg.Lock = r.lock
 	}
 	return cfg
 }

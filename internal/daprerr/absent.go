@@ -14,7 +14,6 @@ var (
 	PubsubNotFound                   = Kind{"ERR_PUBSUB_NOT_FOUND", http.StatusNotFound, codes.InvalidArgument}
 	InvokeOutputBinding              = Kind{"ERR_INVOKE_OUTPUT_BINDING", http.StatusInternalServerError, codes.Internal}
 	ConfigurationStoresNotConfigured = Kind{"ERR_CONFIGURATION_STORE_NOT_CONFIGURED", http.StatusInternalServerError, codes.FailedPrecondition}
-	LockStoresNotConfigured          = Kind{"ERR_LOCK_STORE_NOT_CONFIGURED", http.StatusInternalServerError, codes.FailedPrecondition}
 	ActorNoPlacement                 = Kind{"ERR_ACTOR_NO_PLACEMENT", http.StatusBadRequest, codes.Unavailable}
 	CryptoProvidersNotConfigured     = Kind{"ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED", http.StatusInternalServerError, codes.Internal}
 	ConversationNotFound             = Kind{"ERR_CONVERSATION_NOT_FOUND", http.StatusBadRequest, codes.InvalidArgument}
@@ -41,15 +40,6 @@ func NoOutputBinding(name, operation string) *Error {
 // NoConfigurationStores answers the configuration API.
 func NoConfigurationStores() *Error {
 	return New(ConfigurationStoresNotConfigured, "configuration stores not configured")
-}
-
-// NoLockStores answers the distributed lock API.
-func NoLockStores() *Error { return New(LockStoresNotConfigured, "lock store is not configured") }
-
-// LockExpiryNotPositive is daprd's check of a lock's expiry, made before it
-// looks for the store.
-func LockExpiryNotPositive(store string) *Error {
-	return New(Malformed, "ExpiryInSeconds is not positive in lock store %s", store)
 }
 
 // NoPlacement answers the actor and workflow APIs: daprd without a

@@ -29,8 +29,11 @@ type policyKey struct {
 // Dapr's component types, as its default policy names spell them
 // (DefaultStatestoreComponentOutboundRetryPolicy).
 const (
-	ComponentStateStore = "Statestore"
-	ComponentPubsub     = "Pubsub"
+	ComponentStateStore    = "Statestore"
+	ComponentPubsub        = "Pubsub"
+	ComponentLock          = "Lock"
+	ComponentConfiguration = "Configuration"
+	ComponentBinding       = "Binding"
 )
 
 // NewResiliency resolves policies from res; log receives breaker state
@@ -83,6 +86,13 @@ func (r *Resiliency) ComponentInbound(caller, component, componentType string) *
 func (r *Resiliency) PubsubPolicies(caller string) (outbound, inbound func(pubsub string) *resiliency.Policy) {
 	return func(name string) *resiliency.Policy { return r.ComponentOutbound(caller, name, ComponentPubsub) },
 		func(name string) *resiliency.Policy { return r.ComponentInbound(caller, name, ComponentPubsub) }
+}
+
+// OutboundOf returns, for caller, the function a block asks for the
+// outbound policy of each of its components, of type componentType
+// (ComponentLock, ...).
+func (r *Resiliency) OutboundOf(caller, componentType string) func(name string) *resiliency.Policy {
+	return func(name string) *resiliency.Policy { return r.ComponentOutbound(caller, name, componentType) }
 }
 
 // StateStoreOutbound returns, for caller, the function its state block

@@ -37,6 +37,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Secrets != nil {
 		cfg.Secrets = s.cfg.Secrets
 	}
+	if s.cfg.Lock != nil {
+		cfg.Lock = s.cfg.Lock
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

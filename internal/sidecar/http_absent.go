@@ -8,7 +8,7 @@ import (
 )
 
 // absentRoutes adds daprd's routes of the building blocks cove does not
-// run yet (pub/sub, bindings, configuration, locks, actors, workflows,
+// run yet (pub/sub, bindings, configuration, actors, workflows,
 // jobs, cryptography, conversation). Each answers what daprd answers
 // without a component of its kind, so a client learns what is missing
 // instead of getting an invocation error from the fallback route.
@@ -44,10 +44,6 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 			v + "/configuration/{store}/{id}/unsubscribe",
 		}, always(func(*http.Request) *daprerr.Error { return daprerr.NoConfigurationStores() }))
 	}
-
-	route([]string{post}, []string{"/v1.0-alpha1/lock/{store}"}, s.handle(tryLock))
-	route([]string{post}, []string{"/v1.0-alpha1/unlock/{store}"},
-		always(func(*http.Request) *daprerr.Error { return daprerr.NoLockStores() }))
 
 	placement := always(func(*http.Request) *daprerr.Error { return daprerr.NoPlacement() })
 	const actor = "/v1.0/actors/{type}/{id}"
@@ -95,17 +91,4 @@ func outputBinding(_ http.ResponseWriter, r *http.Request) error {
 		return daprerr.New(daprerr.Malformed, "failed deserializing HTTP body: %v", err)
 	}
 	return daprerr.NoOutputBinding(r.PathValue("name"), req.Operation)
-}
-
-// tryLock checks the expiry before the store, as daprd does.
-func tryLock(_ http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		ExpiryInSeconds int64 `json:"expiryInSeconds"`
-	}
-	// An unreadable body leaves the expiry at 0, which daprd refuses too.
-	_ = json.NewDecoder(r.Body).Decode(&req)
-	if req.ExpiryInSeconds <= 0 {
-		return daprerr.LockExpiryNotPositive(r.PathValue("store"))
-	}
-	return daprerr.NoLockStores()
 }

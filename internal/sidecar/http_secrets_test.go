@@ -53,6 +53,13 @@ func secretsSidecar(t *testing.T, block bool) (httpURL, grpcAddr string) {
 		}
 		cfg.Secrets = svc
 	}
+	return serveSidecar(t, cfg)
+}
+
+// serveSidecar starts a sidecar of cfg on loopback listeners of its own,
+// HTTP and gRPC, closed when t ends.
+func serveSidecar(t *testing.T, cfg sidecar.Config) (httpURL, grpcAddr string) {
+	t.Helper()
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

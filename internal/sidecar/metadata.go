@@ -111,5 +111,10 @@ func (s *Sidecar) Metadata() Metadata {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
 		}
 	}
+	if s.cfg.Lock != nil {
+		for _, st := range s.cfg.Lock.Stores() {
+			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
+		}
+	}
 	return md
 }

@@ -72,6 +72,8 @@ type Config struct {
 	State StateAPI
 	// Secrets may be nil when no secret store is in scope for the app.
 	Secrets SecretsAPI
+	// Lock may be nil when no lock store is in scope for the app.
+	Lock LockAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.

@@ -31,14 +31,6 @@ var absent = func() map[string]func(req any) error {
 		runtimev1pb.Dapr_GetConfiguration_FullMethodName, runtimev1pb.Dapr_GetConfigurationAlpha1_FullMethodName,
 		runtimev1pb.Dapr_SubscribeConfiguration_FullMethodName, runtimev1pb.Dapr_SubscribeConfigurationAlpha1_FullMethodName,
 		runtimev1pb.Dapr_UnsubscribeConfiguration_FullMethodName, runtimev1pb.Dapr_UnsubscribeConfigurationAlpha1_FullMethodName)
-	set(func(req any) error {
-		r, _ := req.(*runtimev1pb.TryLockRequest)
-		if r.GetExpiryInSeconds() <= 0 {
-			return daprerr.LockExpiryNotPositive(r.GetStoreName())
-		}
-		return daprerr.NoLockStores()
-	}, runtimev1pb.Dapr_TryLockAlpha1_FullMethodName)
-	set(fixed(daprerr.NoLockStores), runtimev1pb.Dapr_UnlockAlpha1_FullMethodName)
 	set(fixed(daprerr.NoPlacement),
 		runtimev1pb.Dapr_RegisterActorTimer_FullMethodName, runtimev1pb.Dapr_UnregisterActorTimer_FullMethodName,
 		runtimev1pb.Dapr_RegisterActorReminder_FullMethodName, runtimev1pb.Dapr_UnregisterActorReminder_FullMethodName,

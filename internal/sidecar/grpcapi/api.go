@@ -27,6 +27,7 @@ type api struct {
 	appID   string
 	state   StateAPI
 	secrets SecretsAPI
+	lock    LockAPI
 	inv     Invoker
 	host    Host
 	log     *slog.Logger

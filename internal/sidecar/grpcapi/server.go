@@ -58,6 +58,8 @@ type Config struct {
 	State StateAPI
 	// Secrets may be nil when no secret store is in scope.
 	Secrets SecretsAPI
+	// Lock may be nil when no lock store is in scope.
+	Lock LockAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -149,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, inv: cfg.Invoker, host: cfg.Host, log: log,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, inv: cfg.Invoker, host: cfg.Host, log: log,
 	})
 	return s, nil
 }
