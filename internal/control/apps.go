@@ -395,47 +395,9 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	}
 
 	if a.daprAppID != "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("sidecar listener for %s: %w", r.name, err)
+		if err := e.newSidecar(r, appAddr); err != nil {
+			return err
 		}
-		r.daprHTTPPort = ln.Addr().(*net.TCPAddr).Port
-		gln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("sidecar gRPC listener for %s: %w", r.name, err)
-		}
-		r.daprGRPCPort = gln.Addr().(*net.TCPAddr).Port
-		cfg := a.dapr.SidecarConfig(daprapp.Sidecar{
-			AppAddr:      appAddr,
-			HTTPListener: ln,
-			GRPCListener: gln,
-			Invoker:      e.invoker,
-			// The sidecar logs into the replica's own log at the app's
-			// dapr.logLevel, as ACA shows daprd's lines beside the app's;
-			// API calls at info whatever dapr.logLevel says, as daprd
-			// logs them.
-			Logger:    e.replicaLog(r.name, "dapr", daprLogLevel(a.entry.App.Properties.Configuration.Dapr.LogLevel)),
-			APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
-			// DAPR_API_TOKEN from the app's env guards its sidecar's API.
-			APIToken: envValue(rev.env, "DAPR_API_TOKEN"),
-		})
-		// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
-		// app keeps running, as an app whose daprd exited would.
-		cfg.OnShutdown = func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := r.closeSidecar(ctx); err != nil {
-				e.log.Warn("sidecar shutdown", "replica", r.name, "err", err)
-			}
-		}
-		sc, err := sidecar.New(cfg)
-		if err != nil {
-			ln.Close()
-			gln.Close()
-			return fmt.Errorf("sidecar for %s: %w", r.name, err)
-		}
-		r.sidecar = sc
 	}
 
 	r.env = e.replicaEnv(rev, r)
@@ -486,6 +448,54 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		msg += fmt.Sprintf(", DAPR_HTTP_PORT=%d", r.daprHTTPPort)
 	}
 	e.opts.Events(Event{Kind: EventReplicaStart, App: a.name, Replica: r.name, Message: msg})
+	return nil
+}
+
+// newSidecar opens r's Dapr API listeners and builds its sidecar from its
+// app's (daprapp); it serves once the replica has started.
+func (e *Env) newSidecar(r *replicaRuntime, appAddr string) error {
+	a := r.app
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("sidecar listener for %s: %w", r.name, err)
+	}
+	r.daprHTTPPort = ln.Addr().(*net.TCPAddr).Port
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("sidecar gRPC listener for %s: %w", r.name, err)
+	}
+	r.daprGRPCPort = gln.Addr().(*net.TCPAddr).Port
+	cfg := a.dapr.SidecarConfig(daprapp.Sidecar{
+		AppAddr:      appAddr,
+		HTTPListener: ln,
+		GRPCListener: gln,
+		Invoker:      e.invoker,
+		// The sidecar logs into the replica's own log at the app's
+		// dapr.logLevel, as ACA shows daprd's lines beside the app's;
+		// API calls at info whatever dapr.logLevel says, as daprd
+		// logs them.
+		Logger:    e.replicaLog(r.name, "dapr", daprLogLevel(a.entry.App.Properties.Configuration.Dapr.LogLevel)),
+		APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
+		// DAPR_API_TOKEN from the app's env guards its sidecar's API.
+		APIToken: envValue(r.rev.env, "DAPR_API_TOKEN"),
+	})
+	// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
+	// app keeps running, as an app whose daprd exited would.
+	cfg.OnShutdown = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.closeSidecar(ctx); err != nil {
+			e.log.Warn("sidecar shutdown", "replica", r.name, "err", err)
+		}
+	}
+	sc, err := sidecar.New(cfg)
+	if err != nil {
+		ln.Close()
+		gln.Close()
+		return fmt.Errorf("sidecar for %s: %w", r.name, err)
+	}
+	r.sidecar = sc
 	return nil
 }
 
