@@ -511,10 +511,11 @@ func (e *Env) appProtocol(a *appRuntime) string {
 func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
 	d := entry.App.Properties.Configuration.Dapr
 	da := daprapp.App{
-		AppID:      entry.App.DaprAppID(),
-		Protocol:   d.AppProtocol,
-		Config:     entry.DaprConfig,
-		Components: e.comps,
+		AppID:         entry.App.DaprAppID(),
+		Protocol:      d.AppProtocol,
+		Config:        entry.DaprConfig,
+		Components:    e.comps,
+		Subscriptions: e.spec.Subscriptions,
 		// Component policies are the app's own, as each daprd's are: its
 		// breakers count only its calls.
 		Resiliency: resources.NewResiliency(e.spec.Resiliency, e.log),

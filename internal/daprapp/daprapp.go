@@ -16,9 +16,11 @@ import (
 	"net"
 
 	blocklock "github.com/cove-env/cove/internal/blocks/lock"
+	blockpubsub "github.com/cove-env/cove/internal/blocks/pubsub"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
 	clock "github.com/cove-env/cove/internal/components/lock"
+	cpubsub "github.com/cove-env/cove/internal/components/pubsub"
 	"github.com/cove-env/cove/internal/components/secretstores"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/metrics"
@@ -42,6 +44,9 @@ type App struct {
 	// Components are the host's loaded components; the blocks take those
 	// in the app's scope. Nil has none.
 	Components *resources.Set
+	// Subscriptions are the environment's declarative subscriptions; the
+	// app takes those in its scope.
+	Subscriptions []*spec.Subscription
 	// Resiliency holds the policies the app applies to its components.
 	// Nil applies none.
 	Resiliency *resources.Resiliency
@@ -69,6 +74,8 @@ type Runtime struct {
 	state   *blockstate.Service
 	secrets *blocksecrets.Service
 	lock    *blocklock.Service
+	pubsub  *blockpubsub.Service // nil without a pub/sub component in scope
+	subs    []blockpubsub.Subscription
 }
 
 // New builds app's blocks over the components in its scope: a state block
@@ -114,7 +121,46 @@ func New(app App) (*Runtime, error) {
 			}
 		}
 	}
+	if err := r.addPubsub(log); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// addPubsub builds the pub/sub block over the brokers in the app's scope,
+// and the app's declarative subscriptions.
+func (r *Runtime) addPubsub(log *slog.Logger) error {
+	app := r.app
+	brokers := resources.Of[cpubsub.PubSub](app.Components, app.AppID)
+	if len(brokers) == 0 {
+		return nil
+	}
+	opts := blockpubsub.Options{Namespace: app.Namespace, Logger: log}
+	if app.Resiliency != nil {
+		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentPubsub)
+		opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentPubsub)
+	}
+	r.pubsub = blockpubsub.New(app.AppID, opts)
+	for _, b := range brokers {
+		if err := r.pubsub.Add(b.Metadata, b.Instance); err != nil {
+			return fmt.Errorf("app %s: pub/sub %s: %w", app.AppID, b.Metadata.Name, err)
+		}
+	}
+	for _, s := range app.Subscriptions {
+		if !s.InScope(app.AppID) {
+			continue
+		}
+		rules := make([]blockpubsub.Rule, 0, len(s.Rules))
+		for _, rule := range s.Rules {
+			rules = append(rules, blockpubsub.Rule{Match: rule.Match, Path: rule.Path})
+		}
+		sub, err := blockpubsub.NewSubscription(s.Pubsub, s.Topic, rules, s.Default, s.DeadLetterTopic, s.Metadata, blockpubsub.TypeDeclarative)
+		if err != nil {
+			return fmt.Errorf("%s:%d: subscription %s: %w", s.File, s.Line, s.Name, err)
+		}
+		r.subs = append(r.subs, sub)
+	}
+	return nil
 }
 
 // Close releases what the blocks hold of their own; the components stay
@@ -175,6 +221,10 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	}
 	if r.lock != nil {
 		cfg.Lock = r.lock
+	}
+	if r.pubsub != nil {
+		cfg.Pubsub = r.pubsub
+		cfg.Subscriptions = r.subs
 	}
 	return cfg
 }

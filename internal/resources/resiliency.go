@@ -81,18 +81,17 @@ func (r *Resiliency) ComponentInbound(caller, component, componentType string) *
 	}, componentType+"ComponentInbound", "ComponentInbound", "Component", "")
 }
 
-// PubsubPolicies returns, for caller, the functions its pub/sub block asks
-// for each component's publish (outbound) and delivery (inbound) policy.
-func (r *Resiliency) PubsubPolicies(caller string) (outbound, inbound func(pubsub string) *resiliency.Policy) {
-	return func(name string) *resiliency.Policy { return r.ComponentOutbound(caller, name, ComponentPubsub) },
-		func(name string) *resiliency.Policy { return r.ComponentInbound(caller, name, ComponentPubsub) }
-}
-
 // OutboundOf returns, for caller, the function a block asks for the
 // outbound policy of each of its components, of type componentType
 // (ComponentLock, ...).
 func (r *Resiliency) OutboundOf(caller, componentType string) func(name string) *resiliency.Policy {
 	return func(name string) *resiliency.Policy { return r.ComponentOutbound(caller, name, componentType) }
+}
+
+// InboundOf returns, for caller, the function a block asks for the inbound
+// policy of each of its components, of type componentType (ComponentPubsub).
+func (r *Resiliency) InboundOf(caller, componentType string) func(name string) *resiliency.Policy {
+	return func(name string) *resiliency.Policy { return r.ComponentInbound(caller, name, componentType) }
 }
 
 // StateStoreOutbound returns, for caller, the function its state block

@@ -138,7 +138,7 @@ spec:
         outbound: {timeout: short}
 `)
 	r := resources.NewResiliency([]*spec.Resiliency{res}, nil)
-	out, in := r.PubsubPolicies("app")
+	out, in := r.OutboundOf("app", resources.ComponentPubsub), r.InboundOf("app", resources.ComponentPubsub)
 	if diff := cmp.Diff(&summary{Timeout: 2 * time.Second, Retry: "fast"}, summarize(in("events"))); diff != "" {
 		t.Errorf("named inbound (-want +got):\n%s", diff)
 	}

@@ -40,6 +40,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Lock != nil {
 		cfg.Lock = s.cfg.Lock
 	}
+	if s.cfg.Pubsub != nil {
+		cfg.Pubsub = s.cfg.Pubsub
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

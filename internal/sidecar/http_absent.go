@@ -8,7 +8,8 @@ import (
 )
 
 // absentRoutes adds daprd's routes of the building blocks cove does not
-// run yet (pub/sub, bindings, configuration, actors, workflows,
+// run yet, or an app has no component of (pub/sub without a pub/sub
+// component in scope, bindings, configuration, actors, workflows,
 // jobs, cryptography, conversation). Each answers what daprd answers
 // without a component of its kind, so a client learns what is missing
 // instead of getting an invocation error from the fallback route.
@@ -28,12 +29,16 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 		postPut             = []string{post, put}
 	)
 
-	pubsub := always(func(r *http.Request) *daprerr.Error { return daprerr.NoPubsub(r.PathValue("pubsub")) })
-	route(postPut, []string{
-		"/v1.0/publish/{pubsub}/{topic...}",
-		"/v1.0/publish/bulk/{pubsub}/{topic...}",
-		"/v1.0-alpha1/publish/bulk/{pubsub}/{topic...}",
-	}, pubsub)
+	if s.cfg.Pubsub == nil {
+		pubsub := always(func(r *http.Request) *daprerr.Error { return daprerr.NoPubsub(r.PathValue("pubsub")) })
+		route(postPut, []string{
+			"/v1.0/publish/{pubsub}/{topic...}",
+			"/v1.0/publish/bulk/{pubsub}/{topic...}",
+			"/v1.0-alpha1/publish/bulk/{pubsub}/{topic...}",
+		}, pubsub)
+	} else {
+		s.pubsubRoutes(mux)
+	}
 
 	route(postPut, []string{"/v1.0/bindings/{name}"}, s.handle(outputBinding))
 

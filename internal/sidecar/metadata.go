@@ -116,5 +116,19 @@ func (s *Sidecar) Metadata() Metadata {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
 		}
 	}
+	if s.cfg.Pubsub != nil {
+		for _, c := range s.cfg.Pubsub.Components() {
+			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{
+				Name: c.Name, Type: c.Type, Version: c.Version, Capabilities: c.Capabilities,
+			})
+		}
+	}
+	for _, sc := range s.subscriptions() {
+		out := Subscription{PubsubName: sc.Pubsub, Topic: sc.Topic, Metadata: sc.Metadata, DeadLetterTopic: sc.DeadLetterTopic, Type: sc.Type}
+		for _, r := range sc.Rules {
+			out.Rules = append(out.Rules, SubscriptionRule{Match: r.Match, Path: r.Path})
+		}
+		md.Subscriptions = append(md.Subscriptions, out)
+	}
 	return md
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/pubsub"
 	"github.com/cove-env/cove/internal/blocks/state"
 	"github.com/cove-env/cove/internal/daprerr"
 	"github.com/cove-env/cove/internal/h1"
@@ -32,6 +33,17 @@ type StateAPI interface {
 	Delete(ctx context.Context, store string, item state.DeleteItem) error
 	Transact(ctx context.Context, store string, ops []state.TxOperation, metadata map[string]string) error
 	Query(ctx context.Context, store string, query []byte, metadata map[string]string) (*state.QueryResponse, error)
+}
+
+// PubsubAPI is what the sidecar needs of the pub/sub building block; the
+// signatures are those of pubsub.Service.
+type PubsubAPI interface {
+	Components() []pubsub.ComponentInfo
+	// Check returns Dapr's error for a pub/sub or topic name that will not do.
+	Check(name, topic string) error
+	Publish(ctx context.Context, req pubsub.PublishRequest) error
+	BulkPublish(ctx context.Context, req pubsub.BulkRequest) ([]pubsub.FailedEntry, error)
+	Subscribe(ctx context.Context, ch pubsub.AppChannel, subs []pubsub.Subscription) (*pubsub.Subscriber, error)
 }
 
 // Invoker is what the sidecar needs of the invocation building block
@@ -74,6 +86,13 @@ type Config struct {
 	Secrets SecretsAPI
 	// Lock may be nil when no lock store is in scope for the app.
 	Lock LockAPI
+	// Pubsub may be nil when no pub/sub component is in scope: publishes
+	// then answer ERR_PUBSUB_NOT_FOUND.
+	Pubsub PubsubAPI
+	// Subscriptions are the app's declarative subscriptions (Subscription
+	// resources in its scope); the app's own are asked of it once it is
+	// ready, and all are delivered to it until Close.
+	Subscriptions []pubsub.Subscription
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.
@@ -124,6 +143,9 @@ type Sidecar struct {
 
 	mdMu     sync.RWMutex
 	extended map[string]string
+
+	subMu sync.Mutex
+	subs  *subscriber // nil before Start and after Close
 
 	shutdownOnce sync.Once
 	startOnce    sync.Once
@@ -216,6 +238,7 @@ func (s *Sidecar) Start() error {
 			}
 		}()
 		s.startGRPC()
+		s.startSubscriptions()
 	})
 	if !started {
 		return fmt.Errorf("sidecar %s: already started or closed", s.cfg.AppID)
@@ -231,6 +254,9 @@ func (s *Sidecar) Start() error {
 // Close stops accepting requests and waits, until ctx ends, for those in
 // flight; then it closes whatever is left.
 func (s *Sidecar) Close(ctx context.Context) error {
+	// Subscriptions stop first: a closing sidecar takes no more messages,
+	// and those its app had not answered go to another subscriber.
+	s.stopSubscriptions()
 	s.startOnce.Do(func() {
 		// Never started: the listener is still ours to close.
 		close(s.serveDone)

@@ -18,12 +18,14 @@ type fileRef struct {
 //	  - file: dapr/resiliency.yaml
 //	configuration:           # the default Configuration of every app
 //	  file: dapr/config.yaml
+//	subscriptions:           # declarative pub/sub subscriptions
+//	  - file: dapr/orders-subscription.yaml
 //	apps:
 //	  - file: backend.yaml
 //	    configuration: {file: dapr/backend-config.yaml}   # this app's own
 //
-// as daprd reads every Resiliency in its resources path and one
-// Configuration given by --config.
+// as daprd reads every Resiliency and Subscription in its resources path
+// and one Configuration given by --config.
 func (l *loader) daprResources(f *envFile) {
 	names := l.d.uniqueNames("resiliency")
 	for i, ref := range f.Resiliency {
@@ -40,6 +42,22 @@ func (l *loader) daprResources(f *envFile) {
 		if names.add(rp+".file", p.res.Name) {
 			l.env.Resiliency = append(l.env.Resiliency, p.res)
 			l.resiliency = append(l.resiliency, p)
+		}
+	}
+	subs := l.d.uniqueNames("subscription")
+	for i, ref := range f.Subscriptions {
+		sp := indexPath("subscriptions", i)
+		data, ok := l.refFile(sp, ref.File, "a Dapr Subscription resource, e.g. dapr/orders-subscription.yaml")
+		if !ok {
+			continue
+		}
+		s, d := parseSubscription(l.display(ref.File), data)
+		l.decoders = append(l.decoders, d)
+		if s != nil && s.Pubsub != "" && !l.hasComponent(s.Pubsub) {
+			d.warnf("spec.pubsubname", "no component of the environment is named %q, so this subscription receives nothing", s.Pubsub)
+		}
+		if s != nil && d.probs.Err() == nil && subs.add(sp+".file", s.Name) {
+			l.env.Subscriptions = append(l.env.Subscriptions, s)
 		}
 	}
 	if f.DaprConfig != nil {
@@ -61,6 +79,15 @@ func (l *loader) daprResources(f *envFile) {
 			a.entry.DaprConfig = l.env.DaprConfig
 		}
 	}
+}
+
+func (l *loader) hasComponent(name string) bool {
+	for _, c := range l.env.Components {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) refFile(path, file, what string) ([]byte, bool) {

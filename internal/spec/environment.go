@@ -44,6 +44,9 @@ type Environment struct {
 	// that name none of their own. See daprresources.go.
 	Resiliency []*Resiliency      `json:"resiliency,omitempty"`
 	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
+	// Subscriptions are the declarative pub/sub subscriptions, each for the
+	// apps in its scopes.
+	Subscriptions []*Subscription `json:"subscriptions,omitempty"`
 	// Certificates serve custom domains (see certificates.go).
 	Certificates []*CertificateEntry `json:"certificates,omitempty"`
 	Warnings     Problems            `json:"warnings,omitempty"`
@@ -114,6 +117,8 @@ type envFile struct {
 	Components []componentEntry `json:"components"`
 	Resiliency []fileRef        `json:"resiliency"`
 	DaprConfig *fileRef         `json:"configuration"`
+	// Subscriptions are declarative Dapr Subscription files.
+	Subscriptions []fileRef `json:"subscriptions"`
 	// Certificates are custom domains' certificates (certificates.go).
 	Certificates []certificateFile `json:"certificates"`
 }

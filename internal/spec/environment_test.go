@@ -270,6 +270,20 @@ components:
 			errors: []string{"a.yaml:5:47 configuration.ingress.additionalPortMappings[0].targetPort: port 9090 is the edge's HTTP port"},
 		},
 		{
+			name: "subscriptions: a bad rule names its file and line; a pub/sub no component names warns",
+			files: map[string]string{
+				"cove.yaml": "apps:\n  - {file: backend.yaml, command: ./b}\ncomponents:\n  - {name: statestore, file: redis.yaml}\n" +
+					"subscriptions:\n  - file: subs/orders.yaml\n  - file: subs/other.yaml\n",
+				"backend.yaml": backendApp,
+				"redis.yaml":   redisACA,
+				"subs/orders.yaml": "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata: {name: orders}\n" +
+					"spec:\n  pubsubname: statestore\n  topic: orders\n  routes:\n    rules:\n      - {match: 'event.type ==', path: /a}\n",
+				"subs/other.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Subscription\nmetadata: {name: other}\nspec: {pubsubname: pubsub, topic: t, route: /t}\n",
+			},
+			errors:   []string{`subs/orders.yaml:9:10 spec.routes.rules[0].match: "event.type ==" is not a CEL expression`},
+			warnings: []string{`subs/other.yaml:4:19 spec.pubsubname: no component of the environment is named "pubsub"`},
+		},
+		{
 			name: "component names are unique",
 			files: map[string]string{
 				"cove.yaml":    "apps:\n  - {file: backend.yaml, command: ./b}\ncomponents:\n  - {name: statestore, file: redis.yaml}\n  - {name: statestore, file: redis.yaml}\n",

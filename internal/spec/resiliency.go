@@ -75,8 +75,8 @@ type ResiliencyTargets struct {
 	Apps map[string]*TargetPolicyNames `json:"apps,omitempty"`
 	// Actors are accepted so a daprd file loads; cove has no actors yet.
 	Actors Ignored `json:"actors,omitempty"`
-	// Components: outbound policies apply to state stores; inbound ones
-	// are parsed and checked (no inbound component traffic exists yet).
+	// Components: outbound policies apply to calls to state stores and
+	// publishes; inbound ones to pub/sub deliveries to the app.
 	Components map[string]*ComponentTargetPolicies `json:"components,omitempty"`
 }
 

@@ -13,6 +13,7 @@ type Resources struct {
 	Components     []*Component
 	Resiliency     []*Resiliency
 	Configurations []*DaprConfiguration
+	Subscriptions  []*Subscription
 }
 
 // resourceKinds are the kinds of Dapr resource files, as daprd reads them
@@ -24,7 +25,7 @@ var resourceKinds = []string{"Component", "Resiliency", "Configuration", "Subscr
 // files go through: a Component in Dapr's format or ACA's (an ACA
 // component is named after its file, as `az containerapp env
 // dapr-component set --name` names it after its argument), a Resiliency, a
-// Configuration. Subscription and HTTPEndpoint documents are reported as
+// Configuration, a Subscription. HTTPEndpoint documents are reported as
 // not supported yet (warnings) and left out. opts.CheckComponent checks
 // each component in the same pass. It returns the documents that parsed
 // without errors, so a caller can check them against others too, and
@@ -44,6 +45,7 @@ func ParseResources(file string, data []byte, opts Options) (*Resources, Problem
 			out.Components = append(out.Components, doc.Components...)
 			out.Resiliency = append(out.Resiliency, doc.Resiliency...)
 			out.Configurations = append(out.Configurations, doc.Configurations...)
+			out.Subscriptions = append(out.Subscriptions, doc.Subscriptions...)
 		}
 	}
 	return out, all.sorted()
@@ -62,7 +64,11 @@ func (r *Resources) add(d *decoder, root *yaml.Node, opts Options) {
 		if c := parseConfigurationNode(d, root); c != nil {
 			r.Configurations = append(r.Configurations, c)
 		}
-	case (kind == "Subscription" || kind == "HTTPEndpoint") && dapr:
+	case kind == "Subscription" && dapr:
+		if s := parseSubscriptionNode(d, root); s != nil {
+			r.Subscriptions = append(r.Subscriptions, s)
+		}
+	case kind == "HTTPEndpoint" && dapr:
 		d.warnf("kind", "Dapr %s resources are not supported yet by cove; this one is skipped", kind)
 	case dapr && kind != "" && kind != "Component":
 		msg := fmt.Sprintf("%q is not a Dapr resource kind cove reads (%s); this document is skipped", kind, strings.Join(resourceKinds, ", "))

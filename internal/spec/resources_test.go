@@ -58,7 +58,6 @@ spec:
 	res, probs := ParseResources("resources.yaml", []byte(data), Options{CheckComponent: check})
 	checkProblems(t, "problems", probs, []string{
 		"20:3 spec.nameResolution: cove does not apply spec.nameResolution yet",
-		"24:1 kind: Dapr Subscription resources are not supported yet by cove",
 		`29:1 kind: "Resilency" is not a Dapr resource kind cove reads (Component, Resiliency, Configuration, Subscription, HTTPEndpoint); this document is skipped; did you mean "Resiliency"?`,
 		"37:3 spec.type: not supported yet; it is skipped, as ignoreErrors is true",
 	})
@@ -74,6 +73,9 @@ spec:
 	}
 	if len(res.Resiliency) != 1 || res.Resiliency[0].Name != "retries" {
 		t.Errorf("resiliency = %+v, want retries", res.Resiliency)
+	}
+	if len(res.Subscriptions) != 1 || res.Subscriptions[0].Default != "/orders" || res.Subscriptions[0].Line != 24 {
+		t.Errorf("subscriptions = %+v, want orders routed to /orders, from line 24", res.Subscriptions)
 	}
 	if len(res.Configurations) != 1 {
 		t.Fatalf("configurations = %+v, want appconfig", res.Configurations)

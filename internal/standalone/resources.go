@@ -21,6 +21,8 @@ type Resources struct {
 	// Resiliency are the Resiliency resources scoped to this app, as daprd
 	// loads them from its resources path.
 	Resiliency []*spec.Resiliency
+	// Subscriptions are the declarative subscriptions scoped to this app.
+	Subscriptions []*spec.Subscription
 	// Skipped says, per resource left out, why (out of scope, a
 	// Configuration).
 	Skipped []string
@@ -32,8 +34,8 @@ type Resources struct {
 // LoadResources reads every .yaml and .yml file in paths (each a directory,
 // read without descending, or a file), every document in each file, with
 // the parser cove.yaml's files go through (spec.ParseResources): Dapr
-// Components and ACA component files, Resiliency resources; other Dapr
-// resources are skipped. Components scoped to other apps, or in another
+// Components and ACA component files, Resiliency and Subscription
+// resources; other Dapr resources are skipped. Components scoped to other apps, or in another
 // namespace, are skipped. Every problem in every file is reported at once,
 // with file and line, a component type cove cannot run among them; the
 // warnings come back with the resources.
@@ -62,6 +64,13 @@ func LoadResources(paths []string, appID, namespace string) (*Resources, error) 
 					continue
 				}
 				res.Resiliency = append(res.Resiliency, r)
+			}
+			for _, sub := range parsed.Subscriptions {
+				if !sub.InScope(appID) {
+					res.Skipped = append(res.Skipped, fmt.Sprintf("%s: subscription %s is scoped to %s", file, sub.Name, strings.Join(sub.Scopes, ", ")))
+					continue
+				}
+				res.Subscriptions = append(res.Subscriptions, sub)
 			}
 			for _, c := range parsed.Configurations {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: Configuration %s is read from --config, not from resources paths", file, c.Name))

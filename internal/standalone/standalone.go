@@ -380,7 +380,7 @@ func (s *Sidecar) loadApp(ctx context.Context, cfg *Configuration) (*daprapp.Run
 	policies := resources.NewResiliency(res.Resiliency, log)
 	app, err := daprapp.New(daprapp.App{
 		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
-		Components: s.comps, Resiliency: policies,
+		Components: s.comps, Resiliency: policies, Subscriptions: res.Subscriptions,
 		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
 		RuntimeVersion: opts.RuntimeVersion, Logger: log,
 	})

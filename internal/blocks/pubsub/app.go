@@ -172,9 +172,13 @@ func (a *GRPCApp) Subscriptions(ctx context.Context) ([]Subscription, error) {
 			rules = append(rules, Rule{Match: r.GetMatch(), Path: r.GetPath()})
 		}
 		sub, err := NewSubscription(s.GetPubsubName(), s.GetTopic(), rules, s.GetRoutes().GetDefault(),
-			s.GetDeadLetterTopic(), s.GetMetadata(), "programmatic")
+			s.GetDeadLetterTopic(), s.GetMetadata(), TypeProgrammatic)
 		if err != nil {
 			return nil, fmt.Errorf("subscription to %s/%s: %w", s.GetPubsubName(), s.GetTopic(), err)
+		}
+		if len(sub.Rules) == 0 {
+			// A gRPC app's events go to OnTopicEvent without a path.
+			sub.Rules = []Rule{{}}
 		}
 		out = append(out, sub)
 	}

@@ -171,6 +171,13 @@ type PublishRequest struct {
 	TraceInMetadata bool
 }
 
+// Check returns Dapr's error for a publish's pub/sub and topic names, in
+// daprd's order: an empty name, an unknown pub/sub, an empty topic.
+func (s *Service) Check(name, topic string) error {
+	_, err := s.lookup(name, topic)
+	return err
+}
+
 // lookup applies daprd's checks of a publish's names, in its order.
 func (s *Service) lookup(name, topic string) (*entry, error) {
 	if name == "" {

@@ -125,7 +125,7 @@ func subscribe(t *testing.T, s *Service, ch AppChannel, subs ...Subscription) {
 
 func mustSub(t *testing.T, topic string, rules []Rule, def, dlq string) Subscription {
 	t.Helper()
-	s, err := NewSubscription("pubsub", topic, rules, def, dlq, nil, "declarative")
+	s, err := NewSubscription("pubsub", topic, rules, def, dlq, nil, TypeDeclarative)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,8 @@ func TestParseAppSubscriptions(t *testing.T) {
 	body := `[
 	 {"pubsubname":"pubsub","topic":"v1","route":"/v1route","metadata":{"rawPayload":"true"},"deadLetterTopic":"dl"},
 	 {"pubsubname":"pubsub","topic":"v2","routes":{"rules":[{"match":"event.type == \"a\"","path":"/a"}],"default":"/d"}},
-	 {"pubsubname":"","topic":"skipped","route":"/x"}
+	 {"pubsubname":"","topic":"skipped","route":"/x"},
+	 {"pubsubname":"pubsub","topic":"no-route"}
 	]`
 	subs, err := ParseAppSubscriptions([]byte(body))
 	if err != nil {

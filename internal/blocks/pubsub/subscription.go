@@ -17,9 +17,15 @@ type Subscription struct {
 	Rules           []Rule            `json:"rules"`
 	DeadLetterTopic string            `json:"deadLetterTopic,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
-	// Type is "programmatic" or "declarative", for the metadata API.
+	// Type is TypeProgrammatic or TypeDeclarative, for the metadata API.
 	Type string `json:"type"`
 }
+
+// Where a subscription comes from, as the metadata API names it.
+const (
+	TypeProgrammatic = "PROGRAMMATIC"
+	TypeDeclarative  = "DECLARATIVE"
+)
 
 // Rule routes the events its CEL expression matches to Path.
 type Rule struct {
@@ -123,7 +129,7 @@ type appSubscription struct {
 }
 
 // ParseAppSubscriptions reads an app's GET /dapr/subscribe answer. An entry
-// without pubsub name or topic is skipped, as daprd skips it.
+// without pubsub name, topic or route is skipped, as daprd skips it.
 func ParseAppSubscriptions(body []byte) ([]Subscription, error) {
 	var in []appSubscription
 	if err := json.Unmarshal(body, &in); err != nil {
@@ -142,9 +148,12 @@ func ParseAppSubscriptions(body []byte) ([]Subscription, error) {
 		if def == "" {
 			def = a.Route // the v1 shape
 		}
-		sub, err := NewSubscription(a.Pubsub, a.Topic, rules, def, a.DeadLetterTopic, a.Metadata, "programmatic")
+		sub, err := NewSubscription(a.Pubsub, a.Topic, rules, def, a.DeadLetterTopic, a.Metadata, TypeProgrammatic)
 		if err != nil {
 			return nil, fmt.Errorf("subscription to %s/%s: %w", a.Pubsub, a.Topic, err)
+		}
+		if len(sub.Rules) == 0 {
+			continue // no route: daprd leaves it out
 		}
 		out = append(out, sub)
 	}

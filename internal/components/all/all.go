@@ -12,6 +12,7 @@ import (
 	_ "github.com/cove-env/cove/internal/components/nameresolution/postgresql" // nameresolution.postgresql
 	_ "github.com/cove-env/cove/internal/components/nameresolution/redis"      // nameresolution.redis
 	_ "github.com/cove-env/cove/internal/components/nameresolution/sqlite"     // nameresolution.sqlite
+	_ "github.com/cove-env/cove/internal/components/pubsub/inmemory"           // pubsub.in-memory
 	_ "github.com/cove-env/cove/internal/components/secretstores/local/env"    // secretstores.local.env
 	_ "github.com/cove-env/cove/internal/components/secretstores/local/file"   // secretstores.local.file
 	_ "github.com/cove-env/cove/internal/components/state/inmemory"            // state.in-memory

@@ -21,8 +21,6 @@ var absent = func() map[string]func(req any) error {
 	fixed := func(err func() *daprerr.Error) func(any) error {
 		return func(any) error { return err() }
 	}
-	set(func(req any) error { return daprerr.NoPubsub(componentName(req)) }, runtimev1pb.Dapr_PublishEvent_FullMethodName, runtimev1pb.Dapr_BulkPublishEventAlpha1_FullMethodName,
-		runtimev1pb.Dapr_BulkPublishEvent_FullMethodName)
 	set(func(req any) error {
 		r, _ := req.(*runtimev1pb.InvokeBindingRequest)
 		return daprerr.NoOutputBinding(r.GetName(), r.GetOperation())

@@ -28,6 +28,7 @@ type api struct {
 	state   StateAPI
 	secrets SecretsAPI
 	lock    LockAPI
+	pubsub  PubsubAPI
 	inv     Invoker
 	host    Host
 	log     *slog.Logger

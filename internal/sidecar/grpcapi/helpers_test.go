@@ -217,7 +217,7 @@ func newStack(t testing.TB) *stack {
 	st := &stack{state: newStateService(t), shutdown: make(chan struct{}), inv: inv}
 	hl, gl := listen(t), listen(t)
 	var once sync.Once
-	sc, err := sidecar.New(sidecar.Config{
+	sc := startSidecar(t, sidecar.Config{
 		AppID:              "frontend",
 		HTTPListener:       hl,
 		GRPCListener:       gl,
@@ -228,6 +228,14 @@ func newStack(t testing.TB) *stack {
 		MaxRequestBodySize: 1 << 20,
 		OnShutdown:         func() { once.Do(func() { close(st.shutdown) }) },
 	})
+	st.sc, st.httpURL, st.grpcAddr = sc, "http://"+hl.Addr().String(), gl.Addr().String()
+	return st
+}
+
+// startSidecar starts a sidecar, closed with the test.
+func startSidecar(t testing.TB, cfg sidecar.Config) *sidecar.Sidecar {
+	t.Helper()
+	sc, err := sidecar.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +249,7 @@ func newStack(t testing.TB) *stack {
 			t.Errorf("closing the sidecar: %v", err)
 		}
 	})
-	st.sc, st.httpURL, st.grpcAddr = sc, "http://"+hl.Addr().String(), gl.Addr().String()
-	return st
+	return sc
 }
 
 // newStateService is the real state block with one in-memory store.

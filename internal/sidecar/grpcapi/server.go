@@ -60,6 +60,8 @@ type Config struct {
 	Secrets SecretsAPI
 	// Lock may be nil when no lock store is in scope.
 	Lock LockAPI
+	// Pubsub may be nil when no pub/sub component is in scope.
+	Pubsub PubsubAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -151,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, inv: cfg.Invoker, host: cfg.Host, log: log,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, pubsub: cfg.Pubsub, inv: cfg.Invoker,
+		host: cfg.Host, log: log,
 	})
 	return s, nil
 }

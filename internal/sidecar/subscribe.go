@@ -1,0 +1,141 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/pubsub"
+)
+
+// subscriptionPoll is how often the sidecar looks for its app to be up
+// before it subscribes.
+const subscriptionPoll = 100 * time.Millisecond
+
+// subscriber is the app's running subscriptions: started once the app is
+// up, stopped by Close before the APIs stop.
+type subscriber struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	sub    *pubsub.Subscriber // set once subscribed; read under Sidecar.subMu
+	conn   *grpc.ClientConn   // the channel to a gRPC app; nil for HTTP
+}
+
+// startSubscriptions waits, in the background, for the app to accept
+// connections, asks it for its subscriptions, and subscribes them with the
+// declarative ones. An app without a port gets no events.
+func (s *Sidecar) startSubscriptions() {
+	if s.cfg.Pubsub == nil || s.cfg.AppAddr == "" {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sb := &subscriber{cancel: cancel, done: make(chan struct{})}
+	s.subMu.Lock()
+	s.subs = sb
+	s.subMu.Unlock()
+	go func() {
+		defer close(sb.done)
+		if err := s.subscribe(ctx, sb); err != nil && ctx.Err() == nil {
+			s.log.Error("pub/sub subscriptions not started", slog.Any("error", err))
+		}
+	}()
+}
+
+func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
+	t := time.NewTicker(subscriptionPoll)
+	defer t.Stop()
+	for !s.AppReady(ctx) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	var ch interface {
+		pubsub.AppChannel
+		Subscriptions(context.Context) ([]pubsub.Subscription, error)
+	}
+	if s.cfg.AppProtocol == invoke.ProtocolGRPC {
+		conn, err := grpc.NewClient(s.cfg.AppAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("connect to the app: %w", err)
+		}
+		sb.conn = conn
+		ch = &pubsub.GRPCApp{Conn: conn}
+	} else {
+		ch = &pubsub.HTTPApp{Addr: s.cfg.AppAddr, Client: &http.Client{Transport: invoke.NewTransport()}}
+	}
+	subs := s.cfg.Subscriptions
+	programmatic, err := ch.Subscriptions(ctx)
+	if err != nil {
+		// daprd goes on with the declarative ones.
+		s.log.Warn("the app's subscriptions could not be read", slog.Any("error", err))
+	}
+	subs = mergeSubscriptions(programmatic, subs)
+	if len(subs) == 0 {
+		return nil
+	}
+	sub, err := s.cfg.Pubsub.Subscribe(ctx, ch, subs)
+	if err != nil {
+		return err
+	}
+	s.subMu.Lock()
+	sb.sub = sub
+	s.subMu.Unlock()
+	for _, sc := range sub.Subscriptions() {
+		s.log.Info("subscribed", slog.String("pubsub", sc.Pubsub), slog.String("topic", sc.Topic), slog.String("type", sc.Type))
+	}
+	return nil
+}
+
+// mergeSubscriptions keeps one subscription per pub/sub and topic, the
+// app's own before a declarative one.
+func mergeSubscriptions(lists ...[]pubsub.Subscription) []pubsub.Subscription {
+	type key struct{ pubsub, topic string }
+	seen := map[key]bool{}
+	var out []pubsub.Subscription
+	for _, l := range lists {
+		for _, sc := range l {
+			k := key{sc.Pubsub, sc.Topic}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, sc)
+			}
+		}
+	}
+	return out
+}
+
+// stopSubscriptions ends deliveries and waits for those in progress, so a
+// closing sidecar takes no more messages.
+func (s *Sidecar) stopSubscriptions() {
+	s.subMu.Lock()
+	sb := s.subs
+	s.subs = nil
+	s.subMu.Unlock()
+	if sb == nil {
+		return
+	}
+	sb.cancel()
+	<-sb.done
+	sb.sub.Stop()
+	if sb.conn != nil {
+		_ = sb.conn.Close()
+	}
+}
+
+// subscriptions lists the running subscriptions for the metadata API.
+func (s *Sidecar) subscriptions() []pubsub.Subscription {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.subs == nil {
+		return nil
+	}
+	return s.subs.sub.Subscriptions()
+}

@@ -1,0 +1,98 @@
+package spec
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseSubscription(t *testing.T) {
+	v2 := y(`
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: orders}
+spec:
+  pubsubname: pubsub
+  topic: orders
+  routes:
+    rules:
+      - match: event.type == "order.created"
+        path: /created
+    default: /orders
+  deadLetterTopic: poison
+  metadata: {rawPayload: true}
+scopes: [backend]
+`)
+	s, d := parseSubscription("sub.yaml", []byte(v2))
+	checkProblems(t, "v2", d.probs, nil)
+	want := &Subscription{Name: "orders", File: "sub.yaml", Line: 1, Scopes: []string{"backend"}, Pubsub: "pubsub", Topic: "orders",
+		Rules: []SubscriptionRule{{Match: `event.type == "order.created"`, Path: "/created"}}, Default: "/orders",
+		DeadLetterTopic: "poison", Metadata: map[string]string{"rawPayload": "true"}}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("v2 (-want +got):\n%s", diff)
+	}
+	if !s.InScope("backend") || s.InScope("frontend") {
+		t.Error("scopes not applied")
+	}
+
+	v1 := y(`
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata: {name: old}
+spec: {pubsubname: pubsub, topic: t, route: /t}
+`)
+	s, d = parseSubscription("v1.yaml", []byte(v1))
+	checkProblems(t, "v1", d.probs, nil)
+	if s.Default != "/t" || len(s.Rules) != 0 || !s.InScope("anyone") {
+		t.Errorf("v1 = %+v", s)
+	}
+}
+
+func TestParseSubscriptionProblems(t *testing.T) {
+	tests := []struct {
+		name, data string
+		want       []string
+	}{
+		{name: "bad CEL", data: `
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: s}
+spec:
+  pubsubname: p
+  topic: t
+  routes:
+    rules:
+      - {match: 'event.type == ', path: /a}
+`, want: []string{`9:10 spec.routes.rules[0].match: "event.type == " is not a CEL expression: 1:15: Syntax error: mismatched input`}},
+		{name: "missing names and route", data: `
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: s}
+spec: {}
+`, want: []string{"4:1 spec.pubsubname: required", "4:1 spec.topic: required", "4:1 spec.routes: required"}},
+		{name: "v1 route in v2", data: `
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: s}
+spec: {pubsubname: p, topic: t, route: /x}
+`, want: []string{"4:33 spec.route: dapr.io/v2alpha1 subscriptions route with spec.routes"}},
+		{name: "v2 routes in v1", data: `
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata: {name: s}
+spec: {pubsubname: p, topic: t, routes: {default: /x}}
+`, want: []string{"4:33 spec.routes: spec.routes needs apiVersion dapr.io/v2alpha1"}},
+		{name: "typo", data: `
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: s}
+spec: {pubsubname: p, topic: t, routes: {default: /x}, deadLetterTopc: d}
+`, want: []string{`4:56 spec.deadLetterTopc: unknown field; did you mean "deadLetterTopic"?`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, d := parseSubscription("s.yaml", []byte(y(tt.data)))
+			checkProblems(t, tt.name, d.probs, tt.want)
+		})
+	}
+}
