@@ -58,7 +58,7 @@ func TestTriage(t *testing.T) {
 			pids = append(pids, r.PID)
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"triage-backend": 2, "triage-frontend": 1}, replicas); diff != "" {
+	if diff := cmp.Diff(map[string]int{"triage-backend": 2, "triage-frontend": 1, "triage-notifier": 1}, replicas); diff != "" {
 		t.Fatalf("replicas per app (-want +got):\n%s", diff)
 	}
 
@@ -198,6 +198,45 @@ func TestTriage(t *testing.T) {
 		}
 	})
 
+	t.Run("a new patient reaches the notifier through pub/sub", func(t *testing.T) {
+		name := fmt.Sprintf("Notified %d", time.Now().UnixNano())
+		if code, body := e.edge(t, http.MethodPost, "triage-frontend", "/api/patients", `{"name":"`+name+`","urgency":"Low"}`); code != http.StatusCreated {
+			t.Fatalf("POST /api/patients: %d %q", code, body)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, err := e.cove("exec", "triage-frontend", "--", "curl", "-s", "-f", "http://triage-notifier/api/notifications")
+			if err == nil && strings.Contains(out, name) {
+				var ns []struct{ Name, Urgency, EventID string }
+				if err := json.Unmarshal([]byte(out), &ns); err != nil {
+					t.Fatalf("notifications %q: %v", out, err)
+				}
+				for _, n := range ns {
+					if n.Name == name && (n.Urgency != "Low" || n.EventID == "") {
+						t.Errorf("notification %+v, want urgency Low and the event's id", n)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the notifier did not hear of %s within 10s: %q, %v", name, out, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// The notifier's sidecar lists the subscription it asked the app for.
+		out, err := e.cove("exec", "triage-notifier", "--", "sh", "-c", "curl -s -f http://localhost:$DAPR_HTTP_PORT/v1.0/metadata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md struct {
+			Subscriptions []struct{ PubsubName, Topic, Type string }
+		}
+		if err := json.Unmarshal([]byte(out), &md); err != nil || len(md.Subscriptions) != 1 ||
+			md.Subscriptions[0].Topic != "patient-admitted" || md.Subscriptions[0].Type != "PROGRAMMATIC" {
+			t.Errorf("notifier metadata subscriptions = %q (%v)", out, err)
+		}
+	})
+
 	t.Run("HTTPS and HTTP/2 through the edge with the environment CA", func(t *testing.T) {
 		caPath, err := e.cove("env", "ca")
 		if err != nil {
@@ -267,7 +306,7 @@ func TestTriage(t *testing.T) {
 			t.Errorf("QueryStateAlpha1(urgency High) = %+v, %v; want patient-001 first", q, err)
 		}
 		md, err := c.GetMetadata(t.Context())
-		if err != nil || md.ID != "triage-backend" || len(md.RegisteredComponents) != 1 {
+		if err != nil || md.ID != "triage-backend" || len(md.RegisteredComponents) != 2 {
 			t.Errorf("GetMetadata = %+v, %v", md, err)
 		}
 	})

@@ -61,7 +61,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	}
 	app := "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n"
 	write("app.yaml", app+"    revisionSufix: x\n")
-	write("pubsub.yaml", "componentType: pubsub.redis\nversion: v1\nmetadata:\n  - {name: redisHost, value: \"localhost:6379\"}\n")
+	write("pubsub.yaml", "componentType: pubsub.kafka\nversion: v1\nmetadata:\n  - {name: brokers, value: \"localhost:9092\"}\n")
 	write("cron.yaml", "componentType: bindings.cron\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: schedule, value: \"@every 1m\"}\n")
 	write("store.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.in-memroy\n  version: v1\n")
 	write("cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: pubsub, file: pubsub.yaml}\n  - {name: cron, file: cron.yaml}\n  - {name: store, file: store.yaml}\n")
@@ -73,7 +73,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	}
 	for _, want := range []string{
 		`app\.yaml:7:\d+: properties\.template\.revisionSufix: unknown field; did you mean "revisionSuffix"`,
-		`pubsub\.yaml:1:\d+: componentType: component type "pubsub\.redis" is not supported yet by cove.*with ignoreErrors: true it is skipped`,
+		`pubsub\.yaml:1:\d+: componentType: component type "pubsub\.kafka" is not supported yet by cove.*with ignoreErrors: true it is skipped`,
 		`store\.yaml:6:\d+: spec\.type: unknown component type "state\.in-memroy"; did you mean "state\.in-memory"\?`,
 	} {
 		if !regexp.MustCompile(want).Match(out) {
@@ -85,14 +85,14 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	}
 
 	write("app.yaml", app)
-	write("pubsub.yaml", "componentType: pubsub.redis\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: redisHost, value: \"localhost:6379\"}\n")
+	write("pubsub.yaml", "componentType: pubsub.kafka\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: brokers, value: \"localhost:9092\"}\n")
 	write("store.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.in-memory\n  version: v1\n")
 	out, err = exec.Command(coveBin, "validate", "-f", file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cove validate: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		`pubsub\.yaml:1:\d+: componentType: warning: component type "pubsub\.redis" is not supported yet by cove.*; it is skipped, as ignoreErrors is true`,
+		`pubsub\.yaml:1:\d+: componentType: warning: component type "pubsub\.kafka" is not supported yet by cove.*; it is skipped, as ignoreErrors is true`,
 		`cron\.yaml:1:\d+: componentType: warning: component type "bindings\.cron" is not supported yet by cove`,
 	} {
 		if !regexp.MustCompile(want).Match(out) {

@@ -1,7 +1,9 @@
 // Command triage-backend is the workshop's patient triage API. It keeps
 // patients in the Dapr state store when a sidecar is present (DAPR_HTTP_PORT
 // is set) and in memory otherwise, so that with several replicas and no
-// Dapr, patients "disappear" depending on which replica answers.
+// Dapr, patients "disappear" depending on which replica answers. With a
+// sidecar it also publishes each new patient to the patient-admitted topic,
+// which triage-notifier subscribes to.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -37,9 +40,12 @@ func main() {
 	port := envOr("PORT", "8000")
 	var st store = &memoryStore{}
 	mode := "memory"
+	publish := func(context.Context, Patient) error { return nil }
 	if dp := os.Getenv("DAPR_HTTP_PORT"); dp != "" {
 		st = &daprStore{base: "http://127.0.0.1:" + dp + "/v1.0/state/" + envOr("STATE_STORE", "statestore")}
 		mode = "dapr"
+		topic := "http://127.0.0.1:" + dp + "/v1.0/publish/" + envOr("PUBSUB_NAME", "pubsub") + "/patient-admitted"
+		publish = func(ctx context.Context, p Patient) error { return publishJSON(ctx, topic, p) }
 	}
 	replica := envOr("CONTAINER_APP_REPLICA_NAME", "local")
 
@@ -69,6 +75,11 @@ func main() {
 		if err := st.Add(r.Context(), p); err != nil {
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 			return
+		}
+		// The patient is saved: a notification that cannot be sent is
+		// logged, not the request's failure.
+		if err := publish(r.Context(), p); err != nil {
+			log.Printf("patient %s saved but not announced: %v", p.ID, err)
 		}
 		writeJSON(w, http.StatusCreated, p)
 	})
@@ -177,6 +188,27 @@ func (d *daprStore) tryAdd(ctx context.Context, p Patient) error {
 	default:
 		return fmt.Errorf("state store answered %s", resp.Status)
 	}
+}
+
+// publishJSON publishes v to a Dapr topic URL; the sidecar answers 204
+// once the broker has stored the event.
+func publishJSON(ctx context.Context, url string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("publish answered %s: %s", resp.Status, msg)
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,9 @@ import (
 	_ "github.com/cove-env/cove/internal/components/nameresolution/redis"      // nameresolution.redis
 	_ "github.com/cove-env/cove/internal/components/nameresolution/sqlite"     // nameresolution.sqlite
 	_ "github.com/cove-env/cove/internal/components/pubsub/inmemory"           // pubsub.in-memory
+	_ "github.com/cove-env/cove/internal/components/pubsub/jetstream"          // pubsub.jetstream, embedded without natsURL
+	_ "github.com/cove-env/cove/internal/components/pubsub/rabbitmq"           // pubsub.rabbitmq
+	_ "github.com/cove-env/cove/internal/components/pubsub/redis"              // pubsub.redis
 	_ "github.com/cove-env/cove/internal/components/secretstores/local/env"    // secretstores.local.env
 	_ "github.com/cove-env/cove/internal/components/secretstores/local/file"   // secretstores.local.file
 	_ "github.com/cove-env/cove/internal/components/state/inmemory"            // state.in-memory
