@@ -90,3 +90,47 @@ func TestReadmeQuickstart(t *testing.T) {
 	}
 	e.stop()
 }
+
+// TestDocsPubsubExample runs docs/pubsub.md's publishing commands against
+// the triage example: the event published from the backend's replica
+// reaches the notifier.
+func TestDocsPubsubExample(t *testing.T) {
+	var cmds []string
+	cur := ""
+	for _, l := range codeAfter(t, "docs/pubsub.md", "## Publishing") {
+		cur += strings.TrimSuffix(strings.TrimSpace(l), "\\") + " "
+		if !strings.HasSuffix(strings.TrimSpace(l), "\\") {
+			cmds = append(cmds, strings.TrimSpace(cur))
+			cur = ""
+		}
+	}
+	if len(cmds) != 2 || !strings.HasPrefix(cmds[0], "cove exec triage-backend") {
+		t.Fatalf("docs/pubsub.md's publishing block changed: %q", cmds)
+	}
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	vars := []string{"XDG_RUNTIME_DIR=" + t.TempDir()}
+	e := startWith(t, "", file, vars, "up", "-f", file)
+	e.waitFor("is ready", 3*time.Minute)
+	run := func(l string) (string, error) {
+		cmd := exec.Command("sh", "-c", "set -e; "+coveBin+strings.TrimPrefix(l, "cove"))
+		cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), vars...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(cmds[0]); err != nil {
+		t.Fatalf("%s: %v\n%s", cmds[0], err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := run(cmds[1])
+		if err == nil && strings.Contains(out, `"name":"Jane Doe"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v\n%s", cmds[1], err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.stop()
+}
