@@ -8,19 +8,18 @@ import (
 	"time"
 )
 
-const (
-	defaultPortCheck = 3 * time.Second
-	maxPortCheck     = 30 * time.Second
-)
+const defaultPortCheck = 3 * time.Second
 
 // watchPort looks, while the process of group pgid runs, whether it
 // listens on the replica's Port. An app with a fixed port in its code
 // starts fine, yet every call to it is refused: when Port is closed while
 // the group listens on other TCP ports, Status.ListenPorts names them and a
 // warning says what to do. It looks after Options.PortCheck, then less and
-// less often, and stops once Port is listened on.
+// less often, up to every ten times that (30 s by default), and stops once
+// Port is listened on.
 func (r *replica) watchPort(ctx context.Context, pgid int) {
 	wait := r.sup.opts.PortCheck
+	longest := 10 * wait
 	warned := false
 	for {
 		t := time.NewTimer(wait)
@@ -47,7 +46,7 @@ func (r *replica) watchPort(ctx context.Context, pgid int) {
 					"fix", "make the app listen on the port in its PORT environment variable")
 			}
 		}
-		wait = min(2*wait, maxPortCheck)
+		wait = min(2*wait, longest)
 	}
 }
 
