@@ -4,15 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/pgconn"
 	"github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/components/state/sqlquery"
 )
@@ -36,35 +34,12 @@ type settings struct {
 	cleanupInterval   time.Duration // <= 0: no cleanup loop
 }
 
-// queryExecModes are the values of Dapr's queryExecMode metadata.
-var queryExecModes = map[string]pgx.QueryExecMode{
-	"cache_statement": pgx.QueryExecModeCacheStatement,
-	"cache_describe":  pgx.QueryExecModeCacheDescribe,
-	"describe_exec":   pgx.QueryExecModeDescribeExec,
-	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
-}
-
 // metadata is the component's metadata as Dapr's PostgreSQL stores name
 // and read it.
 type metadata struct {
 	state.RuntimeMetadata
 
-	// ConnectionString is a URL or key=value connection string; the parts
-	// below override what it says, as in Dapr.
-	ConnectionString      string        `metadata:"connectionString,url"`
-	Host                  string        `metadata:"host"`
-	HostAddr              string        `metadata:"hostaddr"`
-	Port                  *uint16       `metadata:"port"`
-	Database              string        `metadata:"database,dbname"`
-	User                  string        `metadata:"user"`
-	Password              string        `metadata:"password"`
-	SSLRootCert           string        `metadata:"sslRootCert"`
-	MaxConns              int           `metadata:"maxConns"`
-	ConnectionMaxIdleTime time.Duration `metadata:"connectionMaxIdleTime"`
-	QueryExecMode         string        `metadata:"queryExecMode"`
-	UseAzureAD            bool          `metadata:"useAzureAD"`
-	UseAWSIAM             bool          `metadata:"useAWSIAM"`
+	pgconn.Metadata
 
 	TableName         string        `metadata:"tableName"`   // v1
 	TablePrefix       string        `metadata:"tablePrefix"` // v2
@@ -96,51 +71,9 @@ func parseSettings(md components.Metadata) (settings, error) {
 		s.version = "v1"
 	}
 
-	if m.ConnectionString == "" && m.Host == "" {
-		errs = append(errs, errors.New("metadata connectionString is required (or host, port, database, user, password)"))
-	}
-	pool, err := pgxpool.ParseConfig(m.ConnectionString)
-	if err != nil {
-		// pgx's message may quote the connection string, password included.
-		errs = append(errs, errors.New("metadata connectionString: not a PostgreSQL connection string (URL or key=value form)"))
-	} else {
-		s.pool = pool
-		cc := pool.ConnConfig
-		for _, part := range []struct {
-			dst *string
-			v   string
-		}{
-			{&cc.Host, m.Host}, {&cc.Host, m.HostAddr}, {&cc.Database, m.Database}, {&cc.User, m.User}, {&cc.Password, m.Password},
-		} {
-			if part.v != "" {
-				*part.dst = part.v
-			}
-		}
-		if m.Port != nil {
-			cc.Port = *m.Port
-		}
-		if m.MaxConns < 0 {
-			errs = append(errs, fmt.Errorf("metadata maxConns %d: not a number of connections", m.MaxConns))
-		} else if m.MaxConns > 1 {
-			pool.MaxConns = int32(min(m.MaxConns, 1<<20))
-		}
-		if m.ConnectionMaxIdleTime > 0 {
-			pool.MaxConnIdleTime = m.ConnectionMaxIdleTime
-		}
-		if m.QueryExecMode != "" {
-			mode, known := queryExecModes[m.QueryExecMode]
-			if !known {
-				errs = append(errs, fmt.Errorf("metadata queryExecMode %q: use one of cache_statement, cache_describe, describe_exec, exec, simple_protocol", m.QueryExecMode))
-			}
-			cc.DefaultQueryExecMode = mode
-		}
-	}
-	if m.SSLRootCert != "" {
-		errs = append(errs, errors.New("metadata sslRootCert: put sslrootcert=<file> in connectionString instead"))
-	}
-	if m.UseAzureAD || m.UseAWSIAM {
-		errs = append(errs, errors.New("metadata useAzureAD/useAWSIAM: token authentication is not supported; use a password"))
-	}
+	pool, err := m.Metadata.Pool(s.timeout)
+	errs = append(errs, err)
+	s.pool = pool
 
 	switch s.version {
 	case "v1":
@@ -175,20 +108,11 @@ func parseSettings(md components.Metadata) (settings, error) {
 	if s.timeout < time.Second {
 		errs = append(errs, fmt.Errorf("metadata timeout %s: must be at least 1s", s.timeout))
 	}
-	if s.pool != nil && s.pool.ConnConfig.ConnectTimeout == 0 {
-		s.pool.ConnConfig.ConnectTimeout = s.timeout
-	}
 	return s, errors.Join(errs...)
 }
 
 // address names the server for error messages.
-func (s settings) address() string {
-	cc := s.pool.ConnConfig
-	if strings.HasPrefix(cc.Host, "/") {
-		return cc.Host
-	}
-	return net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
-}
+func (s settings) address() string { return pgconn.Address(s.pool) }
 
 // validTableName accepts "table" and "schema.table". Names go into SQL
 // unquoted, as Dapr writes them, so both resolve to the same table.
