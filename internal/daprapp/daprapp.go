@@ -15,10 +15,12 @@ import (
 	"log/slog"
 	"net"
 
+	blockconf "github.com/cove-env/cove/internal/blocks/configuration"
 	blocklock "github.com/cove-env/cove/internal/blocks/lock"
 	blockpubsub "github.com/cove-env/cove/internal/blocks/pubsub"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	cconf "github.com/cove-env/cove/internal/components/configuration"
 	clock "github.com/cove-env/cove/internal/components/lock"
 	cpubsub "github.com/cove-env/cove/internal/components/pubsub"
 	"github.com/cove-env/cove/internal/components/secretstores"
@@ -76,12 +78,14 @@ type Runtime struct {
 	lock    *blocklock.Service
 	pubsub  *blockpubsub.Service // nil without a pub/sub component in scope
 	subs    []blockpubsub.Subscription
+	conf    *blockconf.Service
 }
 
 // New builds app's blocks over the components in its scope: a state block
 // (every Dapr app has one, so an unknown store gets Dapr's error) and a
 // secrets block when a secret store is in scope, limited by the
-// Configuration's secrets.scopes; a lock block when a lock store is.
+// Configuration's secrets.scopes; a lock block when a lock store is, a configuration block when a
+// configuration store is.
 func New(app App) (*Runtime, error) {
 	if app.AppID == "" {
 		return nil, fmt.Errorf("daprapp: an app id is required")
@@ -123,6 +127,19 @@ func New(app App) (*Runtime, error) {
 	}
 	if err := r.addPubsub(log); err != nil {
 		return nil, err
+	}
+	if stores := resources.Of[cconf.Store](app.Components, app.AppID); len(stores) > 0 {
+		opts := blockconf.Options{Logger: log}
+		if app.Resiliency != nil {
+			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentConfiguration)
+			opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentConfiguration)
+		}
+		r.conf = blockconf.New(app.AppID, opts)
+		for _, st := range stores {
+			if err := r.conf.Add(st.Metadata, st.Instance); err != nil {
+				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
+			}
+		}
 	}
 	return r, nil
 }
@@ -225,6 +242,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	if r.pubsub != nil {
 		cfg.Pubsub = r.pubsub
 		cfg.Subscriptions = r.subs
+	}
+	if r.conf != nil {
+		cfg.Configuration = r.conf
 	}
 	return cfg
 }

@@ -11,16 +11,15 @@ import (
 // placement service), so clients and SDKs see the error they would see
 // there, never an invocation error.
 var (
-	PubsubNotFound                   = Kind{"ERR_PUBSUB_NOT_FOUND", http.StatusNotFound, codes.InvalidArgument}
-	InvokeOutputBinding              = Kind{"ERR_INVOKE_OUTPUT_BINDING", http.StatusInternalServerError, codes.Internal}
-	ConfigurationStoresNotConfigured = Kind{"ERR_CONFIGURATION_STORE_NOT_CONFIGURED", http.StatusInternalServerError, codes.FailedPrecondition}
-	ActorNoPlacement                 = Kind{"ERR_ACTOR_NO_PLACEMENT", http.StatusBadRequest, codes.Unavailable}
-	CryptoProvidersNotConfigured     = Kind{"ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED", http.StatusInternalServerError, codes.Internal}
-	ConversationNotFound             = Kind{"ERR_CONVERSATION_NOT_FOUND", http.StatusBadRequest, codes.InvalidArgument}
-	SchedulerScheduleJob             = Kind{"DAPR_SCHEDULER_SCHEDULE_JOB", http.StatusInternalServerError, codes.Internal}
-	SchedulerGetJob                  = Kind{"DAPR_SCHEDULER_GET_JOB", http.StatusInternalServerError, codes.Internal}
-	SchedulerDeleteJob               = Kind{"DAPR_SCHEDULER_DELETE_JOB", http.StatusInternalServerError, codes.Internal}
-	SchedulerListJobs                = Kind{"DAPR_SCHEDULER_LIST_JOBS", http.StatusInternalServerError, codes.Internal}
+	PubsubNotFound               = Kind{"ERR_PUBSUB_NOT_FOUND", http.StatusNotFound, codes.InvalidArgument}
+	InvokeOutputBinding          = Kind{"ERR_INVOKE_OUTPUT_BINDING", http.StatusInternalServerError, codes.Internal}
+	ActorNoPlacement             = Kind{"ERR_ACTOR_NO_PLACEMENT", http.StatusBadRequest, codes.Unavailable}
+	CryptoProvidersNotConfigured = Kind{"ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED", http.StatusInternalServerError, codes.Internal}
+	ConversationNotFound         = Kind{"ERR_CONVERSATION_NOT_FOUND", http.StatusBadRequest, codes.InvalidArgument}
+	SchedulerScheduleJob         = Kind{"DAPR_SCHEDULER_SCHEDULE_JOB", http.StatusInternalServerError, codes.Internal}
+	SchedulerGetJob              = Kind{"DAPR_SCHEDULER_GET_JOB", http.StatusInternalServerError, codes.Internal}
+	SchedulerDeleteJob           = Kind{"DAPR_SCHEDULER_DELETE_JOB", http.StatusInternalServerError, codes.Internal}
+	SchedulerListJobs            = Kind{"DAPR_SCHEDULER_LIST_JOBS", http.StatusInternalServerError, codes.Internal}
 )
 
 // NoPubsub is daprd's answer to a publish to a pub/sub it does not have.
@@ -35,11 +34,6 @@ func NoOutputBinding(name, operation string) *Error {
 		return New(InvokeOutputBinding, "error invoking output binding %s: operation field is missing from request", name)
 	}
 	return New(InvokeOutputBinding, "error invoking output binding %s: couldn't find output binding %s", name, name)
-}
-
-// NoConfigurationStores answers the configuration API.
-func NoConfigurationStores() *Error {
-	return New(ConfigurationStoresNotConfigured, "configuration stores not configured")
 }
 
 // NoPlacement answers the actor and workflow APIs: daprd without a

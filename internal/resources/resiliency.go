@@ -89,7 +89,8 @@ func (r *Resiliency) OutboundOf(caller, componentType string) func(name string) 
 }
 
 // InboundOf returns, for caller, the function a block asks for the inbound
-// policy of each of its components, of type componentType (ComponentPubsub).
+// policy (deliveries to the app) of each of its components, of type
+// componentType.
 func (r *Resiliency) InboundOf(caller, componentType string) func(name string) *resiliency.Policy {
 	return func(name string) *resiliency.Policy { return r.ComponentInbound(caller, name, componentType) }
 }

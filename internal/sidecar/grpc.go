@@ -43,6 +43,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Pubsub != nil {
 		cfg.Pubsub = s.cfg.Pubsub
 	}
+	if s.cfg.Configuration != nil {
+		cfg.Configuration = s.cfg.Configuration
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

@@ -62,6 +62,12 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1.0-alpha1/lock/{store}", s.handle(s.tryLock))
 	mux.HandleFunc("POST /v1.0-alpha1/unlock/{store}", s.handle(s.unlock))
 
+	for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
+		mux.HandleFunc("GET "+v+"/configuration/{store}", s.handle(s.getConfiguration))
+		mux.HandleFunc("GET "+v+"/configuration/{store}/subscribe", s.handle(s.subscribeConfiguration))
+		mux.HandleFunc("GET "+v+"/configuration/{store}/{id}/unsubscribe", s.handle(s.unsubscribeConfiguration))
+	}
+
 	s.absentRoutes(mux)
 	mux.HandleFunc("/", s.handle(notFound))
 	return mux

@@ -9,7 +9,7 @@ import (
 
 // absentRoutes adds daprd's routes of the building blocks cove does not
 // run yet, or an app has no component of (pub/sub without a pub/sub
-// component in scope, bindings, configuration, actors, workflows,
+// component in scope, bindings, actors, workflows,
 // jobs, cryptography, conversation). Each answers what daprd answers
 // without a component of its kind, so a client learns what is missing
 // instead of getting an invocation error from the fallback route.
@@ -41,14 +41,6 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 	}
 
 	route(postPut, []string{"/v1.0/bindings/{name}"}, s.handle(outputBinding))
-
-	for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
-		route([]string{get}, []string{
-			v + "/configuration/{store}",
-			v + "/configuration/{store}/subscribe",
-			v + "/configuration/{store}/{id}/unsubscribe",
-		}, always(func(*http.Request) *daprerr.Error { return daprerr.NoConfigurationStores() }))
-	}
 
 	placement := always(func(*http.Request) *daprerr.Error { return daprerr.NoPlacement() })
 	const actor = "/v1.0/actors/{type}/{id}"

@@ -111,6 +111,11 @@ func (s *Sidecar) Metadata() Metadata {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
 		}
 	}
+	if s.cfg.Configuration != nil {
+		for _, st := range s.cfg.Configuration.Stores() {
+			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
+		}
+	}
 	if s.cfg.Lock != nil {
 		for _, st := range s.cfg.Lock.Stores() {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})

@@ -93,6 +93,8 @@ type Config struct {
 	// resources in its scope); the app's own are asked of it once it is
 	// ready, and all are delivered to it until Close.
 	Subscriptions []pubsub.Subscription
+	// Configuration may be nil when no configuration store is in scope.
+	Configuration ConfigurationAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.
@@ -146,6 +148,10 @@ type Sidecar struct {
 
 	subMu sync.Mutex
 	subs  *subscriber // nil before Start and after Close
+	// life ends at Close: what the sidecar started for the app (its HTTP
+	// configuration subscriptions) ends with it.
+	life    context.Context
+	endLife context.CancelFunc
 
 	shutdownOnce sync.Once
 	startOnce    sync.Once
@@ -190,6 +196,7 @@ func New(cfg Config) (*Sidecar, error) {
 		serveDone: make(chan struct{}),
 		grpcDone:  make(chan struct{}),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	if cfg.AppAddr == "" {
 		s.appReady.Store(true)
 	}
@@ -257,6 +264,7 @@ func (s *Sidecar) Close(ctx context.Context) error {
 	// Subscriptions stop first: a closing sidecar takes no more messages,
 	// and those its app had not answered go to another subscriber.
 	s.stopSubscriptions()
+	s.endLife()
 	s.startOnce.Do(func() {
 		// Never started: the listener is still ours to close.
 		close(s.serveDone)

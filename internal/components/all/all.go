@@ -7,6 +7,8 @@
 package all
 
 import (
+	_ "github.com/cove-env/cove/internal/components/configuration/postgresql"  // configuration.postgresql
+	_ "github.com/cove-env/cove/internal/components/configuration/redis"       // configuration.redis
 	_ "github.com/cove-env/cove/internal/components/lock/inmemory"             // lock.in-memory
 	_ "github.com/cove-env/cove/internal/components/lock/redis"                // lock.redis
 	_ "github.com/cove-env/cove/internal/components/nameresolution/postgresql" // nameresolution.postgresql

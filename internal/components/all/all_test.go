@@ -5,6 +5,8 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/components/configuration"
+	"github.com/cove-env/cove/internal/components/lock"
 	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/components/secretstores"
 	"github.com/cove-env/cove/internal/components/state"
@@ -59,5 +61,27 @@ func TestSecretStoresRegistered(t *testing.T) {
 				t.Errorf("%s does not build a secretstores.Store", typ)
 			}
 		})
+	}
+}
+
+func TestLockAndConfigurationStoresRegistered(t *testing.T) {
+	for _, c := range []struct {
+		typ  string
+		kind func(any) bool
+	}{
+		{"lock.in-memory", func(v any) bool { _, ok := v.(lock.Store); return ok }},
+		{"lock.redis", func(v any) bool { _, ok := v.(lock.Store); return ok }},
+		{"configuration.redis", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
+		{"configuration.postgresql", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
+		{"configuration.postgres", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
+	} {
+		info, err := components.LookupComponent(c.typ, "v1")
+		if err != nil {
+			t.Errorf("%s: %v", c.typ, err)
+			continue
+		}
+		if !c.kind(info.New()) {
+			t.Errorf("%s builds a %T, not its kind's interface", c.typ, info.New())
+		}
 	}
 }

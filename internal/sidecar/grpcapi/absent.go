@@ -25,10 +25,6 @@ var absent = func() map[string]func(req any) error {
 		r, _ := req.(*runtimev1pb.InvokeBindingRequest)
 		return daprerr.NoOutputBinding(r.GetName(), r.GetOperation())
 	}, runtimev1pb.Dapr_InvokeBinding_FullMethodName)
-	set(fixed(daprerr.NoConfigurationStores),
-		runtimev1pb.Dapr_GetConfiguration_FullMethodName, runtimev1pb.Dapr_GetConfigurationAlpha1_FullMethodName,
-		runtimev1pb.Dapr_SubscribeConfiguration_FullMethodName, runtimev1pb.Dapr_SubscribeConfigurationAlpha1_FullMethodName,
-		runtimev1pb.Dapr_UnsubscribeConfiguration_FullMethodName, runtimev1pb.Dapr_UnsubscribeConfigurationAlpha1_FullMethodName)
 	set(fixed(daprerr.NoPlacement),
 		runtimev1pb.Dapr_RegisterActorTimer_FullMethodName, runtimev1pb.Dapr_UnregisterActorTimer_FullMethodName,
 		runtimev1pb.Dapr_RegisterActorReminder_FullMethodName, runtimev1pb.Dapr_UnregisterActorReminder_FullMethodName,

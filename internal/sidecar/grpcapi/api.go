@@ -29,6 +29,7 @@ type api struct {
 	secrets SecretsAPI
 	lock    LockAPI
 	pubsub  PubsubAPI
+	conf    ConfigurationAPI
 	inv     Invoker
 	host    Host
 	log     *slog.Logger

@@ -62,6 +62,8 @@ type Config struct {
 	Lock LockAPI
 	// Pubsub may be nil when no pub/sub component is in scope.
 	Pubsub PubsubAPI
+	// Configuration may be nil when no configuration store is in scope.
+	Configuration ConfigurationAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -153,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, pubsub: cfg.Pubsub, inv: cfg.Invoker,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
 		host: cfg.Host, log: log,
 	})
 	return s, nil

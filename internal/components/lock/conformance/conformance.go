@@ -11,32 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/componenttest"
 	"github.com/cove-env/cove/internal/components/lock"
 )
 
-// Open builds the registered lock store type typ from the registry, as the
-// hosts do, initialises it with props and closes it when t ends.
+// Open builds the registered type typ from the registry, as the hosts do,
+// initialises it with props and closes it when t ends.
 func Open(t *testing.T, typ string, props map[string]string) (lock.Store, error) {
 	t.Helper()
-	info, err := components.Lookup(typ, "v1")
-	if err != nil {
-		t.Fatalf("lookup: %v", err)
-	}
-	st, ok := info.New().(lock.Store)
-	if !ok {
-		t.Fatalf("%s does not build a lock.Store", typ)
-	}
-	md := components.Metadata{Name: "lockstore", Type: typ, Version: "v1", Properties: props, AppID: "conformance", BaseDir: t.TempDir()}
-	if err := st.Init(t.Context(), md); err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close %s: %v", typ, err)
-		}
-	})
-	return st, nil
+	return componenttest.Open[lock.Store](t, typ, props)
 }
 
 // Pair opens two instances that share their leases (the same server, or

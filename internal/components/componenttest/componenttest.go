@@ -1,0 +1,39 @@
+// Package componenttest holds what the conformance suites of every kind
+// share: building a component from the registry as the hosts do.
+//
+// It imports only the components registry; only tests and conformance
+// suites import it.
+package componenttest
+
+import (
+	"testing"
+
+	"github.com/cove-env/cove/internal/components"
+)
+
+// Open builds the registered type typ from the registry, as the hosts do,
+// checks that it implements T, initialises it with props under the name
+// "test" and closes it when t ends. An Init error is returned, so a test
+// can check it.
+func Open[T components.Component](t *testing.T, typ string, props map[string]string) (T, error) {
+	t.Helper()
+	var zero T
+	info, err := components.Lookup(typ, "v1")
+	if err != nil {
+		t.Fatalf("lookup: %v", err)
+	}
+	c, ok := info.New().(T)
+	if !ok {
+		t.Fatalf("%s does not build a %T", typ, zero)
+	}
+	md := components.Metadata{Name: "test", Type: typ, Version: "v1", Properties: props, AppID: "conformance", BaseDir: t.TempDir()}
+	if err := c.Init(t.Context(), md); err != nil {
+		return zero, err
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close %s: %v", typ, err)
+		}
+	})
+	return c, nil
+}
