@@ -35,6 +35,7 @@ var forbidden = map[string][]string{
 	"hosts":        {"*"}, // the hosts file, written by control, read by the launcher
 	"spec":         {"*"}, // parsing must not depend on the runtime it configures (textmatch aside)
 	"supervisor":   {"*"}, // processes know nothing of Dapr or ingress (routing aside)
+	"engine":       {"*"}, // the container engine's command line; pods know nothing of apps
 	"textmatch":    {"*"}, // "did you mean", shared by spec and the registry
 	// Component interfaces and implementations are plugged into blocks, not
 	// the other way round; they never see a file format.

@@ -89,6 +89,7 @@ start yourself. The docs/ directory describes every command and file format.`,
 		newSidecarCmd(),
 		newGuardianCmd(),
 		newLauncherCmd(),
+		newPodCmd(),
 		newReloadCmd(),
 	)
 	return root

@@ -91,6 +91,7 @@ the summary, then returns; 'cove logs --follow' shows the apps' output, and
 				Force:     force,
 				Guardian:  guardianArgv(),
 				Launcher:  launcherArgv(),
+				PodRunner: podArgv(),
 				Registry:  control.RegistryDir(),
 				Apps:      apps,
 			})

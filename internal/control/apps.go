@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/daprapp"
+	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -144,6 +145,7 @@ func (e *Env) startApps(ctx context.Context) error {
 	}
 	// Invocation rules need every app's resolved env and configuration.
 	e.invoker.SetPolicies(newPolicies(e.spec, e.apps, e.log))
+	e.startEngine(ctx)
 	for _, a := range e.apps {
 		if err := e.build(ctx, a.name, a.revisions[0].entry); err != nil {
 			return err
@@ -221,7 +223,7 @@ func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime
 	rev.wanted = max(app.MinReplicas(), 1)
 
 	main := tmpl.Containers[0]
-	env, err := containerEnv(app, main, entry.Secrets)
+	env, err := containerEnv(app, main.Env, entry.Secrets)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}
@@ -265,7 +267,9 @@ func portableScope(entry *spec.AppEntry) json.RawMessage {
 		Command  []string          `json:"command"`
 		Shell    bool              `json:"shell,omitempty"`
 		Env      map[string]string `json:"env,omitempty"`
-	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env})
+		// Only container mode is named, so process apps keep their names.
+		Containers bool `json:"containers,omitempty"`
+	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env, entry.Containers()})
 	return b
 }
 
@@ -282,9 +286,9 @@ func revisionSuffix(entry *spec.AppEntry) string {
 
 // containerEnv resolves the container's env list: plain values, and
 // secretRefs from the app's secrets or the local overrides in cove.yaml.
-func containerEnv(app *spec.ContainerApp, c *spec.Container, local map[string]string) ([]string, error) {
+func containerEnv(app *spec.ContainerApp, vars []spec.EnvVar, local map[string]string) ([]string, error) {
 	var env []string
-	for _, ev := range c.Env {
+	for _, ev := range vars {
 		if ev.SecretRef == "" {
 			env = append(env, ev.Name+"="+ev.Value)
 			continue
@@ -422,8 +426,14 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		// The app declares a port (targetPort, dapr.appPort): its PORT.
 		spec.Port = r.port
 	}
-	if err := e.sup.Start(ctx, spec); err != nil {
-		if rev.state != revActive || !commandFailed(err) {
+	if rev.entry.Containers() {
+		spec, err = e.podReplicaSpec(rev, r, spec)
+	}
+	if err == nil {
+		err = e.sup.Start(ctx, spec)
+	}
+	if err != nil {
+		if rev.state != revActive || !(commandFailed(err) || errors.Is(err, engine.ErrNoEngine)) {
 			return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
 		}
 		// At start, an app whose command cannot run must not stop the

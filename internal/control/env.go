@@ -21,6 +21,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
+	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/hosts"
 	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resources"
@@ -81,6 +82,10 @@ type Options struct {
 	// supervisor.Options.Launcher), through which replicas resolve the
 	// environment's app names; empty leaves them the machine's /etc/hosts.
 	Launcher []string
+	// PodRunner is the command line of the pod runner (this binary's
+	// hidden command that calls engine.RunPod), as which container-mode
+	// replicas run; empty leaves container-mode apps unable to start.
+	PodRunner []string
 }
 
 // EventKind names a progress event.
@@ -123,6 +128,9 @@ type Env struct {
 	spec     *spec.Environment
 	log      *slog.Logger
 	stateDir string
+	// engine runs container-mode apps; nil without one, engineErr says why.
+	engine    *engine.Engine
+	engineErr error
 
 	routes  routing.Source
 	sup     *supervisor.Supervisor

@@ -480,7 +480,7 @@ func (p *appParse) container(cp string, c *BaseContainer, names *uniqueNames, vo
 		}
 		names.add(cp+".name", c.Name)
 	}
-	d.requiredString(cp+".image", c.Image, "the container image (ACA needs it; cove runs the app from command: in the environment file)")
+	d.requiredString(cp+".image", c.Image, "the container image (in process mode, cove runs the app from command: in the environment file)")
 	envNames := d.uniqueNames("env var")
 	for i, e := range c.Env {
 		ep := indexPath(cp+".env", i)

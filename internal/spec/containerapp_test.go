@@ -676,7 +676,7 @@ properties:
 `)
 	_, probs := ParseContainerApp("apps/backend.yaml", []byte(src))
 	want := `apps/backend.yaml:6:13: properties.configuration.ingress.transport: "htpp" is not one of auto, http, http2, tcp` + "\n" +
-		`apps/backend.yaml:9:13: properties.template.containers[0].image: required: the container image (ACA needs it; cove runs the app from command: in the environment file)` + "\n" +
+		`apps/backend.yaml:9:13: properties.template.containers[0].image: required: the container image (in process mode, cove runs the app from command: in the environment file)` + "\n" +
 		`apps/backend.yaml:10:13: properties.template.containers[0].imagee: unknown field; did you mean "image"?`
 	if got := probs.Error(); got != want {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, want)

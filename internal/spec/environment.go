@@ -85,8 +85,11 @@ type AppEntry struct {
 	File  string `json:"file"` // as written in the environment file
 	Path  string `json:"path"` // absolute
 	Build string `json:"build,omitempty"`
-	// Command runs the app. With Shell it holds one element, a script for
-	// /bin/sh -c; otherwise it is an argv to exec.
+	// Runtime is RuntimeProcess (Command runs the app) or
+	// RuntimeContainer (the engine runs the template's images).
+	Runtime string `json:"runtime"`
+	// Command runs the app in process mode. With Shell it holds one
+	// element, a script for /bin/sh -c; otherwise it is an argv to exec.
 	Command []string          `json:"command"`
 	Shell   bool              `json:"shell,omitempty"`
 	Dir     string            `json:"dir"` // absolute working directory
@@ -99,6 +102,9 @@ type AppEntry struct {
 	// or the environment's; nil when neither is given.
 	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
 }
+
+// Containers reports whether the engine runs the app's images.
+func (a *AppEntry) Containers() bool { return a.Runtime == RuntimeContainer }
 
 // ComponentEntry is one Dapr component of the environment.
 type ComponentEntry struct {
@@ -127,6 +133,7 @@ type appEntryFile struct {
 	Name       string            `json:"name"`
 	File       string            `json:"file"`
 	Build      string            `json:"build"`
+	Runtime    string            `json:"runtime"`
 	Command    commandLine       `json:"command"`
 	Dir        string            `json:"dir"`
 	Env        map[string]string `json:"env"`
@@ -166,8 +173,15 @@ func (c *commandLine) unmarshalNode(d *decoder, n *yaml.Node, path string) {
 // shellSyntax lists the characters that make a command string need a shell.
 const shellSyntax = "$`\"'\\|&;<>(){}[]*?~#=\n!"
 
-const commandExample = `cove runs apps as local processes (it has no container runtime yet); ` +
-	`say how, e.g. command: go run ./backend, or command: [.cove/bin/backend, --port, "8000"]`
+const commandExample = `a process-mode app needs a command saying how to run it, ` +
+	`e.g. command: go run ./backend, or command: [.cove/bin/backend, --port, "8000"]; ` +
+	`or leave it out and set runtime: container to run the app's images`
+
+// The runtimes an app runs in (AppEntry.Runtime).
+const (
+	RuntimeProcess   = "process"
+	RuntimeContainer = "container"
+)
 
 // Load reads the environment file and every file it references, validates
 // everything, and returns the environment, or an error of type Problems
@@ -362,10 +376,31 @@ func readError(err error) string {
 
 func (l *loader) app(ap string, f *appEntryFile) {
 	d, env := l.d, l.env
-	entry := &AppEntry{File: f.File, Build: f.Build, Command: f.Command.args, Shell: f.Command.shell, Env: f.Env, Secrets: f.Secrets}
-	if !d.has(ap+".command") || len(entry.Command) == 0 || (entry.Shell && strings.TrimSpace(entry.Command[0]) == "") {
+	entry := &AppEntry{File: f.File, Build: f.Build, Runtime: f.Runtime, Command: f.Command.args, Shell: f.Command.shell, Env: f.Env, Secrets: f.Secrets}
+	switch f.Runtime {
+	case "":
+		// Without a command the app is its images, as in ACA.
+		entry.Runtime = RuntimeProcess
+		if !d.has(ap + ".command") {
+			entry.Runtime = RuntimeContainer
+		}
+	case RuntimeProcess, RuntimeContainer:
+	default:
+		d.errorf(ap+".runtime", "%q is not a runtime; use process (cove.yaml's command runs the app) or container (the engine runs the app's images)", f.Runtime)
+	}
+	switch {
+	case entry.Runtime != RuntimeProcess && entry.Runtime != RuntimeContainer:
+		// Reported above; which fields apply is unknown.
+	case entry.Runtime == RuntimeContainer:
+		if d.has(ap + ".command") {
+			d.errorf(ap+".command", "a container-mode app runs its images; remove the command, or set runtime: process to run the command")
+		}
+		if f.Build != "" {
+			d.errorf(ap+".build", "a container-mode app runs its images as they are; build the image beforehand, or set runtime: process")
+		}
+	case !d.has(ap+".command") || len(entry.Command) == 0 || (entry.Shell && strings.TrimSpace(entry.Command[0]) == ""):
 		d.errorf(ap+".command", "required: %s", commandExample)
-	} else if slices.Contains(entry.Command, "") && !entry.Shell {
+	case slices.Contains(entry.Command, "") && !entry.Shell:
 		d.errorf(ap+".command", "an argument is empty; the first one is the program to run")
 	}
 	entry.Dir = env.Dir

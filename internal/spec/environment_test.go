@@ -30,14 +30,14 @@ func TestLoadTriage(t *testing.T) {
 			{
 				File: "backend/containerapp.yaml", Path: filepath.Join(dir, "backend/containerapp.yaml"),
 				Build:   "go build -o .cove/bin/triage-backend ./backend",
-				Command: []string{".cove/bin/triage-backend"}, Shell: false, Dir: dir,
+				Runtime: RuntimeProcess, Command: []string{".cove/bin/triage-backend"}, Shell: false, Dir: dir,
 				Env:     map[string]string{"LOG_LEVEL": "debug", "WORKERS": "4"},
 				Secrets: map[string]string{"redis-password": "s3cret"},
 				App:     triageBackend(),
 			},
 			{
 				File: "frontend/containerapp.yaml", Path: filepath.Join(dir, "frontend/containerapp.yaml"),
-				Command: []string{".cove/bin/triage-frontend", "--listen", ":80"}, Dir: filepath.Join(dir, "frontend"),
+				Runtime: RuntimeProcess, Command: []string{".cove/bin/triage-frontend", "--listen", ":80"}, Dir: filepath.Join(dir, "frontend"),
 				App: triageFrontend(),
 			},
 		},
@@ -126,12 +126,31 @@ func TestLoadRules(t *testing.T) {
 			},
 		},
 		{
-			name: "command is required and says why",
+			name: "a process-mode app needs a command and says why",
 			files: map[string]string{
-				"cove.yaml":    "apps:\n  - file: backend.yaml\n",
+				"cove.yaml":    "apps:\n  - file: backend.yaml\n    runtime: process\n",
 				"backend.yaml": backendApp,
 			},
-			errors: []string{"cove.yaml:2:5 apps[0].command: required: cove runs apps as local processes (it has no container runtime yet); say how, e.g. command: go run ./backend"},
+			errors: []string{"cove.yaml:2:5 apps[0].command: required: a process-mode app needs a command saying how to run it, e.g. command: go run ./backend"},
+		},
+		{
+			name: "a container-mode app takes no command or build",
+			files: map[string]string{
+				"cove.yaml":    "apps:\n  - file: backend.yaml\n    runtime: container\n    command: ./backend\n    build: make\n",
+				"backend.yaml": backendApp,
+			},
+			errors: []string{
+				"cove.yaml:4:5 apps[0].command: a container-mode app runs its images; remove the command",
+				"cove.yaml:5:5 apps[0].build: a container-mode app runs its images as they are",
+			},
+		},
+		{
+			name: "an unknown runtime",
+			files: map[string]string{
+				"cove.yaml":    "apps:\n  - file: backend.yaml\n    runtime: vm\n",
+				"backend.yaml": backendApp,
+			},
+			errors: []string{`cove.yaml:3:5 apps[0].runtime: "vm" is not a runtime; use process`},
 		},
 		{
 			name: "an empty command",
@@ -139,7 +158,7 @@ func TestLoadRules(t *testing.T) {
 				"cove.yaml":    "apps:\n  - file: backend.yaml\n    command: []\n",
 				"backend.yaml": backendApp,
 			},
-			errors: []string{"cove.yaml:3:5 apps[0].command: required: cove runs apps"},
+			errors: []string{"cove.yaml:3:5 apps[0].command: required: a process-mode app needs a command"},
 		},
 		{
 			name: "missing files are reported where cove.yaml names them, as written",
@@ -172,7 +191,6 @@ components:
 				"backend.yaml": backendApp,
 			},
 			errors: []string{
-				"cove.yaml:2:5 apps[0].command: required: cove runs apps",
 				`cove.yaml:3:5 apps[0].comand: unknown field; did you mean "command"?`,
 			},
 		},

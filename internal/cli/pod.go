@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-env/cove/internal/engine"
+)
+
+// podCommand is the hidden command a container replica runs as: it runs
+// the replica's pod (engine.RunPod) for as long as the supervisor keeps it.
+const podCommand = "replica-pod"
+
+func newPodCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    podCommand,
+		Short:  "Run a replica's pod with the container engine (run by cove up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			if err := runPod(); err != nil {
+				fmt.Fprintln(os.Stderr, "cove:", err)
+				os.Exit(1)
+			}
+		},
+	}
+}
+
+func runPod() error {
+	var spec engine.PodSpec
+	if err := json.Unmarshal([]byte(os.Getenv(engine.SpecVar)), &spec); err != nil {
+		return fmt.Errorf("the pod's spec in $%s: %w", engine.SpecVar, err)
+	}
+	_ = os.Unsetenv(engine.SpecVar)
+	e := &engine.Engine{Name: "podman", Bin: os.Getenv(engine.BinVar)}
+	if e.Bin == "" {
+		return fmt.Errorf("$%s is empty", engine.BinVar)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return engine.RunPod(ctx, e, spec, os.Stdout, os.Stderr, log)
+}
+
+// podArgv is the command line of a container replica: this same binary.
+func podArgv() []string { return selfArgv(podCommand) }

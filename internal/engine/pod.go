@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PodSpec is one replica as a pod: what cove's pod runner (RunPod) is
+// given by the control plane.
+type PodSpec struct {
+	// Name is the pod's name; containers are named <Name>-<container>.
+	Name string `json:"name"`
+	// Labels go on the pod and every container (LabelEnv, LabelReplica).
+	Labels map[string]string `json:"labels"`
+	// Publish maps a loopback port of the machine to a port in the pod.
+	Publish []Publish `json:"publish,omitempty"`
+	// Hosts are /etc/hosts entries of the pod: a name and its address.
+	Hosts []Host `json:"hosts,omitempty"`
+	// Forwards are addresses inside the pod relayed to addresses of the
+	// machine (the Dapr sidecar, the edge on the apps' addresses).
+	Forwards []Forward `json:"forwards,omitempty"`
+	// Init run in order, each to exit 0, before Containers start.
+	Init       []ContainerSpec `json:"init,omitempty"`
+	Containers []ContainerSpec `json:"containers"`
+	// Grace is how long containers have between SIGTERM and SIGKILL.
+	Grace time.Duration `json:"grace"`
+}
+
+// Publish is a published port.
+type Publish struct {
+	HostPort      int `json:"hostPort"`
+	ContainerPort int `json:"containerPort"`
+}
+
+// Host is an /etc/hosts entry.
+type Host struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
+}
+
+// Forward relays connections to Listen, inside the pod, to Target, on the
+// machine.
+type Forward struct {
+	Listen string `json:"listen"`
+	Target string `json:"target"`
+}
+
+// ContainerSpec is one container of a pod.
+type ContainerSpec struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	// Command replaces the image's entrypoint, Args its command.
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	// Env is KEY=VALUE.
+	Env    []string `json:"env,omitempty"`
+	Mounts []Mount  `json:"mounts,omitempty"`
+	// CPU in cores and Memory in bytes limit the container; zero is none.
+	CPU    float64 `json:"cpu,omitempty"`
+	Memory int64   `json:"memory,omitempty"`
+}
+
+// Mount binds a directory of the machine into a container.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// ContainerName is the engine's name of container c of pod.
+func ContainerName(pod, c string) string { return pod + "-" + c }
+
+// RunPod runs spec as a replica: it creates the pod, relays the forwards
+// into it, runs the init containers in order and then the containers, and
+// returns when one of them exits or ctx ends (the replica is stopping);
+// either way the pod is stopped, with Grace, and removed. Container output
+// goes to stdout and stderr, each line prefixed with the container's name
+// when the pod has more than one. The error says why the pod ended, nil
+// when it was stopped.
+func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writer, log *slog.Logger) error {
+	rm := func() {
+		// A fresh context: ctx has ended when the replica stops.
+		c, cancel := context.WithTimeout(context.Background(), spec.Grace+30*time.Second)
+		defer cancel()
+		secs := strconv.Itoa(int(spec.Grace.Round(time.Second) / time.Second))
+		if _, err := e.Output(c, "pod", "rm", "-f", "-i", "-t", secs, spec.Name); err != nil {
+			log.Warn("removing the replica's pod", "pod", spec.Name, "err", err)
+		}
+	}
+	// A pod of the same name is a leftover of a replica that was killed.
+	rm()
+	defer rm()
+
+	args := []string{"pod", "create", "--name", spec.Name, "--infra-name", spec.Name + "-infra"}
+	args = append(args, labelArgs(spec.Labels)...)
+	for _, p := range spec.Publish {
+		args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:%d", p.HostPort, p.ContainerPort))
+	}
+	for _, h := range spec.Hosts {
+		args = append(args, "--add-host", h.Name+":"+h.Addr)
+	}
+	if _, err := e.Output(ctx, args...); err != nil {
+		return err
+	}
+	if _, err := e.Output(ctx, "pod", "start", spec.Name); err != nil {
+		return err
+	}
+	if len(spec.Forwards) > 0 {
+		out, err := e.Output(ctx, "container", "inspect", "--format", "{{.State.Pid}}", spec.Name+"-infra")
+		if err != nil {
+			return err
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("the pod's network namespace: no process id in %q", out)
+		}
+		stop, err := forward(fmt.Sprintf("/proc/%d/ns/net", pid), spec.Forwards, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	prefix := len(spec.Init)+len(spec.Containers) > 1
+	for _, c := range spec.Init {
+		cmd := e.runCommand(ctx, spec, c, prefix, stdout, stderr)
+		if err := cmd.run(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("init container %s: %w; the app's containers do not start", c.Name, err)
+		}
+	}
+
+	cmds := make([]*containerRun, len(spec.Containers))
+	exited := make(chan error, len(cmds))
+	for i, c := range spec.Containers {
+		cmds[i] = e.runCommand(context.Background(), spec, c, prefix, stdout, stderr)
+		if err := cmds[i].start(); err != nil {
+			return fmt.Errorf("container %s: %w", c.Name, err)
+		}
+		go func() {
+			err := cmds[i].wait()
+			if err == nil {
+				err = errors.New("exited with code 0")
+			}
+			exited <- fmt.Errorf("container %s: %w", c.Name, err)
+		}()
+	}
+	var why error
+	select {
+	case why = <-exited:
+	case <-ctx.Done():
+	}
+	// Stopping the pod stops every container with Grace; `podman run`
+	// returns once its container is gone.
+	rm()
+	for _, c := range cmds {
+		c.wait()
+	}
+	return why
+}
+
+// containerRun is one `podman run` of a container, attached.
+type containerRun struct {
+	cmd     *exec.Cmd
+	outputs sync.WaitGroup
+	once    sync.Once
+	err     error
+}
+
+func (e *Engine) runCommand(ctx context.Context, spec PodSpec, c ContainerSpec, prefix bool, stdout, stderr io.Writer) *containerRun {
+	args := []string{"run", "--rm", "--pod", spec.Name, "--name", ContainerName(spec.Name, c.Name),
+		"--stop-timeout", strconv.Itoa(int(spec.Grace.Round(time.Second) / time.Second))}
+	labels := map[string]string{LabelContainer: c.Name}
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	args = append(args, labelArgs(labels)...)
+	env := os.Environ()
+	for _, kv := range c.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if engineVar(k) {
+			// The engine reads this one itself: given on the command line.
+			args = append(args, "-e", kv)
+			continue
+		}
+		// Given by name, the value comes from the engine's environment
+		// and stays off command lines other users can read.
+		args = append(args, "-e", k)
+		env = append(env, kv)
+	}
+	for _, m := range c.Mounts {
+		opt := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			opt += ":ro"
+		}
+		args = append(args, "-v", opt)
+	}
+	if c.CPU > 0 {
+		args = append(args, "--cpus", strconv.FormatFloat(c.CPU, 'f', -1, 64))
+	}
+	if c.Memory > 0 {
+		args = append(args, "--memory", strconv.FormatInt(c.Memory, 10)+"b")
+	}
+	if len(c.Command) > 0 {
+		args = append(args, "--entrypoint", jsonArray(c.Command))
+	}
+	args = append(args, c.Image)
+	args = append(args, c.Args...)
+	cmd := e.Command(ctx, args...)
+	cmd.Env = env
+	r := &containerRun{cmd: cmd}
+	p := ""
+	if prefix {
+		p = c.Name + ": "
+	}
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	r.outputs.Go(func() { copyLines(stdout, outR, p) })
+	r.outputs.Go(func() { copyLines(stderr, errR, p) })
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	return r
+}
+
+func (r *containerRun) start() error { return r.cmd.Start() }
+
+func (r *containerRun) wait() error {
+	r.once.Do(func() {
+		r.err = r.cmd.Wait()
+		r.cmd.Stdout.(*io.PipeWriter).Close()
+		r.cmd.Stderr.(*io.PipeWriter).Close()
+		r.outputs.Wait()
+		var ee *exec.ExitError
+		if errors.As(r.err, &ee) {
+			r.err = fmt.Errorf("exited with code %d", ee.ExitCode())
+		}
+	})
+	return r.err
+}
+
+func (r *containerRun) run() error {
+	if err := r.start(); err != nil {
+		return err
+	}
+	return r.wait()
+}
+
+// copyLines copies r to w line by line, each line prefixed with p.
+func copyLines(w io.Writer, r io.Reader, p string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		_, _ = io.WriteString(w, p+sc.Text()+"\n")
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// engineVar reports whether the engine itself reads variable k, so a
+// container's value for it must not be in the engine's environment.
+func engineVar(k string) bool {
+	switch k {
+	case "PATH", "HOME", "TMPDIR", "USER", "LANG", "SHELL":
+		return true
+	}
+	return strings.HasPrefix(k, "XDG_") || strings.HasPrefix(k, "CONTAINERS_") || strings.HasPrefix(k, "LC_") ||
+		strings.HasPrefix(k, "BUILDAH_") || strings.HasPrefix(k, "PODMAN_") || strings.HasPrefix(k, "STORAGE_")
+}
+
+func labelArgs(labels map[string]string) []string {
+	var args []string
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	return args
+}
+
+func jsonArray(s []string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// The variables a pod runner reads: its PodSpec as JSON, and the engine's
+// executable.
+const (
+	SpecVar = "COVE_POD_SPEC"
+	BinVar  = "COVE_ENGINE"
+)

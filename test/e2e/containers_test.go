@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/engine"
+	"github.com/cove-env/cove/test/internal/testenv"
+)
+
+// testImage is the image of testdata/containerapp, built once.
+var testImage struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// containerImage builds the test app's image with podman, from a static
+// binary in an empty image (nothing is pulled), and returns its name. Without
+// podman the test is skipped, or fails under COVE_REQUIRE_SERVICES=1.
+func containerImage(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("podman"); err != nil {
+		if os.Getenv("COVE_REQUIRE_SERVICES") == "1" {
+			t.Fatal("podman is not installed (COVE_REQUIRE_SERVICES=1): run .ci/podman.sh")
+		}
+		t.Skip("podman is not installed; .ci/podman.sh installs it")
+	}
+	testImage.once.Do(func() {
+		dir, err := os.MkdirTemp("", "cove-e2e-image")
+		if err != nil {
+			testImage.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "./testdata/containerapp")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			testImage.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"), 0o644); err != nil {
+			testImage.err = err
+			return
+		}
+		name := "localhost/cove-e2e-app:test"
+		if out, err := exec.Command("podman", "build", "-q", "-t", name, dir).CombinedOutput(); err != nil {
+			testImage.err = fmt.Errorf("podman build: %v\n%s", err, out)
+			return
+		}
+		testImage.name = name
+	})
+	if testImage.err != nil {
+		t.Fatal(testImage.err)
+	}
+	return testImage.name
+}
+
+// containersOf lists the names (or format) of the engine's containers of the
+// environment of file, running or not.
+func containersOf(t *testing.T, file string, format ...string) []string {
+	t.Helper()
+	f := "{{.Names}}"
+	if len(format) > 0 {
+		f = format[0]
+	}
+	out, err := exec.Command("podman", "ps", "-a", "--filter", "label="+engine.LabelEnv+"="+control.EnvID(file), "--format", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman ps: %v\n%s", err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// containerEnv writes an environment with one container-mode app, web, of
+// the test image: the app's template is tmpl (YAML under template:).
+func containerEnv(t *testing.T, tmpl string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "cove.yaml", `name: containers
+apps:
+  - file: web.yaml
+    secrets: {token: s3cret}
+components:
+  - name: statestore
+    file: statestore.yaml
+`)
+	writeFile(t, dir, "statestore.yaml", "componentType: state.in-memory\nversion: v1\n")
+	writeFile(t, dir, "web.yaml", `name: web
+properties:
+  configuration:
+    ingress: {external: true, targetPort: 8000, allowInsecure: true}
+    dapr: {enabled: true, appId: web, appPort: 8000}
+    secrets: [{name: token, value: from-azure}]
+  template:
+`+tmpl)
+	t.Cleanup(func() {
+		// Whatever the test did, the engine keeps nothing of it.
+		file := filepath.Join(dir, "cove.yaml")
+		out, _ := exec.Command("podman", "pod", "ps", "-q", "--filter", "label="+engine.LabelEnv+"="+control.EnvID(file)).Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", id).Run()
+		}
+	})
+	return filepath.Join(dir, "cove.yaml")
+}
+
+// TestContainerReplicas runs an app from its image alone: two replicas,
+// both on port 8000 in pods of their own, reached through the edge, each
+// calling its sidecar at localhost:3500, after an init container filled a
+// shared EmptyDir; a Secret volume holds a file per secret.
+func TestContainerReplicas(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    initContainers:
+      - {name: setup, image: %[1]s, args: [init, /work/ready], volumeMounts: [{volumeName: work, mountPath: /work}]}
+    containers:
+      - name: main
+        image: %[1]s
+        env: [{name: TOKEN, secretRef: token}, {name: GREETING, value: hi}]
+        volumeMounts: [{volumeName: work, mountPath: /work}, {volumeName: secrets, mountPath: /mnt/secrets}]
+    volumes:
+      - {name: work, storageType: EmptyDir}
+      - {name: secrets, storageType: Secret}
+    scale: {minReplicas: 2, maxReplicas: 2}
+`, image))
+	e := up(t, file)
+
+	replicas := map[string]bool{}
+	for range 4 {
+		code, body := e.edge(t, "GET", "web", "/", "")
+		if code != 200 {
+			t.Fatalf("GET / through the edge: %d %s", code, body)
+		}
+		replicas[strings.TrimSpace(body)] = true
+	}
+	if len(replicas) != 2 {
+		t.Errorf("the edge reached replicas %v, want both", replicas)
+	}
+	// State through each replica's own sidecar, at localhost:3500 in its pod.
+	if code, body := e.edge(t, "PUT", "web", "/state/greeting", "hello"); code != 204 {
+		t.Fatalf("PUT /state/greeting: %d %s", code, body)
+	}
+	for range 2 {
+		if code, body := e.edge(t, "GET", "web", "/state/greeting", ""); code != 200 || body != `"hello"` {
+			t.Errorf("GET /state/greeting: %d %s, want 200 \"hello\"", code, body)
+		}
+	}
+	for path, want := range map[string]string{
+		"/file?path=/work/ready":        "init ran\n",
+		"/file?path=/mnt/secrets/token": "s3cret",
+		"/env?name=TOKEN":               "s3cret",
+		"/env?name=GREETING":            "hi",
+		"/env?name=DAPR_HTTP_PORT":      "3500",
+		"/env?name=DAPR_GRPC_PORT":      "50001",
+		"/env?name=CONTAINER_APP_NAME":  "web",
+		"/env?name=CONTAINER_APP_PORT":  "8000",
+		"/env?name=COVE_POD_SPEC":       "",
+	} {
+		if code, body := e.edge(t, "GET", "web", path, ""); code != 200 || body != want {
+			t.Errorf("GET %s: %d %q, want %q", path, code, body, want)
+		}
+	}
+	if n := len(containersOf(t, file)); n != 4 {
+		t.Errorf("%d containers (%v), want 4: two pods of an infra and an app container", n, containersOf(t, file))
+	}
+	e.stop()
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers left after Ctrl-C: %v", left)
+	}
+}
+
+// TestContainerInitFailure: an init container that exits 1 keeps the app's
+// containers from starting, and says so.
+func TestContainerInitFailure(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    initContainers:
+      - {name: setup, image: %[1]s, args: [fail]}
+    containers:
+      - {name: main, image: %[1]s}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := start(t, "", file, "up", "-f", file)
+	e.waitFor("init container setup: exited with code 1; the app's containers do not start", 2*time.Minute)
+	if strings.Contains(e.out.String(), "listening on :8000") {
+		t.Errorf("the app's container started after its init container failed:\n%s", e.out.String())
+	}
+	for _, c := range containersOf(t, file) {
+		if strings.HasSuffix(c, "-main") {
+			t.Errorf("container %s exists after its init container failed", c)
+		}
+	}
+}
+
+// TestContainerKill9 kills cove with SIGKILL: the next `cove up` removes the
+// pods it left, says so, and its own stop leaves none.
+func TestContainerKill9(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    containers:
+      - {name: main, image: %s}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-e.done
+	left := containersOf(t, file, "{{.ID}}")
+	e = up(t, file)
+	if len(left) > 0 {
+		e.waitFor("a previous run of this environment left behind", time.Second)
+	}
+	now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
+	for _, id := range left {
+		if strings.Contains(now, id) {
+			t.Errorf("container %s of the killed cove is still there", id)
+		}
+	}
+	if n := len(containersOf(t, file)); n != 2 {
+		t.Errorf("%d containers running (%v), want the new replica's 2", n, containersOf(t, file))
+	}
+	e.stop()
+	testenv.Poll(10*time.Second, 100*time.Millisecond, func() bool { return len(containersOf(t, file)) == 0 })
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers left after Ctrl-C: %v", left)
+	}
+}
