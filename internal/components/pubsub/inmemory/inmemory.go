@@ -25,6 +25,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/lifetime"
 )
 
 // Type is the component type this package registers.
@@ -46,10 +47,7 @@ type Bus struct {
 	groups map[string]map[string]*group // topic → group name → group
 	closed bool
 
-	// ctx ends at Close, ending every subscription.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // workers and retry timers
+	life *lifetime.Lifetime // subscriptions and retry timers
 }
 
 // group is one consumer group of a topic: a queue its subscriptions take
@@ -61,8 +59,7 @@ type group struct {
 
 // New returns a broker with no topics.
 func New() *Bus {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Bus{groups: map[string]map[string]*group{}, ctx: ctx, cancel: cancel}
+	return &Bus{groups: map[string]map[string]*group{}, life: lifetime.New()}
 }
 
 // Init takes no metadata of its own; other keys are reported, not refused,
@@ -121,8 +118,7 @@ func (b *Bus) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h pubs
 		g = &group{cond: sync.NewCond(&b.mu)}
 		groups[req.Group] = g
 	}
-	subCtx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(b.ctx, cancel)
+	subCtx, release := b.life.Subscription(ctx)
 	// Wake the group's waiters when this subscription ends, so its worker
 	// sees that and leaves.
 	wake := context.AfterFunc(subCtx, func() {
@@ -130,14 +126,11 @@ func (b *Bus) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h pubs
 		g.cond.Broadcast()
 		b.mu.Unlock()
 	})
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer cancel()
-		defer stop()
+	b.life.Go(func() {
+		defer release()
 		defer wake()
 		b.work(subCtx, g, h)
-	}()
+	})
 	return nil
 }
 
@@ -167,10 +160,14 @@ func (b *Bus) work(ctx context.Context, g *group, h pubsub.Handler) {
 			b.requeue(g, msg)
 			return
 		default:
-			b.wg.Add(1)
-			time.AfterFunc(retryPause, func() {
-				defer b.wg.Done()
-				b.requeue(g, msg)
+			b.life.Go(func() {
+				t := time.NewTimer(retryPause)
+				defer t.Stop()
+				select {
+				case <-t.C:
+					b.requeue(g, msg)
+				case <-b.life.Context().Done():
+				}
 			})
 		}
 	}
@@ -197,7 +194,6 @@ func (b *Bus) Close() error {
 	b.closed = true
 	b.groups = map[string]map[string]*group{}
 	b.mu.Unlock()
-	b.cancel()
-	b.wg.Wait()
+	b.life.End(nil)
 	return nil
 }

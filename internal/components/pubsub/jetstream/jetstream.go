@@ -43,6 +43,8 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/lifetime"
+	"github.com/cove-env/cove/internal/components/pubsub/link"
 )
 
 // Type is the component type this package registers.
@@ -163,54 +165,19 @@ type Broker struct {
 	// embedded is the in-process server when natsURL is not given.
 	embedded *embeddedServer
 
-	// ctx ends at Close, ending every subscription.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	life *lifetime.Lifetime
 
 	streamMu sync.Mutex
 	streams  map[string]string // topic → stream name
 
-	// link ends when the connection to the server drops, so publishes
-	// waiting for an acknowledgement fail then rather than at their
-	// deadline; a reconnect starts a new one.
-	linkMu     sync.Mutex
-	link       context.Context
-	linkCancel context.CancelCauseFunc
-}
-
-var errDisconnected = errors.New("the connection to the server dropped before the publish was acknowledged")
-
-func (b *Broker) newLink() {
-	b.linkMu.Lock()
-	defer b.linkMu.Unlock()
-	if b.linkCancel != nil {
-		b.linkCancel(errDisconnected)
-	}
-	b.link, b.linkCancel = context.WithCancelCause(b.ctx)
-}
-
-func (b *Broker) dropLink() {
-	b.linkMu.Lock()
-	defer b.linkMu.Unlock()
-	b.linkCancel(errDisconnected)
-}
-
-// withLink returns ctx ending also when the connection drops.
-func (b *Broker) withLink(ctx context.Context) (context.Context, context.CancelFunc) {
-	b.linkMu.Lock()
-	link := b.link
-	b.linkMu.Unlock()
-	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(link, func() { cancel(context.Cause(link)) })
-	return ctx, func() { stop(); cancel(nil) }
+	// link fails publishes waiting for an acknowledgement when the
+	// connection drops.
+	link *link.Link
 }
 
 // New returns an uninitialised broker.
 func New() *Broker {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Broker{ctx: ctx, cancel: cancel, log: slog.Default(), streams: map[string]string{}}
+	return &Broker{life: lifetime.New(), log: slog.Default(), streams: map[string]string{}}
 }
 
 // Init connects to natsURL, or starts the embedded server when it is not
@@ -224,11 +191,11 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 	b.s = s
 	// No reconnect buffer: a publish while the server is away fails at
 	// once instead of waiting for an acknowledgement that cannot come.
-	b.newLink()
+	b.link = link.New(b.life.Context())
 	opts := []nats.Option{
 		nats.Name(s.Name), nats.ReconnectBufSize(-1),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { b.dropLink() }),
-		nats.ReconnectHandler(func(*nats.Conn) { b.newLink() }),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { b.link.Drop() }),
+		nats.ReconnectHandler(func(*nats.Conn) { b.link.Renew() }),
 	}
 	b.url = s.NatsURL
 	connectURL := b.url
@@ -284,7 +251,7 @@ func (b *Broker) Features() []pubsub.Feature {
 	return []pubsub.Feature{pubsub.FeatureBulkPublish}
 }
 
-func (b *Broker) closed() bool { return b.ctx.Err() != nil || b.js == nil }
+func (b *Broker) closed() bool { return b.life.Ended() || b.js == nil }
 
 // Publish stores the message and waits for JetStream's acknowledgement.
 func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error {
@@ -294,12 +261,9 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	if b.closed() {
 		return fmt.Errorf("publish to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
-		defer cancel()
-	}
-	ctx, done := b.withLink(ctx)
+	ctx, cancel := lifetime.Bounded(ctx, publishTimeout)
+	defer cancel()
+	ctx, done := b.link.Bind(ctx)
 	defer done()
 	m, opts := message(req.Topic, req.Data, req.ContentType, req.Metadata)
 	_, err := b.js.PublishMsg(ctx, m, opts...)
@@ -311,10 +275,11 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 		_, err = b.js.PublishMsg(ctx, m, opts...)
 	}
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, errDisconnected) {
-			err = cause
+		if errors.Is(err, nats.ErrReconnectBufExceeded) {
+			// What nats.go answers while reconnecting, as it buffers nothing.
+			err = fmt.Errorf("the connection to the server is down: %w", err)
 		}
-		return fmt.Errorf("publish to %q on NATS at %s: %w", req.Topic, b.url, err)
+		return fmt.Errorf("publish to %q on NATS at %s: %w", req.Topic, b.url, link.Err(ctx, err))
 	}
 	return nil
 }
@@ -332,7 +297,7 @@ func (b *Broker) BulkPublish(ctx context.Context, req *pubsub.BulkPublishRequest
 		err = fmt.Errorf("publish to %q on NATS at %s: %w", req.Topic, b.url, err)
 		return failAll(req.Entries, err), err
 	}
-	ctx, done := b.withLink(ctx)
+	ctx, done := b.link.Bind(ctx)
 	defer done()
 	futures := make([]jetstream.PubAckFuture, len(req.Entries))
 	var failed []pubsub.BulkPublishFailure
@@ -497,8 +462,7 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	if err != nil {
 		return fmt.Errorf("create consumer %q of group %q on stream %q at %s: %w", cfg.Durable, req.Group, stream, b.url, err)
 	}
-	subCtx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(b.ctx, cancel)
+	subCtx, release := b.life.Subscription(ctx)
 	var inflight sync.WaitGroup
 	handle := func(m jetstream.Msg) {
 		defer inflight.Done()
@@ -530,13 +494,10 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 		}
 	}))
 	if err != nil {
-		stop()
-		cancel()
+		release()
 		return fmt.Errorf("consume group %q on %q at %s: %w", req.Group, req.Topic, b.url, err)
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	b.life.Go(func() {
 		<-subCtx.Done()
 		cc.Stop()
 		<-cc.Closed()
@@ -544,8 +505,8 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 		ended = true
 		mu.Unlock()
 		inflight.Wait()
-		stop()
-	}()
+		release()
+	})
 	return nil
 }
 
@@ -585,9 +546,7 @@ func (b *Broker) handle(ctx context.Context, topic string, m jetstream.Msg, h pu
 // Close ends every subscription, waits for running handlers and closes
 // the connection (and the embedded server).
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.wg.Wait()
+	b.life.End(func() {
 		if b.nc != nil {
 			// Flush acks and naks before the connection goes.
 			_ = b.nc.FlushTimeout(2 * time.Second)

@@ -46,6 +46,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/lifetime"
 )
 
 // Type is the component type this package registers.
@@ -144,17 +145,12 @@ type Broker struct {
 	pubs    []*amqp.Channel // idle confirm-mode channels
 	ensured map[string]bool // exchanges declared on conn
 
-	// ctx ends at Close, ending every subscription.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	life *lifetime.Lifetime
 }
 
 // New returns an uninitialised broker.
 func New() *Broker {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Broker{ctx: ctx, cancel: cancel, log: slog.Default()}
+	return &Broker{life: lifetime.New(), log: slog.Default()}
 }
 
 // Init reads the metadata and connects.
@@ -184,7 +180,7 @@ func (b *Broker) Features() []pubsub.Feature {
 func (b *Broker) connection() (*amqp.Connection, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ctx.Err() != nil {
+	if b.life.Ended() {
 		return nil, pubsub.ErrClosed
 	}
 	if b.conn != nil && !b.conn.IsClosed() {
@@ -233,7 +229,7 @@ func (b *Broker) pubChannel() (*amqp.Channel, error) {
 func (b *Broker) putChannel(ch *amqp.Channel) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ctx.Err() == nil && !ch.IsClosed() && len(b.pubs) < 16 {
+	if !b.life.Ended() && !ch.IsClosed() && len(b.pubs) < 16 {
 		b.pubs = append(b.pubs, ch)
 		return
 	}
@@ -263,7 +259,7 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	if err := pubsub.CheckRequest(req.Topic, "", false); err != nil {
 		return err
 	}
-	if b.ctx.Err() != nil {
+	if b.life.Ended() {
 		return fmt.Errorf("publish to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
 	p, err := b.publishing(req)
@@ -285,11 +281,8 @@ func (b *Broker) publish(ctx context.Context, topic, key string, p amqp.Publishi
 		_ = ch.Close()
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := lifetime.Bounded(ctx, 10*time.Second)
+	defer cancel()
 	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, topic, key, false, false, p)
 	if err != nil {
 		_ = ch.Close()
@@ -363,28 +356,23 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	if err := pubsub.CheckRequest(req.Topic, req.Group, true); err != nil {
 		return err
 	}
-	if b.ctx.Err() != nil {
+	if b.life.Ended() {
 		return fmt.Errorf("subscribe to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
 	s := &subscription{b: b, req: req, h: h, queue: req.Metadata["queueName"]}
 	if s.queue == "" {
 		s.queue = req.Group + "-" + req.Topic
 	}
-	subCtx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(b.ctx, cancel)
+	subCtx, release := b.life.Subscription(ctx)
 	deliveries, ch, err := s.setup()
 	if err != nil {
-		stop()
-		cancel()
+		release()
 		return fmt.Errorf("subscribe group %q to %q on RabbitMQ at %s: %w", req.Group, req.Topic, b.addr, err)
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer stop()
-		defer cancel()
+	b.life.Go(func() {
+		defer release()
 		s.run(subCtx, deliveries, ch)
-	}()
+	})
 	return nil
 }
 
@@ -554,9 +542,7 @@ func (s *subscription) handle(ctx context.Context, d amqp.Delivery) {
 // Close ends every subscription, waits for running handlers and closes
 // the connection.
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.wg.Wait()
+	b.life.End(func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if b.conn != nil {

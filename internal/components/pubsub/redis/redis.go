@@ -36,6 +36,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/pubsub"
+	"github.com/cove-env/cove/internal/components/pubsub/lifetime"
 	"github.com/cove-env/cove/internal/components/redisconn"
 )
 
@@ -73,18 +74,13 @@ type Broker struct {
 	client goredis.UniversalClient
 	log    *slog.Logger
 
-	// ctx ends at Close, ending every subscription.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	life     *lifetime.Lifetime
+	closeErr error
 }
 
 // New returns an uninitialised broker.
 func New() *Broker {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Broker{ctx: ctx, cancel: cancel, log: slog.Default()}
+	return &Broker{life: lifetime.New(), log: slog.Default()}
 }
 
 // Init reads the metadata and checks that Redis answers.
@@ -133,7 +129,7 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	if err := pubsub.CheckRequest(req.Topic, "", false); err != nil {
 		return err
 	}
-	if b.ctx.Err() != nil || b.client == nil {
+	if b.life.Ended() || b.client == nil {
 		return fmt.Errorf("publish to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
 	values := []any{"data", req.Data}
@@ -167,14 +163,13 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	if err := pubsub.CheckRequest(req.Topic, req.Group, true); err != nil {
 		return err
 	}
-	if b.ctx.Err() != nil || b.client == nil {
+	if b.life.Ended() || b.client == nil {
 		return fmt.Errorf("subscribe to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
 	if err := b.createGroup(ctx, req.Topic, req.Group); err != nil {
 		return err
 	}
-	subCtx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(b.ctx, cancel)
+	subCtx, release := b.life.Subscription(ctx)
 	s := &subscription{b: b, topic: req.Topic, group: req.Group, h: h, queue: make(chan goredis.XMessage, b.md.QueueDepth)}
 	var workers sync.WaitGroup
 	workers.Add(2 + int(b.md.Concurrency))
@@ -183,13 +178,10 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	for range b.md.Concurrency {
 		go func() { defer workers.Done(); s.work(subCtx) }()
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	b.life.Go(func() {
 		workers.Wait()
-		stop()
-		cancel()
-	}()
+		release()
+	})
 	return nil
 }
 
@@ -204,9 +196,7 @@ func (b *Broker) createGroup(ctx context.Context, topic, group string) error {
 // Close ends every subscription, waits for running handlers and closes
 // the connection.
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.wg.Wait()
+	b.life.End(func() {
 		if b.client != nil {
 			b.closeErr = b.client.Close()
 		}
