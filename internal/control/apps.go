@@ -114,6 +114,14 @@ type replicaRuntime struct {
 	failure string
 }
 
+// stopSubscriptions makes the replica's sidecar stop taking pub/sub
+// events, before its app is stopped.
+func (r *replicaRuntime) stopSubscriptions() {
+	if r.sidecar != nil {
+		r.sidecar.StopSubscriptions()
+	}
+}
+
 // closeSidecar stops the replica's sidecar, once, whoever asks first: a
 // retiring revision or the environment's stop.
 func (r *replicaRuntime) closeSidecar(ctx context.Context) error {

@@ -451,6 +451,18 @@ func (e *Env) stop() error {
 		}
 	}()
 	var errs []error
+	// Sidecars stop taking pub/sub events before their apps are stopped.
+	e.mu.Lock()
+	subscribed := make([]*replicaRuntime, 0, len(e.replicas))
+	for _, r := range e.replicas {
+		subscribed = append(subscribed, r)
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range subscribed {
+		wg.Go(r.stopSubscriptions)
+	}
+	wg.Wait()
 	if e.sup != nil {
 		if err := e.sup.StopAll(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop replicas: %w", err))
@@ -607,6 +619,9 @@ func (e *Env) replicaChanged(st supervisor.Status) {
 	if len(addrs) > 0 {
 		e.edge.ReplicaExited(addrs...)
 		e.invoker.ReplicaExited(addrs...)
+	}
+	if r.sidecar != nil {
+		r.sidecar.SetAppHealthy(st.Ready)
 	}
 
 	switch {

@@ -351,6 +351,7 @@ func (e *Env) stopRevision(rev *revisionRuntime, why string, failed error) {
 	var wg sync.WaitGroup
 	for _, r := range reps {
 		wg.Go(func() {
+			r.stopSubscriptions()
 			if err := e.sup.Stop(ctx, r.name); err != nil && !errors.Is(err, supervisor.ErrNotFound) {
 				e.log.Warn("stop replica", "replica", r.name, "err", err)
 			}

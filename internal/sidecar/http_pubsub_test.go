@@ -222,3 +222,46 @@ func TestSubscriptionsStopWithTheSidecar(t *testing.T) {
 	newEnv(t, Config{AppID: "app", AppAddr: addr2, Pubsub: newPubsub(t, "app", bus, nil)})
 	waitDelivery(t, got2)
 }
+
+// TestDeliveriesWaitWhileTheAppIsUnhealthy: an event published while the
+// app is unhealthy is delivered once it is healthy again, not before.
+func TestDeliveriesWaitWhileTheAppIsUnhealthy(t *testing.T) {
+	bus := newBus(t)
+	addr, got := subscriberApp(t, `[{"pubsubname":"pubsub","topic":"t","route":"/t"}]`)
+	sub := newEnv(t, Config{AppID: "app", AppAddr: addr, Pubsub: newPubsub(t, "app", bus, nil)})
+	waitSubscribed(t, sub, 1)
+	sub.sc.SetAppHealthy(false)
+	sub.sc.SetAppHealthy(false) // twice is once
+	pub := newPubsub(t, "other", bus, nil)
+	if err := pub.Publish(context.Background(), pubsub.PublishRequest{Pubsub: "pubsub", Topic: "t", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		t.Fatalf("delivered to an unhealthy app: %v", d)
+	case <-time.After(300 * time.Millisecond):
+	}
+	sub.sc.SetAppHealthy(true)
+	if d := waitDelivery(t, got); d.event["data"] != "x" {
+		t.Errorf("delivered %v", d.event)
+	}
+}
+
+// TestStopSubscriptionsBeforeClose: after StopSubscriptions the sidecar
+// takes no events, while its APIs still serve the app.
+func TestStopSubscriptionsBeforeClose(t *testing.T) {
+	bus := newBus(t)
+	addr, got := subscriberApp(t, `[{"pubsubname":"pubsub","topic":"t","route":"/t"}]`)
+	sub := newEnv(t, Config{AppID: "app", AppAddr: addr, Pubsub: newPubsub(t, "app", bus, nil)})
+	waitSubscribed(t, sub, 1)
+	sub.sc.StopSubscriptions()
+	resp, body := do(t, http.MethodPost, sub.url+"/v1.0/publish/pubsub/t", "x", nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("publish after StopSubscriptions: %d %s", resp.StatusCode, body)
+	}
+	select {
+	case d := <-got:
+		t.Fatalf("delivered after StopSubscriptions: %v", d)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

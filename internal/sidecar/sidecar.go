@@ -153,6 +153,9 @@ type Sidecar struct {
 	life    context.Context
 	endLife context.CancelFunc
 
+	healthMu  sync.Mutex
+	unhealthy chan struct{} // closed and nil once the app is healthy again
+
 	shutdownOnce sync.Once
 	startOnce    sync.Once
 	serveDone    chan struct{}

@@ -57,10 +57,7 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 		case <-t.C:
 		}
 	}
-	var ch interface {
-		pubsub.AppChannel
-		Subscriptions(context.Context) ([]pubsub.Subscription, error)
-	}
+	var ch appChannel
 	if s.cfg.AppProtocol == invoke.ProtocolGRPC {
 		conn, err := grpc.NewClient(s.cfg.AppAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -81,7 +78,7 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 	if len(subs) == 0 {
 		return nil
 	}
-	sub, err := s.cfg.Pubsub.Subscribe(ctx, ch, subs)
+	sub, err := s.cfg.Pubsub.Subscribe(ctx, gatedApp{ch, s}, subs)
 	if err != nil {
 		return err
 	}
@@ -93,6 +90,65 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 	}
 	return nil
 }
+
+// appChannel is the way to the app: its subscriptions and deliveries.
+type appChannel interface {
+	pubsub.AppChannel
+	Subscriptions(context.Context) ([]pubsub.Subscription, error)
+}
+
+// gatedApp holds deliveries while the app is unhealthy.
+type gatedApp struct {
+	appChannel
+	s *Sidecar
+}
+
+func (g gatedApp) Deliver(ctx context.Context, d *pubsub.Delivery) (pubsub.Verdict, error) {
+	if err := g.s.waitAppHealthy(ctx); err != nil {
+		return pubsub.Retry, err
+	}
+	return g.appChannel.Deliver(ctx, d)
+}
+
+// SetAppHealthy tells the sidecar whether its app is healthy (ready by its
+// probes). Deliveries of pub/sub events wait while it is not, so an app
+// that is restarting or failing its probes is not sent events it cannot
+// take; the broker keeps them meanwhile. A sidecar starts out healthy.
+func (s *Sidecar) SetAppHealthy(ok bool) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if ok == (s.unhealthy == nil) {
+		return
+	}
+	if ok {
+		close(s.unhealthy)
+		s.unhealthy = nil
+		return
+	}
+	s.unhealthy = make(chan struct{})
+}
+
+// waitAppHealthy returns once the app is healthy, or with ctx's error.
+func (s *Sidecar) waitAppHealthy(ctx context.Context) error {
+	s.healthMu.Lock()
+	wait := s.unhealthy
+	s.healthMu.Unlock()
+	if wait == nil {
+		return nil
+	}
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// StopSubscriptions stops taking pub/sub events, and waits for deliveries
+// in progress; the host calls it before it stops the app, so events go to
+// the group's other subscribers rather than to an app shutting down. Close
+// does it too.
+func (s *Sidecar) StopSubscriptions() { s.stopSubscriptions() }
 
 // mergeSubscriptions keeps one subscription per pub/sub and topic, the
 // app's own before a declarative one.
