@@ -16,6 +16,7 @@ import (
 	_ "github.com/cove-env/cove/internal/components/nameresolution/sqlite"     // nameresolution.sqlite
 	_ "github.com/cove-env/cove/internal/components/pubsub/inmemory"           // pubsub.in-memory
 	_ "github.com/cove-env/cove/internal/components/pubsub/jetstream"          // pubsub.jetstream, embedded without natsURL
+	_ "github.com/cove-env/cove/internal/components/pubsub/mqtt3"              // pubsub.mqtt3
 	_ "github.com/cove-env/cove/internal/components/pubsub/rabbitmq"           // pubsub.rabbitmq
 	_ "github.com/cove-env/cove/internal/components/pubsub/redis"              // pubsub.redis
 	_ "github.com/cove-env/cove/internal/components/secretstores/local/env"    // secretstores.local.env

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/componenttest"
 	"github.com/cove-env/cove/internal/components/pubsub"
 )
 
@@ -12,7 +13,7 @@ import (
 // hosts do, initialises it with props and closes it when t ends.
 func Open(t *testing.T, typ string, props map[string]string) (pubsub.PubSub, error) {
 	t.Helper()
-	return OpenMetadata(t, components.Metadata{Name: "pubsub", Type: typ, Version: "v1", Properties: props, AppID: "conformance", BaseDir: t.TempDir()})
+	return componenttest.Open[pubsub.PubSub](t, typ, props)
 }
 
 // OpenMetadata is Open with the whole component metadata (a BaseDir of
