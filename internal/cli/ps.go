@@ -66,6 +66,9 @@ func printStatus(out io.Writer, st control.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := printContainers(out, st); err != nil {
+		return err
+	}
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tREVISION\tSTATE\tTRAFFIC\tLABELS\tREADY")
@@ -108,4 +111,23 @@ func portOrDash(p int) string {
 		return "-"
 	}
 	return strconv.Itoa(p)
+}
+
+// printContainers lists the containers of container-mode replicas, when
+// there are any: image and the engine's container id.
+func printContainers(out io.Writer, st control.Status) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	header := false
+	for _, a := range st.Apps {
+		for _, r := range a.Replicas {
+			for _, c := range r.Containers {
+				if !header {
+					fmt.Fprintln(tw, "\nREPLICA\tCONTAINER\tIMAGE\tCONTAINER ID\tSTATE")
+					header = true
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.12s\t%s\n", r.Name, c.Name, c.Image, c.ID, c.State)
+			}
+		}
+	}
+	return tw.Flush()
 }

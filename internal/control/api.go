@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/supervisor"
 )
@@ -34,7 +35,9 @@ func (e *Env) apiHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, e.Status())
+		st := e.Status()
+		e.addContainers(r.Context(), &st)
+		writeJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("GET /v1/replicas/{name}/env", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -45,7 +48,15 @@ func (e *Env) apiHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no replica named %q; `cove ps` lists them", name)})
 			return
 		}
-		writeJSON(w, http.StatusOK, ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile})
+		re := ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile}
+		if rep.rev.entry.Containers() && e.engine != nil {
+			re = ReplicaEnv{Replica: rep.name, Engine: e.engine.Bin}
+			for _, c := range rep.rev.entry.App.Properties.Template.Containers {
+				re.Containers = append(re.Containers, c.Name)
+				re.ContainerNames = append(re.ContainerNames, engine.ContainerName(e.podName(rep.name), c.Name))
+			}
+		}
+		writeJSON(w, http.StatusOK, re)
 	})
 	mux.HandleFunc("POST /v1/reload", e.serveReload)
 	mux.HandleFunc("GET /v1/logs", e.serveLogs)

@@ -148,7 +148,7 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 	a, entry := rev.app, rev.entry
 	tmpl := entry.App.Properties.Template
 	ps := engine.PodSpec{
-		Name:   "cove-" + e.envID() + "-" + r.name,
+		Name:   e.podName(r.name),
 		Labels: map[string]string{engine.LabelEnv: e.envID(), engine.LabelReplica: r.name},
 		Grace:  rev.grace,
 	}
@@ -354,4 +354,35 @@ func memoryBytes(q string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a quantity of memory such as 512Mi or 1Gi", q)
 	}
 	return int64(f * mult), nil
+}
+
+// podName is the engine's name of a replica's pod.
+func (e *Env) podName(replica string) string { return "cove-" + e.envID() + "-" + replica }
+
+// addContainers fills in the containers of the container-mode replicas in
+// st, from one listing of the engine's.
+func (e *Env) addContainers(ctx context.Context, st *Status) {
+	if e.engine == nil {
+		return
+	}
+	cs, err := e.engine.Containers(ctx, engine.LabelEnv, e.envID())
+	if err != nil {
+		e.log.Warn("listing the replicas' containers", "err", err)
+		return
+	}
+	byReplica := map[string][]ContainerStatus{}
+	for _, c := range cs {
+		name, ok := c.Labels[engine.LabelContainer]
+		if !ok {
+			continue // the pod's infra container
+		}
+		r := c.Labels[engine.LabelReplica]
+		byReplica[r] = append(byReplica[r], ContainerStatus{Name: name, Image: c.Image, ID: c.ID, State: c.State})
+	}
+	for i := range st.Apps {
+		for j := range st.Apps[i].Replicas {
+			rs := &st.Apps[i].Replicas[j]
+			rs.Containers = byReplica[rs.Name]
+		}
+	}
 }

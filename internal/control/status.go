@@ -77,6 +77,17 @@ type ReplicaStatus struct {
 	// ListenPorts are the ports the replica listens on instead of Port
 	// (an app that does not read PORT); empty when it listens on Port.
 	ListenPorts []int `json:"listenPorts,omitempty"`
+	// Containers are a container-mode replica's containers, as the
+	// engine lists them (init containers while they run).
+	Containers []ContainerStatus `json:"containers,omitempty"`
+}
+
+// ContainerStatus is one container of a replica's pod.
+type ContainerStatus struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	ID    string `json:"id"`
+	State string `json:"state"`
 }
 
 // ComponentStatus is one Dapr component.
@@ -97,6 +108,12 @@ type ReplicaEnv struct {
 	// Hosts is the hosts file the replica sees as /etc/hosts; empty when
 	// it sees the machine's.
 	Hosts string `json:"hosts,omitempty"`
+	// Engine is the container engine's executable when the replica is a
+	// pod, whose containers (template names first) run as Containers.
+	Engine     string   `json:"engine,omitempty"`
+	Containers []string `json:"containers,omitempty"`
+	// ContainerNames are the engine's names of Containers.
+	ContainerNames []string `json:"containerNames,omitempty"`
 }
 
 // LogEntry is one line an app's replica wrote.

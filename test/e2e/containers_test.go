@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -230,4 +231,55 @@ func TestContainerKill9(t *testing.T) {
 	if left := containersOf(t, file); len(left) > 0 {
 		t.Errorf("containers left after Ctrl-C: %v", left)
 	}
+}
+
+// TestContainerSidecarAndOperations: a second container of the template
+// shares localhost with the app; cove exec runs inside either container
+// (the sidecar at localhost:3500, as the workshop's curl does); cove ps
+// names each container's image and id; cove logs has each container's
+// lines.
+func TestContainerSidecarAndOperations(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    containers:
+      - {name: main, image: %[1]s}
+      - {name: helper, image: %[1]s, args: [idle]}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	out, err := e.cove("exec", "web", "--container", "helper", "--", "/app", "get", "http://localhost:8000/")
+	if err != nil || !strings.HasPrefix(out, "200 web--") {
+		t.Errorf("GET localhost:8000 from the helper container: %q, %v; want 200 and the replica's name", out, err)
+	}
+	out, err = e.cove("exec", "web", "--", "/app", "get", "http://localhost:3500/v1.0/healthz")
+	if err != nil || !strings.HasPrefix(out, "204") {
+		t.Errorf("GET localhost:3500/v1.0/healthz in the app's container: %q, %v; want 204", out, err)
+	}
+	if _, err := e.cove("exec", "web", "--container", "nope", "--", "/app"); err == nil || !strings.Contains(err.Error(), `no container "nope"; its containers: main, helper`) {
+		t.Errorf("exec in an unknown container: %v", err)
+	}
+
+	st := e.status()
+	var got []string
+	for _, a := range st.Apps {
+		for _, r := range a.Replicas {
+			for _, c := range r.Containers {
+				if c.ID == "" || c.State != "running" {
+					t.Errorf("container %+v: want an id and running", c)
+				}
+				got = append(got, c.Name+" "+c.Image)
+			}
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"helper " + image, "main " + image}; !slices.Equal(got, want) {
+		t.Errorf("cove ps containers = %q, want %q", got, want)
+	}
+	if out, err := e.cove("ps"); err != nil || !strings.Contains(out, "CONTAINER ID") || !strings.Contains(out, image) {
+		t.Errorf("cove ps: %v\n%s", err, out)
+	}
+	out, err = e.cove("logs", "web")
+	if err != nil || !strings.Contains(out, "main: listening on :8000") || !strings.Contains(out, "helper: idle") {
+		t.Errorf("cove logs web: %v\n%s", err, out)
+	}
+	e.stop()
 }

@@ -6,15 +6,20 @@
 //	serve          serve (the default)
 //	init FILE      write FILE (in a volume) and exit 0, as an init container
 //	fail           exit 1 at once, as a failing init container
+//	idle           wait for SIGTERM, as a sidecar container with nothing to do
+//	get URL        print the status and body of a GET of URL (for cove exec)
 package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 func main() {
@@ -33,6 +38,21 @@ func main() {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "init failing on purpose")
 		os.Exit(1)
+	case "idle":
+		fmt.Println("idle")
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		<-ctx.Done()
+		return
+	case "get":
+		resp, err := http.Get(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Printf("%d %s", resp.StatusCode, b)
+		return
 	}
 	dapr := "http://localhost:" + os.Getenv("DAPR_HTTP_PORT")
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
