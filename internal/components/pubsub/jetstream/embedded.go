@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -22,12 +23,17 @@ import (
 // killed; syncAlways (cove's key) also fsyncs each write, for machine
 // crashes.
 
+// storeLockWait is how long Init waits for another instance to let go of
+// the store directory.
+const storeLockWait = 3 * time.Second
+
 // embeddedReady bounds the embedded server's start, which replays its
 // stored streams.
 const embeddedReady = 30 * time.Second
 
 type embeddedServer struct {
-	srv *server.Server
+	srv    *server.Server
+	unlock func()
 	// desc names the server in messages.
 	desc string
 }
@@ -37,13 +43,19 @@ type embeddedMetadata struct {
 	SyncAlways bool `metadata:"syncAlways"`
 }
 
-func startEmbedded(md components.Metadata, syncAlways bool) (*embeddedServer, error) {
+func startEmbedded(ctx context.Context, md components.Metadata, syncAlways bool) (*embeddedServer, error) {
 	if md.BaseDir == "" {
 		return nil, errors.New("metadata natsURL is not set and there is no state directory for the embedded JetStream server; set natsURL to a JetStream server (nats://host:4222)")
 	}
 	dir := filepath.Join(md.BaseDir, "pubsub", safeName(md.Name))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded JetStream server: %w", err)
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, storeLockWait)
+	defer cancel()
+	unlock, err := lockStore(lockCtx, dir)
+	if err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "cove-" + safeName(md.Name),
@@ -55,17 +67,20 @@ func startEmbedded(md components.Metadata, syncAlways bool) (*embeddedServer, er
 		NoLog:      true,
 	})
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("embedded JetStream server in %s: %w", dir, err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(embeddedReady) {
 		srv.Shutdown()
+		unlock()
 		return nil, fmt.Errorf("embedded JetStream server in %s did not start within %v", dir, embeddedReady)
 	}
-	return &embeddedServer{srv: srv, desc: "the embedded JetStream server in " + dir}, nil
+	return &embeddedServer{srv: srv, unlock: unlock, desc: "the embedded JetStream server in " + dir}, nil
 }
 
 func (e *embeddedServer) stop() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+	e.unlock()
 }

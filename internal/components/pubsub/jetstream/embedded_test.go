@@ -152,3 +152,25 @@ func TestEmbeddedKeepsAckedPublishesAcrossKill9(t *testing.T) {
 	}
 	t.Logf("%d acknowledged messages before kill -9, all delivered after restart (%d delivered)", len(acked), len(got))
 }
+
+// TestEmbeddedStoreIsExclusive checks that a second embedded server cannot
+// open a store directory in use, and can once the first has closed.
+func TestEmbeddedStoreIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	first, err := conformance.OpenMetadata(t, embeddedMetadata(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = conformance.OpenMetadata(t, embeddedMetadata(dir))
+	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "natsURL") {
+		t.Fatalf("second server on one store: %v, want it refused, naming natsURL", err)
+	}
+	t.Logf("refused after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conformance.OpenMetadata(t, embeddedMetadata(dir)); err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+}

@@ -200,7 +200,7 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 	b.url = s.NatsURL
 	connectURL := b.url
 	if b.url == "" {
-		b.embedded, err = startEmbedded(md, s.SyncAlways)
+		b.embedded, err = startEmbedded(ctx, md, s.SyncAlways)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 		}
