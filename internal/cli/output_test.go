@@ -34,6 +34,10 @@ func TestPrintStatus(t *testing.T) {
 			Name: "worker", Revision: "worker--x", Ingress: "none", DaprAppID: "worker",
 			Revisions: []control.RevisionStatus{{Name: "worker--x", State: "active", Latest: true, Weight: 100, Replicas: 1, Ready: 1}},
 			Replicas:  []control.ReplicaStatus{{Name: "worker--x-0", Revision: "worker--x", PID: 40, State: "Ready", Ready: true, Port: 4003, DaprHTTPPort: 5000, DaprGRPCPort: 5001}},
+			Subscriptions: []control.SubscriptionStatus{
+				{Pubsub: "pubsub", Topic: "orders", Routes: []string{"/urgent", "/orders"}, Rules: []string{`event.type == "urgent"`, ""}, DeadLetterTopic: "poison"},
+				{Pubsub: "pubsub", Topic: "audit", Routes: []string{""}},
+			},
 		},
 	}}
 	var out bytes.Buffer
@@ -58,6 +62,10 @@ web     web--def   active (latest)  20%      canary       1/1
 web     web--abc   active           80%      stable,blue  1/2
 bad     bad--x     active (latest)  100%     -            0/1
 worker  worker--x  active (latest)  -        -            1/1
+
+APP     PUBSUB  TOPIC   ROUTES                                      DEAD_LETTER_TOPIC
+worker  pubsub  orders  /urgent if event.type == "urgent"; /orders  poison
+worker  pubsub  audit   (OnTopicEvent)                              -
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("cove ps (-want +got):\n%s", diff)

@@ -25,7 +25,8 @@ with its revision, its process id (- while it restarts), its state (with
 the ports it listens on when they are not its PORT), its PORT, its
 sidecar's DAPR_HTTP_PORT and DAPR_GRPC_PORT, and whether it is ready to
 receive traffic; then each app's revisions with their state, their share of
-the app's traffic and their labels; then the components.`,
+the app's traffic and their labels; then the components; then each app's
+pub/sub subscriptions with their routes and dead-letter topics.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client, err := connect(cmd, file)
@@ -100,9 +101,35 @@ func printStatus(out io.Writer, st control.Status) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Version, status)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return printSubscriptions(out, st)
+}
+
+// printSubscriptions lists each app's pub/sub subscriptions, if any.
+func printSubscriptions(out io.Writer, st control.Status) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	found := false
+	for _, a := range st.Apps {
+		for _, s := range a.Subscriptions {
+			if !found {
+				fmt.Fprintln(out)
+				fmt.Fprintln(tw, "APP\tPUBSUB\tTOPIC\tROUTES\tDEAD_LETTER_TOPIC")
+				found = true
+			}
+			routes := make([]string, len(s.Routes))
+			for i, r := range s.Routes {
+				routes[i] = cmp.Or(r, "(OnTopicEvent)")
+				if i < len(s.Rules) && s.Rules[i] != "" {
+					routes[i] += " if " + s.Rules[i]
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, s.Pubsub, s.Topic, strings.Join(routes, "; "), cmp.Or(s.DeadLetterTopic, "-"))
+		}
+	}
+	return tw.Flush()
 }
 
 // portOrDash renders a port, or a process id, that is 0 (none) as "-".

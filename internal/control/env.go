@@ -768,6 +768,7 @@ func (e *Env) Status() Status {
 	}
 	active := map[string]bool{}     // revisions
 	failures := map[string]string{} // replicas' (replicaRuntime.failure)
+	sidecars := map[string][]*sidecar.Sidecar{}
 	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppStatus{Name: a.name, Ingress: "none", DaprAppID: a.daprAppID}
@@ -810,6 +811,9 @@ func (e *Env) Status() Status {
 				}
 				as.Replicas = append(as.Replicas, ReplicaStatus{Name: r.name, Revision: rev.name, Port: r.port, DaprHTTPPort: r.daprHTTPPort, DaprGRPCPort: r.daprGRPCPort, Ready: r.ready})
 				failures[r.name] = r.failure
+				if r.sidecar != nil {
+					sidecars[a.name] = append(sidecars[a.name], r.sidecar)
+				}
 			}
 			as.Revisions = append(as.Revisions, rs)
 		}
@@ -840,8 +844,39 @@ func (e *Env) Status() Status {
 	if comps != nil {
 		st.Components = componentStatus(comps)
 	}
+	for i := range st.Apps {
+		st.Apps[i].Subscriptions = subscriptionStatus(sidecars[st.Apps[i].Name])
+	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].Name < st.Apps[j].Name })
 	return st
+}
+
+// subscriptionStatus lists the topics an app's sidecars subscribed, each
+// once (every replica's sidecar subscribes the same ones).
+func subscriptionStatus(scs []*sidecar.Sidecar) []SubscriptionStatus {
+	type key struct{ pubsub, topic string }
+	seen := map[key]bool{}
+	var out []SubscriptionStatus
+	for _, sc := range scs {
+		for _, s := range sc.Metadata().Subscriptions {
+			if seen[key{s.PubsubName, s.Topic}] {
+				continue
+			}
+			seen[key{s.PubsubName, s.Topic}] = true
+			ss := SubscriptionStatus{Pubsub: s.PubsubName, Topic: s.Topic, DeadLetterTopic: s.DeadLetterTopic, Type: s.Type}
+			for _, r := range s.Rules {
+				ss.Routes, ss.Rules = append(ss.Routes, r.Path), append(ss.Rules, r.Match)
+			}
+			if !slices.ContainsFunc(ss.Rules, func(m string) bool { return m != "" }) {
+				ss.Rules = nil
+			}
+			out = append(out, ss)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Pubsub+"/"+out[i].Topic < out[j].Pubsub+"/"+out[j].Topic
+	})
+	return out
 }
 
 // restarts says how often a replica restarted and what it does now.

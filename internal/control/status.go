@@ -44,6 +44,21 @@ type AppStatus struct {
 	// reload is starting, ones being stopped.
 	Revisions []RevisionStatus `json:"revisions"`
 	Replicas  []ReplicaStatus  `json:"replicas"`
+	// Subscriptions are the app's pub/sub subscriptions, as its sidecars
+	// made them (the app's own and the declarative ones).
+	Subscriptions []SubscriptionStatus `json:"subscriptions,omitempty"`
+}
+
+// SubscriptionStatus is one topic an app subscribes to.
+type SubscriptionStatus struct {
+	Pubsub string `json:"pubsubname"`
+	Topic  string `json:"topic"`
+	// Routes are the app's routes for the topic's events, in rule order;
+	// Rules are their CEL matches ("" for the default route).
+	Routes          []string `json:"routes"`
+	Rules           []string `json:"rules,omitempty"`
+	DeadLetterTopic string   `json:"deadLetterTopic,omitempty"`
+	Type            string   `json:"type"`
 }
 
 // RevisionStatus is one revision of an app.

@@ -223,6 +223,14 @@ func TestTriage(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// cove ps lists it with its route.
+		ps, err := e.cove("ps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^triage-notifier +pubsub +patient-admitted +/events/patient-admitted +-$`).MatchString(ps) {
+			t.Errorf("cove ps lacks the notifier's subscription:\n%s", ps)
+		}
 		// The notifier's sidecar lists the subscription it asked the app for.
 		out, err := e.cove("exec", "triage-notifier", "--", "sh", "-c", "curl -s -f http://localhost:$DAPR_HTTP_PORT/v1.0/metadata")
 		if err != nil {
