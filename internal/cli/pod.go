@@ -19,18 +19,29 @@ import (
 const podCommand = "replica-pod"
 
 func newPodCmd() *cobra.Command {
-	return &cobra.Command{
+	var removeEnv, bin string
+	cmd := &cobra.Command{
 		Use:    podCommand,
 		Short:  "Run a replica's pod with the container engine (run by cove up)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			if err := runPod(); err != nil {
+			var err error
+			if removeEnv != "" {
+				// The guardian's call after cove died (see control).
+				_, _, err = (&engine.Engine{Name: "podman", Bin: bin}).RemoveEnv(context.Background(), removeEnv)
+			} else {
+				err = runPod()
+			}
+			if err != nil {
 				fmt.Fprintln(os.Stderr, "cove:", err)
 				os.Exit(1)
 			}
 		},
 	}
+	cmd.Flags().StringVar(&removeEnv, "remove-env", "", "remove every pod of the environment with this id instead")
+	cmd.Flags().StringVar(&bin, "engine", "podman", "the engine's executable, with --remove-env")
+	return cmd
 }
 
 func runPod() error {

@@ -56,11 +56,17 @@ func (e *Env) startEngine(ctx context.Context) {
 	}
 	eng, err := engine.Detect(ctx)
 	if err != nil {
-		e.engineErr = fmt.Errorf("apps %s run their images and need a container engine: %w", strings.Join(apps, ", "), err)
+		who := "app " + apps[0] + " runs its images and needs"
+		if len(apps) > 1 {
+			who = "apps " + strings.Join(apps, ", ") + " run their images and need"
+		}
+		e.engineErr = fmt.Errorf("%s a container engine: %w", who, err)
 		e.log.Error("no container engine", "apps", strings.Join(apps, ", "), "err", err)
 		return
 	}
 	e.engine = eng
+	// Killed, cove cannot remove its pods: its guardian does.
+	e.guardian.AtDeath(append(slices.Clone(e.opts.PodRunner), "--remove-env", e.envID(), "--engine", eng.Bin))
 	pods, containers, err := eng.RemoveEnv(ctx, e.envID())
 	if err != nil {
 		e.log.Warn("removing the pods of a previous run", "err", err)

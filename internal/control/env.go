@@ -131,6 +131,8 @@ type Env struct {
 	// engine runs container-mode apps; nil without one, engineErr says why.
 	engine    *engine.Engine
 	engineErr error
+	// guardian removes the pods if cove dies; nil without one.
+	guardian *supervisor.Guardian
 
 	routes  routing.Source
 	sup     *supervisor.Supervisor
@@ -289,6 +291,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 			defer guardian.Close()
 		}
 	}
+	e.guardian = guardian
 	e.sup = supervisor.New(supervisor.Options{
 		Logger:   e.log,
 		Output:   e.output,

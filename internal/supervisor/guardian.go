@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"io"
 	"os/exec"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 // gone and the guardian kills those groups.
 //
 // The protocol is one line per event: "+<pgid>" when a group starts,
-// "-<pgid>" when it is gone (so a reused pgid is never killed), and "bye"
+// "-<pgid>" when it is gone (so a reused pgid is never killed), "!<argv>"
+// for a command to run after the groups are killed (AtDeath), and "bye"
 // before a clean exit.
 type Guardian struct {
 	mu  sync.Mutex
@@ -37,6 +39,14 @@ func (g *Guardian) send(line string) {
 
 // Add reports a new replica process group.
 func (g *Guardian) Add(pgid int) { g.send("+" + strconv.Itoa(pgid)) }
+
+// AtDeath has the guardian run argv if cove dies without stopping, once
+// the groups are gone: the removal of what outlives them, such as
+// containers. The protocol line is "!" and argv as JSON.
+func (g *Guardian) AtDeath(argv []string) {
+	b, _ := json.Marshal(argv)
+	g.send("!" + string(b))
+}
 
 // Remove reports that a replica process group is gone.
 func (g *Guardian) Remove(pgid int) { g.send("-" + strconv.Itoa(pgid)) }

@@ -4,7 +4,9 @@ package supervisor
 
 import (
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -81,5 +83,27 @@ func TestGuardian(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGuardianAtDeath: the commands AtDeath names run when the pipe closes
+// without a goodbye, and not after one.
+func TestGuardianAtDeath(t *testing.T) {
+	for _, bye := range []bool{false, true} {
+		file := filepath.Join(t.TempDir(), "ran")
+		r, w := io.Pipe()
+		done := make(chan struct{})
+		go func() { guard(r, 200*time.Millisecond); close(done) }()
+		g := &Guardian{w: w}
+		g.AtDeath([]string{"/bin/sh", "-c", "echo x > " + file})
+		if bye {
+			g.send("bye")
+		}
+		w.Close()
+		<-done
+		_, err := os.Stat(file)
+		if ran := err == nil; ran == bye {
+			t.Errorf("after a goodbye %t, the command ran: %t", bye, ran)
+		}
 	}
 }

@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -42,13 +43,22 @@ func RunGuardian(r io.Reader, grace time.Duration) {
 // guard is RunGuardian without the signal handling, for tests.
 func guard(r io.Reader, grace time.Duration) {
 	live := map[int]bool{}
+	var atDeath [][]string
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "bye" {
 			return
 		}
 		if len(line) < 2 {
+			continue
+		}
+		if line[0] == '!' {
+			var argv []string
+			if json.Unmarshal([]byte(line[1:]), &argv) == nil && len(argv) > 0 {
+				atDeath = append(atDeath, argv)
+			}
 			continue
 		}
 		pgid, err := strconv.Atoi(line[1:])
@@ -77,4 +87,18 @@ func guard(r io.Reader, grace time.Duration) {
 	for pgid := range live {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
+	for _, argv := range atDeath {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(os.Stderr, "cove guardian: %v\n", err)
+			continue
+		}
+		t := time.AfterFunc(atDeathTimeout, func() { _ = cmd.Process.Kill() })
+		_ = cmd.Wait()
+		t.Stop()
+	}
 }
+
+// atDeathTimeout bounds each command the guardian runs after cove died.
+const atDeathTimeout = 2 * time.Minute

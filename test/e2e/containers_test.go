@@ -199,8 +199,9 @@ func TestContainerInitFailure(t *testing.T) {
 	}
 }
 
-// TestContainerKill9 kills cove with SIGKILL: the next `cove up` removes the
-// pods it left, says so, and its own stop leaves none.
+// TestContainerKill9 kills cove with SIGKILL: its guardian removes the
+// pods. With the guardian killed too, the next `cove up` removes what was
+// left and says so. Either way nothing is left after the last stop.
 func TestContainerKill9(t *testing.T) {
 	image := containerImage(t)
 	file := containerEnv(t, fmt.Sprintf(`    containers:
@@ -212,11 +213,26 @@ func TestContainerKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-e.done
-	left := containersOf(t, file, "{{.ID}}")
-	e = up(t, file)
-	if len(left) > 0 {
-		e.waitFor("a previous run of this environment left behind", time.Second)
+	testenv.Poll(time.Minute, 200*time.Millisecond, func() bool { return len(containersOf(t, file)) == 0 })
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers outlived a killed cove and its guardian: %v", left)
 	}
+
+	e = up(t, file)
+	children := testenv.ChildrenOf(e.cmd.Process.Pid)
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range children { // the guardian and the pod runners
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	<-e.done
+	left := containersOf(t, file, "{{.ID}}")
+	if len(left) == 0 {
+		t.Fatal("no container left after cove and its guardian were killed; the test cannot check the cleanup")
+	}
+	e = up(t, file)
+	e.waitFor("a previous run of this environment left behind", time.Second)
 	now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
 	for _, id := range left {
 		if strings.Contains(now, id) {
@@ -227,7 +243,6 @@ func TestContainerKill9(t *testing.T) {
 		t.Errorf("%d containers running (%v), want the new replica's 2", n, containersOf(t, file))
 	}
 	e.stop()
-	testenv.Poll(10*time.Second, 100*time.Millisecond, func() bool { return len(containersOf(t, file)) == 0 })
 	if left := containersOf(t, file); len(left) > 0 {
 		t.Errorf("containers left after Ctrl-C: %v", left)
 	}
@@ -280,6 +295,43 @@ func TestContainerSidecarAndOperations(t *testing.T) {
 	out, err = e.cove("logs", "web")
 	if err != nil || !strings.Contains(out, "main: listening on :8000") || !strings.Contains(out, "helper: idle") {
 		t.Errorf("cove logs web: %v\n%s", err, out)
+	}
+	e.stop()
+}
+
+// TestContainerAppWithoutEngine: with no engine on the PATH, an app that
+// runs its image fails with an error naming it and how to install one; a
+// process app of the same environment runs.
+func TestContainerAppWithoutEngine(t *testing.T) {
+	file := smallEnv(t, "noengine", smallApp{name: "web", mode: "http"})
+	dir := filepath.Dir(file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "cove.yaml", strings.Replace(string(b), "components:", "  - file: boxed.yaml\ncomponents:", 1))
+	writeFile(t, dir, "boxed.yaml", `name: boxed
+properties:
+  configuration:
+    ingress: {targetPort: 8000}
+  template:
+    containers: [{name: main, image: localhost/boxed:dev}]
+`)
+	e := startWith(t, "", file, []string{"PATH=" + t.TempDir()}, "up", "-f", file)
+	e.waitFor("environment noengine is up; not ready: boxed", time.Minute)
+	out := e.out.String()
+	for _, want := range []string{
+		"app boxed runs its images and needs a container engine",
+		"podman not found in PATH",
+		"install podman",
+		"or set `runtime: process` and a `command` for the app in cove.yaml",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cove up's output lacks %q", want)
+		}
+	}
+	if code, body := e.edge(t, "GET", "web", "/", ""); code != 200 {
+		t.Errorf("the process app: %d %s", code, body)
 	}
 	e.stop()
 }

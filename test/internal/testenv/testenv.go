@@ -90,3 +90,19 @@ func ProcessesIn(dir string) []string {
 	}
 	return found
 }
+
+// ChildrenOf lists the process ids of pid's children (Linux).
+func ChildrenOf(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			var c int
+			if _, err := fmt.Sscan(s, &c); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
