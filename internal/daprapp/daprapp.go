@@ -153,6 +153,9 @@ func (r *Runtime) addPubsub(log *slog.Logger) error {
 		return nil
 	}
 	opts := blockpubsub.Options{Namespace: app.Namespace, Logger: log}
+	if app.Metrics != nil {
+		opts.Metrics = app.Metrics
+	}
 	if app.Resiliency != nil {
 		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentPubsub)
 		opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentPubsub)

@@ -31,6 +31,11 @@ type Dapr struct {
 	grpcLatency  *prometheus.HistogramVec // dapr_grpc_io_server_server_latency, ms
 	grpcRecvSize *prometheus.HistogramVec // dapr_grpc_io_server_received_bytes_per_rpc
 	grpcSentSize *prometheus.HistogramVec // dapr_grpc_io_server_sent_bytes_per_rpc
+	// daprd's pub/sub component metrics, latencies in ms.
+	pubsubEgressCount    *prometheus.CounterVec   // dapr_component_pubsub_egress_count
+	pubsubEgressLatency  *prometheus.HistogramVec // dapr_component_pubsub_egress_latencies
+	pubsubIngressCount   *prometheus.CounterVec   // dapr_component_pubsub_ingress_count
+	pubsubIngressLatency *prometheus.HistogramVec // dapr_component_pubsub_ingress_latencies
 	// statuses are the HTTP status labels, made once.
 	statuses [600]string
 }
@@ -44,6 +49,8 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 		64 << 20, 256 << 20, 1 << 30, 4 << 30}
 	httpLabels := []string{"app_id", "method", "path", "status"}
 	grpcLabels := []string{"app_id", "grpc_server_method", "grpc_server_status"}
+	egressLabels := []string{"app_id", "component", "namespace", "success", "topic"}
+	ingressLabels := []string{"app_id", "component", "namespace", "process_status", "status", "topic"}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dapr", Name: name, Help: help}, labels)
 	}
@@ -67,9 +74,18 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 			"Size of the request message of unary calls to the sidecar's gRPC API.", size, grpcLabels[:2]),
 		grpcSentSize: histogram("grpc_io_server_sent_bytes_per_rpc",
 			"Size of the response message of unary calls to the sidecar's gRPC API.", size, grpcLabels[:2]),
+		pubsubEgressCount: counter("component_pubsub_egress_count",
+			"Number of events published to a pub/sub component.", egressLabels),
+		pubsubEgressLatency: histogram("component_pubsub_egress_latencies",
+			"Time a publish to a pub/sub component took, in milliseconds.", latency, egressLabels),
+		pubsubIngressCount: counter("component_pubsub_ingress_count",
+			"Number of events a pub/sub component delivered to the app, by outcome.", ingressLabels),
+		pubsubIngressLatency: histogram("component_pubsub_ingress_latencies",
+			"Time the app took to take an event, in milliseconds.", latency, ingressLabels),
 	}
 	for _, c := range []prometheus.Collector{d.httpCount, d.httpLatency, d.httpReqSize, d.httpRespSize,
-		d.grpcCount, d.grpcLatency, d.grpcRecvSize, d.grpcSentSize} {
+		d.grpcCount, d.grpcLatency, d.grpcRecvSize, d.grpcSentSize,
+		d.pubsubEgressCount, d.pubsubEgressLatency, d.pubsubIngressCount, d.pubsubIngressLatency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register Dapr metrics: %w", err)
 		}
@@ -121,6 +137,10 @@ type Sidecar struct {
 	grpcCount          *prometheus.CounterVec
 	grpcLatency        prometheus.ObserverVec
 	grpcRecv, grpcSent prometheus.ObserverVec
+	egressCount        *prometheus.CounterVec
+	egressLatency      prometheus.ObserverVec
+	ingressCount       *prometheus.CounterVec
+	ingressLatency     prometheus.ObserverVec
 }
 
 // Sidecar returns the recorder of the sidecar of appID. It fails on a
@@ -128,16 +148,20 @@ type Sidecar struct {
 func (d *Dapr) Sidecar(appID string, opts HTTPOptions) (*Sidecar, error) {
 	app := prometheus.Labels{"app_id": appID}
 	s := &Sidecar{
-		d:            d,
-		opts:         opts,
-		httpCount:    d.httpCount.MustCurryWith(app),
-		httpLatency:  d.httpLatency.MustCurryWith(app),
-		httpReqSize:  d.httpReqSize.WithLabelValues(appID),
-		httpRespSize: d.httpRespSize.WithLabelValues(appID),
-		grpcCount:    d.grpcCount.MustCurryWith(app),
-		grpcLatency:  d.grpcLatency.MustCurryWith(app),
-		grpcRecv:     d.grpcRecvSize.MustCurryWith(app),
-		grpcSent:     d.grpcSentSize.MustCurryWith(app),
+		d:              d,
+		opts:           opts,
+		httpCount:      d.httpCount.MustCurryWith(app),
+		httpLatency:    d.httpLatency.MustCurryWith(app),
+		httpReqSize:    d.httpReqSize.WithLabelValues(appID),
+		httpRespSize:   d.httpRespSize.WithLabelValues(appID),
+		grpcCount:      d.grpcCount.MustCurryWith(app),
+		grpcLatency:    d.grpcLatency.MustCurryWith(app),
+		grpcRecv:       d.grpcRecvSize.MustCurryWith(app),
+		grpcSent:       d.grpcSentSize.MustCurryWith(app),
+		egressCount:    d.pubsubEgressCount.MustCurryWith(app),
+		egressLatency:  d.pubsubEgressLatency.MustCurryWith(app),
+		ingressCount:   d.pubsubIngressCount.MustCurryWith(app),
+		ingressLatency: d.pubsubIngressLatency.MustCurryWith(app),
 	}
 	if len(opts.PathMatching) > 0 {
 		s.paths = http.NewServeMux()
@@ -203,6 +227,31 @@ func (s *Sidecar) GRPCServed(method, code string, elapsed time.Duration, recvSiz
 	if recvSize >= 0 {
 		s.grpcRecv.WithLabelValues(method).Observe(float64(recvSize))
 		s.grpcSent.WithLabelValues(method).Observe(float64(sentSize))
+	}
+}
+
+// PubsubEgress records a publish to a pub/sub component, as daprd does:
+// its success and how long the broker took (a latency only when it took
+// any).
+func (s *Sidecar) PubsubEgress(namespace, component, topic string, success bool, elapsed time.Duration) {
+	ok := strconv.FormatBool(success)
+	s.egressCount.WithLabelValues(component, namespace, ok, topic).Inc()
+	if elapsed > 0 {
+		s.egressLatency.WithLabelValues(component, namespace, ok, topic).Observe(ms(elapsed))
+	}
+}
+
+// PubsubIngress records an event a pub/sub component delivered for the
+// app: processStatus success, retry or drop; status, when empty, is the
+// process status, as daprd labels it. A latency is recorded when the app
+// was asked.
+func (s *Sidecar) PubsubIngress(namespace, component, processStatus, status, topic string, elapsed time.Duration) {
+	if status == "" {
+		status = processStatus
+	}
+	s.ingressCount.WithLabelValues(component, namespace, processStatus, status, topic).Inc()
+	if elapsed > 0 {
+		s.ingressLatency.WithLabelValues(component, namespace, processStatus, status, topic).Observe(ms(elapsed))
 	}
 }
 

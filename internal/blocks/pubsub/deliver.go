@@ -132,35 +132,76 @@ func (h *handler) handle(ctx context.Context, msg *cpubsub.Message) cpubsub.Resu
 	if ctx.Err() != nil {
 		return cpubsub.Retry // stopping: another subscriber of the group takes it
 	}
+	var in ingress
+	res := h.process(ctx, msg, &in)
+	if m := h.s.metrics; m != nil && in.process != "" {
+		m.PubsubIngress(h.s.metricsNamespace(), h.sub.Pubsub, in.process, in.status, h.sub.Topic, in.elapsed)
+	}
+	return res
+}
+
+// ingress is how a message was handled, as daprd's pub/sub ingress metrics
+// label it: process_status success, retry or drop; status success when the
+// app itself dropped it or no route took it; the delivery's duration.
+type ingress struct {
+	process, status string
+	elapsed         time.Duration
+}
+
+// Process statuses of the ingress metrics.
+const (
+	ingressSuccess = "success"
+	ingressRetry   = "retry"
+	ingressDrop    = "drop"
+)
+
+// failed handles a message that cannot be delivered: to the dead-letter
+// topic (a drop) when the subscription has one, else back to the broker.
+func (h *handler) failed(ctx context.Context, msg *cpubsub.Message, in *ingress) cpubsub.Result {
+	res := h.deadLetterOr(ctx, msg, cpubsub.Retry)
+	in.process = ingressRetry
+	if res == cpubsub.Ack {
+		in.process = ingressDrop
+	}
+	return res
+}
+
+func (h *handler) process(ctx context.Context, msg *cpubsub.Message, in *ingress) cpubsub.Result {
 	log := h.s.log.With("pubsub", h.sub.Pubsub, "topic", msg.Topic)
 	d, err := h.delivery(msg)
 	if err != nil {
 		log.Error("pub/sub event not delivered", "error", err)
-		return h.deadLetterOr(ctx, msg, cpubsub.Retry)
+		return h.failed(ctx, msg, in)
 	}
 	id := d.Event[fieldID]
 	if Expired(d.Event, h.s.now()) {
 		log.Warn("expired pub/sub event dropped", "id", id, "expiration", d.Event[fieldExpiration])
+		in.process = ingressDrop
 		return h.deadLetterOr(ctx, msg, cpubsub.Ack)
 	}
 	path, ok, err := h.sub.route(d.Event)
 	if err != nil {
 		log.Error("pub/sub event not routed", "id", id, "error", err)
-		return h.deadLetterOr(ctx, msg, cpubsub.Retry)
+		return h.failed(ctx, msg, in)
 	}
 	if !ok {
 		log.Debug("pub/sub event matches no route; skipped", "id", id)
+		in.process, in.status = ingressDrop, ingressSuccess
 		return h.deadLetterOr(ctx, msg, cpubsub.Ack)
 	}
 	d.Path = path
+	start := time.Now()
 	verdict, err := h.deliver(ctx, d)
+	in.elapsed = time.Since(start)
 	switch {
 	case ctx.Err() != nil:
 		return cpubsub.Retry
 	case err == nil && verdict == Success:
+		in.process = ingressSuccess
 		return cpubsub.Ack
 	case err == nil && verdict == Drop:
 		log.Warn("pub/sub event dropped by the app", "id", id)
+		in.process, in.status = ingressDrop, ingressSuccess
 		if h.sub.DeadLetterTopic == "" {
 			return cpubsub.Drop
 		}
@@ -169,7 +210,7 @@ func (h *handler) handle(ctx context.Context, msg *cpubsub.Message) cpubsub.Resu
 	if err != nil {
 		log.Warn("pub/sub event not delivered; the broker delivers it again", "id", id, "error", err)
 	}
-	return h.deadLetterOr(ctx, msg, cpubsub.Retry)
+	return h.failed(ctx, msg, in)
 }
 
 // deliver asks the app under the component's inbound policy: a RETRY is

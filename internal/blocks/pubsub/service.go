@@ -32,8 +32,18 @@ type Options struct {
 	// component to the app (nil for none): a RETRY answer is retried under
 	// it before the broker is told to redeliver.
 	Inbound func(pubsub string) *resiliency.Policy
+	// Metrics records daprd's pub/sub component metrics; nil records none.
+	Metrics Recorder
 	// Now defaults to time.Now; tests fix it.
 	Now func() time.Time
+}
+
+// Recorder records daprd's pub/sub component metrics
+// (*metrics.Sidecar does): a publish to a broker (egress) and a message
+// handled for the app (ingress).
+type Recorder interface {
+	PubsubEgress(namespace, component, topic string, success bool, elapsed time.Duration)
+	PubsubIngress(namespace, component, processStatus, status, topic string, elapsed time.Duration)
 }
 
 // ComponentInfo describes a loaded pub/sub component for the metadata API.
@@ -49,6 +59,7 @@ type Service struct {
 	log              *slog.Logger
 	outbound         func(string) *resiliency.Policy
 	inbound          func(string) *resiliency.Policy
+	metrics          Recorder
 	now              func() time.Time
 
 	mu      sync.RWMutex
@@ -77,7 +88,7 @@ func New(appID string, opts Options) *Service {
 		now = time.Now
 	}
 	return &Service{
-		appID: appID, namespace: opts.Namespace, now: now, outbound: opts.Outbound, inbound: opts.Inbound,
+		appID: appID, namespace: opts.Namespace, now: now, outbound: opts.Outbound, inbound: opts.Inbound, metrics: opts.Metrics,
 		log:     log.With("app", appID, "block", "pubsub"),
 		brokers: map[string]*entry{},
 	}
@@ -221,7 +232,9 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) error {
 			return err
 		}
 	}
+	start := time.Now()
 	if !e.scopes.publishes(req.Topic) {
+		s.egress(req.Pubsub, req.Topic, false, start)
 		return daprerr.New(daprerr.PubsubForbidden, "topic %s is not allowed for app id %s", req.Topic, s.appID)
 	}
 	ct := req.ContentType
@@ -231,6 +244,7 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) error {
 	err = s.run(ctx, e, func(ctx context.Context) error {
 		return e.broker.Publish(ctx, &cpubsub.PublishRequest{Topic: req.Topic, Data: data, ContentType: ct, Metadata: md})
 	})
+	s.egress(req.Pubsub, req.Topic, err == nil, start)
 	if err != nil {
 		return publishError(req.Pubsub, req.Topic, err)
 	}
@@ -257,6 +271,23 @@ func (s *Service) envelope(e *entry, name, topic, contentType string, data []byt
 			"error when marshalling cloud event envelope for topic %s pubsub %s", topic, name)
 	}
 	return out, nil
+}
+
+// egress records a publish that reached the broker or its topic scopes,
+// as daprd counts them.
+func (s *Service) egress(component, topic string, success bool, start time.Time) {
+	if s.metrics != nil {
+		s.metrics.PubsubEgress(s.metricsNamespace(), component, topic, success, time.Since(start))
+	}
+}
+
+// metricsNamespace is the namespace label of the metrics: the app's, or
+// daprd's default.
+func (s *Service) metricsNamespace() string {
+	if s.namespace == "" {
+		return "default"
+	}
+	return s.namespace
 }
 
 // publishError is ERR_PUBSUB_PUBLISH_MESSAGE with the broker's cause.
