@@ -15,7 +15,7 @@ import (
 // checks that it implements T, initialises it with props under the name
 // "test" and closes it when t ends. An Init error is returned, so a test
 // can check it.
-func Open[T components.Component](t *testing.T, typ string, props map[string]string) (T, error) {
+func Open[T components.Component](t testing.TB, typ string, props map[string]string) (T, error) {
 	t.Helper()
 	var zero T
 	info, err := components.Lookup(typ, "v1")

@@ -11,14 +11,14 @@ import (
 
 // Open builds the registered broker type typ from the registry, as the
 // hosts do, initialises it with props and closes it when t ends.
-func Open(t *testing.T, typ string, props map[string]string) (pubsub.PubSub, error) {
+func Open(t testing.TB, typ string, props map[string]string) (pubsub.PubSub, error) {
 	t.Helper()
 	return componenttest.Open[pubsub.PubSub](t, typ, props)
 }
 
 // OpenMetadata is Open with the whole component metadata (a BaseDir of
 // the test's choosing, say).
-func OpenMetadata(t *testing.T, md components.Metadata) (pubsub.PubSub, error) {
+func OpenMetadata(t testing.TB, md components.Metadata) (pubsub.PubSub, error) {
 	t.Helper()
 	typ := md.Type
 	info, err := components.Lookup(typ, "v1")
@@ -41,7 +41,7 @@ func OpenMetadata(t *testing.T, md components.Metadata) (pubsub.PubSub, error) {
 }
 
 // MustOpen is Open failing the test on an Init error.
-func MustOpen(t *testing.T, typ string, props map[string]string) pubsub.PubSub {
+func MustOpen(t testing.TB, typ string, props map[string]string) pubsub.PubSub {
 	t.Helper()
 	ps, err := Open(t, typ, props)
 	if err != nil {

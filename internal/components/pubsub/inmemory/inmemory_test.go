@@ -14,3 +14,7 @@ func TestConformance(t *testing.T) {
 		conformance.SingleInstance(), conformance.Ordered(), conformance.MetadataRoundTrip(),
 		conformance.RedeliveryWithin(time.Second))
 }
+
+func BenchmarkPublishDeliver(b *testing.B) {
+	conformance.Bench(b, conformance.MustOpen(b, inmemory.Type, nil), nil)
+}

@@ -113,3 +113,12 @@ func TestMaxDeliver(t *testing.T) {
 		t.Errorf("delivered %d times, want maxDeliver 3", n)
 	}
 }
+
+func BenchmarkPublishDeliver(b *testing.B) {
+	stateconformance.NeedService(b, "NATS JetStream", addr)
+	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"natsURL": url, "concurrency": "parallel"}), deleteStream)
+}
+
+func BenchmarkPublishDeliverEmbedded(b *testing.B) {
+	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"concurrency": "parallel"}), nil)
+}

@@ -146,3 +146,8 @@ func TestWildcardSubscription(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+func BenchmarkPublishDeliver(b *testing.B) {
+	stateconformance.NeedService(b, "Mosquitto", addr)
+	conformance.Bench(b, conformance.MustOpen(b, mqtt3.Type, props), nil)
+}

@@ -201,3 +201,8 @@ func TestTTLExpires(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+func BenchmarkPublishDeliver(b *testing.B) {
+	stateconformance.NeedService(b, "RabbitMQ", addr)
+	conformance.Bench(b, conformance.MustOpen(b, rabbitmq.Type, conformance.With(kept, "concurrency", "parallel")), deleteAll)
+}

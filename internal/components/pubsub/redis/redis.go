@@ -18,8 +18,9 @@
 // them with concurrency workers: with concurrency 1, a lone subscriber
 // sees the messages in stream order while none is retried.
 //
-// It imports only the components registry, the shared Redis connection
-// metadata and the pub/sub interface.
+// It needs Redis 6.2 or later (XAUTOCLAIM). It imports only the components
+// registry, the shared Redis connection metadata and the pub/sub
+// interface.
 package redis
 
 import (
@@ -303,6 +304,13 @@ func (s *subscription) work(ctx context.Context) {
 
 func (s *subscription) handle(ctx context.Context, m goredis.XMessage) {
 	b := s.b
+	if m.Values == nil {
+		// Redis 6.2 claims an entry trimmed or deleted while pending as an
+		// empty one (7.0 drops it from the pending list itself): there is
+		// nothing to deliver, so settle it.
+		s.ack(ctx, m.ID)
+		return
+	}
 	msg := &pubsub.Message{Topic: s.topic}
 	switch v := m.Values["data"].(type) {
 	case string:
@@ -323,10 +331,14 @@ func (s *subscription) handle(ctx context.Context, m goredis.XMessage) {
 	}
 	// Ack and Drop both settle the entry, also when the subscription has
 	// just ended: the handler did answer.
+	s.ack(ctx, m.ID)
+}
+
+func (s *subscription) ack(ctx context.Context, id string) {
 	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := b.client.XAck(ackCtx, s.topic, s.group, m.ID).Err(); err != nil {
-		b.log.Warn("acknowledging entry failed; it will be delivered again", "topic", s.topic, "id", m.ID, "err", err)
+	if err := s.b.client.XAck(ackCtx, s.topic, s.group, id).Err(); err != nil {
+		s.b.log.Warn("acknowledging entry failed; it will be delivered again", "topic", s.topic, "id", id, "err", err)
 	}
 }
 

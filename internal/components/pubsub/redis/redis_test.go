@@ -148,3 +148,8 @@ func TestMaxLenApproxTrims(t *testing.T) {
 		t.Errorf("stream holds %d entries after 1000 publishes with maxLenApprox 10", n)
 	}
 }
+
+func BenchmarkPublishDeliver(b *testing.B) {
+	stateconformance.NeedService(b, "Redis", addr)
+	conformance.Bench(b, conformance.MustOpen(b, redis.Type, map[string]string{"redisHost": addr}), deleteStreams)
+}
