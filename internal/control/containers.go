@@ -219,8 +219,10 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 			cs.Mounts = append(cs.Mounts, src.withTarget(m.MountPath))
 		}
 		if res := c.Resources; res != nil {
-			cs.CPU = res.CPU
-			if res.Memory != "" {
+			if res.CPU > 0 && e.limitable("cpu", e.engine.CPU) {
+				cs.CPU = res.CPU
+			}
+			if res.Memory != "" && e.limitable("memory", e.engine.Memory) {
 				if cs.Memory, err = memoryBytes(res.Memory); err != nil {
 					return cs, fmt.Errorf("app %s, container %s: resources.memory: %w", a.name, c.Name, err)
 				}
@@ -391,4 +393,15 @@ func (e *Env) addContainers(ctx context.Context, st *Status) {
 			rs.Containers = byReplica[rs.Name]
 		}
 	}
+}
+
+// limitable reports whether the engine can apply a limit of resource
+// (ok); when it cannot, it warns, once per resource.
+func (e *Env) limitable(resource string, ok bool) bool {
+	if !ok {
+		if _, warned := e.limitWarned.LoadOrStore(resource, true); !warned {
+			e.log.Warn("containers run without their resources."+resource+" limits: the engine's cgroups have no "+resource+" controller on this machine", "engine", e.engine.Name)
+		}
+	}
+	return ok
 }

@@ -131,6 +131,9 @@ type Env struct {
 	// engine runs container-mode apps; nil without one, engineErr says why.
 	engine    *engine.Engine
 	engineErr error
+	// limitWarned holds the resources whose limits the engine cannot
+	// apply, once warned about.
+	limitWarned sync.Map
 	// guardian removes the pods if cove dies; nil without one.
 	guardian *supervisor.Guardian
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -39,6 +40,10 @@ type Engine struct {
 	Name string
 	// Bin is the path of its executable.
 	Bin string
+	// CPU and Memory say whether the engine can limit a container's CPU
+	// and memory: its cgroups have the controllers (rootless podman on
+	// cgroups v1 has none, for one).
+	CPU, Memory bool
 }
 
 // Detect finds a working engine: podman, whose `podman info` answers.
@@ -49,9 +54,13 @@ func Detect(ctx context.Context) (*Engine, error) {
 		e := &Engine{Name: "podman", Bin: bin}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if _, err := e.Output(ctx, "info", "--format", "{{.Host.OCIRuntime.Name}}"); err != nil {
+		out, err := e.Output(ctx, "info", "--format", "{{json .Host.CgroupControllers}}")
+		if err != nil {
 			return nil, fmt.Errorf("%w: podman is installed but does not work (%v); %s", ErrNoEngine, err, Install)
 		}
+		var controllers []string
+		_ = json.Unmarshal(out, &controllers)
+		e.CPU, e.Memory = slices.Contains(controllers, "cpu"), slices.Contains(controllers, "memory")
 		return e, nil
 	}
 	tried = append(tried, "podman not found in PATH")

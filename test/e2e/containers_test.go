@@ -249,14 +249,14 @@ func TestContainerKill9(t *testing.T) {
 }
 
 // TestContainerSidecarAndOperations: a second container of the template
-// shares localhost with the app; cove exec runs inside either container
+// shares localhost with the app; resources are the container's limits; cove exec runs inside either container
 // (the sidecar at localhost:3500, as the workshop's curl does); cove ps
 // names each container's image and id; cove logs has each container's
 // lines.
 func TestContainerSidecarAndOperations(t *testing.T) {
 	image := containerImage(t)
 	file := containerEnv(t, fmt.Sprintf(`    containers:
-      - {name: main, image: %[1]s}
+      - {name: main, image: %[1]s, resources: {cpu: 0.5, memory: 256Mi}}
       - {name: helper, image: %[1]s, args: [idle]}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
@@ -268,6 +268,11 @@ func TestContainerSidecarAndOperations(t *testing.T) {
 	out, err = e.cove("exec", "web", "--", "/app", "get", "http://localhost:3500/v1.0/healthz")
 	if err != nil || !strings.HasPrefix(out, "204") {
 		t.Errorf("GET localhost:3500/v1.0/healthz in the app's container: %q, %v; want 204", out, err)
+	}
+	// Apps by name, through the edge on the app's address, relayed into the pod.
+	out, err = e.cove("exec", "web", "--", "/app", "get", "http://web/")
+	if err != nil || !strings.HasPrefix(out, "200 web--") {
+		t.Errorf("GET http://web/ from inside the container: %q, %v; want 200 and the replica's name", out, err)
 	}
 	if _, err := e.cove("exec", "web", "--container", "nope", "--", "/app"); err == nil || !strings.Contains(err.Error(), `no container "nope"; its containers: main, helper`) {
 		t.Errorf("exec in an unknown container: %v", err)
@@ -282,6 +287,13 @@ func TestContainerSidecarAndOperations(t *testing.T) {
 					t.Errorf("container %+v: want an id and running", c)
 				}
 				got = append(got, c.Name+" "+c.Image)
+				if c.Name != "main" {
+					continue
+				}
+				limits, err := exec.Command("podman", "container", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", c.ID).CombinedOutput()
+				if got, want := strings.TrimSpace(string(limits)), "500000000 268435456"; err != nil || got != want {
+					t.Errorf("the main container's cpu and memory limits: %q, %v; want %q", got, err, want)
+				}
 			}
 		}
 	}
@@ -334,4 +346,26 @@ properties:
 		t.Errorf("the process app: %d %s", code, body)
 	}
 	e.stop()
+}
+
+// TestContainerGracePeriod: a container that ignores SIGTERM is killed
+// after the template's terminationGracePeriodSeconds, not the engine's
+// default 10 s.
+func TestContainerGracePeriod(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    terminationGracePeriodSeconds: 2
+    containers:
+      - {name: main, image: %s, args: [stubborn]}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	e.waitFor("ignoring SIGTERM", 10*time.Second)
+	start := time.Now()
+	e.stop()
+	if took := time.Since(start); took < 2*time.Second || took > 8*time.Second {
+		t.Errorf("stop took %s; want the 2 s grace period, then a kill", took)
+	}
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers left after Ctrl-C: %v", left)
+	}
 }

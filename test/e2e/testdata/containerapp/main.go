@@ -7,6 +7,7 @@
 //	init FILE      write FILE (in a volume) and exit 0, as an init container
 //	fail           exit 1 at once, as a failing init container
 //	idle           wait for SIGTERM, as a sidecar container with nothing to do
+//	stubborn       serve, ignoring SIGTERM: only SIGKILL ends it
 //	get URL        print the status and body of a GET of URL (for cove exec)
 package main
 
@@ -53,6 +54,10 @@ func main() {
 		b, _ := io.ReadAll(resp.Body)
 		fmt.Printf("%d %s", resp.StatusCode, b)
 		return
+	}
+	if mode == "stubborn" {
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
 	}
 	dapr := "http://localhost:" + os.Getenv("DAPR_HTTP_PORT")
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
