@@ -32,6 +32,11 @@ type Metadata struct {
 	// (the environment's state directory), so an embedded store knows where
 	// to put its files.
 	BaseDir string
+	// HTTPProxy is the URL of the proxy through which the environment's
+	// replicas reach apps by name (http://<app>), cove up's internal
+	// proxy, so a component that calls URLs reaches them as a replica
+	// would; "" outside an environment (cove sidecar).
+	HTTPProxy string
 }
 
 // Property returns the first non-empty metadata item among names, matching

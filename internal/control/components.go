@@ -12,14 +12,15 @@ import (
 // loadComponents initialises the environment's components through the one
 // lifecycle both hosts share (resources.Load), reporting each as it loads.
 // No AppID: one instance per component serves every app in its scopes.
-func loadComponents(ctx context.Context, env *spec.Environment, baseDir string, log *slog.Logger, events func(Event)) (*resources.Set, error) {
+// proxy is the internal proxy, through which components reach apps by name.
+func loadComponents(ctx context.Context, env *spec.Environment, baseDir, proxy string, log *slog.Logger, events func(Event)) (*resources.Set, error) {
 	comps := make([]*spec.Component, 0, len(env.Components))
 	for _, entry := range env.Components {
 		if entry.Component != nil {
 			comps = append(comps, entry.Component)
 		}
 	}
-	return resources.Load(ctx, comps, resources.Options{BaseDir: baseDir, Logger: log, Loaded: func(c *resources.Component) {
+	return resources.Load(ctx, comps, resources.Options{BaseDir: baseDir, HTTPProxy: proxy, Logger: log, Loaded: func(c *resources.Component) {
 		if c.Err != nil {
 			events(Event{Kind: EventComponent, Component: c.Spec.Name, Err: c.Err})
 			return

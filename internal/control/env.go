@@ -333,7 +333,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		}
 	}()
 
-	comps, err := loadComponents(ctx, e.spec, e.stateDir, e.log, e.opts.Events)
+	comps, err := loadComponents(ctx, e.spec, e.stateDir, "http://"+e.internalLn.Addr().String(), e.log, e.opts.Events)
 	e.mu.Lock()
 	e.comps = comps
 	e.mu.Unlock()

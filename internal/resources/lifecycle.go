@@ -38,6 +38,8 @@ type Options struct {
 	AppID string
 	// BaseDir resolves relative paths in metadata.
 	BaseDir string
+	// HTTPProxy is given to components as components.Metadata.HTTPProxy.
+	HTTPProxy string
 	// Logger receives the warnings about components skipped; default
 	// slog.Default().
 	Logger *slog.Logger
@@ -100,7 +102,7 @@ func Init(ctx context.Context, c *spec.Component, opts Options) (*Component, err
 // load constructs, resolves and initialises one component, its type found
 // by find.
 func (s *Set) load(ctx context.Context, c *spec.Component, opts Options, find func(*spec.Component) (components.Info, error)) *Component {
-	lc := &Component{Spec: c, Metadata: components.Metadata{Name: c.Name, AppID: opts.AppID, BaseDir: opts.BaseDir}}
+	lc := &Component{Spec: c, Metadata: components.Metadata{Name: c.Name, AppID: opts.AppID, BaseDir: opts.BaseDir, HTTPProxy: opts.HTTPProxy}}
 	info, err := find(c)
 	if err != nil {
 		lc.Err = err
