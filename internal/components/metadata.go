@@ -260,6 +260,13 @@ func numberError(err error, what, rng string) error {
 	return fmt.Errorf("not %s", what)
 }
 
+// Truthy reports whether s is one of Dapr's true forms, for request
+// metadata read outside Decode; anything else is false, as in Dapr.
+func Truthy(s string) bool {
+	b, err := parseBool(s)
+	return err == nil && b
+}
+
 // parseBool reads Dapr's truthy forms and their opposites.
 func parseBool(s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

@@ -15,11 +15,13 @@ import (
 	"log/slog"
 	"net"
 
+	blockbind "github.com/cove-env/cove/internal/blocks/bindings"
 	blockconf "github.com/cove-env/cove/internal/blocks/configuration"
 	blocklock "github.com/cove-env/cove/internal/blocks/lock"
 	blockpubsub "github.com/cove-env/cove/internal/blocks/pubsub"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	cbind "github.com/cove-env/cove/internal/components/bindings"
 	cconf "github.com/cove-env/cove/internal/components/configuration"
 	clock "github.com/cove-env/cove/internal/components/lock"
 	cpubsub "github.com/cove-env/cove/internal/components/pubsub"
@@ -79,13 +81,14 @@ type Runtime struct {
 	pubsub  *blockpubsub.Service // nil without a pub/sub component in scope
 	subs    []blockpubsub.Subscription
 	conf    *blockconf.Service
+	bind    *blockbind.Service
 }
 
 // New builds app's blocks over the components in its scope: a state block
 // (every Dapr app has one, so an unknown store gets Dapr's error) and a
 // secrets block when a secret store is in scope, limited by the
-// Configuration's secrets.scopes; a lock block when a lock store is, a configuration block when a
-// configuration store is.
+// Configuration's secrets.scopes; a lock, a configuration and an output
+// bindings block when components of their kinds are in scope.
 func New(app App) (*Runtime, error) {
 	if app.AppID == "" {
 		return nil, fmt.Errorf("daprapp: an app id is required")
@@ -137,6 +140,18 @@ func New(app App) (*Runtime, error) {
 		r.conf = blockconf.New(app.AppID, opts)
 		for _, st := range stores {
 			if err := r.conf.Add(st.Metadata, st.Instance); err != nil {
+				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
+			}
+		}
+	}
+	if outs := resources.Of[cbind.Output](app.Components, app.AppID); len(outs) > 0 {
+		opts := blockbind.Options{Logger: log}
+		if app.Resiliency != nil {
+			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentBinding)
+		}
+		r.bind = blockbind.New(app.AppID, opts)
+		for _, b := range outs {
+			if err := r.bind.Add(b.Metadata, b.Instance); err != nil {
 				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
 			}
 		}
@@ -248,6 +263,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	}
 	if r.conf != nil {
 		cfg.Configuration = r.conf
+	}
+	if r.bind != nil {
+		cfg.Bindings = r.bind
 	}
 	return cfg
 }

@@ -12,7 +12,6 @@ import (
 // there, never an invocation error.
 var (
 	PubsubNotFound               = Kind{"ERR_PUBSUB_NOT_FOUND", http.StatusNotFound, codes.InvalidArgument}
-	InvokeOutputBinding          = Kind{"ERR_INVOKE_OUTPUT_BINDING", http.StatusInternalServerError, codes.Internal}
 	ActorNoPlacement             = Kind{"ERR_ACTOR_NO_PLACEMENT", http.StatusBadRequest, codes.Unavailable}
 	CryptoProvidersNotConfigured = Kind{"ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED", http.StatusInternalServerError, codes.Internal}
 	ConversationNotFound         = Kind{"ERR_CONVERSATION_NOT_FOUND", http.StatusBadRequest, codes.InvalidArgument}
@@ -25,15 +24,6 @@ var (
 // NoPubsub is daprd's answer to a publish to a pub/sub it does not have.
 func NoPubsub(name string) *Error {
 	return New(PubsubNotFound, "pubsub %s is not found", name)
-}
-
-// NoOutputBinding is daprd's answer to a call of an output binding it does
-// not have; the operation is checked first, as daprd does.
-func NoOutputBinding(name, operation string) *Error {
-	if operation == "" {
-		return New(InvokeOutputBinding, "error invoking output binding %s: operation field is missing from request", name)
-	}
-	return New(InvokeOutputBinding, "error invoking output binding %s: couldn't find output binding %s", name, name)
 }
 
 // NoPlacement answers the actor and workflow APIs: daprd without a

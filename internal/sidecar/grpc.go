@@ -40,6 +40,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Lock != nil {
 		cfg.Lock = s.cfg.Lock
 	}
+	if s.cfg.Bindings != nil {
+		cfg.Bindings = s.cfg.Bindings
+	}
 	if s.cfg.Pubsub != nil {
 		cfg.Pubsub = s.cfg.Pubsub
 	}

@@ -59,6 +59,8 @@ func (s *Sidecar) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1.0/secrets/{store}/bulk", s.handle(s.bulkGetSecrets))
 	mux.HandleFunc("GET /v1.0/secrets/{store}/{key}", s.handle(s.getSecret))
 
+	mux.HandleFunc("POST /v1.0/bindings/{name}", s.handle(s.invokeBinding))
+	mux.HandleFunc("PUT /v1.0/bindings/{name}", s.handle(s.invokeBinding))
 	mux.HandleFunc("POST /v1.0-alpha1/lock/{store}", s.handle(s.tryLock))
 	mux.HandleFunc("POST /v1.0-alpha1/unlock/{store}", s.handle(s.unlock))
 

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/cove-env/cove/internal/daprerr"
@@ -9,7 +8,7 @@ import (
 
 // absentRoutes adds daprd's routes of the building blocks cove does not
 // run yet, or an app has no component of (pub/sub without a pub/sub
-// component in scope, bindings, actors, workflows,
+// component in scope, actors, workflows,
 // jobs, cryptography, conversation). Each answers what daprd answers
 // without a component of its kind, so a client learns what is missing
 // instead of getting an invocation error from the fallback route.
@@ -39,8 +38,6 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 	} else {
 		s.pubsubRoutes(mux)
 	}
-
-	route(postPut, []string{"/v1.0/bindings/{name}"}, s.handle(outputBinding))
 
 	placement := always(func(*http.Request) *daprerr.Error { return daprerr.NoPlacement() })
 	const actor = "/v1.0/actors/{type}/{id}"
@@ -76,16 +73,4 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 
 	route([]string{post}, []string{"/v1.0-alpha1/conversation/{name}/converse", "/v1.0-alpha2/conversation/{name}/converse"},
 		always(func(r *http.Request) *daprerr.Error { return daprerr.NoConversation(r.PathValue("name")) }))
-}
-
-// outputBinding reads the request as daprd does before it looks for the
-// binding: a body that is not JSON and a missing operation come first.
-func outputBinding(_ http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Operation string `json:"operation"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		return daprerr.New(daprerr.Malformed, "failed deserializing HTTP body: %v", err)
-	}
-	return daprerr.NoOutputBinding(r.PathValue("name"), req.Operation)
 }

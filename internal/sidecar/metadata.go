@@ -116,6 +116,11 @@ func (s *Sidecar) Metadata() Metadata {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})
 		}
 	}
+	if s.cfg.Bindings != nil {
+		for _, b := range s.cfg.Bindings.Bindings() {
+			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: b.Name, Type: b.Type, Version: b.Version, Capabilities: b.Capabilities})
+		}
+	}
 	if s.cfg.Lock != nil {
 		for _, st := range s.cfg.Lock.Stores() {
 			md.RegisteredComponents = append(md.RegisteredComponents, RegisteredComponent{Name: st.Name, Type: st.Type, Version: st.Version})

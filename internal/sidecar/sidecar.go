@@ -86,6 +86,8 @@ type Config struct {
 	Secrets SecretsAPI
 	// Lock may be nil when no lock store is in scope for the app.
 	Lock LockAPI
+	// Bindings may be nil when no output binding is in scope for the app.
+	Bindings BindingsAPI
 	// Pubsub may be nil when no pub/sub component is in scope: publishes
 	// then answer ERR_PUBSUB_NOT_FOUND.
 	Pubsub PubsubAPI

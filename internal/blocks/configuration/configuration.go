@@ -10,13 +10,11 @@ package configuration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 
+	"github.com/cove-env/cove/internal/blocks/named"
 	"github.com/cove-env/cove/internal/components"
 	cconf "github.com/cove-env/cove/internal/components/configuration"
 	"github.com/cove-env/cove/internal/daprerr"
@@ -50,9 +48,10 @@ type Service struct {
 	log               *slog.Logger
 	outbound, inbound func(string) *resiliency.Policy
 
-	mu     sync.RWMutex
-	stores map[string]*entry
-	subs   map[string]context.CancelFunc // by subscription id
+	stores named.Set[*entry]
+
+	mu   sync.Mutex
+	subs map[string]context.CancelFunc // by subscription id
 }
 
 type entry struct {
@@ -70,7 +69,7 @@ func New(appID string, opts Options) *Service {
 	return &Service{
 		appID: appID, log: log.With("app", appID, "block", "configuration"),
 		outbound: opts.Outbound, inbound: opts.Inbound,
-		stores: map[string]*entry{}, subs: map[string]context.CancelFunc{},
+		subs: map[string]context.CancelFunc{},
 	}
 }
 
@@ -87,25 +86,15 @@ func (s *Service) Add(md components.Metadata, st cconf.Store) error {
 	if s.inbound != nil {
 		e.inbound = s.inbound(md.Name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.stores[md.Name]; dup {
-		return fmt.Errorf("configuration store %s is already added", md.Name)
+	if err := s.stores.Add(md.Name, e); err != nil {
+		return fmt.Errorf("configuration store %w", err)
 	}
-	s.stores[md.Name] = e
 	return nil
 }
 
 // Stores lists the stores by name.
 func (s *Service) Stores() []StoreInfo {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]StoreInfo, 0, len(s.stores))
-	for _, e := range s.stores {
-		out = append(out, e.info)
-	}
-	slices.SortFunc(out, func(a, b StoreInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return named.Each(&s.stores, func(e *entry) StoreInfo { return e.info })
 }
 
 // Check returns daprd's error for a store name that names no store.
@@ -115,13 +104,11 @@ func (s *Service) Check(store string) error {
 }
 
 func (s *Service) find(store string) (*entry, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(s.stores) == 0 {
+	if s.stores.Len() == 0 {
 		return nil, daprerr.NoConfigurationStores()
 	}
-	e := s.stores[store]
-	if e == nil {
+	e, ok := s.stores.Get(store)
+	if !ok {
 		return nil, daprerr.New(daprerr.ConfigurationStoreNotFound, "configuration store %s not found", store)
 	}
 	return e, nil
@@ -133,7 +120,7 @@ func (s *Service) Get(ctx context.Context, store string, keys []string, md map[s
 	if err != nil {
 		return nil, err
 	}
-	items, err := run(ctx, e.outbound, func(ctx context.Context) (map[string]*Item, error) {
+	items, err := resiliency.Call(ctx, e.outbound, func(ctx context.Context) (map[string]*Item, error) {
 		return e.store.Get(ctx, keys, md)
 	})
 	if err != nil {
@@ -152,13 +139,13 @@ func (s *Service) Subscribe(ctx context.Context, store string, keys []string, md
 	}
 	subCtx, cancel := context.WithCancel(ctx)
 	deliver := func(ctx context.Context, u *Update) error {
-		_, err := run(ctx, e.inbound, func(ctx context.Context) (struct{}, error) { return struct{}{}, h(ctx, u) })
+		_, err := resiliency.Call(ctx, e.inbound, func(ctx context.Context) (struct{}, error) { return struct{}{}, h(ctx, u) })
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("configuration update not delivered to the app", "store", store, "subscription", u.ID, "error", err)
 		}
 		return err
 	}
-	id, err := run(subCtx, e.outbound, func(_ context.Context) (string, error) {
+	id, err := resiliency.Call(subCtx, e.outbound, func(_ context.Context) (string, error) {
 		// The subscription lives as long as subCtx, not as one attempt.
 		return e.store.Subscribe(subCtx, keys, md, deliver)
 	})
@@ -184,7 +171,7 @@ func (s *Service) Unsubscribe(ctx context.Context, store, id string) error {
 	if err != nil {
 		return err
 	}
-	_, err = run(ctx, e.outbound, func(ctx context.Context) (struct{}, error) {
+	_, err = resiliency.Call(ctx, e.outbound, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, e.store.Unsubscribe(ctx, id)
 	})
 	s.Stop(id)
@@ -205,16 +192,4 @@ func (s *Service) Stop(id string) bool {
 		cancel()
 	}
 	return ok
-}
-
-// run makes one call under policy p.
-func run[T any](ctx context.Context, p *resiliency.Policy, op func(context.Context) (T, error)) (T, error) {
-	if p == nil {
-		return op(ctx)
-	}
-	res, err := resiliency.Run(ctx, p, op, resiliency.RunOptions[T]{})
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = context.DeadlineExceeded
-	}
-	return res, err
 }

@@ -8,14 +8,12 @@ package lock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/cove-env/cove/internal/blocks/named"
 	"github.com/cove-env/cove/internal/components"
 	clock "github.com/cove-env/cove/internal/components/lock"
 	"github.com/cove-env/cove/internal/daprerr"
@@ -48,8 +46,7 @@ type Service struct {
 	log      *slog.Logger
 	outbound func(store string) *resiliency.Policy
 
-	mu     sync.RWMutex
-	stores map[string]*entry
+	stores named.Set[*entry]
 }
 
 type entry struct {
@@ -65,7 +62,7 @@ func New(appID string, opts Options) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{appID: appID, log: log.With("app", appID, "block", "lock"), outbound: opts.Outbound, stores: map[string]*entry{}}
+	return &Service{appID: appID, log: log.With("app", appID, "block", "lock"), outbound: opts.Outbound}
 }
 
 // Add makes an initialised store available under md.Name, with the key
@@ -96,25 +93,15 @@ func (s *Service) Add(md components.Metadata, st clock.Store) error {
 	if s.outbound != nil {
 		e.policy = s.outbound(md.Name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.stores[md.Name]; dup {
-		return fmt.Errorf("lock store %s is already added", md.Name)
+	if err := s.stores.Add(md.Name, e); err != nil {
+		return fmt.Errorf("lock store %w", err)
 	}
-	s.stores[md.Name] = e
 	return nil
 }
 
 // Stores lists the stores by name.
 func (s *Service) Stores() []StoreInfo {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]StoreInfo, 0, len(s.stores))
-	for _, e := range s.stores {
-		out = append(out, e.info)
-	}
-	slices.SortFunc(out, func(a, b StoreInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return named.Each(&s.stores, func(e *entry) StoreInfo { return e.info })
 }
 
 // TryLockRequest is a TryLockAlpha1 call.
@@ -142,7 +129,7 @@ func (s *Service) TryLock(ctx context.Context, req TryLockRequest) (bool, error)
 	if err != nil {
 		return false, daprerr.Wrap(daprerr.LockTry, err, "failed to try acquiring lock")
 	}
-	ok, err := run(ctx, e, func(ctx context.Context) (bool, error) {
+	ok, err := resiliency.Call(ctx, e.policy, func(ctx context.Context) (bool, error) {
 		return e.store.TryLock(ctx, key, req.LockOwner, time.Duration(req.ExpiryInSeconds)*time.Second)
 	})
 	if err != nil {
@@ -162,7 +149,7 @@ func (s *Service) Unlock(ctx context.Context, req UnlockRequest) (clock.UnlockSt
 	if err != nil {
 		return clock.InternalError, daprerr.Wrap(daprerr.LockUnlock, err, "failed to release lock")
 	}
-	st, err := run(ctx, e, func(ctx context.Context) (clock.UnlockStatus, error) {
+	st, err := resiliency.Call(ctx, e.policy, func(ctx context.Context) (clock.UnlockStatus, error) {
 		return e.store.Unlock(ctx, key, req.LockOwner)
 	})
 	if err != nil {
@@ -173,12 +160,9 @@ func (s *Service) Unlock(ctx context.Context, req UnlockRequest) (clock.UnlockSt
 
 // find checks the request's fields and finds its store.
 func (s *Service) find(store, resource, owner string) (*entry, error) {
-	s.mu.RLock()
-	n := len(s.stores)
-	e := s.stores[store]
-	s.mu.RUnlock()
+	e, _ := s.stores.Get(store)
 	switch {
-	case n == 0:
+	case s.stores.Len() == 0:
 		return nil, daprerr.NoLockStores()
 	case resource == "":
 		return nil, daprerr.New(daprerr.Malformed, "ResourceId is empty in lock store %s", store)
@@ -196,16 +180,4 @@ func (e *entry) key(resource string) (string, error) {
 		return "", fmt.Errorf("input key/keyPrefix '%s' can't contain '%s'", resource, separator)
 	}
 	return e.prefix + resource, nil
-}
-
-// run makes one call under the store's outbound policy.
-func run[T any](ctx context.Context, e *entry, op func(context.Context) (T, error)) (T, error) {
-	if e.policy == nil {
-		return op(ctx)
-	}
-	res, err := resiliency.Run(ctx, e.policy, op, resiliency.RunOptions[T]{})
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = context.DeadlineExceeded
-	}
-	return res, err
 }

@@ -7,6 +7,8 @@
 package all
 
 import (
+	_ "github.com/cove-env/cove/internal/components/bindings/http"             // bindings.http
+	_ "github.com/cove-env/cove/internal/components/bindings/localstorage"     // bindings.localstorage
 	_ "github.com/cove-env/cove/internal/components/configuration/postgresql"  // configuration.postgresql
 	_ "github.com/cove-env/cove/internal/components/configuration/redis"       // configuration.redis
 	_ "github.com/cove-env/cove/internal/components/lock/inmemory"             // lock.in-memory

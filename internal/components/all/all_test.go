@@ -5,6 +5,7 @@ import (
 
 	"github.com/cove-env/cove/internal/components"
 	_ "github.com/cove-env/cove/internal/components/all"
+	"github.com/cove-env/cove/internal/components/bindings"
 	"github.com/cove-env/cove/internal/components/configuration"
 	"github.com/cove-env/cove/internal/components/lock"
 	"github.com/cove-env/cove/internal/components/nameresolution"
@@ -64,7 +65,7 @@ func TestSecretStoresRegistered(t *testing.T) {
 	}
 }
 
-func TestLockAndConfigurationStoresRegistered(t *testing.T) {
+func TestLockConfigurationAndBindingsRegistered(t *testing.T) {
 	for _, c := range []struct {
 		typ  string
 		kind func(any) bool
@@ -74,6 +75,8 @@ func TestLockAndConfigurationStoresRegistered(t *testing.T) {
 		{"configuration.redis", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"configuration.postgresql", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"configuration.postgres", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
+		{"bindings.http", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
+		{"bindings.localstorage", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
 	} {
 		info, err := components.LookupComponent(c.typ, "v1")
 		if err != nil {

@@ -21,10 +21,6 @@ var absent = func() map[string]func(req any) error {
 	fixed := func(err func() *daprerr.Error) func(any) error {
 		return func(any) error { return err() }
 	}
-	set(func(req any) error {
-		r, _ := req.(*runtimev1pb.InvokeBindingRequest)
-		return daprerr.NoOutputBinding(r.GetName(), r.GetOperation())
-	}, runtimev1pb.Dapr_InvokeBinding_FullMethodName)
 	set(fixed(daprerr.NoPlacement),
 		runtimev1pb.Dapr_RegisterActorTimer_FullMethodName, runtimev1pb.Dapr_UnregisterActorTimer_FullMethodName,
 		runtimev1pb.Dapr_RegisterActorReminder_FullMethodName, runtimev1pb.Dapr_UnregisterActorReminder_FullMethodName,

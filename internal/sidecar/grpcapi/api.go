@@ -24,15 +24,16 @@ import (
 type api struct {
 	runtimev1pb.UnimplementedDaprServer
 
-	appID   string
-	state   StateAPI
-	secrets SecretsAPI
-	lock    LockAPI
-	pubsub  PubsubAPI
-	conf    ConfigurationAPI
-	inv     Invoker
-	host    Host
-	log     *slog.Logger
+	appID    string
+	state    StateAPI
+	secrets  SecretsAPI
+	lock     LockAPI
+	bindings BindingsAPI
+	pubsub   PubsubAPI
+	conf     ConfigurationAPI
+	inv      Invoker
+	host     Host
+	log      *slog.Logger
 }
 
 // httpStatusHeader carries an HTTP app's status to a gRPC caller.

@@ -60,6 +60,8 @@ type Config struct {
 	Secrets SecretsAPI
 	// Lock may be nil when no lock store is in scope.
 	Lock LockAPI
+	// Bindings may be nil when no output binding is in scope.
+	Bindings BindingsAPI
 	// Pubsub may be nil when no pub/sub component is in scope.
 	Pubsub PubsubAPI
 	// Configuration may be nil when no configuration store is in scope.
@@ -155,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
 		host: cfg.Host, log: log,
 	})
 	return s, nil

@@ -1,0 +1,137 @@
+// Package bindings is the output bindings building block: one app's output
+// bindings by name, daprd's checks of a call (the operation given and
+// supported), resiliency, and Dapr's errors, for both API front ends.
+//
+// It imports the components registry, the bindings interface, daprerr and
+// resiliency; it must not import the sidecar, the hosts or spec.
+package bindings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/cove-env/cove/internal/blocks/named"
+	"github.com/cove-env/cove/internal/components"
+	cbind "github.com/cove-env/cove/internal/components/bindings"
+	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/resiliency"
+)
+
+// Request and Response are the binding's types.
+type (
+	Request  = cbind.Request
+	Response = cbind.Response
+)
+
+// CapabilityOutput is what the metadata API reports of an output binding.
+const CapabilityOutput = "OUTPUT_BINDING"
+
+// Options configure a Service beyond its app id.
+type Options struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Outbound returns the policy for calls to the named binding (nil for
+	// none); it is asked once per binding, when the binding is added.
+	Outbound func(name string) *resiliency.Policy
+}
+
+// Info describes one binding for the metadata API.
+type Info struct {
+	Name, Type, Version string
+	Capabilities        []string
+}
+
+// Service is one app's output bindings. It is safe for concurrent use.
+type Service struct {
+	appID    string
+	log      *slog.Logger
+	outbound func(string) *resiliency.Policy
+
+	bindings named.Set[*entry]
+}
+
+type entry struct {
+	info   Info
+	b      cbind.Output
+	ops    []string
+	policy *resiliency.Policy
+}
+
+// New returns a Service for appID with no bindings.
+func New(appID string, opts Options) *Service {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound}
+}
+
+// Add makes an initialised output binding available under md.Name. The
+// binding stays the caller's.
+func (s *Service) Add(md components.Metadata, b cbind.Output) error {
+	if md.Name == "" || b == nil {
+		return fmt.Errorf("binding %q: a name and a binding are required", md.Name)
+	}
+	e := &entry{info: Info{Name: md.Name, Type: md.Type, Version: md.Version, Capabilities: []string{CapabilityOutput}}, b: b, ops: b.Operations()}
+	if s.outbound != nil {
+		e.policy = s.outbound(md.Name)
+	}
+	if err := s.bindings.Add(md.Name, e); err != nil {
+		return fmt.Errorf("binding %w", err)
+	}
+	return nil
+}
+
+// Bindings lists the bindings by name.
+func (s *Service) Bindings() []Info {
+	return named.Each(&s.bindings, func(e *entry) Info { return e.info })
+}
+
+// Invoke runs one operation of the binding name. Like daprd, it answers
+// the binding's response even with an error, so its metadata (an HTTP
+// binding's status) reaches the caller.
+func (s *Service) Invoke(ctx context.Context, name string, req *Request) (*Response, error) {
+	fail := func(format string, args ...any) error {
+		return daprerr.New(daprerr.InvokeOutputBinding, "error invoking output binding %s: "+format, append([]any{name}, args...)...)
+	}
+	if req.Operation == "" {
+		return nil, fail("operation field is missing from request")
+	}
+	e, ok := s.bindings.Get(name)
+	if !ok {
+		return nil, fail("couldn't find output binding %s", name)
+	}
+	if !slices.Contains(e.ops, req.Operation) {
+		// daprd's words, without the space it leaves out after the colon.
+		return nil, fail("binding %s does not support operation %s. supported operations: %s", name, req.Operation, strings.Join(e.ops, " "))
+	}
+	resp, err := s.run(ctx, e, req)
+	if err != nil {
+		return resp, daprerr.Wrap(daprerr.InvokeOutputBinding, err, "error invoking output binding %s", name)
+	}
+	return resp, nil
+}
+
+// run calls the binding under its outbound policy; a refusal of the
+// request (ErrInvalid) is its answer, not retried.
+func (s *Service) run(ctx context.Context, e *entry, req *Request) (*Response, error) {
+	type answer struct {
+		resp *Response
+		err  error
+	}
+	a, err := resiliency.Call(ctx, e.policy, func(ctx context.Context) (answer, error) {
+		resp, err := e.b.Invoke(ctx, req)
+		if err != nil && !errors.Is(err, cbind.ErrInvalid) {
+			return answer{resp, err}, err
+		}
+		return answer{resp, err}, nil
+	})
+	if err != nil {
+		return a.resp, err
+	}
+	return a.resp, a.err
+}
