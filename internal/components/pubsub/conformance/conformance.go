@@ -64,7 +64,7 @@ func Cleanup(f func(t testing.TB, topic string, groups []string)) Option {
 	return func(c *config) { c.cleanup = f }
 }
 
-// Down runs the broker-down case: newBroker builds an initialised broker
+// Down runs the broker-down and resume cases: newBroker builds an initialised broker
 // that reaches the server at addr, a proxy the suite puts in front of
 // upstream (the real server's host:port) and later stops, so the broker
 // sees its server go away.
@@ -108,6 +108,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) pubsub.PubSub, opts ...Optio
 		{"metadata round trip", testMetadata},
 		{"invalid requests", testInvalid},
 		{"broker down", testDown},
+		{"subscription resumes after the connection drops", testResume},
 		{"close ends subscriptions", testClose},
 	}
 	for i, c := range cases {

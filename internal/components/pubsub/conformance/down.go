@@ -3,8 +3,10 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,44 @@ func testDown(f *fixture) {
 	}
 	f.t.Logf("publish while down failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
 	r.waitBodies(f.t, deliveryWait, []string{"stored"})
+}
+
+// testResume cuts a subscriber's connections to the server and expects
+// its subscription to come back by itself: messages published after the
+// cut reach it again.
+func testResume(f *fixture) {
+	if f.cfg.downBroker == nil {
+		f.t.Skip("the broker has no server to lose")
+	}
+	p, err := startProxy(f.cfg.downUpstream)
+	if err != nil {
+		f.t.Fatalf("proxy: %v", err)
+	}
+	defer p.stop()
+	sub := f.cfg.downBroker(f.t, p.addr())
+	r := newReceived()
+	f.subscribe(sub, f.t.Context(), f.group(1), r.handler)
+	pub := f.newBroker(f.t)
+	f.publish(pub, "before")
+	r.waitBodies(f.t, deliveryWait, []string{"before"})
+	p.cut()
+	// Publish until one arrives: what a broker without kept sessions
+	// publishes while the subscriber reconnects is not its to get.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		f.publish(pub, fmt.Sprintf("after-%d", i))
+		got := false
+		for _, b := range r.bodies() {
+			got = got || strings.HasPrefix(b, "after-")
+		}
+		if got {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no message reached the subscription in 30s after its connection dropped; received %q", r.bodies())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // proxy forwards TCP connections to upstream until stopped, then refuses
@@ -102,6 +142,17 @@ func pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	_ = dst.Close()
 	_ = src.Close()
+}
+
+// cut closes the connections open now and keeps accepting new ones, as a
+// server restart or a network blip looks to a client.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
 }
 
 func (p *proxy) stop() {
