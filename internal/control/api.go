@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/metrics"
+	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
 )
 
@@ -74,6 +76,57 @@ func (e *Env) apiHandler() http.Handler {
 		e.requestShutdown()
 	})
 	return mux
+}
+
+// serveReload is POST /v1/reload: 200 with a ReloadResult, or 400 with the
+// environment file's problems.
+func (e *Env) serveReload(w http.ResponseWriter, r *http.Request) {
+	res, err := e.Reload(r.Context())
+	var probs spec.Problems
+	switch {
+	case errors.As(err, &probs):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "the environment file is invalid; nothing was changed:\n" + probs.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// serveLogs is GET /v1/logs: a JSON array of LogEntry, or with follow=1
+// one LogEntry per line as they are written.
+func (e *Env) serveLogs(w http.ResponseWriter, r *http.Request) {
+	q, err := parseLogQuery(r.URL.Query())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	if r.URL.Query().Get("follow") == "" {
+		logs, err := e.Logs(q)
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, logs)
+		return
+	}
+	if _, err := e.logReplicas(q); err != nil {
+		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	_ = e.followLogs(r.Context(), q, func(l LogEntry) error {
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
 }
 
 type apiError struct {

@@ -192,42 +192,6 @@ func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) er
 	}
 }
 
-// serveLogs is GET /v1/logs: a JSON array of LogEntry, or with follow=1
-// one LogEntry per line as they are written.
-func (e *Env) serveLogs(w http.ResponseWriter, r *http.Request) {
-	q, err := parseLogQuery(r.URL.Query())
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
-		return
-	}
-	if r.URL.Query().Get("follow") == "" {
-		logs, err := e.Logs(q)
-		if err != nil {
-			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, logs)
-		return
-	}
-	if _, err := e.logReplicas(q); err != nil {
-		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
-	_ = e.followLogs(r.Context(), q, func(l LogEntry) error {
-		if err := enc.Encode(l); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	})
-}
-
 // Logs fetches the lines q selects, oldest first.
 func (c *Client) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	var logs []LogEntry

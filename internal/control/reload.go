@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -391,21 +390,6 @@ func sameJSON(a, b any) bool {
 	ja, erra := json.Marshal(a)
 	jb, errb := json.Marshal(b)
 	return erra == nil && errb == nil && bytes.Equal(ja, jb)
-}
-
-// serveReload is POST /v1/reload: 200 with a ReloadResult, or 400 with the
-// environment file's problems.
-func (e *Env) serveReload(w http.ResponseWriter, r *http.Request) {
-	res, err := e.Reload(r.Context())
-	var probs spec.Problems
-	switch {
-	case errors.As(err, &probs):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "the environment file is invalid; nothing was changed:\n" + probs.Error()})
-	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
-	default:
-		writeJSON(w, http.StatusOK, res)
-	}
 }
 
 // Reload asks the environment to re-read its file (see Env.Reload).
