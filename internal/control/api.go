@@ -6,16 +6,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 
-	"github.com/cove-env/cove/internal/engine"
-	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
 )
+
+// managed is the running environment as the management API sees it; the
+// API reaches it only through these methods, so a dashboard or another
+// front end can serve the same calls.
+type managed interface {
+	// Status reports the environment as it runs now, with the containers
+	// of its container-mode replicas.
+	Status(ctx context.Context) Status
+	// ReplicaEnv is what `cove exec` needs to run a command as the named
+	// replica; false when no replica has that name.
+	ReplicaEnv(name string) (ReplicaEnv, bool)
+	// Reload re-reads the environment file and applies it; an invalid
+	// file is a spec.Problems error.
+	Reload(ctx context.Context) (ReloadResult, error)
+	// Logs returns the lines q selects, oldest first, or says why q
+	// selects nothing.
+	Logs(q LogQuery) ([]LogEntry, error)
+	// FollowLogs checks q as Logs does, then yields what Logs(q) returns
+	// and every line written after it, until ctx ends, the environment
+	// stops or the caller stops.
+	FollowLogs(ctx context.Context, q LogQuery) (iter.Seq[LogEntry], error)
+	// Shutdown stops the environment gracefully, without waiting.
+	Shutdown()
+	// Metrics serves the metrics for Prometheus.
+	Metrics() http.Handler
+}
 
 // The management API: JSON over HTTP on the environment's unix socket.
 //
@@ -30,38 +55,26 @@ import (
 //
 // The socket is the access control: only users who can open it (the
 // environment's owner) reach the API, profiles included.
-func (e *Env) apiHandler() http.Handler {
+func apiHandler(m managed) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(e.metricsReg))
+	mux.Handle("GET /metrics", m.Metrics())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		st := e.Status()
-		e.addContainers(r.Context(), &st)
-		writeJSON(w, http.StatusOK, st)
+		writeJSON(w, http.StatusOK, m.Status(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/replicas/{name}/env", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		e.mu.Lock()
-		rep := e.replicas[name]
-		e.mu.Unlock()
-		if rep == nil {
+		re, ok := m.ReplicaEnv(name)
+		if !ok {
 			writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no replica named %q; `cove ps` lists them", name)})
 			return
 		}
-		re := ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile}
-		if rep.rev.entry.Containers() && e.engine != nil {
-			re = ReplicaEnv{Replica: rep.name, Engine: e.engine.Bin}
-			for _, c := range rep.rev.entry.App.Properties.Template.Containers {
-				re.Containers = append(re.Containers, c.Name)
-				re.ContainerNames = append(re.ContainerNames, engine.ContainerName(e.podName(rep.name), c.Name))
-			}
-		}
 		writeJSON(w, http.StatusOK, re)
 	})
-	mux.HandleFunc("POST /v1/reload", e.serveReload)
-	mux.HandleFunc("GET /v1/logs", e.serveLogs)
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) { serveReload(m, w, r) })
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { serveLogs(m, w, r) })
 	mux.HandleFunc("GET /v1/apps/{app}/logs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		q.Set("app", r.PathValue("app"))
@@ -69,19 +82,19 @@ func (e *Env) apiHandler() http.Handler {
 			q.Set("tail", "100")
 		}
 		r.URL.RawQuery = q.Encode()
-		e.serveLogs(w, r)
+		serveLogs(m, w, r)
 	})
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
-		e.requestShutdown()
+		m.Shutdown()
 	})
 	return mux
 }
 
 // serveReload is POST /v1/reload: 200 with a ReloadResult, or 400 with the
 // environment file's problems.
-func (e *Env) serveReload(w http.ResponseWriter, r *http.Request) {
-	res, err := e.Reload(r.Context())
+func serveReload(m managed, w http.ResponseWriter, r *http.Request) {
+	res, err := m.Reload(r.Context())
 	var probs spec.Problems
 	switch {
 	case errors.As(err, &probs):
@@ -95,14 +108,14 @@ func (e *Env) serveReload(w http.ResponseWriter, r *http.Request) {
 
 // serveLogs is GET /v1/logs: a JSON array of LogEntry, or with follow=1
 // one LogEntry per line as they are written.
-func (e *Env) serveLogs(w http.ResponseWriter, r *http.Request) {
+func serveLogs(m managed, w http.ResponseWriter, r *http.Request) {
 	q, err := parseLogQuery(r.URL.Query())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
 	if r.URL.Query().Get("follow") == "" {
-		logs, err := e.Logs(q)
+		logs, err := m.Logs(q)
 		if err != nil {
 			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
 			return
@@ -110,7 +123,8 @@ func (e *Env) serveLogs(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, logs)
 		return
 	}
-	if _, err := e.logReplicas(q); err != nil {
+	lines, err := m.FollowLogs(r.Context(), q)
+	if err != nil {
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
 		return
 	}
@@ -118,15 +132,14 @@ func (e *Env) serveLogs(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	_ = e.followLogs(r.Context(), q, func(l LogEntry) error {
+	for l := range lines {
 		if err := enc.Encode(l); err != nil {
-			return err
+			return
 		}
 		if flusher != nil {
 			flusher.Flush()
 		}
-		return nil
-	})
+	}
 }
 
 type apiError struct {

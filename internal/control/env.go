@@ -322,7 +322,7 @@ func (e *Env) run(ctx context.Context) (err error) {
 		edgeDone <- edgeSrv.Serve(planeCtx, ls)
 	}()
 
-	api := &http.Server{Handler: e.apiHandler(), ReadHeaderTimeout: 5 * time.Second}
+	api := &http.Server{Handler: apiHandler(e), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = api.Serve(apiLn) }()
 	defer api.Close()
 
@@ -556,8 +556,8 @@ func (e *Env) stopGrace() time.Duration {
 	return grace
 }
 
-// requestShutdown ends Run as if its context were cancelled.
-func (e *Env) requestShutdown() {
+// Shutdown ends Run as if its context were cancelled.
+func (e *Env) Shutdown() {
 	e.shutdownOnce.Do(func() { close(e.shutdown) })
 }
 
@@ -696,7 +696,7 @@ func (e *Env) settleLocked() bool {
 // with the replica's last lines, then EventReady with the environment's
 // status.
 func (e *Env) reportReady() {
-	s := e.Status()
+	s := e.status()
 	for _, a := range s.Apps {
 		if a.Problem == "" {
 			continue
@@ -761,8 +761,16 @@ func (e *Env) tableLocked() *routing.Table {
 	return routing.NewTable(apps).WithLocalPorts(local)
 }
 
-// Status reports the environment as it runs now.
-func (e *Env) Status() Status {
+// Status reports the environment as it runs now, with the containers of
+// its container-mode replicas as the engine lists them.
+func (e *Env) Status(ctx context.Context) Status {
+	st := e.status()
+	e.addContainers(ctx, &st)
+	return st
+}
+
+// status is Status without asking the engine for containers.
+func (e *Env) status() Status {
 	st := Status{
 		Name: e.spec.Name, File: e.spec.File, PID: os.Getpid(),
 		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), HTTPS: e.tlsLn.Addr().String(), Internal: e.internalLn.Addr().String()},
@@ -884,6 +892,29 @@ func subscriptionStatus(scs []*sidecar.Sidecar) []SubscriptionStatus {
 	})
 	return out
 }
+
+// ReplicaEnv is what `cove exec` needs to run a command as the named
+// replica; false when no replica has that name.
+func (e *Env) ReplicaEnv(name string) (ReplicaEnv, bool) {
+	e.mu.Lock()
+	rep := e.replicas[name]
+	e.mu.Unlock()
+	if rep == nil {
+		return ReplicaEnv{}, false
+	}
+	re := ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile}
+	if rep.rev.entry.Containers() && e.engine != nil {
+		re = ReplicaEnv{Replica: rep.name, Engine: e.engine.Bin}
+		for _, c := range rep.rev.entry.App.Properties.Template.Containers {
+			re.Containers = append(re.Containers, c.Name)
+			re.ContainerNames = append(re.ContainerNames, engine.ContainerName(e.podName(rep.name), c.Name))
+		}
+	}
+	return re, true
+}
+
+// Metrics serves the sidecars' metric families and the process's own.
+func (e *Env) Metrics() http.Handler { return metrics.Handler(e.metricsReg) }
 
 // restarts says how often a replica restarted and what it does now.
 func restarts(s supervisor.Status) string {

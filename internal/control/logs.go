@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"sort"
@@ -123,13 +124,22 @@ const maxLogLines = 1 << 20
 // followPoll is how often a follower looks for new lines.
 const followPoll = 200 * time.Millisecond
 
-// followLogs sends what Logs(q) returns, then every line the selected
-// replicas write after it (replicas a reload starts included), until ctx
-// ends or the environment stops.
-func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) error) error {
+// FollowLogs checks q as Logs does, then yields what Logs(q) returns and
+// every line the selected replicas write after it (replicas a reload
+// starts included), until ctx ends, the environment stops or the caller
+// stops.
+func (e *Env) FollowLogs(ctx context.Context, q LogQuery) (iter.Seq[LogEntry], error) {
+	if _, err := e.logReplicas(q); err != nil {
+		return nil, err
+	}
+	return func(yield func(LogEntry) bool) { e.followLogs(ctx, q, yield) }, nil
+}
+
+// followLogs is FollowLogs's loop; send returns false to stop it.
+func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) bool) {
 	first, err := e.Logs(q)
 	if err != nil {
-		return err
+		return
 	}
 	// seen is, per replica, the time of its last line sent and how many
 	// lines with that very time were sent.
@@ -138,7 +148,7 @@ func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) er
 		n int
 	}
 	seen := map[string]mark{}
-	emit := func(l LogEntry) error {
+	emit := func(l LogEntry) bool {
 		m := seen[l.Replica]
 		if l.Time.Equal(m.t) {
 			m.n++
@@ -149,8 +159,8 @@ func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) er
 		return send(l)
 	}
 	for _, l := range first {
-		if err := emit(l); err != nil {
-			return err
+		if !emit(l) {
+			return
 		}
 	}
 	// Lines before now that Tail left out are not new.
@@ -160,16 +170,16 @@ func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) er
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-e.stopCh:
-			return nil
+			return
 		case <-tick.C:
 		}
 		all := q
 		all.Tail = 0
 		lines, err := e.Logs(all)
 		if err != nil {
-			return nil // the replica or revision is gone
+			return // the replica or revision is gone
 		}
 		atMark := map[string]int{}
 		for _, l := range lines {
@@ -185,8 +195,8 @@ func (e *Env) followLogs(ctx context.Context, q LogQuery, send func(LogEntry) er
 					continue
 				}
 			}
-			if err := emit(l); err != nil {
-				return err
+			if !emit(l) {
+				return
 			}
 		}
 	}
