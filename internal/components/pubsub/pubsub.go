@@ -22,7 +22,10 @@
 // removes it without it counting as processed (a broker with a dead-letter
 // queue of its own, such as RabbitMQ with enableDeadLetter, moves it
 // there). A message whose subscriber goes away before answering (its
-// context ended, its process died) is delivered again to the group.
+// context ended, its process died) is delivered again to the group. Where
+// a broker's own settings or protocol say otherwise, its package comment
+// says so: RabbitMQ without requeueInFailure treats Retry as Drop, as daprd
+// does; MQTT 3 redelivers only to the session that held the message.
 //
 // Order is kept only where a broker promises it, as its package comment
 // says (the conformance suite checks it there): at best, one subscriber
