@@ -266,10 +266,29 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	if err != nil {
 		return err
 	}
-	if err := b.publish(ctx, req.Topic, req.Metadata["routingKey"], p); err != nil {
+	err = b.publish(ctx, req.Topic, req.Metadata["routingKey"], p)
+	if errors.Is(err, errChannelClosed) && ctx.Err() == nil {
+		// The channel closed under the publish: most often RabbitMQ
+		// refused an exchange it had auto-deleted (deletedWhenUnused)
+		// since it was declared here. Declare it again and retry once; an
+		// at-least-once publish may repeat a message.
+		b.forgetExchange(req.Topic)
+		err = b.publish(ctx, req.Topic, req.Metadata["routingKey"], p)
+	}
+	if err != nil {
 		return fmt.Errorf("publish to %q on RabbitMQ at %s: %w", req.Topic, b.addr, err)
 	}
 	return nil
+}
+
+// errChannelClosed: the channel closed before RabbitMQ confirmed a
+// publish.
+var errChannelClosed = errors.New("the connection closed before RabbitMQ confirmed the message")
+
+func (b *Broker) forgetExchange(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.ensured, name)
 }
 
 func (b *Broker) publish(ctx context.Context, topic, key string, p amqp.Publishing) error {
@@ -295,7 +314,7 @@ func (b *Broker) publish(ctx context.Context, topic, key string, p amqp.Publishi
 	}
 	if !ok {
 		if ch.IsClosed() {
-			return errors.New("the connection closed before RabbitMQ confirmed the message")
+			return errChannelClosed
 		}
 		b.putChannel(ch)
 		return errors.New("RabbitMQ refused the message (nack)")

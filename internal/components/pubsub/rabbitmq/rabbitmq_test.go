@@ -206,3 +206,47 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "RabbitMQ", addr)
 	conformance.Bench(b, conformance.MustOpen(b, rabbitmq.Type, conformance.With(kept, "concurrency", "parallel")), deleteAll)
 }
+
+// TestPublishAfterExchangeAutoDeleted checks daprd's default
+// deletedWhenUnused: when the last subscriber leaves, RabbitMQ deletes the
+// queue and then the exchange, and a later publish declares the exchange
+// again instead of failing on the one it declared before.
+func TestPublishAfterExchangeAutoDeleted(t *testing.T) {
+	stateconformance.NeedService(t, "RabbitMQ", addr)
+	topic, group := names(t)
+	ps := conformance.MustOpen(t, rabbitmq.Type, map[string]string{"connectionString": uri})
+	ctx, cancel := context.WithCancel(t.Context())
+	h := func(context.Context, *pubsub.Message) pubsub.Result { return pubsub.Ack }
+	if err := ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Group: group}, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	conn, err := amqp.Dial(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ch.ExchangeDeclarePassive(topic, "fanout", false, true, false, false, nil)
+		if err != nil {
+			break // gone
+		}
+		_ = ch.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the exchange was not auto-deleted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 3 {
+		if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte("2")}); err != nil {
+			t.Fatalf("publish %d after the exchange was deleted: %v", i, err)
+		}
+	}
+}
