@@ -5,6 +5,7 @@ package main
 
 import (
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -20,7 +21,13 @@ func main() {
 	if port == "" {
 		port = "8000"
 	}
-	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// HOST is 0.0.0.0 in a container, where a published port reaches
+	// the container's own interface, not its loopback.
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)

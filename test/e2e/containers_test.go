@@ -369,3 +369,43 @@ func TestContainerGracePeriod(t *testing.T) {
 		t.Errorf("containers left after Ctrl-C: %v", left)
 	}
 }
+
+// TestContainerReload: a changed template makes a new revision of new pods;
+// the old revision's pods are removed once it retires.
+func TestContainerReload(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    containers:
+      - {name: main, image: %s, env: [{name: GREETING, value: hi}]}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "hi" {
+		t.Fatalf("GREETING before the reload: %d %q", code, body)
+	}
+	old := containersOf(t, file, "{{.ID}}")
+	app := filepath.Join(filepath.Dir(file), "web.yaml")
+	b, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(file), "web.yaml", strings.Replace(string(b), "value: hi", "value: bye", 1))
+	if out, err := e.cove("reload"); err != nil {
+		t.Fatalf("cove reload: %v\n%s", err, out)
+	}
+	if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "bye" {
+		t.Errorf("GREETING after the reload: %d %q", code, body)
+	}
+	gone := func() bool {
+		now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
+		for _, id := range old {
+			if strings.Contains(now, id) {
+				return false
+			}
+		}
+		return true
+	}
+	if !testenv.Poll(time.Minute, 200*time.Millisecond, gone) {
+		t.Errorf("the old revision's containers %v are still there: %v", old, containersOf(t, file))
+	}
+	e.stop()
+}
