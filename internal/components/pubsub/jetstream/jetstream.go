@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -268,7 +269,9 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	m, opts := message(req.Topic, req.Data, req.ContentType, req.Metadata)
 	_, err := b.js.PublishMsg(ctx, m, opts...)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
-		// No stream holds the subject yet: make one and publish again.
+		// No stream holds the subject (yet, or any more: deleted since):
+		// make one and publish again.
+		b.forgetStream(req.Topic)
 		if _, serr := b.stream(ctx, req.Topic); serr != nil {
 			return fmt.Errorf("publish to %q on NATS at %s: %w", req.Topic, b.url, serr)
 		}
@@ -299,41 +302,86 @@ func (b *Broker) BulkPublish(ctx context.Context, req *pubsub.BulkPublishRequest
 	}
 	ctx, done := b.link.Bind(ctx)
 	defer done()
-	futures := make([]jetstream.PubAckFuture, len(req.Entries))
-	var failed []pubsub.BulkPublishFailure
+	all := make([]int, len(req.Entries))
+	for i := range all {
+		all[i] = i
+	}
+	errs := b.sendAll(ctx, req, all)
+	var again []int
+	for i, err := range errs {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		// The stream was deleted since it was made here: make it again
+		// and resend what it refused.
+		b.forgetStream(req.Topic)
+		if _, err := b.stream(ctx, req.Topic); err == nil {
+			for _, i := range again {
+				delete(errs, i)
+			}
+			maps.Copy(errs, b.sendAll(ctx, req, again))
+		}
+	}
+	if len(errs) == 0 {
+		return nil, nil
+	}
+	failed := make([]pubsub.BulkPublishFailure, 0, len(errs))
 	for i, e := range req.Entries {
+		if err, ok := errs[i]; ok {
+			failed = append(failed, pubsub.BulkPublishFailure{EntryID: e.EntryID, Err: err})
+		}
+	}
+	return failed, fmt.Errorf("publish %d of %d messages to %q on NATS at %s: %w", len(failed), len(req.Entries), req.Topic, b.url, failed[0].Err)
+}
+
+// sendAll publishes the entries at idx asynchronously and waits for their
+// acknowledgements, returning the error of each that failed.
+func (b *Broker) sendAll(ctx context.Context, req *pubsub.BulkPublishRequest, idx []int) map[int]error {
+	errs := map[int]error{}
+	futures := map[int]jetstream.PubAckFuture{}
+	for _, i := range idx {
+		e := req.Entries[i]
 		m, opts := message(req.Topic, e.Data, e.ContentType, pubsub.MergeMetadata(req.Metadata, e.Metadata))
 		f, err := b.js.PublishMsgAsync(m, opts...)
 		if err != nil {
-			failed = append(failed, pubsub.BulkPublishFailure{EntryID: e.EntryID, Err: err})
+			errs[i] = err
 			continue
 		}
 		futures[i] = f
 	}
 	timeout := time.NewTimer(publishTimeout)
 	defer timeout.Stop()
-	for i, f := range futures {
-		if f == nil {
+	expired := false
+	for _, i := range idx {
+		f, ok := futures[i]
+		if !ok {
 			continue
 		}
 		var err error
-		select {
-		case <-f.Ok():
-		case err = <-f.Err():
-		case <-ctx.Done():
-			err = context.Cause(ctx)
-		case <-timeout.C:
-			err = errors.New("no acknowledgement in time")
-			timeout.Reset(0)
+		if expired {
+			select {
+			case <-f.Ok():
+			case err = <-f.Err():
+			default:
+				err = errors.New("no acknowledgement in time")
+			}
+		} else {
+			select {
+			case <-f.Ok():
+			case err = <-f.Err():
+			case <-ctx.Done():
+				err = context.Cause(ctx)
+			case <-timeout.C:
+				err, expired = errors.New("no acknowledgement in time"), true
+			}
 		}
 		if err != nil {
-			failed = append(failed, pubsub.BulkPublishFailure{EntryID: req.Entries[i].EntryID, Err: err})
+			errs[i] = err
 		}
 	}
-	if len(failed) > 0 {
-		return failed, fmt.Errorf("publish %d of %d messages to %q on NATS at %s: %w", len(failed), len(req.Entries), req.Topic, b.url, failed[0].Err)
-	}
-	return nil, nil
+	return errs
 }
 
 func failAll(entries []pubsub.BulkPublishEntry, err error) []pubsub.BulkPublishFailure {
@@ -400,6 +448,12 @@ func (b *Broker) stream(ctx context.Context, topic string) (string, error) {
 	}
 	b.streams[topic] = name
 	return name, nil
+}
+
+func (b *Broker) forgetStream(topic string) {
+	b.streamMu.Lock()
+	defer b.streamMu.Unlock()
+	delete(b.streams, topic)
 }
 
 // safeName turns s into a JetStream stream or consumer name (or a

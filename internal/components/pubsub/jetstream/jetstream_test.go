@@ -122,3 +122,35 @@ func BenchmarkPublishDeliver(b *testing.B) {
 func BenchmarkPublishDeliverEmbedded(b *testing.B) {
 	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"concurrency": "parallel"}), nil)
 }
+
+// TestPublishAfterStreamDeleted checks that a publish makes the topic's
+// stream again when it was deleted since cove made it (by an operator,
+// say), instead of failing on the one it remembers.
+func TestPublishAfterStreamDeleted(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	ps := conformance.MustOpen(t, jetstream.Type, map[string]string{"natsURL": url})
+	topic := "cove-test-deleted-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { deleteStream(t, topic, nil) })
+	for i := range 2 {
+		if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte("x")}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		deleteStream(t, topic, nil)
+	}
+}
+
+// TestBulkPublishAfterStreamDeleted is TestPublishAfterStreamDeleted for
+// the native bulk publish.
+func TestBulkPublishAfterStreamDeleted(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	ps := conformance.MustOpen(t, jetstream.Type, map[string]string{"natsURL": url})
+	topic := "cove-test-bulk-deleted-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { deleteStream(t, topic, nil) })
+	req := &pubsub.BulkPublishRequest{Topic: topic, Entries: []pubsub.BulkPublishEntry{{EntryID: "a", Data: []byte("1")}, {EntryID: "b", Data: []byte("2")}}}
+	for i := range 2 {
+		if failed, err := pubsub.BulkPublish(t.Context(), ps, req); err != nil {
+			t.Fatalf("bulk publish %d: %v %v", i, failed, err)
+		}
+		deleteStream(t, topic, nil)
+	}
+}
