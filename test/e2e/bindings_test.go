@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/cove-env/cove/internal/components/componenttest"
+	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
 )
 
 // TestSDKBindings runs an HTTP app with two output bindings and invokes
@@ -78,5 +82,64 @@ properties:
 	_, err = c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: "files", Operation: "exec"})
 	if err == nil || !strings.Contains(err.Error(), "supported operations: create get list delete") {
 		t.Fatalf("an operation the binding lacks = %v", err)
+	}
+}
+
+// TestSDKDataBindings invokes bindings.redis, bindings.postgresql and
+// bindings.mysql through the official Go SDK against the real servers,
+// each on keys or a table of the test's own.
+func TestSDKDataBindings(t *testing.T) {
+	ctx := t.Context()
+	for _, s := range []struct{ name, addr string }{{"Redis", "127.0.0.1:6379"}, {"PostgreSQL", "127.0.0.1:5432"}, {"MariaDB", "127.0.0.1:3306"}} {
+		stateconformance.NeedService(t, s.name, s.addr)
+	}
+	u := componenttest.Unique()
+	table := strings.TrimSuffix(u, "_")
+	dir := t.TempDir()
+	writeFile(t, dir, "cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: cache, file: redis.yaml}\n  - {name: pg, file: pg.yaml}\n  - {name: maria, file: mysql.yaml}\n")
+	writeFile(t, dir, "app.yaml", "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n")
+	writeFile(t, dir, "redis.yaml", "componentType: bindings.redis\nversion: v1\nmetadata:\n  - {name: redisHost, value: \"127.0.0.1:6379\"}\n")
+	writeFile(t, dir, "pg.yaml", "componentType: bindings.postgresql\nversion: v1\nmetadata:\n  - {name: connectionString, value: \"host=127.0.0.1 port=5432 user=postgres database=test sslmode=disable\"}\n")
+	writeFile(t, dir, "mysql.yaml", "componentType: bindings.mysql\nversion: v1\nmetadata:\n  - {name: url, value: \"root:@tcp(127.0.0.1:3306)/test\"}\n")
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+	r := e.status().Apps[0].Replicas[0]
+	c, err := dapr.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", r.DaprGRPCPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	invoke := func(name, op, data string, md map[string]string) *dapr.BindingEvent {
+		t.Helper()
+		out, err := c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: name, Operation: op, Data: []byte(data), Metadata: md})
+		if err != nil {
+			t.Fatalf("InvokeBinding %s %s: %v", name, op, err)
+		}
+		return out
+	}
+
+	key := u + "counter"
+	t.Cleanup(func() {
+		_, _ = c.InvokeBinding(context.Background(), &dapr.InvokeBindingRequest{Name: "cache", Operation: "delete", Metadata: map[string]string{"key": key}})
+	})
+	invoke("cache", "create", "41", map[string]string{"key": key, "ttlInSeconds": "60"})
+	invoke("cache", "increment", "", map[string]string{"key": key})
+	if out := invoke("cache", "get", "", map[string]string{"key": key}); string(out.Data) != "42" {
+		t.Fatalf("redis get = %q; want 42", out.Data)
+	}
+
+	for _, db := range []struct{ name, create, insert, query, want string }{
+		{"pg", "CREATE TABLE " + table + " (id int, name text)", "INSERT INTO " + table + " VALUES ($1, $2)", "SELECT id, name FROM " + table, `[[7,"ann"]]`},
+		{"maria", "CREATE TABLE " + table + " (id INT NOT NULL, name VARCHAR(20))", "INSERT INTO " + table + " VALUES (?, ?)", "SELECT id, name FROM " + table, `[{"id":7,"name":"ann"}]`},
+	} {
+		invoke(db.name, "exec", "", map[string]string{"sql": db.create})
+		t.Cleanup(func() {
+			_, _ = c.InvokeBinding(context.Background(), &dapr.InvokeBindingRequest{Name: db.name, Operation: "exec", Metadata: map[string]string{"sql": "DROP TABLE " + table}})
+		})
+		if out := invoke(db.name, "exec", "", map[string]string{"sql": db.insert, "params": `[7, "ann"]`}); out.Metadata["rows-affected"] != "1" {
+			t.Fatalf("%s exec metadata %v", db.name, out.Metadata)
+		}
+		if out := invoke(db.name, "query", "", map[string]string{"sql": db.query}); string(out.Data) != db.want {
+			t.Fatalf("%s query = %s; want %s", db.name, out.Data, db.want)
+		}
 	}
 }

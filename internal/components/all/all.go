@@ -9,6 +9,9 @@ package all
 import (
 	_ "github.com/cove-env/cove/internal/components/bindings/http"             // bindings.http
 	_ "github.com/cove-env/cove/internal/components/bindings/localstorage"     // bindings.localstorage
+	_ "github.com/cove-env/cove/internal/components/bindings/mysql"            // bindings.mysql
+	_ "github.com/cove-env/cove/internal/components/bindings/postgresql"       // bindings.postgresql, bindings.postgres
+	_ "github.com/cove-env/cove/internal/components/bindings/redis"            // bindings.redis
 	_ "github.com/cove-env/cove/internal/components/configuration/postgresql"  // configuration.postgresql
 	_ "github.com/cove-env/cove/internal/components/configuration/redis"       // configuration.redis
 	_ "github.com/cove-env/cove/internal/components/lock/inmemory"             // lock.in-memory

@@ -77,6 +77,10 @@ func TestLockConfigurationAndBindingsRegistered(t *testing.T) {
 		{"configuration.postgres", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"bindings.http", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
 		{"bindings.localstorage", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
+		{"bindings.redis", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
+		{"bindings.postgresql", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
+		{"bindings.postgres", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
+		{"bindings.mysql", func(v any) bool { _, ok := v.(bindings.Output); return ok }},
 	} {
 		info, err := components.LookupComponent(c.typ, "v1")
 		if err != nil {

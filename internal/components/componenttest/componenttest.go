@@ -6,6 +6,8 @@
 package componenttest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"testing"
 
 	"github.com/cove-env/cove/internal/components"
@@ -36,4 +38,13 @@ func Open[T components.Component](t testing.TB, typ string, props map[string]str
 		}
 	})
 	return c, nil
+}
+
+// Unique is a random prefix for a test's keys, tables or files, in the
+// characters every backend accepts in names (lower-case letters, digits,
+// '_'), so tests sharing a server never meet.
+func Unique() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "cove_test_" + hex.EncodeToString(b) + "_"
 }

@@ -5,8 +5,6 @@ package conformance
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -30,13 +28,8 @@ func Open(t *testing.T, typ string, props map[string]string) (configuration.Stor
 	return componenttest.Open[configuration.Store](t, typ, props)
 }
 
-// Unique is a random key prefix for one run, with only the characters
-// every store accepts in keys.
-func Unique() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "cove_conf_" + hex.EncodeToString(b) + "_"
-}
+// Unique is a random key prefix for one run (componenttest.Unique).
+func Unique() string { return componenttest.Unique() }
 
 // updates collects a subscription's updates.
 type updates struct {
