@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,20 @@ properties:
 		t.Fatal(err)
 	}
 	defer c.Close()
+
+	md, err := c.GetMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, rc := range md.RegisteredComponents {
+		listed = append(listed, rc.Name+"="+rc.Type+":"+strings.Join(rc.Capabilities, ","))
+	}
+	for _, want := range []string{"webhook=bindings.http:OUTPUT_BINDING", "files=bindings.localstorage:OUTPUT_BINDING"} {
+		if !slices.Contains(listed, want) {
+			t.Errorf("metadata lists %v; want %s", listed, want)
+		}
+	}
 
 	out, err := c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: "webhook", Operation: "post", Data: []byte(`{"id":1}`), Metadata: map[string]string{"path": "/from-binding"}})
 	if err != nil {

@@ -110,3 +110,42 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	}
 	e.stop()
 }
+
+// TestValidateNewKinds checks that `cove validate` takes the lock,
+// configuration and output binding types cove runs, and names the intended
+// one for a typo in each, with file and line.
+func TestValidateNewKinds(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app.yaml", "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n")
+	cove := "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n"
+	good := []string{"lock.redis", "lock.in-memory", "configuration.redis", "configuration.postgresql", "bindings.http", "bindings.localstorage", "bindings.redis", "bindings.postgresql", "bindings.mysql"}
+	for i, typ := range good {
+		write("good"+string(rune('a'+i))+".yaml", "componentType: "+typ+"\nversion: v1\n")
+		cove += "  - {name: good" + string(rune('a'+i)) + ", file: good" + string(rune('a'+i)) + ".yaml}\n"
+	}
+	write("cove.yaml", cove)
+	if out, err := exec.Command(coveBin, "validate", "-f", filepath.Join(dir, "cove.yaml")).CombinedOutput(); err != nil {
+		t.Fatalf("cove validate with %v: %v\n%s", good, err, out)
+	}
+	typos := map[string]string{"lock.rediss": "lock.redis", "configuration.reddis": "configuration.redis", "bindings.htttp": "bindings.http"}
+	for typ := range typos {
+		write(typ+".yaml", "componentType: "+typ+"\nversion: v1\n")
+		cove += "  - {name: " + strings.ReplaceAll(typ, ".", "-") + ", file: " + typ + ".yaml}\n"
+	}
+	write("cove.yaml", cove)
+	out, err := exec.Command(coveBin, "validate", "-f", filepath.Join(dir, "cove.yaml")).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("cove validate: %v, want exit status 1\n%s", err, out)
+	}
+	for typ, want := range typos {
+		re := regexp.QuoteMeta(typ) + `\.yaml:1:\d+: componentType: unknown component type "` + regexp.QuoteMeta(typ) + `"; did you mean "` + regexp.QuoteMeta(want) + `"`
+		if !regexp.MustCompile(re).Match(out) {
+			t.Errorf("output lacks a line matching %s:\n%s", re, out)
+		}
+	}
+}
