@@ -15,16 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/cove-env/cove/internal/blocks/invoke"
-	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/engine"
-	"github.com/cove-env/cove/internal/hosts"
-	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
-	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/sidecar"
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
@@ -120,54 +113,26 @@ type Event struct {
 	Status *Status
 }
 
-// Env is a running environment.
+// Env is the controller of a running environment: it starts its
+// components and apps on the plane openPlane built, rolls revisions out and
+// retires them, keeps the routing table in step with the replicas'
+// readiness, applies reloads and stops everything. Run hands it the plane;
+// the management API reaches it only through the managed interface.
 type Env struct {
-	opts     Options
-	spec     *spec.Environment
-	log      *slog.Logger
-	stateDir string
+	*plane
 	// engine runs container-mode apps; nil without one, engineErr says why.
 	engine    *engine.Engine
 	engineErr error
 	// limitWarned holds the resources whose limits the engine cannot
 	// apply, once warned about.
 	limitWarned sync.Map
-	// guardian removes the pods if cove dies; nil without one.
-	guardian *supervisor.Guardian
 
-	routes  routing.Source
-	sup     *supervisor.Supervisor
-	invoker *invoke.Invoker
-	comps   *resources.Set
-	// metrics are the sidecars' metric families, in metricsReg with the
-	// process's own (GET /metrics on the management socket).
-	metrics    *metrics.Dapr
-	metricsReg *prometheus.Registry
-
-	publicLn, internalLn net.Listener
-	// tlsLn is the edge's HTTPS listener; httpsTaken says that it is on a
-	// free port because another process held the default one.
-	tlsLn      net.Listener
-	httpsTaken bool
-	// ca is the environment CA; caBundle is the trust bundle replicas get
-	// as SSL_CERT_FILE.
-	ca       *security.CA
-	caBundle string
-	// edge serves the listeners; edgeCerts are its certificates, custom
-	// domains included; planeCtx ends once everything else has stopped.
-	edge      *edge.Edge
-	edgeCerts *security.EdgeCerts
-	planeCtx  context.Context
+	comps *resources.Set
 	// reloadMu serialises reloads and TCP listener changes; it is taken
 	// before mu, never while holding it.
 	reloadMu sync.Mutex
 	// tcp are the edge's TCP listeners by address.
 	tcp map[string]*tcpListener
-	// names gives each app a loopback address that replicas resolve its
-	// name to, through hostsFile; nil when replicas see the machine's
-	// /etc/hosts (edge.appNames: false, or no launcher).
-	names     *hosts.Table
-	hostsFile string
 	// applied is each app's ingress as last applied (at start or by a
 	// reload), under reloadMu.
 	applied map[string]*spec.Ingress
@@ -188,9 +153,22 @@ type Env struct {
 	// background.
 	stopCh   chan struct{}
 	retiring sync.WaitGroup
+}
 
-	shutdown     chan struct{}
-	shutdownOnce sync.Once
+// start loads the components, starts every app's first revision and opens
+// the edge's TCP listeners.
+func (e *Env) start(ctx context.Context) error {
+	comps, err := loadComponents(ctx, e.spec, e.stateDir, "http://"+e.internalLn.Addr().String(), e.log, e.opts.Events)
+	e.mu.Lock()
+	e.comps = comps
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := e.startApps(ctx); err != nil {
+		return err
+	}
+	return e.syncTCP()
 }
 
 // stop stops replicas, then sidecars, then components. A reload in

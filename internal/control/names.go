@@ -13,19 +13,19 @@ import (
 // replicas see as /etc/hosts, when they are to resolve app names. The apps
 // of a running environment do not change (adding one takes a restart), so
 // it is written once, before any replica starts.
-func (e *Env) writeHosts() error {
-	if !e.spec.Edge.Names() || len(e.opts.Launcher) == 0 {
+func (p *plane) writeHosts() error {
+	if !p.spec.Edge.Names() || len(p.opts.Launcher) == 0 {
 		return nil
 	}
-	t := hosts.New(e.spec.Dir)
-	for _, entry := range e.spec.Apps {
+	t := hosts.New(p.spec.Dir)
+	for _, entry := range p.spec.Apps {
 		t.Add(entry.App.Name)
 	}
-	file := filepath.Join(e.stateDir, "hosts")
-	if err := t.Write(file, e.spec.Domain); err != nil {
+	file := filepath.Join(p.stateDir, "hosts")
+	if err := t.Write(file, p.spec.Domain); err != nil {
 		return err
 	}
-	e.names, e.hostsFile = t, file
+	p.names, p.hostsFile = t, file
 	return nil
 }
 
@@ -35,25 +35,25 @@ func (e *Env) writeHosts() error {
 // users do not have (root, CAP_NET_BIND_SERVICE, or a lowered
 // net.ipv4.ip_unprivileged_port_start); without them such calls keep
 // going through HTTP_PROXY, which every replica has.
-func (e *Env) listenAppAddresses() (plain, secure []net.Listener) {
-	if e.names == nil {
+func (p *plane) listenAppAddresses() (plain, secure []net.Listener) {
+	if p.names == nil {
 		return nil, nil
 	}
-	for _, entry := range e.spec.Apps {
-		addr, ok := e.names.Addr(entry.App.Name)
+	for _, entry := range p.spec.Apps {
+		addr, ok := p.names.Addr(entry.App.Name)
 		if !ok {
 			continue
 		}
 		for _, port := range []string{"80", "443"} {
 			ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), port))
 			if errors.Is(err, os.ErrPermission) {
-				e.log.Info("apps reach http://<app> through HTTP_PROXY only: serving it on the apps' own addresses takes port 80, which needs privileges", "err", err)
+				p.log.Info("apps reach http://<app> through HTTP_PROXY only: serving it on the apps' own addresses takes port 80, which needs privileges", "err", err)
 				closeListeners(plain)
 				closeListeners(secure)
 				return nil, nil
 			}
 			if err != nil {
-				e.log.Warn("edge cannot listen on an app's address", "app", entry.App.Name, "err", err)
+				p.log.Warn("edge cannot listen on an app's address", "app", entry.App.Name, "err", err)
 				continue
 			}
 			if port == "80" {

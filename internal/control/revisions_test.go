@@ -70,7 +70,7 @@ func TestAssignTraffic(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			e := &Env{log: slog.New(slog.NewTextHandler(&logs, nil))}
+			e := &Env{plane: &plane{log: slog.New(slog.NewTextHandler(&logs, nil))}}
 			a := &appRuntime{name: "web", mode: tt.mode, traffic: tt.traffic, warned: map[string]bool{}}
 			if tt.ingress {
 				a.ingress = &routing.Ingress{External: true, TargetPort: 8080}
@@ -140,7 +140,7 @@ func TestLabelsModeMovesLabels(t *testing.T) {
 			traffic: []spec.TrafficWeight{{Label: "prod", Weight: 100}}, target: "next",
 			want: []rev{{"web--v3", 100, []string{"prod"}}, {"web--v5", 0, []string{"next"}}}, retired: []string{"web--v4"}},
 	}
-	e := &Env{log: slog.New(slog.DiscardHandler)}
+	e := &Env{plane: &plane{log: slog.New(slog.DiscardHandler)}}
 	a := &appRuntime{name: "web", mode: "Labels", warned: map[string]bool{}, ingress: &routing.Ingress{External: true, TargetPort: 8080}}
 	a.revisions = []*revisionRuntime{{app: a, name: "web--v1", state: revActive}}
 	for _, st := range steps {
@@ -238,7 +238,7 @@ properties:
 	if len(probs.Errors()) > 0 {
 		t.Fatal(probs)
 	}
-	e := &Env{log: slog.New(slog.DiscardHandler)}
+	e := &Env{plane: &plane{log: slog.New(slog.DiscardHandler)}}
 	a := &appRuntime{name: "web"}
 	var names []string
 	for range 3 {
