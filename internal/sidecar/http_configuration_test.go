@@ -176,3 +176,45 @@ func TestConfigurationGoSDK(t *testing.T) {
 		t.Fatalf("second unsubscribe = %v, %v", res, err)
 	}
 }
+
+// TestConfigurationStreamEndsAtClose: a caller's open subscription stream
+// does not hold the sidecar's stop until its deadline.
+func TestConfigurationStreamEndsAtClose(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", "127.0.0.1:6379")
+	md := components.Metadata{Name: "config", Type: redis.Type, Version: "v1", Properties: map[string]string{"redisHost": "127.0.0.1:6379"}}
+	st := redis.New()
+	if err := st.Init(t.Context(), md); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := configuration.New("frontend", configuration.Options{})
+	if err := svc.Add(md, st); err != nil {
+		t.Fatal(err)
+	}
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	gl, _ := net.Listen("tcp", "127.0.0.1:0")
+	sc, err := sidecar.New(sidecar.Config{AppID: "frontend", Logger: slog.New(slog.DiscardHandler), Configuration: svc, HTTPListener: hl, GRPCListener: gl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dapr.NewClientWithAddressContext(t.Context(), gl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.SubscribeConfigurationItems(t.Context(), "config", []string{"k"}, func(string, map[string]*dapr.ConfigurationItem) {}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := sc.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v with a subscription stream open", d)
+	}
+}

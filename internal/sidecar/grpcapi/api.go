@@ -34,6 +34,8 @@ type api struct {
 	inv      Invoker
 	host     Host
 	log      *slog.Logger
+	// stopping ends when the server stops.
+	stopping context.Context
 }
 
 // httpStatusHeader carries an HTTP app's status to a gRPC caller.

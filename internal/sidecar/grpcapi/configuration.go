@@ -49,7 +49,7 @@ func (a *api) GetConfigurationAlpha1(ctx context.Context, in *runtimev1pb.GetCon
 
 // SubscribeConfiguration streams a subscription, as daprd does: a first
 // message with the id alone, then one per update, until the caller leaves
-// or UnsubscribeConfiguration stops it.
+// or UnsubscribeConfiguration or the server's stop ends it.
 func (a *api) SubscribeConfiguration(in *runtimev1pb.SubscribeConfigurationRequest, stream runtimev1pb.Dapr_SubscribeConfigurationServer) error {
 	c, err := a.configurationAPI(in.GetStoreName())
 	if err != nil {
@@ -57,6 +57,9 @@ func (a *api) SubscribeConfiguration(in *runtimev1pb.SubscribeConfigurationReque
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
+	if a.stopping != nil {
+		defer context.AfterFunc(a.stopping, cancel)()
+	}
 	var (
 		mu    sync.Mutex // Send is not safe from several goroutines
 		ready = make(chan struct{})

@@ -102,6 +102,11 @@ type CallRecorder interface {
 type Server struct {
 	srv *grpc.Server
 	log *slog.Logger
+	// stopping ends at Stop: streams that last as long as their caller
+	// wants (configuration subscriptions) end with it, so a graceful stop
+	// does not wait for them.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // New builds the server; Serve starts it.
@@ -120,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{log: log}
+	s.stopping, s.stop = context.WithCancel(context.Background())
 	p := &proxy{appID: cfg.AppID, inv: cfg.Invoker, maxMsg: cfg.MaxMessageSize, log: log}
 	const infinity = time.Duration(math.MaxInt64)
 	gate := callGate{cfg.APIToken, cfg.TraceSampling}
@@ -157,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
-		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
+		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, stopping: s.stopping, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
 		host: cfg.Host, log: log,
 	})
 	return s, nil
@@ -174,6 +180,7 @@ func (s *Server) Serve(l net.Listener) error {
 // Stop stops accepting calls and waits, until ctx ends, for those in
 // flight; then it cuts the rest off.
 func (s *Server) Stop(ctx context.Context) error {
+	s.stop()
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()
