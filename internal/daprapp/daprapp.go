@@ -145,7 +145,10 @@ func New(app App) (*Runtime, error) {
 		}
 	}
 	if outs := resources.Of[cbind.Output](app.Components, app.AppID); len(outs) > 0 {
-		opts := blockbind.Options{Logger: log}
+		opts := blockbind.Options{Logger: log, Namespace: app.Namespace}
+		if app.Metrics != nil {
+			opts.Metrics = app.Metrics
+		}
 		if app.Resiliency != nil {
 			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentBinding)
 		}

@@ -36,6 +36,9 @@ type Dapr struct {
 	pubsubEgressLatency  *prometheus.HistogramVec // dapr_component_pubsub_egress_latencies
 	pubsubIngressCount   *prometheus.CounterVec   // dapr_component_pubsub_ingress_count
 	pubsubIngressLatency *prometheus.HistogramVec // dapr_component_pubsub_ingress_latencies
+	// daprd's output binding metrics, latencies in ms.
+	outputBindingCount   *prometheus.CounterVec   // dapr_component_output_binding_count
+	outputBindingLatency *prometheus.HistogramVec // dapr_component_output_binding_latencies
 	// statuses are the HTTP status labels, made once.
 	statuses [600]string
 }
@@ -51,6 +54,7 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 	grpcLabels := []string{"app_id", "grpc_server_method", "grpc_server_status"}
 	egressLabels := []string{"app_id", "component", "namespace", "success", "topic"}
 	ingressLabels := []string{"app_id", "component", "namespace", "process_status", "status", "topic"}
+	bindingLabels := []string{"app_id", "component", "namespace", "operation", "success"}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dapr", Name: name, Help: help}, labels)
 	}
@@ -82,10 +86,15 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 			"Number of events a pub/sub component delivered to the app, by outcome.", ingressLabels),
 		pubsubIngressLatency: histogram("component_pubsub_ingress_latencies",
 			"Time the app took to take an event, in milliseconds.", latency, ingressLabels),
+		outputBindingCount: counter("component_output_binding_count",
+			"Number of operations invoked on an output binding.", bindingLabels),
+		outputBindingLatency: histogram("component_output_binding_latencies",
+			"Time an output binding took to answer, in milliseconds.", latency, bindingLabels),
 	}
 	for _, c := range []prometheus.Collector{d.httpCount, d.httpLatency, d.httpReqSize, d.httpRespSize,
 		d.grpcCount, d.grpcLatency, d.grpcRecvSize, d.grpcSentSize,
-		d.pubsubEgressCount, d.pubsubEgressLatency, d.pubsubIngressCount, d.pubsubIngressLatency} {
+		d.pubsubEgressCount, d.pubsubEgressLatency, d.pubsubIngressCount, d.pubsubIngressLatency,
+		d.outputBindingCount, d.outputBindingLatency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register Dapr metrics: %w", err)
 		}
@@ -141,6 +150,8 @@ type Sidecar struct {
 	egressLatency      prometheus.ObserverVec
 	ingressCount       *prometheus.CounterVec
 	ingressLatency     prometheus.ObserverVec
+	bindingCount       *prometheus.CounterVec
+	bindingLatency     prometheus.ObserverVec
 }
 
 // Sidecar returns the recorder of the sidecar of appID. It fails on a
@@ -162,6 +173,8 @@ func (d *Dapr) Sidecar(appID string, opts HTTPOptions) (*Sidecar, error) {
 		egressLatency:  d.pubsubEgressLatency.MustCurryWith(app),
 		ingressCount:   d.pubsubIngressCount.MustCurryWith(app),
 		ingressLatency: d.pubsubIngressLatency.MustCurryWith(app),
+		bindingCount:   d.outputBindingCount.MustCurryWith(app),
+		bindingLatency: d.outputBindingLatency.MustCurryWith(app),
 	}
 	if len(opts.PathMatching) > 0 {
 		s.paths = http.NewServeMux()
@@ -252,6 +265,16 @@ func (s *Sidecar) PubsubIngress(namespace, component, processStatus, status, top
 	s.ingressCount.WithLabelValues(component, namespace, processStatus, status, topic).Inc()
 	if elapsed > 0 {
 		s.ingressLatency.WithLabelValues(component, namespace, processStatus, status, topic).Observe(ms(elapsed))
+	}
+}
+
+// OutputBinding records an operation invoked on an output binding, as
+// daprd does: its success and how long the binding took.
+func (s *Sidecar) OutputBinding(namespace, component, operation string, success bool, elapsed time.Duration) {
+	ok := strconv.FormatBool(success)
+	s.bindingCount.WithLabelValues(component, namespace, operation, ok).Inc()
+	if elapsed > 0 {
+		s.bindingLatency.WithLabelValues(component, namespace, operation, ok).Observe(ms(elapsed))
 	}
 }
 

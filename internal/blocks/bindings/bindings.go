@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cove-env/cove/internal/blocks/named"
 	"github.com/cove-env/cove/internal/components"
@@ -37,6 +38,15 @@ type Options struct {
 	// Outbound returns the policy for calls to the named binding (nil for
 	// none); it is asked once per binding, when the binding is added.
 	Outbound func(name string) *resiliency.Policy
+	// Namespace labels the metrics; "" is Dapr's "default".
+	Namespace string
+	// Metrics records each invocation; nil records nothing.
+	Metrics Recorder
+}
+
+// Recorder records output binding invocations (*metrics.Sidecar does).
+type Recorder interface {
+	OutputBinding(namespace, component, operation string, success bool, elapsed time.Duration)
 }
 
 // Info describes one binding for the metadata API.
@@ -50,6 +60,8 @@ type Service struct {
 	appID    string
 	log      *slog.Logger
 	outbound func(string) *resiliency.Policy
+	ns       string
+	metrics  Recorder
 
 	bindings named.Set[*entry]
 }
@@ -67,7 +79,11 @@ func New(appID string, opts Options) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound, ns: ns, metrics: opts.Metrics}
 }
 
 // Add makes an initialised output binding available under md.Name. The
@@ -94,7 +110,12 @@ func (s *Service) Bindings() []Info {
 // Invoke runs one operation of the binding name. Like daprd, it answers
 // the binding's response even with an error, so its metadata (an HTTP
 // binding's status) reaches the caller.
-func (s *Service) Invoke(ctx context.Context, name string, req *Request) (*Response, error) {
+func (s *Service) Invoke(ctx context.Context, name string, req *Request) (resp *Response, err error) {
+	if s.metrics != nil {
+		// Recorded for every call, a refused one included, as daprd does.
+		start := time.Now()
+		defer func() { s.metrics.OutputBinding(s.ns, name, req.Operation, err == nil, time.Since(start)) }()
+	}
 	fail := func(format string, args ...any) error {
 		return daprerr.New(daprerr.InvokeOutputBinding, "error invoking output binding %s: "+format, append([]any{name}, args...)...)
 	}
@@ -109,7 +130,7 @@ func (s *Service) Invoke(ctx context.Context, name string, req *Request) (*Respo
 		// daprd's words, without the space it leaves out after the colon.
 		return nil, fail("binding %s does not support operation %s. supported operations: %s", name, req.Operation, strings.Join(e.ops, " "))
 	}
-	resp, err := s.run(ctx, e, req)
+	resp, err = s.run(ctx, e, req)
 	if err != nil {
 		return resp, daprerr.Wrap(daprerr.InvokeOutputBinding, err, "error invoking output binding %s", name)
 	}

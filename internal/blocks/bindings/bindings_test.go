@@ -15,6 +15,7 @@ import (
 	bhttp "github.com/cove-env/cove/internal/components/bindings/http"
 	"github.com/cove-env/cove/internal/components/bindings/localstorage"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/metrics"
 	"github.com/cove-env/cove/internal/resiliency"
 )
 
@@ -84,5 +85,34 @@ func TestChecks(t *testing.T) {
 	}
 	if got := s.Bindings(); len(got) != 1 || got[0].Name != "files" || got[0].Capabilities[0] != "OUTPUT_BINDING" {
 		t.Errorf("Bindings() = %+v", got)
+	}
+}
+
+// TestMetrics: invocations are counted under daprd's output binding
+// metrics, with its labels, refused ones included.
+func TestMetrics(t *testing.T) {
+	reg := metrics.NewRegistry()
+	d, err := metrics.NewDapr(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := d.Sidecar("app", metrics.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := bindings.New("app", bindings.Options{Metrics: rec})
+	add(t, s, "files", localstorage.Type, localstorage.New(), map[string]string{"rootPath": t.TempDir()})
+	_, _ = s.Invoke(t.Context(), "files", &bindings.Request{Operation: "create", Data: []byte("x"), Metadata: map[string]string{"fileName": "a"}})
+	_, _ = s.Invoke(t.Context(), "files", &bindings.Request{Operation: "get", Metadata: map[string]string{"fileName": "missing"}})
+	rr := httptest.NewRecorder()
+	metrics.Handler(reg).ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, w := range []string{
+		`dapr_component_output_binding_count{app_id="app",component="files",namespace="default",operation="create",success="true"} 1`,
+		`dapr_component_output_binding_count{app_id="app",component="files",namespace="default",operation="get",success="false"} 1`,
+		`dapr_component_output_binding_latencies_count{app_id="app",component="files",namespace="default",operation="create",success="true"} 1`,
+	} {
+		if !strings.Contains(rr.Body.String(), w) {
+			t.Errorf("metrics lack %s", w)
+		}
 	}
 }
