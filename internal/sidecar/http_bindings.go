@@ -9,6 +9,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/bindings"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/tracecontext"
 )
 
 // BindingsAPI is what the sidecar needs of the output bindings building
@@ -39,6 +40,16 @@ func (s *Sidecar) invokeBinding(w http.ResponseWriter, r *http.Request) error {
 	data, err := json.Marshal(in.Data)
 	if err != nil {
 		return daprerr.New(daprerr.MalformedData, "can't serialize request data field: %v", err)
+	}
+	// The call's trace context goes on to the binding, as daprd passes
+	// it (an HTTP binding sends it as headers).
+	if in.Metadata == nil {
+		in.Metadata = map[string]string{}
+	}
+	for k, h := range map[string]string{"traceparent": tracecontext.HeaderTraceParent, "tracestate": tracecontext.HeaderTraceState} {
+		if v := r.Header.Get(h); v != "" {
+			in.Metadata[k] = v
+		}
 	}
 	resp, err := s.cfg.Bindings.Invoke(r.Context(), name, &bindings.Request{Operation: in.Operation, Data: data, Metadata: in.Metadata})
 	if resp != nil {

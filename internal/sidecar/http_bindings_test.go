@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,10 +14,12 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/cove-env/cove/internal/blocks/bindings"
 	"github.com/cove-env/cove/internal/components"
+	bhttp "github.com/cove-env/cove/internal/components/bindings/http"
 	"github.com/cove-env/cove/internal/components/bindings/localstorage"
 	"github.com/cove-env/cove/internal/sidecar"
 )
@@ -104,5 +107,46 @@ func TestBindingsGRPC(t *testing.T) {
 	_, err = runtimev1pb.NewDaprClient(c.GrpcClientConn()).InvokeBinding(ctx, &runtimev1pb.InvokeBindingRequest{Name: "nope", Operation: "get"})
 	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "couldn't find output binding nope") {
 		t.Fatalf("unknown binding = %v", err)
+	}
+}
+
+// TestBindingsPassTraceContext: the call's traceparent reaches an HTTP
+// binding's target, over both APIs.
+func TestBindingsPassTraceContext(t *testing.T) {
+	got := make(chan string, 2)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Get("traceparent") }))
+	defer target.Close()
+	md := components.Metadata{Name: "hook", Type: bhttp.Type, Version: "v1", Properties: map[string]string{"url": target.URL}}
+	b := bhttp.New()
+	if err := b.Init(t.Context(), md); err != nil {
+		t.Fatal(err)
+	}
+	svc := bindings.New("frontend", bindings.Options{})
+	if err := svc.Add(md, b); err != nil {
+		t.Fatal(err)
+	}
+	base, addr := serveSidecar(t, sidecar.Config{AppID: "frontend", Logger: slog.New(slog.DiscardHandler), Bindings: svc})
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1.0/bindings/hook", strings.NewReader(`{"operation":"get"}`))
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := <-got; !strings.HasPrefix(v, "00-0af7651916cd43dd8448eb211c80319c-") {
+		t.Errorf("HTTP API: the binding sent traceparent %q; want the call's trace", v)
+	}
+	c, err := dapr.NewClientWithAddressContext(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "traceparent", tp)
+	if _, err := c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: "hook", Operation: "get"}); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; !strings.HasPrefix(v, "00-0af7651916cd43dd8448eb211c80319c-") {
+		t.Errorf("gRPC API: the binding sent traceparent %q; want the call's trace", v)
 	}
 }

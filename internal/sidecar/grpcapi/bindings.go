@@ -26,6 +26,15 @@ func (a *api) InvokeBinding(ctx context.Context, in *runtimev1pb.InvokeBindingRe
 	}
 	md := make(map[string]string, len(in.GetMetadata()))
 	maps.Copy(md, in.GetMetadata())
+	// The call's trace context goes on to the binding unless the request
+	// names its own, as daprd passes it.
+	if incoming, ok := metadata.FromIncomingContext(ctx); ok {
+		for _, k := range []string{mdTraceParent, mdTraceState} {
+			if v := incoming.Get(k); len(v) > 0 && md[k] == "" {
+				md[k] = v[0]
+			}
+		}
+	}
 	resp, err := a.bindings.Invoke(ctx, in.GetName(), &bindings.Request{Operation: in.GetOperation(), Data: in.GetData(), Metadata: md})
 	if resp != nil && len(resp.Metadata) > 0 {
 		h := metadata.MD{}
