@@ -166,6 +166,7 @@ func TestConfigurationGoSDK(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no update within 5s")
 	}
+	//lint:ignore SA1019 the deprecated RPC is still served, as by daprd
 	if err := c.UnsubscribeConfigurationItems(ctx, "config", id); err != nil {
 		t.Fatalf("UnsubscribeConfigurationItems: %v", err)
 	}
