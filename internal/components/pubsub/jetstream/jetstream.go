@@ -51,6 +51,11 @@ import (
 // Type is the component type this package registers.
 const Type = "pubsub.jetstream"
 
+// pullExpiry is how long one pull waits; the server's heartbeats come at
+// half of it, so a consumer deleted without notice is missed within about
+// that long.
+const pullExpiry = 5 * time.Second
+
 // publishTimeout bounds a publish whose context has no deadline.
 const publishTimeout = 10 * time.Second
 
@@ -489,7 +494,8 @@ func (b *Broker) consumerName(group, topic string) string {
 }
 
 // Subscribe creates (or updates) the group's durable consumer and starts
-// consuming.
+// consuming. When the consumer or its stream is deleted under it, the
+// subscription makes them again and carries on.
 func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h pubsub.Handler) error {
 	if err := pubsub.CheckRequest(req.Topic, req.Group, true); err != nil {
 		return err
@@ -497,11 +503,78 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	if b.closed() {
 		return fmt.Errorf("subscribe to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
+	subCtx, release := b.life.Subscription(ctx)
+	sub := &subscription{b: b, req: req, h: h, ctx: subCtx, lost: make(chan struct{}, 1)}
+	if b.s.parallel {
+		sub.sem = make(chan struct{}, max(b.s.MaxAckPending, 1000))
+	}
+	cc, err := sub.start(ctx)
+	if err != nil {
+		release()
+		return err
+	}
+	b.life.Go(func() {
+		defer release()
+		for {
+			select {
+			case <-subCtx.Done():
+			case <-sub.lost:
+				b.log.Warn("consumer gone; making it again", "topic", req.Topic, "group", req.Group)
+				cc.Stop()
+				<-cc.Closed()
+				b.forgetStream(req.Topic)
+				// Let a deletion in progress finish, or the consumer is
+				// made again on the stream about to go.
+				lifetime.Sleep(subCtx, time.Second)
+				for subCtx.Err() == nil {
+					next, err := sub.start(subCtx)
+					if err == nil {
+						cc = next
+						break
+					}
+					b.log.Warn("making the consumer again failed", "topic", req.Topic, "group", req.Group, "err", err)
+					lifetime.Sleep(subCtx, time.Second)
+				}
+				if subCtx.Err() == nil {
+					continue
+				}
+			}
+			if cc != nil {
+				cc.Stop()
+				<-cc.Closed()
+			}
+			sub.mu.Lock()
+			sub.ended = true
+			sub.mu.Unlock()
+			sub.inflight.Wait()
+			return
+		}
+	})
+	return nil
+}
+
+// subscription is one Subscribe's state.
+type subscription struct {
+	b    *Broker
+	req  pubsub.SubscribeRequest
+	h    pubsub.Handler
+	ctx  context.Context
+	sem  chan struct{} // bounds parallel handlers; nil: one at a time
+	lost chan struct{} // signalled when the consumer is gone
+
+	mu       sync.Mutex // guards ended against inflight.Add
+	ended    bool
+	inflight sync.WaitGroup
+}
+
+// start finds or makes the stream, creates or updates the consumer and
+// starts consuming it.
+func (sub *subscription) start(ctx context.Context) (jetstream.ConsumeContext, error) {
+	b, req, s := sub.b, sub.req, sub.b.s
 	stream, err := b.stream(ctx, req.Topic)
 	if err != nil {
-		return fmt.Errorf("subscribe to %q on NATS at %s: %w", req.Topic, b.url, err)
+		return nil, fmt.Errorf("subscribe to %q on NATS at %s: %w", req.Topic, b.url, err)
 	}
-	s := b.s
 	cfg := jetstream.ConsumerConfig{
 		Durable: b.consumerName(req.Group, req.Topic), FilterSubject: req.Topic,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: s.AckWait, MaxDeliver: s.MaxDeliver,
@@ -514,54 +587,48 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
-		return fmt.Errorf("create consumer %q of group %q on stream %q at %s: %w", cfg.Durable, req.Group, stream, b.url, err)
+		return nil, fmt.Errorf("create consumer %q of group %q on stream %q at %s: %w", cfg.Durable, req.Group, stream, b.url, err)
 	}
-	subCtx, release := b.life.Subscription(ctx)
-	var inflight sync.WaitGroup
-	handle := func(m jetstream.Msg) {
-		defer inflight.Done()
-		b.handle(subCtx, req.Topic, m, h)
-	}
-	var sem chan struct{}
-	if s.parallel {
-		sem = make(chan struct{}, max(s.MaxAckPending, 1000))
-	}
-	var mu sync.Mutex // guards inflight.Add against the final Wait
-	ended := false
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		mu.Lock()
-		if ended || subCtx.Err() != nil {
-			mu.Unlock()
-			return // not handled: JetStream delivers it again after ackWait
-		}
-		inflight.Add(1)
-		mu.Unlock()
-		if sem == nil {
-			handle(m)
+	cc, err := cons.Consume(sub.receive, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if sub.ctx.Err() != nil {
 			return
 		}
-		sem <- struct{}{}
-		go func() { defer func() { <-sem }(); handle(m) }()
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if subCtx.Err() == nil {
-			b.log.Debug("consuming", "topic", req.Topic, "group", req.Group, "err", err)
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+			errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+			select {
+			case sub.lost <- struct{}{}:
+			default:
+			}
+			return
 		}
-	}))
+		b.log.Debug("consuming", "topic", req.Topic, "group", req.Group, "err", err)
+	}), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
-		release()
-		return fmt.Errorf("consume group %q on %q at %s: %w", req.Group, req.Topic, b.url, err)
+		return nil, fmt.Errorf("consume group %q on %q at %s: %w", req.Group, req.Topic, b.url, err)
 	}
-	b.life.Go(func() {
-		<-subCtx.Done()
-		cc.Stop()
-		<-cc.Closed()
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-		inflight.Wait()
-		release()
-	})
-	return nil
+	return cc, nil
+}
+
+// receive hands a message to the handler, in line or (parallel) in a
+// goroutine of its own.
+func (sub *subscription) receive(m jetstream.Msg) {
+	sub.mu.Lock()
+	if sub.ended || sub.ctx.Err() != nil {
+		sub.mu.Unlock()
+		return // not handled: JetStream delivers it again after ackWait
+	}
+	sub.inflight.Add(1)
+	sub.mu.Unlock()
+	handle := func() {
+		defer sub.inflight.Done()
+		sub.b.handle(sub.ctx, sub.req.Topic, m, sub.h)
+	}
+	if sub.sem == nil {
+		handle()
+		return
+	}
+	sub.sem <- struct{}{}
+	go func() { defer func() { <-sub.sem }(); handle() }()
 }
 
 func (b *Broker) handle(ctx context.Context, topic string, m jetstream.Msg, h pubsub.Handler) {

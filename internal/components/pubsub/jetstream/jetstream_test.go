@@ -154,3 +154,35 @@ func TestBulkPublishAfterStreamDeleted(t *testing.T) {
 		deleteStream(t, topic, nil)
 	}
 }
+
+// TestSubscriptionSurvivesStreamDeleted checks that a subscription whose
+// stream (and with it its consumer) is deleted makes them again, so
+// messages published afterwards still reach it.
+func TestSubscriptionSurvivesStreamDeleted(t *testing.T) {
+	stateconformance.NeedService(t, "NATS JetStream", addr)
+	ps := conformance.MustOpen(t, jetstream.Type, map[string]string{"natsURL": url})
+	topic := "cove-test-resub-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { deleteStream(t, topic, nil) })
+	got := make(chan string, 100)
+	err := ps.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Group: "g"}, func(_ context.Context, m *pubsub.Message) pubsub.Result {
+		got <- string(m.Data)
+		return pubsub.Ack
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteStream(t, topic, nil)
+	deadline := time.After(30 * time.Second)
+	for i := 0; ; i++ {
+		if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte("after")}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		select {
+		case <-got:
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no message reached the subscription after its stream was deleted")
+		}
+	}
+}

@@ -233,7 +233,7 @@ func (s *subscription) read(ctx context.Context) {
 				}
 			}
 			b.log.Warn("reading stream failed", "topic", s.topic, "group", s.group, "err", err)
-			pause(ctx, time.Second)
+			lifetime.Sleep(ctx, time.Second)
 			continue
 		}
 		for _, st := range res {
@@ -339,15 +339,5 @@ func (s *subscription) ack(ctx context.Context, id string) {
 	defer cancel()
 	if err := s.b.client.XAck(ackCtx, s.topic, s.group, id).Err(); err != nil {
 		s.b.log.Warn("acknowledging entry failed; it will be delivered again", "topic", s.topic, "id", id, "err", err)
-	}
-}
-
-// pause waits d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
