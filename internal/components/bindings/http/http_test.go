@@ -1,14 +1,23 @@
 package http_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cove-env/cove/internal/components"
 	"github.com/cove-env/cove/internal/components/bindings"
@@ -144,5 +153,55 @@ func TestInitErrors(t *testing.T) {
 		if _, err := componenttest.Open[bindings.Output](t, bhttp.Type, props); err == nil {
 			t.Errorf("Init(%v) succeeded", props)
 		}
+	}
+}
+
+// TestClientCertificate: mtlsClientCert and mtlsClientKey (here as files)
+// authenticate the binding to a server that requires a client
+// certificate; without them the server refuses it.
+func TestClientCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "binding"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	s.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	s.StartTLS()
+	defer s.Close()
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}))
+
+	b, err := componenttest.Open[bindings.Output](t, bhttp.Type, map[string]string{
+		"url": s.URL, "mtlsRootCA": ca, "mtlsClientCert": certFile, "mtlsClientKey": keyFile, "mtlsRenegotiation": "RenegotiateOnceAsClient",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.Invoke(t.Context(), &bindings.Request{Operation: "get"})
+	if err != nil || string(resp.Data) != "binding" {
+		t.Fatalf("with the client certificate = %v, %v", resp, err)
+	}
+	anon, err := componenttest.Open[bindings.Output](t, bhttp.Type, map[string]string{"url": s.URL, "mtlsRootCA": ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Invoke(t.Context(), &bindings.Request{Operation: "get"}); err == nil {
+		t.Fatal("a server requiring a client certificate answered a binding without one")
 	}
 }
