@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/cove-env/cove/internal/components/configuration/conformance"
 	"github.com/cove-env/cove/internal/components/configuration/redis"
 	stateconformance "github.com/cove-env/cove/internal/components/state/conformance"
+	"github.com/cove-env/cove/internal/resiliency"
 	"github.com/cove-env/cove/internal/sidecar"
 )
 
@@ -217,5 +220,47 @@ func TestConfigurationStreamEndsAtClose(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Close took %v with a subscription stream open", d)
+	}
+}
+
+// TestConfigurationDeliveryRetried: an update the app fails is delivered
+// again under the store's inbound policy.
+func TestConfigurationDeliveryRetried(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", "127.0.0.1:6379")
+	var posts atomic.Int32
+	done := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if posts.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		close(done)
+	}))
+	defer app.Close()
+	md := components.Metadata{Name: "config", Type: redis.Type, Version: "v1", Properties: map[string]string{"redisHost": "127.0.0.1:6379"}}
+	st := redis.New()
+	if err := st.Init(t.Context(), md); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := configuration.New("frontend", configuration.Options{Inbound: func(string) *resiliency.Policy {
+		return &resiliency.Policy{Retry: &resiliency.Retry{Kind: resiliency.RetryConstant, Interval: time.Millisecond, MaxRetries: 2}}
+	}})
+	if err := svc.Add(md, st); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serveSidecar(t, sidecar.Config{AppID: "frontend", AppAddr: strings.TrimPrefix(app.URL, "http://"), Logger: slog.New(slog.DiscardHandler), Configuration: svc})
+	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	key := conformance.Unique() + "k"
+	t.Cleanup(func() { rdb.Del(context.Background(), key) })
+	if code, body := get(t, base+"/v1.0/configuration/config/subscribe?key="+key); code != 200 {
+		t.Fatalf("subscribe = %d %s", code, body)
+	}
+	rdb.Set(t.Context(), key, "v", 0)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the update was not delivered again after the app failed it (%d posts)", posts.Load())
 	}
 }
