@@ -134,3 +134,38 @@ func TestDocsPubsubExample(t *testing.T) {
 	}
 	e.stop()
 }
+
+// TestDocsLockAndBindingsExamples runs the curl examples of docs/lock.md
+// and docs/bindings.md against a sidecar with the components they name and
+// compares each answer with the comment that follows it on the page.
+func TestDocsLockAndBindingsExamples(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: lockstore, file: lock.yaml}\n  - {name: files, file: files.yaml}\n")
+	writeFile(t, dir, "app.yaml", "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n")
+	writeFile(t, dir, "lock.yaml", "componentType: lock.in-memory\nversion: v1\n")
+	writeFile(t, dir, "files.yaml", fmt.Sprintf("componentType: bindings.localstorage\nversion: v1\nmetadata:\n  - {name: rootPath, value: %q}\n", filepath.Join(dir, "files")))
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+	port := e.status().Apps[0].Replicas[0].DaprHTTPPort
+	for _, doc := range []string{"docs/lock.md", "docs/bindings.md"} {
+		var cur string
+		n := 0
+		for _, l := range codeAfter(t, doc, "## The API") {
+			cur += strings.TrimSuffix(strings.TrimSpace(l), "\\") + " "
+			if strings.HasSuffix(strings.TrimSpace(l), "\\") {
+				continue
+			}
+			cmd, want, _ := strings.Cut(cur, "# ")
+			cur = ""
+			c := exec.Command("sh", "-c", "curl -s "+strings.TrimPrefix(strings.TrimSpace(cmd), "curl "))
+			c.Env = append(os.Environ(), fmt.Sprintf("DAPR_HTTP_PORT=%d", port))
+			out, err := c.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(want) {
+				t.Errorf("%s: %s\n= %s (%v); the page says %s", doc, cmd, out, err, want)
+			}
+			n++
+		}
+		if n < 2 {
+			t.Errorf("%s: %d examples found under ## The API", doc, n)
+		}
+	}
+}
