@@ -74,7 +74,8 @@ func TestLoadEveryKindSecretStoresFirst(t *testing.T) {
 }
 
 func TestLoadSkipsFailuresWithIgnoreErrors(t *testing.T) {
-	pubsub := &spec.Component{Name: "pubsub", Type: "pubsub.redis", Version: "v1", IgnoreErrors: true, File: "pubsub.yaml", TypeLine: 6}
+	// A kind cove does not run: crypto.
+	pubsub := &spec.Component{Name: "pubsub", Type: "crypto.dapr.jwks", Version: "v1", IgnoreErrors: true, File: "pubsub.yaml", TypeLine: 6}
 	bad := &spec.Component{Name: "bad", Type: file.Type, Version: "v1", IgnoreErrors: true,
 		Metadata: []spec.MetadataItem{{Name: "secretsFile", Value: "/nonexistent/secrets.json"}}}
 	cache := &spec.Component{Name: "cache", Type: inmemory.Type, Version: "v1"}
@@ -91,7 +92,7 @@ func TestLoadSkipsFailuresWithIgnoreErrors(t *testing.T) {
 		t.Errorf("components (-want +got):\n%s", diff)
 	}
 	if err := set.All()[1].Err; !errors.Is(err, components.ErrNotSupported) {
-		t.Errorf("pubsub.redis failed with %v, want ErrNotSupported", err)
+		t.Errorf("crypto.dapr.jwks failed with %v, want ErrNotSupported", err)
 	}
 	if got := resources.Of[secretstores.Store](set, ""); len(got) != 0 {
 		t.Errorf("secret stores = %+v, want none (bad failed)", got)
@@ -102,13 +103,13 @@ func TestLoadClosesWhatItOpenedOnFailure(t *testing.T) {
 	before := closes.Load()
 	first := &spec.Component{Name: "first", Type: countingType, Version: "v1"}
 	second := &spec.Component{Name: "second", Type: countingType, Version: "v1"}
-	pubsub := &spec.Component{Name: "pubsub", Type: "pubsub.redis", Version: "v1", File: "components/pubsub.yaml", TypeLine: 6}
+	pubsub := &spec.Component{Name: "pubsub", Type: "crypto.dapr.jwks", Version: "v1", File: "components/pubsub.yaml", TypeLine: 6}
 	set, err := resources.Load(t.Context(), []*spec.Component{first, second, pubsub}, resources.Options{})
 	if err == nil {
 		set.Close()
 		t.Fatal("a component kind cove does not run loaded without ignoreErrors")
 	}
-	for _, want := range []string{"component pubsub (pubsub.redis) in components/pubsub.yaml:6", "not supported yet by cove"} {
+	for _, want := range []string{"component pubsub (crypto.dapr.jwks) in components/pubsub.yaml:6", "not supported yet by cove"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -142,7 +143,7 @@ func TestCheckType(t *testing.T) {
 		{"state store", inmemory.Type, "", false},
 		{"secret store", file.Type, "", false},
 		{"Dapr secret store cove does not run", "secretstores.azure.keyvault", "not supported yet by cove; the secretstores types it runs are: secretstores.local.env, secretstores.local.file", true},
-		{"Dapr kind cove does not run", "pubsub.redis", `component type "pubsub.redis" is not supported yet by cove`, true},
+		{"Dapr kind cove does not run", "crypto.dapr.jwks", `component type "crypto.dapr.jwks" is not supported yet by cove`, true},
 		{"name resolution is no component file", "nameresolution.sqlite", "not supported yet by cove as a component file", true},
 		{"typo", "state.rediss", `unknown component type "state.rediss"; did you mean "state.redis"?`, false},
 		{"typo of a type cove does not run", "pubsub.rabitmq", `did you mean "pubsub.rabbitmq"?`, false},
