@@ -5,7 +5,8 @@
 //
 // Inside cove up, URLs go through the environment's internal proxy, as
 // from a replica, so http://<app> reaches that app; loopback addresses go
-// direct.
+// direct. Elsewhere (cove sidecar) the process's HTTP_PROXY applies, as
+// with daprd.
 package http
 
 import (
@@ -93,6 +94,9 @@ func (b *Binding) Init(_ context.Context, md components.Metadata) error {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	// Outside an environment, the process's HTTP_PROXY applies, as to
+	// daprd's binding.
+	tr.Proxy = http.ProxyFromEnvironment
 	if md.HTTPProxy != "" {
 		proxy, err := url.Parse(md.HTTPProxy)
 		if err != nil {
