@@ -44,6 +44,10 @@ import (
 // Type is the component type this package registers.
 const Type = "pubsub.redis"
 
+// maxReaders bounds the readers' pool: one connection per subscription,
+// opened as subscriptions start.
+const maxReaders = 10000
+
 // readBlock is how long one XREADGROUP waits for new entries; it bounds
 // how long a subscription takes to notice its end.
 const readBlock = time.Second
@@ -73,7 +77,12 @@ type Broker struct {
 	md     metadata
 	conn   redisconn.Settings
 	client goredis.UniversalClient
-	log    *slog.Logger
+	// readers serves the subscriptions' blocking XREADGROUPs, each of
+	// which holds a connection while it waits, so they never take the
+	// connections of publishes and acknowledgements, however many
+	// subscriptions one broker serves.
+	readers goredis.UniversalClient
+	log     *slog.Logger
 
 	life     *lifetime.Lifetime
 	closeErr error
@@ -117,7 +126,14 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
-	b.md, b.conn, b.client = m, conn, client
+	rc := conn
+	rc.MD.PoolSize = maxReaders
+	readers, err := rc.NewClient()
+	if err != nil {
+		_ = client.Close()
+		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
+	}
+	b.md, b.conn, b.client, b.readers = m, conn, client, readers
 	return nil
 }
 
@@ -199,7 +215,7 @@ func (b *Broker) createGroup(ctx context.Context, topic, group string) error {
 func (b *Broker) Close() error {
 	b.life.End(func() {
 		if b.client != nil {
-			b.closeErr = b.client.Close()
+			b.closeErr = errors.Join(b.client.Close(), b.readers.Close())
 		}
 	})
 	return b.closeErr
@@ -217,7 +233,7 @@ type subscription struct {
 func (s *subscription) read(ctx context.Context) {
 	b := s.b
 	for ctx.Err() == nil {
-		res, err := b.client.XReadGroup(ctx, &goredis.XReadGroupArgs{
+		res, err := b.readers.XReadGroup(ctx, &goredis.XReadGroupArgs{
 			Group: s.group, Consumer: s.group, Streams: []string{s.topic, ">"},
 			Count: int64(b.md.QueueDepth), Block: readBlock,
 		}).Result()

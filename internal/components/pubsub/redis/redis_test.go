@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,46 @@ func TestMaxLenApproxTrims(t *testing.T) {
 func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "Redis", addr)
 	conformance.Bench(b, conformance.MustOpen(b, redis.Type, map[string]string{"redisHost": addr}), deleteStreams)
+}
+
+// TestManySubscriptionsDoNotStarvePublishes checks that subscriptions,
+// each blocked in XREADGROUP most of the time, do not take the connections
+// publishes need: one broker serves every app of an environment, so it
+// holds more subscriptions than go-redis's default pool has connections.
+func TestManySubscriptionsDoNotStarvePublishes(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	ps := conformance.MustOpen(t, redis.Type, map[string]string{"redisHost": addr})
+	base := "cove-test-many-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	const subs = 60
+	got := make(chan string, subs)
+	topics := make([]string, subs)
+	for i := range topics {
+		topics[i] = base + strconv.Itoa(i)
+		t.Cleanup(func() { deleteStreams(t, topics[i], nil) })
+		err := ps.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topics[i], Group: "g"}, func(_ context.Context, m *pubsub.Message) pubsub.Result {
+			got <- m.Topic
+			return pubsub.Ack
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // every reader blocked in XREADGROUP
+	start := time.Now()
+	for _, topic := range topics {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		err := ps.Publish(ctx, &pubsub.PublishRequest{Topic: topic, Data: []byte("x")})
+		cancel()
+		if err != nil {
+			t.Fatalf("publish to %s after %v: %v", topic, time.Since(start), err)
+		}
+	}
+	for range topics {
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not every subscription got its message")
+		}
+	}
+	t.Logf("%d publishes with %d subscriptions took %v", subs, subs, time.Since(start))
 }
