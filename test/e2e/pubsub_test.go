@@ -48,7 +48,7 @@ func runSDKSubscriber(mode string) int {
 // (PublishEvent) and a bulk of them (PublishEvents) through a sidecar's gRPC
 // API; Go SDK subscribers on service/http and service/grpc, each with its
 // own sidecar, receive every event; their sidecars' metadata lists the
-// subscription.
+// subscription. The streaming Subscribe receives through a sidecar too.
 func TestPubsubGoSDK(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -117,6 +117,35 @@ properties:
 			e.waitFor(fmt.Sprintf(`%s received orders from http-sub: {"id":"%s"}`, mode, id), 10*time.Second)
 		}
 	}
+	// The streaming Subscribe, through the same sidecar.
+	stream, err := pub.Subscribe(t.Context(), dapr.SubscriptionOptions{PubsubName: "pubsub", Topic: "streamed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.PublishEvent(t.Context(), "pubsub", "streamed", map[string]string{"id": "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan *dapr.SubscriptionMessage, 1)
+	go func() {
+		m, err := stream.Receive()
+		if err != nil {
+			t.Error(err)
+		}
+		received <- m
+	}()
+	select {
+	case m := <-received:
+		if m == nil || strings.TrimSpace(string(m.RawData)) != `{"id":"s1"}` {
+			t.Fatalf("streamed event %+v", m)
+		}
+		if err := m.Success(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the streaming subscription received nothing within 10s")
+	}
+	_ = stream.Close()
+
 	if err := pub.PublishEvent(t.Context(), "nope", "orders", []byte("x")); err == nil || !strings.Contains(err.Error(), "ERR_PUBSUB_NOT_FOUND") && !strings.Contains(err.Error(), "pubsub nope is not found") {
 		t.Errorf("publish to an unknown pub/sub: %v", err)
 	}

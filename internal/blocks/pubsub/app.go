@@ -189,32 +189,9 @@ func (a *GRPCApp) Subscriptions(ctx context.Context) ([]Subscription, error) {
 // TopicEventRequest, and maps the answer: SUCCESS acks, DROP drops, RETRY
 // and errors retry (Unimplemented drops, as daprd reads it).
 func (a *GRPCApp) Deliver(ctx context.Context, d *Delivery) (Verdict, error) {
-	req := &runtimev1pb.TopicEventRequest{
-		Id:              str(d.Event[fieldID]),
-		Source:          str(d.Event[fieldSource]),
-		Type:            str(d.Event[fieldType]),
-		SpecVersion:     str(d.Event[fieldSpecVersion]),
-		DataContentType: str(d.Event[fieldDataContentType]),
-		Topic:           d.Topic,
-		PubsubName:      d.Pubsub,
-		Path:            d.Path,
-	}
-	data, err := eventData(d.Event)
+	req, err := TopicEvent(d)
 	if err != nil {
-		return Drop, err
-	}
-	req.Data = data
-	ext := map[string]any{}
-	for k, v := range d.Event {
-		switch k {
-		case fieldID, fieldSource, fieldType, fieldSpecVersion, fieldDataContentType, fieldTopic, fieldPubsub,
-			fieldData, fieldDataBase64:
-			continue
-		}
-		ext[k] = jsonValue(v)
-	}
-	if req.Extensions, err = structpb.NewStruct(ext); err != nil {
-		return Drop, fmt.Errorf("event extensions: %w", err)
+		return Retry, err
 	}
 	ctx = a.ctx(ctx)
 	if tp := traceOf(d.Event); tp != "" {
@@ -227,13 +204,53 @@ func (a *GRPCApp) Deliver(ctx context.Context, d *Delivery) (Verdict, error) {
 		}
 		return Retry, fmt.Errorf("deliver to the app: %w", err)
 	}
-	switch resp.GetStatus() {
+	return VerdictOf(resp.GetStatus()), nil
+}
+
+// VerdictOf reads a gRPC subscriber's answer: SUCCESS and DROP as they
+// say, anything else (RETRY, an unknown value) a retry.
+func VerdictOf(st runtimev1pb.TopicEventResponse_TopicEventResponseStatus) Verdict {
+	switch st {
 	case runtimev1pb.TopicEventResponse_SUCCESS:
-		return Success, nil
+		return Success
 	case runtimev1pb.TopicEventResponse_DROP:
-		return Drop, nil
+		return Drop
 	}
-	return Retry, nil
+	return Retry
+}
+
+// TopicEvent is d as gRPC subscribers receive it (OnTopicEvent, streaming
+// subscriptions): the CloudEvent's attributes in their fields, its data as
+// bytes, the other attributes as extensions.
+func TopicEvent(d *Delivery) (*runtimev1pb.TopicEventRequest, error) {
+	req := &runtimev1pb.TopicEventRequest{
+		Id:              str(d.Event[fieldID]),
+		Source:          str(d.Event[fieldSource]),
+		Type:            str(d.Event[fieldType]),
+		SpecVersion:     str(d.Event[fieldSpecVersion]),
+		DataContentType: str(d.Event[fieldDataContentType]),
+		Topic:           d.Topic,
+		PubsubName:      d.Pubsub,
+		Path:            d.Path,
+	}
+	data, err := eventData(d.Event)
+	if err != nil {
+		return nil, fmt.Errorf("event data: %w", err)
+	}
+	req.Data = data
+	ext := map[string]any{}
+	for k, v := range d.Event {
+		switch k {
+		case fieldID, fieldSource, fieldType, fieldSpecVersion, fieldDataContentType, fieldTopic, fieldPubsub,
+			fieldData, fieldDataBase64:
+			continue
+		}
+		ext[k] = jsonValue(v)
+	}
+	if req.Extensions, err = structpb.NewStruct(ext); err != nil {
+		return nil, fmt.Errorf("event extensions: %w", err)
+	}
+	return req, nil
 }
 
 // eventData is the event's data as bytes: data_base64 decoded, a string

@@ -25,6 +25,7 @@ type Subscription struct {
 const (
 	TypeProgrammatic = "PROGRAMMATIC"
 	TypeDeclarative  = "DECLARATIVE"
+	TypeStreaming    = "STREAMING"
 )
 
 // Rule routes the events its CEL expression matches to Path.

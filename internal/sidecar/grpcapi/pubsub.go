@@ -16,6 +16,9 @@ import (
 type PubsubAPI interface {
 	Publish(ctx context.Context, req pubsub.PublishRequest) error
 	BulkPublish(ctx context.Context, req pubsub.BulkRequest) ([]pubsub.FailedEntry, error)
+	// Check returns Dapr's error for a pub/sub or topic name that will not do.
+	Check(name, topic string) error
+	Subscribe(ctx context.Context, ch pubsub.AppChannel, subs []pubsub.Subscription) (*pubsub.Subscriber, error)
 }
 
 // The publish RPCs only translate; envelopes, scopes and errors are the
