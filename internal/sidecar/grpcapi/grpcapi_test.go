@@ -430,16 +430,24 @@ func TestErrors(t *testing.T) {
 			code: codes.FailedPrecondition, msg: "configuration stores not configured", daprCode: "ERR_CONFIGURATION_STORE_NOT_CONFIGURED",
 		},
 		{
-			name: "unimplemented API",
+			name: "streaming subscription without a pub/sub",
 			call: func() error {
 				st, err := client.SubscribeTopicEventsAlpha1(t.Context())
+				if err != nil {
+					return err
+				}
+				err = st.Send(&runtimev1pb.SubscribeTopicEventsRequestAlpha1{
+					SubscribeTopicEventsRequestType: &runtimev1pb.SubscribeTopicEventsRequestAlpha1_InitialRequest{
+						InitialRequest: &runtimev1pb.SubscribeTopicEventsRequestInitialAlpha1{PubsubName: "pubsub", Topic: "orders"},
+					},
+				})
 				if err != nil {
 					return err
 				}
 				_, err = st.Recv()
 				return err
 			},
-			code: codes.Unimplemented,
+			code: codes.InvalidArgument, msg: "pubsub pubsub is not found", daprCode: "ERR_PUBSUB_NOT_FOUND",
 		},
 		{
 			name: "proxy to unknown app",

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/dapr/go-sdk/service/common"
 	daprgrpc "github.com/dapr/go-sdk/service/grpc"
@@ -283,6 +284,10 @@ func TestSidecarCloseEndsStreamingSubscriptions(t *testing.T) {
 	t.Cleanup(c.Close)
 	sub, err := c.Subscribe(t.Context(), dapr.SubscriptionOptions{PubsubName: "pubsub", Topic: "t"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A stream that never sends its initial request holds nothing up either.
+	if _, err := runtimev1pb.NewDaprClient(c.GrpcClientConn()).SubscribeTopicEventsAlpha1(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -22,11 +22,27 @@ import (
 // consumer group, so it shares the topic with the app's other subscribers,
 // and ends with the stream.
 func (a *api) SubscribeTopicEventsAlpha1(stream runtimev1pb.Dapr_SubscribeTopicEventsAlpha1Server) error {
-	first, err := stream.Recv()
-	if err != nil {
-		return err
+	// The first message is awaited apart, so a client that never sends it
+	// does not hold up the sidecar's stop.
+	type recvd struct {
+		m   *runtimev1pb.SubscribeTopicEventsRequestAlpha1
+		err error
 	}
-	req := first.GetInitialRequest()
+	firstCh := make(chan recvd, 1)
+	go func() {
+		m, err := stream.Recv()
+		firstCh <- recvd{m, err}
+	}()
+	var first recvd
+	select {
+	case first = <-firstCh:
+	case <-a.stopping.Done():
+		return status.Error(codes.Unavailable, "the sidecar is stopping")
+	}
+	if first.err != nil {
+		return first.err
+	}
+	req := first.m.GetInitialRequest()
 	switch {
 	case req == nil:
 		return status.Error(codes.InvalidArgument, "initial request is required")
