@@ -32,7 +32,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 		return s
 	}
 	write("cron.yaml", component("cron", "bindings.cron", true))
-	write("pubsub.yaml", component("pubsub", "pubsub.redis", false))
+	write("pubsub.yaml", component("pubsub", "pubsub.kafka", false))
 	write("store.yaml", component("store", "state.sqlit", false))
 
 	_, err := standalone.Start(t.Context(), standalone.Options{
@@ -43,7 +43,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 		t.Fatal("started with a pub/sub component that cove does not run and no ignoreErrors")
 	}
 	for _, want := range []string{
-		filepath.Join(res, "pubsub.yaml") + `:6:3: spec.type: component type "pubsub.redis" is not supported yet by cove`,
+		filepath.Join(res, "pubsub.yaml") + `:6:3: spec.type: component type "pubsub.kafka" is not supported yet by cove`,
 		filepath.Join(res, "store.yaml") + `:6:3: spec.type: unknown component type "state.sqlit"; did you mean "state.sqlite"?`,
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -54,14 +54,14 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 		t.Errorf("error names the component with ignoreErrors:\n%v", err)
 	}
 
-	write("pubsub.yaml", component("pubsub", "pubsub.redis", true))
+	write("pubsub.yaml", component("pubsub", "pubsub.kafka", true))
 	write("store.yaml", component("store", "state.in-memory", false))
 	var logs testlog.Buffer
 	w.start(t, "alpha", 0, func(o *standalone.Options) {
 		o.ResourcesPaths = []string{res}
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
-	for _, want := range []string{`component pubsub (pubsub.redis) in ` + filepath.Join(res, "pubsub.yaml") + `:6: component type \"pubsub.redis\" is not supported yet by cove`, "bindings.cron"} {
+	for _, want := range []string{`component pubsub (pubsub.kafka) in ` + filepath.Join(res, "pubsub.yaml") + `:6: component type \"pubsub.kafka\" is not supported yet by cove`, "bindings.cron"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}
