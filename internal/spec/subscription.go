@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -9,9 +10,9 @@ import (
 )
 
 // Subscription is a declarative Dapr Subscription resource (apiVersion
-// dapr.io/v2alpha1 with routes, or dapr.io/v1alpha1 with one route): the
-// apps in Scopes (every app when empty) receive the topic's events at the
-// routes.
+// dapr.io/v2alpha1 with routes, or dapr.io/v1alpha1 with one route), or
+// ACA's daprSubscriptions resource: the apps in Scopes (every app when
+// empty) receive the topic's events at the routes.
 type Subscription struct {
 	Name   string   `json:"name"`
 	File   string   `json:"file,omitempty"`
@@ -77,14 +78,95 @@ type bulkSubscribe struct {
 	MaxAwaitDurationMs int  `json:"maxAwaitDurationMs"`
 }
 
-// parseSubscription parses a file holding one Subscription.
+// parseSubscription parses a file holding one Subscription: a Dapr
+// resource, or ACA's daprSubscriptions resource (no apiVersion, its
+// settings under properties).
 func parseSubscription(file string, data []byte) (*Subscription, *decoder) {
 	d := newDecoder(file)
 	root := d.parse(data)
 	if root == nil {
 		return nil, d
 	}
+	if root.Kind == yaml.MappingNode && !hasKey(root, "apiVersion") && !hasKey(root, "kind") && hasKey(root, "properties") {
+		return parseACASubscriptionNode(d, root), d
+	}
 	return parseSubscriptionNode(d, root), d
+}
+
+// acaSubscriptionFile is ACA's Microsoft.App/managedEnvironments/
+// daprSubscriptions resource, as ARM templates and the REST API write it.
+type acaSubscriptionFile struct {
+	Name       string                    `json:"name"`
+	Type       string                    `json:"type"`
+	ID         string                    `json:"id"`
+	SystemData Ignored                   `json:"systemData"`
+	Properties acaSubscriptionProperties `json:"properties"`
+}
+
+type acaSubscriptionProperties struct {
+	PubsubName      string                  `json:"pubsubName"`
+	Topic           string                  `json:"topic"`
+	Routes          *subscriptionRoutes     `json:"routes"`
+	DeadLetterTopic string                  `json:"deadLetterTopic"`
+	Metadata        map[string]dynamicValue `json:"metadata"`
+	BulkSubscribe   *bulkSubscribe          `json:"bulkSubscribe"`
+	Scopes          []string                `json:"scopes"`
+}
+
+// parseACASubscriptionNode reads ACA's daprSubscriptions resource; a
+// subscription without a name is named after its file, as the resource is
+// named after the URL it is PUT to.
+func parseACASubscriptionNode(d *decoder, root *yaml.Node) *Subscription {
+	var f acaSubscriptionFile
+	d.decodeDocument(root, &f)
+	if f.Type != "" && !strings.EqualFold(f.Type, "Microsoft.App/managedEnvironments/daprSubscriptions") {
+		d.errorf("type", "%q is not Microsoft.App/managedEnvironments/daprSubscriptions", f.Type)
+	}
+	p := f.Properties
+	s := &Subscription{
+		Name: f.Name, File: d.file, Line: nodePos(root).line, Scopes: p.Scopes,
+		Pubsub: p.PubsubName, Topic: p.Topic, DeadLetterTopic: p.DeadLetterTopic, Metadata: metadataValues(p.Metadata),
+	}
+	if s.Name == "" {
+		base := filepath.Base(d.file)
+		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	d.requiredString("properties.pubsubName", s.Pubsub, "the pub/sub component to subscribe to")
+	d.requiredString("properties.topic", s.Topic, "the topic to subscribe to")
+	if p.Routes != nil {
+		s.Rules, s.Default = p.Routes.Rules, p.Routes.Default
+		checkRules(d, "properties.routes", p.Routes.Rules)
+	}
+	if s.Default == "" && len(s.Rules) == 0 {
+		d.errorf("properties.routes", "required: the app's route for the events (routes.default, or routes.rules with match and path)")
+	}
+	if p.BulkSubscribe != nil && p.BulkSubscribe.Enabled {
+		d.warnf("properties.bulkSubscribe", "cove delivers events one by one; bulkSubscribe is read and ignored")
+	}
+	return s
+}
+
+// checkRules checks each routing rule's path and CEL expression.
+func checkRules(d *decoder, path string, rules []SubscriptionRule) {
+	for i, rule := range rules {
+		rp := fmt.Sprintf("%s.rules[%d]", path, i)
+		d.requiredString(rp+".path", rule.Path, "the app's route for the events this rule matches")
+		if err := CheckRuleMatch(rule.Match); err != nil {
+			d.errorf(rp+".match", "%s", err)
+		}
+	}
+}
+
+// metadataValues turns metadata values read as any scalar into strings.
+func metadataValues(md map[string]dynamicValue) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[k] = string(v)
+	}
+	return out
 }
 
 // parseSubscriptionNode checks a Subscription as daprd reads it, each
@@ -110,12 +192,7 @@ func parseSubscriptionNode(d *decoder, root *yaml.Node) *Subscription {
 	d.requiredString("metadata.name", s.Name, "the subscription's name")
 	d.requiredString("spec.pubsubname", s.Pubsub, "the pub/sub component to subscribe to")
 	d.requiredString("spec.topic", s.Topic, "the topic to subscribe to")
-	if len(f.Spec.Metadata) > 0 {
-		s.Metadata = make(map[string]string, len(f.Spec.Metadata))
-		for k, v := range f.Spec.Metadata {
-			s.Metadata[k] = string(v)
-		}
-	}
+	s.Metadata = metadataValues(f.Spec.Metadata)
 	switch {
 	case v2 && f.Spec.Route != "":
 		d.errorf("spec.route", "dapr.io/v2alpha1 subscriptions route with spec.routes (rules and default); spec.route is v1alpha1's")
@@ -124,13 +201,7 @@ func parseSubscriptionNode(d *decoder, root *yaml.Node) *Subscription {
 	}
 	if r := f.Spec.Routes; r != nil {
 		s.Rules, s.Default = r.Rules, r.Default
-		for i, rule := range r.Rules {
-			path := fmt.Sprintf("spec.routes.rules[%d]", i)
-			d.requiredString(path+".path", rule.Path, "the app's route for the events this rule matches")
-			if err := CheckRuleMatch(rule.Match); err != nil {
-				d.errorf(path+".match", "%s", err)
-			}
-		}
+		checkRules(d, "spec.routes", r.Rules)
 	} else {
 		s.Default = f.Spec.Route
 	}

@@ -96,3 +96,41 @@ spec: {pubsubname: p, topic: t, routes: {default: /x}, deadLetterTopc: d}
 		})
 	}
 }
+
+func TestParseACASubscription(t *testing.T) {
+	data := y(`
+type: Microsoft.App/managedEnvironments/daprSubscriptions
+properties:
+  pubsubName: pubsub
+  topic: orders
+  routes:
+    rules:
+      - {match: 'event.type == "urgent"', path: /urgent}
+    default: /orders
+  deadLetterTopic: poison
+  metadata: {rawPayload: "false"}
+  bulkSubscribe: {enabled: true, maxMessagesCount: 10}
+  scopes: [backend]
+`)
+	s, d := parseSubscription("subs/orders-sub.yaml", []byte(data))
+	checkProblems(t, "aca", d.probs, []string{"11:3 properties.bulkSubscribe: cove delivers events one by one"})
+	want := &Subscription{Name: "orders-sub", File: "subs/orders-sub.yaml", Line: 1, Scopes: []string{"backend"}, Pubsub: "pubsub",
+		Topic: "orders", Rules: []SubscriptionRule{{Match: `event.type == "urgent"`, Path: "/urgent"}}, Default: "/orders",
+		DeadLetterTopic: "poison", Metadata: map[string]string{"rawPayload": "false"}}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("aca (-want +got):\n%s", diff)
+	}
+
+	_, d = parseSubscription("s.yaml", []byte(y(`
+name: named
+properties:
+  pubsubName: pubsub
+  topc: orders
+  routes: {rules: [{match: "event.type ==", path: /a}]}
+`)))
+	checkProblems(t, "aca problems", d.probs, []string{
+		`4:3 properties.topc: unknown field; did you mean "topic"?`,
+		"2:1 properties.topic: required",
+		`5:21 properties.routes.rules[0].match: "event.type ==" is not a CEL expression`,
+	})
+}
