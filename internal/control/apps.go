@@ -465,6 +465,15 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	if r.daprHTTPPort != 0 {
 		msg += fmt.Sprintf(", DAPR_HTTP_PORT=%d", r.daprHTTPPort)
 	}
+	if rev.entry.Containers() {
+		msg = "pod"
+		if len(a.containerPorts) > 0 {
+			msg += fmt.Sprintf(", port %d on 127.0.0.1:%d", a.containerPorts[0], r.port)
+		}
+		if r.daprHTTPPort != 0 {
+			msg += fmt.Sprintf(", Dapr at localhost:%d (127.0.0.1:%d)", podDaprHTTPPort, r.daprHTTPPort)
+		}
+	}
 	e.opts.Events(Event{Kind: EventReplicaStart, App: a.name, Replica: r.name, Message: msg})
 	return nil
 }

@@ -169,6 +169,11 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 			engine.Forward{Listen: "127.0.0.1:" + strconv.Itoa(podDaprHTTPPort), Target: "127.0.0.1:" + strconv.Itoa(r.daprHTTPPort)},
 			engine.Forward{Listen: "127.0.0.1:" + strconv.Itoa(podDaprGRPCPort), Target: "127.0.0.1:" + strconv.Itoa(r.daprGRPCPort)})
 	}
+	// The ports the pod's own containers listen on.
+	own := map[int]bool{}
+	for _, p := range ps.Publish {
+		own[p.ContainerPort] = true
+	}
 	if e.names != nil {
 		// The apps resolve to the addresses they have on the machine, and
 		// the edge's ports there are relayed from the same address in the
@@ -189,6 +194,11 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 			}
 			e.mu.Unlock()
 			for _, p := range ports {
+				if own[p] {
+					// A listener on the app's address would keep the
+					// app from binding the port on every address.
+					continue
+				}
 				hp := net.JoinHostPort(addr.String(), strconv.Itoa(p))
 				ps.Forwards = append(ps.Forwards, engine.Forward{Listen: hp, Target: hp})
 			}
