@@ -86,11 +86,16 @@ func New(appID string, opts Options) *Service {
 	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound, ns: ns, metrics: opts.Metrics}
 }
 
-// Add makes an initialised output binding available under md.Name. The
-// binding stays the caller's.
+// Add makes an initialised output binding available under md.Name, unless
+// its direction metadata leaves output out, as daprd decides. The binding
+// stays the caller's.
 func (s *Service) Add(md components.Metadata, b cbind.Output) error {
 	if md.Name == "" || b == nil {
 		return fmt.Errorf("binding %q: a name and a binding are required", md.Name)
+	}
+	if !cbind.IsOutput(md) {
+		s.log.Info("binding is not an output binding (its direction metadata leaves output out)", "binding", md.Name)
+		return nil
 	}
 	e := &entry{info: Info{Name: md.Name, Type: md.Type, Version: md.Version, Capabilities: []string{CapabilityOutput}}, b: b, ops: b.Operations()}
 	if s.outbound != nil {

@@ -116,3 +116,23 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestDirection: a component whose direction leaves output out is no
+// output binding, as in daprd; direction is not an unknown key.
+func TestDirection(t *testing.T) {
+	s := bindings.New("app", bindings.Options{})
+	for _, c := range []struct{ name, direction string }{{"in", "input"}, {"both", "input, Output"}, {"plain", ""}} {
+		props := map[string]string{"rootPath": t.TempDir()}
+		if c.direction != "" {
+			props["direction"] = c.direction
+		}
+		add(t, s, c.name, localstorage.Type, localstorage.New(), props)
+	}
+	var names []string
+	for _, b := range s.Bindings() {
+		names = append(names, b.Name)
+	}
+	if strings.Join(names, " ") != "both plain" {
+		t.Errorf("output bindings = %v; want both and plain (in is input only)", names)
+	}
+}

@@ -11,6 +11,7 @@ package bindings
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/cove-env/cove/internal/components"
 )
@@ -42,6 +43,31 @@ type Request struct {
 type Response struct {
 	Data     []byte
 	Metadata map[string]string
+}
+
+// RuntimeMetadata holds the metadata keys the runtime reads from a
+// binding's component (direction; route, for input bindings); bindings
+// embed it in the struct they decode their metadata into, so the keys are
+// not reported unknown.
+type RuntimeMetadata struct {
+	Direction string `metadata:"direction"`
+	Route     string `metadata:"route"`
+}
+
+// IsOutput reports whether a component with metadata md serves as an
+// output binding, as daprd decides: without direction, yes; with it, when
+// its comma list names output.
+func IsOutput(md components.Metadata) bool {
+	v, ok := md.Property("direction")
+	if !ok {
+		return true
+	}
+	for d := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(d), "output") {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrInvalid marks a request the binding refuses as the caller's mistake

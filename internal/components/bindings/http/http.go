@@ -42,6 +42,7 @@ var _ bindings.Output = (*Binding)(nil)
 const defaultMaxResponseBodySize = 100 << 20 // Dapr's 100 MB
 
 type metadata struct {
+	bindings.RuntimeMetadata
 	URL                 string         `metadata:"url"`
 	MTLSRootCA          string         `metadata:"mtlsRootCA"`
 	MTLSClientCert      string         `metadata:"mtlsClientCert"`

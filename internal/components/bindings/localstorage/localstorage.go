@@ -53,6 +53,7 @@ func New() *Binding { return &Binding{} }
 // if missing and opens it.
 func (b *Binding) Init(_ context.Context, md components.Metadata) error {
 	var m struct {
+		bindings.RuntimeMetadata
 		RootPath string `metadata:"rootPath"`
 	}
 	unknown, err := md.Decode(&m)

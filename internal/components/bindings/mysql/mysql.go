@@ -46,6 +46,7 @@ func New() *Binding { return &Binding{} }
 // user:password@tcp(host:port)/database) and checks that it answers.
 func (b *Binding) Init(ctx context.Context, md components.Metadata) error {
 	var m struct {
+		bindings.RuntimeMetadata
 		URL             string        `metadata:"url"`
 		PemPath         string        `metadata:"pemPath"`
 		MaxIdleConns    int           `metadata:"maxIdleConns"`

@@ -43,6 +43,7 @@ func New() *Binding { return &Binding{} }
 func (b *Binding) Init(ctx context.Context, md components.Metadata) error {
 	m := struct {
 		pgconn.Metadata
+		bindings.RuntimeMetadata
 		Timeout time.Duration `metadata:"timeout,timeoutInSeconds"`
 	}{Timeout: 20 * time.Second}
 	unknown, err := md.Decode(&m)

@@ -41,10 +41,13 @@ func New() *Binding { return &Binding{} }
 // Init reads Dapr's Redis connection metadata and checks that Redis
 // answers.
 func (b *Binding) Init(ctx context.Context, md components.Metadata) error {
-	m := redisconn.Defaults()
+	m := struct {
+		redisconn.Metadata
+		bindings.RuntimeMetadata
+	}{Metadata: redisconn.Defaults()}
 	unknown, err := md.Decode(&m)
 	md.WarnUnknown(unknown)
-	conn, cerr := m.Check()
+	conn, cerr := m.Metadata.Check()
 	if err := errors.Join(err, cerr); err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
