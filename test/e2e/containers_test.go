@@ -36,33 +36,51 @@ func containerImage(t *testing.T) string {
 		t.Skip("podman is not installed; .ci/podman.sh installs it")
 	}
 	testImage.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cove-e2e-image")
-		if err != nil {
-			testImage.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, "app"), "./testdata/containerapp")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			testImage.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"), 0o644); err != nil {
-			testImage.err = err
-			return
-		}
-		name := "localhost/cove-e2e-app:test"
-		if out, err := exec.Command("podman", "build", "-q", "-t", name, dir).CombinedOutput(); err != nil {
-			testImage.err = fmt.Errorf("podman build: %v\n%s", err, out)
-			return
-		}
-		testImage.name = name
+		testImage.name = "localhost/cove-e2e-app:test"
+		testImage.err = buildImage(testImage.name, map[string]string{"app": "testdata/containerapp"})
 	})
 	if testImage.err != nil {
 		t.Fatal(testImage.err)
 	}
 	return testImage.name
+}
+
+// buildImage builds image tag from static binaries (CGO_ENABLED=0) of Go
+// packages: bins maps each binary's name in the image's root to the
+// package's directory; /app is the entrypoint.
+func buildImage(tag string, bins map[string]string) error {
+	ctx, err := os.MkdirTemp("", "cove-e2e-image")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(ctx)
+	containerfile := "FROM scratch\n"
+	for name, pkg := range bins {
+		build := exec.Command("go", "build", "-o", filepath.Join(ctx, name), ".")
+		build.Dir, build.Env = pkg, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		containerfile += "COPY " + name + " /" + name + "\n"
+	}
+	containerfile += "ENTRYPOINT [\"/app\"]\n"
+	if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte(containerfile), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.Command("podman", "build", "-q", "-t", tag, ctx).CombinedOutput(); err != nil {
+		return fmt.Errorf("podman build %s: %v\n%s", tag, err, out)
+	}
+	return nil
+}
+
+// stopLeavingNoContainer stops e with Ctrl-C and checks that no container
+// of the environment of file is left.
+func stopLeavingNoContainer(t *testing.T, e *env, file string) {
+	t.Helper()
+	e.stop()
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers left after Ctrl-C: %v", left)
+	}
 }
 
 // containersOf lists the names (or format) of the engine's containers of the
@@ -171,10 +189,7 @@ func TestContainerReplicas(t *testing.T) {
 	if n := len(containersOf(t, file)); n != 4 {
 		t.Errorf("%d containers (%v), want 4: two pods of an infra and an app container", n, containersOf(t, file))
 	}
-	e.stop()
-	if left := containersOf(t, file); len(left) > 0 {
-		t.Errorf("containers left after Ctrl-C: %v", left)
-	}
+	stopLeavingNoContainer(t, e, file)
 }
 
 // TestContainerInitFailure: an init container that exits 1 keeps the app's
@@ -242,10 +257,7 @@ func TestContainerKill9(t *testing.T) {
 	if n := len(containersOf(t, file)); n != 2 {
 		t.Errorf("%d containers running (%v), want the new replica's 2", n, containersOf(t, file))
 	}
-	e.stop()
-	if left := containersOf(t, file); len(left) > 0 {
-		t.Errorf("containers left after Ctrl-C: %v", left)
-	}
+	stopLeavingNoContainer(t, e, file)
 }
 
 // TestContainerSidecarAndOperations: a second container of the template

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,32 +21,16 @@ import (
 func TestTriageInContainers(t *testing.T) {
 	containerImage(t) // podman, or skip
 	dir := copyExample(t, "triage")
-	probe := filepath.Join(t.TempDir(), "probe")
-	build := exec.Command("go", "build", "-o", probe, "./testdata/containerapp")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build probe: %v\n%s", err, out)
+	probe, err := filepath.Abs("./testdata/containerapp")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, app := range []string{"backend", "frontend", "notifier"} {
-		ctx := t.TempDir()
-		b := exec.Command("go", "build", "-o", filepath.Join(ctx, "app"), "./"+app)
-		b.Dir, b.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := b.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", app, err, out)
-		}
-		p, err := os.ReadFile(probe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, ctx, "probe", string(p))
-		if err := os.Chmod(filepath.Join(ctx, "probe"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, ctx, "Containerfile", "FROM scratch\nCOPY app /app\nCOPY probe /probe\nENTRYPOINT [\"/app\"]\n")
 		// The YAML's image, triage-<app>:latest, is found among local
 		// images as localhost/triage-<app>:latest.
-		if out, err := exec.Command("podman", "build", "-q", "-t", "localhost/triage-"+app+":latest", ctx).CombinedOutput(); err != nil {
-			t.Fatalf("podman build %s: %v\n%s", app, err, out)
+		bins := map[string]string{"app": filepath.Join(dir, app), "probe": probe}
+		if err := buildImage("localhost/triage-"+app+":latest", bins); err != nil {
+			t.Fatal(err)
 		}
 	}
 	file := filepath.Join(dir, "cove.containers.yaml")
