@@ -277,7 +277,7 @@ properties:
 		}
 	}
 	published := time.Since(start)
-	counts := map[string]int{}
+	var counts map[string]int
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		b, _ := os.ReadFile(seen)
