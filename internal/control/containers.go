@@ -415,3 +415,20 @@ func (e *Env) limitable(resource string, ok bool) bool {
 	}
 	return ok
 }
+
+// removePods removes what the replicas' pod runners could not, once every
+// replica has stopped: the pods of runners killed at once (a second
+// Ctrl-C) or after their grace.
+func (e *Env) removePods() {
+	if e.engine == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pods, _, err := e.engine.RemoveEnv(ctx, e.envID())
+	if err != nil {
+		e.log.Warn("removing the replicas' pods", "err", err)
+	} else if pods > 0 {
+		e.log.Info("removed the pods of replicas that were killed", "pods", pods)
+	}
+}

@@ -210,6 +210,7 @@ func (e *Env) stop() error {
 		}
 	}
 	e.retiring.Wait()
+	e.removePods()
 	e.mu.Lock()
 	reps := make([]*replicaRuntime, 0, len(e.replicas))
 	for _, r := range e.replicas {

@@ -421,3 +421,27 @@ func TestContainerReload(t *testing.T) {
 	}
 	e.stop()
 }
+
+// TestContainerForcedStop: a second Ctrl-C kills the replicas at once; the
+// pods their runners had no time to remove are removed before cove exits.
+func TestContainerForcedStop(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    containers:
+      - {name: main, image: %s, args: [stubborn]}
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	e.waitFor("ignoring SIGTERM", 10*time.Second)
+	_ = e.cmd.Process.Signal(os.Interrupt)
+	e.waitFor("stopping replicas", 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	_ = e.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-e.done:
+	case <-time.After(25 * time.Second):
+		t.Fatalf("cove up did not stop within 25 s of a second Ctrl-C:\n%s", e.out.String())
+	}
+	if left := containersOf(t, file); len(left) > 0 {
+		t.Errorf("containers left after a forced stop: %v", left)
+	}
+}
