@@ -325,12 +325,12 @@ func TestBadComponentFileNamesFileAndLine(t *testing.T) {
 }
 
 // TestComponentKindsNotRunYet checks that `cove sidecar` agrees with `cove
-// validate` and `cove up`: a pub/sub component stops the start, named with
+// validate` and `cove up`: a Kafka pub/sub component stops the start, named with
 // its file and line, unless it says ignoreErrors; then the sidecar serves
 // without it.
 func TestComponentKindsNotRunYet(t *testing.T) {
 	s := newShared(t)
-	pubsub := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: localhost:6379\n"
+	pubsub := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.kafka\n  version: v1\n  metadata:\n  - name: brokers\n    value: localhost:9092\n"
 	file := filepath.Join(s.resources, "pubsub.yaml")
 	if err := os.WriteFile(file, []byte(pubsub), 0o644); err != nil {
 		t.Fatal(err)
@@ -345,7 +345,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("started with a pub/sub component and no ignoreErrors: %s", out)
 	}
-	if want := file + `:6:3: spec.type: component type "pubsub.redis" is not supported yet by cove`; !strings.Contains(string(out), want) {
+	if want := file + `:6:3: spec.type: component type "pubsub.kafka" is not supported yet by cove`; !strings.Contains(string(out), want) {
 		t.Errorf("output does not say %q:\n%s", want, out)
 	}
 
