@@ -251,7 +251,7 @@ func TestConfigurationDeliveryRetried(t *testing.T) {
 	}
 	base, _ := serveSidecar(t, sidecar.Config{AppID: "frontend", AppAddr: strings.TrimPrefix(app.URL, "http://"), Logger: slog.New(slog.DiscardHandler), Configuration: svc})
 	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() }) // after the cleanup below, which uses it
 	key := conformance.Unique() + "k"
 	t.Cleanup(func() { rdb.Del(context.Background(), key) })
 	if code, body := get(t, base+"/v1.0/configuration/config/subscribe?key="+key); code != 200 {

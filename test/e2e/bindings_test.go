@@ -122,7 +122,7 @@ func TestSDKDataBindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close) // after the cleanups below, which use it
 	invoke := func(name, op, data string, md map[string]string) *dapr.BindingEvent {
 		t.Helper()
 		out, err := c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: name, Operation: op, Data: []byte(data), Metadata: md})

@@ -27,7 +27,7 @@ func TestSDKConfiguration(t *testing.T) {
 	ctx := t.Context()
 	require := os.Getenv("COVE_REQUIRE_SERVICES") != ""
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() }) // after the cleanups below, which use it
 	const pgConn = "host=127.0.0.1 port=5432 user=postgres database=test sslmode=disable"
 	pg, err := pgxpool.New(ctx, pgConn)
 	if err == nil {
@@ -42,7 +42,7 @@ func TestSDKConfiguration(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	defer pg.Close()
+	t.Cleanup(pg.Close)
 	p := conformance.Unique()
 	table := strings.TrimSuffix(p, "_")
 	for _, q := range []string{

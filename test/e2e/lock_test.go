@@ -24,7 +24,7 @@ func TestSDKLock(t *testing.T) {
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() }) // after the cleanup below, which uses it
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
 			t.Fatalf("redis: %v", err)

@@ -26,10 +26,15 @@ func TestExecQueryClose(t *testing.T) {
 	if _, err := call("exec", "CREATE TABLE "+table+" (id INT NOT NULL, name VARCHAR(20), note TEXT)", ""); err != nil {
 		t.Fatal(err)
 	}
+	// A second instance drops the table: the test closes the first. It is
+	// opened now, as t's context has ended by the time cleanups run.
+	other, err := componenttest.Open[bindings.Output](t, mysql.Type, map[string]string{"url": dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		other, err := componenttest.Open[bindings.Output](t, mysql.Type, map[string]string{"url": dsn})
-		if err == nil {
-			_, _ = other.Invoke(context.Background(), &bindings.Request{Operation: "exec", Metadata: map[string]string{"sql": "DROP TABLE " + table}})
+		if _, err := other.Invoke(context.Background(), &bindings.Request{Operation: "exec", Metadata: map[string]string{"sql": "DROP TABLE " + table}}); err != nil {
+			t.Errorf("drop %s: %v", table, err)
 		}
 	})
 	resp, err := call("exec", "INSERT INTO "+table+" VALUES (?, ?, ?), (?, ?, NULL)", `[1, "ann", "hi", 2, "bo"]`)

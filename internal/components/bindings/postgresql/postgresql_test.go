@@ -26,10 +26,15 @@ func TestExecQueryClose(t *testing.T) {
 	if _, err := call("exec", "CREATE TABLE "+table+" (id int, name text)", ""); err != nil {
 		t.Fatal(err)
 	}
+	// A second instance drops the table: the test closes the first. It is
+	// opened now, as t's context has ended by the time cleanups run.
+	other, err := componenttest.Open[bindings.Output](t, postgresql.Type, map[string]string{"connectionString": conn})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		other, err := componenttest.Open[bindings.Output](t, postgresql.Type, map[string]string{"connectionString": conn})
-		if err == nil {
-			_, _ = other.Invoke(context.Background(), &bindings.Request{Operation: "exec", Metadata: map[string]string{"sql": "DROP TABLE " + table}})
+		if _, err := other.Invoke(context.Background(), &bindings.Request{Operation: "exec", Metadata: map[string]string{"sql": "DROP TABLE " + table}}); err != nil {
+			t.Errorf("drop %s: %v", table, err)
 		}
 	})
 	resp, err := call("exec", "INSERT INTO "+table+" VALUES ($1, $2), ($3, $4)", `[1, "ann", 2, "bo"]`)

@@ -23,7 +23,7 @@ func TestOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() }) // after the cleanup below, which uses it
 	key := componenttest.Unique() + "k"
 	t.Cleanup(func() { rdb.Del(context.Background(), key) })
 	call := func(op string, data string, md ...string) (*bindings.Response, error) {

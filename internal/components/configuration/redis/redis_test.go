@@ -64,7 +64,7 @@ func TestConformance(t *testing.T) {
 func TestValueWithoutVersionAndOtherTypes(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
+	t.Cleanup(func() { c.Close() }) // after the cleanup below, which uses it
 	p := conformance.Unique()
 	ctx := t.Context()
 	c.Set(ctx, p+"plain", "v", 0)
