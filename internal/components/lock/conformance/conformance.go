@@ -84,9 +84,10 @@ func Run(t *testing.T, pair Pair) {
 		for round := range 5 {
 			r := prefix + "contended-" + string(rune('a'+round))
 			var (
-				wins  atomic.Int32
-				wg    sync.WaitGroup
-				start = make(chan struct{})
+				wins   atomic.Int32
+				winner atomic.Value
+				wg     sync.WaitGroup
+				start  = make(chan struct{})
 			)
 			for i := range 16 {
 				st := a
@@ -97,12 +98,14 @@ func Run(t *testing.T, pair Pair) {
 				go func() {
 					defer wg.Done()
 					<-start
-					ok, err := st.TryLock(t.Context(), r, "owner-"+string(rune('A'+i)), time.Minute)
+					owner := "owner-" + string(rune('A'+i))
+					ok, err := st.TryLock(t.Context(), r, owner, time.Minute)
 					if err != nil {
 						t.Errorf("TryLock: %v", err)
 					}
 					if ok {
 						wins.Add(1)
+						winner.Store(owner)
 					}
 				}()
 			}
@@ -111,6 +114,7 @@ func Run(t *testing.T, pair Pair) {
 			if n := wins.Load(); n != 1 {
 				t.Fatalf("round %d: %d of 16 contenders got the lease; want exactly 1", round, n)
 			}
+			mustUnlock(t, a, r, winner.Load().(string), lock.Success)
 		}
 	})
 }
