@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// podman returns the machine's podman, skipping the test without one (or
+// failing it under COVE_REQUIRE_SERVICES=1).
+func podman(t *testing.T) *Engine {
+	t.Helper()
+	e, err := Detect(t.Context())
+	if err != nil {
+		if os.Getenv("COVE_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("COVE_REQUIRE_SERVICES=1: %v (bash .ci/podman.sh installs it)", err)
+		}
+		t.Skip(err)
+	}
+	return e
+}
+
+func TestDetectWithoutEngine(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := Detect(context.Background())
+	if !errors.Is(err, ErrNoEngine) || !strings.Contains(err.Error(), "podman not found in PATH") || !strings.Contains(err.Error(), "apt-get install podman") {
+		t.Errorf("Detect without podman: %v; want ErrNoEngine saying what is missing and how to install it", err)
+	}
+}
+
+// TestRemoveEnv removes the pods of one environment and leaves another's.
+func TestRemoveEnv(t *testing.T) {
+	e := podman(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	env, other := "test-remove-"+time.Now().Format("150405.000000"), "test-keep-"+time.Now().Format("150405.000000")
+	for _, id := range []string{env, other} {
+		name := "cove-" + id
+		if _, err := e.Output(ctx, "pod", "create", "--name", name, "--label", LabelEnv+"="+id); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = exec.Command(e.Bin, "pod", "rm", "-f", "-i", "-t", "0", name).Run() })
+	}
+	pods, _, err := e.RemoveEnv(ctx, env)
+	if err != nil || pods != 1 {
+		t.Fatalf("RemoveEnv = %d pods, %v; want 1", pods, err)
+	}
+	if pods, _, err := e.RemoveEnv(ctx, env); err != nil || pods != 0 {
+		t.Errorf("RemoveEnv again = %d pods, %v; want 0", pods, err)
+	}
+	out, err := e.Output(ctx, "pod", "exists", "cove-"+other)
+	if err != nil {
+		t.Errorf("the other environment's pod is gone: %v %s", err, out)
+	}
+}
+
+func TestContainerArgs(t *testing.T) {
+	if got, want := jsonArray([]string{"/bin/sh", "-c", `echo "a b"`}), `["/bin/sh","-c","echo \"a b\""]`; got != want {
+		t.Errorf("jsonArray = %s, want %s", got, want)
+	}
+	for k, want := range map[string]bool{"PATH": true, "XDG_RUNTIME_DIR": true, "CONTAINERS_CONF": true, "TOKEN": false, "DAPR_HTTP_PORT": false} {
+		if engineVar(k) != want {
+			t.Errorf("engineVar(%s) = %t", k, !want)
+		}
+	}
+}
