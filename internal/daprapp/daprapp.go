@@ -116,50 +116,79 @@ func New(app App) (*Runtime, error) {
 			}
 		}
 	}
-	if stores := resources.Of[clock.Store](app.Components, app.AppID); len(stores) > 0 {
-		opts := blocklock.Options{Logger: log}
-		if app.Resiliency != nil {
-			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentLock)
-		}
-		r.lock = blocklock.New(app.AppID, opts)
-		for _, st := range stores {
-			if err := r.lock.Add(st.Metadata, st.Instance); err != nil {
-				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
-			}
-		}
-	}
-	if err := r.addPubsub(log); err != nil {
-		return nil, err
-	}
-	if stores := resources.Of[cconf.Store](app.Components, app.AppID); len(stores) > 0 {
-		opts := blockconf.Options{Logger: log}
-		if app.Resiliency != nil {
-			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentConfiguration)
-			opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentConfiguration)
-		}
-		r.conf = blockconf.New(app.AppID, opts)
-		for _, st := range stores {
-			if err := r.conf.Add(st.Metadata, st.Instance); err != nil {
-				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
-			}
-		}
-	}
-	if outs := resources.Of[cbind.Output](app.Components, app.AppID); len(outs) > 0 {
-		opts := blockbind.Options{Logger: log, Namespace: app.Namespace}
-		if app.Metrics != nil {
-			opts.Metrics = app.Metrics
-		}
-		if app.Resiliency != nil {
-			opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentBinding)
-		}
-		r.bind = blockbind.New(app.AppID, opts)
-		for _, b := range outs {
-			if err := r.bind.Add(b.Metadata, b.Instance); err != nil {
-				return nil, fmt.Errorf("app %s: %w", app.AppID, err)
-			}
+	for _, add := range []func(*slog.Logger) error{r.addLock, r.addPubsub, r.addConfiguration, r.addBindings} {
+		if err := add(log); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// addLock builds the lock block over the lock stores in the app's scope.
+func (r *Runtime) addLock(log *slog.Logger) error {
+	app := r.app
+	stores := resources.Of[clock.Store](app.Components, app.AppID)
+	if len(stores) == 0 {
+		return nil
+	}
+	opts := blocklock.Options{Logger: log}
+	if app.Resiliency != nil {
+		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentLock)
+	}
+	r.lock = blocklock.New(app.AppID, opts)
+	for _, st := range stores {
+		if err := r.lock.Add(st.Metadata, st.Instance); err != nil {
+			return fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+	}
+	return nil
+}
+
+// addConfiguration builds the configuration block over the configuration
+// stores in the app's scope; their updates reach the app under the
+// stores' inbound policies.
+func (r *Runtime) addConfiguration(log *slog.Logger) error {
+	app := r.app
+	stores := resources.Of[cconf.Store](app.Components, app.AppID)
+	if len(stores) == 0 {
+		return nil
+	}
+	opts := blockconf.Options{Logger: log}
+	if app.Resiliency != nil {
+		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentConfiguration)
+		opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentConfiguration)
+	}
+	r.conf = blockconf.New(app.AppID, opts)
+	for _, st := range stores {
+		if err := r.conf.Add(st.Metadata, st.Instance); err != nil {
+			return fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+	}
+	return nil
+}
+
+// addBindings builds the output bindings block over the bindings in the
+// app's scope.
+func (r *Runtime) addBindings(log *slog.Logger) error {
+	app := r.app
+	outs := resources.Of[cbind.Output](app.Components, app.AppID)
+	if len(outs) == 0 {
+		return nil
+	}
+	opts := blockbind.Options{Logger: log, Namespace: app.Namespace}
+	if app.Metrics != nil {
+		opts.Metrics = app.Metrics
+	}
+	if app.Resiliency != nil {
+		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentBinding)
+	}
+	r.bind = blockbind.New(app.AppID, opts)
+	for _, b := range outs {
+		if err := r.bind.Add(b.Metadata, b.Instance); err != nil {
+			return fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+	}
+	return nil
 }
 
 // addPubsub builds the pub/sub block over the brokers in the app's scope,
