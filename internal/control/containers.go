@@ -290,7 +290,8 @@ func (m podMount) withTarget(target string) engine.Mount {
 }
 
 // podVolumes prepares the template's volumes for replica under the state
-// directory: an empty directory for EmptyDir, a file per secret for Secret.
+// directory: an empty directory for EmptyDir, a file per secret for Secret;
+// an AzureFile volume is its storage's directory (cove.yaml's storages).
 func (e *Env) podVolumes(entry *spec.AppEntry, replica string) (map[string]podMount, error) {
 	vols := entry.App.Properties.Template.Volumes
 	out := map[string]podMount{}
@@ -318,8 +319,12 @@ func (e *Env) podVolumes(entry *spec.AppEntry, replica string) (map[string]podMo
 				return nil, fmt.Errorf("app %s, volume %s: %w", entry.App.Name, v.Name, err)
 			}
 			out[v.Name] = podMount{dir: dir, readOnly: true}
+		case "AzureFile":
+			// The storage's local directory itself (spec checked it is
+			// mapped): shared by every replica, as a file share is.
+			out[v.Name] = podMount{dir: e.spec.Storages[v.StorageName]}
 		default:
-			return nil, fmt.Errorf("app %s, volume %s: storageType %s is not run in container mode yet (EmptyDir and Secret are)", entry.App.Name, v.Name, v.StorageType)
+			return nil, fmt.Errorf("app %s, volume %s: storageType %s is not run in container mode yet (EmptyDir, Secret and AzureFile are)", entry.App.Name, v.Name, v.StorageType)
 		}
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -49,7 +50,11 @@ type Environment struct {
 	Subscriptions []*Subscription `json:"subscriptions,omitempty"`
 	// Certificates serve custom domains (see certificates.go).
 	Certificates []*CertificateEntry `json:"certificates,omitempty"`
-	Warnings     Problems            `json:"warnings,omitempty"`
+	// Storages are the environment's storages (`az containerapp env
+	// storage set`) as local directories, by name, absolute: what
+	// container-mode apps mount for AzureFile volumes.
+	Storages map[string]string `json:"storages,omitempty"`
+	Warnings Problems          `json:"warnings,omitempty"`
 }
 
 // Edge is where the environment's ingress edge listens.
@@ -127,6 +132,8 @@ type envFile struct {
 	Subscriptions []fileRef `json:"subscriptions"`
 	// Certificates are custom domains' certificates (certificates.go).
 	Certificates []certificateFile `json:"certificates"`
+	// Storages map storage names to local directories.
+	Storages map[string]string `json:"storages"`
 }
 
 type appEntryFile struct {
@@ -274,6 +281,7 @@ func (l *loader) load(data []byte) {
 		l.d.decodeDocument(root, &f)
 	}
 	l.settings(&f)
+	l.storages(f.Storages)
 	l.certificates(f.Certificates)
 	if len(f.Apps) == 0 && l.d.probs.Err() == nil {
 		l.d.errorf("apps", "required: at least one app (file: its ACA YAML, command: how to run it)")
@@ -287,6 +295,47 @@ func (l *loader) load(data []byte) {
 	l.daprResources(&f)
 	l.crossChecks()
 	l.resiliencyChecks()
+	l.volumeChecks()
+}
+
+// storages resolves the environment's storages to directories that exist.
+func (l *loader) storages(m map[string]string) {
+	for name, dir := range m {
+		field := fieldPath("storages", name)
+		path := l.resolve(dir)
+		st, err := os.Stat(path)
+		switch {
+		case err != nil:
+			l.d.errorf(field, "%s: %s; create the directory or point the storage at one", dir, readError(err))
+			continue
+		case !st.IsDir():
+			l.d.errorf(field, "%s is not a directory", dir)
+			continue
+		}
+		if l.env.Storages == nil {
+			l.env.Storages = map[string]string{}
+		}
+		l.env.Storages[name] = path
+	}
+}
+
+// volumeChecks reports the AzureFile volumes of container-mode apps whose
+// storage has no local directory.
+func (l *loader) volumeChecks() {
+	for _, la := range l.apps {
+		if !la.entry.Containers() || la.entry.App == nil {
+			continue
+		}
+		for i, v := range la.entry.App.Properties.Template.Volumes {
+			if v.StorageType != "AzureFile" {
+				continue
+			}
+			if _, ok := l.env.Storages[v.StorageName]; !ok {
+				la.parse.d.errorf(fmt.Sprintf("properties.template.volumes[%d].storageName", i),
+					"storage %q has no local directory; map it in %s, e.g. storages: {%s: ./data}", v.StorageName, filepath.Base(l.path), cmp.Or(v.StorageName, "files"))
+			}
+		}
+	}
 }
 
 var badNameChars = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -145,6 +145,18 @@ func TestLoadRules(t *testing.T) {
 			},
 		},
 		{
+			name: "an AzureFile volume needs a storage with a local directory",
+			files: map[string]string{
+				"cove.yaml": "apps:\n  - file: web.yaml\nstorages:\n  gone: ./nowhere\n",
+				"web.yaml": "name: web\nproperties:\n  template:\n    containers: [{name: main, image: web:1}]\n" +
+					"    volumes: [{name: files, storageType: AzureFile, storageName: share}]\n",
+			},
+			errors: []string{
+				"cove.yaml:4:3 storages.gone: ./nowhere: no such file; create the directory or point the storage at one",
+				`web.yaml:5:53 properties.template.volumes[0].storageName: storage "share" has no local directory; map it in cove.yaml, e.g. storages: {share: ./data}`,
+			},
+		},
+		{
 			name: "an unknown runtime",
 			files: map[string]string{
 				"cove.yaml":    "apps:\n  - file: backend.yaml\n    runtime: vm\n",

@@ -99,7 +99,8 @@ func containersOf(t *testing.T, file string, format ...string) []string {
 }
 
 // containerEnv writes an environment with one container-mode app, web, of
-// the test image: the app's template is tmpl (YAML under template:).
+// the test image: the app's template is tmpl (YAML under template:). The
+// environment's storage "shared" is the directory shared/, holding hello.txt.
 func containerEnv(t *testing.T, tmpl string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -110,7 +111,10 @@ apps:
 components:
   - name: statestore
     file: statestore.yaml
+storages:
+  shared: ./shared
 `)
+	writeFile(t, dir, "shared/hello.txt", "from the share")
 	writeFile(t, dir, "statestore.yaml", "componentType: state.in-memory\nversion: v1\n")
 	writeFile(t, dir, "web.yaml", `name: web
 properties:
@@ -134,7 +138,8 @@ properties:
 // TestContainerReplicas runs an app from its image alone: two replicas,
 // both on port 8000 in pods of their own, reached through the edge, each
 // calling its sidecar at localhost:3500, after an init container filled a
-// shared EmptyDir; a Secret volume holds a file per secret.
+// shared EmptyDir; a Secret volume holds a file per secret, an AzureFile
+// volume is its storage's local directory.
 func TestContainerReplicas(t *testing.T) {
 	image := containerImage(t)
 	file := containerEnv(t, fmt.Sprintf(`    initContainers:
@@ -143,10 +148,11 @@ func TestContainerReplicas(t *testing.T) {
       - name: main
         image: %[1]s
         env: [{name: TOKEN, secretRef: token}, {name: GREETING, value: hi}]
-        volumeMounts: [{volumeName: work, mountPath: /work}, {volumeName: secrets, mountPath: /mnt/secrets}]
+        volumeMounts: [{volumeName: work, mountPath: /work}, {volumeName: secrets, mountPath: /mnt/secrets}, {volumeName: files, mountPath: /mnt/files}]
     volumes:
       - {name: work, storageType: EmptyDir}
       - {name: secrets, storageType: Secret}
+      - {name: files, storageType: AzureFile, storageName: shared}
     scale: {minReplicas: 2, maxReplicas: 2}
 `, image))
 	e := up(t, file)
