@@ -36,6 +36,9 @@ type managed interface {
 	// and every line written after it, until ctx ends, the environment
 	// stops or the caller stops.
 	FollowLogs(ctx context.Context, q LogQuery) (iter.Seq[LogEntry], error)
+	// Spec is the environment's desired state as applied now, which the
+	// ARM-shaped routes serve (arm.go).
+	Spec() EnvSpec
 	// Shutdown stops the environment gracefully, without waiting.
 	Shutdown()
 	// Metrics serves the metrics for Prometheus.
@@ -52,6 +55,7 @@ type managed interface {
 //	POST /v1/shutdown                stop the environment gracefully
 //	GET  /metrics                    the sidecars' Dapr metrics and cove's own, for Prometheus
 //	GET  /debug/pprof/...            Go's profiles of the cove process
+//	GET  /subscriptions/...          the environment as ARM resources (arm.go)
 //
 // The socket is the access control: only users who can open it (the
 // environment's owner) reach the API, profiles included.
@@ -84,6 +88,7 @@ func apiHandler(m managed) http.Handler {
 		r.URL.RawQuery = q.Encode()
 		serveLogs(m, w, r)
 	})
+	armRoutes(mux, m)
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		m.Shutdown()
@@ -215,6 +220,11 @@ func apiErrorOf(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
 		return fmt.Errorf("%s", ae.Error)
+	}
+	var arm ARMError
+	if json.Unmarshal(body, &arm) == nil && arm.Error.Code != "" {
+		// As az prints it.
+		return fmt.Errorf("(%s) %s", arm.Error.Code, arm.Error.Message)
 	}
 	return fmt.Errorf("management API answered %s", resp.Status)
 }

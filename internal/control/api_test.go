@@ -24,6 +24,7 @@ import (
 // tested apart from the environment's; the run tests cover both together.
 type fakeManaged struct {
 	status    Status
+	spec      EnvSpec
 	replicas  map[string]ReplicaEnv
 	reloadRes ReloadResult
 	reloadErr error
@@ -40,6 +41,8 @@ type fakeManaged struct {
 }
 
 func (f *fakeManaged) Status(context.Context) Status { return f.status }
+
+func (f *fakeManaged) Spec() EnvSpec { return f.spec }
 
 func (f *fakeManaged) ReplicaEnv(name string) (ReplicaEnv, bool) {
 	re, ok := f.replicas[name]

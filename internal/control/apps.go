@@ -34,7 +34,10 @@ type appRuntime struct {
 	// entry is the app as its Dapr settings and state block were built
 	// from; a reload compares the file with it to find the changes only a
 	// restart applies.
-	entry     *spec.AppEntry
+	entry *spec.AppEntry
+	// current is the app's entry as last applied, at start or by a
+	// reload, under Env.mu: what the ARM-shaped API shows.
+	current   *spec.AppEntry
 	ingress   *routing.Ingress
 	daprAppID string
 	// ports the container declares (ingress targetPort, Dapr appPort);
@@ -183,7 +186,7 @@ func (e *Env) startApps(ctx context.Context) error {
 func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 	app := entry.App
 	cfg := app.Properties.Configuration
-	a := &appRuntime{name: app.Name, entry: entry, mode: cfg.ActiveRevisionsMode, targetLabel: cfg.TargetLabel, warned: map[string]bool{}}
+	a := &appRuntime{name: app.Name, entry: entry, current: entry, mode: cfg.ActiveRevisionsMode, targetLabel: cfg.TargetLabel, warned: map[string]bool{}}
 	if in := cfg.Ingress; in != nil {
 		ri, err := ingressRoute(in)
 		if err != nil {

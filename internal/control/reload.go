@@ -197,6 +197,7 @@ type retirement struct {
 // send once Env.mu is released.
 func (e *Env) applyLocked(p *appReload, res *ReloadResult) ([]retirement, []Event) {
 	a := p.app
+	a.current = p.entry
 	configured := false
 	if p.ingress != nil {
 		a.ingress, a.traffic = p.ingress, p.entry.App.Properties.Configuration.Ingress.Traffic

@@ -1,0 +1,558 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cove-env/cove/internal/spec"
+)
+
+// The ARM-shaped part of the management API serves the environment as
+// Azure Resource Manager serves an ACA environment (Microsoft.App), so
+// that what `az containerapp … show` prints, cove prints too:
+//
+//	GET {prefix}/managedEnvironments[/{env}]
+//	GET {prefix}/managedEnvironments/{env}/daprComponents[/{name}]
+//	GET {prefix}/containerApps[/{app}]
+//	GET {prefix}/containerApps/{app}/revisions[/{rev}]
+//	GET {prefix}/containerApps/{app}/revisions/{rev}/replicas[/{replica}]
+//
+// where prefix is /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App.
+// Any subscription and resource group are accepted, as is any
+// api-version; the ids cove returns use ARMSubscription and
+// ARMResourceGroup. Lists are {"value": [...]}; errors are ARM's
+// {"error": {"code", "message"}}.
+
+const (
+	// ARMSubscription and ARMResourceGroup are the fixed subscription id
+	// and resource group of every cove resource's ARM id.
+	ARMSubscription  = "00000000-0000-0000-0000-000000000000"
+	ARMResourceGroup = "cove"
+	// ARMLocation is every cove resource's location.
+	ARMLocation = "local"
+)
+
+// ARMPrefix is the path every ARM id starts with.
+const ARMPrefix = "/subscriptions/" + ARMSubscription + "/resourceGroups/" + ARMResourceGroup + "/providers/Microsoft.App"
+
+// EnvSpec is the environment's desired state as the controller applies it
+// now: what the ARM-shaped API serves beside Status.
+type EnvSpec struct {
+	Name   string
+	Domain string
+	// Apps are sorted by name.
+	Apps       []AppSpec
+	Components []*spec.Component
+}
+
+// AppSpec is one app as last applied (at start or by a reload) and the
+// template of each of its revisions. Both are shared: read, never change.
+type AppSpec struct {
+	App       *spec.ContainerApp
+	Templates map[string]*spec.Template
+}
+
+// Spec returns the environment's desired state as applied now.
+func (e *Env) Spec() EnvSpec {
+	es := EnvSpec{Name: e.spec.Name, Domain: e.spec.Domain}
+	e.mu.Lock()
+	for _, a := range e.apps {
+		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}}
+		for _, rev := range a.revisions {
+			as.Templates[rev.name] = rev.entry.App.Properties.Template
+		}
+		es.Apps = append(es.Apps, as)
+	}
+	comps := e.comps
+	e.mu.Unlock()
+	sort.Slice(es.Apps, func(i, j int) bool { return es.Apps[i].App.Name < es.Apps[j].App.Name })
+	if comps != nil {
+		for _, lc := range comps.All() {
+			es.Components = append(es.Components, lc.Spec)
+		}
+	}
+	return es
+}
+
+// ARMList is ARM's answer to a list request.
+type ARMList[T any] struct {
+	Value []T `json:"value"`
+}
+
+// ARMEnvironment is a Microsoft.App/managedEnvironments resource.
+type ARMEnvironment struct {
+	ID         string                   `json:"id"`
+	Name       string                   `json:"name"`
+	Type       string                   `json:"type"`
+	Location   string                   `json:"location"`
+	Properties ARMEnvironmentProperties `json:"properties"`
+}
+
+// ARMEnvironmentProperties are the environment's properties that cove has.
+type ARMEnvironmentProperties struct {
+	ProvisioningState string                `json:"provisioningState"`
+	DefaultDomain     string                `json:"defaultDomain"`
+	StaticIP          string                `json:"staticIp"`
+	DaprConfiguration ARMDaprConfiguration  `json:"daprConfiguration"`
+	ZoneRedundant     bool                  `json:"zoneRedundant"`
+	CustomDomain      *ARMEnvCustomDomain   `json:"customDomainConfiguration,omitempty"`
+	WorkloadProfiles  []ARMWorkloadProfile  `json:"workloadProfiles"`
+	AppLogs           *ARMAppLogsConfigured `json:"appLogsConfiguration,omitempty"`
+}
+
+// ARMDaprConfiguration is the Dapr runtime version the sidecars follow.
+type ARMDaprConfiguration struct {
+	Version string `json:"version"`
+}
+
+// ARMEnvCustomDomain is the environment's custom DNS suffix, unused here.
+type ARMEnvCustomDomain struct {
+	DNSSuffix string `json:"dnsSuffix,omitempty"`
+}
+
+// ARMWorkloadProfile is a workload profile: cove has the Consumption one.
+type ARMWorkloadProfile struct {
+	Name                string `json:"name"`
+	WorkloadProfileType string `json:"workloadProfileType"`
+}
+
+// ARMAppLogsConfigured says where app logs go: cove keeps them itself
+// (`cove logs`).
+type ARMAppLogsConfigured struct {
+	Destination string `json:"destination,omitempty"`
+}
+
+// ARMRevision is a Microsoft.App/containerApps/revisions resource.
+type ARMRevision struct {
+	ID         string                `json:"id"`
+	Name       string                `json:"name"`
+	Type       string                `json:"type"`
+	Properties ARMRevisionProperties `json:"properties"`
+}
+
+// ARMRevisionProperties are a revision's properties.
+type ARMRevisionProperties struct {
+	FQDN     string         `json:"fqdn,omitempty"`
+	Template *spec.Template `json:"template"`
+	Active   bool           `json:"active"`
+	Replicas int            `json:"replicas"`
+	// TrafficWeight is the revision's share of the app's traffic in
+	// percent; Labels are the traffic labels on it (a cove addition).
+	TrafficWeight int      `json:"trafficWeight"`
+	Labels        []string `json:"labels,omitempty"`
+	// HealthState is Healthy, Unhealthy or None.
+	HealthState string `json:"healthState"`
+	// ProvisioningState is Provisioning, Provisioned or Deprovisioning.
+	ProvisioningState string `json:"provisioningState"`
+	ProvisioningError string `json:"provisioningError,omitempty"`
+	// RunningState is Processing, Running, Degraded, Failed or Stopped.
+	RunningState string `json:"runningState"`
+}
+
+// ARMReplica is a Microsoft.App/containerApps/revisions/replicas resource.
+type ARMReplica struct {
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Type       string               `json:"type"`
+	Properties ARMReplicaProperties `json:"properties"`
+}
+
+// ARMReplicaProperties are a replica's properties.
+type ARMReplicaProperties struct {
+	// RunningState is Running or NotRunning.
+	RunningState        string                `json:"runningState"`
+	RunningStateDetails string                `json:"runningStateDetails,omitempty"`
+	Containers          []ARMReplicaContainer `json:"containers"`
+}
+
+// ARMReplicaContainer is one container of a replica; in process mode the
+// replica's process is its template's first container.
+type ARMReplicaContainer struct {
+	Name         string `json:"name"`
+	ContainerID  string `json:"containerId,omitempty"`
+	Ready        bool   `json:"ready"`
+	Started      bool   `json:"started"`
+	RestartCount int    `json:"restartCount"`
+	// RunningState is Running, Waiting or Terminated.
+	RunningState        string `json:"runningState"`
+	RunningStateDetails string `json:"runningStateDetails,omitempty"`
+}
+
+// ARMDaprComponent is a Microsoft.App/managedEnvironments/daprComponents
+// resource.
+type ARMDaprComponent struct {
+	ID         string                     `json:"id"`
+	Name       string                     `json:"name"`
+	Type       string                     `json:"type"`
+	Properties ARMDaprComponentProperties `json:"properties"`
+}
+
+// ARMDaprComponentProperties are a component's properties; secrets show
+// their names only, as ACA's do.
+type ARMDaprComponentProperties struct {
+	ComponentType        string                      `json:"componentType"`
+	Version              string                      `json:"version"`
+	IgnoreErrors         bool                        `json:"ignoreErrors"`
+	InitTimeout          string                      `json:"initTimeout,omitempty"`
+	Secrets              []ARMSecretName             `json:"secrets,omitempty"`
+	SecretStoreComponent string                      `json:"secretStoreComponent,omitempty"`
+	Metadata             []ARMMetadata               `json:"metadata,omitempty"`
+	Scopes               []string                    `json:"scopes,omitempty"`
+	ServiceComponentBind []spec.ComponentServiceBind `json:"serviceComponentBind,omitempty"`
+}
+
+// ARMSecretName names a secret without its value.
+type ARMSecretName struct {
+	Name string `json:"name"`
+}
+
+// ARMMetadata is one component setting.
+type ARMMetadata struct {
+	Name      string `json:"name"`
+	Value     string `json:"value,omitempty"`
+	SecretRef string `json:"secretRef,omitempty"`
+}
+
+// ARMError is ARM's error body.
+type ARMError struct {
+	Error ARMErrorDetail `json:"error"`
+}
+
+// ARMErrorDetail is what went wrong.
+type ARMErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// armView is one request's look at the environment: its desired state
+// and its status, taken once.
+type armView struct {
+	spec   EnvSpec
+	status Status
+}
+
+func (v *armView) envID() string { return ARMPrefix + "/managedEnvironments/" + v.spec.Name }
+
+func (v *armView) environment() ARMEnvironment {
+	return ARMEnvironment{
+		ID: v.envID(), Name: v.spec.Name, Type: "Microsoft.App/managedEnvironments", Location: ARMLocation,
+		Properties: ARMEnvironmentProperties{
+			ProvisioningState: "Succeeded",
+			DefaultDomain:     v.spec.Domain,
+			StaticIP:          hostOf(v.status.Edge.HTTP),
+			DaprConfiguration: ARMDaprConfiguration{Version: DaprAPIVersion},
+			WorkloadProfiles:  []ARMWorkloadProfile{{Name: "Consumption", WorkloadProfileType: "Consumption"}},
+		},
+	}
+}
+
+// hostOf is the host of a host:port address.
+func hostOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return strings.Trim(addr[:i], "[]")
+	}
+	return addr
+}
+
+func (v *armView) appStatus(name string) (AppStatus, bool) {
+	for _, a := range v.status.Apps {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return AppStatus{}, false
+}
+
+// fqdn is where a host label (an app's or a revision's name) answers, as
+// ACA names it: <label>.<domain> with external ingress,
+// <label>.internal.<domain> with internal.
+func (v *armView) fqdn(in *spec.Ingress, label string) string {
+	if in == nil {
+		return ""
+	}
+	if in.External {
+		return label + "." + v.spec.Domain
+	}
+	return label + ".internal." + v.spec.Domain
+}
+
+// app is the app as ARM shows it: its YAML as last applied, secret values
+// left out, with the read-only properties filled in.
+func (v *armView) app(as AppSpec) (*spec.ContainerApp, error) {
+	var app spec.ContainerApp
+	// A deep copy: the spec is shared with the controller.
+	b, err := json.Marshal(as.App)
+	if err == nil {
+		err = json.Unmarshal(b, &app)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", as.App.Name, err)
+	}
+	st, _ := v.appStatus(app.Name)
+	app.ID = ARMPrefix + "/containerApps/" + app.Name
+	app.Type = "Microsoft.App/containerApps"
+	app.Location = ARMLocation
+	app.ResourceGroup = ARMResourceGroup
+	p := &app.Properties
+	p.ManagedEnvironmentID, p.EnvironmentID = v.envID(), v.envID()
+	p.ProvisioningState = "Succeeded"
+	p.RunningStatus = "Running"
+	for i := range p.Configuration.Secrets {
+		p.Configuration.Secrets[i].Value = ""
+	}
+	// Revisions are newest first: the latest is the newest that is not
+	// stopping; the latest ready, the newest active one with a ready
+	// replica.
+	for _, r := range st.Revisions {
+		if r.State == string(revStarting) {
+			p.RunningStatus = "Progressing"
+		}
+		if p.LatestRevisionName == "" && r.State != string(revStopping) {
+			p.LatestRevisionName = r.Name
+		}
+		if p.LatestReadyRevisionName == "" && r.State == string(revActive) && r.Ready > 0 {
+			p.LatestReadyRevisionName = r.Name
+		}
+	}
+	if in := p.Configuration.Ingress; in != nil {
+		in.FQDN = v.fqdn(in, app.Name)
+		if p.LatestRevisionName != "" {
+			p.LatestRevisionFqdn = v.fqdn(in, p.LatestRevisionName)
+		}
+	}
+	return &app, nil
+}
+
+func (v *armView) revision(as AppSpec, r RevisionStatus) ARMRevision {
+	rp := ARMRevisionProperties{
+		FQDN: v.fqdn(as.App.Properties.Configuration.Ingress, r.Name), Template: as.Templates[r.Name],
+		Replicas: r.Replicas, TrafficWeight: r.Weight, Labels: r.Labels, HealthState: "None",
+	}
+	st, _ := v.appStatus(as.App.Name)
+	switch r.State {
+	case string(revStarting):
+		rp.ProvisioningState, rp.RunningState = "Provisioning", "Processing"
+	case string(revStopping):
+		rp.ProvisioningState, rp.RunningState = "Deprovisioning", "Stopped"
+	default:
+		rp.Active, rp.ProvisioningState = true, "Provisioned"
+		switch {
+		case r.Ready == r.Replicas:
+			rp.RunningState, rp.HealthState = "Running", "Healthy"
+		case r.Ready > 0:
+			rp.RunningState, rp.HealthState = "Degraded", "Unhealthy"
+		case st.Problem != "":
+			rp.RunningState, rp.HealthState, rp.ProvisioningError = "Failed", "Unhealthy", st.Problem
+		default:
+			rp.RunningState, rp.HealthState = "Processing", "Unhealthy"
+		}
+	}
+	return ARMRevision{
+		ID:   ARMPrefix + "/containerApps/" + as.App.Name + "/revisions/" + r.Name,
+		Name: r.Name, Type: "Microsoft.App/containerApps/revisions", Properties: rp,
+	}
+}
+
+func (v *armView) replica(as AppSpec, r ReplicaStatus) ARMReplica {
+	rp := ARMReplicaProperties{RunningState: "NotRunning", RunningStateDetails: r.State}
+	if r.State == "running" {
+		rp.RunningState, rp.RunningStateDetails = "Running", ""
+	}
+	if r.LastExit != "" && !r.Ready {
+		rp.RunningStateDetails = strings.TrimPrefix(rp.RunningStateDetails+"; last exit: "+r.LastExit, "; ")
+	}
+	if len(r.Containers) > 0 {
+		for _, c := range r.Containers {
+			rc := ARMReplicaContainer{Name: c.Name, ContainerID: c.ID, RunningState: "Waiting", RunningStateDetails: c.State}
+			if c.State == "running" {
+				rc.RunningState, rc.RunningStateDetails, rc.Started, rc.Ready = "Running", "", true, r.Ready
+			}
+			rp.Containers = append(rp.Containers, rc)
+		}
+	} else if t := as.Templates[r.Revision]; t != nil && len(t.Containers) > 0 {
+		rc := ARMReplicaContainer{Name: t.Containers[0].Name, Ready: r.Ready, RestartCount: r.Restarts, RunningState: "Waiting", RunningStateDetails: r.State}
+		if r.PID > 0 {
+			rc.ContainerID = fmt.Sprintf("pid://%d", r.PID)
+		}
+		if r.State == "running" {
+			rc.RunningState, rc.RunningStateDetails, rc.Started = "Running", "", true
+		}
+		rp.Containers = append(rp.Containers, rc)
+	}
+	return ARMReplica{
+		ID:   ARMPrefix + "/containerApps/" + as.App.Name + "/revisions/" + r.Revision + "/replicas/" + r.Name,
+		Name: r.Name, Type: "Microsoft.App/containerApps/revisions/replicas", Properties: rp,
+	}
+}
+
+func (v *armView) component(c *spec.Component) ARMDaprComponent {
+	cp := ARMDaprComponentProperties{
+		ComponentType: c.Type, Version: c.Version, IgnoreErrors: c.IgnoreErrors, InitTimeout: c.InitTimeout,
+		SecretStoreComponent: c.SecretStore, Scopes: c.Scopes, ServiceComponentBind: c.ServiceBinds,
+	}
+	for _, s := range c.Secrets {
+		cp.Secrets = append(cp.Secrets, ARMSecretName{Name: s.Name})
+	}
+	for _, m := range c.Metadata {
+		cp.Metadata = append(cp.Metadata, ARMMetadata{Name: m.Name, Value: m.Value, SecretRef: m.SecretRef})
+	}
+	return ARMDaprComponent{
+		ID:   v.envID() + "/daprComponents/" + c.Name,
+		Name: c.Name, Type: "Microsoft.App/managedEnvironments/daprComponents", Properties: cp,
+	}
+}
+
+// armRoutes adds the ARM-shaped routes to mux.
+func armRoutes(mux *http.ServeMux, m managed) {
+	const prefix = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App"
+	handle := func(pattern string, serve func(v *armView, r *http.Request) (any, *ARMErrorDetail)) {
+		mux.HandleFunc("GET "+prefix+pattern, func(w http.ResponseWriter, r *http.Request) {
+			v := &armView{spec: m.Spec(), status: m.Status(r.Context())}
+			if env := r.PathValue("env"); env != "" && env != v.spec.Name {
+				writeARMError(w, notFound("Microsoft.App/managedEnvironments", env, "`cove env show` names this one"))
+				return
+			}
+			out, errd := serve(v, r)
+			if errd != nil {
+				writeARMError(w, errd)
+				return
+			}
+			writeJSON(w, http.StatusOK, out)
+		})
+	}
+	handle("/managedEnvironments", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
+		return ARMList[ARMEnvironment]{Value: []ARMEnvironment{v.environment()}}, nil
+	})
+	handle("/managedEnvironments/{env}", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
+		return v.environment(), nil
+	})
+	handle("/managedEnvironments/{env}/daprComponents", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
+		out := ARMList[ARMDaprComponent]{Value: []ARMDaprComponent{}}
+		for _, c := range v.spec.Components {
+			out.Value = append(out.Value, v.component(c))
+		}
+		return out, nil
+	})
+	handle("/managedEnvironments/{env}/daprComponents/{name}", func(v *armView, r *http.Request) (any, *ARMErrorDetail) {
+		name := r.PathValue("name")
+		i := slices.IndexFunc(v.spec.Components, func(c *spec.Component) bool { return c.Name == name })
+		if i < 0 {
+			return nil, notFound("Microsoft.App/managedEnvironments/daprComponents", name, "`cove env dapr-component list` lists them")
+		}
+		return v.component(v.spec.Components[i]), nil
+	})
+	handle("/containerApps", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
+		out := ARMList[*spec.ContainerApp]{Value: []*spec.ContainerApp{}}
+		for _, as := range v.spec.Apps {
+			app, err := v.app(as)
+			if err != nil {
+				return nil, internalError(err)
+			}
+			out.Value = append(out.Value, app)
+		}
+		return out, nil
+	})
+	withApp := func(pattern string, serve func(v *armView, as AppSpec, st AppStatus, r *http.Request) (any, *ARMErrorDetail)) {
+		handle("/containerApps/{app}"+pattern, func(v *armView, r *http.Request) (any, *ARMErrorDetail) {
+			name := r.PathValue("app")
+			i := slices.IndexFunc(v.spec.Apps, func(as AppSpec) bool { return as.App.Name == name })
+			if i < 0 {
+				return nil, notFound("Microsoft.App/containerApps", name, "`cove containerapp list` lists them")
+			}
+			st, _ := v.appStatus(name)
+			return serve(v, v.spec.Apps[i], st, r)
+		})
+	}
+	withApp("", func(v *armView, as AppSpec, _ AppStatus, _ *http.Request) (any, *ARMErrorDetail) {
+		app, err := v.app(as)
+		if err != nil {
+			return nil, internalError(err)
+		}
+		return app, nil
+	})
+	withApp("/revisions", func(v *armView, as AppSpec, st AppStatus, _ *http.Request) (any, *ARMErrorDetail) {
+		out := ARMList[ARMRevision]{Value: []ARMRevision{}}
+		for _, r := range st.Revisions {
+			out.Value = append(out.Value, v.revision(as, r))
+		}
+		return out, nil
+	})
+	revision := func(st AppStatus, r *http.Request) (RevisionStatus, *ARMErrorDetail) {
+		name := r.PathValue("rev")
+		i := slices.IndexFunc(st.Revisions, func(rs RevisionStatus) bool { return rs.Name == name })
+		if i < 0 {
+			return RevisionStatus{}, notFound("Microsoft.App/containerApps/revisions", name, fmt.Sprintf("`cove containerapp revision list -n %s` lists them", st.Name))
+		}
+		return st.Revisions[i], nil
+	}
+	withApp("/revisions/{rev}", func(v *armView, as AppSpec, st AppStatus, r *http.Request) (any, *ARMErrorDetail) {
+		rs, errd := revision(st, r)
+		if errd != nil {
+			return nil, errd
+		}
+		return v.revision(as, rs), nil
+	})
+	replicas := func(v *armView, as AppSpec, st AppStatus, r *http.Request) ([]ARMReplica, *ARMErrorDetail) {
+		rs, errd := revision(st, r)
+		if errd != nil {
+			return nil, errd
+		}
+		out := []ARMReplica{}
+		for _, rep := range st.Replicas {
+			if rep.Revision == rs.Name {
+				out = append(out, v.replica(as, rep))
+			}
+		}
+		return out, nil
+	}
+	withApp("/revisions/{rev}/replicas", func(v *armView, as AppSpec, st AppStatus, r *http.Request) (any, *ARMErrorDetail) {
+		out, errd := replicas(v, as, st, r)
+		if errd != nil {
+			return nil, errd
+		}
+		return ARMList[ARMReplica]{Value: out}, nil
+	})
+	withApp("/revisions/{rev}/replicas/{replica}", func(v *armView, as AppSpec, st AppStatus, r *http.Request) (any, *ARMErrorDetail) {
+		out, errd := replicas(v, as, st, r)
+		if errd != nil {
+			return nil, errd
+		}
+		name := r.PathValue("replica")
+		i := slices.IndexFunc(out, func(rep ARMReplica) bool { return rep.Name == name })
+		if i < 0 {
+			return nil, notFound("Microsoft.App/containerApps/revisions/replicas", name, fmt.Sprintf("`cove containerapp replica list -n %s` lists them", as.App.Name))
+		}
+		return out[i], nil
+	})
+}
+
+func notFound(typ, name, hint string) *ARMErrorDetail {
+	return &ARMErrorDetail{Code: "ResourceNotFound", Message: fmt.Sprintf(
+		"The Resource '%s/%s' under resource group '%s' was not found; %s.", typ, name, ARMResourceGroup, hint)}
+}
+
+func internalError(err error) *ARMErrorDetail {
+	return &ARMErrorDetail{Code: "InternalServerError", Message: err.Error()}
+}
+
+func writeARMError(w http.ResponseWriter, d *ARMErrorDetail) {
+	status := http.StatusInternalServerError
+	if d.Code == "ResourceNotFound" {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, ARMError{Error: *d})
+}
+
+// ARM gets the ARM resource at path, relative to ARMPrefix, into out.
+func (c *Client) ARM(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, ARMPrefix+path+"?api-version="+ARMAPIVersion, out)
+}
+
+// ARMAPIVersion is the Microsoft.App API version whose shapes the
+// ARM-shaped routes follow.
+const ARMAPIVersion = "2024-03-01"
