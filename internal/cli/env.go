@@ -14,10 +14,11 @@ import (
 func newEnvCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "env",
-		Short: "Inspect the environment's own resources",
+		Short: "Show the environment, its Dapr components and its CA",
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newEnvCACmd())
+	addManagedEnvCmds(cmd)
 	return cmd
 }
 

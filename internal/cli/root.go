@@ -91,6 +91,7 @@ start yourself. The docs/ directory describes every command and file format.`,
 		newLauncherCmd(),
 		newPodCmd(),
 		newReloadCmd(),
+		newContainerAppCmd(),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cove-env/cove/internal/spec"
+	"github.com/cove-env/cove/internal/supervisor"
 )
 
 // The ARM-shaped part of the management API serves the environment as
@@ -321,6 +322,10 @@ func (v *armView) app(as AppSpec) (*spec.ContainerApp, error) {
 	}
 	if in := p.Configuration.Ingress; in != nil {
 		in.FQDN = v.fqdn(in, app.Name)
+		if len(in.Traffic) == 0 {
+			// ACA's default, which it shows.
+			in.Traffic = []spec.TrafficWeight{{LatestRevision: true, Weight: 100}}
+		}
 		if p.LatestRevisionName != "" {
 			p.LatestRevisionFqdn = v.fqdn(in, p.LatestRevisionName)
 		}
@@ -359,8 +364,11 @@ func (v *armView) revision(as AppSpec, r RevisionStatus) ARMRevision {
 }
 
 func (v *armView) replica(as AppSpec, r ReplicaStatus) ARMReplica {
+	// The replica's process runs from Starting to Ready; otherwise it is
+	// restarting, failed or stopped.
+	running := slices.Contains([]supervisor.State{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateReady}, supervisor.State(r.State))
 	rp := ARMReplicaProperties{RunningState: "NotRunning", RunningStateDetails: r.State}
-	if r.State == "running" {
+	if running {
 		rp.RunningState, rp.RunningStateDetails = "Running", ""
 	}
 	if r.LastExit != "" && !r.Ready {
@@ -369,7 +377,7 @@ func (v *armView) replica(as AppSpec, r ReplicaStatus) ARMReplica {
 	if len(r.Containers) > 0 {
 		for _, c := range r.Containers {
 			rc := ARMReplicaContainer{Name: c.Name, ContainerID: c.ID, RunningState: "Waiting", RunningStateDetails: c.State}
-			if c.State == "running" {
+			if strings.EqualFold(c.State, "running") {
 				rc.RunningState, rc.RunningStateDetails, rc.Started, rc.Ready = "Running", "", true, r.Ready
 			}
 			rp.Containers = append(rp.Containers, rc)
@@ -379,7 +387,7 @@ func (v *armView) replica(as AppSpec, r ReplicaStatus) ARMReplica {
 		if r.PID > 0 {
 			rc.ContainerID = fmt.Sprintf("pid://%d", r.PID)
 		}
-		if r.State == "running" {
+		if running {
 			rc.RunningState, rc.RunningStateDetails, rc.Started = "Running", "", true
 		}
 		rp.Containers = append(rp.Containers, rc)

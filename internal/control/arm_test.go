@@ -64,8 +64,8 @@ func armFake(t *testing.T) *fakeManaged {
 				{Name: "api--v1", State: "stopping", Replicas: 1},
 			},
 			Replicas: []ReplicaStatus{
-				{Name: "api--v2-0", Revision: "api--v2", PID: 42, State: "running", Ready: true, Restarts: 1},
-				{Name: "api--v1-0", Revision: "api--v1", State: "stopped", LastExit: "exit status 1"},
+				{Name: "api--v2-0", Revision: "api--v2", PID: 42, State: "Ready", Ready: true, Restarts: 1},
+				{Name: "api--v1-0", Revision: "api--v1", State: "Stopped", LastExit: "exit status 1"},
 			},
 		}}},
 	}
