@@ -225,6 +225,9 @@ func (r *Runtime) addPubsub(log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("%s:%d: subscription %s: %w", s.File, s.Line, s.Name, err)
 		}
+		if b := s.Bulk; b != nil {
+			sub.Bulk = blockpubsub.NewBulk(true, b.MaxMessagesCount, b.MaxAwaitDurationMs)
+		}
 		r.subs = append(r.subs, sub)
 	}
 	return nil

@@ -27,6 +27,15 @@ type Subscription struct {
 	Default         string             `json:"default,omitempty"`
 	DeadLetterTopic string             `json:"deadLetterTopic,omitempty"`
 	Metadata        map[string]string  `json:"metadata,omitempty"`
+	// Bulk is bulkSubscribe when enabled: events go to the app in batches.
+	Bulk *SubscriptionBulk `json:"bulkSubscribe,omitempty"`
+}
+
+// SubscriptionBulk is a subscription's bulkSubscribe; a limit of 0 takes
+// daprd's default (100 messages, 1000 ms).
+type SubscriptionBulk struct {
+	MaxMessagesCount   int `json:"maxMessagesCount,omitempty"`
+	MaxAwaitDurationMs int `json:"maxAwaitDurationMs,omitempty"`
 }
 
 // SubscriptionRule routes the events its CEL expression matches.
@@ -140,10 +149,23 @@ func parseACASubscriptionNode(d *decoder, root *yaml.Node) *Subscription {
 	if s.Default == "" && len(s.Rules) == 0 {
 		d.errorf("properties.routes", "required: the app's route for the events (routes.default, or routes.rules with match and path)")
 	}
-	if p.BulkSubscribe != nil && p.BulkSubscribe.Enabled {
-		d.warnf("properties.bulkSubscribe", "cove delivers events one by one; bulkSubscribe is read and ignored")
-	}
+	s.Bulk = checkBulk(d, "properties.bulkSubscribe", p.BulkSubscribe)
 	return s
+}
+
+// checkBulk reads a bulkSubscribe block: nil unless enabled, a negative
+// limit an error.
+func checkBulk(d *decoder, path string, b *bulkSubscribe) *SubscriptionBulk {
+	if b == nil || !b.Enabled {
+		return nil
+	}
+	if b.MaxMessagesCount < 0 {
+		d.errorf(path+".maxMessagesCount", "%d is negative: give the most events per batch, or leave it out for 100", b.MaxMessagesCount)
+	}
+	if b.MaxAwaitDurationMs < 0 {
+		d.errorf(path+".maxAwaitDurationMs", "%d is negative: give how long a batch waits to fill in ms, or leave it out for 1000", b.MaxAwaitDurationMs)
+	}
+	return &SubscriptionBulk{MaxMessagesCount: b.MaxMessagesCount, MaxAwaitDurationMs: b.MaxAwaitDurationMs}
 }
 
 // checkRules checks each routing rule's path and CEL expression.
@@ -212,9 +234,7 @@ func parseSubscriptionNode(d *decoder, root *yaml.Node) *Subscription {
 			d.errorf("spec.route", "required: the app's route for the events, e.g. /orders")
 		}
 	}
-	if f.Spec.BulkSubscribe != nil && f.Spec.BulkSubscribe.Enabled {
-		d.warnf("spec.bulkSubscribe", "cove delivers events one by one; bulkSubscribe is read and ignored")
-	}
+	s.Bulk = checkBulk(d, "spec.bulkSubscribe", f.Spec.BulkSubscribe)
 	return s
 }
 

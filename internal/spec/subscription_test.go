@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -113,10 +114,10 @@ properties:
   scopes: [backend]
 `)
 	s, d := parseSubscription("subs/orders-sub.yaml", []byte(data))
-	checkProblems(t, "aca", d.probs, []string{"11:3 properties.bulkSubscribe: cove delivers events one by one"})
+	checkProblems(t, "aca", d.probs, nil)
 	want := &Subscription{Name: "orders-sub", File: "subs/orders-sub.yaml", Line: 1, Scopes: []string{"backend"}, Pubsub: "pubsub",
 		Topic: "orders", Rules: []SubscriptionRule{{Match: `event.type == "urgent"`, Path: "/urgent"}}, Default: "/orders",
-		DeadLetterTopic: "poison", Metadata: map[string]string{"rawPayload": "false"}}
+		DeadLetterTopic: "poison", Metadata: map[string]string{"rawPayload": "false"}, Bulk: &SubscriptionBulk{MaxMessagesCount: 10}}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("aca (-want +got):\n%s", diff)
 	}
@@ -133,4 +134,29 @@ properties:
 		"2:1 properties.topic: required",
 		`5:21 properties.routes.rules[0].match: "event.type ==" is not a CEL expression`,
 	})
+}
+
+func TestParseSubscriptionBulk(t *testing.T) {
+	data := y(`
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: orders}
+spec:
+  pubsubname: pubsub
+  topic: orders
+  routes: {default: /orders}
+  bulkSubscribe: {enabled: true, maxMessagesCount: 50, maxAwaitDurationMs: 200}
+`)
+	s, d := parseSubscription("orders.yaml", []byte(data))
+	checkProblems(t, "enabled", d.probs, nil)
+	if diff := cmp.Diff(&SubscriptionBulk{MaxMessagesCount: 50, MaxAwaitDurationMs: 200}, s.Bulk); diff != "" {
+		t.Errorf("bulk (-want +got):\n%s", diff)
+	}
+	off := strings.Replace(data, "enabled: true", "enabled: false", 1)
+	if s, _ := parseSubscription("orders.yaml", []byte(off)); s.Bulk != nil {
+		t.Errorf("bulkSubscribe not enabled: got %+v, want nil", s.Bulk)
+	}
+	bad := strings.Replace(data, "maxMessagesCount: 50", "maxMessagesCount: -1", 1)
+	_, d = parseSubscription("orders.yaml", []byte(bad))
+	checkProblems(t, "negative", d.probs, []string{"8:34 spec.bulkSubscribe.maxMessagesCount: -1 is negative"})
 }

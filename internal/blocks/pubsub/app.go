@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -180,6 +181,8 @@ func (a *GRPCApp) Subscriptions(ctx context.Context) ([]Subscription, error) {
 			// A gRPC app's events go to OnTopicEvent without a path.
 			sub.Rules = []Rule{{}}
 		}
+		bs := s.GetBulkSubscribe()
+		sub.Bulk = NewBulk(bs.GetEnabled(), int(bs.GetMaxMessagesCount()), int(bs.GetMaxAwaitDurationMs()))
 		out = append(out, sub)
 	}
 	return out, nil
@@ -294,4 +297,143 @@ func jsonValue(v any) any {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// bulkItem is one entry of the batch an HTTP app receives.
+type bulkItem struct {
+	EntryID     string            `json:"entryId"`
+	Event       any               `json:"event"`
+	Metadata    map[string]string `json:"metadata"`
+	ContentType string            `json:"contentType,omitempty"`
+}
+
+// bulkBody is the batch an HTTP app receives, in daprd's shape.
+type bulkBody struct {
+	ID       string            `json:"id"`
+	Type     string            `json:"type"`
+	Topic    string            `json:"topic"`
+	Pubsub   string            `json:"pubsubname"`
+	Metadata map[string]string `json:"metadata"`
+	Entries  []bulkItem        `json:"entries"`
+}
+
+// maxBulkAnswer bounds an HTTP app's answer to a batch.
+const maxBulkAnswer = 4 << 20
+
+// DeliverBulk POSTs the batch as JSON to its route, its metadata as
+// headers, and reads the app's statuses per entry as daprd does: SUCCESS
+// and DROP as they say, RETRY, an empty or unknown status and a missing
+// entry retried; 404 drops the batch, any other non-2xx retries it.
+func (a *HTTPApp) DeliverBulk(ctx context.Context, b *BulkDelivery) (map[string]Verdict, error) {
+	body := bulkBody{ID: uuid.NewString(), Type: BulkEventType, Topic: b.Topic, Pubsub: b.Pubsub, Metadata: b.Metadata,
+		Entries: make([]bulkItem, len(b.Entries))}
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		body.Entries[i] = bulkItem{EntryID: e.EntryID, Event: e.jsonEvent(), Metadata: e.Metadata, ContentType: e.ContentType}
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode the batch: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.Addr+routePath(b.Path), bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range b.Metadata {
+		if validHeader(k, v) {
+			req.Header.Set(k, v)
+		}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	a.auth(req.Header)
+	resp, err := a.client().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("deliver to the app: %w", err)
+	}
+	defer resp.Body.Close()
+	ans, _ := io.ReadAll(io.LimitReader(resp.Body, maxBulkAnswer))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return allVerdicts(b, Drop), nil
+	case resp.StatusCode/100 != 2:
+		return nil, fmt.Errorf("the app answered %d: %s", resp.StatusCode, bytes.TrimSpace(ans))
+	}
+	var statuses struct {
+		Statuses []struct {
+			EntryID string `json:"entryId"`
+			Status  string `json:"status"`
+		} `json:"statuses"`
+	}
+	if err := json.Unmarshal(ans, &statuses); err != nil {
+		return nil, fmt.Errorf("the app's answer to a batch is not {\"statuses\": [...]}: %w", err)
+	}
+	out := make(map[string]Verdict, len(statuses.Statuses))
+	for _, s := range statuses.Statuses {
+		switch s.Status {
+		case "SUCCESS":
+			out[s.EntryID] = Success
+		case "DROP":
+			out[s.EntryID] = Drop
+		default:
+			out[s.EntryID] = Retry
+		}
+	}
+	return out, nil
+}
+
+// allVerdicts gives every entry of b the verdict v.
+func allVerdicts(b *BulkDelivery, v Verdict) map[string]Verdict {
+	out := make(map[string]Verdict, len(b.Entries))
+	for _, e := range b.Entries {
+		out[e.EntryID] = v
+	}
+	return out
+}
+
+// DeliverBulk calls OnBulkTopicEvent, and OnBulkTopicEventAlpha1 when the
+// app implements only that, as daprd does; an app with neither drops the
+// batch. Each entry carries its CloudEvent (or, with rawPayload, the
+// message's bytes); the statuses are read per entry like OnTopicEvent's.
+func (a *GRPCApp) DeliverBulk(ctx context.Context, b *BulkDelivery) (map[string]Verdict, error) {
+	req := &runtimev1pb.TopicEventBulkRequest{
+		Id: uuid.NewString(), Metadata: b.Metadata, Topic: b.Topic, PubsubName: b.Pubsub, Type: BulkEventType, Path: b.Path,
+		Entries: make([]*runtimev1pb.TopicEventBulkRequestEntry, 0, len(b.Entries)),
+	}
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		item := &runtimev1pb.TopicEventBulkRequestEntry{EntryId: e.EntryID, ContentType: e.ContentType, Metadata: e.Metadata}
+		if e.Raw != nil {
+			item.Event = &runtimev1pb.TopicEventBulkRequestEntry_Bytes{Bytes: e.Raw}
+		} else {
+			ev, err := TopicEvent(&Delivery{Pubsub: b.Pubsub, Topic: b.Topic, Event: e.Event})
+			if err != nil {
+				return nil, fmt.Errorf("entry %s: %w", e.EntryID, err)
+			}
+			item.Event = &runtimev1pb.TopicEventBulkRequestEntry_CloudEvent{CloudEvent: &runtimev1pb.TopicEventCERequest{
+				Id: ev.GetId(), Source: ev.GetSource(), Type: ev.GetType(), SpecVersion: ev.GetSpecVersion(),
+				DataContentType: ev.GetDataContentType(), Data: ev.GetData(), Extensions: ev.GetExtensions(),
+			}}
+		}
+		req.Entries = append(req.Entries, item)
+	}
+	ctx = a.ctx(ctx)
+	for k, v := range b.Metadata {
+		ctx = metadata.AppendToOutgoingContext(ctx, k, v)
+	}
+	resp, err := runtimev1pb.NewAppCallbackClient(a.Conn).OnBulkTopicEvent(ctx, req)
+	if status.Code(err) == codes.Unimplemented {
+		//lint:ignore SA1019 the alpha RPC is what older SDKs serve, and daprd falls back to it
+		resp, err = runtimev1pb.NewAppCallbackAlphaClient(a.Conn).OnBulkTopicEventAlpha1(ctx, req)
+	}
+	if err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			return allVerdicts(b, Drop), nil
+		}
+		return nil, fmt.Errorf("deliver to the app: %w", err)
+	}
+	out := make(map[string]Verdict, len(resp.GetStatuses()))
+	for _, s := range resp.GetStatuses() {
+		out[s.GetEntryId()] = VerdictOf(s.GetStatus())
+	}
+	return out, nil
 }

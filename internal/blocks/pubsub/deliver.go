@@ -106,7 +106,15 @@ func (s *Service) Subscribe(ctx context.Context, ch AppChannel, subs []Subscript
 			continue
 		}
 		h := &handler{s: s, e: e, sub: &sc, ch: ch, wg: &sub.wg}
-		err := e.broker.Subscribe(ctx, cpubsub.SubscribeRequest{Topic: sc.Topic, Group: e.group, Metadata: sc.Metadata}, h.handle)
+		handle := h.handle
+		if sc.Bulk != nil {
+			if bc, ok := ch.(BulkAppChannel); ok {
+				handle = newBatcher(ctx, h, bc, sc.Bulk).handle
+			} else {
+				s.log.Warn("bulkSubscribe ignored: this subscriber takes events one by one", "pubsub", sc.Pubsub, "topic", sc.Topic)
+			}
+		}
+		err := e.broker.Subscribe(ctx, cpubsub.SubscribeRequest{Topic: sc.Topic, Group: e.group, Metadata: sc.Metadata}, handle)
 		if err != nil {
 			sub.Stop()
 			return nil, fmt.Errorf("subscribe to topic %s of pub/sub %s: %w", sc.Topic, sc.Pubsub, err)
@@ -193,6 +201,13 @@ func (h *handler) process(ctx context.Context, msg *cpubsub.Message, in *ingress
 	start := time.Now()
 	verdict, err := h.deliver(ctx, d)
 	in.elapsed = time.Since(start)
+	return h.settle(ctx, msg, verdict, err, in)
+}
+
+// settle turns the app's answer to one event into the broker's verdict:
+// success acks; a drop goes to the dead-letter topic when there is one;
+// anything else is retried, or dead-lettered.
+func (h *handler) settle(ctx context.Context, msg *cpubsub.Message, verdict Verdict, err error, in *ingress) cpubsub.Result {
 	switch {
 	case ctx.Err() != nil:
 		return cpubsub.Retry
@@ -200,7 +215,7 @@ func (h *handler) process(ctx context.Context, msg *cpubsub.Message, in *ingress
 		in.process = ingressSuccess
 		return cpubsub.Ack
 	case err == nil && verdict == Drop:
-		log.Warn("pub/sub event dropped by the app", "id", id)
+		h.s.log.Warn("pub/sub event dropped by the app", "pubsub", h.sub.Pubsub, "topic", msg.Topic)
 		in.process, in.status = ingressDrop, ingressSuccess
 		if h.sub.DeadLetterTopic == "" {
 			return cpubsub.Drop
@@ -208,7 +223,7 @@ func (h *handler) process(ctx context.Context, msg *cpubsub.Message, in *ingress
 		return h.deadLetterOr(ctx, msg, cpubsub.Retry)
 	}
 	if err != nil {
-		log.Warn("pub/sub event not delivered; the broker delivers it again", "id", id, "error", err)
+		h.s.log.Warn("pub/sub event not delivered; the broker delivers it again", "pubsub", h.sub.Pubsub, "topic", msg.Topic, "error", err)
 	}
 	return h.failed(ctx, msg, in)
 }

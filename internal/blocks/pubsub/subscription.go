@@ -19,6 +19,8 @@ type Subscription struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	// Type is TypeProgrammatic or TypeDeclarative, for the metadata API.
 	Type string `json:"type"`
+	// Bulk, when set, delivers the events in batches (bulkSubscribe).
+	Bulk *Bulk `json:"-"`
 }
 
 // Where a subscription comes from, as the metadata API names it.
@@ -127,6 +129,11 @@ type appSubscription struct {
 	} `json:"routes"`
 	Metadata        map[string]string `json:"metadata"`
 	DeadLetterTopic string            `json:"deadLetterTopic"`
+	BulkSubscribe   struct {
+		Enabled            bool `json:"enabled"`
+		MaxMessagesCount   int  `json:"maxMessagesCount"`
+		MaxAwaitDurationMs int  `json:"maxAwaitDurationMs"`
+	} `json:"bulkSubscribe"`
 }
 
 // ParseAppSubscriptions reads an app's GET /dapr/subscribe answer. An entry
@@ -156,6 +163,8 @@ func ParseAppSubscriptions(body []byte) ([]Subscription, error) {
 		if len(sub.Rules) == 0 {
 			continue // no route: daprd leaves it out
 		}
+		bs := a.BulkSubscribe
+		sub.Bulk = NewBulk(bs.Enabled, bs.MaxMessagesCount, bs.MaxAwaitDurationMs)
 		out = append(out, sub)
 	}
 	return out, nil
