@@ -204,6 +204,10 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 			}
 		}
 	}
+	var err error
+	if ps.AuthFile, err = e.registryAuth(entry, r.name); err != nil {
+		return ps, err
+	}
 	mounts, err := e.podVolumes(entry, r.name)
 	if err != nil {
 		return ps, err
@@ -436,4 +440,29 @@ func (e *Env) removePods() {
 	} else if pods > 0 {
 		e.log.Info("removed the pods of replicas that were killed", "pods", pods)
 	}
+}
+
+// registryAuth writes the credentials of the app's configuration.registries
+// for replica's pulls and returns the file, "" when it has none. A registry
+// that logs in with a managed identity is left to the engine's own login.
+func (e *Env) registryAuth(entry *spec.AppEntry, replica string) (string, error) {
+	var creds []engine.Credentials
+	for i, reg := range entry.App.Properties.Configuration.Registries {
+		if reg.PasswordSecretRef == "" {
+			continue
+		}
+		pw, ok := entry.App.SecretValue(reg.PasswordSecretRef, entry.Secrets)
+		if !ok {
+			return "", fmt.Errorf("app %s: configuration.registries[%d].passwordSecretRef: secret %q has no value that can be read locally; give it one under the app's `secrets:` in cove.yaml", entry.App.Name, i, reg.PasswordSecretRef)
+		}
+		creds = append(creds, engine.Credentials{Server: reg.Server, Username: reg.Username, Password: pw})
+	}
+	if len(creds) == 0 {
+		return "", nil
+	}
+	path := filepath.Join(e.stateDir, "auth", replica+".json")
+	if err := engine.WriteAuthFile(path, creds); err != nil {
+		return "", fmt.Errorf("app %s: registry credentials: %w", entry.App.Name, err)
+	}
+	return path, nil
 }

@@ -68,3 +68,19 @@ func TestContainerArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFile: the engine reads the credentials WriteAuthFile writes.
+func TestAuthFile(t *testing.T) {
+	e := podman(t)
+	path := t.TempDir() + "/auth/replica.json"
+	if err := WriteAuthFile(path, []Credentials{{Server: "registry.example.test", Username: "bot", Password: "s3cret"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("auth file: %v, mode %v; want 0600", err, st.Mode())
+	}
+	out, err := e.Output(t.Context(), "login", "--get-login", "--authfile", path, "registry.example.test")
+	if err != nil || strings.TrimSpace(string(out)) != "bot" {
+		t.Errorf("podman login --get-login: %q, %v; want bot", out, err)
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +37,9 @@ type PodSpec struct {
 	Containers []ContainerSpec `json:"containers"`
 	// Grace is how long containers have between SIGTERM and SIGKILL.
 	Grace time.Duration `json:"grace"`
+	// AuthFile, when set, holds the credentials images are pulled with
+	// (WriteAuthFile).
+	AuthFile string `json:"authFile,omitempty"`
 }
 
 // Publish is a published port.
@@ -183,6 +188,9 @@ type containerRun struct {
 func (e *Engine) runCommand(ctx context.Context, spec PodSpec, c ContainerSpec, prefix bool, stdout, stderr io.Writer) *containerRun {
 	args := []string{"run", "--rm", "--pod", spec.Name, "--name", ContainerName(spec.Name, c.Name),
 		"--stop-timeout", strconv.Itoa(int(spec.Grace.Round(time.Second) / time.Second))}
+	if spec.AuthFile != "" {
+		args = append(args, "--authfile", spec.AuthFile)
+	}
 	labels := map[string]string{LabelContainer: c.Name}
 	for k, v := range spec.Labels {
 		labels[k] = v
@@ -298,3 +306,28 @@ const (
 	SpecVar = "COVE_POD_SPEC"
 	BinVar  = "COVE_ENGINE"
 )
+
+// Credentials are a registry's user name and password.
+type Credentials struct {
+	Server, Username, Password string
+}
+
+// WriteAuthFile writes the credentials as an auth file of the engine's
+// (containers-auth.json), readable by its owner only.
+func WriteAuthFile(path string, creds []Credentials) error {
+	type auth struct {
+		Auth string `json:"auth"`
+	}
+	auths := map[string]auth{}
+	for _, c := range creds {
+		auths[c.Server] = auth{Auth: base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))}
+	}
+	b, err := json.Marshal(map[string]any{"auths": auths})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}

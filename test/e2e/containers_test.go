@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,6 +123,8 @@ properties:
     ingress: {external: true, targetPort: 8000, allowInsecure: true}
     dapr: {enabled: true, appId: web, appPort: 8000}
     secrets: [{name: token, value: from-azure}]
+    # Pulls would log in with the token; the local image needs none.
+    registries: [{server: registry.example.test, username: bot, passwordSecretRef: token}]
   template:
 `+tmpl)
 	t.Cleanup(func() {
@@ -191,6 +194,16 @@ func TestContainerReplicas(t *testing.T) {
 		if code, body := e.edge(t, "GET", "web", path, ""); code != 200 || body != want {
 			t.Errorf("GET %s: %d %q, want %q", path, code, body, want)
 		}
+	}
+	// Pulls log in to the app's registries with the secret's local value.
+	auths, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".cove", "auth", "*.json"))
+	for _, a := range auths {
+		if b, err := os.ReadFile(a); err != nil || !strings.Contains(string(b), base64.StdEncoding.EncodeToString([]byte("bot:s3cret"))) {
+			t.Errorf("auth file %s: %s, %v; want bot's credentials for registry.example.test", a, b, err)
+		}
+	}
+	if len(auths) != 2 {
+		t.Errorf("auth files %v, want one per replica", auths)
 	}
 	if n := len(containersOf(t, file)); n != 4 {
 		t.Errorf("%d containers (%v), want 4: two pods of an infra and an app container", n, containersOf(t, file))
