@@ -464,3 +464,33 @@ func TestContainerForcedStop(t *testing.T) {
 		t.Errorf("containers left after a forced stop: %v", left)
 	}
 }
+
+// TestContainerTCPAppByName: a TCP app is reached from another app's pod as
+// <app>:<exposedPort>, as `redis:6379` is in ACA.
+func TestContainerTCPAppByName(t *testing.T) {
+	image := containerImage(t)
+	file := containerEnv(t, fmt.Sprintf(`    containers: [{name: main, image: %s}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	dir := filepath.Dir(file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "cove.yaml", strings.Replace(string(b), "components:", "  - file: kv.yaml\ncomponents:", 1))
+	writeFile(t, dir, "kv.yaml", fmt.Sprintf(`name: kv
+properties:
+  configuration:
+    ingress: {transport: tcp, targetPort: 8000, exposedPort: 6390}
+  template:
+    containers: [{name: main, image: %s}]
+    scale: {minReplicas: 1, maxReplicas: 1}
+`, image))
+	e := up(t, file)
+	// The test app speaks HTTP; over a TCP app's port it goes through as bytes.
+	out, err := e.cove("exec", "web", "--", "/app", "get", "http://kv:6390/")
+	if err != nil || !strings.HasPrefix(out, "200 kv--") {
+		t.Errorf("GET http://kv:6390/ from web's pod: %q, %v; want 200 from a kv replica", out, err)
+	}
+	stopLeavingNoContainer(t, e, file)
+}
