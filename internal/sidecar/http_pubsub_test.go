@@ -265,3 +265,50 @@ func TestStopSubscriptionsBeforeClose(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestBulkSubscriptionOverHTTP: an app whose GET /dapr/subscribe asks for
+// bulkSubscribe receives its events as daprd's bulk envelope at its route.
+func TestBulkSubscriptionOverHTTP(t *testing.T) {
+	bus := newBus(t)
+	got := make(chan map[string]any, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dapr/subscribe" {
+			_, _ = io.WriteString(w, `[{"pubsubname":"pubsub","topic":"orders","route":"/batch",
+				"bulkSubscribe":{"enabled":true,"maxMessagesCount":10,"maxAwaitDurationMs":100}}]`)
+			return
+		}
+		var b map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		b["path"] = r.URL.Path
+		got <- b
+		var statuses []map[string]string
+		entries, _ := b["entries"].([]any)
+		for _, e := range entries {
+			id, _ := e.(map[string]any)["entryId"].(string)
+			statuses = append(statuses, map[string]string{"entryId": id, "status": "SUCCESS"})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"statuses": statuses})
+	}))
+	t.Cleanup(srv.Close)
+	sub := newEnv(t, Config{AppID: "orders", AppAddr: strings.TrimPrefix(srv.URL, "http://"), Pubsub: newPubsub(t, "orders", bus, nil)})
+	pub := newEnv(t, Config{AppID: "backend", Pubsub: newPubsub(t, "backend", bus, nil)})
+	waitSubscribed(t, sub, 1)
+	if resp, body := do(t, http.MethodPost, pub.url+"/v1.0/publish/pubsub/orders", `{"id":"o1"}`,
+		http.Header{"Content-Type": {"application/json"}}); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	var b map[string]any
+	select {
+	case b = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no batch delivered within 5s")
+	}
+	entries, _ := b["entries"].([]any)
+	if b["path"] != "/batch" || b["type"] != pubsub.BulkEventType || b["topic"] != "orders" || len(entries) != 1 {
+		t.Fatalf("batch = %v", b)
+	}
+	ev, _ := entries[0].(map[string]any)["event"].(map[string]any)
+	if data, _ := ev["data"].(map[string]any); data["id"] != "o1" || ev["source"] != "backend" {
+		t.Errorf("entry event = %v", ev)
+	}
+}

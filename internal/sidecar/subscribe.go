@@ -91,9 +91,10 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 	return nil
 }
 
-// appChannel is the way to the app: its subscriptions and deliveries.
+// appChannel is the way to the app: its subscriptions and deliveries,
+// one by one and in batches.
 type appChannel interface {
-	pubsub.AppChannel
+	pubsub.BulkAppChannel
 	Subscriptions(context.Context) ([]pubsub.Subscription, error)
 }
 
@@ -108,6 +109,13 @@ func (g gatedApp) Deliver(ctx context.Context, d *pubsub.Delivery) (pubsub.Verdi
 		return pubsub.Retry, err
 	}
 	return g.appChannel.Deliver(ctx, d)
+}
+
+func (g gatedApp) DeliverBulk(ctx context.Context, b *pubsub.BulkDelivery) (map[string]pubsub.Verdict, error) {
+	if err := g.s.waitAppHealthy(ctx); err != nil {
+		return nil, err
+	}
+	return g.appChannel.DeliverBulk(ctx, b)
 }
 
 // SetAppHealthy tells the sidecar whether its app is healthy (ready by its
