@@ -122,6 +122,9 @@ func printSubscriptions(out io.Writer, st control.Status) error {
 			routes := make([]string, len(s.Routes))
 			for i, r := range s.Routes {
 				routes[i] = cmp.Or(r, "(OnTopicEvent)")
+				if s.Type == control.SubscriptionStreaming {
+					routes[i] = "(streaming)"
+				}
 				if i < len(s.Rules) && s.Rules[i] != "" {
 					routes[i] += " if " + s.Rules[i]
 				}

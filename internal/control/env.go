@@ -597,17 +597,22 @@ func (e *Env) status() Status {
 }
 
 // subscriptionStatus lists the topics an app's sidecars subscribed, each
-// once (every replica's sidecar subscribes the same ones).
+// once (every replica's sidecar subscribes the same ones), and the
+// streaming subscriptions open on any of them, each kind once per topic.
 func subscriptionStatus(scs []*sidecar.Sidecar) []SubscriptionStatus {
-	type key struct{ pubsub, topic string }
+	type key struct{ pubsub, topic, typ string }
 	seen := map[key]bool{}
 	var out []SubscriptionStatus
 	for _, sc := range scs {
 		for _, s := range sc.Metadata().Subscriptions {
-			if seen[key{s.PubsubName, s.Topic}] {
+			k := key{s.PubsubName, s.Topic, s.Type}
+			if s.Type != SubscriptionStreaming {
+				k.typ = "" // an app's own subscription is one per topic, whatever its kind
+			}
+			if seen[k] {
 				continue
 			}
-			seen[key{s.PubsubName, s.Topic}] = true
+			seen[k] = true
 			ss := SubscriptionStatus{Pubsub: s.PubsubName, Topic: s.Topic, DeadLetterTopic: s.DeadLetterTopic, Type: s.Type}
 			for _, r := range s.Rules {
 				ss.Routes, ss.Rules = append(ss.Routes, r.Path), append(ss.Rules, r.Match)

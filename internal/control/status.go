@@ -58,8 +58,14 @@ type SubscriptionStatus struct {
 	Routes          []string `json:"routes"`
 	Rules           []string `json:"rules,omitempty"`
 	DeadLetterTopic string   `json:"deadLetterTopic,omitempty"`
-	Type            string   `json:"type"`
+	// Type is PROGRAMMATIC, DECLARATIVE or SubscriptionStreaming, as the
+	// sidecar's metadata API names them.
+	Type string `json:"type"`
 }
+
+// SubscriptionStreaming is the Type of a streaming subscription a client of
+// the sidecar holds open.
+const SubscriptionStreaming = "STREAMING"
 
 // RevisionStatus is one revision of an app.
 type RevisionStatus struct {

@@ -44,6 +44,8 @@ type PubsubAPI interface {
 	Publish(ctx context.Context, req pubsub.PublishRequest) error
 	BulkPublish(ctx context.Context, req pubsub.BulkRequest) ([]pubsub.FailedEntry, error)
 	Subscribe(ctx context.Context, ch pubsub.AppChannel, subs []pubsub.Subscription) (*pubsub.Subscriber, error)
+	// Streaming lists the streaming subscriptions open now.
+	Streaming() []pubsub.Subscription
 }
 
 // Invoker is what the sidecar needs of the invocation building block

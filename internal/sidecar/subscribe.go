@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -196,10 +197,14 @@ func (s *Sidecar) stopSubscriptions() {
 
 // subscriptions lists the running subscriptions for the metadata API.
 func (s *Sidecar) subscriptions() []pubsub.Subscription {
+	var out []pubsub.Subscription
 	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	if s.subs == nil {
-		return nil
+	if s.subs != nil {
+		out = s.subs.sub.Subscriptions()
 	}
-	return s.subs.sub.Subscriptions()
+	s.subMu.Unlock()
+	if s.cfg.Pubsub != nil {
+		out = append(slices.Clip(out), s.cfg.Pubsub.Streaming()...)
+	}
+	return out
 }

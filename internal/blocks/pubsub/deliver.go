@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,7 @@ type Subscriber struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handlers running
 	subs   []Subscription
+	s      *Service // set for a streaming subscription, listed there until it stops
 }
 
 // Subscriptions lists what the subscriber subscribed, for the metadata API.
@@ -82,6 +84,23 @@ func (s *Subscriber) Stop() {
 	}
 	s.cancel()
 	s.wg.Wait()
+	if s.s != nil {
+		s.s.mu.Lock()
+		s.s.streams = slices.DeleteFunc(s.s.streams, func(o *Subscriber) bool { return o == s })
+		s.s.mu.Unlock()
+	}
+}
+
+// Streaming lists the streaming subscriptions open now, as daprd's
+// metadata API lists them: each one, in the order they opened.
+func (s *Service) Streaming() []Subscription {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Subscription
+	for _, sub := range s.streams {
+		out = append(out, sub.subs...)
+	}
+	return out
 }
 
 // Subscribe starts delivering the topics of subs to ch, each with the
@@ -121,6 +140,12 @@ func (s *Service) Subscribe(ctx context.Context, ch AppChannel, subs []Subscript
 		}
 		s.log.Debug("subscribed", "pubsub", sc.Pubsub, "topic", sc.Topic, "group", e.group)
 		sub.subs = append(sub.subs, sc)
+	}
+	if len(sub.subs) > 0 && sub.subs[0].Type == TypeStreaming {
+		sub.s = s
+		s.mu.Lock()
+		s.streams = append(s.streams, sub)
+		s.mu.Unlock()
 	}
 	return sub, nil
 }

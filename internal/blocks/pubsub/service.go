@@ -64,6 +64,9 @@ type Service struct {
 
 	mu      sync.RWMutex
 	brokers map[string]*entry
+	// streams are the streaming subscriptions open now, in the order they
+	// opened, for the metadata API.
+	streams []*Subscriber
 }
 
 // entry is one added broker with what the app may do on it.

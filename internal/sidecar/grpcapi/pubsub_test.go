@@ -13,7 +13,9 @@ import (
 	"github.com/dapr/go-sdk/service/common"
 	daprgrpc "github.com/dapr/go-sdk/service/grpc"
 	daprhttp "github.com/dapr/go-sdk/service/http"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cove-env/cove/internal/blocks/pubsub"
 	"github.com/cove-env/cove/internal/components"
@@ -298,4 +300,55 @@ func TestSidecarCloseEndsStreamingSubscriptions(t *testing.T) {
 	if _, err := sub.Receive(); err == nil {
 		t.Error("the stream is still open after the sidecar closed")
 	}
+}
+
+// TestStreamingSubscriptionsInTheMetadata: an open streaming subscription
+// is listed by the metadata API with type STREAMING and route "/", as
+// daprd lists it, and is gone once the stream closes.
+func TestStreamingSubscriptionsInTheMetadata(t *testing.T) {
+	bus := inmemory.New()
+	if err := bus.Init(context.Background(), components.Metadata{Name: "pubsub", Type: inmemory.Type}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	addr := pubsubSidecar(t, "app", bus, "", "")
+	c, err := dapr.NewClientWithAddressContext(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	listed := func() []string {
+		md, err := runtimev1pb.NewDaprClient(conn).GetMetadata(t.Context(), &runtimev1pb.GetMetadataRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range md.GetSubscriptions() {
+			var paths []string
+			for _, r := range s.GetRules().GetRules() {
+				paths = append(paths, r.GetPath())
+			}
+			out = append(out, s.GetPubsubName()+"/"+s.GetTopic()+" "+s.GetType().String()+" "+strings.Join(paths, ",")+" "+s.GetDeadLetterTopic())
+		}
+		return out
+	}
+	poison := "poison"
+	sub, err := c.Subscribe(t.Context(), dapr.SubscriptionOptions{PubsubName: "pubsub", Topic: "stream", DeadLetterTopic: &poison})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	waitFor(t, func() bool { got = listed(); return len(got) > 0 })
+	if strings.Join(got, ";") != "pubsub/stream STREAMING / poison" {
+		t.Errorf("subscriptions with a stream open = %q", got)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(listed()) == 0 })
 }
