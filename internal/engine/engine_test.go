@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -82,5 +84,47 @@ func TestAuthFile(t *testing.T) {
 	out, err := e.Output(t.Context(), "login", "--get-login", "--authfile", path, "registry.example.test")
 	if err != nil || strings.TrimSpace(string(out)) != "bot" {
 		t.Errorf("podman login --get-login: %q, %v; want bot", out, err)
+	}
+}
+
+// TestRunPodReplacesLeftover: a pod left by a runner that was killed (same
+// name) is replaced, and a stop removes the new one.
+func TestRunPodReplacesLeftover(t *testing.T) {
+	e := podman(t)
+	name := "cove-test-leftover-" + time.Now().Format("150405.000000")
+	name = strings.ReplaceAll(name, ".", "-")
+	if _, err := e.Output(t.Context(), "pod", "create", "--name", name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exec.Command(e.Bin, "pod", "rm", "-f", "-i", "-t", "0", name).Run() })
+	// The engine's own pause image, there once a pod was created: no pull.
+	out, err := e.Output(t.Context(), "images", "--filter", "reference=localhost/podman-pause", "--format", "{{.Repository}}:{{.Tag}}")
+	image := strings.TrimSpace(strings.Split(string(out), "\n")[0])
+	if err != nil || image == "" {
+		t.Fatalf("the pause image: %q, %v", out, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	spec := PodSpec{Name: name, Labels: map[string]string{LabelEnv: "test-leftover"}, Grace: time.Second,
+		Containers: []ContainerSpec{{Name: "main", Image: image}}}
+	go func() { done <- RunPod(ctx, e, spec, io.Discard, io.Discard, slog.New(slog.DiscardHandler)) }()
+	running := func() bool {
+		out, _ := e.Output(t.Context(), "ps", "-q", "--filter", "name="+ContainerName(name, "main"), "--filter", "status=running")
+		return len(strings.TrimSpace(string(out))) > 0
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !running() && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("RunPod ended before its container ran: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunPod stopped: %v, want nil", err)
+	}
+	if _, err := e.Output(t.Context(), "pod", "exists", name); err == nil {
+		t.Errorf("pod %s still exists after the stop", name)
 	}
 }

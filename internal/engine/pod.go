@@ -103,8 +103,6 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 			log.Warn("removing the replica's pod", "pod", spec.Name, "err", err)
 		}
 	}
-	// A pod of the same name is a leftover of a replica that was killed.
-	rm()
 	defer rm()
 
 	args := []string{"pod", "create", "--name", spec.Name, "--infra-name", spec.Name + "-infra"}
@@ -116,7 +114,15 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 		args = append(args, "--add-host", h.Name+":"+h.Addr)
 	}
 	if _, err := e.Output(ctx, args...); err != nil {
-		return err
+		// A pod of the same name is the leftover of a runner that was
+		// killed; checking for one first would cost every start a call.
+		if !strings.Contains(err.Error(), "already in use") && !strings.Contains(err.Error(), "already exists") {
+			return err
+		}
+		rm()
+		if _, err := e.Output(ctx, args...); err != nil {
+			return err
+		}
 	}
 	if _, err := e.Output(ctx, "pod", "start", spec.Name); err != nil {
 		return err
