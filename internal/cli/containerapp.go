@@ -77,7 +77,7 @@ accepted and ignored. See docs/cli.md.`,
 		return getApp(cmd, c, name)
 	})
 	nameFlag(show, &name, "the app's name")
-	cmd.AddCommand(list, show, newRevisionCmd(), newReplicaCmd(), newIngressCmd(), newManagedEnvCmd())
+	cmd.AddCommand(list, show, newUpdateCmd(), newRevisionCmd(), newReplicaCmd(), newIngressCmd(), newManagedEnvCmd())
 	return cmd
 }
 

@@ -32,6 +32,7 @@ type fakeManaged struct {
 	logsErr   error
 
 	mu        sync.Mutex
+	reloads   int
 	queries   []LogQuery
 	shutdowns int
 	// hold keeps a follow open until its request ends; followed gets a
@@ -49,7 +50,12 @@ func (f *fakeManaged) ReplicaEnv(name string) (ReplicaEnv, bool) {
 	return re, ok
 }
 
-func (f *fakeManaged) Reload(context.Context) (ReloadResult, error) { return f.reloadRes, f.reloadErr }
+func (f *fakeManaged) Reload(context.Context) (ReloadResult, error) {
+	f.mu.Lock()
+	f.reloads++
+	f.mu.Unlock()
+	return f.reloadRes, f.reloadErr
+}
 
 func (f *fakeManaged) Logs(q LogQuery) ([]LogEntry, error) {
 	f.mu.Lock()

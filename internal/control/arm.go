@@ -1,10 +1,13 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -56,6 +59,9 @@ type EnvSpec struct {
 type AppSpec struct {
 	App       *spec.ContainerApp
 	Templates map[string]*spec.Template
+	// File is the app's file as the environment file names it; Path is
+	// its absolute path.
+	File, Path string
 }
 
 // Spec returns the environment's desired state as applied now.
@@ -63,7 +69,7 @@ func (e *Env) Spec() EnvSpec {
 	es := EnvSpec{Name: e.spec.Name, Domain: e.spec.Domain}
 	e.mu.Lock()
 	for _, a := range e.apps {
-		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}}
+		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}, File: a.current.File, Path: a.current.Path}
 		for _, rev := range a.revisions {
 			as.Templates[rev.name] = rev.entry.App.Properties.Template
 		}
@@ -418,6 +424,7 @@ func (v *armView) component(c *spec.Component) ARMDaprComponent {
 // armRoutes adds the ARM-shaped routes to mux.
 func armRoutes(mux *http.ServeMux, m managed) {
 	const prefix = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App"
+	armWrites(mux, m, prefix)
 	handle := func(pattern string, serve func(v *armView, r *http.Request) (any, *ARMErrorDetail)) {
 		mux.HandleFunc("GET "+prefix+pattern, func(w http.ResponseWriter, r *http.Request) {
 			v := &armView{spec: m.Spec(), status: m.Status(r.Context())}
@@ -429,6 +436,10 @@ func armRoutes(mux *http.ServeMux, m managed) {
 			if errd != nil {
 				writeARMError(w, errd)
 				return
+			}
+			if e, ok := out.(*withETag); ok {
+				w.Header().Set("ETag", e.etag)
+				out = e.v
 			}
 			writeJSON(w, http.StatusOK, out)
 		})
@@ -481,7 +492,12 @@ func armRoutes(mux *http.ServeMux, m managed) {
 		if err != nil {
 			return nil, internalError(err)
 		}
-		return app, nil
+		// The ETag is the file's, which a PATCH changes.
+		data, err := os.ReadFile(as.Path)
+		if err != nil {
+			return app, nil
+		}
+		return &withETag{v: app, etag: etagOf(data)}, nil
 	})
 	withApp("/revisions", func(v *armView, as AppSpec, st AppStatus, _ *http.Request) (any, *ARMErrorDetail) {
 		out := ARMList[ARMRevision]{Value: []ARMRevision{}}
@@ -548,17 +564,76 @@ func internalError(err error) *ARMErrorDetail {
 	return &ARMErrorDetail{Code: "InternalServerError", Message: err.Error()}
 }
 
+// armStatus is the HTTP status of each ARM error code cove answers.
+var armStatus = map[string]int{
+	"ResourceNotFound":              http.StatusNotFound,
+	"PreconditionFailed":            http.StatusPreconditionFailed,
+	"InvalidRequestContent":         http.StatusBadRequest,
+	"ContainerAppInvalidProperties": http.StatusBadRequest,
+	"ContainerAppOperationError":    http.StatusConflict,
+}
+
 func writeARMError(w http.ResponseWriter, d *ARMErrorDetail) {
-	status := http.StatusInternalServerError
-	if d.Code == "ResourceNotFound" {
-		status = http.StatusNotFound
+	status, ok := armStatus[d.Code]
+	if !ok {
+		status = http.StatusInternalServerError
 	}
 	writeJSON(w, status, ARMError{Error: *d})
 }
 
 // ARM gets the ARM resource at path, relative to ARMPrefix, into out.
 func (c *Client) ARM(ctx context.Context, path string, out any) error {
-	return c.do(ctx, http.MethodGet, ARMPrefix+path+"?api-version="+ARMAPIVersion, out)
+	_, err := c.armDo(ctx, http.MethodGet, path, "", nil, out)
+	return err
+}
+
+// ARMWithETag is ARM that also returns the resource's ETag ("" when it
+// has none).
+func (c *Client) ARMWithETag(ctx context.Context, path string, out any) (string, error) {
+	return c.armDo(ctx, http.MethodGet, path, "", nil, out)
+}
+
+// ARMPatch sends a JSON merge patch of the resource at path, on the
+// condition that its ETag is still ifMatch when that is not empty, and
+// decodes the result into out; it returns the new ETag. It waits as long
+// as the change takes to apply.
+func (c *Client) ARMPatch(ctx context.Context, path, ifMatch string, patch, out any) (string, error) {
+	return c.armDo(ctx, http.MethodPatch, path, ifMatch, patch, out)
+}
+
+func (c *Client) armDo(ctx context.Context, method, path, ifMatch string, body, out any) (string, error) {
+	if method == http.MethodGet {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return "", err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://cove"+ARMPrefix+path+"?api-version="+ARMAPIVersion, rd)
+	if err != nil {
+		return "", err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return "", ErrNotRunning{Socket: c.socket}
+	}
+	defer resp.Body.Close()
+	if err := apiErrorOf(resp); err != nil {
+		return "", err
+	}
+	return resp.Header.Get("ETag"), json.NewDecoder(resp.Body).Decode(out)
 }
 
 // ARMAPIVersion is the Microsoft.App API version whose shapes the

@@ -162,7 +162,7 @@ func (c *CA) WriteBundle() (string, error) {
 	}
 	out = append(out, "# cove environment CA\n"...)
 	out = append(out, c.certPEM...)
-	if err := writeAtomic(path, out, 0o644); err != nil {
+	if err := WriteAtomic(path, out, 0o644); err != nil {
 		return "", fmt.Errorf("trust bundle: %w", err)
 	}
 	return path, nil

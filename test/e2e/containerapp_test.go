@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cove-env/cove/internal/control"
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -119,4 +121,78 @@ func TestContainerApp(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestContainerAppUpdate changes an app with `cove containerapp update`:
+// a new revision runs the change, the app's file records it, and it is
+// still there after a restart; writers with a stale ETag get 412.
+func TestContainerAppUpdate(t *testing.T) {
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	e := up(t, file)
+
+	out, err := e.cove("containerapp", "update", "-n", "triage-backend", "--set-env-vars", "GREETING=hello", "TOKEN=secretref:nope",
+		"--min-replicas", "1", "--max-replicas", "1", "--revision-suffix", "v2", "-o", "none")
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("an update naming a missing secret: %v\n%s", err, out)
+	}
+	if _, err := e.cove("containerapp", "update", "-n", "triage-backend", "--set-env-vars", "GREETING=hello", "REGION=local",
+		"--min-replicas", "1", "--max-replicas", "1", "--revision-suffix", "v2", "-o", "none"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(e *env) {
+		t.Helper()
+		out, err := e.cove("containerapp", "show", "-n", "triage-backend", "--query",
+			"[properties.latestReadyRevisionName, properties.template.scale.maxReplicas, length(properties.template.containers[0].env)]", "-o", "tsv")
+		if err != nil || out != "triage-backend--v2\n1\n3\n" {
+			t.Errorf("after the update: %q, %v; want revision v2 with 1 replica and 3 variables", out, err)
+		}
+		out, err = e.cove("containerapp", "replica", "list", "-n", "triage-backend", "--query", "length(@)")
+		if err != nil || strings.TrimSpace(out) != "1" {
+			t.Errorf("replicas: %q, %v; want 1", out, err)
+		}
+		out, err = e.cove("exec", "triage-backend", "--", "sh", "-c", "echo $GREETING $REGION")
+		if err != nil || strings.TrimSpace(out) != "hello local" {
+			t.Errorf("the replica's environment: %q, %v", out, err)
+		}
+	}
+	check(e)
+	data, err := os.ReadFile(filepath.Join(dir, "backend", "containerapp.yaml"))
+	if err != nil || !strings.Contains(string(data), "# The triage API") || !strings.Contains(string(data), "value: hello") {
+		t.Errorf("the app's file after the update (%v):\n%s", err, data)
+	}
+
+	t.Run("stale ETags", func(t *testing.T) {
+		c := control.NewClient(file)
+		var app spec.ContainerApp
+		etag, err := c.ARMWithETag(t.Context(), "/containerApps/triage-notifier", &app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for _, v := range []string{"a", "b"} {
+			patch := map[string]any{"properties": map[string]any{"template": map[string]any{"revisionSuffix": "r" + v}}}
+			go func() {
+				_, err := c.ARMPatch(t.Context(), "/containerApps/triage-notifier", etag, patch, &spec.ContainerApp{})
+				errs <- err
+			}()
+		}
+		var ok, stale int
+		for range 2 {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case strings.Contains(err.Error(), "PreconditionFailed"):
+				stale++
+			default:
+				t.Error(err)
+			}
+		}
+		if ok != 1 || stale != 1 {
+			t.Errorf("%d updates applied and %d refused as stale; want one of each", ok, stale)
+		}
+	})
+
+	e.stop()
+	check(up(t, file))
 }
