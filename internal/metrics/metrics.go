@@ -36,6 +36,12 @@ type Dapr struct {
 	pubsubEgressLatency  *prometheus.HistogramVec // dapr_component_pubsub_egress_latencies
 	pubsubIngressCount   *prometheus.CounterVec   // dapr_component_pubsub_ingress_count
 	pubsubIngressLatency *prometheus.HistogramVec // dapr_component_pubsub_ingress_latencies
+	// daprd's bulk pub/sub metrics, latencies in ms.
+	bulkEgressCount    *prometheus.CounterVec   // dapr_component_pubsub_egress_bulk_count
+	bulkEgressLatency  *prometheus.HistogramVec // dapr_component_pubsub_egress_bulk_latencies
+	bulkIngressCount   *prometheus.CounterVec   // dapr_component_pubsub_ingress_bulk_count
+	bulkIngressEvents  *prometheus.CounterVec   // dapr_component_pubsub_ingress_bulk_event_count
+	bulkIngressLatency *prometheus.HistogramVec // dapr_component_pubsub_ingress_bulk_latencies
 	// daprd's output binding metrics, latencies in ms.
 	outputBindingCount   *prometheus.CounterVec   // dapr_component_output_binding_count
 	outputBindingLatency *prometheus.HistogramVec // dapr_component_output_binding_latencies
@@ -55,6 +61,7 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 	egressLabels := []string{"app_id", "component", "namespace", "success", "topic"}
 	ingressLabels := []string{"app_id", "component", "namespace", "process_status", "status", "topic"}
 	bindingLabels := []string{"app_id", "component", "namespace", "operation", "success"}
+	bulkIngressLabels := []string{"app_id", "component", "namespace", "process_status", "topic"}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dapr", Name: name, Help: help}, labels)
 	}
@@ -86,6 +93,16 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 			"Number of events a pub/sub component delivered to the app, by outcome.", ingressLabels),
 		pubsubIngressLatency: histogram("component_pubsub_ingress_latencies",
 			"Time the app took to take an event, in milliseconds.", latency, ingressLabels),
+		bulkEgressCount: counter("component_pubsub_egress_bulk_count",
+			"Number of bulk publish calls to a pub/sub component.", egressLabels),
+		bulkEgressLatency: histogram("component_pubsub_egress_bulk_latencies",
+			"Time a bulk publish to a pub/sub component took, in milliseconds.", latency, egressLabels),
+		bulkIngressCount: counter("component_pubsub_ingress_bulk_count",
+			"Number of batches a bulk subscription delivered to the app.", bulkIngressLabels),
+		bulkIngressEvents: counter("component_pubsub_ingress_bulk_event_count",
+			"Number of batches with events of each outcome, as daprd counts them.", bulkIngressLabels),
+		bulkIngressLatency: histogram("component_pubsub_ingress_bulk_latencies",
+			"Time the app took to take a batch, in milliseconds.", latency, bulkIngressLabels),
 		outputBindingCount: counter("component_output_binding_count",
 			"Number of operations invoked on an output binding.", bindingLabels),
 		outputBindingLatency: histogram("component_output_binding_latencies",
@@ -94,6 +111,7 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 	for _, c := range []prometheus.Collector{d.httpCount, d.httpLatency, d.httpReqSize, d.httpRespSize,
 		d.grpcCount, d.grpcLatency, d.grpcRecvSize, d.grpcSentSize,
 		d.pubsubEgressCount, d.pubsubEgressLatency, d.pubsubIngressCount, d.pubsubIngressLatency,
+		d.bulkEgressCount, d.bulkEgressLatency, d.bulkIngressCount, d.bulkIngressEvents, d.bulkIngressLatency,
 		d.outputBindingCount, d.outputBindingLatency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register Dapr metrics: %w", err)
@@ -150,6 +168,11 @@ type Sidecar struct {
 	egressLatency      prometheus.ObserverVec
 	ingressCount       *prometheus.CounterVec
 	ingressLatency     prometheus.ObserverVec
+	bulkEgressCount    *prometheus.CounterVec
+	bulkEgressLatency  prometheus.ObserverVec
+	bulkIngressCount   *prometheus.CounterVec
+	bulkIngressEvents  *prometheus.CounterVec
+	bulkIngressLatency prometheus.ObserverVec
 	bindingCount       *prometheus.CounterVec
 	bindingLatency     prometheus.ObserverVec
 }
@@ -159,22 +182,27 @@ type Sidecar struct {
 func (d *Dapr) Sidecar(appID string, opts HTTPOptions) (*Sidecar, error) {
 	app := prometheus.Labels{"app_id": appID}
 	s := &Sidecar{
-		d:              d,
-		opts:           opts,
-		httpCount:      d.httpCount.MustCurryWith(app),
-		httpLatency:    d.httpLatency.MustCurryWith(app),
-		httpReqSize:    d.httpReqSize.WithLabelValues(appID),
-		httpRespSize:   d.httpRespSize.WithLabelValues(appID),
-		grpcCount:      d.grpcCount.MustCurryWith(app),
-		grpcLatency:    d.grpcLatency.MustCurryWith(app),
-		grpcRecv:       d.grpcRecvSize.MustCurryWith(app),
-		grpcSent:       d.grpcSentSize.MustCurryWith(app),
-		egressCount:    d.pubsubEgressCount.MustCurryWith(app),
-		egressLatency:  d.pubsubEgressLatency.MustCurryWith(app),
-		ingressCount:   d.pubsubIngressCount.MustCurryWith(app),
-		ingressLatency: d.pubsubIngressLatency.MustCurryWith(app),
-		bindingCount:   d.outputBindingCount.MustCurryWith(app),
-		bindingLatency: d.outputBindingLatency.MustCurryWith(app),
+		d:                  d,
+		opts:               opts,
+		httpCount:          d.httpCount.MustCurryWith(app),
+		httpLatency:        d.httpLatency.MustCurryWith(app),
+		httpReqSize:        d.httpReqSize.WithLabelValues(appID),
+		httpRespSize:       d.httpRespSize.WithLabelValues(appID),
+		grpcCount:          d.grpcCount.MustCurryWith(app),
+		grpcLatency:        d.grpcLatency.MustCurryWith(app),
+		grpcRecv:           d.grpcRecvSize.MustCurryWith(app),
+		grpcSent:           d.grpcSentSize.MustCurryWith(app),
+		egressCount:        d.pubsubEgressCount.MustCurryWith(app),
+		egressLatency:      d.pubsubEgressLatency.MustCurryWith(app),
+		ingressCount:       d.pubsubIngressCount.MustCurryWith(app),
+		ingressLatency:     d.pubsubIngressLatency.MustCurryWith(app),
+		bulkEgressCount:    d.bulkEgressCount.MustCurryWith(app),
+		bulkEgressLatency:  d.bulkEgressLatency.MustCurryWith(app),
+		bulkIngressCount:   d.bulkIngressCount.MustCurryWith(app),
+		bulkIngressEvents:  d.bulkIngressEvents.MustCurryWith(app),
+		bulkIngressLatency: d.bulkIngressLatency.MustCurryWith(app),
+		bindingCount:       d.outputBindingCount.MustCurryWith(app),
+		bindingLatency:     d.outputBindingLatency.MustCurryWith(app),
 	}
 	if len(opts.PathMatching) > 0 {
 		s.paths = http.NewServeMux()
@@ -265,6 +293,32 @@ func (s *Sidecar) PubsubIngress(namespace, component, processStatus, status, top
 	s.ingressCount.WithLabelValues(component, namespace, processStatus, status, topic).Inc()
 	if elapsed > 0 {
 		s.ingressLatency.WithLabelValues(component, namespace, processStatus, status, topic).Observe(ms(elapsed))
+	}
+}
+
+// BulkPubsubEgress records a bulk publish to a pub/sub component, as
+// daprd does: its success and how long the broker took.
+func (s *Sidecar) BulkPubsubEgress(namespace, component, topic string, success bool, elapsed time.Duration) {
+	ok := strconv.FormatBool(success)
+	s.bulkEgressCount.WithLabelValues(component, namespace, ok, topic).Inc()
+	if elapsed > 0 {
+		s.bulkEgressLatency.WithLabelValues(component, namespace, ok, topic).Observe(ms(elapsed))
+	}
+}
+
+// BulkPubsubIngress records a batch a bulk subscription handled, as daprd
+// does: the batch (process_status empty, as daprd leaves it), how long
+// the app took, and, per outcome (success, retry, drop) with events in the
+// batch, one count: daprd counts the outcomes of a batch, not its events.
+func (s *Sidecar) BulkPubsubIngress(namespace, component, topic string, elapsed time.Duration, entries map[string]int) {
+	s.bulkIngressCount.WithLabelValues(component, namespace, "", topic).Inc()
+	if elapsed > 0 {
+		s.bulkIngressLatency.WithLabelValues(component, namespace, "", topic).Observe(ms(elapsed))
+	}
+	for status, n := range entries {
+		if n > 0 {
+			s.bulkIngressEvents.WithLabelValues(component, namespace, status, topic).Inc()
+		}
 	}
 }
 

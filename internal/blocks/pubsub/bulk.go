@@ -267,9 +267,11 @@ func (b *batcher) flush(ctx context.Context, batch []*pending) {
 	}
 }
 
-// BulkRecorder records daprd's bulk subscribe metrics: one batch handed
-// to the app (with how long the app took) and its entries by outcome.
+// BulkRecorder records daprd's bulk pub/sub metrics (*metrics.Sidecar
+// does): a bulk publish, and a batch handed to the app (with how long the
+// app took) with its entries by outcome.
 type BulkRecorder interface {
+	BulkPubsubEgress(namespace, component, topic string, success bool, elapsed time.Duration)
 	BulkPubsubIngress(namespace, component, topic string, elapsed time.Duration, entries map[string]int)
 }
 

@@ -379,6 +379,7 @@ func (s *Service) BulkPublish(ctx context.Context, req BulkRequest) ([]FailedEnt
 		return nil, daprerr.New(daprerr.PubsubForbidden, "topic %s is not allowed for app id %s", req.Topic, s.appID)
 	}
 	var failed []cpubsub.BulkPublishFailure
+	start := time.Now()
 	err = s.run(ctx, e, func(ctx context.Context) error {
 		var err error
 		failed, err = cpubsub.BulkPublish(ctx, e.broker, &cpubsub.BulkPublishRequest{
@@ -386,6 +387,9 @@ func (s *Service) BulkPublish(ctx context.Context, req BulkRequest) ([]FailedEnt
 		})
 		return err
 	})
+	if m, ok := s.metrics.(BulkRecorder); ok {
+		m.BulkPubsubEgress(s.metricsNamespace(), req.Pubsub, req.Topic, err == nil, time.Since(start))
+	}
 	if err == nil {
 		return nil, nil
 	}
