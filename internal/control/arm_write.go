@@ -32,7 +32,8 @@ import (
 // the other), then the environment reloaded. A result that does not
 // validate, alone or with the rest of the environment, or whose new
 // revision does not get ready, puts the old file back and changes
-// nothing. Each app's ETag is a hash of its file: If-Match with another
+// nothing, and so does one that only a restart would apply (Dapr
+// settings, ingress enabled or disabled). Each app's ETag is a hash of its file: If-Match with another
 // is 412, so a writer that read a stale app loses nothing of another's.
 
 // etagOf is the ETag of an app file's content.
@@ -220,8 +221,22 @@ func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 	if err != nil {
 		return nil, badRequest("InvalidRequestContent", "%s: %v", as.File, err)
 	}
-	if _, probs := spec.ParseContainerApp(as.File, next); probs.Err() != nil {
+	nextApp, probs := spec.ParseContainerApp(as.File, next)
+	if probs.Err() != nil {
 		return nil, badRequest("ContainerAppInvalidProperties", "the update makes app %s invalid; nothing was changed:\n%s", name, probs.Err())
+	}
+	// What a reload cannot apply is refused, not written: the file would
+	// say what does not run.
+	if curApp, probs := spec.ParseContainerApp(as.File, data); probs.Err() == nil {
+		why := appNeedsRestart(&spec.AppEntry{App: curApp}, &spec.AppEntry{App: nextApp})
+		if w := ingressNeedsRestart(curApp.Properties.Configuration.Ingress, nextApp.Properties.Configuration.Ingress); w != "" {
+			why = append(why, fmt.Sprintf("app %s: %s", name, w))
+		}
+		if len(why) > 0 {
+			return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
+				"only a restart of the environment applies this update (%s); nothing was changed: edit %s and restart `cove up`",
+				strings.Join(why, "; "), as.File)}
+		}
 	}
 	info, err := os.Stat(as.Path)
 	if err != nil {
@@ -239,7 +254,6 @@ func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 	}
 	// The reload finishes even if the caller goes: file and state agree.
 	res, err := m.Reload(context.WithoutCancel(r.Context()))
-	var probs spec.Problems
 	switch {
 	case errors.As(err, &probs):
 		return nil, badRequest("ContainerAppInvalidProperties", "the update makes the environment invalid; nothing was changed%s:\n%s", restore(), probs.Error())

@@ -121,6 +121,8 @@ func TestARMPatchInvalid(t *testing.T) {
 	for patch, want := range map[string]string{
 		`{"properties": {"template": {"scale": {"minReplicas": 5, "maxReplicas": 1}}}}`: "(ContainerAppInvalidProperties) the update makes app api invalid; nothing was changed:\napi.yaml:",
 		`{"name": "other"}`: "(InvalidRequestContent) the name of app api cannot change",
+		`{"properties": {"configuration": {"dapr": {"appId": "api2"}}}}`:                                                             "(ContainerAppOperationError) only a restart of the environment applies this update (app api: its Dapr settings changed); nothing was changed: edit api.yaml",
+		`{"properties": {"configuration": {"ingress": null}}}`:                                                                       "app api: ingress was disabled",
 		`{"properties": {"template": {"containers": [{"name": "api", "image": "x", "env": [{"name": "A", "secretRef": "nope"}]}]}}}`: "secretRef",
 	} {
 		body := json.RawMessage(patch)
