@@ -1,0 +1,273 @@
+// Command pubbench measures publish-to-delivery throughput and latency of
+// pub/sub for bench/pubsub.sh, either through a Dapr sidecar or with a
+// broker's own Go client doing the same work.
+//
+// With -mode dapr it is the subscriber app of a sidecar (it answers
+// GET /dapr/subscribe with -topic on -pubsub and takes the events on
+// /events) and, on GET /run, the publisher: -c goroutines publish through the
+// sidecar's HTTP publish API for -d, then it waits for every event and
+// answers one JSON result line. With -mode redis or -mode nats it publishes
+// and consumes with go-redis (Streams, a consumer group, XACK) or nats.go
+// (JetStream, a durable pull consumer, an ack per message) and prints the
+// line. Each message carries its send time; latency is send to delivery.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+var (
+	mode    = flag.String("mode", "dapr", "dapr, redis or nats")
+	listen  = flag.String("listen", "127.0.0.1:0", "dapr: the app's address")
+	sidecar = flag.String("sidecar", "", "dapr: the sidecar's HTTP address")
+	pubsub  = flag.String("pubsub", "pubsub", "dapr: the pub/sub component")
+	topic   = flag.String("topic", "bench", "the topic (redis: stream, nats: subject)")
+	name    = flag.String("name", "", "the name of the result line")
+	conc    = flag.Int("c", 16, "concurrent publishers")
+	dur     = flag.Duration("d", 10*time.Second, "how long to publish")
+	addr    = flag.String("addr", "", "redis: host:port; nats: URL")
+)
+
+// recorder collects delivery latencies of one run.
+type recorder struct {
+	mu    sync.Mutex
+	lat   []time.Duration
+	last  time.Time
+	count atomic.Int64
+}
+
+func (r *recorder) got(body []byte) {
+	var m struct {
+		T int64 `json:"t"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.T == 0 {
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	r.lat = append(r.lat, now.Sub(time.Unix(0, m.T)))
+	r.last = now
+	r.mu.Unlock()
+	r.count.Add(1)
+}
+
+// run publishes with conc goroutines for d, waits up to 30 s for the
+// deliveries and returns the result line.
+func run(rec *recorder, publish func(ctx context.Context, body []byte) error) (string, error) {
+	rec.mu.Lock()
+	rec.lat, rec.last = rec.lat[:0], time.Time{}
+	rec.mu.Unlock()
+	rec.count.Store(0)
+	var sent, failed atomic.Int64
+	start := time.Now()
+	stop := start.Add(*dur)
+	var wg sync.WaitGroup
+	for range *conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				body := fmt.Appendf(nil, `{"t":%d}`, time.Now().UnixNano())
+				if err := publish(context.Background(), body); err != nil {
+					failed.Add(1)
+					continue
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	for end := time.Now().Add(30 * time.Second); rec.count.Load() < sent.Load() && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	n := len(rec.lat)
+	if n == 0 {
+		return "", fmt.Errorf("%s: nothing delivered (%d published, %d failed)", *name, sent.Load(), failed.Load())
+	}
+	sort.Slice(rec.lat, func(i, j int) bool { return rec.lat[i] < rec.lat[j] })
+	pct := func(p float64) float64 { return float64(rec.lat[int(p*float64(n-1))]) / 1e6 }
+	line, err := json.Marshal(map[string]any{
+		"name": *name, "qps": float64(n) / rec.last.Sub(start).Seconds(),
+		"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
+		"ok": n, "total": sent.Load() + failed.Load(),
+	})
+	return string(line), err
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("pubbench: ")
+	flag.Parse()
+	rec := &recorder{}
+	var err error
+	switch *mode {
+	case "dapr":
+		err = serveApp(rec)
+	case "redis":
+		err = runRedis(rec)
+	case "nats":
+		err = runNATS(rec)
+	default:
+		err = fmt.Errorf("-mode %q: use dapr, redis or nats", *mode)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// serveApp is the sidecar's app; GET /run runs the load through the
+// sidecar.
+func serveApp(rec *recorder) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}
+	url := "http://" + *sidecar + "/v1.0/publish/" + *pubsub + "/" + *topic
+	publish := func(ctx context.Context, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("publish: %s", resp.Status)
+		}
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dapr/subscribe", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode([]map[string]string{{"pubsubname": *pubsub, "topic": *topic, "route": "/events"}})
+	})
+	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Data json.RawMessage `json:"data"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &ev) == nil {
+			rec.got(ev.Data)
+		}
+	})
+	mux.HandleFunc("GET /run", func(w http.ResponseWriter, _ *http.Request) {
+		line, err := run(rec, publish)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, line+"\n")
+	})
+	// A first event delivered shows the subscription is live.
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		before := rec.count.Load()
+		for range 100 {
+			if err := publish(r.Context(), fmt.Appendf(nil, `{"t":%d}`, time.Now().UnixNano())); err == nil {
+				time.Sleep(100 * time.Millisecond)
+				if rec.count.Load() > before {
+					return
+				}
+			} else {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		http.Error(w, "no event delivered", http.StatusServiceUnavailable)
+	})
+	return http.ListenAndServe(*listen, mux)
+}
+
+// runRedis does the work of a Redis Streams subscriber: XADD, XREADGROUP
+// in the consumer group, XACK each message.
+func runRedis(rec *recorder) error {
+	ctx := context.Background()
+	c := goredis.NewClient(&goredis.Options{Addr: *addr, PoolSize: *conc + 4})
+	defer c.Close()
+	defer c.Del(ctx, *topic)
+	if err := c.XGroupCreateMkStream(ctx, *topic, "bench", "$").Err(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "bench", Consumer: "c", Streams: []string{*topic, ">"}, Count: 100, Block: time.Second}).Result()
+			if err != nil {
+				continue
+			}
+			for _, s := range res {
+				ids := make([]string, 0, len(s.Messages))
+				for _, m := range s.Messages {
+					if v, ok := m.Values["data"].(string); ok {
+						rec.got([]byte(v))
+					}
+					ids = append(ids, m.ID)
+				}
+				c.XAck(ctx, *topic, "bench", ids...)
+			}
+		}
+	}()
+	line, err := run(rec, func(ctx context.Context, body []byte) error {
+		return c.XAdd(ctx, &goredis.XAddArgs{Stream: *topic, Values: []any{"data", body}}).Err()
+	})
+	if err == nil {
+		fmt.Println(line)
+	}
+	return err
+}
+
+// runNATS does the work of a JetStream subscriber: a stored publish, a
+// durable pull consumer, an ack per message.
+func runNATS(rec *recorder) error {
+	nc, err := nats.Connect(*addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: *topic, Subjects: []string{*topic}, Storage: jetstream.FileStorage})
+	if err != nil {
+		return err
+	}
+	defer js.DeleteStream(ctx, *topic)
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		rec.got(m.Data())
+		_ = m.Ack()
+	})
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	line, err := run(rec, func(ctx context.Context, body []byte) error {
+		_, err := js.Publish(ctx, *topic, body)
+		return err
+	})
+	if err == nil {
+		fmt.Println(line)
+	}
+	return err
+}

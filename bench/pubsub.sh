@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Pub/sub: publish-to-delivery throughput (delivered events/s) and latency
+# (p50/p90/p99 from the publish call to the app's receipt) through a
+# `cove sidecar` on the embedded JetStream default, Redis and NATS JetStream,
+# against each broker's own Go client doing the same work in the same run
+# (go-redis: XADD, XREADGROUP, XACK; nats.go: a stored publish, a durable
+# pull consumer, an ack each), the limit. bench/pubbench publishes with CONC
+# goroutines (default 16) for DURATION (default 10s), ROUNDS times (default
+# 3), and is the subscriber app. With DAPRD=/path/to/daprd, a daprd sidecar
+# with the same Redis component runs in the same rounds.
+#
+#   bash bench/pubsub.sh          # needs go, python3, curl, Redis on 6379, NATS JetStream on 4222
+source "$(dirname "$0")/lib.sh"
+need python3 "apt-get install -y python3"
+need curl "apt-get install -y curl"
+build
+go build -o "$WORK/pubbench" "$ROOT/bench/pubbench"
+REDIS=${REDIS:-127.0.0.1:6379}
+NATS=${NATS:-nats://127.0.0.1:4222}
+TOPIC="cove-bench-$$"
+
+# component DIR TYPE [NAME VALUE]...: a Dapr component file named pubsub.
+component() {
+  local dir=$1 typ=$2; shift 2
+  mkdir -p "$dir/components"
+  { printf 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: pubsub}\nspec:\n  type: %s\n  version: v1\n  metadata:\n' "$typ"
+    while [ $# -gt 0 ]; do printf '    - {name: %s, value: "%s"}\n' "$1" "$2"; shift 2; done
+  } >"$dir/components/pubsub.yaml"
+}
+
+# pair DIR NAME SIDECAR-BINARY: a pubbench app and its sidecar on
+# $WORK/DIR's component; prints the app's address once an event went through.
+pair() {
+  local slug=$1 name=$2 bin=$3 dir="$WORK/$1" app http
+  app=$(free_port); http=$(free_port)
+  (cd "$dir" && exec "$WORK/pubbench" -mode dapr -listen "127.0.0.1:$app" -sidecar "127.0.0.1:$http" \
+    -topic "$TOPIC-$slug" -name "$name" -c "$CONC" -d "$DURATION") >"$dir/app.log" 2>&1 & PIDS+=($!)
+  wait_port "$app"
+  local common=(--app-id "bench-$slug" --app-port "$app" --dapr-http-port "$http" --dapr-grpc-port "$(free_port)"
+    --metrics-port "$(free_port)" --resources-path "$dir/components" --dapr-listen-addresses 127.0.0.1)
+  if [ "$bin" = cove ]; then
+    (cd "$dir" && exec "$WORK/cove" sidecar "${common[@]}" --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db") \
+      >"$dir/sidecar.log" 2>&1 & PIDS+=($!)
+  else
+    (cd "$dir" && exec "$bin" "${common[@]}" --dapr-internal-grpc-port "$(free_port)") >"$dir/sidecar.log" 2>&1 & PIDS+=($!)
+  fi
+  wait_port "$http"
+  curl -sf "http://127.0.0.1:$app/ready" >/dev/null || { echo "bench: $name delivers nothing:" >&2; tail -20 "$dir/sidecar.log" >&2; exit 1; }
+  echo "127.0.0.1:$app"
+}
+
+component "$WORK/embedded" pubsub.jetstream
+component "$WORK/redis" pubsub.redis redisHost "$REDIS"
+component "$WORK/nats" pubsub.jetstream natsURL "$NATS"
+RUNS=()
+for n in embedded redis nats; do RUNS+=("cove $n|$(pair "$n" "cove $n" cove)"); done
+if [ -n "${DAPRD:-}" ]; then
+  component "$WORK/daprd" pubsub.redis redisHost "$REDIS"
+  RUNS+=("daprd redis|$(pair daprd "daprd redis" "$DAPRD")")
+else
+  echo "bench: DAPRD not set: daprd is not measured (DAPRD=/path/to/daprd to compare)"
+fi
+
+echo "pub/sub benchmark: $CONC publishers for $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load; rps = delivered events/s"
+for r in $(seq "$ROUNDS"); do
+  "$WORK/pubbench" -mode redis -addr "$REDIS" -topic "$TOPIC-direct-$r" -name "redis client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
+  "$WORK/pubbench" -mode nats -addr "$NATS" -topic "$TOPIC-direct-$r" -name "nats client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
+  for run in "${RUNS[@]}"; do
+    curl -sf "http://${run##*|}/run" >>"$WORK/results" || { echo "bench: ${run%%|*} failed" >&2; exit 1; }
+  done
+done
+report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" "daprd redis/redis client" \
+  "cove redis/daprd redis"
