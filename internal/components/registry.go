@@ -86,7 +86,21 @@ type Info struct {
 	Versions []string
 	// New returns a fresh, uninitialised instance.
 	New func() any
+	// Check, when set, finds what is wrong in a component's literal
+	// metadata values (secret and env references left out) without
+	// running it, for cove validate; a *MetadataError names the item.
+	Check func(props map[string]string) error
 }
+
+// MetadataError is a Check error about one metadata item's value.
+type MetadataError struct {
+	Item string
+	Err  error
+}
+
+func (e *MetadataError) Error() string { return e.Item + ": " + e.Err.Error() }
+
+func (e *MetadataError) Unwrap() error { return e.Err }
 
 // Kind returns the part of the type before the first dot ("state").
 func (i Info) Kind() string {

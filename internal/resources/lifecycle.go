@@ -117,11 +117,25 @@ func (s *Set) load(ctx context.Context, c *spec.Component, opts Options, find fu
 }
 
 // CheckType reports whether c's type is registered in its version and of
-// a kind cove loads from component files; its errors are the ones
+// a kind cove loads from component files, and what its type's Check finds
+// in its metadata; its errors are the ones
 // validation shows, wrapping components.ErrNotSupported for a Dapr type
 // cove does not run yet.
 func CheckType(c *spec.Component) error {
-	_, err := lookup(c)
+	info, err := lookup(c)
+	if err != nil || info.Check == nil {
+		return err
+	}
+	props := map[string]string{}
+	for _, m := range c.Metadata {
+		if m.SecretRef == "" && m.EnvRef == "" {
+			props[m.Name] = m.Value
+		}
+	}
+	err = info.Check(props)
+	if me, ok := errors.AsType[*components.MetadataError](err); ok {
+		return &spec.MetadataError{Item: me.Item, Err: me.Err}
+	}
 	return err
 }
 

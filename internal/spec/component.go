@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -414,12 +415,20 @@ func (p *componentParse) check(check func(*Component) error) {
 		return
 	}
 	err := check(c)
+	at := c.TypeField
+	var me *MetadataError
+	if errors.As(err, &me) {
+		if i := slices.IndexFunc(c.Metadata, func(m MetadataItem) bool { return m.Name == me.Item }); i >= 0 {
+			at = indexPath(metadataPath(c), i) + ".value"
+			err = me.Err
+		}
+	}
 	switch {
 	case err == nil:
 	case c.IgnoreErrors:
-		p.d.warnf(c.TypeField, "%v; it is skipped, as ignoreErrors is true", err)
+		p.d.warnf(at, "%v; it is skipped, as ignoreErrors is true", err)
 	default:
-		p.d.errorf(c.TypeField, "%v", err)
+		p.d.errorf(at, "%v", err)
 	}
 }
 
@@ -444,10 +453,10 @@ func (p *componentParse) validate() {
 	}
 	versionPath := "version"
 	timeoutPath := "initTimeout"
-	metaPath := "metadata"
 	if c.Format == FormatDapr {
-		versionPath, timeoutPath, metaPath = "spec.version", "spec.initTimeout", "spec.metadata"
+		versionPath, timeoutPath = "spec.version", "spec.initTimeout"
 	}
+	metaPath := metadataPath(c)
 	if c.Version != "" && !strings.HasPrefix(c.Version, "v") {
 		d.errorf(versionPath, "%q is not a component version; versions look like v1 or v2", c.Version)
 	}
@@ -475,3 +484,22 @@ func (p *componentParse) validate() {
 		seen[s] = true
 	}
 }
+
+// metadataPath is the path of c's metadata list in its file.
+func metadataPath(c *Component) string {
+	if c.Format == FormatDapr {
+		return "spec.metadata"
+	}
+	return "metadata"
+}
+
+// MetadataError is a CheckComponent error about the value of one metadata
+// item, reported at that item.
+type MetadataError struct {
+	Item string
+	Err  error
+}
+
+func (e *MetadataError) Error() string { return e.Item + ": " + e.Err.Error() }
+
+func (e *MetadataError) Unwrap() error { return e.Err }

@@ -31,7 +31,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 		}
 		return s
 	}
-	write("cron.yaml", component("cron", "bindings.cron", true))
+	write("kafka.yaml", component("kafka", "bindings.kafka", true))
 	write("pubsub.yaml", component("pubsub", "pubsub.kafka", false))
 	write("store.yaml", component("store", "state.sqlit", false))
 
@@ -50,7 +50,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "bindings.cron") {
+	if strings.Contains(err.Error(), "bindings.kafka") {
 		t.Errorf("error names the component with ignoreErrors:\n%v", err)
 	}
 
@@ -61,7 +61,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 		o.ResourcesPaths = []string{res}
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
-	for _, want := range []string{`component pubsub (pubsub.kafka) in ` + filepath.Join(res, "pubsub.yaml") + `:6: component type \"pubsub.kafka\" is not supported yet by cove`, "bindings.cron"} {
+	for _, want := range []string{`component pubsub (pubsub.kafka) in ` + filepath.Join(res, "pubsub.yaml") + `:6: component type \"pubsub.kafka\" is not supported yet by cove`, "bindings.kafka"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}

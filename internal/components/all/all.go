@@ -7,6 +7,7 @@
 package all
 
 import (
+	_ "github.com/cove-env/cove/internal/components/bindings/cron"             // bindings.cron
 	_ "github.com/cove-env/cove/internal/components/bindings/http"             // bindings.http
 	_ "github.com/cove-env/cove/internal/components/bindings/localstorage"     // bindings.localstorage
 	_ "github.com/cove-env/cove/internal/components/bindings/mysql"            // bindings.mysql

@@ -1,11 +1,8 @@
-// Package bindings defines the interface every output binding implements:
-// named operations invoked with data and metadata. Implementations live in
-// subpackages (http, localstorage, redis, postgresql, mysql) and register
-// with the components registry, each passing its tests against its real
-// server.
-//
-// Input bindings (events delivered to the app) are of the same kind;
-// the kind check below grows with them.
+// Package bindings defines the interfaces bindings implement: an output
+// binding runs named operations invoked with data and metadata; an input
+// binding reads events from its source for the app. Implementations live
+// in subpackages and register with the components registry, each passing
+// its tests against its real server; a type may be both.
 package bindings
 
 import (
@@ -19,7 +16,13 @@ import (
 // Kind is the component kind of bindings.
 const Kind = "bindings"
 
-func init() { components.RegisterKind(components.KindOf[Output](Kind)) }
+func init() {
+	components.RegisterKind(components.Kind{Name: Kind, Implements: func(v any) bool {
+		_, out := v.(Output)
+		_, in := v.(Input)
+		return out || in
+	}})
+}
 
 // The operations Dapr's bindings share the names of.
 const (
@@ -84,4 +87,47 @@ type Output interface {
 	// HTTP binding's answer that is not 2xx): the caller still gets its
 	// metadata.
 	Invoke(ctx context.Context, req *Request) (*Response, error)
+}
+
+// IsInput reports whether a component with metadata md names input in its
+// direction metadata: such a binding is read without asking the app first
+// whether it takes its events, as daprd does.
+func IsInput(md components.Metadata) bool {
+	v, _ := md.Property("direction")
+	for d := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(d), "input") {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadsInput reports whether a component with metadata md may serve as an
+// input binding: without direction, yes; with it, when it names input.
+func ReadsInput(md components.Metadata) bool {
+	if _, ok := md.Property("direction"); !ok {
+		return true
+	}
+	return IsInput(md)
+}
+
+// Event is one event an input binding read.
+type Event struct {
+	Data     []byte
+	Metadata map[string]string
+}
+
+// Handler takes one event for the app. It returns the app's answer; an
+// error means the app did not take the event, which the binding hands
+// back to its source to deliver again where the source can.
+type Handler func(ctx context.Context, ev *Event) ([]byte, error)
+
+// Input is an input binding.
+type Input interface {
+	components.Component
+	// Read starts reading events into h and returns once reading has
+	// started; reading goes on until ctx ends. Each call reads on its own
+	// (a schedule of its own, a consumer of its own), so each replica of an
+	// app reads as a daprd beside it would.
+	Read(ctx context.Context, h Handler) error
 }
