@@ -167,12 +167,13 @@ func (r *Runtime) addConfiguration(log *slog.Logger) error {
 	return nil
 }
 
-// addBindings builds the output bindings block over the bindings in the
-// app's scope.
+// addBindings builds the bindings block over the output and input
+// bindings in the app's scope.
 func (r *Runtime) addBindings(log *slog.Logger) error {
 	app := r.app
 	outs := resources.Of[cbind.Output](app.Components, app.AppID)
-	if len(outs) == 0 {
+	ins := resources.Of[cbind.Input](app.Components, app.AppID)
+	if len(outs) == 0 && len(ins) == 0 {
 		return nil
 	}
 	opts := blockbind.Options{Logger: log, Namespace: app.Namespace}
@@ -181,10 +182,16 @@ func (r *Runtime) addBindings(log *slog.Logger) error {
 	}
 	if app.Resiliency != nil {
 		opts.Outbound = app.Resiliency.OutboundOf(app.AppID, resources.ComponentBinding)
+		opts.Inbound = app.Resiliency.InboundOf(app.AppID, resources.ComponentBinding)
 	}
 	r.bind = blockbind.New(app.AppID, opts)
 	for _, b := range outs {
 		if err := r.bind.Add(b.Metadata, b.Instance); err != nil {
+			return fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+	}
+	for _, b := range ins {
+		if err := r.bind.AddInput(b.Metadata, b.Instance); err != nil {
 			return fmt.Errorf("app %s: %w", app.AppID, err)
 		}
 	}
@@ -301,6 +308,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	}
 	if r.bind != nil {
 		cfg.Bindings = r.bind
+		if r.bind.HasInputs() {
+			cfg.InputBindings = r.bind
+		}
 	}
 	return cfg
 }

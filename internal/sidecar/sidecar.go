@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cove-env/cove/internal/blocks/bindings"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/pubsub"
 	"github.com/cove-env/cove/internal/blocks/state"
@@ -46,6 +47,12 @@ type PubsubAPI interface {
 	Subscribe(ctx context.Context, ch pubsub.AppChannel, subs []pubsub.Subscription) (*pubsub.Subscriber, error)
 	// Streaming lists the streaming subscriptions open now.
 	Streaming() []pubsub.Subscription
+}
+
+// InputBindingsAPI is what the sidecar needs of the bindings building
+// block to read input bindings for its app (bindings.Service).
+type InputBindingsAPI interface {
+	Read(ctx context.Context, ch bindings.AppChannel) (*bindings.Reader, error)
 }
 
 // Invoker is what the sidecar needs of the invocation building block
@@ -90,6 +97,10 @@ type Config struct {
 	Lock LockAPI
 	// Bindings may be nil when no output binding is in scope for the app.
 	Bindings BindingsAPI
+	// InputBindings may be nil when no input binding is in scope; its
+	// bindings are read, like subscriptions, once the app is up, until
+	// StopSubscriptions or Close.
+	InputBindings InputBindingsAPI
 	// Pubsub may be nil when no pub/sub component is in scope: publishes
 	// then answer ERR_PUBSUB_NOT_FOUND.
 	Pubsub PubsubAPI

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cove-env/cove/internal/blocks/bindings"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/pubsub"
 )
@@ -25,14 +26,16 @@ type subscriber struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	sub    *pubsub.Subscriber // set once subscribed; read under Sidecar.subMu
+	reader *bindings.Reader   // the input bindings read; set as sub is
 	conn   *grpc.ClientConn   // the channel to a gRPC app; nil for HTTP
 }
 
 // startSubscriptions waits, in the background, for the app to accept
 // connections, asks it for its subscriptions, and subscribes them with the
-// declarative ones. An app without a port gets no events.
+// declarative ones; then it reads the input bindings the app takes. An app
+// without a port gets no events.
 func (s *Sidecar) startSubscriptions() {
-	if s.cfg.Pubsub == nil || s.cfg.AppAddr == "" {
+	if (s.cfg.Pubsub == nil && s.cfg.InputBindings == nil) || s.cfg.AppAddr == "" {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,7 +46,7 @@ func (s *Sidecar) startSubscriptions() {
 	go func() {
 		defer close(sb.done)
 		if err := s.subscribe(ctx, sb); err != nil && ctx.Err() == nil {
-			s.log.Error("pub/sub subscriptions not started", slog.Any("error", err))
+			s.log.Error("app events not started", slog.Any("error", err))
 		}
 	}()
 }
@@ -58,7 +61,10 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 		case <-t.C:
 		}
 	}
-	var ch appChannel
+	var (
+		ch   appChannel
+		bind bindings.AppChannel
+	)
 	if s.cfg.AppProtocol == invoke.ProtocolGRPC {
 		conn, err := grpc.NewClient(s.cfg.AppAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -66,9 +72,38 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 		}
 		sb.conn = conn
 		ch = &pubsub.GRPCApp{Conn: conn}
+		bind = &bindings.GRPCApp{Conn: conn}
 	} else {
-		ch = &pubsub.HTTPApp{Addr: s.cfg.AppAddr, Client: &http.Client{Transport: invoke.NewTransport()}}
+		client := &http.Client{Transport: invoke.NewTransport()}
+		ch = &pubsub.HTTPApp{Addr: s.cfg.AppAddr, Client: client}
+		bind = &bindings.HTTPApp{Addr: s.cfg.AppAddr, Client: client}
 	}
+	if s.cfg.Pubsub != nil {
+		if err := s.subscribePubsub(ctx, sb, ch); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			s.log.Error("pub/sub subscriptions not started", slog.Any("error", err))
+		}
+	}
+	if s.cfg.InputBindings != nil {
+		r, err := s.cfg.InputBindings.Read(ctx, gatedBindings{bind, s})
+		if err != nil {
+			return err
+		}
+		s.subMu.Lock()
+		sb.reader = r
+		s.subMu.Unlock()
+		for _, name := range r.Names() {
+			s.log.Info("reading input binding", slog.String("binding", name))
+		}
+	}
+	return nil
+}
+
+// subscribePubsub subscribes the app's subscriptions and the declarative
+// ones.
+func (s *Sidecar) subscribePubsub(ctx context.Context, sb *subscriber, ch appChannel) error {
 	subs := s.cfg.Subscriptions
 	programmatic, err := ch.Subscriptions(ctx)
 	if err != nil {
@@ -119,8 +154,21 @@ func (g gatedApp) DeliverBulk(ctx context.Context, b *pubsub.BulkDelivery) (map[
 	return g.appChannel.DeliverBulk(ctx, b)
 }
 
+// gatedBindings holds input binding events while the app is unhealthy.
+type gatedBindings struct {
+	bindings.AppChannel
+	s *Sidecar
+}
+
+func (g gatedBindings) Deliver(ctx context.Context, ev *bindings.Event) (*bindings.Answer, error) {
+	if err := g.s.waitAppHealthy(ctx); err != nil {
+		return nil, err
+	}
+	return g.AppChannel.Deliver(ctx, ev)
+}
+
 // SetAppHealthy tells the sidecar whether its app is healthy (ready by its
-// probes). Deliveries of pub/sub events wait while it is not, so an app
+// probes). Deliveries of pub/sub and input binding events wait while it is not, so an app
 // that is restarting or failing its probes is not sent events it cannot
 // take; the broker keeps them meanwhile. A sidecar starts out healthy.
 func (s *Sidecar) SetAppHealthy(ok bool) {
@@ -153,7 +201,7 @@ func (s *Sidecar) waitAppHealthy(ctx context.Context) error {
 	}
 }
 
-// StopSubscriptions stops taking pub/sub events, and waits for deliveries
+// StopSubscriptions stops taking pub/sub and input binding events, and waits for deliveries
 // in progress; the host calls it before it stops the app, so events go to
 // the group's other subscribers rather than to an app shutting down. Close
 // does it too.
@@ -190,6 +238,7 @@ func (s *Sidecar) stopSubscriptions() {
 	sb.cancel()
 	<-sb.done
 	sb.sub.Stop()
+	sb.reader.Stop()
 	if sb.conn != nil {
 		_ = sb.conn.Close()
 	}

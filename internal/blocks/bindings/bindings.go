@@ -1,6 +1,8 @@
-// Package bindings is the output bindings building block: one app's output
+// Package bindings is the bindings building block: one app's output
 // bindings by name, daprd's checks of a call (the operation given and
-// supported), resiliency, and Dapr's errors, for both API front ends.
+// supported), resiliency, and Dapr's errors, for both API front ends; and
+// its input bindings, read for each sidecar and delivered to its app
+// (input.go).
 //
 // It imports the components registry, the bindings interface, daprerr and
 // resiliency; it must not import the sidecar, the hosts or spec.
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/named"
@@ -38,6 +41,9 @@ type Options struct {
 	// Outbound returns the policy for calls to the named binding (nil for
 	// none); it is asked once per binding, when the binding is added.
 	Outbound func(name string) *resiliency.Policy
+	// Inbound returns the policy for deliveries of the named input
+	// binding's events to the app (nil for none), asked as Outbound is.
+	Inbound func(name string) *resiliency.Policy
 	// Namespace labels the metrics; "" is Dapr's "default".
 	Namespace string
 	// Metrics records each invocation; nil records nothing.
@@ -60,10 +66,14 @@ type Service struct {
 	appID    string
 	log      *slog.Logger
 	outbound func(string) *resiliency.Policy
+	inbound  func(string) *resiliency.Policy
 	ns       string
 	metrics  Recorder
 
 	bindings named.Set[*entry]
+
+	inMu   sync.Mutex
+	inputs []*input
 }
 
 type entry struct {
@@ -83,7 +93,7 @@ func New(appID string, opts Options) *Service {
 	if ns == "" {
 		ns = "default"
 	}
-	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound, ns: ns, metrics: opts.Metrics}
+	return &Service{appID: appID, log: log.With("app", appID, "block", "bindings"), outbound: opts.Outbound, inbound: opts.Inbound, ns: ns, metrics: opts.Metrics}
 }
 
 // Add makes an initialised output binding available under md.Name, unless
@@ -107,9 +117,22 @@ func (s *Service) Add(md components.Metadata, b cbind.Output) error {
 	return nil
 }
 
-// Bindings lists the bindings by name.
+// Bindings lists the bindings by name, with their capabilities: output,
+// input or both.
 func (s *Service) Bindings() []Info {
-	return named.Each(&s.bindings, func(e *entry) Info { return e.info })
+	out := named.Each(&s.bindings, func(e *entry) Info { return e.info })
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	for _, in := range s.inputs {
+		i := slices.IndexFunc(out, func(b Info) bool { return b.Name == in.name })
+		if i < 0 {
+			out = append(out, Info{Name: in.name, Type: in.md.Type, Version: in.md.Version})
+			i = len(out) - 1
+		}
+		out[i].Capabilities = append(slices.Clone(out[i].Capabilities), CapabilityInput)
+	}
+	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Invoke runs one operation of the binding name. Like daprd, it answers
