@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/resources"
@@ -118,12 +119,20 @@ type replicaRuntime struct {
 }
 
 // stopSubscriptions makes the replica's sidecar stop taking pub/sub
-// events, before its app is stopped.
+// events and hosting actors (deactivating them), before its app is
+// stopped.
 func (r *replicaRuntime) stopSubscriptions() {
 	if r.sidecar != nil {
 		r.sidecar.StopSubscriptions()
+		ctx, cancel := context.WithTimeout(context.Background(), actorDrainTimeout)
+		defer cancel()
+		r.sidecar.StopActors(ctx)
 	}
 }
+
+// actorDrainTimeout bounds the wait for a stopping replica's actor calls
+// in flight, daprd's default drainOngoingCallTimeout.
+const actorDrainTimeout = actors.DefaultDrainTimeout
 
 // closeSidecar stops the replica's sidecar, once, whoever asks first: a
 // retiring revision or the environment's stop.
@@ -553,6 +562,7 @@ func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
 		MaxRequestBodySize: int64(d.HTTPMaxRequestSize) << 20,
 		MaxHeaderBytes:     d.HTTPReadBufferSize << 10,
 		RuntimeVersion:     Version,
+		Placement:          e.placement,
 		Logger:             e.log,
 	}
 	// A false dapr.enableApiLogging cannot be told from an absent one, so

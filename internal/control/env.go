@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
@@ -128,6 +129,9 @@ type Env struct {
 	limitWarned sync.Map
 
 	comps *resources.Set
+	// placement says which replica hosts which actor, across the
+	// environment's apps and revisions.
+	placement *actors.Placement
 	// reloadMu serialises reloads and TCP listener changes; it is taken
 	// before mu, never while holding it.
 	reloadMu sync.Mutex

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/hosts"
@@ -58,8 +59,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	e := &Env{
-		replicas: map[string]*replicaRuntime{},
-		stopCh:   make(chan struct{}),
+		replicas:  map[string]*replicaRuntime{},
+		stopCh:    make(chan struct{}),
+		placement: actors.NewPlacement(),
 	}
 	// The supervisor reports to the controller, which exists before it.
 	p, err := openPlane(ctx, opts, env, e.output, e.replicaChanged)

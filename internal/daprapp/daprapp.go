@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"net"
 
+	blockactors "github.com/cove-env/cove/internal/blocks/actors"
 	blockbind "github.com/cove-env/cove/internal/blocks/bindings"
 	blockconf "github.com/cove-env/cove/internal/blocks/configuration"
 	blocklock "github.com/cove-env/cove/internal/blocks/lock"
 	blockpubsub "github.com/cove-env/cove/internal/blocks/pubsub"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
 	blockstate "github.com/cove-env/cove/internal/blocks/state"
+	"github.com/cove-env/cove/internal/components"
 	cbind "github.com/cove-env/cove/internal/components/bindings"
 	cconf "github.com/cove-env/cove/internal/components/configuration"
 	clock "github.com/cove-env/cove/internal/components/lock"
@@ -65,6 +67,9 @@ type App struct {
 	APILogging *bool
 	// RuntimeVersion is reported by the metadata API.
 	RuntimeVersion string
+	// Placement is the environment's actor placement; nil (cove sidecar)
+	// serves no actor API.
+	Placement *blockactors.Placement
 	// Metrics records the sidecars' API calls; nil records nothing.
 	Metrics *metrics.Sidecar
 	// Logger receives the blocks' log lines; default slog.Default().
@@ -82,6 +87,7 @@ type Runtime struct {
 	subs    []blockpubsub.Subscription
 	conf    *blockconf.Service
 	bind    *blockbind.Service
+	actors  *blockactors.Runtime // nil without a placement
 }
 
 // New builds app's blocks over the components in its scope: a state block
@@ -116,7 +122,7 @@ func New(app App) (*Runtime, error) {
 			}
 		}
 	}
-	for _, add := range []func(*slog.Logger) error{r.addLock, r.addPubsub, r.addConfiguration, r.addBindings} {
+	for _, add := range []func(*slog.Logger) error{r.addLock, r.addActors, r.addPubsub, r.addConfiguration, r.addBindings} {
 		if err := add(log); err != nil {
 			return nil, err
 		}
@@ -195,6 +201,29 @@ func (r *Runtime) addBindings(log *slog.Logger) error {
 			return fmt.Errorf("app %s: %w", app.AppID, err)
 		}
 	}
+	return nil
+}
+
+// addActors gives the app the actor runtime when its host has a
+// placement, with the state store marked actorStateStore (there may be
+// one) for actor state and reminders.
+func (r *Runtime) addActors(log *slog.Logger) error {
+	if r.app.Placement == nil {
+		return nil
+	}
+	var store cstate.Store
+	var name string
+	for _, st := range resources.Of[cstate.Store](r.app.Components, r.app.AppID) {
+		v, _ := st.Metadata.Property("actorStateStore")
+		if !components.Truthy(v) {
+			continue
+		}
+		if store != nil {
+			return fmt.Errorf("app %s: state stores %s and %s both say actorStateStore \"true\": set it on one only", r.app.AppID, name, st.Metadata.Name)
+		}
+		store, name = st.Instance, st.Metadata.Name
+	}
+	r.actors = blockactors.New(r.app.AppID, r.app.Placement, store, log)
 	return nil
 }
 
@@ -311,6 +340,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 		if r.bind.HasInputs() {
 			cfg.InputBindings = r.bind
 		}
+	}
+	if r.actors != nil {
+		cfg.Actors = r.actors
 	}
 	return cfg
 }

@@ -49,6 +49,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Configuration != nil {
 		cfg.Configuration = s.cfg.Configuration
 	}
+	if s.cfg.Actors != nil {
+		cfg.Actors, cfg.ActorHost = s.cfg.Actors, s.actorHost
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

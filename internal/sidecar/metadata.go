@@ -90,9 +90,18 @@ func (s *Sidecar) Metadata() Metadata {
 		AppConnectionProperties: AppConnectionProperties{
 			Protocol: s.cfg.AppProtocol,
 		},
-		// Actors are not hosted yet: report them as daprd does without a
-		// placement service.
+		// Without a placement (cove sidecar), as daprd reports it without
+		// a placement service.
 		ActorRuntime: ActorRuntime{Status: "DISABLED", Placement: "placement: disconnected"},
+	}
+	if s.cfg.Actors != nil {
+		md.ActorRuntime = ActorRuntime{Status: "RUNNING", HostReady: true, Placement: "placement: connected"}
+		if h := s.actorHost(); h != nil {
+			for _, a := range h.Active() {
+				md.ActorRuntime.ActiveActors = append(md.ActorRuntime.ActiveActors, ActiveActorsCount{Type: a.Type, Count: int32(a.Count)})
+			}
+			md.ActiveActorsCount = md.ActorRuntime.ActiveActors
+		}
 	}
 	if s.cfg.AppAddr != "" {
 		host, port := appPort(s.cfg.AppAddr)

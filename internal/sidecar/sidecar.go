@@ -110,6 +110,10 @@ type Config struct {
 	Subscriptions []pubsub.Subscription
 	// Configuration may be nil when no configuration store is in scope.
 	Configuration ConfigurationAPI
+	// Actors may be nil without a placement (cove sidecar): the actor
+	// API then answers ERR_ACTOR_NO_PLACEMENT. With it, an HTTP app's
+	// /dapr/config is read once it is up, and the types it names hosted.
+	Actors ActorsAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.
@@ -167,6 +171,10 @@ type Sidecar struct {
 	// configuration subscriptions) ends with it.
 	life    context.Context
 	endLife context.CancelFunc
+
+	actorMu       sync.Mutex
+	hosting       *actorHosting // nil while the app is not hosting actors
+	actorsStopped bool          // StopActors or Close was called
 
 	healthMu  sync.Mutex
 	unhealthy chan struct{} // closed and nil once the app is healthy again
@@ -264,6 +272,7 @@ func (s *Sidecar) Start() error {
 		}()
 		s.startGRPC()
 		s.startSubscriptions()
+		s.startActorHosting()
 	})
 	if !started {
 		return fmt.Errorf("sidecar %s: already started or closed", s.cfg.AppID)
@@ -282,6 +291,7 @@ func (s *Sidecar) Close(ctx context.Context) error {
 	// Subscriptions stop first: a closing sidecar takes no more messages,
 	// and those its app had not answered go to another subscriber.
 	s.stopSubscriptions()
+	s.StopActors(ctx)
 	s.endLife()
 	s.startOnce.Do(func() {
 		// Never started: the listener is still ours to close.

@@ -171,6 +171,10 @@ func (g gatedBindings) Deliver(ctx context.Context, ev *bindings.Event) (*bindin
 // probes). Deliveries of pub/sub and input binding events wait while it is not, so an app
 // that is restarting or failing its probes is not sent events it cannot
 // take; the broker keeps them meanwhile. A sidecar starts out healthy.
+//
+// An app that stops being healthy leaves the actor placement (its actors
+// go to other replicas) and joins it again, its /dapr/config read anew,
+// once healthy.
 func (s *Sidecar) SetAppHealthy(ok bool) {
 	s.healthMu.Lock()
 	defer s.healthMu.Unlock()
@@ -180,9 +184,13 @@ func (s *Sidecar) SetAppHealthy(ok bool) {
 	if ok {
 		close(s.unhealthy)
 		s.unhealthy = nil
+		s.startActorHosting()
 		return
 	}
 	s.unhealthy = make(chan struct{})
+	if h := s.detachActors(); h != nil {
+		go h.end(context.Background())
+	}
 }
 
 // waitAppHealthy returns once the app is healthy, or with ctx's error.

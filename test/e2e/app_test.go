@@ -17,12 +17,15 @@ import (
 //	crash  writes a few lines, then exits with status 3
 //	sdk-http-sub, sdk-grpc-sub  Go SDK subscribers (see pubsub_test.go)
 //	count-sub  writes the data of each event of topic soak to $SEEN_FILE
+//	sdk-actor  a Go SDK actor (see actors_test.go)
 func runApp(mode string) int {
 	switch mode {
 	case "sdk-http-sub", "sdk-grpc-sub":
 		return runSDKSubscriber(mode)
 	case "count-sub":
 		return runCountingSubscriber()
+	case "sdk-actor":
+		return runSDKActor()
 	case "http":
 		rev := os.Getenv("CONTAINER_APP_REVISION")
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
 )
@@ -32,6 +33,8 @@ type api struct {
 	pubsub   PubsubAPI
 	conf     ConfigurationAPI
 	inv      Invoker
+	actors   ActorsAPI
+	self     func() *actors.Host
 	host     Host
 	log      *slog.Logger
 	// stopping ends when the server stops.

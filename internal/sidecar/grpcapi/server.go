@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/state"
 	"github.com/cove-env/cove/internal/daprerr"
@@ -66,6 +67,10 @@ type Config struct {
 	Pubsub PubsubAPI
 	// Configuration may be nil when no configuration store is in scope.
 	Configuration ConfigurationAPI
+	// Actors may be nil without a placement; ActorHost is the sidecar's
+	// own host of actors, nil while its app hosts none.
+	Actors    ActorsAPI
+	ActorHost func() *actors.Host
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -164,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
 		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, stopping: s.stopping, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
-		host: cfg.Host, log: log,
+		host: cfg.Host, log: log, actors: cfg.Actors, self: cfg.ActorHost,
 	})
 	return s, nil
 }

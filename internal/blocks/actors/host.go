@@ -1,0 +1,256 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// Request is one call of an actor method.
+type Request struct {
+	Type, ID, Method string
+	// Header is passed on to the app; the caller's Content-Type among it.
+	Header http.Header
+	Body   []byte
+}
+
+// Response is the app's answer to a call it took (status 200, or one it
+// marked as the actor's own error with X-DaprErrorResponseHeader).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ErrorResponseHeader marks an app's answer as an error of the actor,
+// which daprd passes to the caller as the app wrote it.
+const ErrorResponseHeader = "X-Daprerrorresponseheader"
+
+// Host is one sidecar's app as a host of actors: the types it serves and
+// the way to its app. It is in the placement from Runtime.Host to Close.
+type Host struct {
+	name string
+	cfg  *HostConfig
+	p    *Placement
+	app  *http.Client
+	base string // http://host:port of the app
+	log  *slog.Logger
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// HostOptions describe a sidecar's app as an actor host.
+type HostOptions struct {
+	// Name is unique among the placement's hosts (the sidecar's address).
+	Name string
+	// Config is the app's /dapr/config.
+	Config *HostConfig
+	// AppAddr is host:port of the app; Client calls it.
+	AppAddr string
+	Client  *http.Client
+	Logger  *slog.Logger
+}
+
+// TypeCount is how many actors of a type are active on a host.
+type TypeCount struct {
+	Type  string
+	Count int
+}
+
+// Active counts the host's active actors by type: every type it hosts,
+// sorted, with zero for those it has none of.
+func (h *Host) Active() []TypeCount {
+	n := map[string]int{}
+	for _, a := range h.p.activeOn(h) {
+		n[a.typ]++
+	}
+	out := make([]TypeCount, 0, len(h.cfg.Types))
+	for t := range h.cfg.Types {
+		out = append(out, TypeCount{t, n[t]})
+	}
+	slices.SortFunc(out, func(a, b TypeCount) int { return strings.Compare(a.Type, b.Type) })
+	return out
+}
+
+// Leave takes the host out of the placement: calls go to the other hosts
+// of its types from now on.
+func (h *Host) Leave() { h.p.remove(h) }
+
+// Close takes the host out of the placement, then deactivates the actors
+// it has, each once its call in flight (if any) is done, within ctx.
+func (h *Host) Close(ctx context.Context) {
+	h.p.remove(h)
+	h.stopOnce.Do(func() { close(h.stop) })
+	<-h.done
+	for _, a := range h.p.activeOn(h) {
+		if err := a.acquire(ctx); err != nil {
+			h.log.Warn("actor not deactivated: a call of it is still running", slog.String("actor", a.key))
+			continue
+		}
+		if !a.gone && a.getHost(h.p) == h {
+			h.deactivate(a)
+		}
+		a.release()
+	}
+}
+
+// scan deactivates the host's actors idle for their type's timeout.
+func (h *Host) scan() {
+	defer close(h.done)
+	t := time.NewTicker(h.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			for _, a := range h.p.activeOn(h) {
+				if !a.tryAcquire() {
+					continue // busy, so not idle
+				}
+				if !a.gone && a.getHost(h.p) == h && now.Sub(a.lastUsed) >= h.cfg.Types[a.typ].IdleTimeout {
+					h.deactivate(a)
+				}
+				a.release()
+			}
+		}
+	}
+}
+
+// deactivate tells the app an actor is gone and forgets it; the caller
+// holds its turn.
+func (h *Host) deactivate(a *actor) {
+	a.stopTimers()
+	h.p.forget(a)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := h.call(ctx, http.MethodDelete, "/actors/"+url.PathEscape(a.typ)+"/"+url.PathEscape(a.id), nil, nil)
+	switch {
+	case err != nil:
+		h.log.Warn("actor deactivation failed", slog.String("actor", a.key), slog.Any("error", err))
+	case res.Status != http.StatusOK:
+		h.log.Warn("actor deactivation failed", slog.String("actor", a.key), slog.Int("status", res.Status), slog.String("body", string(res.Body)))
+	}
+}
+
+// invoke calls an actor's method on the app; the caller holds its turn.
+func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
+	path := "/actors/" + url.PathEscape(req.Type) + "/" + url.PathEscape(req.ID) + "/method/" + escapeMethod(req.Method)
+	res, err := h.call(ctx, http.MethodPut, path, req.Header, req.Body)
+	if err != nil {
+		return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: %v", err)
+	}
+	if res.Header.Get(ErrorResponseHeader) != "" {
+		return res, nil
+	}
+	switch res.Status {
+	case http.StatusOK:
+		return res, nil
+	case http.StatusNotFound:
+		return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: actor method not found: %s", req.Method)
+	}
+	return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: error from actor service: (%d) %s", res.Status, res.Body)
+}
+
+// escapeMethod escapes each segment of a method name, keeping its slashes
+// (timer/<name>, remind/<name>).
+func escapeMethod(m string) string {
+	var b bytes.Buffer
+	for i, seg := range bytes.Split([]byte(m), []byte("/")) {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(url.PathEscape(string(seg)))
+	}
+	return b.String()
+}
+
+// hopHeaders are not passed on to the app.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Dapr-Api-Token"}
+
+func (h *Host) call(ctx context.Context, verb, path string, header http.Header, body []byte) (*Response, error) {
+	r, err := http.NewRequestWithContext(ctx, verb, h.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	for _, k := range hopHeaders {
+		r.Header.Del(k)
+	}
+	resp, err := h.app.Do(r)
+	if err != nil {
+		return nil, fmt.Errorf("the app: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("the app's answer: %w", err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// actor is one activation: it exists from its first call until it is
+// deactivated, and holds the actor's turn, environment-wide.
+type actor struct {
+	key     string // type||id
+	typ, id string
+	turn    chan struct{} // a token: held by the call running
+	// Under the turn:
+	host     *Host
+	lastUsed time.Time
+	gone     bool // deactivated; a caller holding a stale pointer looks again
+
+	tmu    sync.Mutex // guards timers: created from within the actor's turn
+	timers map[string]*timer
+}
+
+// getHost is the host the actor is activated on, nil before its first
+// call.
+func (a *actor) getHost(p *Placement) *Host {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	return a.host
+}
+
+// setHostIfNone places a new activation on h.
+func (a *actor) setHostIfNone(p *Placement, h *Host) {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	if a.host == nil {
+		a.host = h
+	}
+}
+
+func (a *actor) acquire(ctx context.Context) error {
+	select {
+	case a.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *actor) tryAcquire() bool {
+	select {
+	case a.turn <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (a *actor) release() { <-a.turn }

@@ -1,0 +1,128 @@
+package actors
+
+import (
+	"encoding/binary"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// virtualNodes is the points each host takes on a type's ring, Dapr's
+// placement replicationFactor default.
+const virtualNodes = 100
+
+// Placement maps each actor type to the hosts (sidecars whose apps host
+// it) and each actor id to one of them, by consistent hashing as Dapr's
+// placement service does: a host's leaving moves only its own actors.
+// Inside `cove up` one Placement serves the whole environment, in
+// process. Lookups read an immutable table without locking.
+type Placement struct {
+	mu    sync.Mutex // guards hosts and writes of table
+	hosts map[string]*Host
+	table atomic.Pointer[map[string]*ring]
+
+	// amu guards actors, and an activation's host, which is written
+	// holding both amu and the activation's turn.
+	amu    sync.Mutex
+	actors map[string]*actor
+}
+
+// NewPlacement returns an empty placement table.
+func NewPlacement() *Placement {
+	p := &Placement{hosts: map[string]*Host{}, actors: map[string]*actor{}}
+	p.table.Store(&map[string]*ring{})
+	return p
+}
+
+// ring is one actor type's consistent hash.
+type ring struct {
+	points []uint64
+	owner  map[uint64]*Host
+}
+
+func hash(s string) uint64 {
+	sum := blake2b.Sum512([]byte(s))
+	return binary.LittleEndian.Uint64(sum[:])
+}
+
+func (r *ring) get(id string) *Host {
+	h := hash(id)
+	i := sort.Search(len(r.points), func(i int) bool { return r.points[i] >= h })
+	if i == len(r.points) {
+		i = 0
+	}
+	return r.owner[r.points[i]]
+}
+
+// Lookup returns the host of an actor, or daprd's ERR_ACTOR_NO_ADDRESS
+// when no host has its type.
+func (p *Placement) Lookup(actorType, actorID string) (*Host, error) {
+	r := (*p.table.Load())[actorType]
+	if r == nil {
+		return nil, daprerr.New(daprerr.ActorNoAddress, "did not find address for actor '%s'", actorType+"||"+actorID)
+	}
+	return r.get(actorID), nil
+}
+
+// Types is the actor types some host has, sorted.
+func (p *Placement) Types() []string {
+	t := *p.table.Load()
+	out := make([]string, 0, len(t))
+	for k := range t {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (p *Placement) add(h *Host) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hosts[h.name] = h
+	p.rebuild()
+}
+
+func (p *Placement) remove(h *Host) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hosts[h.name] == h {
+		delete(p.hosts, h.name)
+		p.rebuild()
+	}
+}
+
+// rebuild swaps in a new table; called under mu.
+func (p *Placement) rebuild() {
+	t := map[string]*ring{}
+	for _, h := range p.hosts {
+		for typ := range h.cfg.Types {
+			r := t[typ]
+			if r == nil {
+				r = &ring{owner: map[uint64]*Host{}}
+				t[typ] = r
+			}
+			for i := range virtualNodes {
+				pt := hash(h.name + strconv.Itoa(i))
+				// On a collision the lower name wins, so the table does
+				// not depend on map order.
+				if o, ok := r.owner[pt]; ok && o.name < h.name {
+					continue
+				}
+				if _, ok := r.owner[pt]; !ok {
+					r.points = append(r.points, pt)
+				}
+				r.owner[pt] = h
+			}
+		}
+	}
+	for _, r := range t {
+		slices.Sort(r.points)
+	}
+	p.table.Store(&t)
+}

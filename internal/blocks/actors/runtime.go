@@ -1,0 +1,159 @@
+// Package actors is the actor runtime of cove's sidecars: which app
+// replica hosts which actor (Placement, one per environment), turn-based
+// calls to the app (one at a time per actor, environment-wide), idle
+// deactivation, timers, and actor state in the store marked
+// actorStateStore with Dapr's key layout. The sidecar's front ends
+// translate the HTTP and gRPC APIs to it.
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cove-env/cove/internal/daprerr"
+)
+
+// Runtime is an app's access to the actor runtime, shared by its
+// sidecars: calls to any actor of the placement, and the app's actor
+// state.
+type Runtime struct {
+	appID string
+	p     *Placement
+	state *stateStore // nil without an actor state store
+	log   *slog.Logger
+}
+
+// New returns app appID's runtime over placement p. store may be nil
+// when no state store in the app's scope says actorStateStore "true".
+func New(appID string, p *Placement, store Store, log *slog.Logger) *Runtime {
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Runtime{appID: appID, p: p, log: log}
+	if store != nil {
+		r.state = &stateStore{store}
+	}
+	return r
+}
+
+// Host adds a sidecar's app to the placement as the host of the types its
+// /dapr/config names; Close takes it out.
+func (r *Runtime) Host(o HostOptions) *Host {
+	log := o.Logger
+	if log == nil {
+		log = r.log
+	}
+	client := o.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	h := &Host{name: o.Name, cfg: o.Config, p: r.p, app: client, base: "http://" + o.AppAddr, log: log,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go h.scan()
+	r.p.add(h)
+	return h
+}
+
+// Invoke calls an actor's method on the replica that owns it, once the
+// actor's call before it is done.
+func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	var res *Response
+	err := r.p.withTurn(ctx, req.Type, req.ID, func(a *actor) error {
+		var err error
+		res, err = a.getHost(r.p).invoke(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+// withTurn runs f holding the actor's turn, activated on the host that
+// owns it now: an activation left on another host (the placement moved)
+// is deactivated there first.
+func (p *Placement) withTurn(ctx context.Context, typ, id string, f func(*actor) error) error {
+	for {
+		if _, err := p.Lookup(typ, id); err != nil {
+			return err
+		}
+		a := p.activation(typ, id)
+		if err := a.acquire(ctx); err != nil {
+			return daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: waiting for the actor's turn: %v", err)
+		}
+		if a.gone {
+			a.release()
+			continue
+		}
+		owner, err := p.Lookup(typ, id)
+		if err != nil {
+			if a.getHost(p) == nil {
+				p.forget(a)
+			}
+			a.release()
+			return err
+		}
+		if h := a.getHost(p); h != nil && h != owner {
+			h.deactivate(a)
+			a.release()
+			continue
+		}
+		a.setHostIfNone(p, owner)
+		err = f(a)
+		a.lastUsed = time.Now()
+		a.release()
+		return err
+	}
+}
+
+// activation returns the actor's activation, a new one if it has none.
+func (p *Placement) activation(typ, id string) *actor {
+	key := typ + "||" + id
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	a := p.actors[key]
+	if a == nil {
+		a = &actor{key: key, typ: typ, id: id, turn: make(chan struct{}, 1)}
+		p.actors[key] = a
+	}
+	return a
+}
+
+// forget drops an activation; the caller holds its turn.
+func (p *Placement) forget(a *actor) {
+	a.gone = true
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	if p.actors[a.key] == a {
+		delete(p.actors, a.key)
+	}
+}
+
+// activeOn is a snapshot of the activations a host had; callers check
+// each again under its turn.
+func (p *Placement) activeOn(h *Host) []*actor {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	var out []*actor
+	for _, a := range p.actors {
+		if a.host == h {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// local reports whether actor typ/id lives on host self: activated there,
+// or placed there.
+func (p *Placement) local(self *Host, typ, id string) bool {
+	if self == nil {
+		return false
+	}
+	p.amu.Lock()
+	a := p.actors[typ+"||"+id]
+	p.amu.Unlock()
+	if a != nil && a.host == self {
+		return true
+	}
+	owner, err := p.Lookup(typ, id)
+	return err == nil && owner == self
+}
