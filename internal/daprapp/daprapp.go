@@ -271,7 +271,12 @@ func (r *Runtime) addPubsub(log *slog.Logger) error {
 
 // Close releases what the blocks hold of their own; the components stay
 // open, as their host owns them.
-func (r *Runtime) Close() error { return r.state.Close() }
+func (r *Runtime) Close() error {
+	if r.actors != nil {
+		r.actors.Close() // reminders stop firing; they stay stored
+	}
+	return r.state.Close()
+}
 
 // Sidecar is what one sidecar of the app has of its own.
 type Sidecar struct {

@@ -15,6 +15,11 @@ var (
 	ActorStateGet             = Kind{"ERR_ACTOR_STATE_GET", http.StatusInternalServerError, codes.Internal}
 	ActorStateTransactionSave = Kind{"ERR_ACTOR_STATE_TRANSACTION_SAVE", http.StatusInternalServerError, codes.Internal}
 	ActorRuntimeClosed        = Kind{"ERR_ACTOR_RUNTIME_CLOSED", http.StatusServiceUnavailable, codes.Unavailable}
+	ActorReminderNonHosted    = Kind{"ERR_ACTOR_REMINDER_NON_HOSTED", http.StatusForbidden, codes.PermissionDenied}
+	ActorReminderCreate       = Kind{"ERR_ACTOR_REMINDER_CREATE", http.StatusInternalServerError, codes.Internal}
+	ActorReminderGet          = Kind{"ERR_ACTOR_REMINDER_GET", http.StatusInternalServerError, codes.Internal}
+	ActorReminderDelete       = Kind{"ERR_ACTOR_REMINDER_DELETE", http.StatusInternalServerError, codes.Internal}
+	ActorReminderNotFound     = Kind{"ERR_ACTOR_REMINDER_NOT_FOUND", http.StatusNotFound, codes.NotFound}
 )
 
 // NoActorStateStore is daprd's answer to the actor state API when no state

@@ -24,6 +24,9 @@ type ActorsAPI interface {
 	Transact(ctx context.Context, self *actors.Host, typ, id string, ops []actors.StateOp) error
 	CreateTimer(ctx context.Context, self *actors.Host, req actors.TimerRequest) error
 	DeleteTimer(ctx context.Context, typ, id, name string) error
+	CreateReminder(ctx context.Context, self *actors.Host, req actors.ReminderRequest) error
+	GetReminder(ctx context.Context, self *actors.Host, typ, id, name string) (*actors.Reminder, error)
+	DeleteReminder(ctx context.Context, self *actors.Host, typ, id, name string) error
 }
 
 // actorHosting is the sidecar's app as an actor host: asked for its
@@ -183,6 +186,11 @@ func (s *Sidecar) actorRoutes(mux *http.ServeMux) {
 		mux.HandleFunc(v+" "+actor+"/timers/{name}", s.handle(s.createActorTimer))
 	}
 	mux.HandleFunc("DELETE "+actor+"/timers/{name}", s.handle(s.deleteActorTimer))
+	for _, v := range []string{http.MethodPost, http.MethodPut} {
+		mux.HandleFunc(v+" "+actor+"/reminders/{name}", s.handle(s.createActorReminder))
+	}
+	mux.HandleFunc("GET "+actor+"/reminders/{name}", s.handle(s.getActorReminder))
+	mux.HandleFunc("DELETE "+actor+"/reminders/{name}", s.handle(s.deleteActorReminder))
 }
 
 // invokeActor answers /v1.0/actors/{type}/{id}/method/{method}: the app's
@@ -259,19 +267,30 @@ func (s *Sidecar) transactActorState(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// schedule is the body of a timer's or reminder's creation.
+type schedule struct {
+	DueTime  string          `json:"dueTime"`
+	Period   string          `json:"period"`
+	TTL      string          `json:"ttl"`
+	Callback string          `json:"callback"`
+	Data     json.RawMessage `json:"data"`
+}
+
+func readSchedule(r *http.Request, what string) (schedule, error) {
+	var in schedule
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil && err != io.EOF {
+		return in, daprerr.New(daprerr.Malformed, "failed to parse the %s: %v", what, err)
+	}
+	return in, nil
+}
+
 // createActorTimer answers POST …/timers/{name}.
 func (s *Sidecar) createActorTimer(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		DueTime  string          `json:"dueTime"`
-		Period   string          `json:"period"`
-		TTL      string          `json:"ttl"`
-		Callback string          `json:"callback"`
-		Data     json.RawMessage `json:"data"`
+	in, err := readSchedule(r, "timer")
+	if err != nil {
+		return err
 	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil && err != io.EOF {
-		return daprerr.New(daprerr.Malformed, "failed to parse the timer: %v", err)
-	}
-	err := s.cfg.Actors.CreateTimer(r.Context(), s.actorHost(), actors.TimerRequest{
+	err = s.cfg.Actors.CreateTimer(r.Context(), s.actorHost(), actors.TimerRequest{
 		Type: r.PathValue("type"), ID: r.PathValue("id"), Name: r.PathValue("name"),
 		DueTime: in.DueTime, Period: in.Period, TTL: in.TTL, Callback: in.Callback, Data: in.Data,
 	})
@@ -285,6 +304,53 @@ func (s *Sidecar) createActorTimer(w http.ResponseWriter, r *http.Request) error
 // deleteActorTimer answers DELETE …/timers/{name}.
 func (s *Sidecar) deleteActorTimer(w http.ResponseWriter, r *http.Request) error {
 	if err := s.cfg.Actors.DeleteTimer(r.Context(), r.PathValue("type"), r.PathValue("id"), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// createActorReminder answers POST …/reminders/{name}.
+func (s *Sidecar) createActorReminder(w http.ResponseWriter, r *http.Request) error {
+	in, err := readSchedule(r, "reminder")
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Actors.CreateReminder(r.Context(), s.actorHost(), actors.ReminderRequest{
+		Type: r.PathValue("type"), ID: r.PathValue("id"), Name: r.PathValue("name"),
+		DueTime: in.DueTime, Period: in.Period, TTL: in.TTL, Data: in.Data,
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// getActorReminder answers GET …/reminders/{name} as daprd does.
+func (s *Sidecar) getActorReminder(w http.ResponseWriter, r *http.Request) error {
+	rem, err := s.cfg.Actors.GetReminder(r.Context(), s.actorHost(), r.PathValue("type"), r.PathValue("id"), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(struct {
+		ActorID   string          `json:"actorID,omitempty"`
+		ActorType string          `json:"actorType,omitempty"`
+		Data      json.RawMessage `json:"data,omitempty"`
+		DueTime   string          `json:"dueTime,omitempty"`
+		Period    string          `json:"period,omitempty"`
+		TTL       string          `json:"ttl,omitempty"`
+	}{rem.ActorID, rem.ActorType, rem.Data, rem.DueTime, rem.Period, rem.TTL})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// deleteActorReminder answers DELETE …/reminders/{name}.
+func (s *Sidecar) deleteActorReminder(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Actors.DeleteReminder(r.Context(), s.actorHost(), r.PathValue("type"), r.PathValue("id"), r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -42,15 +42,13 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 	placement := always(func(*http.Request) *daprerr.Error { return daprerr.NoPlacement() })
 	const actor = "/v1.0/actors/{type}/{id}"
 	if s.cfg.Actors == nil {
-		route(postPut, []string{actor + "/state", actor + "/timers/{name}"}, placement)
+		route(postPut, []string{actor + "/state", actor + "/reminders/{name}", actor + "/timers/{name}"}, placement)
 		route([]string{get, post, put, del}, []string{actor + "/method/{method}"}, placement)
-		route([]string{get}, []string{actor + "/state/{key}"}, placement)
-		route([]string{del}, []string{actor + "/timers/{name}"}, placement)
+		route([]string{get}, []string{actor + "/state/{key}", actor + "/reminders/{name}"}, placement)
+		route([]string{del}, []string{actor + "/reminders/{name}", actor + "/timers/{name}"}, placement)
 	} else {
 		s.actorRoutes(mux)
 	}
-	route(postPut, []string{actor + "/reminders/{name}"}, placement)
-	route([]string{get, del}, []string{actor + "/reminders/{name}"}, placement)
 	for _, v := range []string{"/v1.0", "/v1.0-beta1", "/v1.0-alpha1"} {
 		const wf = "/workflows/{component}/{instance}"
 		route([]string{get}, []string{v + wf}, placement)

@@ -105,32 +105,47 @@ func (a *CounterActor) Ticks(ctx context.Context) (int, error) {
 	return 0, nil
 }
 
+// ReminderCall counts the actor's reminders in its state and says so.
+func (a *CounterActor) ReminderCall(name string, data []byte, dueTime, period string) {
+	ctx := context.Background()
+	sm := a.GetStateManager()
+	var n int
+	if ok, _ := sm.Contains(ctx, "reminded"); ok {
+		_ = sm.Get(ctx, "reminded", &n)
+	}
+	_ = sm.Set(ctx, "reminded", n+1)
+	if err := a.SaveState(ctx); err != nil {
+		fmt.Println("reminder state not saved:", err)
+	}
+	fmt.Printf("reminder %s fired for %s with %s (due %s, period %s)\n", name, a.ID(), data, dueTime, period)
+}
+
+func (a *CounterActor) Reminded(ctx context.Context) (int, error) {
+	var n int
+	if ok, _ := a.GetStateManager().Contains(ctx, "reminded"); ok {
+		err := a.GetStateManager().Get(ctx, "reminded", &n)
+		return n, err
+	}
+	return 0, nil
+}
+
 // counterClient is the client's proxy of a Counter.
 type counterClient struct {
 	id         string
 	Incr       func(context.Context) (*IncrResult, error)
 	StartTimer func(context.Context) (bool, error)
 	Ticks      func(context.Context) (int, error)
+	Reminded   func(context.Context) (int, error)
 }
 
 func (c *counterClient) Type() string { return "Counter" }
 func (c *counterClient) ID() string   { return c.id }
 
-// runSDKActor serves the Counter actor with the Go SDK's service/http.
-func runSDKActor() int {
-	svc := daprhttp.NewService("127.0.0.1:" + os.Getenv("PORT"))
-	svc.RegisterActorImplFactoryContext(func() actor.ServerContext { return &CounterActor{} })
-	fmt.Fprintln(os.Stderr, svc.Start())
-	return 1
-}
-
-// TestActorsGoSDK runs the Go SDK's actor under cove up, three replicas
-// hosting it, and calls it with the client's actor proxy through every
-// replica's sidecar: 200 calls at once to one actor id run one at a time
-// on one replica (no increment lost, none overlapping); state persists in
-// the actor state store with Dapr's key layout; a timer fires its three
-// repetitions.
-func TestActorsGoSDK(t *testing.T) {
+// actorEnv writes an environment of three replicas of app counter
+// serving the Counter actor, with an actor state store of the given
+// component file, and returns its directory.
+func actorEnv(t *testing.T, store string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +169,50 @@ properties:
     containers: [{name: main, image: x}]
     scale: {minReplicas: 3, maxReplicas: 3}
 `)
-	writeFile(t, dir, "actorstore.yaml", "componentType: state.in-memory\nversion: v1\nmetadata:\n  - {name: actorStateStore, value: \"true\"}\n")
+	writeFile(t, dir, "actorstore.yaml", store)
+	return dir
+}
+
+// reminderData is a reminder's data as the Go SDK hands it on: JSON of
+// base64 of the bytes ReminderCall gets.
+func reminderData(s string) []byte {
+	b, _ := json.Marshal([]byte(s))
+	return b
+}
+
+// waitHosted calls a Counter until a replica hosts the type: the sidecars
+// read /dapr/config once their app is up.
+func waitHosted(ctx context.Context, t *testing.T, p *counterClient) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := p.Incr(ctx)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replica hosts Counter: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runSDKActor serves the Counter actor with the Go SDK's service/http.
+func runSDKActor() int {
+	svc := daprhttp.NewService("127.0.0.1:" + os.Getenv("PORT"))
+	svc.RegisterActorImplFactoryContext(func() actor.ServerContext { return &CounterActor{} })
+	fmt.Fprintln(os.Stderr, svc.Start())
+	return 1
+}
+
+// TestActorsGoSDK runs the Go SDK's actor under cove up, three replicas
+// hosting it, and calls it with the client's actor proxy through every
+// replica's sidecar: 200 calls at once to one actor id run one at a time
+// on one replica (no increment lost, none overlapping); state persists in
+// the actor state store with Dapr's key layout; a timer fires its three
+// repetitions, a reminder its two.
+func TestActorsGoSDK(t *testing.T) {
+	dir := actorEnv(t, "componentType: state.in-memory\nversion: v1\nmetadata:\n  - {name: actorStateStore, value: \"true\"}\n")
 	e := up(t, filepath.Join(dir, "cove.yaml"))
 	replicas := e.status().Apps[0].Replicas
 	if len(replicas) != 3 {
@@ -176,19 +234,7 @@ properties:
 		clients[i%len(clients)].ImplActorClientStub(p)
 		return p
 	}
-	// The sidecars read /dapr/config once their app is up: wait until a
-	// call finds a host.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := proxy(0, "warmup").Incr(ctx)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no replica hosts Counter: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitHosted(ctx, t, proxy(0, "warmup"))
 
 	t.Run("one call at a time", func(t *testing.T) {
 		const calls = 200
@@ -285,4 +331,71 @@ properties:
 			t.Fatalf("%d ticks after the timer's three repetitions, want 3", n)
 		}
 	})
+
+	t.Run("reminder", func(t *testing.T) {
+		err := clients[2].RegisterActorReminder(ctx, &dapr.RegisterActorReminderRequest{
+			ActorType: "Counter", ActorID: "r1", Name: "ping", DueTime: "100ms", Period: "R2/PT1S", Data: reminderData("hi"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := proxy(0, "r1")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := p.Reminded(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 2 {
+				break
+			}
+			if n > 2 || time.Now().After(deadline) {
+				t.Fatalf("reminded %d times, want 2", n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		e.waitFor("reminder ping fired for r1 with hi (due 100ms, period R2/PT1S)", 5*time.Second)
+		// Done with its repetitions, it is gone.
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/actors/Counter/r1/reminders/ping", replicas[0].DaprHTTPPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "ERR_ACTOR_REMINDER_NOT_FOUND") {
+			t.Fatalf("GET the finished reminder: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestActorReminderSurvivesRestart registers a reminder due after cove
+// stops; started again over the same SQLite actor state store, cove fires
+// it.
+func TestActorReminderSurvivesRestart(t *testing.T) {
+	dir := actorEnv(t, "componentType: state.sqlite\nversion: v1\nmetadata:\n  - {name: connectionString, value: actors.db}\n  - {name: actorStateStore, value: \"true\"}\n")
+	file := filepath.Join(dir, "cove.yaml")
+	e := up(t, file)
+	replicas := e.status().Apps[0].Replicas
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c, err := dapr.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", replicas[0].DaprGRPCPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := &counterClient{id: "r2"}
+	c.ImplActorClientStub(p)
+	waitHosted(ctx, t, p)
+	err = c.RegisterActorReminder(ctx, &dapr.RegisterActorReminderRequest{
+		ActorType: "Counter", ActorID: "r2", Name: "later", DueTime: "5s", Data: reminderData("after"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	if strings.Contains(e.out.String(), "reminder later fired") {
+		t.Fatal("the reminder fired before cove stopped; make its due time later")
+	}
+	e2 := up(t, file)
+	e2.waitFor("reminder later fired for r2 with after", 30*time.Second)
 }

@@ -333,8 +333,11 @@ func TestTimerFiresThroughTheActorsTurn(t *testing.T) {
 	}
 }
 
-func TestActorStateInRedis(t *testing.T) {
-	addr := "127.0.0.1:6379"
+// redisStore is a state.redis store on the local Redis, and a client of
+// it; the test skips without Redis unless COVE_REQUIRE_SERVICES is set.
+func redisStore(t *testing.T) (cstate.Store, *redis.Client) {
+	t.Helper()
+	const addr = "127.0.0.1:6379"
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err != nil {
 		if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
 			t.Fatalf("redis: %v", err)
@@ -347,9 +350,14 @@ func TestActorStateInRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := "app" + componenttest.Unique()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
+	return store, rdb
+}
+
+func TestActorStateInRedis(t *testing.T) {
+	store, rdb := redisStore(t)
+	app := "app" + componenttest.Unique()
 	t.Cleanup(func() { rdb.Del(context.Background(), app+"||T||x||k", app+"||T||x||gone") })
 
 	p := NewPlacement()
@@ -363,7 +371,7 @@ func TestActorStateInRedis(t *testing.T) {
 	if _, err := rt.GetState(t.Context(), nil, "T", "x", "k"); code(err) != "ERR_ACTOR_INSTANCE_MISSING 400" {
 		t.Fatalf("from a sidecar not hosting: %v", err)
 	}
-	err = rt.Transact(t.Context(), h, "T", "x", []StateOp{
+	err := rt.Transact(t.Context(), h, "T", "x", []StateOp{
 		{Key: "k", Value: []byte(`{"n":1}`), Metadata: map[string]string{"ttlInSeconds": "60"}},
 		{Key: "gone", Value: []byte(`1`)},
 		{Key: "gone", Delete: true},
@@ -387,5 +395,68 @@ func TestActorStateInRedis(t *testing.T) {
 	err = rt.Transact(t.Context(), h, "T", "x", []StateOp{{Key: "k", Value: []byte(`1`), Metadata: map[string]string{"ttlInSeconds": "soon"}}})
 	if code(err) != "ERR_MALFORMED_REQUEST 400" {
 		t.Fatalf("bad ttl: %v", err)
+	}
+}
+
+func TestRemindersSurviveARestart(t *testing.T) {
+	store, rdb := redisStore(t)
+	typ := "T" + componenttest.Unique()
+	t.Cleanup(func() { rdb.Del(context.Background(), "actors||"+typ) })
+
+	// The first run: the reminder is stored and fires once, then the
+	// runtime stops (cove stopped).
+	p := NewPlacement()
+	rt := New("app", p, store, nil)
+	a := newFakeApp(t, "a")
+	h := a.host(rt, `{"entities":["`+typ+`"]}`)
+	if err := rt.CreateReminder(t.Context(), nil, ReminderRequest{Type: typ, ID: "x", Name: "r"}); code(err) != "ERR_ACTOR_REMINDER_NON_HOSTED 403" {
+		t.Fatalf("from a sidecar not hosting the type: %v", err)
+	}
+	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: typ, ID: "x", Name: "r", Period: "R0/PT1S"}); code(err) != "ERR_MALFORMED_REQUEST 400" {
+		t.Fatalf("zero repetitions: %v", err)
+	}
+	err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: typ, ID: "x", Name: "r", DueTime: "0s", Period: "R3/PT1S", Data: []byte(`"d"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rt.GetReminder(t.Context(), h, typ, "x", "r")
+	if err != nil || got.Period != "R3/PT1S" || string(got.Data) != `"d"` {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.calls.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the reminder did not fire")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.Close(t.Context())
+	rt.Close()
+
+	// The second run: a new runtime over the same store picks it up and
+	// fires the two repetitions left, then deletes it.
+	p2 := NewPlacement()
+	rt2 := New("app", p2, store, nil)
+	b := newFakeApp(t, "b")
+	h2 := b.host(rt2, `{"entities":["`+typ+`"]}`)
+	defer rt2.Close()
+	defer h2.Close(context.Background())
+	deadline = time.Now().Add(10 * time.Second)
+	for b.calls.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d firings after the restart, want 2", b.calls.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := a.calls.Load() + b.calls.Load(); n != 3 {
+		t.Fatalf("fired %d times in all, want 3", n)
+	}
+	if _, err := rt2.GetReminder(t.Context(), h2, typ, "x", "r"); code(err) != "ERR_ACTOR_REMINDER_NOT_FOUND 404" {
+		t.Fatalf("after its last firing: %v", err)
+	}
+	// Delete of one that does not exist is no error.
+	if err := rt2.DeleteReminder(t.Context(), h2, typ, "x", "r"); err != nil {
+		t.Fatal(err)
 	}
 }

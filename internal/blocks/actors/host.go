@@ -63,6 +63,12 @@ type HostOptions struct {
 	Logger  *slog.Logger
 }
 
+// hosts reports whether the host's app hosts actor type typ.
+func (h *Host) hosts(typ string) bool {
+	_, ok := h.cfg.Types[typ]
+	return ok
+}
+
 // TypeCount is how many actors of a type are active on a host.
 type TypeCount struct {
 	Type  string

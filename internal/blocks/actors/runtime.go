@@ -22,6 +22,7 @@ type Runtime struct {
 	appID string
 	p     *Placement
 	state *stateStore // nil without an actor state store
+	rems  *reminders
 	log   *slog.Logger
 }
 
@@ -35,7 +36,27 @@ func New(appID string, p *Placement, store Store, log *slog.Logger) *Runtime {
 	if store != nil {
 		r.state = &stateStore{store}
 	}
+	r.rems = newReminders(r)
 	return r
+}
+
+// Close stops the app's reminders from firing; they stay stored.
+func (r *Runtime) Close() { r.rems.close() }
+
+// CreateReminder stores a reminder of an actor whose type the calling
+// sidecar's app hosts, and starts it: it fires wherever the actor lives.
+func (r *Runtime) CreateReminder(ctx context.Context, self *Host, req ReminderRequest) error {
+	return r.rems.Create(ctx, self, req)
+}
+
+// GetReminder returns a stored reminder.
+func (r *Runtime) GetReminder(ctx context.Context, self *Host, typ, id, name string) (*Reminder, error) {
+	return r.rems.Get(ctx, self, typ, id, name)
+}
+
+// DeleteReminder stops and deletes a reminder.
+func (r *Runtime) DeleteReminder(ctx context.Context, self *Host, typ, id, name string) error {
+	return r.rems.Delete(ctx, self, typ, id, name)
 }
 
 // Host adds a sidecar's app to the placement as the host of the types its
@@ -53,6 +74,14 @@ func (r *Runtime) Host(o HostOptions) *Host {
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go h.scan()
 	r.p.add(h)
+	// The reminders stored for its types start with their first host.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for typ := range o.Config.Types {
+		if err := r.rems.load(ctx, typ); err != nil {
+			log.Error("stored actor reminders not started", slog.Any("error", err))
+		}
+	}
 	return h
 }
 

@@ -6,7 +6,9 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/daprerr"
@@ -20,6 +22,9 @@ type ActorsAPI interface {
 	Transact(ctx context.Context, self *actors.Host, typ, id string, ops []actors.StateOp) error
 	CreateTimer(ctx context.Context, self *actors.Host, req actors.TimerRequest) error
 	DeleteTimer(ctx context.Context, typ, id, name string) error
+	CreateReminder(ctx context.Context, self *actors.Host, req actors.ReminderRequest) error
+	GetReminder(ctx context.Context, self *actors.Host, typ, id, name string) (*actors.Reminder, error)
+	DeleteReminder(ctx context.Context, self *actors.Host, typ, id, name string) error
 }
 
 // noActors is the embedded server's answer, which absent turns into
@@ -103,6 +108,59 @@ func (a *api) UnregisterActorTimer(ctx context.Context, in *runtimev1pb.Unregist
 		return nil, noActors
 	}
 	if err := a.actors.DeleteTimer(ctx, in.GetActorType(), in.GetActorId(), in.GetName()); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// RegisterActorReminder stores and starts a reminder.
+func (a *api) RegisterActorReminder(ctx context.Context, in *runtimev1pb.RegisterActorReminderRequest) (*emptypb.Empty, error) {
+	if a.actors == nil {
+		return nil, noActors
+	}
+	err := a.actors.CreateReminder(ctx, a.actorHost(), actors.ReminderRequest{
+		Type: in.GetActorType(), ID: in.GetActorId(), Name: in.GetName(),
+		DueTime: in.GetDueTime(), Period: in.GetPeriod(), TTL: in.GetTtl(), Data: in.GetData(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// GetActorReminder returns a stored reminder.
+func (a *api) GetActorReminder(ctx context.Context, in *runtimev1pb.GetActorReminderRequest) (*runtimev1pb.GetActorReminderResponse, error) {
+	if a.actors == nil {
+		return nil, noActors
+	}
+	r, err := a.actors.GetReminder(ctx, a.actorHost(), in.GetActorType(), in.GetActorId(), in.GetName())
+	if err != nil {
+		return nil, err
+	}
+	out := &runtimev1pb.GetActorReminderResponse{ActorType: r.ActorType, ActorId: r.ActorID}
+	if r.DueTime != "" {
+		out.DueTime = &r.DueTime
+	}
+	if r.Period != "" {
+		out.Period = &r.Period
+	}
+	if r.TTL != "" {
+		out.Ttl = &r.TTL
+	}
+	if len(r.Data) > 0 {
+		if out.Data, err = anypb.New(wrapperspb.Bytes(r.Data)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// UnregisterActorReminder stops and deletes a reminder.
+func (a *api) UnregisterActorReminder(ctx context.Context, in *runtimev1pb.UnregisterActorReminderRequest) (*emptypb.Empty, error) {
+	if a.actors == nil {
+		return nil, noActors
+	}
+	if err := a.actors.DeleteReminder(ctx, a.actorHost(), in.GetActorType(), in.GetActorId(), in.GetName()); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
