@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	pubsubmem "github.com/cove-env/cove/internal/components/pubsub/inmemory"
 	"github.com/cove-env/cove/internal/components/secretstores/local/file"
 	"github.com/cove-env/cove/internal/components/state/inmemory"
 	"github.com/cove-env/cove/internal/daprapp"
@@ -68,5 +70,32 @@ func TestBlocksTakeTheComponentsInScope(t *testing.T) {
 	// The Configuration's secret scopes apply: vault denies by default.
 	if _, err := cfg.Secrets.Get(t.Context(), "vault", "k", nil); err == nil {
 		t.Error("a secret denied by the Configuration's secrets.scopes was read")
+	}
+}
+
+// TestDeclarativeBulkSubscribe: a Subscription resource's bulkSubscribe
+// reaches the sidecar's subscription, limits left out taking daprd's
+// defaults.
+func TestDeclarativeBulkSubscribe(t *testing.T) {
+	set, err := resources.Load(t.Context(), []*spec.Component{{Name: "pubsub", Type: pubsubmem.Type, Version: "v1"}}, resources.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	subs := []*spec.Subscription{
+		{Name: "batched", Pubsub: "pubsub", Topic: "orders", Default: "/orders", Bulk: &spec.SubscriptionBulk{MaxMessagesCount: 20}},
+		{Name: "single", Pubsub: "pubsub", Topic: "audit", Default: "/audit"},
+	}
+	rt, err := daprapp.New(daprapp.App{AppID: "orders", Components: set, Subscriptions: subs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	got := rt.SidecarConfig(daprapp.Sidecar{}).Subscriptions
+	if len(got) != 2 || got[1].Bulk != nil {
+		t.Fatalf("subscriptions = %+v, want two, the second without bulk", got)
+	}
+	if b := got[0].Bulk; b == nil || b.MaxMessages != 20 || b.MaxAwait != time.Second {
+		t.Errorf("bulk = %+v, want 20 messages and daprd's 1s", b)
 	}
 }
