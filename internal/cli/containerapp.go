@@ -46,10 +46,27 @@ func newARMCmd(use, short string, cols []tableCol, run func(cmd *cobra.Command, 
 	return cmd
 }
 
-// nameFlag adds the required -n/--name.
+// nameFlag adds the required -n/--name of an app, which the shell
+// completes with the running environment's apps.
 func nameFlag(cmd *cobra.Command, name *string, what string) {
 	cmd.Flags().StringVarP(name, "name", "n", "", what)
 	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.RegisterFlagCompletionFunc("name", func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		file, _ := cmd.Flags().GetString("file")
+		client, err := connect(cmd, file)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var l control.ARMList[*spec.ContainerApp]
+		if err := client.ARM(cmd.Context(), "/containerApps", &l); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, a := range l.Value {
+			names = append(names, a.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 var appCols = []tableCol{

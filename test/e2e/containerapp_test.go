@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,6 +102,13 @@ func TestContainerApp(t *testing.T) {
 		out, err = e.cove("containerapp", "env", "dapr-component", "show", "--dapr-component-name", "statestore", "--query", "properties.scopes[0]", "-o", "tsv")
 		if err != nil || out != "triage-backend\n" {
 			t.Errorf("dapr-component show = %q, %v", out, err)
+		}
+	})
+
+	t.Run("shell completion of app names", func(t *testing.T) {
+		out, err := exec.Command(coveBin, "__complete", "containerapp", "show", "-f", e.file, "-n", "").Output()
+		if err != nil || !strings.HasPrefix(string(out), "triage-backend\ntriage-frontend\ntriage-notifier\n:4\n") {
+			t.Errorf("completion of -n: %v\n%s", err, out)
 		}
 	})
 
