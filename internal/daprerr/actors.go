@@ -15,6 +15,7 @@ var (
 	ActorStateGet             = Kind{"ERR_ACTOR_STATE_GET", http.StatusInternalServerError, codes.Internal}
 	ActorStateTransactionSave = Kind{"ERR_ACTOR_STATE_TRANSACTION_SAVE", http.StatusInternalServerError, codes.Internal}
 	ActorRuntimeClosed        = Kind{"ERR_ACTOR_RUNTIME_CLOSED", http.StatusServiceUnavailable, codes.Unavailable}
+	ActorMaxStackDepth        = Kind{"ERR_ACTOR_MAX_STACK_DEPTH_EXCEEDED", http.StatusInternalServerError, codes.ResourceExhausted}
 	ActorReminderNonHosted    = Kind{"ERR_ACTOR_REMINDER_NON_HOSTED", http.StatusForbidden, codes.PermissionDenied}
 	ActorReminderCreate       = Kind{"ERR_ACTOR_REMINDER_CREATE", http.StatusInternalServerError, codes.Internal}
 	ActorReminderGet          = Kind{"ERR_ACTOR_REMINDER_GET", http.StatusInternalServerError, codes.Internal}

@@ -222,6 +222,45 @@ type actor struct {
 
 	tmu    sync.Mutex // guards timers: created from within the actor's turn
 	timers map[string]*timer
+
+	rmu   sync.Mutex // guards rid and depth
+	rid   string     // the reentrancy id of the call chain holding the turn
+	depth int        // its calls running
+}
+
+// hold records the reentrancy id of the chain holding the turn ("" when
+// it is done).
+func (a *actor) hold(rid string) {
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	a.rid, a.depth = rid, 0
+	if rid != "" {
+		a.depth = 1
+	}
+}
+
+// reenter lets a call of the chain holding the turn in, up to max calls
+// deep; it reports false for a call of any other chain.
+func (a *actor) reenter(rid string, max int) (bool, error) {
+	if rid == "" {
+		return false, nil
+	}
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	if a.rid != rid {
+		return false, nil
+	}
+	if a.depth >= max {
+		return false, daprerr.New(daprerr.ActorMaxStackDepth, "maximum stack depth exceeded")
+	}
+	a.depth++
+	return true, nil
+}
+
+func (a *actor) leave() {
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	a.depth--
 }
 
 // getHost is the host the actor is activated on, nil before its first

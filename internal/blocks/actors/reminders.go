@@ -248,7 +248,7 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		case <-tm.C:
 		}
 		var res *Response
-		err := rs.rt.p.withTurn(ctx, r.ActorType, r.ActorID, func(a *actor) error {
+		err := rs.rt.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(a *actor) error {
 			var err error
 			res, err = a.getHost(rs.rt.p).invoke(ctx, &Request{Type: r.ActorType, ID: r.ActorID, Method: "remind/" + r.Name, Body: body,
 				Header: http.Header{"Content-Type": {"application/json"}}})

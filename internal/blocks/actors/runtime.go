@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cove-env/cove/internal/daprerr"
 )
 
@@ -86,10 +88,14 @@ func (r *Runtime) Host(o HostOptions) *Host {
 }
 
 // Invoke calls an actor's method on the replica that owns it, once the
-// actor's call before it is done.
+// actor's call before it is done; with reentrancy, a call in the chain of
+// the one running (its Dapr-Reentrancy-Id) runs at once.
 func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	var res *Response
-	err := r.p.withTurn(ctx, req.Type, req.ID, func(a *actor) error {
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	err := r.p.withTurn(ctx, req.Type, req.ID, req.Header, func(a *actor) error {
 		var err error
 		res, err = a.getHost(r.p).invoke(ctx, req)
 		return err
@@ -97,15 +103,32 @@ func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	return res, err
 }
 
+// ReentrancyHeader carries the id of a reentrant call chain.
+const ReentrancyHeader = "Dapr-Reentrancy-Id"
+
 // withTurn runs f holding the actor's turn, activated on the host that
 // owns it now: an activation left on another host (the placement moved)
-// is deactivated there first.
-func (p *Placement) withTurn(ctx context.Context, typ, id string, f func(*actor) error) error {
+// is deactivated there first. header, for a call (nil for timers and
+// reminders), gets the reentrancy id when the type is reentrant.
+func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.Header, f func(*actor) error) error {
 	for {
-		if _, err := p.Lookup(typ, id); err != nil {
+		owner, err := p.Lookup(typ, id)
+		if err != nil {
 			return err
 		}
 		a := p.activation(typ, id)
+		tc := owner.cfg.Types[typ]
+		rid := ""
+		if header != nil && tc.Reentrancy {
+			rid = header.Get(ReentrancyHeader)
+			if entered, err := a.reenter(rid, tc.MaxStackDepth); err != nil {
+				return err
+			} else if entered {
+				// The chain holding the turn called back into the actor.
+				defer a.leave()
+				return f(a)
+			}
+		}
 		if err := a.acquire(ctx); err != nil {
 			return daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: waiting for the actor's turn: %v", err)
 		}
@@ -113,7 +136,7 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, f func(*actor)
 			a.release()
 			continue
 		}
-		owner, err := p.Lookup(typ, id)
+		owner, err = p.Lookup(typ, id)
 		if err != nil {
 			if a.getHost(p) == nil {
 				p.forget(a)
@@ -127,7 +150,15 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, f func(*actor)
 			continue
 		}
 		a.setHostIfNone(p, owner)
+		if header != nil && owner.cfg.Types[typ].Reentrancy {
+			if rid == "" {
+				rid = uuid.NewString()
+			}
+			header.Set(ReentrancyHeader, rid)
+			a.hold(rid)
+		}
 		err = f(a)
+		a.hold("")
 		a.lastUsed = time.Now()
 		a.release()
 		return err
