@@ -74,12 +74,16 @@ done
 
 # Throughput through the edge: one of each, side by side.
 CPORT=$(free_port); PPORT=$(free_port)
-"$WORK/cove" up -f "$WORK/container/cove.yaml" --http-port "$CPORT" --https-port "$(free_port)" >"$WORK/c.log" 2>&1 & PIDS+=($!)
+"$WORK/cove" up -f "$WORK/container/cove.yaml" --http-port "$CPORT" --https-port "$(free_port)" >"$WORK/c.log" 2>&1 & PIDS+=($!); CPID=$!
 wait_ready "$WORK/c.log"
-"$WORK/cove" up -f "$WORK/process/cove.yaml" --http-port "$PPORT" --https-port "$(free_port)" >"$WORK/p.log" 2>&1 & PIDS+=($!)
+"$WORK/cove" up -f "$WORK/process/cove.yaml" --http-port "$PPORT" --https-port "$(free_port)" >"$WORK/p.log" 2>&1 & PIDS+=($!); PPID_=$!
 wait_ready "$WORK/p.log"
 for _ in $(seq 1 "$ROUNDS"); do
   fortio_run "edge -> container replica" "http://127.0.0.1:$CPORT/" -H "Host: echo.localhost" -c "$CONC" -qps 0
   fortio_run "edge -> process replica" "http://127.0.0.1:$PPORT/" -H "Host: echo.localhost" -c "$CONC" -qps 0
 done
 report "edge -> container replica/edge -> process replica"
+# Stopped here, not by the shared cleanup's quick kill: a container replica's pod
+# is removed by cove's stop, and the binary that would remove it after a kill
+# goes with $WORK.
+stop_pid "$CPID"; stop_pid "$PPID_"
