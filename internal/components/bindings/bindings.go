@@ -8,7 +8,11 @@ package bindings
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cove-env/cove/internal/components"
 )
@@ -130,4 +134,25 @@ type Input interface {
 	// (a schedule of its own, a consumer of its own), so each replica of an
 	// app reads as a daprd beside it would.
 	Read(ctx context.Context, h Handler) error
+}
+
+// TTL reads a request's time to live as Dapr's bindings do: the ttl or
+// ttlInSeconds metadata item, a duration (30s) or a whole number of
+// seconds above zero.
+func TTL(md map[string]string) (time.Duration, bool, error) {
+	v := md["ttl"]
+	if v == "" {
+		v = md["ttlInSeconds"]
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return max(d, 0), true, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/int64(time.Second) {
+		return 0, false, fmt.Errorf("ttlInSeconds %q: a whole number of seconds above zero, or a duration such as 30s", v)
+	}
+	return time.Duration(n) * time.Second, true, nil
 }
