@@ -23,7 +23,8 @@
 // is acknowledged once answered Ack or Drop. Deliveries are handled
 // concurrently, in no guaranteed order.
 //
-// It imports only the components registry and the pub/sub interface.
+// It imports only the components registry, the pub/sub interface and
+// mqttconn (the connection it shares with bindings.mqtt3).
 package mqtt3
 
 import (
@@ -45,6 +46,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/mqttconn"
 	"github.com/cove-env/cove/internal/components/pubsub"
 	"github.com/cove-env/cove/internal/components/pubsub/lifetime"
 	"github.com/cove-env/cove/internal/components/pubsub/link"
@@ -54,8 +56,6 @@ import (
 const Type = "pubsub.mqtt3"
 
 const (
-	// connectWait bounds connecting and subscribing.
-	connectWait = 10 * time.Second
 	// publishWait bounds a publish whose context has no deadline.
 	publishWait = 10 * time.Second
 	// retryPause is how long a message answered Retry waits before it is
@@ -176,39 +176,7 @@ func randomID(base string) string {
 
 // connect opens a client; onConnect runs on every (re)connection.
 func (b *Broker) connect(ctx context.Context, id string, clean bool, onConnect func(mqtt.Client), onLost func(mqtt.Client, error)) (mqtt.Client, error) {
-	opts := mqtt.NewClientOptions().AddBroker(b.md.URL).SetClientID(id).SetCleanSession(clean).
-		SetOrderMatters(false).SetAutoAckDisabled(true).SetAutoReconnect(true).
-		SetConnectTimeout(connectWait).SetMaxReconnectInterval(5 * time.Second).SetResumeSubs(true)
-	if b.tls != nil {
-		opts.SetTLSConfig(b.tls)
-	}
-	if onConnect != nil {
-		opts.SetOnConnectHandler(onConnect)
-	}
-	if onLost != nil {
-		opts.SetConnectionLostHandler(onLost)
-	}
-	c := mqtt.NewClient(opts)
-	if err := wait(ctx, c.Connect()); err != nil {
-		return nil, fmt.Errorf("cannot reach the MQTT broker at %s: %w", b.broker, err)
-	}
-	return c, nil
-}
-
-// wait waits for t within ctx (and connectWait when ctx has no deadline).
-func wait(ctx context.Context, t mqtt.Token) error {
-	timeout := connectWait
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	select {
-	case <-t.Done():
-		return t.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(timeout):
-		return errors.New("no answer in time")
-	}
+	return mqttconn.Connect(ctx, mqttconn.Options{URL: b.md.URL, ClientID: id, Clean: clean, TLS: b.tls, OnConnect: onConnect, OnLost: onLost})
 }
 
 // Features reports wildcard subscriptions.
@@ -245,7 +213,7 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	defer cancel()
 	ctx, done := b.link.Bind(ctx)
 	defer done()
-	if err := wait(ctx, b.pub.Publish(req.Topic, b.md.QoS, retain, req.Data)); err != nil {
+	if err := mqttconn.Await(ctx, b.pub.Publish(req.Topic, b.md.QoS, retain, req.Data)); err != nil {
 		return fmt.Errorf("publish to %q on the MQTT broker at %s: %w", req.Topic, b.broker, link.Err(ctx, err))
 	}
 	return nil
@@ -295,7 +263,7 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	if err == nil {
 		// The first subscription, waited for so that Subscribe returns
 		// once it holds.
-		if err = wait(ctx, c.Subscribe(filter, b.md.QoS, onMessage)); err != nil {
+		if err = mqttconn.Await(ctx, c.Subscribe(filter, b.md.QoS, onMessage)); err != nil {
 			c.Disconnect(0)
 			err = fmt.Errorf("subscribe on the MQTT broker at %s: %w", b.broker, err)
 		}
