@@ -10,6 +10,7 @@ import (
 	_ "github.com/cove-env/cove/internal/components/bindings/cron"             // bindings.cron
 	_ "github.com/cove-env/cove/internal/components/bindings/http"             // bindings.http
 	_ "github.com/cove-env/cove/internal/components/bindings/localstorage"     // bindings.localstorage
+	_ "github.com/cove-env/cove/internal/components/bindings/mqtt3"            // bindings.mqtt3
 	_ "github.com/cove-env/cove/internal/components/bindings/mysql"            // bindings.mysql
 	_ "github.com/cove-env/cove/internal/components/bindings/postgresql"       // bindings.postgresql, bindings.postgres
 	_ "github.com/cove-env/cove/internal/components/bindings/rabbitmq"         // bindings.rabbitmq
