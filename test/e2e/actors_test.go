@@ -43,6 +43,7 @@ func (a *CounterActor) Incr(ctx context.Context) (*IncrResult, error) {
 	n, _ := inFlight.LoadOrStore(a.ID(), new(atomic.Int32))
 	if n.(*atomic.Int32).Add(1) > 1 {
 		n.(*atomic.Int32).Add(-1)
+		fmt.Println("overlap detected for", a.ID())
 		return nil, errors.New("overlap: another call of this actor is running")
 	}
 	defer n.(*atomic.Int32).Add(-1)
@@ -59,6 +60,13 @@ func (a *CounterActor) Incr(ctx context.Context) (*IncrResult, error) {
 		return nil, err
 	}
 	return &IncrResult{Count: count, Replica: os.Getenv("CONTAINER_APP_REPLICA_NAME")}, nil
+}
+
+// Crash ends the replica's process, as a crash would.
+func (a *CounterActor) Crash(context.Context) (bool, error) {
+	fmt.Println("crashing on purpose")
+	os.Exit(3)
+	return false, nil
 }
 
 // StartTimer registers timer "tick" of this actor through its own
@@ -136,6 +144,7 @@ type counterClient struct {
 	StartTimer func(context.Context) (bool, error)
 	Ticks      func(context.Context) (int, error)
 	Reminded   func(context.Context) (int, error)
+	Crash      func(context.Context) (bool, error)
 }
 
 func (c *counterClient) Type() string { return "Counter" }
@@ -398,4 +407,94 @@ func TestActorReminderSurvivesRestart(t *testing.T) {
 	}
 	e2 := up(t, file)
 	e2.waitFor("reminder later fired for r2 with after", 30*time.Second)
+}
+
+// TestActorsMoveWhenTheirReplicaDies: under a steady load of calls to one
+// actor through every replica's sidecar, the replica hosting it dies; the
+// calls go on, on another replica, and no two ever run at once (no count
+// is seen twice).
+func TestActorsMoveWhenTheirReplicaDies(t *testing.T) {
+	dir := actorEnv(t, "componentType: state.in-memory\nversion: v1\nmetadata:\n  - {name: actorStateStore, value: \"true\"}\n")
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+	replicas := e.status().Apps[0].Replicas
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	proxies := make([]*counterClient, len(replicas))
+	for i, r := range replicas {
+		c, err := dapr.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", r.DaprGRPCPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		proxies[i] = &counterClient{id: "k1"}
+		c.ImplActorClientStub(proxies[i])
+	}
+	waitHosted(ctx, t, proxies[0])
+	first, err := proxies[0].Incr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu     sync.Mutex
+		seen   = map[int]int{}
+		where  = map[string]int{}
+		failed int
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := proxies[w%len(proxies)].Incr(ctx)
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					seen[res.Count]++
+					where[res.Replica]++
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := proxies[1].Crash(ctx); err == nil {
+		t.Error("the crash call answered")
+	}
+	e.waitFor("crashing on purpose", 10*time.Second)
+	// Calls must succeed on another replica after the crash.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		moved := len(where) > 1 || where[first.Replica] == 0
+		mu.Unlock()
+		if moved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls did not resume on another replica: %v", where)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	for n, times := range seen {
+		if times > 1 {
+			t.Fatalf("count %d seen %d times: two calls ran at once", n, times)
+		}
+	}
+	if strings.Contains(e.out.String(), "overlap detected") {
+		t.Fatal("a replica saw two calls of the actor at once")
+	}
+	t.Logf("%d calls answered on %v, %d failed while the replica died", len(seen), where, failed)
 }
