@@ -111,6 +111,12 @@ func (s *Sidecar) hostActors(ctx context.Context) (*actors.Host, error) {
 		// An app without actors need not serve it.
 		return nil, nil
 	}
+	if !json.Valid(body) {
+		// A catch-all route answering any path (a page, plain text) is not
+		// an actor configuration.
+		s.log.Debug("the app's /dapr/config is not JSON: it hosts no actors")
+		return nil, nil
+	}
 	cfg, err := actors.ParseHostConfig(body)
 	if err != nil {
 		return nil, err

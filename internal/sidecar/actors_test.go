@@ -19,6 +19,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/components/componenttest"
 	cstate "github.com/cove-env/cove/internal/components/state"
+	"github.com/cove-env/cove/internal/testlog"
 )
 
 // newActorApp is an app hosting actor type Cart: it answers its config,
@@ -146,4 +147,38 @@ func TestActorAPIWithoutPlacement(t *testing.T) {
 	e := newEnv(t, Config{})
 	resp, body := do(t, http.MethodPost, e.url+"/v1.0/actors/Cart/c1/method/add", "", nil)
 	wantDaprError(t, resp, body, http.StatusBadRequest, "ERR_ACTOR_NO_PLACEMENT")
+}
+
+// An app whose every path answers 200 with text hosts no actors, without
+// an error.
+func TestActorHostingIgnoresACatchAllRoute(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") }))
+	defer app.Close()
+	var logs testlog.Buffer
+	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actors.New("web", actors.NewPlacement(), nil, nil),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.sc.actorMu.Lock()
+		h := e.sc.hosting
+		e.sc.actorMu.Unlock()
+		if h != nil {
+			select {
+			case <-h.done:
+			case <-time.After(time.Until(deadline)):
+				t.Fatal("the app's /dapr/config was not read")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no hosting started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e.sc.actorHost() != nil {
+		t.Fatal("an app answering text hosts actors")
+	}
+	if s := logs.String(); s != "" {
+		t.Fatalf("logged %q", s)
+	}
 }
