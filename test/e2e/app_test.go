@@ -22,6 +22,8 @@ func runApp(mode string) int {
 	switch mode {
 	case "sdk-http-sub", "sdk-grpc-sub":
 		return runSDKSubscriber(mode)
+	case "sdk-http-bind", "sdk-grpc-bind":
+		return runSDKBindingApp(mode)
 	case "count-sub":
 		return runCountingSubscriber()
 	case "sdk-actor":
