@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -155,29 +156,37 @@ func (c *counterClient) ID() string   { return c.id }
 // component file, and returns its directory.
 func actorEnv(t *testing.T, store string) string {
 	t.Helper()
+	return actorApp(t, "counter", "sdk-actor", 3, store)
+}
+
+// actorApp writes an environment of one app, replicas of this test binary
+// in mode, with the actor state store of the given component file, and
+// returns its directory.
+func actorApp(t *testing.T, app, mode string, replicas int, store string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFile(t, dir, "cove.yaml", fmt.Sprintf(`name: sdkactors
+	writeFile(t, dir, "cove.yaml", fmt.Sprintf(`name: %s
 apps:
-  - file: counter.yaml
+  - file: app.yaml
     command: [%q]
-    env: {COVE_E2E_APP: sdk-actor}
+    env: {COVE_E2E_APP: %s}
 components:
   - name: actorstore
     file: actorstore.yaml
-`, exe))
-	writeFile(t, dir, "counter.yaml", `name: counter
+`, app, exe, mode))
+	writeFile(t, dir, "app.yaml", fmt.Sprintf(`name: %s
 properties:
   configuration:
     ingress: {external: false, targetPort: 8000}
-    dapr: {enabled: true, appId: counter, appPort: 8000}
+    dapr: {enabled: true, appId: %s, appPort: 8000}
   template:
     containers: [{name: main, image: x}]
-    scale: {minReplicas: 3, maxReplicas: 3}
-`)
+    scale: {minReplicas: %d, maxReplicas: %d}
+`, app, app, replicas, replicas))
 	writeFile(t, dir, "actorstore.yaml", store)
 	return dir
 }
@@ -203,6 +212,63 @@ func waitHosted(ctx context.Context, t *testing.T, p *counterClient) {
 			t.Fatalf("no replica hosts Counter: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runCartActor is docs/actors.md's Cart actor on plain net/http: it hosts
+// Cart and answers every actor call 200, printing it.
+func runCartActor() int {
+	http.HandleFunc("GET /dapr/config", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"entities":["Cart"]}`)
+	})
+	http.HandleFunc("/actors/", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Printf("cart: %s %s %s\n", r.Method, r.URL.Path, body)
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+	})
+	fmt.Fprintln(os.Stderr, http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil))
+	return 1
+}
+
+// TestDocsActorsExamples runs the curl examples of docs/actors.md against
+// a replica hosting the Cart actor, and checks the answers the page shows.
+func TestDocsActorsExamples(t *testing.T) {
+	dir := actorApp(t, "cart", "cart-actor", 1, "componentType: state.in-memory\nversion: v1\nmetadata:\n  - {name: actorStateStore, value: \"true\"}\n")
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+	port := e.status().Apps[0].Replicas[0].DaprHTTPPort
+	run := func(section string) string {
+		script := strings.Join(codeAfter(t, "docs/actors.md", section), "\n")
+		cmd := exec.Command("sh", "-c", "set -e\n"+strings.ReplaceAll(script, "curl ", "curl -sS --fail-with-body "))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("DAPR_HTTP_PORT=%d", port))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", section, err, out)
+		}
+		return string(out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command("sh", "-c", strings.Join(codeAfter(t, "docs/actors.md", "## Calls, one at a time"), "\n"))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("DAPR_HTTP_PORT=%d", port))
+		out, _ := cmd.Output()
+		if string(out) == "PUT /actors/Cart/cart-1/method/add" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the call example answers %q", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.waitFor(`cart: PUT /actors/Cart/cart-1/method/add {"item":"apple"}`, 5*time.Second)
+	if out := run("Through the sidecar of the replica hosting the actor:"); out != `["apple"]` {
+		t.Errorf("the state example printed %q", out)
+	}
+	if out := run("## Timers"); out != "" {
+		t.Errorf("the timer example printed %q", out)
+	}
+	want := `{"actorID":"cart-1","actorType":"Cart","data":{"reason":"abandoned"},"dueTime":"24h","period":"R2/P1D"}`
+	if out := run("## Reminders"); out != want {
+		t.Errorf("the reminder example printed %q, want %q", out, want)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 //	sdk-http-sub, sdk-grpc-sub  Go SDK subscribers (see pubsub_test.go)
 //	count-sub  writes the data of each event of topic soak to $SEEN_FILE
 //	sdk-actor  a Go SDK actor (see actors_test.go)
+//	cart-actor  docs/actors.md's Cart actor on net/http
 func runApp(mode string) int {
 	switch mode {
 	case "sdk-http-sub", "sdk-grpc-sub":
@@ -28,6 +29,8 @@ func runApp(mode string) int {
 		return runCountingSubscriber()
 	case "sdk-actor":
 		return runSDKActor()
+	case "cart-actor":
+		return runCartActor()
 	case "http":
 		rev := os.Getenv("CONTAINER_APP_REVISION")
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
