@@ -43,6 +43,8 @@ type Dapr struct {
 	bulkIngressEvents  *prometheus.CounterVec   // dapr_component_pubsub_ingress_bulk_event_count
 	bulkIngressLatency *prometheus.HistogramVec // dapr_component_pubsub_ingress_bulk_latencies
 	// daprd's output binding metrics, latencies in ms.
+	inputBindingCount    *prometheus.CounterVec   // dapr_component_input_binding_count
+	inputBindingLatency  *prometheus.HistogramVec // dapr_component_input_binding_latencies
 	outputBindingCount   *prometheus.CounterVec   // dapr_component_output_binding_count
 	outputBindingLatency *prometheus.HistogramVec // dapr_component_output_binding_latencies
 	// statuses are the HTTP status labels, made once.
@@ -61,6 +63,7 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 	egressLabels := []string{"app_id", "component", "namespace", "success", "topic"}
 	ingressLabels := []string{"app_id", "component", "namespace", "process_status", "status", "topic"}
 	bindingLabels := []string{"app_id", "component", "namespace", "operation", "success"}
+	inputLabels := []string{"app_id", "component", "namespace", "success"}
 	bulkIngressLabels := []string{"app_id", "component", "namespace", "process_status", "topic"}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dapr", Name: name, Help: help}, labels)
@@ -107,12 +110,16 @@ func NewDapr(reg prometheus.Registerer) (*Dapr, error) {
 			"Number of operations invoked on an output binding.", bindingLabels),
 		outputBindingLatency: histogram("component_output_binding_latencies",
 			"Time an output binding took to answer, in milliseconds.", latency, bindingLabels),
+		inputBindingCount: counter("component_input_binding_count",
+			"Number of events an input binding delivered to the app.", inputLabels),
+		inputBindingLatency: histogram("component_input_binding_latencies",
+			"Time the app took to take an input binding's event, in milliseconds.", latency, inputLabels),
 	}
 	for _, c := range []prometheus.Collector{d.httpCount, d.httpLatency, d.httpReqSize, d.httpRespSize,
 		d.grpcCount, d.grpcLatency, d.grpcRecvSize, d.grpcSentSize,
 		d.pubsubEgressCount, d.pubsubEgressLatency, d.pubsubIngressCount, d.pubsubIngressLatency,
 		d.bulkEgressCount, d.bulkEgressLatency, d.bulkIngressCount, d.bulkIngressEvents, d.bulkIngressLatency,
-		d.outputBindingCount, d.outputBindingLatency} {
+		d.outputBindingCount, d.outputBindingLatency, d.inputBindingCount, d.inputBindingLatency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register Dapr metrics: %w", err)
 		}
@@ -175,6 +182,8 @@ type Sidecar struct {
 	bulkIngressLatency prometheus.ObserverVec
 	bindingCount       *prometheus.CounterVec
 	bindingLatency     prometheus.ObserverVec
+	inputCount         *prometheus.CounterVec
+	inputLatency       prometheus.ObserverVec
 }
 
 // Sidecar returns the recorder of the sidecar of appID. It fails on a
@@ -203,6 +212,8 @@ func (d *Dapr) Sidecar(appID string, opts HTTPOptions) (*Sidecar, error) {
 		bulkIngressLatency: d.bulkIngressLatency.MustCurryWith(app),
 		bindingCount:       d.outputBindingCount.MustCurryWith(app),
 		bindingLatency:     d.outputBindingLatency.MustCurryWith(app),
+		inputCount:         d.inputBindingCount.MustCurryWith(app),
+		inputLatency:       d.inputBindingLatency.MustCurryWith(app),
 	}
 	if len(opts.PathMatching) > 0 {
 		s.paths = http.NewServeMux()
@@ -323,6 +334,16 @@ func (s *Sidecar) BulkPubsubIngress(namespace, component, topic string, elapsed 
 }
 
 // OutputBinding records an operation invoked on an output binding, as
+// InputBinding records an event an input binding delivered to the app, as
+// daprd's component/input_binding metrics: success when the app took it.
+func (s *Sidecar) InputBinding(namespace, component string, success bool, elapsed time.Duration) {
+	ok := strconv.FormatBool(success)
+	s.inputCount.WithLabelValues(component, namespace, ok).Inc()
+	if elapsed > 0 {
+		s.inputLatency.WithLabelValues(component, namespace, ok).Observe(ms(elapsed))
+	}
+}
+
 // daprd does: its success and how long the binding took.
 func (s *Sidecar) OutputBinding(namespace, component, operation string, success bool, elapsed time.Duration) {
 	ok := strconv.FormatBool(success)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	cbind "github.com/cove-env/cove/internal/components/bindings"
 	"github.com/cove-env/cove/internal/components/bindings/cron"
 	"github.com/cove-env/cove/internal/components/bindings/localstorage"
+	"github.com/cove-env/cove/internal/metrics"
 )
 
 func addInput(t *testing.T, s *bindings.Service, name string, b cbind.Input, props map[string]string) {
@@ -233,5 +235,48 @@ func TestGRPCInput(t *testing.T) {
 			t.Fatal("the app's answer was not created in the output binding it named")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestInputMetrics: each event is counted under daprd's input binding
+// metrics, success as the app answered.
+func TestInputMetrics(t *testing.T) {
+	reg := metrics.NewRegistry()
+	d, err := metrics.NewDapr(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := d.Sidecar("app", metrics.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("fail") != "" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	s := bindings.New("app", bindings.Options{Metrics: rec})
+	src := &source{h: make(chan cbind.Handler, 1)}
+	addInput(t, s, "src", src, nil)
+	r, err := s.Read(t.Context(), &bindings.HTTPApp{Addr: srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	h := <-src.h
+	_, _ = h(t.Context(), &cbind.Event{})
+	_, _ = h(t.Context(), &cbind.Event{})
+	_, _ = h(t.Context(), &cbind.Event{Metadata: map[string]string{"fail": "1"}})
+	rr := httptest.NewRecorder()
+	metrics.Handler(reg).ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, w := range []string{
+		`dapr_component_input_binding_count{app_id="app",component="src",namespace="default",success="true"} 2`,
+		`dapr_component_input_binding_count{app_id="app",component="src",namespace="default",success="false"} 1`,
+		`dapr_component_input_binding_latencies_count{app_id="app",component="src",namespace="default",success="true"} 2`,
+	} {
+		if !strings.Contains(rr.Body.String(), w) {
+			t.Errorf("metrics lack %s", w)
+		}
 	}
 }
