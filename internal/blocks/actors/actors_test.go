@@ -522,3 +522,30 @@ func TestReentrancy(t *testing.T) {
 		})
 	}
 }
+
+// A host leaving waits for an actor's call in flight at most its type's
+// drainOngoingCallTimeout.
+func TestCloseDrainsOngoingCallsForTheDrainTimeout(t *testing.T) {
+	p := NewPlacement()
+	rt := New("app", p, nil, nil)
+	release := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/method/slow") {
+			<-release
+		}
+	}))
+	defer app.Close()
+	defer close(release)
+	hc, _ := ParseHostConfig([]byte(`{"entities":["T"],"drainOngoingCallTimeout":"200ms"}`))
+	h := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String()})
+	if _, err := rt.Invoke(t.Context(), &Request{Type: "T", ID: "quick", Method: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = rt.Invoke(context.Background(), &Request{Type: "T", ID: "busy", Method: "slow"}) }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	h.Close(context.Background())
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("Close took %v, want about the 200ms drain timeout", d)
+	}
+}

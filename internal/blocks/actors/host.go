@@ -95,21 +95,28 @@ func (h *Host) Active() []TypeCount {
 func (h *Host) Leave() { h.p.remove(h) }
 
 // Close takes the host out of the placement, then deactivates the actors
-// it has, each once its call in flight (if any) is done, within ctx.
+// it has, all at once, each once its call in flight (if any) is done:
+// waiting at most its type's drainOngoingCallTimeout, and until ctx ends.
 func (h *Host) Close(ctx context.Context) {
 	h.p.remove(h)
 	h.stopOnce.Do(func() { close(h.stop) })
 	<-h.done
+	var wg sync.WaitGroup
 	for _, a := range h.p.activeOn(h) {
-		if err := a.acquire(ctx); err != nil {
-			h.log.Warn("actor not deactivated: a call of it is still running", slog.String("actor", a.key))
-			continue
-		}
-		if !a.gone && a.getHost(h.p) == h {
-			h.deactivate(a)
-		}
-		a.release()
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, h.cfg.Types[a.typ].DrainTimeout)
+			defer cancel()
+			if err := a.acquire(dctx); err != nil {
+				h.log.Warn("actor not deactivated: a call of it is still running", slog.String("actor", a.key))
+				return
+			}
+			if !a.gone && a.getHost(h.p) == h {
+				h.deactivate(a)
+			}
+			a.release()
+		})
 	}
+	wg.Wait()
 }
 
 // scan deactivates the host's actors idle for their type's timeout.
