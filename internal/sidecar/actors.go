@@ -83,6 +83,9 @@ func (s *Sidecar) startActorHosting() {
 	}()
 }
 
+// configTimeout bounds the app's answer to GET /dapr/config.
+var configTimeout = 10 * time.Second // a variable for tests
+
 func (s *Sidecar) hostActors(ctx context.Context) (*actors.Host, error) {
 	t := time.NewTicker(subscriptionPoll)
 	defer t.Stop()
@@ -94,7 +97,10 @@ func (s *Sidecar) hostActors(ctx context.Context) (*actors.Host, error) {
 		}
 	}
 	client := &http.Client{Transport: invoke.NewTransport()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.cfg.AppAddr+"/dapr/config", nil)
+	// An app that never answers must not hold its hosting forever.
+	cctx, cancel := context.WithTimeout(ctx, configTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+s.cfg.AppAddr+"/dapr/config", nil)
 	if err != nil {
 		return nil, err
 	}

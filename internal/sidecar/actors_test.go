@@ -157,28 +157,53 @@ func TestActorHostingIgnoresACatchAllRoute(t *testing.T) {
 	var logs testlog.Buffer
 	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actors.New("web", actors.NewPlacement(), nil, nil),
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		e.sc.actorMu.Lock()
-		h := e.sc.hosting
-		e.sc.actorMu.Unlock()
-		if h != nil {
-			select {
-			case <-h.done:
-			case <-time.After(time.Until(deadline)):
-				t.Fatal("the app's /dapr/config was not read")
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no hosting started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitConfigRead(t, e.sc, 5*time.Second)
 	if e.sc.actorHost() != nil {
 		t.Fatal("an app answering text hosts actors")
 	}
 	if s := logs.String(); s != "" {
 		t.Fatalf("logged %q", s)
+	}
+}
+
+// An app that never answers /dapr/config hosts nothing once the wait for it
+// ends.
+func TestActorHostingGivesUpOnAnAppThatNeverAnswers(t *testing.T) {
+	defer func(d time.Duration) { configTimeout = d }(configTimeout)
+	configTimeout = 100 * time.Millisecond
+	hang := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer app.Close()
+	defer close(hang)
+	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actors.New("web", actors.NewPlacement(), nil, nil)})
+	waitConfigRead(t, e.sc, 2*time.Second)
+}
+
+// waitConfigRead waits until the sidecar has read (or given up on) its
+// app's /dapr/config.
+func waitConfigRead(t *testing.T, sc *Sidecar, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		sc.actorMu.Lock()
+		h := sc.hosting
+		sc.actorMu.Unlock()
+		if h != nil {
+			select {
+			case <-h.done:
+			case <-time.After(time.Until(deadline)):
+				t.Fatal("the app's /dapr/config was neither read nor given up on in time")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no hosting started")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
