@@ -158,33 +158,101 @@ func (r *replica) run(started chan<- error) {
 	}
 }
 
-// process is one run of the replica's command.
+// process is one run of the replica's containers, in one process group.
 type process struct {
-	cmd     *exec.Cmd
+	cmd     *exec.Cmd // the main container's
 	pgid    int
 	started time.Time
-	exited  chan error // the result of cmd.Wait
-	pipes   []*os.File // read ends of stdout and stderr
+	exited  chan exit  // one per container, the first ends the replica
+	pipes   []*os.File // read ends of every container's stdout and stderr
 	outputs sync.WaitGroup
 }
 
+// exit is how one container of a process ended.
+type exit struct {
+	container string // empty when the replica runs one
+	state     *os.ProcessState
+	err       error
+}
+
+func (x exit) String() string {
+	s := "unknown"
+	if x.state != nil {
+		s = x.state.String()
+	} else if x.err != nil {
+		s = x.err.Error()
+	}
+	if x.container != "" {
+		s = "container " + x.container + ": " + s
+	}
+	return s
+}
+
+// several reports whether the replica runs more than one container, so
+// that its output and exits name them.
+func (r *replica) several() bool { return len(r.spec.Init)+len(r.spec.Sidecars) > 0 }
+
+// main is the container that Command runs.
+func (r *replica) main() Container {
+	return Container{Name: r.spec.Container, Command: r.spec.Command, Shell: r.spec.Shell, Dir: r.spec.Dir, Env: r.spec.Env}
+}
+
+// startProcess runs the init containers, then starts the containers.
 func (r *replica) startProcess() (*process, error) {
-	streams := [...]string{"stdout", "stderr"}
-	path, args := r.spec.Command[0], r.spec.Command
-	if r.spec.Shell {
-		path = "/bin/sh"
-		args = append([]string{path, "-c", r.spec.Command[0], r.spec.Name}, r.spec.Command[1:]...)
-	} else {
-		var err error
-		if path, err = lookPath(path, r.spec.Env); err != nil {
-			return nil, r.startError(err)
+	for _, c := range r.spec.Init {
+		if err := r.runInit(c); err != nil {
+			return nil, err
 		}
 	}
-	p := &process{exited: make(chan error, 1)}
+	p := &process{exited: make(chan exit, 1+len(r.spec.Sidecars))}
+	if err := r.startContainer(p, r.main()); err != nil {
+		return nil, err
+	}
+	r.sup.opts.Guardian.Add(p.pgid)
+	p.started = time.Now()
+	for _, c := range r.spec.Sidecars {
+		if err := r.startContainer(p, c); err != nil {
+			// The containers run together or not at all.
+			<-r.killGroup(p)
+			r.sup.opts.Guardian.Remove(p.pgid)
+			r.drainOutput(p)
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// killGroup kills p's group and waits, for killWait at most, until it is
+// gone; it returns how p's first container ended.
+func (r *replica) killGroup(p *process) <-chan exit {
+	_ = signalGroup(p.pgid, syscall.SIGKILL)
+	ended := make(chan exit, 1)
+	ended <- <-p.exited
+	giveUp := time.Now().Add(killWait)
+	for groupAlive(p.pgid) && time.Now().Before(giveUp) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return ended
+}
+
+// startContainer starts c in p's process group, or as its leader when p
+// has none yet; its output goes to p's pipes and its end to p.exited.
+func (r *replica) startContainer(p *process, c Container) error {
+	streams := [...]string{"stdout", "stderr"}
+	path, args := c.Command[0], c.Command
+	if c.Shell {
+		path = "/bin/sh"
+		args = append([]string{path, "-c", c.Command[0], r.spec.Name}, c.Command[1:]...)
+	} else {
+		var err error
+		if path, err = lookPath(path, c.Env); err != nil {
+			return r.startError(c, err)
+		}
+	}
 
 	// Pipes of our own rather than cmd.StdoutPipe: Wait must not wait for
 	// the output, which children that outlive the main process may hold.
-	var writers []*os.File
+	var readers, writers []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
 			_ = f.Close()
@@ -193,14 +261,18 @@ func (r *replica) startProcess() (*process, error) {
 	for range streams {
 		rd, wr, err := os.Pipe()
 		if err != nil {
-			closeAll(p.pipes)
+			closeAll(readers)
 			closeAll(writers)
-			return nil, r.startError(err)
+			return r.startError(c, err)
 		}
-		p.pipes, writers = append(p.pipes, rd), append(writers, wr)
+		readers, writers = append(readers, rd), append(writers, wr)
 	}
 	newCmd := func() *exec.Cmd {
-		return &exec.Cmd{Path: path, Args: args, Dir: r.spec.Dir, Env: r.spec.Env, SysProcAttr: sysProcAttr(),
+		attr := sysProcAttr()
+		if attr != nil && p.pgid != 0 {
+			attr.Pgid = p.pgid
+		}
+		return &exec.Cmd{Path: path, Args: args, Dir: c.Dir, Env: c.Env, SysProcAttr: attr,
 			Stdout: writers[0], Stderr: writers[1]}
 	}
 	var cmd *exec.Cmd
@@ -217,32 +289,51 @@ func (r *replica) startProcess() (*process, error) {
 	}
 	closeAll(writers) // the child has its own copies
 	if err != nil {
-		closeAll(p.pipes)
-		return nil, r.startError(err)
+		closeAll(readers)
+		return r.startError(c, err)
 	}
-	p.cmd = cmd
-	p.pgid = cmd.Process.Pid // Setpgid makes the child lead a group of its own
-	r.sup.opts.Guardian.Add(p.pgid)
-	p.started = time.Now()
+	if p.cmd == nil {
+		p.cmd = cmd
+		p.pgid = cmd.Process.Pid // Setpgid makes the child lead a group of its own
+	}
+	prefix := ""
+	if r.several() {
+		prefix = c.Name + ": "
+	}
 	for i, stream := range streams {
-		p.outputs.Go(func() { r.capture(stream, p.pipes[i]) })
+		p.outputs.Go(func() { r.capture(stream, prefix, readers[i]) })
 	}
-	go func() { p.exited <- cmd.Wait() }()
-	return p, nil
+	p.pipes = append(p.pipes, readers...)
+	name := ""
+	if r.several() {
+		name = c.Name
+	}
+	go func() {
+		err := cmd.Wait()
+		p.exited <- exit{container: name, state: cmd.ProcessState, err: err}
+	}()
+	return nil
 }
 
-func (r *replica) startError(err error) error {
-	dir := r.spec.Dir
+func (r *replica) startError(c Container, err error) error {
+	dir := c.Dir
 	if dir == "" {
 		dir = "."
 	}
-	return fmt.Errorf("start replica %q: run %q in directory %q: %w", r.spec.Name, r.spec.Command, dir, err)
+	what := ""
+	if r.several() {
+		what = "container " + c.Name + ": "
+	}
+	return fmt.Errorf("start replica %q: %srun %q in directory %q: %w", r.spec.Name, what, c.Command, dir, err)
 }
 
 // capture hands each line of one output stream to Output and the log ring.
-func (r *replica) capture(stream string, f *os.File) {
+func (r *replica) capture(stream, prefix string, f *os.File) {
 	out := r.sup.opts.Output
 	err := readLines(f, r.sup.opts.MaxLineBytes, func(line []byte) {
+		if prefix != "" {
+			line = append([]byte(prefix), line...)
+		}
 		r.logs.add(LogLine{Time: time.Now(), Stream: stream, Text: string(line)})
 		if out != nil {
 			out(r.spec.Name, stream, bytes.Clone(line))
@@ -334,11 +425,11 @@ func (r *replica) supervise(p *process, started chan<- error) string {
 	}
 	r.log.Info("replica started", "pid", p.cmd.Process.Pid)
 
-	var waitErr error
+	var ended exit
 wait:
 	for {
 		select {
-		case waitErr = <-p.exited:
+		case ended = <-p.exited:
 			break wait
 		case ev := <-events:
 			if terminating {
@@ -409,16 +500,11 @@ group:
 	r.sup.opts.Guardian.Remove(p.pgid)
 	r.drainOutput(p)
 
-	exit := "unknown"
-	if p.cmd.ProcessState != nil {
-		exit = p.cmd.ProcessState.String()
-	} else if waitErr != nil {
-		exit = waitErr.Error()
-	}
+	how := ended.String()
 	if reason != "" {
-		exit = reason + " (" + exit + ")"
+		how = reason + " (" + how + ")"
 	}
-	return exit
+	return how
 }
 
 // drainOutput waits for the output readers to reach the end of the pipes,

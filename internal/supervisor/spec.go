@@ -101,10 +101,30 @@ type ReplicaSpec struct {
 	// Status.ListenPorts names them and a warning says what to do.
 	Port int
 
+	// Container names the container Command runs; with Init or Sidecars,
+	// each output line starts with the name of the container it came from.
+	Container string
+	// Init run in order, each to exit 0, before Command starts (ACA's
+	// initContainers); one that fails makes the start fail.
+	Init []Container
+	// Sidecars run beside Command, in its process group (ACA's further
+	// containers): the replica ends, and restarts, when any of them exits.
+	Sidecars []Container
+
 	// TerminationGrace is the time between SIGTERM and SIGKILL when the
 	// replica stops: zero means DefaultTerminationGrace, negative means
 	// SIGKILL at once.
 	TerminationGrace time.Duration
+}
+
+// Container is one more process of a replica, run as ReplicaSpec's
+// Command is: its fields mean what the spec's fields of the same names do.
+type Container struct {
+	Name    string
+	Command []string
+	Shell   bool
+	Dir     string
+	Env     []string
 }
 
 // normalize validates the spec and returns a copy with every default filled
@@ -128,6 +148,21 @@ func (s ReplicaSpec) normalize() (ReplicaSpec, error) {
 	if s.Env == nil {
 		// A nil Env would make os/exec inherit cove's environment.
 		s.Env = []string{}
+	}
+	s.Init, s.Sidecars = slices.Clone(s.Init), slices.Clone(s.Sidecars)
+	for _, cs := range [][]Container{s.Init, s.Sidecars} {
+		for i, c := range cs {
+			if c.Name == "" {
+				errs = append(errs, fmt.Errorf("a container without a name runs %q", c.Command))
+			}
+			if len(c.Command) == 0 || c.Command[0] == "" {
+				errs = append(errs, fmt.Errorf("container %s: command is empty", c.Name))
+			}
+			cs[i].Command, cs[i].Env = slices.Clone(c.Command), slices.Clone(c.Env)
+			if cs[i].Env == nil {
+				cs[i].Env = []string{}
+			}
+		}
 	}
 
 	probes := make([]Probe, 0, len(s.Probes))
