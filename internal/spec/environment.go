@@ -102,10 +102,24 @@ type AppEntry struct {
 	// Secrets are local values for the app's ACA secrets; they are kept out
 	// of JSON so the management API does not serve them.
 	Secrets map[string]string `json:"-"`
-	App     *ContainerApp     `json:"app"`
+	// ContainerCommands run the template's containers and init containers
+	// in process mode, by container name; containers[0] runs Command.
+	ContainerCommands map[string]*ContainerCommand `json:"containerCommands,omitempty"`
+	App               *ContainerApp                `json:"app"`
 	// DaprConfig is the Dapr Configuration the app's sidecar uses: its own
 	// or the environment's; nil when neither is given.
 	DaprConfig *DaprConfiguration `json:"configuration,omitempty"`
+}
+
+// ContainerCommand is how one container of a process-mode app runs.
+type ContainerCommand struct {
+	// Command and Shell mean what AppEntry's do.
+	Command []string `json:"command"`
+	Shell   bool     `json:"shell,omitempty"`
+	// Dir is absolute; it defaults to the app's.
+	Dir string `json:"dir"`
+	// Env adds to the app's env, for this container only.
+	Env map[string]string `json:"env,omitempty"`
 }
 
 // Containers reports whether the engine runs the app's images.
@@ -146,6 +160,15 @@ type appEntryFile struct {
 	Env        map[string]string `json:"env"`
 	Secrets    map[string]string `json:"secrets"`
 	DaprConfig *fileRef          `json:"configuration"`
+	// Containers run the template's other containers and init containers
+	// in process mode, by name.
+	Containers map[string]containerFile `json:"containers"`
+}
+
+type containerFile struct {
+	Command commandLine       `json:"command"`
+	Dir     string            `json:"dir"`
+	Env     map[string]string `json:"env"`
 }
 
 type componentEntry struct {
@@ -430,7 +453,7 @@ func (l *loader) app(ap string, f *appEntryFile) {
 	case "":
 		// Without a command the app is its images, as in ACA.
 		entry.Runtime = RuntimeProcess
-		if !d.has(ap + ".command") {
+		if !d.has(ap+".command") && !d.has(ap+".containers") {
 			entry.Runtime = RuntimeContainer
 		}
 	case RuntimeProcess, RuntimeContainer:
@@ -447,19 +470,17 @@ func (l *loader) app(ap string, f *appEntryFile) {
 		if f.Build != "" {
 			d.errorf(ap+".build", "a container-mode app runs its images as they are; build the image beforehand, or set runtime: process")
 		}
-	case !d.has(ap+".command") || len(entry.Command) == 0 || (entry.Shell && strings.TrimSpace(entry.Command[0]) == ""):
+		if d.has(ap + ".containers") {
+			d.errorf(ap+".containers", "a container-mode app runs its images; remove containers, or set runtime: process to run their commands")
+		}
+	case !d.has(ap+".command") && !d.has(ap+".containers"):
 		d.errorf(ap+".command", "required: %s", commandExample)
-	case slices.Contains(entry.Command, "") && !entry.Shell:
-		d.errorf(ap+".command", "an argument is empty; the first one is the program to run")
+	case d.has(ap + ".command"):
+		checkCommand(d, ap+".command", f.Command)
 	}
 	entry.Dir = env.Dir
 	if f.Dir != "" {
-		entry.Dir = l.resolve(f.Dir)
-		if st, err := os.Stat(entry.Dir); err != nil {
-			d.errorf(ap+".dir", "%s: %s", f.Dir, readError(err))
-		} else if !st.IsDir() {
-			d.errorf(ap+".dir", "%s is not a directory", f.Dir)
-		}
+		entry.Dir = l.dir(ap+".dir", f.Dir)
 	}
 	for k := range f.Env {
 		if !envVarNameRE.MatchString(k) {
@@ -485,6 +506,9 @@ func (l *loader) app(ap string, f *appEntryFile) {
 		return
 	}
 	entry.App = p.app
+	if entry.Runtime == RuntimeProcess {
+		l.containerCommands(ap, entry, f)
+	}
 	switch {
 	case p.app.Name == "" && f.Name == "":
 		p.d.errorf("name", "required: the container app's name; write it here or as name: in %s (%s)", l.path, ap)
@@ -505,6 +529,91 @@ func (l *loader) app(ap string, f *appEntryFile) {
 	l.secretValues(ap, p, f.Secrets)
 	env.Apps = append(env.Apps, entry)
 	l.apps = append(l.apps, &loadedApp{entry: entry, path: ap, parse: p})
+}
+
+// containerCommands checks the app's containers: against its template, and
+// fills in entry.ContainerCommands.
+func (l *loader) containerCommands(ap string, entry *AppEntry, f *appEntryFile) {
+	d, tmpl := l.d, entry.App.Properties.Template
+	if len(tmpl.Containers) == 0 {
+		return // the app file's own error
+	}
+	var names []string
+	for _, c := range tmpl.InitContainers {
+		names = append(names, c.Name)
+	}
+	for _, c := range tmpl.Containers {
+		names = append(names, c.Name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Containers)) {
+		cf, cp := f.Containers[name], fieldPath(ap+".containers", name)
+		if !slices.Contains(names, name) {
+			msg := fmt.Sprintf("%s has no container or init container %q", f.File, name)
+			if s := suggest(name, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.errorf(cp, "%s", msg)
+			continue
+		}
+		if !d.has(cp + ".command") {
+			d.errorf(cp+".command", "required: how to run container %s, e.g. command: ./%s", name, name)
+			continue
+		}
+		if !checkCommand(d, cp+".command", cf.Command) {
+			continue
+		}
+		for k := range cf.Env {
+			if !envVarNameRE.MatchString(k) {
+				d.errorf(fieldPath(cp+".env", k), "%q is not an environment variable name", k)
+			}
+		}
+		cc := &ContainerCommand{Command: cf.Command.args, Shell: cf.Command.shell, Dir: entry.Dir, Env: cf.Env}
+		if cf.Dir != "" {
+			cc.Dir = l.dir(cp+".dir", cf.Dir)
+		}
+		if entry.ContainerCommands == nil {
+			entry.ContainerCommands = map[string]*ContainerCommand{}
+		}
+		entry.ContainerCommands[name] = cc
+	}
+	main := tmpl.Containers[0].Name
+	if cc, ok := entry.ContainerCommands[main]; ok {
+		if d.has(ap + ".command") {
+			d.errorf(fieldPath(ap+".containers", main)+".command", "container %s is the app's first, which %s.command runs already; keep one of the two", main, ap)
+		}
+		entry.Command, entry.Shell = cc.Command, cc.Shell
+	} else if !d.has(ap+".command") && d.has(ap+".containers") {
+		d.errorf(ap+".command", "required: how to run container %s, the app's first; write command: here or under containers.%s", main, main)
+	}
+	for _, name := range names {
+		if _, ok := entry.ContainerCommands[name]; !ok && name != main {
+			d.warnf(fieldPath(ap+".containers", name), "container %s of %s does not run in process mode: it has no command here; give it one, e.g. containers: {%s: {command: ./%s}}", name, f.File, name, name)
+		}
+	}
+}
+
+// checkCommand reports what makes c no command to run, if anything.
+func checkCommand(d *decoder, path string, c commandLine) bool {
+	switch {
+	case len(c.args) == 0 || (c.shell && strings.TrimSpace(c.args[0]) == ""):
+		d.errorf(path, "required: %s", commandExample)
+	case slices.Contains(c.args, "") && !c.shell:
+		d.errorf(path, "an argument is empty; the first one is the program to run")
+	default:
+		return true
+	}
+	return false
+}
+
+// dir resolves a directory of the environment file that must exist.
+func (l *loader) dir(path, dir string) string {
+	abs := l.resolve(dir)
+	if st, err := os.Stat(abs); err != nil {
+		l.d.errorf(path, "%s: %s", dir, readError(err))
+	} else if !st.IsDir() {
+		l.d.errorf(path, "%s is not a directory", dir)
+	}
+	return abs
 }
 
 // secretValues checks that every secret the app reads has a value cove can
