@@ -247,10 +247,7 @@ func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}
-	for k, v := range entry.Env {
-		env = append(env, k+"="+v)
-	}
-	rev.env = env
+	rev.env = append(env, envList(entry.Env)...)
 	rev.probes = probesFor(main.Probes, a.ingress)
 	return rev, nil
 }
@@ -269,17 +266,35 @@ func (a *appRuntime) hasRevision(name string) bool {
 // app's local command, build, directory, env and secret values. A reload
 // that changes any of it creates a new revision.
 func revisionScope(entry *spec.AppEntry) []byte {
+	var dirs map[string]string
+	for name, cc := range entry.ContainerCommands {
+		if dirs == nil {
+			dirs = map[string]string{}
+		}
+		dirs[name] = cc.Dir
+	}
 	b, _ := json.Marshal(struct {
-		Portable     json.RawMessage   `json:"portable"`
-		Dir          string            `json:"dir"`
-		LocalSecrets map[string]string `json:"localSecrets,omitempty"`
-	}{portableScope(entry), entry.Dir, entry.Secrets})
+		Portable      json.RawMessage   `json:"portable"`
+		Dir           string            `json:"dir"`
+		ContainerDirs map[string]string `json:"containerDirs,omitempty"`
+		LocalSecrets  map[string]string `json:"localSecrets,omitempty"`
+	}{portableScope(entry), entry.Dir, dirs, entry.Secrets})
 	return b
 }
 
 // portableScope is the part of revisionScope that does not depend on
 // where the environment lives, which revision names hash.
 func portableScope(entry *spec.AppEntry) json.RawMessage {
+	// Directories are where the environment lives: only revisionScope has them.
+	var commands map[string]spec.ContainerCommand
+	for name, cc := range entry.ContainerCommands {
+		if commands == nil {
+			commands = map[string]spec.ContainerCommand{}
+		}
+		c := *cc
+		c.Dir = ""
+		commands[name] = c
+	}
 	b, _ := json.Marshal(struct {
 		Template *spec.Template    `json:"template"`
 		Secrets  []spec.Secret     `json:"secrets,omitempty"`
@@ -288,8 +303,9 @@ func portableScope(entry *spec.AppEntry) json.RawMessage {
 		Shell    bool              `json:"shell,omitempty"`
 		Env      map[string]string `json:"env,omitempty"`
 		// Only container mode is named, so process apps keep their names.
-		Containers bool `json:"containers,omitempty"`
-	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env, entry.Containers()})
+		Containers        bool                             `json:"containers,omitempty"`
+		ContainerCommands map[string]spec.ContainerCommand `json:"containerCommands,omitempty"`
+	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env, entry.Containers(), commands})
 	return b
 }
 
@@ -424,7 +440,7 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		}
 	}
 
-	r.env = e.replicaEnv(rev, r)
+	r.env = e.replicaEnv(rev, r, rev.env)
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
@@ -448,12 +464,14 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	}
 	if rev.entry.Containers() {
 		spec, err = e.podReplicaSpec(rev, r, spec)
+	} else {
+		err = e.processContainers(rev, r, &spec)
 	}
 	if err == nil {
 		err = e.sup.Start(ctx, spec)
 	}
 	if err != nil {
-		if rev.state != revActive || !(commandFailed(err) || errors.Is(err, engine.ErrNoEngine)) {
+		if rev.state != revActive || !(commandFailed(err) || errors.Is(err, engine.ErrNoEngine) || errors.Is(err, supervisor.ErrInitFailed)) {
 			return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
 		}
 		// At start, an app whose command cannot run must not stop the
@@ -614,11 +632,11 @@ func remapProbes(probes []supervisor.Probe, containerPorts []int, port int) []su
 // replicaEnv is the replica's environment: cove's own environment (so PATH
 // and toolchains work), then the container's variables, then the contract
 // every ACA replica gets (DESIGN: PORT, CONTAINER_APP_*, Dapr ports, proxy).
-func (e *Env) replicaEnv(rev *revisionRuntime, r *replicaRuntime) []string {
+func (e *Env) replicaEnv(rev *revisionRuntime, r *replicaRuntime, own []string) []string {
 	a := rev.app
 	domain := e.spec.Domain
 	proxy := "http://" + e.internalLn.Addr().String()
-	env := append(os.Environ(), rev.env...)
+	env := append(os.Environ(), own...)
 	env = append(env,
 		"PORT="+strconv.Itoa(r.port),
 		"CONTAINER_APP_NAME="+a.name,

@@ -218,9 +218,7 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 		if err != nil {
 			return engine.ContainerSpec{}, fmt.Errorf("app %s, container %s: %w", a.name, c.Name, err)
 		}
-		for k, v := range entry.Env {
-			env = append(env, k+"="+v)
-		}
+		env = append(env, envList(entry.Env)...)
 		cs := engine.ContainerSpec{
 			Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args,
 			Env: dedupeEnv(append(env, contract...)),
