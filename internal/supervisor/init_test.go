@@ -141,7 +141,25 @@ func TestContainerSpecErrors(t *testing.T) {
 	spec := shell("pod", `exec sleep 60`)
 	spec.Sidecars = []Container{{Command: []string{"x"}}, {Name: "empty"}}
 	err := s.Start(t.Context(), spec)
-	if err == nil || !strings.Contains(err.Error(), "a container without a name") || !strings.Contains(err.Error(), "container empty: command is empty") {
+	if err == nil || !strings.Contains(err.Error(), "a container without a name") || !strings.Contains(err.Error(), "container empty: command is empty") ||
+		!strings.Contains(err.Error(), "container is empty") {
 		t.Errorf("Start = %v, want both problems", err)
+	}
+}
+
+func TestContainerThatCannotStartStopsTheOthers(t *testing.T) {
+	s, _ := newSupervisor(t)
+	dir := t.TempDir()
+	spec := shell("pod", `echo $$ > main.pid; exec sleep 60`)
+	spec.Dir, spec.Container = dir, "app"
+	spec.Sidecars = []Container{{Name: "side", Command: []string{"./no-such-binary"}, Dir: dir}}
+	err := s.Start(t.Context(), spec)
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "container side") {
+		t.Fatalf("Start = %v, want the sidecar's missing binary", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "main.pid")); err == nil {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid != 0 && alive(pid) {
+			t.Errorf("main container %d runs on without its sidecar", pid)
+		}
 	}
 }

@@ -150,6 +150,9 @@ func (s ReplicaSpec) normalize() (ReplicaSpec, error) {
 		s.Env = []string{}
 	}
 	s.Init, s.Sidecars = slices.Clone(s.Init), slices.Clone(s.Sidecars)
+	if len(s.Init)+len(s.Sidecars) > 0 && s.Container == "" {
+		errs = append(errs, errors.New("container is empty: the lines of a replica with several containers name theirs"))
+	}
 	for _, cs := range [][]Container{s.Init, s.Sidecars} {
 		for i, c := range cs {
 			if c.Name == "" {
