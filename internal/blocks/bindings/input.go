@@ -95,6 +95,7 @@ func (s *Service) HasInputs() bool {
 
 // Reader is the input bindings one sidecar reads for its app.
 type Reader struct {
+	ctx    context.Context // ends when reading ends
 	cancel context.CancelFunc
 	closed atomic.Bool
 	wg     sync.WaitGroup // events in the app's hands
@@ -109,15 +110,27 @@ func (r *Reader) Names() []string {
 	return r.names
 }
 
-// Stop takes no more events, waits for those the app has, then ends the
-// reading; an event refused meanwhile goes back to its source.
+// StopWait bounds how long Stop waits for the events the app has before
+// it cancels them: an event held for an unhealthy app would otherwise hold
+// Stop up for as long as the app stays so.
+const StopWait = 5 * time.Second
+
+// Stop takes no more events, waits (at most StopWait) for those the app
+// has, then ends the reading; an event refused or cancelled meanwhile goes
+// back to its source.
 func (r *Reader) Stop() {
 	if r == nil {
 		return
 	}
 	r.closed.Store(true)
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(StopWait):
+	}
 	r.cancel()
+	<-done
 }
 
 var errStopped = errors.New("input binding is closed")
@@ -128,7 +141,7 @@ var errStopped = errors.New("input binding is closed")
 // start reading, is logged and left out; the others go on.
 func (s *Service) Read(ctx context.Context, ch AppChannel) (*Reader, error) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Reader{cancel: cancel}
+	r := &Reader{ctx: ctx, cancel: cancel}
 	s.inMu.Lock()
 	inputs := append([]*input(nil), s.inputs...)
 	s.inMu.Unlock()
@@ -164,6 +177,11 @@ func (s *Service) handler(r *Reader, e *input, ch AppChannel) cbind.Handler {
 		if r.closed.Load() {
 			return nil, errStopped
 		}
+		// The delivery ends with the reading, whatever context the
+		// source gave.
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		defer context.AfterFunc(r.ctx, stop)()
 		start := time.Now()
 		d := &Event{Binding: e.name, Route: e.route, Data: ev.Data, Metadata: ev.Metadata}
 		ans, err := resiliency.Call(ctx, e.inbound, func(ctx context.Context) (*Answer, error) {

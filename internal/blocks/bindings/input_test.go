@@ -280,3 +280,39 @@ func TestInputMetrics(t *testing.T) {
 		}
 	}
 }
+
+// stuckApp holds every event until its context ends, as the sidecar's
+// gate does while the app is unhealthy.
+type stuckApp struct{ in chan struct{} }
+
+func (a stuckApp) Takes(context.Context, string, string) (bool, error) { return true, nil }
+func (a stuckApp) Deliver(ctx context.Context, _ *bindings.Event) (*bindings.Answer, error) {
+	a.in <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestStopIsBounded: an event the app holds does not keep Stop waiting
+// past StopWait; it is cancelled and goes back to its source.
+func TestStopIsBounded(t *testing.T) {
+	s := bindings.New("app", bindings.Options{})
+	src := &source{h: make(chan cbind.Handler, 1)}
+	addInput(t, s, "src", src, nil)
+	app := stuckApp{in: make(chan struct{}, 1)}
+	r, err := s.Read(t.Context(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := <-src.h
+	errc := make(chan error, 1)
+	go func() { _, err := h(t.Context(), &cbind.Event{}); errc <- err }()
+	<-app.in
+	start := time.Now()
+	r.Stop()
+	if d := time.Since(start); d > bindings.StopWait+time.Second {
+		t.Errorf("Stop took %v", d)
+	}
+	if err := <-errc; err == nil {
+		t.Error("the held event was taken")
+	}
+}
