@@ -62,9 +62,9 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	app := "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n"
 	write("app.yaml", app+"    revisionSufix: x\n")
 	write("pubsub.yaml", "componentType: pubsub.kafka\nversion: v1\nmetadata:\n  - {name: brokers, value: \"localhost:9092\"}\n")
-	write("cron.yaml", "componentType: bindings.cron\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: schedule, value: \"@every 1m\"}\n")
+	write("events.yaml", "componentType: bindings.kafka\nversion: v1\nignoreErrors: true\nmetadata:\n  - {name: brokers, value: \"localhost:9092\"}\n")
 	write("store.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.in-memroy\n  version: v1\n")
-	write("cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: pubsub, file: pubsub.yaml}\n  - {name: cron, file: cron.yaml}\n  - {name: store, file: store.yaml}\n")
+	write("cove.yaml", "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: pubsub, file: pubsub.yaml}\n  - {name: events, file: events.yaml}\n  - {name: store, file: store.yaml}\n")
 	file := filepath.Join(dir, "cove.yaml")
 
 	out, err := exec.Command(coveBin, "validate", "-f", file).CombinedOutput()
@@ -80,7 +80,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 			t.Errorf("output lacks a line matching %s:\n%s", want, out)
 		}
 	}
-	if strings.Contains(string(out), "cron") {
+	if strings.Contains(string(out), "events") {
 		t.Errorf("the component with ignoreErrors is reported as an error:\n%s", out)
 	}
 
@@ -93,7 +93,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	}
 	for _, want := range []string{
 		`pubsub\.yaml:1:\d+: componentType: warning: component type "pubsub\.kafka" is not supported yet by cove.*; it is skipped, as ignoreErrors is true`,
-		`cron\.yaml:1:\d+: componentType: warning: component type "bindings\.cron" is not supported yet by cove`,
+		`events\.yaml:1:\d+: componentType: warning: component type "bindings\.kafka" is not supported yet by cove`,
 	} {
 		if !regexp.MustCompile(want).Match(out) {
 			t.Errorf("output lacks a line matching %s:\n%s", want, out)
@@ -105,7 +105,7 @@ func TestComponentKindsNotRunYet(t *testing.T) {
 	for _, c := range e.status().Components {
 		status[c.Name] = c.Status
 	}
-	if want := map[string]string{"pubsub": "failed", "cron": "failed", "store": "loaded"}; !maps.Equal(status, want) {
+	if want := map[string]string{"pubsub": "failed", "events": "failed", "store": "loaded"}; !maps.Equal(status, want) {
 		t.Errorf("components = %v, want %v", status, want)
 	}
 	e.stop()
@@ -123,7 +123,7 @@ func TestValidateNewKinds(t *testing.T) {
 	}
 	write("app.yaml", "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n")
 	cove := "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n"
-	good := []string{"lock.redis", "lock.in-memory", "configuration.redis", "configuration.postgresql", "bindings.http", "bindings.localstorage", "bindings.redis", "bindings.postgresql", "bindings.mysql"}
+	good := []string{"lock.redis", "lock.in-memory", "configuration.redis", "configuration.postgresql", "bindings.http", "bindings.localstorage", "bindings.redis", "bindings.postgresql", "bindings.mysql", "bindings.cron", "bindings.rabbitmq", "bindings.mqtt3", "bindings.smtp"}
 	for i, typ := range good {
 		write("good"+string(rune('a'+i))+".yaml", "componentType: "+typ+"\nversion: v1\n")
 		cove += "  - {name: good" + string(rune('a'+i)) + ", file: good" + string(rune('a'+i)) + ".yaml}\n"
@@ -147,5 +147,27 @@ func TestValidateNewKinds(t *testing.T) {
 		if !regexp.MustCompile(re).Match(out) {
 			t.Errorf("output lacks a line matching %s:\n%s", re, out)
 		}
+	}
+}
+
+// TestValidateCronSchedule: a cron binding's schedule that does not parse
+// is a cove validate error at its line, saying what would.
+func TestValidateCronSchedule(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"app.yaml":  "name: worker\nproperties:\n  configuration:\n    dapr: {enabled: true, appId: worker}\n  template:\n    containers: [{name: worker, image: worker}]\n",
+		"tick.yaml": "componentType: bindings.cron\nversion: v1\nmetadata:\n  - name: route\n    value: /tick\n  - name: schedule\n    value: every minute\n",
+		"cove.yaml": "apps:\n  - file: app.yaml\n    command: sleep 600\ncomponents:\n  - {name: tick, file: tick.yaml}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(coveBin, "validate", "-f", filepath.Join(dir, "cove.yaml")).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("cove validate: %v, want exit status 1\n%s", err, out)
+	}
+	if re := `tick\.yaml:7:\d+: metadata\[1\]\.value: invalid schedule "every minute".*@every 15s`; !regexp.MustCompile(re).Match(out) {
+		t.Errorf("output lacks a line matching %s:\n%s", re, out)
 	}
 }
