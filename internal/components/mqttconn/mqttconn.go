@@ -9,6 +9,7 @@ package mqttconn
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -82,4 +83,31 @@ func Await(ctx context.Context, t mqtt.Token) error {
 	case <-time.After(timeout):
 		return errors.New("no answer in time")
 	}
+}
+
+// TLSConfig is the client's TLS configuration from Dapr's caCert,
+// clientCert and clientKey metadata (PEM); nil when none is given.
+func TLSConfig(caCert, clientCert, clientKey string) (*tls.Config, error) {
+	if caCert == "" && clientCert == "" && clientKey == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caCert != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(caCert)) {
+			return nil, errors.New("metadata caCert: no PEM certificate")
+		}
+		cfg.RootCAs = pool
+	}
+	if (clientCert == "") != (clientKey == "") {
+		return nil, errors.New("metadata clientCert and clientKey must be given together")
+	}
+	if clientCert != "" {
+		cert, err := tls.X509KeyPair([]byte(clientCert), []byte(clientKey))
+		if err != nil {
+			return nil, fmt.Errorf("metadata clientCert/clientKey: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }

@@ -10,6 +10,7 @@ package mqtt3
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,12 +54,16 @@ type metadata struct {
 	Retain            bool   `metadata:"retain"`
 	CleanSession      bool   `metadata:"cleanSession"`
 	BackOffMaxRetries int    `metadata:"backOffMaxRetries"`
+	CACert            string `metadata:"caCert"`
+	ClientCert        string `metadata:"clientCert"`
+	ClientKey         string `metadata:"clientKey"`
 }
 
 // Binding is the MQTT binding.
 type Binding struct {
 	md     metadata
 	broker string // the url without credentials, for messages
+	tls    *tls.Config
 	log    *slog.Logger
 	pub    mqtt.Client
 
@@ -92,9 +97,12 @@ func (b *Binding) Init(ctx context.Context, md components.Metadata) error {
 	if m.ConsumerID == "" {
 		errs = append(errs, errors.New("metadata consumerID is required: it names the binding's MQTT clients"))
 	}
+	tlsCfg, err := mqttconn.TLSConfig(m.CACert, m.ClientCert, m.ClientKey)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
+	b.tls = tlsCfg
 	if m.QoS != "" {
 		b.log.Warn("metadata qos is ignored, as by Dapr: messages go with QoS 1")
 	}
@@ -106,7 +114,7 @@ func (b *Binding) Init(ctx context.Context, md components.Metadata) error {
 }
 
 func (b *Binding) connect(ctx context.Context, id string, clean bool, onConnect func(mqtt.Client)) (mqtt.Client, error) {
-	return mqttconn.Connect(ctx, mqttconn.Options{URL: b.md.URL, ClientID: id, Clean: clean, OnConnect: onConnect})
+	return mqttconn.Connect(ctx, mqttconn.Options{URL: b.md.URL, ClientID: id, Clean: clean, TLS: b.tls, OnConnect: onConnect})
 }
 
 // Operations is Dapr's: create.

@@ -141,6 +141,8 @@ func TestBadMetadata(t *testing.T) {
 		{"url", "nonsense", "metadata url"},
 		{"topic", "", "metadata topic is required"},
 		{"consumerID", "", "metadata consumerID is required"},
+		{"caCert", "not a certificate", "metadata caCert: no PEM certificate"},
+		{"clientCert", "-----BEGIN CERTIFICATE-----", "metadata clientCert and clientKey must be given together"},
 	} {
 		all := map[string]string{"url": "tcp://" + addr, "topic": "t", "consumerID": "c"}
 		all[c.key] = c.value

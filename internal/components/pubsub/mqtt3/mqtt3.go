@@ -32,7 +32,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -120,7 +119,7 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 	if m.QoS > 2 {
 		errs = append(errs, fmt.Errorf("metadata qos %d: use 0, 1 or 2", m.QoS))
 	}
-	tlsCfg, err := tlsConfig(m)
+	tlsCfg, err := mqttconn.TLSConfig(m.CACert, m.ClientCert, m.ClientKey)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
@@ -133,31 +132,6 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 	}
 	b.pub = pub
 	return nil
-}
-
-func tlsConfig(m metadata) (*tls.Config, error) {
-	if m.CACert == "" && m.ClientCert == "" && m.ClientKey == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if m.CACert != "" {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(m.CACert)) {
-			return nil, errors.New("metadata caCert: no PEM certificate")
-		}
-		cfg.RootCAs = pool
-	}
-	if (m.ClientCert == "") != (m.ClientKey == "") {
-		return nil, errors.New("metadata clientCert and clientKey must be given together")
-	}
-	if m.ClientCert != "" {
-		cert, err := tls.X509KeyPair([]byte(m.ClientCert), []byte(m.ClientKey))
-		if err != nil {
-			return nil, fmt.Errorf("metadata clientCert/clientKey: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // clientBase starts every client id: consumerID, or the component name.
