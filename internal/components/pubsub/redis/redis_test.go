@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +196,80 @@ func TestManySubscriptionsDoNotStarvePublishes(t *testing.T) {
 		}
 	}
 	t.Logf("%d publishes with %d subscriptions took %v", subs, subs, time.Since(start))
+}
+
+// xackCounter counts the XACK commands a broker sends and the entries they
+// carry, holding the first one back for hold.
+type xackCounter struct {
+	hold    time.Duration
+	calls   atomic.Int64
+	entries atomic.Int64
+}
+
+func (c *xackCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *xackCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+func (c *xackCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if strings.EqualFold(cmd.Name(), "xack") {
+			if c.calls.Add(1) == 1 {
+				time.Sleep(c.hold)
+			}
+			c.entries.Add(int64(len(cmd.Args()) - 3)) // XACK stream group id...
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestAcksAreBatched checks that entries settled while an XACK is on its
+// way go out together in the next one, rather than one round trip each,
+// and that every entry is acknowledged.
+func TestAcksAreBatched(t *testing.T) {
+	stateconformance.NeedService(t, "Redis", addr)
+	ps := open(t, map[string]string{"redisHost": addr})
+	counter := &xackCounter{hold: 100 * time.Millisecond}
+	redis.AddHook(ps.(*redis.Broker), counter)
+	topic := "cove-test-acks-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { deleteStreams(t, topic, nil) })
+	const n = 300
+	var got atomic.Int64
+	err := ps.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Group: "g"}, func(context.Context, *pubsub.Message) pubsub.Result {
+		got.Add(1)
+		return pubsub.Ack
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := ps.Publish(t.Context(), &pubsub.PublishRequest{Topic: topic, Data: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := c.XPending(t.Context(), topic, "g").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Load() == n && p.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered, %d still pending", got.Load(), n, p.Count)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	calls, entries := counter.calls.Load(), counter.entries.Load()
+	t.Logf("%d entries acknowledged in %d XACKs", entries, calls)
+	if entries != n {
+		t.Errorf("XACKs carried %d entries, want %d", entries, n)
+	}
+	if calls > n/2 {
+		t.Errorf("%d entries took %d XACKs: settled entries are not acknowledged together", n, calls)
+	}
 }
