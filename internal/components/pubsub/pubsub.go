@@ -268,3 +268,24 @@ type RuntimeMetadata struct {
 	PublishingScopes   string `metadata:"publishingScopes"`
 	SubscriptionScopes string `metadata:"subscriptionScopes"`
 }
+
+// Parallel reads Dapr's choice between handling a subscription's messages
+// one at a time ("single") or each as it comes ("parallel"): mode is the
+// concurrencyMode key Dapr's brokers share, legacy the older concurrency
+// key, def the broker's default in Dapr. concurrencyMode wins when both
+// are set.
+func Parallel(mode, legacy string, def bool) (bool, error) {
+	key, v := "concurrencyMode", mode
+	if v == "" {
+		key, v = "concurrency", legacy
+	}
+	switch strings.ToLower(v) {
+	case "":
+		return def, nil
+	case "single":
+		return false, nil
+	case "parallel":
+		return true, nil
+	}
+	return false, fmt.Errorf("metadata %s %q: use single or parallel", key, v)
+}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ type config struct {
 	downUpstream string
 	skip         map[string]string
 	single       bool
+	parallel     bool
 }
 
 // SingleInstance is for brokers whose instances share nothing (in-memory):
@@ -48,6 +50,10 @@ func SingleInstance() Option { return func(c *config) { c.single = true } }
 // Ordered is for brokers that deliver a topic's messages to a lone
 // subscriber in publish order.
 func Ordered() Option { return func(c *config) { c.ordered = true } }
+
+// Parallel is for brokers configured to hand a subscription its next
+// message while the handler of an earlier one is still running.
+func Parallel() Option { return func(c *config) { c.parallel = true } }
 
 // MetadataRoundTrip is for brokers that carry publish metadata to the
 // subscriber (as headers or user properties).
@@ -99,6 +105,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) pubsub.PubSub, opts ...Optio
 	}{
 		{"publish and deliver", testPublishDeliver},
 		{"order", testOrder},
+		{"parallel handling", testParallel},
 		{"retry redelivers", testRetry},
 		{"subscriber gone redelivers", testSubscriberGone},
 		{"drop", testDrop},
@@ -295,6 +302,36 @@ func testOrder(f *fixture) {
 	r.waitBodies(f.t, deliveryWait, want)
 	if got := r.bodies(); !slices.Equal(got, want) {
 		f.t.Errorf("delivered out of order:\n got %q\nwant %q", got, want)
+	}
+}
+
+// testParallel holds the first handler until a second one runs: a broker
+// that hands out one message at a time never gets there.
+func testParallel(f *fixture) {
+	if !f.cfg.parallel {
+		f.t.Skip("the broker hands out one message at a time")
+	}
+	ps := f.newBroker(f.t)
+	var running atomic.Int32
+	both, gaveUp := make(chan struct{}), make(chan struct{})
+	defer close(gaveUp) // lets a lone handler go
+	f.subscribe(ps, f.t.Context(), f.group(1), func(ctx context.Context, _ *pubsub.Message) pubsub.Result {
+		if running.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+		case <-gaveUp:
+		case <-ctx.Done():
+			return pubsub.Retry
+		}
+		return pubsub.Ack
+	})
+	f.publish(ps, "p-1", "p-2")
+	select {
+	case <-both:
+	case <-time.After(deliveryWait):
+		f.t.Errorf("after %v no second message was handled while the first one's handler ran", deliveryWait)
 	}
 }
 

@@ -15,7 +15,8 @@
 // Retry naks the message (after ackWait when set, as daprd does), Drop
 // terminates it (never redelivered), a subscriber that goes away without
 // answering leaves it to come back after ackWait. maxDeliver bounds the
-// deliveries. With concurrency "single" (Dapr's default) a subscription
+// deliveries. With concurrency (or concurrencyMode, which wins) "single"
+// (Dapr's default for this broker) a subscription
 // handles one message at a time, so a lone subscriber sees a topic in
 // stream order while none is retried; "parallel" handles up to
 // maxAckPending at once.
@@ -98,6 +99,8 @@ type metadata struct {
 	Domain         string        `metadata:"domain"`
 	APIPrefix      string        `metadata:"apiPrefix"`
 	Concurrency    string        `metadata:"concurrency"`
+	// ConcurrencyMode is Dapr's shared key for concurrency; it wins.
+	ConcurrencyMode string `metadata:"concurrencyMode"`
 
 	embeddedMetadata
 }
@@ -148,13 +151,8 @@ func parseSettings(md components.Metadata) (settings, error) {
 	default:
 		errs = append(errs, fmt.Errorf("metadata ackPolicy %q: cove acknowledges each message (explicit), so Retry and a subscriber that goes away redeliver", s.AckPolicy))
 	}
-	switch strings.ToLower(s.Concurrency) {
-	case "", "single":
-	case "parallel":
-		s.parallel = true
-	default:
-		errs = append(errs, fmt.Errorf("metadata concurrency %q: use single or parallel", s.Concurrency))
-	}
+	s.parallel, err = pubsub.Parallel(s.ConcurrencyMode, s.Concurrency, false)
+	errs = append(errs, err)
 	if s.MaxDeliver < -1 || s.MaxAckPending < -1 || s.Replicas < 0 {
 		errs = append(errs, errors.New("metadata maxDeliver, maxAckPending and replicas: must not be negative"))
 	}

@@ -54,9 +54,9 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceParallel(t *testing.T) {
 	stateconformance.NeedService(t, "NATS JetStream", addr)
-	props := conformance.With(fast, "natsURL", url, "concurrency", "parallel")
+	props := conformance.With(fast, "natsURL", url, "concurrencyMode", "parallel")
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, jetstream.Type, props) },
-		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
+		conformance.Parallel(), conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
 		conformance.Cleanup(deleteStream), conformance.Skip("broker down", "run by TestConformance"))
 }
 
@@ -71,6 +71,7 @@ func TestInitErrors(t *testing.T) {
 		{"sequence without start", map[string]string{"natsURL": url, "deliverPolicy": "sequence"}, "startSequence"},
 		{"jwt without seed", map[string]string{"natsURL": url, "jwt": "x"}, "seedKey"},
 		{"concurrency", map[string]string{"natsURL": url, "concurrency": "many"}, "concurrency"},
+		{"concurrency mode", map[string]string{"natsURL": url, "concurrency": "single", "concurrencyMode": "many"}, "concurrencyMode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := conformance.Open(t, jetstream.Type, tc.props)

@@ -20,10 +20,11 @@
 // "dlq-<queue>" when enableDeadLetter is set); Retry rejects with requeue
 // only when requeueInFailure is set, as in daprd: otherwise the message
 // goes where a dropped one goes. A subscriber that goes away leaves its
-// unacknowledged messages to RabbitMQ, which requeues them. concurrency
-// "single" (the default) handles one message at a time per subscription,
-// in queue order; prefetchCount bounds the unacknowledged messages a
-// subscription holds.
+// unacknowledged messages to RabbitMQ, which requeues them. As in Dapr, a
+// subscription handles its messages in parallel, each as it comes;
+// concurrencyMode (or cove's older concurrency key) "single" handles one
+// at a time, in queue order. prefetchCount bounds the unacknowledged
+// messages a subscription holds.
 //
 // A dropped connection is reopened on the next publish, and subscriptions
 // resubscribe after reconnectWaitSeconds.
@@ -83,7 +84,10 @@ type metadata struct {
 	HeartBeat         time.Duration `metadata:"heartBeat"`
 	PublisherConfirm  bool          `metadata:"publisherConfirm"`
 	Concurrency       string        `metadata:"concurrency"`
+	ConcurrencyMode   string        `metadata:"concurrencyMode"` // Dapr's shared key; wins
 	TTLInSeconds      *int64        `metadata:"ttlInSeconds"`
+
+	parallel bool // from concurrencyMode or concurrency
 }
 
 func parseMetadata(md components.Metadata) (metadata, string, error) {
@@ -119,11 +123,8 @@ func parseMetadata(md components.Metadata) (metadata, string, error) {
 	default:
 		errs = append(errs, fmt.Errorf("metadata exchangeKind %q: use fanout, topic, direct or headers", m.ExchangeKind))
 	}
-	switch strings.ToLower(m.Concurrency) {
-	case "", "single", "parallel":
-	default:
-		errs = append(errs, fmt.Errorf("metadata concurrency %q: use single or parallel", m.Concurrency))
-	}
+	m.parallel, err = pubsub.Parallel(m.ConcurrencyMode, m.Concurrency, true)
+	errs = append(errs, err)
 	if m.AutoAck {
 		errs = append(errs, errors.New("metadata autoAck: cove acknowledges each message after its handler, so Retry and a subscriber that goes away redeliver; remove autoAck"))
 	}
@@ -482,7 +483,7 @@ func (b *Broker) lengthArgs(args amqp.Table) amqp.Table {
 // when its channel closes.
 func (s *subscription) run(ctx context.Context, deliveries <-chan amqp.Delivery, ch *amqp.Channel) {
 	b := s.b
-	parallel := strings.EqualFold(b.md.Concurrency, "parallel")
+	parallel := b.md.parallel
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for {

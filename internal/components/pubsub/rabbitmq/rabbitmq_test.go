@@ -55,21 +55,26 @@ func deleteAll(t testing.TB, topic string, groups []string) {
 	}
 }
 
+// TestConformance runs every case one message at a time, with cove's older
+// concurrency key, which keeps queue order.
 func TestConformance(t *testing.T) {
 	stateconformance.NeedService(t, "RabbitMQ", addr)
-	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, rabbitmq.Type, kept) },
+	single := conformance.With(kept, "concurrency", "single")
+	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, rabbitmq.Type, single) },
 		conformance.Ordered(), conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
 		conformance.Cleanup(deleteAll),
 		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
-			return conformance.MustOpen(t, rabbitmq.Type, conformance.With(kept, "connectionString", "amqp://guest:guest@"+proxy))
+			return conformance.MustOpen(t, rabbitmq.Type, conformance.With(single, "connectionString", "amqp://guest:guest@"+proxy))
 		}))
 }
 
+// TestConformanceParallelPersistent runs the cases that do not depend on
+// order with Dapr's default, messages handled in parallel.
 func TestConformanceParallelPersistent(t *testing.T) {
 	stateconformance.NeedService(t, "RabbitMQ", addr)
-	props := conformance.With(kept, "concurrency", "parallel", "deliveryMode", "2", "prefetchCount", "5")
+	props := conformance.With(kept, "deliveryMode", "2", "prefetchCount", "5")
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, rabbitmq.Type, props) },
-		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
+		conformance.Parallel(), conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
 		conformance.Cleanup(deleteAll), conformance.Skip("broker down", "run by TestConformance"))
 }
 
@@ -83,6 +88,7 @@ func TestInitErrors(t *testing.T) {
 		{"delivery mode", map[string]string{"connectionString": uri, "deliveryMode": "3"}, "deliveryMode"},
 		{"exchange kind", map[string]string{"connectionString": uri, "exchangeKind": "broadcast"}, "exchangeKind"},
 		{"bad uri", map[string]string{"connectionString": "http://x"}, "connectionString"},
+		{"concurrency mode", map[string]string{"connectionString": uri, "concurrencyMode": "many"}, "concurrencyMode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := conformance.Open(t, rabbitmq.Type, tc.props)

@@ -54,7 +54,7 @@ func TestConformanceConcurrent(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
 	props := conformance.With(fast, "redisHost", addr)
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
-		conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
+		conformance.Parallel(), conformance.MetadataRoundTrip(), conformance.RedeliveryWithin(3*time.Second),
 		conformance.Cleanup(deleteStreams),
 		conformance.Skip("broker down", "run by TestConformance"))
 }
