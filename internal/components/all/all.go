@@ -16,6 +16,7 @@ import (
 	_ "github.com/cove-env/cove/internal/components/bindings/rabbitmq"         // bindings.rabbitmq
 	_ "github.com/cove-env/cove/internal/components/bindings/redis"            // bindings.redis
 	_ "github.com/cove-env/cove/internal/components/bindings/smtp"             // bindings.smtp
+	_ "github.com/cove-env/cove/internal/components/configuration/local/file"  // configuration.local.file
 	_ "github.com/cove-env/cove/internal/components/configuration/postgresql"  // configuration.postgresql
 	_ "github.com/cove-env/cove/internal/components/configuration/redis"       // configuration.redis
 	_ "github.com/cove-env/cove/internal/components/lock/inmemory"             // lock.in-memory

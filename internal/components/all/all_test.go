@@ -72,6 +72,7 @@ func TestLockConfigurationAndBindingsRegistered(t *testing.T) {
 	}{
 		{"lock.in-memory", func(v any) bool { _, ok := v.(lock.Store); return ok }},
 		{"lock.redis", func(v any) bool { _, ok := v.(lock.Store); return ok }},
+		{"configuration.local.file", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"configuration.redis", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"configuration.postgresql", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
 		{"configuration.postgres", func(v any) bool { _, ok := v.(configuration.Store); return ok }},
