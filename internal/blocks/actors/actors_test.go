@@ -549,3 +549,47 @@ func TestCloseDrainsOngoingCallsForTheDrainTimeout(t *testing.T) {
 		t.Fatalf("Close took %v, want about the 200ms drain timeout", d)
 	}
 }
+
+// Two apps hosting one actor type over one actor state store share its
+// reminders: each firing happens once, on the replica hosting the actor,
+// whichever app's replicas joined and when.
+func TestRemindersFireOnceWhenAppsShareTheType(t *testing.T) {
+	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPlacement()
+	rt1 := New("one", p, store, nil)
+	defer rt1.Close()
+	a := newFakeApp(t, "a")
+	h1 := a.host(rt1, `{"entities":["T"]}`)
+	defer h1.Close(context.Background())
+	err = rt1.CreateReminder(t.Context(), h1, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "1s", Period: "R2/PT1S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second app's replica joins once the reminder is stored: it reads
+	// the type's reminders as it starts hosting.
+	rt2 := New("two", p, store, nil)
+	defer rt2.Close()
+	b := newFakeApp(t, "b")
+	h2 := b.host(rt2, `{"entities":["T"]}`)
+	defer h2.Close(context.Background())
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := rt2.GetReminder(t.Context(), h2, "T", "x", "r")
+		if code(err) == "ERR_ACTOR_REMINDER_NOT_FOUND 404" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reminder is still there after its repetitions: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A second loop over the same reminder would fire within its period.
+	time.Sleep(1500 * time.Millisecond)
+	if n := a.calls.Load() + b.calls.Load(); n != 2 {
+		t.Fatalf("the reminder fired %d times (a %d, b %d), want 2", n, a.calls.Load(), b.calls.Load())
+	}
+}

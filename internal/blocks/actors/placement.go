@@ -2,6 +2,8 @@ package actors
 
 import (
 	"encoding/binary"
+	"log/slog"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -31,11 +33,14 @@ type Placement struct {
 	// holding both amu and the activation's turn.
 	amu    sync.Mutex
 	actors map[string]*actor
+
+	rmu  sync.Mutex // guards rems and each set's refs
+	rems map[Store]*reminders
 }
 
 // NewPlacement returns an empty placement table.
 func NewPlacement() *Placement {
-	p := &Placement{hosts: map[string]*Host{}, actors: map[string]*actor{}}
+	p := &Placement{hosts: map[string]*Host{}, actors: map[string]*actor{}, rems: map[Store]*reminders{}}
 	p.table.Store(&map[string]*ring{})
 	return p
 }
@@ -125,4 +130,40 @@ func (p *Placement) rebuild() {
 		slices.Sort(r.points)
 	}
 	p.table.Store(&t)
+}
+
+// reminders returns the reminder set of an actor state store, shared by
+// every runtime over the same store instance; release it with
+// releaseReminders.
+func (p *Placement) reminders(store Store, log *slog.Logger) *reminders {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	if store == nil || !reflect.TypeOf(store).Comparable() {
+		rs := newReminders(p, store, log)
+		rs.refs = 1
+		return rs
+	}
+	rs := p.rems[store]
+	if rs == nil {
+		rs = newReminders(p, store, log)
+		rs.shared = true
+		p.rems[store] = rs
+	}
+	rs.refs++
+	return rs
+}
+
+// releaseReminders stops a set's reminders from firing once no runtime
+// uses it; they stay stored.
+func (p *Placement) releaseReminders(rs *reminders) {
+	p.rmu.Lock()
+	rs.refs--
+	last := rs.refs == 0
+	if last && rs.shared {
+		delete(p.rems, rs.store)
+	}
+	p.rmu.Unlock()
+	if last {
+		rs.close()
+	}
 }

@@ -47,11 +47,18 @@ func (r *Reminder) key() string { return r.ActorType + "||" + r.ActorID + "||" +
 // the reminder.
 const ReminderCancelHeader = "X-Daprremindercancel"
 
-// reminders are an app's reminders, kept in its actor state store under
+// reminders are the reminders kept in one actor state store, under
 // Dapr's key for a type's reminders, actors||<type>, and fired wherever
-// their actor lives when they are due.
+// their actor lives when they are due. The apps whose actor state store
+// is the same instance share one set (Placement.reminders), so a reminder
+// fires once however many apps host its type, as daprd's reminders, kept
+// by type and id and not by app, do.
 type reminders struct {
-	rt     *Runtime
+	store  Store // nil: the apps have no actor state store
+	p      *Placement
+	log    *slog.Logger
+	refs   int  // the runtimes using the set; under Placement.rmu
+	shared bool // kept in Placement.rems
 	mu     sync.Mutex
 	loaded map[string]bool                 // types read from the store
 	byType map[string]map[string]*Reminder // type → key → reminder
@@ -60,8 +67,8 @@ type reminders struct {
 	closed bool
 }
 
-func newReminders(rt *Runtime) *reminders {
-	return &reminders{rt: rt, loaded: map[string]bool{}, byType: map[string]map[string]*Reminder{}, runs: map[string]context.CancelFunc{}}
+func newReminders(p *Placement, store Store, log *slog.Logger) *reminders {
+	return &reminders{store: store, p: p, log: log, loaded: map[string]bool{}, byType: map[string]map[string]*Reminder{}, runs: map[string]context.CancelFunc{}}
 }
 
 func storeKey(typ string) string { return "actors||" + typ }
@@ -71,10 +78,10 @@ func storeKey(typ string) string { return "actors||" + typ }
 func (rs *reminders) load(ctx context.Context, typ string) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.loaded[typ] || rs.closed || rs.rt.state == nil {
+	if rs.loaded[typ] || rs.closed || rs.store == nil {
 		return nil
 	}
-	res, err := rs.rt.state.s.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
+	res, err := rs.store.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
 	if err != nil {
 		return fmt.Errorf("reminders of actor type %s: %w", typ, err)
 	}
@@ -104,7 +111,7 @@ func (rs *reminders) saveLocked(ctx context.Context, typ string) error {
 	if err != nil {
 		return err
 	}
-	return rs.rt.state.s.Set(ctx, &cstate.SetRequest{Key: storeKey(typ), Value: data})
+	return rs.store.Set(ctx, &cstate.SetRequest{Key: storeKey(typ), Value: data})
 }
 
 // check is daprd's check before the reminder API: the calling sidecar's
@@ -113,7 +120,7 @@ func (rs *reminders) check(ctx context.Context, self *Host, typ string) error {
 	if self == nil || !self.hosts(typ) {
 		return daprerr.New(daprerr.ActorReminderNonHosted, "operations on actor reminders are only possible on hosted actor types")
 	}
-	if rs.rt.state == nil {
+	if rs.store == nil {
 		return daprerr.NoActorStateStore()
 	}
 	if err := rs.load(ctx, typ); err != nil {
@@ -230,7 +237,7 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 	at, fired := r.NextTime, r.Fired
 	rs.mu.Unlock()
 	if err != nil {
-		rs.rt.log.Warn("actor reminder not started", slog.String("reminder", r.key()), slog.Any("error", err))
+		rs.log.Warn("actor reminder not started", slog.String("reminder", r.key()), slog.Any("error", err))
 		return
 	}
 	s.fired = fired
@@ -248,9 +255,9 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		case <-tm.C:
 		}
 		var res *Response
-		err := rs.rt.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(a *actor) error {
+		err := rs.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(a *actor) error {
 			var err error
-			res, err = a.getHost(rs.rt.p).invoke(ctx, &Request{Type: r.ActorType, ID: r.ActorID, Method: "remind/" + r.Name, Body: body,
+			res, err = a.getHost(rs.p).invoke(ctx, &Request{Type: r.ActorType, ID: r.ActorID, Method: "remind/" + r.Name, Body: body,
 				Header: http.Header{"Content-Type": {"application/json"}}})
 			return err
 		})
@@ -264,7 +271,7 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 			continue
 		}
 		if err != nil {
-			rs.rt.log.Warn("actor reminder failed", slog.String("reminder", r.key()), slog.Any("error", err))
+			rs.log.Warn("actor reminder failed", slog.String("reminder", r.key()), slog.Any("error", err))
 		}
 		next, ok := s.next(at)
 		if res != nil && components.Truthy(res.Header.Get(ReminderCancelHeader)) {
@@ -278,14 +285,14 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		if !ok {
 			delete(rs.runs, r.key())
 			if err := rs.deleteLocked(context.Background(), r.ActorType, r.key(), r); err != nil {
-				rs.rt.log.Warn("a finished actor reminder stays stored", slog.String("reminder", r.key()), slog.Any("error", err))
+				rs.log.Warn("a finished actor reminder stays stored", slog.String("reminder", r.key()), slog.Any("error", err))
 			}
 			rs.mu.Unlock()
 			return
 		}
 		r.NextTime, r.Fired = next, s.fired
 		if err := rs.saveLocked(context.Background(), r.ActorType); err != nil {
-			rs.rt.log.Warn("actor reminder's progress not stored", slog.String("reminder", r.key()), slog.Any("error", err))
+			rs.log.Warn("actor reminder's progress not stored", slog.String("reminder", r.key()), slog.Any("error", err))
 		}
 		rs.mu.Unlock()
 		at = next

@@ -38,12 +38,13 @@ func New(appID string, p *Placement, store Store, log *slog.Logger) *Runtime {
 	if store != nil {
 		r.state = &stateStore{store}
 	}
-	r.rems = newReminders(r)
+	r.rems = p.reminders(store, log)
 	return r
 }
 
-// Close stops the app's reminders from firing; they stay stored.
-func (r *Runtime) Close() { r.rems.close() }
+// Close stops the app's reminders from firing, unless another app's
+// runtime shares its actor state store; they stay stored.
+func (r *Runtime) Close() { r.p.releaseReminders(r.rems) }
 
 // CreateReminder stores a reminder of an actor whose type the calling
 // sidecar's app hosts, and starts it: it fires wherever the actor lives.
