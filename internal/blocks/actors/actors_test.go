@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -591,5 +592,113 @@ func TestRemindersFireOnceWhenAppsShareTheType(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if n := a.calls.Load() + b.calls.Load(); n != 2 {
 		t.Fatalf("the reminder fired %d times (a %d, b %d), want 2", n, a.calls.Load(), b.calls.Load())
+	}
+}
+
+// When a replica joins and takes over an actor with a call in flight on
+// its old replica, the actor is deactivated there: after the call with
+// drainRebalancedActors (the default), at once with the call cancelled
+// without it, as daprd does.
+func TestDrainRebalancedActors(t *testing.T) {
+	for _, drain := range []bool{true, false} {
+		t.Run(fmt.Sprint("drainRebalancedActors ", drain), func(t *testing.T) {
+			cfg := fmt.Sprintf(`{"entities":["T"],"drainRebalancedActors":%v}`, drain)
+			hc, err := ParseHostConfig([]byte(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An actor id that moves from a to b when b joins.
+			scratch := NewPlacement()
+			scratch.add(&Host{name: "a", cfg: hc})
+			scratch.add(&Host{name: "b", cfg: hc})
+			id := ""
+			for i := 0; id == ""; i++ {
+				if h, _ := scratch.Lookup("T", fmt.Sprint(i)); h.name == "b" {
+					id = fmt.Sprint(i)
+				}
+			}
+
+			p := NewPlacement()
+			rt := New("app", p, nil, nil)
+			started, release := make(chan struct{}), make(chan struct{})
+			var mu sync.Mutex
+			var events []string
+			note := func(e string) {
+				mu.Lock()
+				defer mu.Unlock()
+				events = append(events, e)
+			}
+			seen := func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]string(nil), events...)
+			}
+			app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodDelete {
+					note("deactivated")
+					return
+				}
+				close(started)
+				select {
+				case <-release:
+					note("call done")
+				case <-r.Context().Done():
+				}
+			}))
+			defer app.Close()
+			ha := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String()})
+			defer ha.Close(context.Background())
+			res := make(chan error, 1)
+			go func() {
+				_, err := rt.Invoke(context.Background(), &Request{Type: "T", ID: id, Method: "slow"})
+				res <- err
+			}()
+			<-started
+			b := newFakeApp(t, "b")
+			hb := b.host(rt, cfg)
+			defer hb.Close(context.Background())
+
+			if !drain {
+				// Cancelled at once, and deactivated while its app still
+				// runs the call.
+				select {
+				case err := <-res:
+					if code(err) != "ERR_ACTOR_INVOKE_METHOD 500" || !strings.Contains(err.Error(), "moved") {
+						t.Fatalf("the call in flight: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the call in flight was not cancelled")
+				}
+				waitFor(t, func() bool { return slices.Contains(seen(), "deactivated") })
+				close(release)
+				return
+			}
+			// Drained: the call runs to its end, then the actor is
+			// deactivated.
+			time.Sleep(200 * time.Millisecond)
+			if e := seen(); len(e) != 0 {
+				t.Fatalf("before the call in flight ended: %v", e)
+			}
+			close(release)
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return len(seen()) == 2 })
+			if e := seen(); e[0] != "call done" || e[1] != "deactivated" {
+				t.Fatalf("events %v, want the call done, then the deactivation", e)
+			}
+		})
+	}
+}
+
+// waitFor polls cond for up to 10s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,28 +96,54 @@ func (h *Host) Active() []TypeCount {
 func (h *Host) Leave() { h.p.remove(h) }
 
 // Close takes the host out of the placement, then deactivates the actors
-// it has, all at once, each once its call in flight (if any) is done:
-// waiting at most its type's drainOngoingCallTimeout, and until ctx ends.
+// it has, all at once, each as drain lets it, and until ctx ends.
 func (h *Host) Close(ctx context.Context) {
 	h.p.remove(h)
 	h.stopOnce.Do(func() { close(h.stop) })
 	<-h.done
 	var wg sync.WaitGroup
 	for _, a := range h.p.activeOn(h) {
-		wg.Go(func() {
-			dctx, cancel := context.WithTimeout(ctx, h.cfg.Types[a.typ].DrainTimeout)
-			defer cancel()
-			if err := a.acquire(dctx); err != nil {
-				h.log.Warn("actor not deactivated: a call of it is still running", slog.String("actor", a.key))
-				return
-			}
-			if !a.gone && a.getHost(h.p) == h {
-				h.deactivate(a)
-			}
-			a.release()
-		})
+		wg.Go(func() { h.drain(ctx, a) })
 	}
 	wg.Wait()
+}
+
+// errMoved ends the call in flight of an actor that moves to another host.
+var errMoved = errors.New("the actor moved to another replica: the placement table changed")
+
+// drain deactivates an actor that is leaving this host, as daprd treats
+// the calls in flight of rebalanced actors: with drainRebalancedActors,
+// once its call in flight is done, waited for at most the type's
+// drainOngoingCallTimeout and then cancelled; without, at once, its call
+// in flight cancelled. It gives up when ctx ends.
+func (h *Host) drain(ctx context.Context, a *actor) {
+	tc := h.cfg.Types[a.typ]
+	if !tc.DrainRebalanced {
+		a.cancelCall(errMoved)
+	}
+	dctx, cancel := context.WithTimeout(ctx, tc.DrainTimeout)
+	err := a.acquire(dctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		h.log.Warn("an actor's call in flight outlived drainOngoingCallTimeout: cancelled", slog.String("actor", a.key))
+		a.cancelCall(errMoved)
+		// A cancelled call gives the turn back at once.
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = a.acquire(qctx)
+		cancel()
+	}
+	if err != nil {
+		h.log.Warn("actor not deactivated: a call of it is still running", slog.String("actor", a.key))
+		return
+	}
+	defer a.release()
+	if a.gone || a.getHost(h.p) != h {
+		return
+	}
+	if owner, err := h.p.Lookup(a.typ, a.id); err == nil && owner == h {
+		return // the table moved it back meanwhile
+	}
+	h.deactivate(a)
 }
 
 // scan deactivates the host's actors idle for their type's timeout.
@@ -163,6 +190,9 @@ func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
 	path := "/actors/" + url.PathEscape(req.Type) + "/" + url.PathEscape(req.ID) + "/method/" + escapeMethod(req.Method)
 	res, err := h.call(ctx, http.MethodPut, path, req.Header, req.Body)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			err = cause // the actor moved under the call
+		}
 		return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: %v", err)
 	}
 	if res.Header.Get(ErrorResponseHeader) != "" {
@@ -230,9 +260,36 @@ type actor struct {
 	tmu    sync.Mutex // guards timers: created from within the actor's turn
 	timers map[string]*timer
 
+	cmu    sync.Mutex              // guards cancel
+	cancel context.CancelCauseFunc // ends the call holding the turn
+
 	rmu   sync.Mutex // guards rid and depth
 	rid   string     // the reentrancy id of the call chain holding the turn
 	depth int        // its calls running
+}
+
+// begin gives the call taking the turn a context that cancelCall ends;
+// end is called once the call is done.
+func (a *actor) begin(ctx context.Context) (context.Context, func()) {
+	cctx, cancel := context.WithCancelCause(ctx)
+	a.cmu.Lock()
+	a.cancel = cancel
+	a.cmu.Unlock()
+	return cctx, func() {
+		a.cmu.Lock()
+		a.cancel = nil
+		a.cmu.Unlock()
+		cancel(nil)
+	}
+}
+
+// cancelCall ends the call holding the actor's turn, if any.
+func (a *actor) cancelCall(cause error) {
+	a.cmu.Lock()
+	defer a.cmu.Unlock()
+	if a.cancel != nil {
+		a.cancel(cause)
+	}
 }
 
 // hold records the reentrancy id of the chain holding the turn ("" when

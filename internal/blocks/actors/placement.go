@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"encoding/binary"
 	"log/slog"
 	"reflect"
@@ -130,6 +131,18 @@ func (p *Placement) rebuild() {
 		slices.Sort(r.points)
 	}
 	p.table.Store(&t)
+	// Actors whose host stays but no longer owns them move now, as
+	// daprd's hosts drop them when a new table arrives; those of a host
+	// that left are its Close's to deactivate.
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	for _, a := range p.actors {
+		if old := a.host; old != nil && p.hosts[old.name] == old {
+			if r := t[a.typ]; r == nil || r.get(a.id) != old {
+				go old.drain(context.Background(), a)
+			}
+		}
+	}
 }
 
 // reminders returns the reminder set of an actor state store, shared by

@@ -255,7 +255,7 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		case <-tm.C:
 		}
 		var res *Response
-		err := rs.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(a *actor) error {
+		err := rs.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(ctx context.Context, a *actor) error {
 			var err error
 			res, err = a.getHost(rs.p).invoke(ctx, &Request{Type: r.ActorType, ID: r.ActorID, Method: "remind/" + r.Name, Body: body,
 				Header: http.Header{"Content-Type": {"application/json"}}})

@@ -96,7 +96,7 @@ func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
-	err := r.p.withTurn(ctx, req.Type, req.ID, req.Header, func(a *actor) error {
+	err := r.p.withTurn(ctx, req.Type, req.ID, req.Header, func(ctx context.Context, a *actor) error {
 		var err error
 		res, err = a.getHost(r.p).invoke(ctx, req)
 		return err
@@ -110,8 +110,9 @@ const ReentrancyHeader = "Dapr-Reentrancy-Id"
 // withTurn runs f holding the actor's turn, activated on the host that
 // owns it now: an activation left on another host (the placement moved)
 // is deactivated there first. header, for a call (nil for timers and
-// reminders), gets the reentrancy id when the type is reentrant.
-func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.Header, f func(*actor) error) error {
+// reminders), gets the reentrancy id when the type is reentrant. f's
+// context ends too when the actor moves away under it (see Host.drain).
+func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.Header, f func(context.Context, *actor) error) error {
 	for {
 		owner, err := p.Lookup(typ, id)
 		if err != nil {
@@ -127,7 +128,7 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.He
 			} else if entered {
 				// The chain holding the turn called back into the actor.
 				defer a.leave()
-				return f(a)
+				return f(ctx, a)
 			}
 		}
 		if err := a.acquire(ctx); err != nil {
@@ -158,7 +159,9 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.He
 			header.Set(ReentrancyHeader, rid)
 			a.hold(rid)
 		}
-		err = f(a)
+		cctx, end := a.begin(ctx)
+		err = f(cctx, a)
+		end()
 		a.hold("")
 		a.lastUsed = time.Now()
 		a.release()

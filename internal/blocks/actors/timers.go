@@ -126,9 +126,11 @@ func (p *Placement) runTimer(a *actor, t *timer) {
 		h := a.getHost(p)
 		req := &Request{Type: a.typ, ID: a.id, Method: "timer/" + t.req.Name, Body: body,
 			Header: http.Header{"Content-Type": {"application/json"}}}
-		if _, err := h.invoke(ctx, req); err != nil && ctx.Err() == nil {
+		cctx, end := a.begin(ctx)
+		if _, err := h.invoke(cctx, req); err != nil && cctx.Err() == nil {
 			h.log.Warn("actor timer failed", slog.String("actor", a.key), slog.String("timer", t.req.Name), slog.Any("error", err))
 		}
+		end()
 		a.lastUsed = time.Now()
 		a.release()
 		next, ok := t.s.next(at)
