@@ -164,17 +164,10 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 	if f.mode != "standalone" {
 		errs = append(errs, fmt.Errorf("--mode %q: cove sidecar runs in standalone mode only", f.mode))
 	}
-	switch strings.ToLower(f.logLevel) {
-	case "debug":
-		run.logLevel = slog.LevelDebug
-	case "info":
-		run.logLevel = slog.LevelInfo
-	case "warn", "warning":
-		run.logLevel = slog.LevelWarn
-	case "error", "fatal", "panic":
-		run.logLevel = slog.LevelError
-	default:
-		errs = append(errs, fmt.Errorf("--log-level %q: use debug, info, warn, error, fatal or panic", f.logLevel))
+	if lvl, err := parseLogLevel(f.logLevel); err != nil {
+		errs = append(errs, err)
+	} else {
+		run.logLevel = lvl
 	}
 	o.MaxRequestBodySize = sidecar.DefaultMaxRequestBodySize
 	if f.maxRequestSizeMB > 0 {
