@@ -28,6 +28,12 @@ var azFormats = []string{"json", "jsonc", "yaml", "table", "tsv", "none"}
 func addAzFlags(cmd *cobra.Command, o *azOutput) {
 	cmd.Flags().StringVarP(&o.format, "output", "o", "json", "output format: "+strings.Join(azFormats, ", "))
 	cmd.Flags().StringVar(&o.query, "query", "", "JMESPath query applied to the output, as az's --query")
+	azIgnoredFlags(cmd)
+}
+
+// azIgnoredFlags accepts, with no effect, the flags that pick an Azure
+// resource group and environment.
+func azIgnoredFlags(cmd *cobra.Command) {
 	var ignored string
 	cmd.Flags().StringVarP(&ignored, "resource-group", "g", "", "accepted for az compatibility; cove has one resource group")
 	cmd.Flags().StringVar(&ignored, "environment", "", "accepted for az compatibility; cove serves one environment")

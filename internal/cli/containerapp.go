@@ -69,6 +69,29 @@ func nameFlag(cmd *cobra.Command, name *string, what string) {
 	})
 }
 
+// revisionFlag adds --revision, which the shell completes with the
+// revisions of the app -n names.
+func revisionFlag(cmd *cobra.Command, rev *string, what string) {
+	cmd.Flags().StringVar(rev, "revision", "", what)
+	_ = cmd.RegisterFlagCompletionFunc("revision", func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		file, _ := cmd.Flags().GetString("file")
+		app, _ := cmd.Flags().GetString("name")
+		client, err := connect(cmd, file)
+		if err != nil || app == "" {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var l control.ARMList[control.ARMRevision]
+		if err := client.ARM(cmd.Context(), "/containerApps/"+url.PathEscape(app)+"/revisions", &l); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, r := range l.Value {
+			names = append(names, r.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
 var appCols = []tableCol{
 	{"Name", "name"}, {"Location", "location"}, {"ResourceGroup", "resourceGroup"},
 	{"Fqdn", "properties.configuration.ingress.fqdn"},
@@ -94,7 +117,8 @@ accepted and ignored. See docs/cli.md.`,
 		return getApp(cmd, c, name)
 	})
 	nameFlag(show, &name, "the app's name")
-	cmd.AddCommand(list, show, newUpdateCmd(), newRevisionCmd(), newReplicaCmd(), newIngressCmd(), newManagedEnvCmd())
+	cmd.AddCommand(list, show, newUpdateCmd(), newRevisionCmd(), newReplicaCmd(), newIngressCmd(), newManagedEnvCmd(),
+		newContainerAppExecCmd(), newContainerAppLogsCmd())
 	return cmd
 }
 
@@ -137,7 +161,7 @@ func newRevisionCmd() *cobra.Command {
 		return r, err
 	})
 	nameFlag(show, &showName, "the app's name")
-	show.Flags().StringVar(&revision, "revision", "", "the revision's name")
+	revisionFlag(show, &revision, "the revision's name")
 	_ = show.MarkFlagRequired("revision")
 	cmd.AddCommand(list, show)
 	return cmd
@@ -179,7 +203,7 @@ func newReplicaCmd() *cobra.Command {
 			return l.Value, err
 		})
 	nameFlag(list, &name, "the app's name")
-	list.Flags().StringVar(&revision, "revision", "", "the revision's name; the app's latest revision when not given")
+	revisionFlag(list, &revision, "the revision's name; the app's latest revision when not given")
 
 	var showName, showRev, replica string
 	show := newARMCmd("show -n NAME --replica REPLICA [--revision REVISION]", "Show a replica", replicaCols,
@@ -193,7 +217,7 @@ func newReplicaCmd() *cobra.Command {
 			return r, err
 		})
 	nameFlag(show, &showName, "the app's name")
-	show.Flags().StringVar(&showRev, "revision", "", "the replica's revision; the app's latest revision when not given")
+	revisionFlag(show, &showRev, "the replica's revision; the app's latest revision when not given")
 	show.Flags().StringVar(&replica, "replica", "", "the replica's name")
 	_ = show.MarkFlagRequired("replica")
 	cmd.AddCommand(list, show)

@@ -26,7 +26,9 @@ way 'az containerapp exec' runs a command inside a container. On Linux the
 command also sees the replica's /etc/hosts, so app names resolve as they do
 for the app. For an app that runs its images (docs/containers.md), the
 command runs inside the replica's container (the first of the template
-unless --container names another), as 'podman exec' runs it. Without
+unless --container names another), as 'podman exec' runs it; for a
+process-mode replica of several containers, --container picks whose
+environment the command gets. Without
 --replica, the first ready replica is used. The command's exit code is
 cove's.`,
 		Example: `  cove exec triage-backend -- sh -c 'curl -s localhost:$DAPR_HTTP_PORT/v1.0/metadata'
@@ -36,58 +38,80 @@ cove's.`,
 			if cmd.ArgsLenAtDash() != 1 {
 				return errors.New("usage: cove exec APP -- COMMAND [ARG...] (put -- between the app and the command)")
 			}
-			app, command := args[0], args[1:]
-			client, err := connect(cmd, file)
-			if err != nil {
-				return err
-			}
-			st, err := client.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			name, err := pickReplica(st, app, replica)
-			if err != nil {
-				return err
-			}
-			re, err := client.ReplicaEnv(cmd.Context(), name)
-			if err != nil {
-				return err
-			}
-			var c *exec.Cmd
-			if re.Engine != "" {
-				c, err = execInContainer(cmd, re, container, command)
-			} else if container != "" {
-				return fmt.Errorf("app %s runs as a process, not containers: leave out --container", app)
-			} else {
-				c, err = execBeside(cmd, re, command)
-			}
-			if err == nil {
-				err = c.Wait()
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return exitError{ee.ExitCode()}
-			}
-			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-				// As a shell says it: command not found.
-				fmt.Fprintf(cmd.ErrOrStderr(), "cove: %v\n", err)
-				return exitError{127}
-			}
-			return err
+			return runExec(cmd, file, execTarget{app: args[0], replica: replica, container: container}, args[1:])
 		},
 	}
 	runningFileFlag(cmd, &file)
 	cmd.Flags().StringVar(&replica, "replica", "", "replica name, as cove ps lists them; default: the first ready one")
-	cmd.Flags().StringVar(&container, "container", "", "container name in the app's template (container mode); default: the first")
+	cmd.Flags().StringVar(&container, "container", "", "container name in the app's template; default: the first")
 	return cmd
 }
 
-// execBeside starts command beside a process-mode replica, with its
-// environment; it resolves app names as the replica does.
-func execBeside(cmd *cobra.Command, re control.ReplicaEnv, command []string) (*exec.Cmd, error) {
+// execTarget is where a command runs: a replica of app (of revision when
+// given; the first ready one unless replica names one) and a container of
+// it (the template's first unless named).
+type execTarget struct {
+	app, revision, replica, container string
+}
+
+// runExec runs command in t's replica, as `cove exec` and `cove
+// containerapp exec` do; the command's exit code becomes cove's.
+func runExec(cmd *cobra.Command, file string, t execTarget, command []string) error {
+	client, st, err := connectStatus(cmd, file)
+	if err != nil {
+		return err
+	}
+	name, err := pickReplica(st, t)
+	if err != nil {
+		return err
+	}
+	re, err := client.ReplicaEnv(cmd.Context(), name)
+	if err != nil {
+		return err
+	}
+	var c *exec.Cmd
+	if re.Engine != "" {
+		c, err = execInContainer(cmd, re, t.container, command)
+	} else {
+		c, err = execBeside(cmd, re, t.container, command)
+	}
+	if err == nil {
+		err = c.Wait()
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitError{ee.ExitCode()}
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		// As a shell says it: command not found.
+		fmt.Fprintf(cmd.ErrOrStderr(), "cove: %v\n", err)
+		return exitError{127}
+	}
+	return err
+}
+
+// execBeside starts command beside a process-mode replica, with the
+// environment of its container (the first unless named); it resolves app
+// names as the replica does.
+func execBeside(cmd *cobra.Command, re control.ReplicaEnv, container string, command []string) (*exec.Cmd, error) {
+	env, dir := re.Env, re.Dir
+	if container != "" && container != re.Container {
+		i := slices.IndexFunc(re.Processes, func(p control.ProcessEnv) bool { return p.Name == container })
+		if i < 0 {
+			names := []string{re.Container}
+			if len(re.Processes) > 0 {
+				names = names[:0]
+				for _, p := range re.Processes {
+					names = append(names, p.Name)
+				}
+			}
+			return nil, fmt.Errorf("replica %s runs no container %q; it runs: %s", re.Replica, container, strings.Join(names, ", "))
+		}
+		env, dir = re.Processes[i].Env, re.Processes[i].Dir
+	}
 	return supervisor.StartWithHosts(func() *exec.Cmd {
 		c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
-		c.Env, c.Dir = re.Env, re.Dir
+		c.Env, c.Dir = env, dir
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
 		return c
 	}, launcherArgv(), re.Hosts)
@@ -113,21 +137,30 @@ func execInContainer(cmd *cobra.Command, re control.ReplicaEnv, container string
 	return c, c.Start()
 }
 
-// pickReplica finds the named replica of app, or its first ready one.
-func pickReplica(st control.Status, app, replica string) (string, error) {
+// pickReplica finds t's replica: the one it names, or the first ready one
+// (of its revision when it names one).
+func pickReplica(st control.Status, t execTarget) (string, error) {
 	for _, a := range st.Apps {
-		if a.Name != app {
+		if a.Name != t.app {
 			continue
 		}
 		for _, r := range a.Replicas {
-			if replica == "" && r.Ready || replica != "" && r.Name == replica {
+			if t.revision != "" && r.Revision != t.revision {
+				continue
+			}
+			if t.replica == "" && r.Ready || t.replica != "" && r.Name == t.replica {
 				return r.Name, nil
 			}
 		}
-		if replica != "" {
-			return "", fmt.Errorf("app %s has no replica %q; `cove ps` lists them", app, replica)
+		switch {
+		case t.replica != "" && t.revision != "":
+			return "", fmt.Errorf("revision %s of app %s has no replica %q; `cove containerapp replica list -n %s --revision %s` lists them", t.revision, t.app, t.replica, t.app, t.revision)
+		case t.replica != "":
+			return "", fmt.Errorf("app %s has no replica %q; `cove ps` lists them", t.app, t.replica)
+		case t.revision != "":
+			return "", fmt.Errorf("revision %s of app %s has no ready replica; `cove containerapp revision list -n %s --all` shows its state", t.revision, t.app, t.app)
 		}
-		return "", fmt.Errorf("app %s has no ready replica yet; `cove ps` shows their state", app)
+		return "", fmt.Errorf("app %s has no ready replica yet; `cove ps` shows their state", t.app)
 	}
-	return "", fmt.Errorf("no app named %q in environment %s; `cove ps` lists them", app, st.Name)
+	return "", fmt.Errorf("no app named %q in environment %s; `cove ps` lists them", t.app, st.Name)
 }

@@ -42,32 +42,7 @@ cove keeps the last 1000 lines of each running replica.`,
 				}
 				q.Since = t
 			}
-			client, err := connect(cmd, file)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			con := newConsole(out, wantColor(out))
-			if follow {
-				enc := json.NewEncoder(out)
-				return client.FollowLogs(cmd.Context(), q, func(l control.LogEntry) {
-					if output == "json" {
-						_ = enc.Encode(l) // one entry per line
-						return
-					}
-					con.Line(q.App, l.Replica, l.Stream, []byte(l.Text))
-				})
-			}
-			logs, err := client.Logs(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			return printAs(out, output, "text", logs, func() error {
-				for _, l := range logs {
-					con.Line(q.App, l.Replica, l.Stream, []byte(l.Text))
-				}
-				return nil
-			})
+			return showLogs(cmd, file, q, follow, output == "json", nil)
 		},
 	}
 	runningFileFlag(cmd, &file)
@@ -76,8 +51,48 @@ cove keeps the last 1000 lines of each running replica.`,
 	cmd.Flags().StringVar(&since, "since", "", "only lines of the last DURATION (10m, 1h30m) or since an RFC 3339 TIME")
 	cmd.Flags().StringVar(&q.Revision, "revision", "", "only this revision's replicas, as cove ps lists them")
 	cmd.Flags().StringVar(&q.Replica, "replica", "", "only this replica, as cove ps lists them")
+	cmd.Flags().StringVar(&q.Container, "container", "", "only this container's lines (daprd: the Dapr sidecar's)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// showLogs prints the lines q selects, then with follow every new one,
+// as `cove logs` and `cove containerapp logs show` do: asJSON one object
+// per line (toJSON's of each entry, the entry itself when nil), else as
+// cove up prints them.
+func showLogs(cmd *cobra.Command, file string, q control.LogQuery, follow, asJSON bool, toJSON func(control.LogEntry) any) error {
+	client, err := connect(cmd, file)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	con := newConsole(out, wantColor(out))
+	enc := json.NewEncoder(out)
+	emit := func(l control.LogEntry) {
+		switch {
+		case asJSON && toJSON != nil:
+			_ = enc.Encode(toJSON(l)) // one entry per line
+		case asJSON:
+			_ = enc.Encode(l)
+		default:
+			con.Line(q.App, l.Replica, l.Stream, []byte(l.Text))
+		}
+	}
+	if follow {
+		return client.FollowLogs(cmd.Context(), q, emit)
+	}
+	logs, err := client.Logs(cmd.Context(), q)
+	if err != nil {
+		return err
+	}
+	if asJSON && toJSON == nil {
+		// A JSON array, as cove logs -o json always printed.
+		return printAs(out, "json", "text", logs, nil)
+	}
+	for _, l := range logs {
+		emit(l)
+	}
+	return nil
 }
 
 // parseSince reads --since: a duration before now, or a time.

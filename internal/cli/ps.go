@@ -29,11 +29,7 @@ the app's traffic and their labels; then the components; then each app's
 pub/sub subscriptions with their routes and dead-letter topics.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := connect(cmd, file)
-			if err != nil {
-				return err
-			}
-			st, err := client.Status(cmd.Context())
+			_, st, err := connectStatus(cmd, file)
 			if err != nil {
 				return err
 			}

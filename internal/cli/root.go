@@ -126,6 +126,17 @@ func connect(cmd *cobra.Command, file string) (*control.Client, error) {
 	return control.NewClient(f), nil
 }
 
+// connectStatus connects as connect does and fetches the environment's
+// status.
+func connectStatus(cmd *cobra.Command, file string) (*control.Client, control.Status, error) {
+	client, err := connect(cmd, file)
+	if err != nil {
+		return nil, control.Status{}, err
+	}
+	st, err := client.Status(cmd.Context())
+	return client, st, err
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -124,11 +124,7 @@ func newDownCmd() *cobra.Command {
 stop gracefully, and wait until it has: every replica, sidecar and component.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := connect(cmd, file)
-			if err != nil {
-				return err
-			}
-			st, err := client.Status(cmd.Context())
+			client, st, err := connectStatus(cmd, file)
 			if err != nil {
 				return err
 			}

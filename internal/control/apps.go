@@ -109,11 +109,19 @@ type replicaRuntime struct {
 	daprGRPCPort int
 	// extraPorts maps the target ports of additionalPortMappings to the
 	// replica's own port for each (its PORT_<target> variable).
-	extraPorts  map[int]int
-	env         []string
-	sidecar     *sidecar.Sidecar
-	sidecarOnce sync.Once
-	ready       bool
+	extraPorts map[int]int
+	env        []string
+	// Under Env.mu, set once the replica's spec is built: its template's
+	// first container, the process-mode containers `cove exec --container`
+	// runs beside it (the first included; empty when it runs alone), and
+	// the containers whose names start its output lines (empty when there
+	// is one).
+	mainContainer  string
+	processes      []supervisor.Container
+	lineContainers []string
+	sidecar        *sidecar.Sidecar
+	sidecarOnce    sync.Once
+	ready          bool
 	// failure says how the replica failed while not ready (see failure).
 	failure string
 }
@@ -468,6 +476,9 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		err = e.processContainers(rev, r, &spec)
 	}
 	if err == nil {
+		e.mu.Lock()
+		r.mainContainer, r.processes, r.lineContainers = replicaContainers(rev.entry, spec)
+		e.mu.Unlock()
 		err = e.sup.Start(ctx, spec)
 	}
 	if err != nil {
@@ -532,8 +543,8 @@ func (e *Env) newSidecar(r *replicaRuntime, appAddr string) error {
 		// dapr.logLevel, as ACA shows daprd's lines beside the app's;
 		// API calls at info whatever dapr.logLevel says, as daprd
 		// logs them.
-		Logger:    e.replicaLog(r.name, "dapr", daprLogLevel(a.entry.App.Properties.Configuration.Dapr.LogLevel)),
-		APILogger: e.replicaLog(r.name, "dapr", slog.LevelInfo),
+		Logger:    e.replicaLog(r.name, sidecarStream, daprLogLevel(a.entry.App.Properties.Configuration.Dapr.LogLevel)),
+		APILogger: e.replicaLog(r.name, sidecarStream, slog.LevelInfo),
 		// DAPR_API_TOKEN from the app's env guards its sidecar's API.
 		APIToken: envValue(r.rev.env, "DAPR_API_TOKEN"),
 	})

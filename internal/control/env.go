@@ -637,12 +637,18 @@ func subscriptionStatus(scs []*sidecar.Sidecar) []SubscriptionStatus {
 // replica; false when no replica has that name.
 func (e *Env) ReplicaEnv(name string) (ReplicaEnv, bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	rep := e.replicas[name]
-	e.mu.Unlock()
 	if rep == nil {
 		return ReplicaEnv{}, false
 	}
-	re := ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile}
+	re := ReplicaEnv{Replica: rep.name, Dir: rep.rev.entry.Dir, Env: rep.env, Hosts: e.hostsFile, Container: rep.mainContainer}
+	for _, c := range rep.processes {
+		re.Processes = append(re.Processes, ProcessEnv{Name: c.Name, Dir: c.Dir, Env: c.Env})
+	}
+	if len(re.Processes) > 0 {
+		re.Dir, re.Env = re.Processes[0].Dir, re.Processes[0].Env
+	}
 	if rep.rev.entry.Containers() && e.engine != nil {
 		re = ReplicaEnv{Replica: rep.name, Engine: e.engine.Bin}
 		for _, c := range rep.rev.entry.App.Properties.Template.Containers {

@@ -14,8 +14,9 @@ import (
 
 // LogQuery selects the lines `cove logs` asks for.
 type LogQuery struct {
-	// App, Revision and Replica narrow the replicas; empty means all.
-	App, Revision, Replica string
+	// App, Revision and Replica narrow the replicas, Container their
+	// lines to one container's (daprd: the sidecar's); empty means all.
+	App, Revision, Replica, Container string
 	// Tail is how many of the last lines (of all selected replicas
 	// together); zero means all that are kept.
 	Tail int
@@ -26,7 +27,7 @@ type LogQuery struct {
 // values encodes q as the management API's query parameters.
 func (q LogQuery) values() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"app": q.App, "revision": q.Revision, "replica": q.Replica} {
+	for k, s := range map[string]string{"app": q.App, "revision": q.Revision, "replica": q.Replica, "container": q.Container} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -42,7 +43,7 @@ func (q LogQuery) values() url.Values {
 
 // parseLogQuery reads a LogQuery from the API's query parameters.
 func parseLogQuery(v url.Values) (LogQuery, error) {
-	q := LogQuery{App: v.Get("app"), Revision: v.Get("revision"), Replica: v.Get("replica")}
+	q := LogQuery{App: v.Get("app"), Revision: v.Get("revision"), Replica: v.Get("replica"), Container: v.Get("container")}
 	if s := v.Get("tail"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
@@ -60,11 +61,18 @@ func parseLogQuery(v url.Values) (LogQuery, error) {
 	return q, nil
 }
 
+// logReplica is a replica whose lines a query selects, with what tells
+// the container of each line (see lineContainer).
+type logReplica struct {
+	name, main string
+	lines      []string
+}
+
 // logReplicas lists the replicas q selects, or says why none match.
-func (e *Env) logReplicas(q LogQuery) ([]string, error) {
+func (e *Env) logReplicas(q LogQuery) ([]logReplica, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var names []string
+	var names []logReplica
 	foundApp, foundRev := q.App == "", q.Revision == ""
 	for _, a := range e.apps {
 		if q.App != "" && a.name != q.App {
@@ -78,7 +86,7 @@ func (e *Env) logReplicas(q LogQuery) ([]string, error) {
 			foundRev = true
 			for _, r := range rev.replicas {
 				if q.Replica == "" || r.name == q.Replica {
-					names = append(names, r.name)
+					names = append(names, logReplica{r.name, r.mainContainer, r.lineContainers})
 				}
 			}
 		}
@@ -103,12 +111,16 @@ func (e *Env) Logs(q LogQuery) ([]LogEntry, error) {
 		return nil, err
 	}
 	var out []LogEntry
-	for _, name := range names {
-		for _, l := range e.sup.Logs(name, maxLogLines) {
+	for _, r := range names {
+		for _, l := range e.sup.Logs(r.name, maxLogLines) {
 			if l.Time.Before(q.Since) {
 				continue
 			}
-			out = append(out, LogEntry{Time: l.Time, Replica: name, Stream: l.Stream, Text: l.Text})
+			c := lineContainer(r.main, r.lines, l.Stream, l.Text)
+			if q.Container != "" && c != q.Container {
+				continue
+			}
+			out = append(out, LogEntry{Time: l.Time, Replica: r.name, Container: c, Stream: l.Stream, Text: l.Text})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })

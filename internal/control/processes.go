@@ -3,9 +3,18 @@ package control
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
+)
+
+const (
+	// sidecarStream is the stream of a replica's sidecar's lines in its
+	// log; sidecarContainer, the container they belong to, as ACA names
+	// the Dapr sidecar's.
+	sidecarStream    = "dapr"
+	sidecarContainer = "daprd"
 )
 
 // processContainers adds to a process-mode replica's spec the template's
@@ -63,4 +72,57 @@ func envList(m map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// replicaContainers names what `cove exec --container` and `cove logs
+// --container` pick from in a replica built from entry as rs: the
+// template's first container; in process mode with several containers,
+// those that run beside it (the first included, each with its own
+// environment); and, when there are several, the containers whose names
+// start the replica's output lines, as the supervisor and the engine
+// write them.
+func replicaContainers(entry *spec.AppEntry, rs supervisor.ReplicaSpec) (main string, procs []supervisor.Container, lines []string) {
+	tmpl := entry.App.Properties.Template
+	if tmpl == nil || len(tmpl.Containers) == 0 {
+		return "", nil, nil
+	}
+	main = tmpl.Containers[0].Name
+	if entry.Containers() {
+		if len(tmpl.InitContainers)+len(tmpl.Containers) > 1 {
+			for _, c := range tmpl.InitContainers {
+				lines = append(lines, c.Name)
+			}
+			for _, c := range tmpl.Containers {
+				lines = append(lines, c.Name)
+			}
+		}
+		return main, nil, lines
+	}
+	if len(rs.Init)+len(rs.Sidecars) == 0 {
+		return main, nil, nil
+	}
+	procs = append([]supervisor.Container{{Name: rs.Container, Dir: rs.Dir, Env: rs.Env}}, rs.Sidecars...)
+	lines = append(lines, rs.Container)
+	for _, c := range rs.Init {
+		lines = append(lines, c.Name)
+	}
+	for _, c := range rs.Sidecars {
+		lines = append(lines, c.Name)
+	}
+	return main, procs, lines
+}
+
+// lineContainer is the container a replica's output line came from: the
+// one its text starts with when the replica has several (lines), the
+// sidecar's for its lines, else main.
+func lineContainer(main string, lines []string, stream, text string) string {
+	if stream == sidecarStream {
+		return sidecarContainer
+	}
+	for _, n := range lines {
+		if strings.HasPrefix(text, n+": ") {
+			return n
+		}
+	}
+	return main
 }

@@ -43,7 +43,7 @@ func TestProcessContainers(t *testing.T) {
     containers:
       migrate: {command: 'echo "$STEP" > migrated'}
       web: {command: [%q], env: {COVE_TEST_EDGE_APP: http, COVE_TEST_WAIT_FOR: migrated}}
-      logger: {command: 'echo "logger up $ROLE $SHARED $CONTAINER_APP_NAME" > logger.out; exec sleep 60', dir: logs}
+      logger: {command: 'echo "logger up $ROLE $SHARED $CONTAINER_APP_NAME" > logger.out; echo logger says hi; exec sleep 60', dir: logs}
   - file: broken.yaml
     containers:
       migrate: {command: 'echo migration failed; exit 3'}
@@ -70,6 +70,52 @@ func TestProcessContainers(t *testing.T) {
 			t.Fatalf("logger's output in its directory: %q", b)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// cove exec --container runs beside a container with its environment;
+	// cove logs --container keeps that container's lines.
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	var replica string
+	for _, a := range st.Apps {
+		if a.Name == "pod" && len(a.Replicas) == 1 {
+			replica = a.Replicas[0].Name
+		}
+	}
+	re, err := client.ReplicaEnv(t.Context(), replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []string
+	for _, p := range re.Processes {
+		procs = append(procs, p.Name+":"+envValue(p.Env, "ROLE")+":"+filepath.Base(p.Dir))
+	}
+	if re.Container != "web" || envValue(re.Env, "ROLE") != "web" || strings.Join(procs, " ") != "web:web:"+filepath.Base(dir)+" logger:logger:logs" {
+		t.Errorf("replica env: container %q, ROLE %q, processes %q", re.Container, envValue(re.Env, "ROLE"), procs)
+	}
+	for {
+		lines, err := client.Logs(t.Context(), LogQuery{App: "pod", Container: "logger"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) > 0 {
+			if lines[0].Container != "logger" || lines[0].Text != "logger: logger says hi" {
+				t.Errorf("logger's lines: %+v", lines)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no line of container logger")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	web, err := client.Logs(t.Context(), LogQuery{App: "pod", Container: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range web {
+		if l.Container != "web" || strings.HasPrefix(l.Text, "logger:") {
+			t.Errorf("a line of web's: %+v", l)
+		}
 	}
 
 	problems := map[string]string{}

@@ -129,6 +129,12 @@ type ReplicaEnv struct {
 	// Hosts is the hosts file the replica sees as /etc/hosts; empty when
 	// it sees the machine's.
 	Hosts string `json:"hosts,omitempty"`
+	// Container is the template's first container, which Env and Dir are
+	// for in process mode; Processes are, when a process-mode replica
+	// runs several containers, each of them (Container first) with its
+	// own environment.
+	Container string       `json:"container,omitempty"`
+	Processes []ProcessEnv `json:"processes,omitempty"`
 	// Engine is the container engine's executable when the replica is a
 	// pod, whose containers (template names first) run as Containers.
 	Engine     string   `json:"engine,omitempty"`
@@ -137,10 +143,21 @@ type ReplicaEnv struct {
 	ContainerNames []string `json:"containerNames,omitempty"`
 }
 
+// ProcessEnv is one container of a process-mode replica as `cove exec
+// --container` runs a command beside it.
+type ProcessEnv struct {
+	Name string   `json:"name"`
+	Dir  string   `json:"dir"`
+	Env  []string `json:"env"`
+}
+
 // LogEntry is one line an app's replica wrote.
 type LogEntry struct {
 	Time    time.Time `json:"time"`
 	Replica string    `json:"replica"`
-	Stream  string    `json:"stream"` // stdout or stderr
-	Text    string    `json:"text"`
+	// Container is the template's container that wrote the line (daprd
+	// for the sidecar's lines); empty when the app has no template.
+	Container string `json:"container,omitempty"`
+	Stream    string `json:"stream"` // stdout, stderr, or dapr for the sidecar's
+	Text      string `json:"text"`
 }
