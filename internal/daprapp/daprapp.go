@@ -223,7 +223,11 @@ func (r *Runtime) addActors(log *slog.Logger) error {
 		}
 		store, name = st.Instance, st.Metadata.Name
 	}
-	r.actors = blockactors.New(r.app.AppID, r.app.Placement, store, log)
+	opts := blockactors.Options{Store: store, Logger: log}
+	if r.app.Resiliency != nil {
+		opts.Policies = r.app.Resiliency.Actors(r.app.AppID)
+	}
+	r.actors = blockactors.NewWithOptions(r.app.AppID, r.app.Placement, opts)
 	return nil
 }
 

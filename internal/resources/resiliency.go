@@ -16,8 +16,9 @@ type Resiliency struct {
 	res []*spec.Resiliency
 	log *slog.Logger
 
-	mu       sync.Mutex
-	policies map[policyKey]*resiliency.Policy
+	mu            sync.Mutex
+	policies      map[policyKey]*resiliency.Policy
+	actorBreakers map[string]*breakerCache // caller||type → its actors' breakers
 }
 
 // policyKey names one caller's target: an app, or a component in one
@@ -216,9 +217,12 @@ func (r *Resiliency) breaker(key policyKey, name string, s *spec.CircuitBreakerS
 		bp.MaxRequests = *s.MaxRequests
 	}
 	log := r.log.With("app", key.caller, "policy", name)
-	if key.kind == "app" {
+	switch key.kind {
+	case "app":
 		log = log.With("target", key.target)
-	} else {
+	case "actor", "actor-id":
+		log = log.With("actor", key.target)
+	default:
 		log = log.With("component", key.target)
 	}
 	return resiliency.NewBreaker(bp, func(from, to resiliency.State) {

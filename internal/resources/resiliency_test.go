@@ -177,3 +177,67 @@ spec:
 		t.Error("an app named like the component shares its policy")
 	}
 }
+
+// TestActorPolicies: targets.actors by type, with the circuit breaker's
+// scope: one breaker per type, per actor, or both; Dapr's DefaultActor
+// policies for other types.
+func TestActorPolicies(t *testing.T) {
+	res := parseResiliency(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r}
+spec:
+  policies:
+    timeouts: {short: 2s, DefaultActorTimeoutPolicy: 9s}
+    retries:
+      fast: {duration: 10ms, maxRetries: 3}
+      DefaultActorRetryPolicy: {maxRetries: 1}
+    circuitBreakers:
+      cb: {trip: consecutiveFailures > 2}
+  targets:
+    actors:
+      ByType: {timeout: short, retry: fast, circuitBreaker: cb, circuitBreakerScope: type}
+      ByID: {circuitBreaker: cb, circuitBreakerScope: id, circuitBreakerCacheSize: 1}
+      Both: {circuitBreaker: cb, circuitBreakerScope: both}
+`)
+	a := resources.NewResiliency([]*spec.Resiliency{res}, nil).Actors("app")
+	breakers := func(p []*resiliency.Policy) []*resiliency.Breaker {
+		var out []*resiliency.Breaker
+		for _, pol := range p {
+			if pol.Breaker != nil {
+				out = append(out, pol.Breaker)
+			}
+		}
+		return out
+	}
+
+	x, y := a.Call("ByType", "x"), a.Call("ByType", "y")
+	if len(x) != 1 || x[0].Retry == nil || x[0].Retry.Name != "fast" || x[0].Breaker == nil || x[0].Breaker != y[0].Breaker {
+		t.Fatalf("scope type: %+v %+v, want the retry and one breaker for both actors", x, y)
+	}
+	if d := a.Timeout("ByType"); d != 2*time.Second {
+		t.Fatalf("timeout %v", d)
+	}
+
+	bx, by := breakers(a.Call("ByID", "x")), breakers(a.Call("ByID", "y"))
+	if len(bx) != 1 || len(by) != 1 || bx[0] == by[0] {
+		t.Fatalf("scope id: breakers %v %v, want one each", bx, by)
+	}
+	// With a cache of one, x's breaker was dropped for y's: x starts anew.
+	if again := breakers(a.Call("ByID", "y")); again[0] != by[0] {
+		t.Fatal("scope id: an actor's breaker not kept")
+	}
+	if again := breakers(a.Call("ByID", "x")); again[0] == bx[0] {
+		t.Fatal("scope id: the cache kept more actors than circuitBreakerCacheSize")
+	}
+
+	b1, b2 := breakers(a.Call("Both", "x")), breakers(a.Call("Both", "y"))
+	if len(b1) != 2 || len(b2) != 2 || b1[0] != b2[0] || b1[1] == b2[1] {
+		t.Fatalf("scope both: %v %v, want the type's breaker and each actor's", b1, b2)
+	}
+
+	other := a.Call("Other", "x")
+	if len(other) != 1 || other[0].Retry == nil || other[0].Retry.Name != "DefaultActorRetryPolicy" || a.Timeout("Other") != 9*time.Second {
+		t.Fatalf("defaults: %+v, timeout %v", other, a.Timeout("Other"))
+	}
+}

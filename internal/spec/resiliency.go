@@ -73,8 +73,8 @@ type CircuitBreakerSpec struct {
 type ResiliencyTargets struct {
 	// Apps are service invocation targets by Dapr app id.
 	Apps map[string]*TargetPolicyNames `json:"apps,omitempty"`
-	// Actors are accepted so a daprd file loads; cove has no actors yet.
-	Actors Ignored `json:"actors,omitempty"`
+	// Actors are actor method calls by actor type.
+	Actors map[string]*ActorTargetPolicies `json:"actors,omitempty"`
 	// Components: outbound policies apply to calls to state stores and
 	// publishes; inbound ones to pub/sub deliveries to the app.
 	Components map[string]*ComponentTargetPolicies `json:"components,omitempty"`
@@ -87,6 +87,25 @@ type TargetPolicyNames struct {
 	CircuitBreaker          string `json:"circuitBreaker,omitempty"`
 	CircuitBreakerCacheSize int    `json:"circuitBreakerCacheSize,omitempty"`
 }
+
+// ActorTargetPolicies name the policies applying to calls of one actor
+// type's methods.
+type ActorTargetPolicies struct {
+	Timeout        string `json:"timeout,omitempty"`
+	Retry          string `json:"retry,omitempty"`
+	CircuitBreaker string `json:"circuitBreaker,omitempty"`
+	// CircuitBreakerScope is "type" (one breaker for the type), "id" (one
+	// per actor) or "both"; required with a circuit breaker, as in Dapr.
+	CircuitBreakerScope     string `json:"circuitBreakerScope,omitempty"`
+	CircuitBreakerCacheSize int    `json:"circuitBreakerCacheSize,omitempty"`
+}
+
+// Actor circuit breaker scopes.
+const (
+	ActorScopeType = "type"
+	ActorScopeID   = "id"
+	ActorScopeBoth = "both"
+)
 
 // ComponentTargetPolicies are a component's policies by direction.
 type ComponentTargetPolicies struct {
@@ -175,8 +194,23 @@ func parseResiliencyNode(d *decoder, root *yaml.Node) *resiliencyParse {
 			d.targetNames(cp+".inbound", c.Inbound, pol)
 		}
 	}
-	if d.has("spec.targets.actors") {
-		d.warnf("spec.targets.actors", "cove has no actors yet; these policies are not applied")
+	for _, typ := range sortedKeys(r.Spec.Targets.Actors) {
+		ap := fieldPath("spec.targets.actors", typ)
+		a := r.Spec.Targets.Actors[typ]
+		if a == nil {
+			continue
+		}
+		d.targetNames(ap, &TargetPolicyNames{Timeout: a.Timeout, Retry: a.Retry, CircuitBreaker: a.CircuitBreaker,
+			CircuitBreakerCacheSize: a.CircuitBreakerCacheSize}, pol)
+		switch a.CircuitBreakerScope {
+		case ActorScopeType, ActorScopeID, ActorScopeBoth:
+		case "":
+			if a.CircuitBreaker != "" {
+				d.errorf(ap+".circuitBreakerScope", "required with a circuit breaker: type, id or both")
+			}
+		default:
+			d.errorf(ap+".circuitBreakerScope", "%q is not type, id or both", a.CircuitBreakerScope)
+		}
 	}
 	for i, s := range r.Scopes {
 		if s == "" {

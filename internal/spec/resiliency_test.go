@@ -48,6 +48,13 @@ spec:
       statestore:
         outbound:
           retry: backoff
+    actors:
+      Cart:
+        timeout: general
+        retry: important
+        circuitBreaker: simpleCB
+        circuitBreakerScope: both
+        circuitBreakerCacheSize: 100
 `
 
 func TestParseResiliency(t *testing.T) {
@@ -74,6 +81,8 @@ func TestParseResiliency(t *testing.T) {
 			Targets: ResiliencyTargets{
 				Apps:       map[string]*TargetPolicyNames{"backend": {Timeout: "general", Retry: "important", CircuitBreaker: "simpleCB"}},
 				Components: map[string]*ComponentTargetPolicies{"statestore": {Outbound: &TargetPolicyNames{Retry: "backoff"}}},
+				Actors: map[string]*ActorTargetPolicies{"Cart": {Timeout: "general", Retry: "important", CircuitBreaker: "simpleCB",
+					CircuitBreakerScope: "both", CircuitBreakerCacheSize: 100}},
 			},
 		},
 	}
@@ -136,6 +145,12 @@ spec:
         retry: importnt
         timeout: slow
     flights: {}
+    actors:
+      Cart:
+        circuitBreaker: cb
+      Order:
+        circuitBreakerScope: replica
+        timeout: slo
 `,
 			want: []string{
 				`7:7 spec.policies.timeouts.slow: "5 seconds" is not a duration`,
@@ -150,6 +165,9 @@ spec:
 				`25:9 spec.policies.circuitBreakers.notbool.trip: not true or false`,
 				`29:9 spec.targets.apps.backend.retry: no retry policy named "importnt"`,
 				`31:5 spec.targets.flights: unknown`,
+				`33:7 spec.targets.actors.Cart.circuitBreakerScope: required with a circuit breaker: type, id or both`,
+				`36:9 spec.targets.actors.Order.circuitBreakerScope: "replica" is not type, id or both`,
+				`37:9 spec.targets.actors.Order.timeout: no timeout policy named "slo"`,
 			},
 		},
 	}

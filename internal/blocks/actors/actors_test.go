@@ -22,6 +22,7 @@ import (
 	_ "github.com/cove-env/cove/internal/components/state/inmemory"
 	_ "github.com/cove-env/cove/internal/components/state/redis"
 	"github.com/cove-env/cove/internal/daprerr"
+	"github.com/cove-env/cove/internal/resiliency"
 )
 
 func TestParseHostConfig(t *testing.T) {
@@ -700,5 +701,109 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// policies are an app's resiliency for actor calls, fixed for a test.
+type policies struct {
+	call    func(id string) []*resiliency.Policy
+	timeout time.Duration
+}
+
+func (p policies) Call(_, id string) []*resiliency.Policy { return p.call(id) }
+func (p policies) Timeout(string) time.Duration           { return p.timeout }
+
+// Resiliency targets.actors: retries and circuit breakers around a call,
+// each attempt waiting for the actor's turn; the timeout bounds the app's
+// work once the call has it; a missing method is not retried.
+func TestActorCallPolicies(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/actors/"), "/")
+		if len(parts) < 4 {
+			return
+		}
+		id, method := parts[1], parts[3]
+		mu.Lock()
+		calls[id+"/"+method]++
+		n := calls[id+"/"+method]
+		mu.Unlock()
+		switch method {
+		case "flaky":
+			if n <= 2 {
+				http.Error(w, "not yet", http.StatusInternalServerError)
+				return
+			}
+		case "actorError":
+			w.Header().Set(ErrorResponseHeader, "true")
+			w.WriteHeader(http.StatusBadRequest)
+		case "missing":
+			http.NotFound(w, r)
+		case "fail":
+			http.Error(w, "down", http.StatusInternalServerError)
+		case "slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+		fmt.Fprint(w, method)
+	}))
+	defer app.Close()
+	count := func(key string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[key]
+	}
+	trip, err := resiliency.CompileTrip("consecutiveFailures >= 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := &resiliency.Retry{Name: "r", MaxRetries: 3, Interval: 10 * time.Millisecond}
+	breakers := map[string]*resiliency.Breaker{}
+	pol := policies{timeout: 200 * time.Millisecond, call: func(id string) []*resiliency.Policy {
+		if strings.HasPrefix(id, "cb") { // an actor's own breaker, no retry
+			if breakers[id] == nil {
+				breakers[id] = resiliency.NewBreaker(resiliency.BreakerPolicy{Name: "cb", Trip: trip, Timeout: time.Hour}, nil)
+			}
+			return []*resiliency.Policy{{Breaker: breakers[id]}}
+		}
+		return []*resiliency.Policy{{Retry: retry}}
+	}}
+	p := NewPlacement()
+	rt := NewWithOptions("app", p, Options{Policies: pol})
+	hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
+	h := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String()})
+	defer h.Close(context.Background())
+	invoke := func(id, method string) (*Response, error) {
+		return rt.Invoke(t.Context(), &Request{Type: "T", ID: id, Method: method})
+	}
+
+	if res, err := invoke("x", "flaky"); err != nil || string(res.Body) != "flaky" || count("x/flaky") != 3 {
+		t.Fatalf("retried call: %+v %v after %d calls", res, err, count("x/flaky"))
+	}
+	if _, err := invoke("x", "missing"); code(err) != "ERR_ACTOR_INVOKE_METHOD 500" || count("x/missing") != 1 {
+		t.Fatalf("missing method: %v after %d calls, want 1", err, count("x/missing"))
+	}
+	// The actor's own error is retried as daprd retries it, and reaches the
+	// caller as the app wrote it.
+	if res, err := invoke("x", "actorError"); err != nil || res.Status != http.StatusBadRequest || count("x/actorError") != 4 {
+		t.Fatalf("actor error: %+v %v after %d calls, want 4", res, err, count("x/actorError"))
+	}
+	_, err = rt.Invoke(t.Context(), &Request{Type: "T", ID: "cb-1", Method: "slow"})
+	if code(err) != "ERR_ACTOR_INVOKE_METHOD 500" || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("past the timeout: %v", err)
+	}
+	// cb-1 failed once (the timeout); one more failure trips its breaker,
+	// which then answers without calling the app. cb-2 has its own.
+	if _, err := invoke("cb-1", "fail"); code(err) != "ERR_ACTOR_INVOKE_METHOD 500" {
+		t.Fatal(err)
+	}
+	if _, err := invoke("cb-1", "fail"); code(err) != "ERR_ACTOR_INVOKE_METHOD 500" || !strings.Contains(err.Error(), "circuit breaker is open") || count("cb-1/fail") != 1 {
+		t.Fatalf("open breaker: %v after %d calls, want 1", err, count("cb-1/fail"))
+	}
+	if res, err := invoke("cb-2", "ok"); err != nil || string(res.Body) != "ok" {
+		t.Fatalf("another actor's breaker: %+v %v", res, err)
 	}
 }

@@ -46,6 +46,8 @@ type Host struct {
 	app  *http.Client
 	base string // http://host:port of the app
 	log  *slog.Logger
+	// policies give the timeout of calls to the app; nil: none.
+	policies Policies
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -188,6 +190,13 @@ func (h *Host) deactivate(a *actor) {
 // invoke calls an actor's method on the app; the caller holds its turn.
 func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
 	path := "/actors/" + url.PathEscape(req.Type) + "/" + url.PathEscape(req.ID) + "/method/" + escapeMethod(req.Method)
+	if h.policies != nil {
+		if d := h.policies.Timeout(req.Type); d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
 	res, err := h.call(ctx, http.MethodPut, path, req.Header, req.Body)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
@@ -202,7 +211,7 @@ func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
 	case http.StatusOK:
 		return res, nil
 	case http.StatusNotFound:
-		return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: actor method not found: %s", req.Method)
+		return nil, notFound{daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: actor method not found: %s", req.Method)}
 	}
 	return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: error from actor service: (%d) %s", res.Status, res.Body)
 }

@@ -26,15 +26,33 @@ type Runtime struct {
 	state *stateStore // nil without an actor state store
 	rems  *reminders
 	log   *slog.Logger
+
+	policies Policies // nil: none
 }
 
 // New returns app appID's runtime over placement p. store may be nil
 // when no state store in the app's scope says actorStateStore "true".
 func New(appID string, p *Placement, store Store, log *slog.Logger) *Runtime {
+	return NewWithOptions(appID, p, Options{Store: store, Logger: log})
+}
+
+// Options are a runtime's optional parts.
+type Options struct {
+	// Store is the app's actor state store; nil when no state store in its
+	// scope says actorStateStore "true".
+	Store Store
+	// Policies are the app's resiliency for actor calls; nil: none.
+	Policies Policies
+	Logger   *slog.Logger
+}
+
+// NewWithOptions returns app appID's runtime over placement p.
+func NewWithOptions(appID string, p *Placement, o Options) *Runtime {
+	log, store := o.Logger, o.Store
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Runtime{appID: appID, p: p, log: log}
+	r := &Runtime{appID: appID, p: p, log: log, policies: o.Policies}
 	if store != nil {
 		r.state = &stateStore{store}
 	}
@@ -74,7 +92,7 @@ func (r *Runtime) Host(o HostOptions) *Host {
 		client = http.DefaultClient
 	}
 	h := &Host{name: o.Name, cfg: o.Config, p: r.p, app: client, base: "http://" + o.AppAddr, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
+		policies: r.policies, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.scan()
 	r.p.add(h)
 	// The reminders stored for its types start with their first host.
@@ -92,10 +110,21 @@ func (r *Runtime) Host(o HostOptions) *Host {
 // actor's call before it is done; with reentrancy, a call in the chain of
 // the one running (its Dapr-Reentrancy-Id) runs at once.
 func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
-	var res *Response
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
+	if r.policies != nil {
+		if pols := r.policies.Call(req.Type, req.ID); len(pols) > 0 {
+			return r.invokeWithPolicies(ctx, req, pols)
+		}
+	}
+	return r.invokeOnce(ctx, req)
+}
+
+// invokeOnce is one attempt of a call: waiting for the actor's turn, then
+// calling its host's app.
+func (r *Runtime) invokeOnce(ctx context.Context, req *Request) (*Response, error) {
+	var res *Response
 	err := r.p.withTurn(ctx, req.Type, req.ID, req.Header, func(ctx context.Context, a *actor) error {
 		var err error
 		res, err = a.getHost(r.p).invoke(ctx, req)
