@@ -52,6 +52,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	if s.cfg.Actors != nil {
 		cfg.Actors, cfg.ActorHost = s.cfg.Actors, s.actorHost
 	}
+	if s.cfg.Jobs != nil {
+		cfg.Jobs = s.cfg.Jobs
+	}
 	if inv, ok := s.cfg.Invoker.(grpcapi.Invoker); ok {
 		cfg.Invoker = inv
 	}

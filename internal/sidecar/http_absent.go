@@ -58,17 +58,21 @@ func (s *Sidecar) absentRoutes(mux *http.ServeMux) {
 		}, placement)
 	}
 
-	for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
-		p := []string{v + "/jobs/{name}"}
-		route([]string{post}, p, always(func(*http.Request) *daprerr.Error {
-			return daprerr.NoScheduler(daprerr.SchedulerScheduleJob, "schedule job")
-		}))
-		route([]string{get}, p, always(func(*http.Request) *daprerr.Error {
-			return daprerr.NoScheduler(daprerr.SchedulerGetJob, "get job")
-		}))
-		route([]string{del}, p, always(func(*http.Request) *daprerr.Error {
-			return daprerr.NoScheduler(daprerr.SchedulerDeleteJob, "delete job")
-		}))
+	if s.cfg.Jobs != nil {
+		s.jobRoutes(mux)
+	} else {
+		for _, v := range []string{"/v1.0", "/v1.0-alpha1"} {
+			p := []string{v + "/jobs/{name}"}
+			route([]string{post}, p, always(func(*http.Request) *daprerr.Error {
+				return daprerr.NoScheduler(daprerr.SchedulerScheduleJob, "schedule job")
+			}))
+			route([]string{get}, p, always(func(*http.Request) *daprerr.Error {
+				return daprerr.NoScheduler(daprerr.SchedulerGetJob, "get job")
+			}))
+			route([]string{del}, p, always(func(*http.Request) *daprerr.Error {
+				return daprerr.NoScheduler(daprerr.SchedulerDeleteJob, "delete job")
+			}))
+		}
 	}
 
 	crypto := always(func(*http.Request) *daprerr.Error { return daprerr.NoCryptoProviders() })

@@ -114,6 +114,10 @@ type Config struct {
 	// API then answers ERR_ACTOR_NO_PLACEMENT. With it, an HTTP app's
 	// /dapr/config is read once it is up, and the types it names hosted.
 	Actors ActorsAPI
+	// Jobs may be nil without a scheduler: the jobs API then answers as
+	// daprd does without one. With it, the app is sent its jobs once it
+	// is up, until StopSubscriptions or Close.
+	Jobs JobsAPI
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY. The gRPC API also needs it to implement
 	// grpcapi.Invoker (*invoke.Invoker does) for InvokeService and proxying.

@@ -10,9 +10,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/cove-env/cove/internal/blocks/bindings"
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/blocks/pubsub"
 )
 
@@ -28,14 +30,16 @@ type subscriber struct {
 	sub    *pubsub.Subscriber // set once subscribed; read under Sidecar.subMu
 	reader *bindings.Reader   // the input bindings read; set as sub is
 	conn   *grpc.ClientConn   // the channel to a gRPC app; nil for HTTP
+	// detachJobs stops the app's jobs coming here; nil until attached.
+	detachJobs func()
 }
 
 // startSubscriptions waits, in the background, for the app to accept
 // connections, asks it for its subscriptions, and subscribes them with the
-// declarative ones; then it reads the input bindings the app takes. An app
-// without a port gets no events.
+// declarative ones; then it reads the input bindings the app takes, and
+// takes its share of the app's jobs. An app without a port gets no events.
 func (s *Sidecar) startSubscriptions() {
-	if (s.cfg.Pubsub == nil && s.cfg.InputBindings == nil) || s.cfg.AppAddr == "" {
+	if (s.cfg.Pubsub == nil && s.cfg.InputBindings == nil && s.cfg.Jobs == nil) || s.cfg.AppAddr == "" {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,6 +68,7 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 	var (
 		ch   appChannel
 		bind bindings.AppChannel
+		job  jobs.Target
 	)
 	if s.cfg.AppProtocol == invoke.ProtocolGRPC {
 		conn, err := grpc.NewClient(s.cfg.AppAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -73,10 +78,18 @@ func (s *Sidecar) subscribe(ctx context.Context, sb *subscriber) error {
 		sb.conn = conn
 		ch = &pubsub.GRPCApp{Conn: conn}
 		bind = &bindings.GRPCApp{Conn: conn}
+		job = &jobs.GRPCApp{Conn: conn}
 	} else {
 		client := &http.Client{Transport: invoke.NewTransport()}
 		ch = &pubsub.HTTPApp{Addr: s.cfg.AppAddr, Client: client}
 		bind = &bindings.HTTPApp{Addr: s.cfg.AppAddr, Client: client}
+		job = &jobs.HTTPApp{Addr: s.cfg.AppAddr, Client: client}
+	}
+	if s.cfg.Jobs != nil {
+		detach := s.cfg.Jobs.Attach(gatedJobs{job, s, ctx})
+		s.subMu.Lock()
+		sb.detachJobs = detach
+		s.subMu.Unlock()
 	}
 	if s.cfg.Pubsub != nil {
 		if err := s.subscribePubsub(ctx, sb, ch); err != nil {
@@ -167,6 +180,27 @@ func (g gatedBindings) Deliver(ctx context.Context, ev *bindings.Event) (*bindin
 	return g.AppChannel.Deliver(ctx, ev)
 }
 
+// gatedJobs holds job deliveries while the app is unhealthy; one held
+// when the sidecar stops its app's events goes back to the scheduler
+// undelivered, for another replica.
+type gatedJobs struct {
+	jobs.Target
+	s    *Sidecar
+	life context.Context // ends when the app's events stop
+}
+
+func (g gatedJobs) DeliverJob(ctx context.Context, name string, data *anypb.Any) error {
+	wctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(g.life, cancel)
+	err := g.s.waitAppHealthy(wctx)
+	stop()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: %w", jobs.ErrNotTaken, err)
+	}
+	return g.Target.DeliverJob(ctx, name, data)
+}
+
 // SetAppHealthy tells the sidecar whether its app is healthy (ready by its
 // probes). Deliveries of pub/sub and input binding events wait while it is not, so an app
 // that is restarting or failing its probes is not sent events it cannot
@@ -245,6 +279,9 @@ func (s *Sidecar) stopSubscriptions() {
 	}
 	sb.cancel()
 	<-sb.done
+	if sb.detachJobs != nil {
+		sb.detachJobs()
+	}
 	sb.sub.Stop()
 	sb.reader.Stop()
 	if sb.conn != nil {

@@ -34,6 +34,7 @@ type api struct {
 	conf     ConfigurationAPI
 	inv      Invoker
 	actors   ActorsAPI
+	jobs     JobsAPI
 	self     func() *actors.Host
 	host     Host
 	log      *slog.Logger

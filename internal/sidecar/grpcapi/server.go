@@ -74,6 +74,8 @@ type Config struct {
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
+	// Jobs may be nil without a scheduler.
+	Jobs JobsAPI
 	// Host is required.
 	Host Host
 	// MaxMessageSize bounds received and sent messages, the HTTP API's
@@ -169,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
 		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, stopping: s.stopping, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
-		host: cfg.Host, log: log, actors: cfg.Actors, self: cfg.ActorHost,
+		host: cfg.Host, log: log, actors: cfg.Actors, self: cfg.ActorHost, jobs: cfg.Jobs,
 	})
 	return s, nil
 }
