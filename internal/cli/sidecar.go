@@ -33,7 +33,7 @@ type sidecarFlags struct {
 	maxRequestSizeMB, readBufferSizeKB             int
 	maxBodySize, readBufferSize                    string
 	appMaxConcurrency, gracefulShutdownSeconds     int
-	caDir, nameResolutionFile                      string
+	caDir, nameResolutionFile, jobsFile            string
 
 	profilePort     string
 	enableProfiling bool
@@ -73,10 +73,11 @@ func (f *sidecarFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profilePort, "profile-port", "7777", "the port of the profiling server")
 	fs.BoolVar(&f.enableProfiling, "enable-profiling", false, "serve Go's profiles at /debug/pprof/ on --profile-port")
 	fs.StringVar(&f.placement, "placement-host-address", "", "accepted and ignored: actors are not implemented yet")
-	fs.StringVar(&f.scheduler, "scheduler-host-address", "", "accepted and ignored: jobs and workflows are not implemented yet")
+	fs.StringVar(&f.scheduler, "scheduler-host-address", "", "accepted and ignored: jobs run on the sidecar's own scheduler (--jobs-file)")
 	fs.StringVar(&f.sentry, "sentry-address", "", "accepted and ignored: certificates come from --ca-dir")
 	fs.StringVar(&f.controlPlane, "control-plane-address", "", "accepted and ignored: there is no control plane")
 	fs.StringVar(&f.caDir, "ca-dir", "", "directory of the CA (ca.crt, ca.key) that sidecars calling each other share; created on first use\n(env COVE_CA_DIR; default <user cache dir>/cove/ca)")
+	fs.StringVar(&f.jobsFile, "jobs-file", "", "the SQLite file the jobs API keeps jobs in; sidecars sharing it deliver each job once\n(env COVE_JOBS_FILE; default <user cache dir>/cove/jobs.db)")
 	fs.StringVar(&f.nameResolutionFile, "name-resolution-file", "", "the SQLite name resolution file, when --config names no other\n(env COVE_NAME_RESOLUTION_FILE; default <user cache dir>/cove/nameresolution.db)")
 }
 
@@ -217,6 +218,13 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 		}
 		o.CADir = firstNonEmpty(o.CADir, caDir)
 		o.NameResolutionFile = firstNonEmpty(o.NameResolutionFile, nrFile)
+	}
+	if o.JobsFile = firstNonEmpty(f.jobsFile, getenv("COVE_JOBS_FILE")); o.JobsFile == "" {
+		file, err := standalone.DefaultJobsFile()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		o.JobsFile = file
 	}
 	o.RuntimeVersion = control.Version
 	if err := errors.Join(errs...); err != nil {

@@ -13,13 +13,13 @@ import (
 )
 
 func TestParseSidecarArgs(t *testing.T) {
-	env := map[string]string{"COVE_CA_DIR": "/ca", "COVE_NAME_RESOLUTION_FILE": "/nr.db",
+	env := map[string]string{"COVE_CA_DIR": "/ca", "COVE_NAME_RESOLUTION_FILE": "/nr.db", "COVE_JOBS_FILE": "/jobs.db",
 		"DAPR_API_TOKEN": "api-token", "APP_API_TOKEN": "app-token", "NAMESPACE": "prod", "HOST_IP": "10.0.0.9"}
 	getenv := func(k string) string { return env[k] }
 	base := standalone.Options{
 		AppChannelAddress: "127.0.0.1", AppProtocol: "http", HTTPPort: 3500, GRPCPort: 50001,
 		MaxRequestBodySize: 4 << 20, MaxHeaderBytes: 4 << 10, AppMaxConcurrency: -1,
-		CADir: "/ca", NameResolutionFile: "/nr.db",
+		CADir: "/ca", NameResolutionFile: "/nr.db", JobsFile: "/jobs.db",
 		APIToken: "api-token", AppAPIToken: "app-token", Namespace: "prod", HostIP: "10.0.0.9",
 		Metrics: true, MetricsPort: 9090, MetricsPortOptional: true,
 	}
@@ -99,8 +99,10 @@ func TestParseSidecarArgs(t *testing.T) {
 		},
 		{
 			name: "flags beat the environment",
-			args: []string{"--app-id", "orders", "--ca-dir", "/flag-ca", "--name-resolution-file", "/flag.db"},
-			want: with(func(o *standalone.Options) { o.CADir, o.NameResolutionFile = "/flag-ca", "/flag.db" }),
+			args: []string{"--app-id", "orders", "--ca-dir", "/flag-ca", "--name-resolution-file", "/flag.db", "--jobs-file", "/flag-jobs.db"},
+			want: with(func(o *standalone.Options) {
+				o.CADir, o.NameResolutionFile, o.JobsFile = "/flag-ca", "/flag.db", "/flag-jobs.db"
+			}),
 		},
 		{name: "app id required", args: []string{"--app-port", "80"}, wantErr: "--app-id is required"},
 		{name: "unsupported protocol", args: []string{"--app-id", "a", "--app-protocol", "h2c"}, wantErr: "not supported yet"},

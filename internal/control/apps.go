@@ -592,6 +592,7 @@ func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
 		MaxHeaderBytes:     d.HTTPReadBufferSize << 10,
 		RuntimeVersion:     Version,
 		Placement:          e.placement,
+		Scheduler:          e.scheduler,
 		Logger:             e.log,
 	}
 	// A false dapr.enableApiLogging cannot be told from an absent one, so

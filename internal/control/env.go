@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/actors"
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/engine"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
@@ -30,6 +31,9 @@ const StateDirName = ".cove"
 
 // SocketName is the management API's unix socket inside the state directory.
 const SocketName = "cove.sock"
+
+// JobsFileName is the environment's jobs database, in its state directory.
+const JobsFileName = "jobs.db"
 
 // DefaultHTTPSPort is the edge's HTTPS port unless Options.HTTPSPort says
 // otherwise.
@@ -132,6 +136,8 @@ type Env struct {
 	// placement says which replica hosts which actor, across the
 	// environment's apps and revisions.
 	placement *actors.Placement
+	// scheduler keeps the environment's jobs and fires them.
+	scheduler *jobs.Scheduler
 	// reloadMu serialises reloads and TCP listener changes; it is taken
 	// before mu, never while holding it.
 	reloadMu sync.Mutex

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/edge"
 	"github.com/cove-env/cove/internal/hosts"
 	"github.com/cove-env/cove/internal/metrics"
@@ -70,6 +71,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	defer p.close()
 	e.plane = p
+	// Jobs are kept in the state directory, so they outlive a restart;
+	// the scheduler closes after every sidecar has stopped.
+	if e.scheduler, err = jobs.Open(ctx, filepath.Join(p.stateDir, JobsFileName), opts.Logger); err != nil {
+		return err
+	}
+	defer e.scheduler.Close()
 
 	api := &http.Server{Handler: apiHandler(e), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = api.Serve(p.apiLn) }()

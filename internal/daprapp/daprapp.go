@@ -18,6 +18,7 @@ import (
 	blockactors "github.com/cove-env/cove/internal/blocks/actors"
 	blockbind "github.com/cove-env/cove/internal/blocks/bindings"
 	blockconf "github.com/cove-env/cove/internal/blocks/configuration"
+	blockjobs "github.com/cove-env/cove/internal/blocks/jobs"
 	blocklock "github.com/cove-env/cove/internal/blocks/lock"
 	blockpubsub "github.com/cove-env/cove/internal/blocks/pubsub"
 	blocksecrets "github.com/cove-env/cove/internal/blocks/secrets"
@@ -70,6 +71,9 @@ type App struct {
 	// Placement is the environment's actor placement; nil (cove sidecar)
 	// serves no actor API.
 	Placement *blockactors.Placement
+	// Scheduler keeps and fires the environment's jobs; nil serves no
+	// jobs API (daprd's answer without a scheduler).
+	Scheduler *blockjobs.Scheduler
 	// Metrics records the sidecars' API calls; nil records nothing.
 	Metrics *metrics.Sidecar
 	// Logger receives the blocks' log lines; default slog.Default().
@@ -88,6 +92,7 @@ type Runtime struct {
 	conf    *blockconf.Service
 	bind    *blockbind.Service
 	actors  *blockactors.Runtime // nil without a placement
+	jobs    *blockjobs.Service   // nil without a scheduler
 }
 
 // New builds app's blocks over the components in its scope: a state block
@@ -104,6 +109,9 @@ func New(app App) (*Runtime, error) {
 		log = slog.Default()
 	}
 	r := &Runtime{app: app}
+	if app.Scheduler != nil {
+		r.jobs = app.Scheduler.App(app.AppID, app.Namespace)
+	}
 	opts := blockstate.Options{Namespace: app.Namespace, Logger: log}
 	if app.Resiliency != nil {
 		opts.Outbound = app.Resiliency.StateStoreOutbound(app.AppID)
@@ -352,6 +360,9 @@ func (r *Runtime) SidecarConfig(s Sidecar) sidecar.Config {
 	}
 	if r.actors != nil {
 		cfg.Actors = r.actors
+	}
+	if r.jobs != nil {
+		cfg.Jobs = r.jobs
 	}
 	return cfg
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cove-env/cove/internal/blocks/invoke"
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/components/nameresolution"
 	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/resources"
@@ -80,6 +81,9 @@ type Options struct {
 	// NameResolutionFile is the SQLite registry used when the
 	// Configuration names no name resolution (required then).
 	NameResolutionFile string
+	// JobsFile is the SQLite file the jobs API keeps its jobs in (sidecars
+	// sharing it deliver each occurrence once); "" serves no jobs API.
+	JobsFile string
 	// BaseDir resolves relative paths in component metadata; default the
 	// working directory.
 	BaseDir string
@@ -122,6 +126,7 @@ type Sidecar struct {
 	invoker  *invoke.Invoker
 	registry nameresolution.Registry
 	comps    *resources.Set
+	jobs     *jobs.Scheduler // nil without a jobs file
 	reg      nameresolution.Registration
 	prof     *auxServer
 	// metricsSrv serves /metrics when Options.Metrics is set.
@@ -378,11 +383,16 @@ func (s *Sidecar) loadApp(ctx context.Context, cfg *Configuration) (*daprapp.Run
 		return nil, nil, err
 	}
 	policies := resources.NewResiliency(res.Resiliency, log)
+	if opts.JobsFile != "" {
+		if s.jobs, err = jobs.Open(ctx, opts.JobsFile, log); err != nil {
+			return nil, nil, err
+		}
+	}
 	app, err := daprapp.New(daprapp.App{
 		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
 		Components: s.comps, Resiliency: policies, Subscriptions: res.Subscriptions,
 		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
-		RuntimeVersion: opts.RuntimeVersion, Logger: log,
+		RuntimeVersion: opts.RuntimeVersion, Logger: log, Scheduler: s.jobs,
 	})
 	return app, policies, err
 }
@@ -476,6 +486,11 @@ func (s *Sidecar) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		if s.jobs != nil {
+			if err := s.jobs.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if s.peer != nil {
 			if err := s.peer.Close(ctx); err != nil {
 				errs = append(errs, err)
@@ -519,10 +534,28 @@ func Run(ctx context.Context, opts Options, grace time.Duration) error {
 // resolution file when not told otherwise: under the user's cache
 // directory, so every sidecar of the user shares them.
 func DefaultPaths() (caDir, nameResolutionFile string, err error) {
+	base, err := userDir()
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(base, "ca"), filepath.Join(base, "nameresolution.db"), nil
+}
+
+// DefaultJobsFile is where standalone sidecars keep their jobs when not
+// told otherwise, beside the name resolution file: sidecars of one app
+// share its jobs, as daprd's share their scheduler.
+func DefaultJobsFile() (string, error) {
+	base, err := userDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "jobs.db"), nil
+}
+
+func userDir() (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", "", fmt.Errorf("user cache directory: %w", err)
+		return "", fmt.Errorf("user cache directory: %w", err)
 	}
-	base := filepath.Join(cache, "cove")
-	return filepath.Join(base, "ca"), filepath.Join(base, "nameresolution.db"), nil
+	return filepath.Join(cache, "cove"), nil
 }
