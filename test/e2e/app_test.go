@@ -31,6 +31,8 @@ func runApp(mode string) int {
 		return runSDKActor()
 	case "cart-actor":
 		return runCartActor()
+	case "jobs-http", "jobs-grpc":
+		return runJobsApp(mode)
 	case "http":
 		rev := os.Getenv("CONTAINER_APP_REVISION")
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
