@@ -256,3 +256,40 @@ func writeTSV(out io.Writer, data any) error {
 	}
 	return nil
 }
+
+// azListFlags take several space-separated values after them, as az's
+// do (--env-vars A=1 B=2).
+var azListFlags = map[string]bool{
+	"--env-vars": true, "--set-env-vars": true, "--secrets": true, "--secret-names": true,
+	"--revision-weight": true, "--label-weight": true,
+	"--allowed-origins": true, "--allowed-methods": true, "--allowed-headers": true, "--expose-headers": true,
+}
+
+// expandAzLists rewrites the extra values of az's list flags in a
+// `cove containerapp` command line as repetitions of the flag, which cobra
+// collects: --env-vars A=1 B=2 becomes --env-vars A=1 --env-vars B=2.
+func expandAzLists(args []string) []string {
+	if len(args) == 0 || args[0] != "containerapp" {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	flag, first := "", false
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case flag != "" && !strings.HasPrefix(a, "-"):
+			if !first {
+				out = append(out, flag)
+			}
+			out, first = append(out, a), false
+			continue
+		}
+		flag, first = "", false
+		if name, _, hasValue := strings.Cut(a, "="); azListFlags[name] {
+			flag, first = name, !hasValue
+		}
+		out = append(out, a)
+	}
+	return out
+}

@@ -46,3 +46,17 @@ func TestAzOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandAzLists(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"containerapp create -n a --env-vars A=1 B=2 --secrets s=1 t=2 -o json", "containerapp create -n a --env-vars A=1 --env-vars B=2 --secrets s=1 --secrets t=2 -o json"},
+		{"containerapp update -n a --set-env-vars=A=1 B=2", "containerapp update -n a --set-env-vars=A=1 --set-env-vars B=2"},
+		{"containerapp create -n a --env-vars", "containerapp create -n a --env-vars"},
+		{"exec a -- x --env-vars A=1 B=2", "exec a -- x --env-vars A=1 B=2"},
+		{"containerapp x --secrets a -- b c", "containerapp x --secrets a -- b c"},
+	} {
+		if got := strings.Join(expandAzLists(strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}

@@ -100,11 +100,13 @@ var appCols = []tableCol{
 func newContainerAppCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "containerapp",
-		Short: "Show the running environment's apps as az containerapp does",
-		Long: `Show the running environment's apps, revisions, replicas and ingress with the
-names, flags and output of az containerapp: -o json|jsonc|yaml|table|tsv|none and
---query with a JMESPath expression. -g/--resource-group and --environment are
-accepted and ignored. See docs/cli.md.`,
+		Short: "Manage the running environment's apps as az containerapp does",
+		Long: `Show and change the running environment's apps, revisions, replicas and
+ingress with the names, flags and output of az containerapp: -o
+json|jsonc|yaml|table|tsv|none and --query with a JMESPath expression.
+-g/--resource-group and --environment are accepted and ignored. Changes are
+written into the app's file and cove.yaml, which stay the record of the
+environment, and applied at once. See docs/cli.md.`,
 		Args: cobra.NoArgs,
 	}
 	list := newARMCmd("list", "List the apps", appCols, func(cmd *cobra.Command, c *control.Client) (any, error) {
@@ -117,8 +119,8 @@ accepted and ignored. See docs/cli.md.`,
 		return getApp(cmd, c, name)
 	})
 	nameFlag(show, &name, "the app's name")
-	cmd.AddCommand(list, show, newUpdateCmd(), newRevisionCmd(), newReplicaCmd(), newIngressCmd(), newManagedEnvCmd(),
-		newContainerAppExecCmd(), newContainerAppLogsCmd())
+	cmd.AddCommand(list, show, newCreateCmd(), newUpdateCmd(), newDeleteCmd(), newDaprCmd(), newRevisionCmd(), newReplicaCmd(),
+		newIngressCmd(), newManagedEnvCmd(), newContainerAppExecCmd(), newContainerAppLogsCmd())
 	return cmd
 }
 
@@ -262,6 +264,7 @@ func newIngressCmd() *cobra.Command {
 	nameFlag(tshow, &tname, "the app's name")
 	traffic.AddCommand(tshow)
 	cmd.AddCommand(show, traffic)
+	addIngressSwitches(cmd)
 	return cmd
 }
 

@@ -21,6 +21,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // Execute runs the CLI with the process's arguments and returns the exit code.
 func Execute() int {
 	cmd := New(os.Stdout, os.Stderr)
+	cmd.SetArgs(expandAzLists(os.Args[1:]))
 	err := cmd.Execute()
 	var ee exitError
 	switch {

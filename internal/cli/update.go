@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -20,12 +19,11 @@ type updateFlags struct {
 
 func newUpdateCmd() *cobra.Command {
 	var f updateFlags
-	var file string
-	var out azOutput
-	cmd := &cobra.Command{
-		Use:   "update -n NAME [--image IMAGE] [--command CMD] [--args ARGS] [--set-env-vars K=V ...] [--min-replicas N] [--max-replicas N] [--revision-suffix SUFFIX]",
-		Short: "Change an app: its file is updated and applied as cove reload applies it",
-		Long: `Change an app as az containerapp update does. The change is written into the
+	cmd := patchCmd("update -n NAME [--image IMAGE] [--command CMD] [--args ARGS] [--set-env-vars K=V ...] [--min-replicas N] [--max-replicas N] [--revision-suffix SUFFIX]",
+		"Change an app: its file is updated and applied as cove reload applies it",
+		"  cove containerapp update -n triage-backend --set-env-vars LOG_LEVEL=debug --min-replicas 1 --max-replicas 1",
+		appCols, &f.name, f.patch, func(app *spec.ContainerApp) any { return app })
+	cmd.Long = `Change an app as az containerapp update does. The change is written into the
 app's own file (the one cove.yaml names), atomically, and applied as
 cove reload applies a file: a change of the template (image, command,
 arguments, environment variables, replicas, revision suffix) starts a new
@@ -35,54 +33,28 @@ The update is conditional on the app's file being unchanged since it was read:
 if another update or an edit came in between, it fails and changes nothing.
 
 --set-env-vars takes KEY=VALUE or KEY=secretref:SECRET, space-separated as
-az's: the arguments after it that are KEY=VALUE belong to it. --command and
---args are split at spaces.`,
-		Example: `  cove containerapp update -n triage-backend --set-env-vars LOG_LEVEL=debug --min-replicas 1 --max-replicas 1`,
-		RunE: func(cmd *cobra.Command, rest []string) error {
-			for _, a := range rest {
-				if !strings.Contains(a, "=") || !cmd.Flags().Changed("set-env-vars") {
-					return fmt.Errorf("unexpected argument %q: --set-env-vars takes KEY=VALUE arguments", a)
-				}
-			}
-			f.envVars = append(f.envVars, rest...)
-			client, err := connect(cmd, file)
-			if err != nil {
-				return err
-			}
-			path := "/containerApps/" + url.PathEscape(f.name)
-			var app spec.ContainerApp
-			etag, err := client.ARMWithETag(cmd.Context(), path, &app)
-			if err != nil {
-				return err
-			}
-			patch, err := f.patch(cmd, &app)
-			if err != nil {
-				return err
-			}
-			var updated spec.ContainerApp
-			if _, err := client.ARMPatch(cmd.Context(), path, etag, patch, &updated); err != nil {
-				return err
-			}
-			return out.print(cmd.OutOrStdout(), &updated, appCols)
-		},
-	}
+az's. --command and --args are split at spaces.`
 	fl := cmd.Flags()
-	nameFlag(cmd, &f.name, "the app's name")
 	fl.StringVar(&f.container, "container-name", "", "the container to change; the template's first when not given")
-	fl.StringVar(&f.image, "image", "", "the container's image")
-	fl.StringVar(&f.command, "command", "", "the container's command, split at spaces")
-	fl.StringVar(&f.args, "args", "", "the container's arguments, split at spaces")
+	templateFlags(cmd, &f.image, &f.command, &f.args, &f.suffix, &f.minReplicas, &f.maxReplicas)
 	fl.StringArrayVar(&f.envVars, "set-env-vars", nil, "environment variables to set: KEY=VALUE or KEY=secretref:SECRET")
-	fl.IntVar(&f.minReplicas, "min-replicas", 0, "the revision's minimum number of replicas")
-	fl.IntVar(&f.maxReplicas, "max-replicas", 0, "the revision's maximum number of replicas")
-	fl.StringVar(&f.suffix, "revision-suffix", "", "the suffix of the new revision's name")
-	runningFileFlag(cmd, &file)
-	addAzFlags(cmd, &out)
 	return cmd
 }
 
+// templateFlags adds the flags create and update share, az's for the
+// template.
+func templateFlags(cmd *cobra.Command, image, command, args, suffix *string, minReplicas, maxReplicas *int) {
+	fl := cmd.Flags()
+	fl.StringVar(image, "image", "", "the container's image")
+	fl.StringVar(command, "command", "", "the container's command, split at spaces")
+	fl.StringVar(args, "args", "", "the container's arguments, split at spaces")
+	fl.IntVar(minReplicas, "min-replicas", 0, "the revision's minimum number of replicas")
+	fl.IntVar(maxReplicas, "max-replicas", 0, "the revision's maximum number of replicas")
+	fl.StringVar(suffix, "revision-suffix", "", "the suffix of the new revision's name")
+}
+
 // patch is the JSON merge patch of app the flags ask for.
-func (f *updateFlags) patch(cmd *cobra.Command, app *spec.ContainerApp) (map[string]any, error) {
+func (f *updateFlags) patch(cmd *cobra.Command, app *spec.ContainerApp) (any, error) {
 	changed := cmd.Flags().Changed
 	tmpl := map[string]any{}
 	t := app.Properties.Template
@@ -108,15 +80,11 @@ func (f *updateFlags) patch(cmd *cobra.Command, app *spec.ContainerApp) (map[str
 			c.Args = strings.Fields(f.args)
 		}
 		for _, kv := range f.envVars {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, fmt.Errorf("--set-env-vars %q: write KEY=VALUE or KEY=secretref:SECRET", kv)
+			ev, err := envVar("--set-env-vars", kv)
+			if err != nil {
+				return nil, err
 			}
-			ev := spec.EnvVar{Name: k, Value: v}
-			if s, ok := strings.CutPrefix(v, "secretref:"); ok {
-				ev = spec.EnvVar{Name: k, SecretRef: s}
-			}
-			if j := slices.IndexFunc(c.Env, func(e spec.EnvVar) bool { return e.Name == k }); j >= 0 {
+			if j := slices.IndexFunc(c.Env, func(e spec.EnvVar) bool { return e.Name == ev.Name }); j >= 0 {
 				c.Env[j] = ev
 			} else {
 				c.Env = append(c.Env, ev)

@@ -28,8 +28,10 @@ type fakeManaged struct {
 	replicas  map[string]ReplicaEnv
 	reloadRes ReloadResult
 	reloadErr error
-	logs      []LogEntry
-	logsErr   error
+	// onReload, when set, is called by Reload before it returns.
+	onReload func()
+	logs     []LogEntry
+	logsErr  error
 
 	mu        sync.Mutex
 	reloads   int
@@ -54,6 +56,9 @@ func (f *fakeManaged) Reload(context.Context) (ReloadResult, error) {
 	f.mu.Lock()
 	f.reloads++
 	f.mu.Unlock()
+	if f.onReload != nil {
+		f.onReload()
+	}
 	return f.reloadRes, f.reloadErr
 }
 

@@ -240,7 +240,7 @@ func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime
 	rev := &revisionRuntime{app: a, entry: entry, scope: revisionScope(entry), grace: 30 * time.Second}
 	base := app.Name + "--" + revisionSuffix(entry)
 	rev.name = base
-	for n := 2; a.hasRevision(rev.name); n++ {
+	for n := 2; e.revisionTakenLocked(a, rev.name); n++ {
 		// The suffix is taken: the template kept its revisionSuffix, or
 		// only a setting outside the hash changed.
 		rev.name = fmt.Sprintf("%s-%d", base, n)
@@ -263,6 +263,21 @@ func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime
 func (a *appRuntime) hasRevision(name string) bool {
 	for _, r := range a.revisions {
 		if r.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// revisionTakenLocked reports whether a revision of app a is named name,
+// or a replica of such a revision still runs: one of an app a reload
+// replaced or removed may still be stopping.
+func (e *Env) revisionTakenLocked(a *appRuntime, name string) bool {
+	if a.hasRevision(name) {
+		return true
+	}
+	for _, r := range e.replicas {
+		if r.rev.name == name {
 			return true
 		}
 	}

@@ -49,6 +49,8 @@ const ARMPrefix = "/subscriptions/" + ARMSubscription + "/resourceGroups/" + ARM
 type EnvSpec struct {
 	Name   string
 	Domain string
+	// File is the environment file's absolute path.
+	File string
 	// Apps are sorted by name.
 	Apps       []AppSpec
 	Components []*spec.Component
@@ -66,7 +68,7 @@ type AppSpec struct {
 
 // Spec returns the environment's desired state as applied now.
 func (e *Env) Spec() EnvSpec {
-	es := EnvSpec{Name: e.spec.Name, Domain: e.spec.Domain}
+	es := EnvSpec{Name: e.spec.Name, Domain: e.spec.Domain, File: e.spec.File}
 	e.mu.Lock()
 	for _, a := range e.apps {
 		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}, File: a.current.File, Path: a.current.Path}
@@ -633,7 +635,30 @@ func (c *Client) armDo(ctx context.Context, method, path, ifMatch string, body, 
 	if err := apiErrorOf(resp); err != nil {
 		return "", err
 	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return resp.Header.Get("ETag"), nil
+	}
 	return resp.Header.Get("ETag"), json.NewDecoder(resp.Body).Decode(out)
+}
+
+// ARMPut creates the resource at path from body and decodes the result
+// into out. It waits as long as the change takes to apply.
+func (c *Client) ARMPut(ctx context.Context, path string, body, out any) error {
+	_, err := c.armDo(ctx, http.MethodPut, path, "", body, out)
+	return err
+}
+
+// ARMDelete deletes the resource at path, waiting until it has stopped.
+func (c *Client) ARMDelete(ctx context.Context, path string) error {
+	_, err := c.armDo(ctx, http.MethodDelete, path, "", nil, nil)
+	return err
+}
+
+// ARMPost posts to an action of a resource (listSecrets) and decodes the
+// answer into out.
+func (c *Client) ARMPost(ctx context.Context, path string, out any) error {
+	_, err := c.armDo(ctx, http.MethodPost, path, "", nil, out)
+	return err
 }
 
 // ARMAPIVersion is the Microsoft.App API version whose shapes the

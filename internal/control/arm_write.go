@@ -1,23 +1,23 @@
 package control
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cove-env/cove/internal/security"
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -90,16 +90,7 @@ func patchYAML(data, patch []byte) ([]byte, error) {
 		}
 	}
 	mergeYAML(root, p)
-	var out bytes.Buffer
-	enc := yaml.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return encodeYAML(doc)
 }
 
 // yamlMapping parses a YAML (or JSON) document whose root is a mapping.
@@ -172,30 +163,50 @@ func mergeYAML(m, p *yaml.Node) {
 
 // armWrites adds the ARM-shaped write routes to mux.
 func armWrites(mux *http.ServeMux, m managed, prefix string) {
-	// One write at a time: each reads the file the one before wrote.
+	// One write at a time: each reads the files the one before wrote.
 	var mu sync.Mutex
-	mux.HandleFunc("PATCH "+prefix+"/containerApps/{app}", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		out, errd := patchApp(m, r)
-		if errd != nil {
-			writeARMError(w, errd)
-			return
-		}
-		w.Header().Set("ETag", out.etag)
-		writeJSON(w, http.StatusOK, out.v)
-	})
+	write := func(pattern string, serve func(m managed, r *http.Request) (*withETag, *ARMErrorDetail)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			out, errd := serve(m, r)
+			switch {
+			case errd != nil:
+				writeARMError(w, errd)
+			case out == nil:
+				w.WriteHeader(http.StatusNoContent)
+			default:
+				if out.etag != "" {
+					w.Header().Set("ETag", out.etag)
+				}
+				writeJSON(w, http.StatusOK, out.v)
+			}
+		})
+	}
+	write("PATCH "+prefix+"/containerApps/{app}", patchApp)
+	write("PUT "+prefix+"/containerApps/{app}", createApp)
+	write("DELETE "+prefix+"/containerApps/{app}", deleteApp)
+	write("POST "+prefix+"/containerApps/{app}/listSecrets", listSecrets)
 }
 
-// patchApp is PATCH …/containerApps/{app}.
-func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+// findApp is the app named by the request's path, or a not-found error.
+func findApp(m managed, r *http.Request) (AppSpec, *ARMErrorDetail) {
 	name := r.PathValue("app")
 	es := m.Spec()
 	i := slices.IndexFunc(es.Apps, func(as AppSpec) bool { return as.App.Name == name })
 	if i < 0 {
-		return nil, notFound("Microsoft.App/containerApps", name, "`cove containerapp list` lists them")
+		return AppSpec{}, notFound("Microsoft.App/containerApps", name, "`cove containerapp list` lists them")
 	}
-	as := es.Apps[i]
+	return es.Apps[i], nil
+}
+
+// patchApp is PATCH …/containerApps/{app}.
+func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	as, errd := findApp(m, r)
+	if errd != nil {
+		return nil, errd
+	}
+	name := as.App.Name
 	data, err := os.ReadFile(as.Path)
 	if err != nil {
 		return nil, internalError(err)
@@ -204,18 +215,9 @@ func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 		return nil, &ARMErrorDetail{Code: "PreconditionFailed", Message: fmt.Sprintf(
 			"app %s changed since it was read (ETag %s, now %s); nothing was changed: read it again and retry", name, im, etagOf(data))}
 	}
-	patch, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		return nil, badRequest("InvalidRequestContent", "reading the request body: %v", err)
-	}
-	var check struct {
-		Name *string `json:"name"`
-	}
-	if err := json.Unmarshal(patch, &check); err != nil {
-		return nil, badRequest("InvalidRequestContent", "the request body is not a JSON object: %v", err)
-	}
-	if check.Name != nil && *check.Name != name {
-		return nil, badRequest("InvalidRequestContent", "the name of app %s cannot change (the patch names %q)", name, *check.Name)
+	patch, errd := readBody(r, name)
+	if errd != nil {
+		return nil, errd
 	}
 	next, err := patchYAML(data, patch)
 	if err != nil {
@@ -228,51 +230,197 @@ func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 	// What a reload cannot apply is refused, not written: the file would
 	// say what does not run.
 	if curApp, probs := spec.ParseContainerApp(as.File, data); probs.Err() == nil {
-		why := appNeedsRestart(&spec.AppEntry{App: curApp}, &spec.AppEntry{App: nextApp})
-		if w := ingressNeedsRestart(curApp.Properties.Configuration.Ingress, nextApp.Properties.Configuration.Ingress); w != "" {
-			why = append(why, fmt.Sprintf("app %s: %s", name, w))
-		}
-		if len(why) > 0 {
+		if why := appNeedsRestart(&spec.AppEntry{App: curApp}, &spec.AppEntry{App: nextApp}); len(why) > 0 {
 			return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
 				"only a restart of the environment applies this update (%s); nothing was changed: edit %s and restart `cove up`",
 				strings.Join(why, "; "), as.File)}
 		}
 	}
-	info, err := os.Stat(as.Path)
+	if _, errd := applyWrite(r.Context(), m, fmt.Sprintf("app %s was not updated", name), []fileWrite{{as.Path, next}}); errd != nil {
+		return nil, errd
+	}
+	return appAfter(m, r, name, next)
+}
+
+// readBody reads a write's JSON object, whose name, if it has one, must be
+// the app's.
+func readBody(r *http.Request, name string) ([]byte, *ARMErrorDetail) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
-		return nil, internalError(err)
+		return nil, badRequest("InvalidRequestContent", "reading the request body: %v", err)
 	}
-	// restore puts the old file back; it says so if it cannot.
-	restore := func() string {
-		if err := security.WriteAtomic(as.Path, data, info.Mode().Perm()); err != nil {
-			return fmt.Sprintf(" (putting %s back failed: %v; it holds the update)", as.File, err)
-		}
-		return ""
+	var check struct {
+		Name *string `json:"name"`
 	}
-	if err := security.WriteAtomic(as.Path, next, info.Mode().Perm()); err != nil {
-		return nil, internalError(err)
+	if err := json.Unmarshal(body, &check); err != nil {
+		return nil, badRequest("InvalidRequestContent", "the request body is not a JSON object: %v", err)
 	}
-	// The reload finishes even if the caller goes: file and state agree.
-	res, err := m.Reload(context.WithoutCancel(r.Context()))
-	switch {
-	case errors.As(err, &probs):
-		return nil, badRequest("ContainerAppInvalidProperties", "the update makes the environment invalid; nothing was changed%s:\n%s", restore(), probs.Error())
-	case err != nil:
-		return nil, internalError(fmt.Errorf("%w%s", err, restore()))
-	case len(res.Errors) > 0:
-		return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
-			"app %s was not updated: %s; it runs as before%s", name, strings.Join(res.Errors, "; "), restore())}
+	if check.Name != nil && *check.Name != name {
+		return nil, badRequest("InvalidRequestContent", "the name of app %s cannot change (the body names %q)", name, *check.Name)
 	}
+	return body, nil
+}
+
+// appAfter is the app as a write left it, with its file's ETag.
+func appAfter(m managed, r *http.Request, name string, file []byte) (*withETag, *ARMErrorDetail) {
 	v := &armView{spec: m.Spec(), status: m.Status(r.Context())}
-	i = slices.IndexFunc(v.spec.Apps, func(as AppSpec) bool { return as.App.Name == name })
+	i := slices.IndexFunc(v.spec.Apps, func(as AppSpec) bool { return as.App.Name == name })
 	if i < 0 {
-		return nil, internalError(fmt.Errorf("app %s is gone after the reload", name))
+		return nil, internalError(fmt.Errorf("app %s is not running after the reload (does `cove up` run only some apps?)", name))
 	}
 	app, err := v.app(v.spec.Apps[i])
 	if err != nil {
 		return nil, internalError(err)
 	}
-	return &withETag{v: app, etag: etagOf(next)}, nil
+	return &withETag{v: app, etag: etagOf(file)}, nil
+}
+
+// CreateLocal is how a created app runs locally: what the environment
+// file's entry for it says beside its file (see docs/environment.md). It
+// travels in the PUT body as "local", a cove extension ARM does not have;
+// without a command the app runs its images.
+type CreateLocal struct {
+	Command string            `json:"command,omitempty"`
+	Build   string            `json:"build,omitempty"`
+	Dir     string            `json:"dir,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+}
+
+// createFields are the fields of an app resource that the created file
+// leaves out: ARM's ids and where it lives, which cove fixes.
+var createFields = []string{"id", "resourceGroup", "location", "systemData", "managedEnvironmentId", "environmentId"}
+
+// createApp is PUT …/containerApps/{app}: a new app, written as its own
+// file beside the environment file (<app>.yaml) and added to the file's
+// apps, then started as a reload starts an added app. An app of that name
+// is a conflict: PATCH changes it.
+func createApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	name := r.PathValue("app")
+	es := m.Spec()
+	if slices.ContainsFunc(es.Apps, func(as AppSpec) bool { return as.App.Name == name }) {
+		return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
+			"app %s exists; change it with `cove containerapp update -n %s`, or delete it first", name, name)}
+	}
+	if msg := spec.AppNameProblem(name); msg != "" {
+		return nil, badRequest("InvalidRequestContent", "app name %q: %s", name, msg)
+	}
+	body, errd := readBody(r, name)
+	if errd != nil {
+		return nil, errd
+	}
+	var req struct {
+		Local CreateLocal `json:"local"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, badRequest("InvalidRequestContent", "local: %v", err)
+	}
+	dir := filepath.Dir(es.File)
+	file := name + ".yaml"
+	path := filepath.Join(dir, file)
+	if _, err := os.Stat(path); err == nil {
+		return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
+			"app %s: %s exists beside %s, which does not list it; add it to the apps there, or move the file away", name, file, filepath.Base(es.File))}
+	}
+	data, err := newAppFile(name, body)
+	if err != nil {
+		return nil, badRequest("InvalidRequestContent", "%v", err)
+	}
+	if _, probs := spec.ParseContainerApp(file, data); probs.Err() != nil {
+		return nil, badRequest("ContainerAppInvalidProperties", "app %s is invalid; nothing was created:\n%s", name, probs.Err())
+	}
+	doc, err := readEnvFile(es.File)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	entry := mappingOf("file", file, "build", req.Local.Build, "command", req.Local.Command, "dir", req.Local.Dir)
+	if len(req.Local.Env) > 0 {
+		env := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, k := range slices.Sorted(maps.Keys(req.Local.Env)) {
+			env.Content = append(env.Content, scalar(k), scalar(req.Local.Env[k]))
+		}
+		entry.Content = append(entry.Content, scalar("env"), env)
+	}
+	list := envFileList(doc, "apps")
+	list.Content = append(list.Content, entry)
+	envData, err := encodeYAML(doc)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	what := fmt.Sprintf("app %s was not created", name)
+	if _, errd := applyWrite(r.Context(), m, what, []fileWrite{{path, data}, {es.File, envData}}); errd != nil {
+		return nil, errd
+	}
+	return appAfter(m, r, name, data)
+}
+
+// newAppFile is the YAML file of an app created from an ARM resource body:
+// its fields in the body's order, without the read-only ones, the ids and
+// cove's local settings.
+func newAppFile(name string, body []byte) ([]byte, error) {
+	pdoc, err := yamlMapping(body)
+	if err != nil {
+		return nil, err
+	}
+	p := pdoc.Content[0]
+	deleteKey(p, "local")
+	deleteKey(p, "name")
+	for _, k := range createFields {
+		deleteKey(p, k)
+		deleteKey(mapValue(p, "properties"), k)
+	}
+	out, err := encodeYAML(pdoc)
+	if err != nil {
+		return nil, err
+	}
+	return patchYAML([]byte("name: "+name+"\n"), out)
+}
+
+// deleteApp is DELETE …/containerApps/{app}: the app leaves the
+// environment file's apps and stops. Its file is kept, renamed to
+// <file>.deleted (replacing an older one), so it can be listed again.
+func deleteApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	as, errd := findApp(m, r)
+	if errd != nil {
+		return nil, errd
+	}
+	es := m.Spec()
+	if len(es.Apps) == 1 {
+		return nil, &ARMErrorDetail{Code: "ContainerAppOperationError", Message: fmt.Sprintf(
+			"app %s is the environment's last app, and an environment has at least one; stop it with `cove down`", as.App.Name)}
+	}
+	doc, err := readEnvFile(es.File)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	list := envFileList(doc, "apps")
+	i := entryIndex(list, filepath.Dir(es.File), as.Path, as.App.Name)
+	if i < 0 {
+		return nil, internalError(fmt.Errorf("%s lists no entry for app %s (%s)", filepath.Base(es.File), as.App.Name, as.File))
+	}
+	list.Content = slices.Delete(list.Content, i, i+1)
+	envData, err := encodeYAML(doc)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	if _, errd := applyWrite(r.Context(), m, fmt.Sprintf("app %s was not deleted", as.App.Name), []fileWrite{{es.File, envData}}); errd != nil {
+		return nil, errd
+	}
+	if err := os.Rename(as.Path, as.Path+".deleted"); err != nil {
+		slog.Warn("keeping the file of a deleted app", "app", as.App.Name, "file", as.Path, "err", err)
+	}
+	return nil, nil
+}
+
+// listSecrets is POST …/containerApps/{app}/listSecrets: the app's
+// secrets with their values, as ARM's listSecrets answers.
+func listSecrets(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	as, errd := findApp(m, r)
+	if errd != nil {
+		return nil, errd
+	}
+	out := ARMList[spec.Secret]{Value: []spec.Secret{}}
+	out.Value = append(out.Value, as.App.Properties.Configuration.Secrets...)
+	return &withETag{v: out}, nil
 }
 
 func badRequest(code, format string, args ...any) *ARMErrorDetail {

@@ -121,8 +121,7 @@ func TestARMPatchInvalid(t *testing.T) {
 	for patch, want := range map[string]string{
 		`{"properties": {"template": {"scale": {"minReplicas": 5, "maxReplicas": 1}}}}`: "(ContainerAppInvalidProperties) the update makes app api invalid; nothing was changed:\napi.yaml:",
 		`{"name": "other"}`: "(InvalidRequestContent) the name of app api cannot change",
-		`{"properties": {"configuration": {"dapr": {"appId": "api2"}}}}`:                                                             "(ContainerAppOperationError) only a restart of the environment applies this update (app api: its Dapr settings changed); nothing was changed: edit api.yaml",
-		`{"properties": {"configuration": {"ingress": null}}}`:                                                                       "app api: ingress was disabled",
+		`{"properties": {"configuration": {"service": {"type": "redis"}}}}`:                                                          "(ContainerAppOperationError) only a restart of the environment applies this update (app api: its configuration (service, identitySettings or runtime) changed); nothing was changed: edit api.yaml",
 		`{"properties": {"template": {"containers": [{"name": "api", "image": "x", "env": [{"name": "A", "secretRef": "nope"}]}]}}}`: "secretRef",
 	} {
 		body := json.RawMessage(patch)
@@ -146,5 +145,97 @@ func TestARMPatchInvalid(t *testing.T) {
 	}
 	if _, err := c.ARMPatch(t.Context(), "/containerApps/nope", "", json.RawMessage(`{}`), &app); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
 		t.Errorf("patch of a missing app: %v", err)
+	}
+}
+
+func TestARMCreateDelete(t *testing.T) {
+	f, apiPath := armWriteFake(t)
+	dir := filepath.Dir(apiPath)
+	envFile := filepath.Join(dir, "cove.yaml")
+	envYAML := "# the shop\nname: shop\napps:\n  - file: api.yaml # the API\n    command: ./api\n"
+	if err := os.WriteFile(envFile, []byte(envYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.File = envFile
+	c := serveAPI(t, f)
+
+	// Reloading makes the environment what the files say.
+	f.onReload = func() {
+		env, err := spec.Load(envFile)
+		if err != nil {
+			f.reloadErr = err
+			return
+		}
+		f.reloadErr = nil
+		f.spec.Apps = nil
+		for _, e := range env.Apps {
+			f.spec.Apps = append(f.spec.Apps, AppSpec{App: e.App, File: e.File, Path: e.Path, Templates: map[string]*spec.Template{}})
+		}
+	}
+	body := json.RawMessage(`{"name": "web", "id": "/x", "location": "local", "properties": {"provisioningState": "Succeeded",
+		"configuration": {"ingress": {"external": true, "targetPort": 8080, "fqdn": "web.localhost"}},
+		"template": {"containers": [{"name": "web", "image": "web:1"}]}}, "local": {"command": "./web --port 8080", "env": {"A": "1"}}}`)
+	var app spec.ContainerApp
+	if err := c.ARMPut(t.Context(), "/containerApps/web", body, &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.Name != "web" || app.Properties.Configuration.Ingress.FQDN != "web.shop.localhost" {
+		t.Errorf("created app: %+v", app)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "web.yaml"))
+	want := `name: web
+properties:
+  configuration:
+    ingress:
+      external: true
+      targetPort: 8080
+  template:
+    containers:
+      - name: web
+        image: web:1
+`
+	if string(data) != want {
+		t.Errorf("web.yaml:\n%s\nwant:\n%s", data, want)
+	}
+	envData, _ := os.ReadFile(envFile)
+	wantEnv := envYAML + "  - file: web.yaml\n    command: ./web --port 8080\n    env:\n      A: \"1\"\n"
+	if string(envData) != wantEnv {
+		t.Errorf("cove.yaml:\n%s\nwant:\n%s", envData, wantEnv)
+	}
+	if err := c.ARMPut(t.Context(), "/containerApps/web", body, &app); err == nil || !strings.Contains(err.Error(), "app web exists") {
+		t.Errorf("second create: %v", err)
+	}
+	// An invalid app is refused with its problems, and nothing is written.
+	bad := json.RawMessage(`{"properties": {"template": {"containers": [{"name": "x", "image": "x"}], "scale": {"minReplicas": 3, "maxReplicas": 1}}}}`)
+	if err := c.ARMPut(t.Context(), "/containerApps/bad", bad, &app); err == nil || !strings.Contains(err.Error(), "(ContainerAppInvalidProperties) app bad is invalid") {
+		t.Errorf("invalid create: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.yaml")); err == nil {
+		t.Error("an invalid app's file was written")
+	}
+	// An app the environment refuses (no command and no image to run
+	// here is fine; a secretRef to no secret is not) puts everything back.
+	refused := json.RawMessage(`{"properties": {"template": {"containers": [{"name": "x", "image": "x", "env": [{"name": "A", "secretRef": "nope"}]}]}}}`)
+	if err := c.ARMPut(t.Context(), "/containerApps/refused", refused, &app); err == nil {
+		t.Error("an app with a dangling secretRef was created")
+	}
+	if got, _ := os.ReadFile(envFile); string(got) != wantEnv {
+		t.Errorf("cove.yaml after a refused create:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refused.yaml")); err == nil {
+		t.Error("a refused app's file was left")
+	}
+
+	if err := c.ARMDelete(t.Context(), "/containerApps/web"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(envFile); string(got) != envYAML {
+		t.Errorf("cove.yaml after delete:\n%s\nwant:\n%s", got, envYAML)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "web.yaml.deleted")); err != nil {
+		t.Errorf("the deleted app's file is not kept: %v", err)
+	}
+	if err := c.ARMDelete(t.Context(), "/containerApps/web"); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
+		t.Errorf("delete of a deleted app: %v", err)
 	}
 }

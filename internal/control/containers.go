@@ -46,7 +46,19 @@ func (e *Env) containerApps() []string {
 // it could). Without an engine the container apps' replicas fail, with the
 // error saying how to get one; process apps run.
 func (e *Env) startEngine(ctx context.Context) {
-	apps := e.containerApps()
+	e.findEngine(ctx, e.containerApps())
+}
+
+// ensureEngine finds the container engine for an app a reload adds or
+// rebuilds, unless the environment has looked for one already.
+func (e *Env) ensureEngine(ctx context.Context, app string) {
+	if e.engine == nil && e.engineErr == nil {
+		e.findEngine(ctx, []string{app})
+	}
+}
+
+// findEngine is startEngine for the given container-mode apps.
+func (e *Env) findEngine(ctx context.Context, apps []string) {
 	if len(apps) == 0 {
 		return
 	}

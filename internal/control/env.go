@@ -147,8 +147,11 @@ type Env struct {
 	// reload), under reloadMu.
 	applied map[string]*spec.Ingress
 
-	mu       sync.Mutex
-	apps     []*appRuntime
+	mu   sync.Mutex
+	apps []*appRuntime
+	// gone are apps a reload removed or replaced whose building blocks
+	// were still open when the environment began to stop.
+	gone     []*appRuntime
 	replicas map[string]*replicaRuntime
 	// launched is set once every app's first replicas have been started;
 	// before, a ready replica does not make the environment ready, for
@@ -232,10 +235,8 @@ func (e *Env) stop() error {
 			errs = append(errs, fmt.Errorf("stop sidecar of %s: %w", r.name, err))
 		}
 	}
-	for _, a := range e.apps {
-		if a.dapr != nil {
-			_ = a.dapr.Close()
-		}
+	for _, a := range append(e.apps, e.gone...) {
+		a.closeDapr()
 	}
 	if e.invoker != nil {
 		e.invoker.Close()

@@ -10,9 +10,9 @@ import (
 )
 
 // writeHosts gives every app its address and writes the hosts file the
-// replicas see as /etc/hosts, when they are to resolve app names. The apps
-// of a running environment do not change (adding one takes a restart), so
-// it is written once, before any replica starts.
+// replicas see as /etc/hosts, when they are to resolve app names. It is
+// written before any replica starts; an app a reload adds is written in
+// by addAppName.
 func (p *plane) writeHosts() error {
 	if !p.spec.Edge.Names() || len(p.opts.Launcher) == 0 {
 		return nil
@@ -70,4 +70,15 @@ func closeListeners(ls []net.Listener) {
 	for _, ln := range ls {
 		ln.Close()
 	}
+}
+
+// addAppName gives an app a reload adds its address and writes the hosts
+// file again, in place, so that replicas already running (which see the
+// file through a bind mount of it) resolve the new name too.
+func (p *plane) addAppName(app string) error {
+	if p.names == nil {
+		return nil
+	}
+	p.names.Add(app)
+	return p.names.Write(p.hostsFile, p.spec.Domain)
 }

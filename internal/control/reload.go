@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/spec"
@@ -34,8 +35,16 @@ type ReloadResult struct {
 
 // appReload is what a reload does to one app.
 type appReload struct {
+	// app is the app as it runs; nil for one the file adds.
 	app   *appRuntime
 	entry *spec.AppEntry
+	// fresh, when set, takes the app's place (or is added): what the
+	// running app cannot take (its Dapr settings, ingress switched on or
+	// off) is built anew, as ACA makes a new revision of it. replaced
+	// says why. remove retires app for good.
+	fresh    *appRuntime
+	replaced string
+	remove   bool
 	// ingress is the app's new ingress when it changed and applies live.
 	ingress *routing.Ingress
 	// mode is set when activeRevisionsMode changed; targetLabel is the
@@ -60,6 +69,12 @@ type appReload struct {
 // the traffic gives them weight or a label is on them. The new revisions of
 // several apps roll out side by side. A revision that does not get ready
 // is stopped and reported in Errors; the app keeps what it had.
+//
+// An app whose Dapr settings or Dapr Configuration change, or whose
+// ingress is switched on or off or changes target ports, is built anew:
+// its new revision starts as above, then takes the place of all the
+// app's revisions. An app the file adds starts the same way; one it no
+// longer lists leaves the routing table and stops.
 //
 // Configuration changes apply live: each app's ingress (external,
 // transport and ports the replicas already have, IP rules, CORS, sticky
@@ -114,10 +129,16 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 		running[a.name] = true
 		entry, ok := nextApps[a.name]
 		if !ok {
-			res.NeedsRestart = append(res.NeedsRestart, fmt.Sprintf("app %s was removed", a.name))
+			plans = append(plans, &appReload{app: a, remove: true})
 			continue
 		}
 		res.NeedsRestart = append(res.NeedsRestart, appNeedsRestart(a.entry, entry)...)
+		if why := appReplaced(a.entry, e.applied[a.name], entry); why != "" {
+			if p := e.planFresh(a, entry, why, &res); p != nil {
+				plans = append(plans, p)
+			}
+			continue
+		}
 		p := &appReload{app: a, entry: entry, rollOut: !bytes.Equal(scopes[a], revisionScope(entry)),
 			targetLabel: entry.App.Properties.Configuration.TargetLabel}
 		if m := entry.App.Properties.Configuration.ActiveRevisionsMode; !strings.EqualFold(m, a.mode) {
@@ -126,10 +147,6 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 		plans = append(plans, p)
 		cur, in := e.applied[a.name], entry.App.Properties.Configuration.Ingress
 		if sameJSON(cur, in) {
-			continue
-		}
-		if why := ingressNeedsRestart(cur, in); why != "" {
-			res.NeedsRestart = append(res.NeedsRestart, fmt.Sprintf("app %s: %s", a.name, why))
 			continue
 		}
 		ri, err := ingressRoute(in)
@@ -141,7 +158,9 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 	for _, entry := range next.Apps {
 		if !running[entry.App.Name] {
-			res.NeedsRestart = append(res.NeedsRestart, fmt.Sprintf("app %s was added", entry.App.Name))
+			if p := e.planFresh(nil, entry, "added", &res); p != nil {
+				plans = append(plans, p)
+			}
 		}
 	}
 
@@ -158,11 +177,30 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 
 	var retired []retirement
 	var events []Event
+	var gone []*appRuntime
 	e.mu.Lock()
 	old := e.routes.Load()
+	appsChanged := false
 	for _, p := range plans {
-		out, evs := e.applyLocked(p, &res)
+		var out []retirement
+		var evs []Event
+		switch {
+		case p.remove || p.fresh != nil:
+			if p.fresh != nil && p.rev == nil {
+				continue // its revision failed, reported in Errors
+			}
+			out, evs = e.swapAppLocked(p, &res)
+			if p.app != nil {
+				gone = append(gone, p.app)
+			}
+			appsChanged = true
+		default:
+			out, evs = e.applyLocked(p, &res)
+		}
 		retired, events = append(retired, out...), append(events, evs...)
+	}
+	if appsChanged {
+		e.invoker.SetPolicies(newPolicies(e.spec, e.apps, e.log))
 	}
 	e.routes.Store(e.tableLocked())
 	e.mu.Unlock()
@@ -172,8 +210,18 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	for _, r := range retired {
 		e.retire(old, []*revisionRuntime{r.rev}, r.why)
 	}
+	for _, a := range gone {
+		e.closeAppWhenStopped(a)
+	}
 	for _, p := range plans {
-		if p.ingress != nil {
+		switch {
+		case p.remove:
+			delete(e.applied, p.app.name)
+		case p.fresh != nil && p.rev != nil:
+			e.applied[p.fresh.name] = p.entry.App.Properties.Configuration.Ingress
+		case p.fresh != nil:
+			p.fresh.closeDapr()
+		case p.ingress != nil:
 			e.applied[p.app.name] = p.entry.App.Properties.Configuration.Ingress
 		}
 	}
@@ -273,13 +321,21 @@ func (e *Env) rollOutAll(ctx context.Context, plans []*appReload) []string {
 		if !p.rollOut {
 			continue
 		}
-		wg.Go(func() { p.rev, errs[i] = e.rollOut(ctx, p.app, p.entry) })
+		a := p.app
+		if p.fresh != nil {
+			a = p.fresh
+		}
+		wg.Go(func() { p.rev, errs[i] = e.rollOut(ctx, a, p.entry) })
 	}
 	wg.Wait()
 	var out []string
 	for i, err := range errs {
-		if err != nil {
-			out = append(out, fmt.Sprintf("app %s keeps its current revision: %v", plans[i].app.name, err))
+		switch p := plans[i]; {
+		case err == nil:
+		case p.app == nil:
+			out = append(out, fmt.Sprintf("app %s was not added: %v", p.fresh.name, err))
+		default:
+			out = append(out, fmt.Sprintf("app %s keeps its current revision: %v", p.app.name, err))
 		}
 	}
 	return out
@@ -319,8 +375,9 @@ func ingressByApp(env *spec.Environment) map[string]*spec.Ingress {
 }
 
 // ingressNeedsRestart explains an ingress change the running replicas
-// cannot take: turning ingress on or off changes their probes, and a
-// target port is a port they listen on (their PORT and PORT_<target>).
+// cannot take, so that the app is built anew: turning ingress on or off
+// changes their probes, and a target port is a port they listen on (their
+// PORT and PORT_<target>).
 func ingressNeedsRestart(cur, next *spec.Ingress) string {
 	switch {
 	case cur == nil && next != nil:
@@ -344,20 +401,31 @@ func ingressNeedsRestart(cur, next *spec.Ingress) string {
 	return ""
 }
 
+// appReplaced says why an app must be built anew rather than changed in
+// place, "" when it need not: its Dapr settings and Dapr Configuration (its
+// sidecars and blocks are built from them) and ingress switched on or off
+// or moved to other target ports (its replicas' probes and ports). curIn is
+// the ingress as last applied.
+func appReplaced(cur *spec.AppEntry, curIn *spec.Ingress, next *spec.AppEntry) string {
+	cc, nc := cur.App.Properties.Configuration, next.App.Properties.Configuration
+	switch {
+	case !sameJSON(cc.Dapr, nc.Dapr):
+		return "its Dapr settings changed"
+	case !sameJSON(cur.DaprConfig, next.DaprConfig):
+		return "its Dapr Configuration changed"
+	case !sameJSON(curIn, nc.Ingress):
+		return ingressNeedsRestart(curIn, nc.Ingress)
+	}
+	return ""
+}
+
 // appNeedsRestart lists the changes of an app's configuration that
-// neither a new revision nor the routing table applies: its Dapr settings
-// and Dapr Configuration (its sidecars and state block are built from
-// them) and the ACA settings cove does not act on while running.
+// neither a new revision nor the routing table applies: the ACA settings
+// cove does not act on while running.
 func appNeedsRestart(cur, next *spec.AppEntry) []string {
 	var out []string
 	name := cur.App.Name
 	cc, nc := cur.App.Properties.Configuration, next.App.Properties.Configuration
-	if !sameJSON(cc.Dapr, nc.Dapr) {
-		out = append(out, fmt.Sprintf("app %s: its Dapr settings changed", name))
-	}
-	if !sameJSON(cur.DaprConfig, next.DaprConfig) {
-		out = append(out, fmt.Sprintf("app %s: its Dapr Configuration changed", name))
-	}
 	rest := func(c *spec.Configuration) spec.Configuration {
 		r := *c
 		r.Ingress, r.Dapr, r.Secrets, r.Registries = nil, nil, nil, nil
@@ -398,4 +466,109 @@ func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
 	var res ReloadResult
 	err := c.do(ctx, http.MethodPost, "/v1/reload", &res)
 	return res, err
+}
+
+// planFresh plans building the app anew from entry (why says why), to
+// take the place of a, or added when a is nil. The app's name gets a
+// hosts entry first, so its replicas resolve it. A translation that fails
+// is reported in res.Errors and plans nothing.
+func (e *Env) planFresh(a *appRuntime, entry *spec.AppEntry, why string, res *ReloadResult) *appReload {
+	if a == nil {
+		if err := e.addAppName(entry.App.Name); err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("app %s was not added: %v", entry.App.Name, err))
+			return nil
+		}
+	}
+	if entry.Containers() {
+		e.ensureEngine(context.Background(), entry.App.Name)
+	}
+	fresh, err := e.newApp(entry)
+	if err != nil {
+		verb := "was not changed"
+		if a == nil {
+			verb = "was not added"
+		}
+		res.Errors = append(res.Errors, fmt.Sprintf("app %s %s: %v", entry.App.Name, verb, err))
+		return nil
+	}
+	return &appReload{app: a, entry: entry, fresh: fresh, replaced: why, rollOut: true}
+}
+
+// swapAppLocked puts a plan's fresh app, its new revision active, in the
+// place of the app it replaces, or adds it, or removes the app the plan
+// removes. It returns the revisions that leave the routing table.
+func (e *Env) swapAppLocked(p *appReload, res *ReloadResult) ([]retirement, []Event) {
+	var retired []retirement
+	var events []Event
+	why := "app removed"
+	if p.fresh != nil {
+		f := p.fresh
+		p.rev.state = revActive
+		e.assignTrafficLocked(f, p.rev)
+		why = "replaced by " + p.rev.name + " (" + p.replaced + ")"
+		from := "(none)"
+		if p.app != nil {
+			if l := p.app.latestLocked(); l != nil {
+				from = l.name
+			}
+		}
+		res.Applied = append(res.Applied, f.name)
+		res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s → %s (%s)", f.name, from, p.rev.name, p.replaced))
+		events = append(events, Event{Kind: EventRevision, App: f.name, Message: fmt.Sprintf("revision %s of %s is active (%s)", p.rev.name, f.name, p.replaced)})
+	}
+	if i := slices.Index(e.apps, p.app); p.app != nil && i >= 0 {
+		if p.fresh != nil {
+			e.apps[i] = p.fresh
+		} else {
+			e.apps = slices.Delete(e.apps, i, i+1)
+			res.Applied = append(res.Applied, p.app.name)
+		}
+		for _, r := range p.app.revisions {
+			if r.state == revActive {
+				r.state = revStopping
+				retired = append(retired, retirement{r, why})
+				if p.fresh == nil { // "old → new" says it of a replaced app
+					res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s stopped (%s)", p.app.name, r.name, why))
+				}
+			}
+		}
+	} else if p.fresh != nil {
+		e.apps = append(e.apps, p.fresh)
+	}
+	return retired, events
+}
+
+// closeAppWhenStopped closes the building blocks of an app that left the
+// environment once its revisions have stopped, in the background; the
+// environment's stop waits for it.
+func (e *Env) closeAppWhenStopped(a *appRuntime) {
+	e.retiring.Go(func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			e.mu.Lock()
+			n := len(a.revisions)
+			e.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			select {
+			case <-e.stopCh:
+				// Env.stop closes it after the sidecars.
+				e.mu.Lock()
+				e.gone = append(e.gone, a)
+				e.mu.Unlock()
+				return
+			case <-tick.C:
+			}
+		}
+		a.closeDapr()
+	})
+}
+
+// closeDapr closes the app's building blocks, if it has any.
+func (a *appRuntime) closeDapr() {
+	if a.dapr != nil {
+		_ = a.dapr.Close()
+	}
 }

@@ -107,6 +107,9 @@ var (
 
 // appNameProblem explains why name is not a valid container app name (ACA's
 // rule), or returns "".
+// AppNameProblem says what is wrong with an app name, "" when nothing is.
+func AppNameProblem(name string) string { return appNameProblem(name) }
+
 func appNameProblem(name string) string {
 	if len(name) >= 2 && len(name) <= 32 && appNameRE.MatchString(name) && !strings.Contains(name, "--") {
 		return ""
