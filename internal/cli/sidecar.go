@@ -38,10 +38,11 @@ type sidecarFlags struct {
 	profilePort     string
 	enableProfiling bool
 
+	metricsPort, placement string
+	enableMetrics          bool
 	// Accepted because daprd users (and `dapr run`) commonly pass them;
 	// they change nothing yet.
-	metricsPort, placement, scheduler, sentry, controlPlane string
-	enableMetrics                                           bool
+	scheduler, sentry, controlPlane string
 }
 
 func (f *sidecarFlags) register(fs *pflag.FlagSet) {
@@ -72,7 +73,7 @@ func (f *sidecarFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.enableMetrics, "enable-metrics", true, "serve Dapr's metrics for Prometheus at /metrics on --metrics-port")
 	fs.StringVar(&f.profilePort, "profile-port", "7777", "the port of the profiling server")
 	fs.BoolVar(&f.enableProfiling, "enable-profiling", false, "serve Go's profiles at /debug/pprof/ on --profile-port")
-	fs.StringVar(&f.placement, "placement-host-address", "", "accepted and ignored: actors are not implemented yet")
+	fs.StringVar(&f.placement, "placement-host-address", "", "host:port of a placement service (cove placement, or Dapr's) for the actor API;\nof a comma-separated list, the first")
 	fs.StringVar(&f.scheduler, "scheduler-host-address", "", "accepted and ignored: jobs run on the sidecar's own scheduler (--jobs-file)")
 	fs.StringVar(&f.sentry, "sentry-address", "", "accepted and ignored: certificates come from --ca-dir")
 	fs.StringVar(&f.controlPlane, "control-plane-address", "", "accepted and ignored: there is no control plane")
@@ -193,6 +194,7 @@ func parseSidecarArgs(args []string, getenv func(string) string) (*sidecarRun, e
 		o.MaxHeaderBytes = int(n)
 	}
 	o.AppMaxConcurrency = f.appMaxConcurrency
+	o.PlacementAddress, _, _ = strings.Cut(strings.TrimSpace(f.placement), ",")
 	if fs.Changed("enable-api-logging") {
 		o.APILogging = &f.enableAPILogging
 	}

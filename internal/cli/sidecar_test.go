@@ -71,11 +71,16 @@ func TestParseSidecarArgs(t *testing.T) {
 		{
 			name: "accepted flags change nothing",
 			args: []string{
-				"--app-id", "orders", "--placement-host-address", "localhost:50005",
+				"--app-id", "orders",
 				"--scheduler-host-address", "localhost:50006", "--profile-port", "7778",
 				"--log-as-json", "--mode", "standalone", "--app-port", "-1",
 			},
 			want: with(func(*standalone.Options) {}),
+		},
+		{
+			name: "placement: the first of a list",
+			args: []string{"--app-id", "orders", "--placement-host-address", "localhost:50005,localhost:50006"},
+			want: with(func(o *standalone.Options) { o.PlacementAddress = "localhost:50005" }),
 		},
 		{
 			name: "metrics off",

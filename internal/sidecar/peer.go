@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -71,6 +73,9 @@ type PeerServerConfig struct {
 	// relayed when it also implements grpcapi.Invoker (*invoke.Invoker
 	// does), and answered Unimplemented otherwise.
 	Invoker Invoker
+	// Actors, when set, runs the actor calls other sidecars forward here
+	// (cove sidecar with a placement service).
+	Actors ActorHost
 	// MaxMessageSize bounds relayed gRPC messages; default 4 MiB.
 	MaxMessageSize int
 	// MaxHeaderBytes bounds request headers; default 1 MiB.
@@ -90,6 +95,7 @@ type PeerServer struct {
 	log       *slog.Logger
 	srv       *http.Server
 	grpc      *grpcapi.PeerServer // nil when the invoker cannot dial the app
+	actors    *grpc.Server        // CallActor; nil without Actors
 	startOnce sync.Once
 	done      chan struct{}
 }
@@ -114,6 +120,9 @@ func NewPeerServer(cfg PeerServerConfig) (*PeerServer, error) {
 		}); err != nil {
 			return nil, fmt.Errorf("peer server: %w", err)
 		}
+	}
+	if cfg.Actors != nil {
+		p.actors = newActorPeerServer(cfg.Actors, cmp.Or(cfg.MaxMessageSize, invoke.DefaultMaxMessageSize), log)
 	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP2(true)
@@ -158,6 +167,9 @@ func (p *PeerServer) Close(ctx context.Context) error {
 		// clean drain there are none.
 		p.grpc.Stop()
 	}
+	if p.actors != nil {
+		p.actors.Stop()
+	}
 	if err != nil {
 		_ = p.srv.Close()
 		return fmt.Errorf("internal listener of %s: %w", p.cfg.AppID, err)
@@ -197,6 +209,10 @@ func (p *PeerServer) grpcCaller(ctx context.Context) (string, error) {
 
 func (p *PeerServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if grpcapi.IsGRPC(r) {
+		if r.URL.Path == callActorPath && p.actors != nil {
+			p.actors.ServeHTTP(w, r)
+			return
+		}
 		if p.grpc == nil {
 			writeGRPCStatus(w, codes.Unimplemented, "failed to proxy request: this sidecar cannot dial its app")
 			return

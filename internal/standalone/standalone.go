@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/components/nameresolution"
@@ -115,6 +116,11 @@ type Options struct {
 	Metrics             bool
 	MetricsPort         int
 	MetricsPortOptional bool
+	// PlacementAddress is a placement service's host:port (`cove
+	// placement`, or Dapr's), daprd's --placement-host-address: with it the
+	// sidecar serves the actor API, its app's actors placed among the
+	// sidecars that report to the same service.
+	PlacementAddress string
 }
 
 // Sidecar is one running standalone sidecar.
@@ -131,6 +137,10 @@ type Sidecar struct {
 	prof     *auxServer
 	// metricsSrv serves /metrics when Options.Metrics is set.
 	metricsSrv *auxServer
+	// placement and forwarder are the actor placement, with a placement
+	// service, and the calls of actors other sidecars host.
+	placement *actors.Placement
+	forwarder *sidecar.ActorForwarder
 
 	httpAddr, grpcAddr string
 
@@ -301,9 +311,13 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		closeListeners()
 		return nil, err
 	}
-	if s.peer, err = sidecar.NewPeerServer(sidecar.PeerServerConfig{
+	pcfg := sidecar.PeerServerConfig{
 		AppID: opts.AppID, Listener: internalLn, TLS: peerTLS, Invoker: s.invoker, MaxMessageSize: maxMsg, Logger: log,
-	}); err != nil {
+	}
+	if h, ok := scfg.Actors.(sidecar.ActorHost); ok && s.placement != nil {
+		pcfg.Actors = h
+	}
+	if s.peer, err = sidecar.NewPeerServer(pcfg); err != nil {
 		_ = internalLn.Close()
 		return nil, err
 	}
@@ -322,6 +336,10 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 		AppID:      opts.AppID,
 		InstanceID: instanceID(),
 		Address:    net.JoinHostPort(advertiseHost(opts.HostIP, listenHost), port),
+	}
+	if s.placement != nil {
+		s.forwarder = &sidecar.ActorForwarder{TLS: peerTLS}
+		s.placement.Start(s.reg.Address, s.forwarder)
 	}
 	beatCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBeat = stop
@@ -388,11 +406,16 @@ func (s *Sidecar) loadApp(ctx context.Context, cfg *Configuration) (*daprapp.Run
 			return nil, nil, err
 		}
 	}
+	if opts.PlacementAddress != "" {
+		s.placement = actors.NewRemotePlacement(actors.RemoteOptions{
+			Address: opts.PlacementAddress, AppID: opts.AppID, Namespace: opts.Namespace, Logger: log,
+		})
+	}
 	app, err := daprapp.New(daprapp.App{
 		AppID: opts.AppID, Namespace: opts.Namespace, Protocol: opts.AppProtocol, Config: cfg.Spec,
 		Components: s.comps, Resiliency: policies, Subscriptions: res.Subscriptions,
 		MaxRequestBodySize: opts.MaxRequestBodySize, MaxHeaderBytes: opts.MaxHeaderBytes, APILogging: opts.APILogging,
-		RuntimeVersion: opts.RuntimeVersion, Logger: log, Scheduler: s.jobs,
+		RuntimeVersion: opts.RuntimeVersion, Logger: log, Scheduler: s.jobs, Placement: s.placement,
 	})
 	return app, policies, err
 }
@@ -495,6 +518,12 @@ func (s *Sidecar) Close(ctx context.Context) error {
 			if err := s.peer.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if s.placement != nil {
+			s.placement.Close()
+		}
+		if s.forwarder != nil {
+			_ = s.forwarder.Close()
 		}
 		s.prof.close()
 		s.metricsSrv.close()

@@ -28,6 +28,9 @@ import (
 var coveBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("COVE_STANDALONE_APP") == "where" {
+		os.Exit(runWhereApp())
+	}
 	bin, cleanup, err := testenv.BuildCove("cove-standalone-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -116,14 +119,14 @@ type proc struct {
 	exited             chan struct{}
 }
 
-func (s shared) sidecar(t *testing.T, appID string, appPort int) *proc {
+func (s shared) sidecar(t *testing.T, appID string, appPort int, extra ...string) *proc {
 	t.Helper()
 	p := &proc{stderr: &testlog.Buffer{}, httpPort: testaddr.FreePort(t), grpcPort: testaddr.FreePort(t), exited: make(chan struct{})}
-	p.cmd = exec.Command(coveBin, "sidecar",
+	p.cmd = exec.Command(coveBin, append([]string{"sidecar",
 		"--app-id", appID, "--app-port", strconv.Itoa(appPort),
 		"--dapr-http-port", strconv.Itoa(p.httpPort), "--dapr-grpc-port", strconv.Itoa(p.grpcPort),
 		"--dapr-listen-addresses", "127.0.0.1", "--resources-path", s.resources, "--config", s.config,
-		"--ca-dir", filepath.Join(s.dir, "ca"), "--log-level", "debug")
+		"--ca-dir", filepath.Join(s.dir, "ca"), "--log-level", "debug"}, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

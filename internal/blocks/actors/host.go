@@ -41,11 +41,15 @@ const ErrorResponseHeader = "X-Daprerrorresponseheader"
 // the way to its app. It is in the placement from Runtime.Host to Close.
 type Host struct {
 	name string
-	cfg  *HostConfig
-	p    *Placement
-	app  *http.Client
-	base string // http://host:port of the app
-	log  *slog.Logger
+	// remote marks another sidecar's host (cove sidecar with a placement
+	// service): its actors are called through it, and it has no cfg.
+	remote bool
+	appID  string
+	cfg    *HostConfig
+	p      *Placement
+	app    *http.Client
+	base   string // http://host:port of the app
+	log    *slog.Logger
 	// policies give the timeout of calls to the app; nil: none.
 	policies Policies
 

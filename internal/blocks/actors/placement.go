@@ -37,6 +37,10 @@ type Placement struct {
 
 	rmu  sync.Mutex // guards rems and each set's refs
 	rems map[Store]*reminders
+
+	// remote, for `cove sidecar`, is the placement service the table
+	// comes from; nil in process.
+	remote *remote
 }
 
 // NewPlacement returns an empty placement table.
@@ -91,6 +95,10 @@ func (p *Placement) add(h *Host) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hosts[h.name] = h
+	if p.remote != nil {
+		p.remote.setSelf(p, h)
+		return
+	}
 	p.rebuild()
 }
 
@@ -99,49 +107,76 @@ func (p *Placement) remove(h *Host) {
 	defer p.mu.Unlock()
 	if p.hosts[h.name] == h {
 		delete(p.hosts, h.name)
+		if p.remote != nil {
+			p.remote.setSelf(p, nil)
+			return
+		}
 		p.rebuild()
 	}
 }
 
 // rebuild swaps in a new table; called under mu.
 func (p *Placement) rebuild() {
-	t := map[string]*ring{}
+	byType := map[string]map[string]*Host{}
 	for _, h := range p.hosts {
 		for typ := range h.cfg.Types {
-			r := t[typ]
-			if r == nil {
-				r = &ring{owner: map[uint64]*Host{}}
-				t[typ] = r
+			if byType[typ] == nil {
+				byType[typ] = map[string]*Host{}
 			}
-			for i := range virtualNodes {
-				pt := hash(h.name + strconv.Itoa(i))
-				// On a collision the lower name wins, so the table does
-				// not depend on map order.
-				if o, ok := r.owner[pt]; ok && o.name < h.name {
-					continue
-				}
-				if _, ok := r.owner[pt]; !ok {
-					r.points = append(r.points, pt)
-				}
-				r.owner[pt] = h
-			}
+			byType[typ][h.name] = h
 		}
 	}
-	for _, r := range t {
-		slices.Sort(r.points)
+	t := make(map[string]*ring, len(byType))
+	for typ, hosts := range byType {
+		t[typ] = newRing(hosts, virtualNodes)
 	}
+	p.swap(t, false)
+}
+
+// newRing places each host, by its name in the table, at rf points,
+// hash(name + i), as Dapr's placement hashing does, so cove and daprd
+// sidecars given the same table agree on every actor's host.
+func newRing(hosts map[string]*Host, rf int) *ring {
+	r := &ring{owner: make(map[uint64]*Host, len(hosts)*rf), points: make([]uint64, 0, len(hosts)*rf)}
+	names := make(map[uint64]string, len(hosts)*rf)
+	for name, h := range hosts {
+		for i := range rf {
+			pt := hash(name + strconv.Itoa(i))
+			// On a collision the lower name wins, so the table does not
+			// depend on map order.
+			if o, ok := names[pt]; ok {
+				if o < name {
+					continue
+				}
+			} else {
+				r.points = append(r.points, pt)
+			}
+			r.owner[pt], names[pt] = h, name
+		}
+	}
+	slices.Sort(r.points)
+	return r
+}
+
+// swap stores a new table. Actors whose host stays but no longer owns
+// them move now, as daprd's hosts drop them when a new table arrives;
+// those of a host that left are its Close's to deactivate. With wait, it
+// returns once they are deactivated (a placement service's round waits
+// for it, as daprd's does).
+func (p *Placement) swap(t map[string]*ring, wait bool) {
 	p.table.Store(&t)
-	// Actors whose host stays but no longer owns them move now, as
-	// daprd's hosts drop them when a new table arrives; those of a host
-	// that left are its Close's to deactivate.
+	var wg sync.WaitGroup
 	p.amu.Lock()
-	defer p.amu.Unlock()
 	for _, a := range p.actors {
 		if old := a.host; old != nil && p.hosts[old.name] == old {
 			if r := t[a.typ]; r == nil || r.get(a.id) != old {
-				go old.drain(context.Background(), a)
+				wg.Go(func() { old.drain(context.Background(), a) })
 			}
 		}
+	}
+	p.amu.Unlock()
+	if wait {
+		wg.Wait()
 	}
 }
 

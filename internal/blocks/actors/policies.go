@@ -34,8 +34,10 @@ func (r *Runtime) invokeWithPolicies(ctx context.Context, req *Request, pols []*
 	call := func(ctx context.Context) (*Response, error) {
 		res, err := r.invokeOnce(ctx, req)
 		var nf notFound
+		var far *elsewhere
 		switch {
-		case errors.As(err, &nf):
+		case errors.As(err, &nf), errors.As(err, &far):
+			// Another sidecar's actor is called there, under its policies.
 			return nil, resiliency.Permanent(err)
 		case err == nil && res.Header.Get(ErrorResponseHeader) != "":
 			return res, &resiliency.StatusError{Code: res.Status}

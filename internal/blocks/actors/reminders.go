@@ -264,6 +264,17 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		if ctx.Err() != nil {
 			return
 		}
+		var far *elsewhere
+		if errors.As(err, &far) {
+			// With a placement service, the sidecar the actor lives on
+			// fires it; this one keeps its schedule without storing it.
+			if next, ok := s.next(at); ok {
+				at = next
+				tm.Reset(time.Until(at))
+				continue
+			}
+			return
+		}
 		var de *daprerr.Error
 		if errors.As(err, &de) && de.Kind == daprerr.ActorNoAddress {
 			// No replica hosts the type now: the reminder waits for one.

@@ -8,6 +8,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -110,6 +111,28 @@ func (r *Runtime) Host(o HostOptions) *Host {
 // actor's call before it is done; with reentrancy, a call in the chain of
 // the one running (its Dapr-Reentrancy-Id) runs at once.
 func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	res, err := r.invokeHere(ctx, req)
+	var far *elsewhere
+	if errors.As(err, &far) {
+		return r.p.forward(ctx, far.to, req)
+	}
+	return res, err
+}
+
+// InvokeLocal runs a call another sidecar forwarded (cove sidecar with a
+// placement service): the actor must live on this one.
+func (r *Runtime) InvokeLocal(ctx context.Context, req *Request) (*Response, error) {
+	res, err := r.invokeHere(ctx, req)
+	var far *elsewhere
+	if errors.As(err, &far) {
+		return nil, daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: actor %s||%s is hosted by %s, not by this sidecar", req.Type, req.ID, far.to.name)
+	}
+	return res, err
+}
+
+// invokeHere runs a call on the actor's activation in this process, or
+// says which other sidecar hosts it (*elsewhere).
+func (r *Runtime) invokeHere(ctx context.Context, req *Request) (*Response, error) {
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
@@ -142,10 +165,16 @@ const ReentrancyHeader = "Dapr-Reentrancy-Id"
 // reminders), gets the reentrancy id when the type is reentrant. f's
 // context ends too when the actor moves away under it (see Host.drain).
 func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.Header, f func(context.Context, *actor) error) error {
+	if err := p.waitTable(ctx); err != nil {
+		return daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: %v", err)
+	}
 	for {
 		owner, err := p.Lookup(typ, id)
 		if err != nil {
 			return err
+		}
+		if owner.remote {
+			return &elsewhere{owner}
 		}
 		a := p.activation(typ, id)
 		tc := owner.cfg.Types[typ]
@@ -179,6 +208,11 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.He
 			h.deactivate(a)
 			a.release()
 			continue
+		}
+		if owner.remote {
+			p.forget(a)
+			a.release()
+			return &elsewhere{owner}
 		}
 		a.setHostIfNone(p, owner)
 		if header != nil && owner.cfg.Types[typ].Reentrancy {

@@ -1,0 +1,110 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/dapr/dapr/pkg/placement/hashing"
+
+	"github.com/cove-env/cove/internal/placement"
+)
+
+// peers forwards calls between the runtimes of a test, as sidecars'
+// CallActor does.
+type peers map[string]*Runtime
+
+func (ps peers) CallActor(ctx context.Context, addr string, req *Request) (*Response, error) {
+	return ps[addr].InvokeLocal(ctx, req)
+}
+
+func startPlacementService(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- placement.Serve(ctx, placement.Config{Listener: ln}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func hostNames(p *Placement, typ string) map[string]bool {
+	out := map[string]bool{}
+	if r := (*p.table.Load())[typ]; r != nil {
+		for _, h := range r.owner {
+			out[fmt.Sprint(h.name, h.remote)] = true
+		}
+	}
+	return out
+}
+
+func TestRemotePlacementAgreesWithDaprdAndForwards(t *testing.T) {
+	addr := startPlacementService(t)
+	ps := peers{}
+	names := []string{"127.0.0.1:50002", "127.0.0.1:50003"}
+	var places []*Placement
+	var runtimes []*Runtime
+	var hosts []*Host
+	for i, name := range names {
+		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
+		rt := New("shop", p, nil, nil)
+		ps[name] = rt
+		p.Start(name, ps)
+		t.Cleanup(p.Close)
+		app := newFakeApp(t, fmt.Sprint("app", i))
+		h := app.host(rt, `{"entities":["Cart"]}`)
+		t.Cleanup(func() { h.Close(context.Background()) })
+		places, runtimes, hosts = append(places, p), append(runtimes, rt), append(hosts, h)
+	}
+	for _, p := range places {
+		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == 2 })
+	}
+
+	// daprd's own hashing over the same table places every actor where
+	// cove does.
+	loadMap := map[string]*hashing.Host{}
+	for _, n := range names {
+		loadMap[n] = hashing.NewHost(n, "shop", 0, 0)
+	}
+	ring := hashing.NewFromExisting(loadMap, 100, hashing.NewVirtualNodesCache())
+	seen := map[string]int{}
+	for i := range 40 {
+		id := fmt.Sprint("cart-", i)
+		want, err := ring.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantApp := fmt.Sprint("app", map[string]int{names[0]: 0, names[1]: 1}[want])
+		for _, rt := range runtimes {
+			res, err := rt.Invoke(t.Context(), &Request{Type: "Cart", ID: id, Method: "add"})
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if got, _, _ := strings.Cut(string(res.Body), " "); got != wantApp {
+				t.Fatalf("%s ran on %s, daprd places it on %s (%s)", id, got, wantApp, want)
+			}
+		}
+		seen[wantApp]++
+	}
+	if len(seen) != 2 {
+		t.Fatalf("40 actors all on one host: %v", seen)
+	}
+
+	// A host that leaves leaves both sidecars' tables: its actors run on
+	// the other.
+	hosts[1].Close(context.Background())
+	for _, p := range places {
+		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == 1 })
+	}
+	for i := range 10 {
+		res, err := runtimes[1].Invoke(t.Context(), &Request{Type: "Cart", ID: fmt.Sprint("cart-", i), Method: "add"})
+		if err != nil || !strings.HasPrefix(string(res.Body), "app0 ") {
+			t.Fatalf("after the leave: %v %s", err, res.Body)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package standalone
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dapr/go-sdk/actor"
+	dapr "github.com/dapr/go-sdk/client"
+	daprhttp "github.com/dapr/go-sdk/service/http"
+
+	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testlog"
+	"github.com/cove-env/cove/test/internal/testenv"
+)
+
+// WhereActor answers with the app that runs it; a call that finds
+// another of the same actor running fails.
+type WhereActor struct {
+	actor.ServerImplBaseCtx
+	app     string
+	running *sync.Map // actor id → *atomic.Int32
+}
+
+func (a *WhereActor) Type() string { return "Where" }
+
+func (a *WhereActor) Where(context.Context) (string, error) {
+	n, _ := a.running.LoadOrStore(a.ID(), new(atomic.Int32))
+	defer n.(*atomic.Int32).Add(-1)
+	if n.(*atomic.Int32).Add(1) > 1 {
+		return "", fmt.Errorf("two calls of %s at once on %s", a.ID(), a.app)
+	}
+	time.Sleep(time.Millisecond)
+	return a.app, nil
+}
+
+type whereClient struct {
+	id    string
+	Where func(context.Context) (string, error)
+}
+
+func (c *whereClient) Type() string { return "Where" }
+func (c *whereClient) ID() string   { return c.id }
+
+// runWhereApp serves the Where actor with the Go SDK's service/http, as
+// the test binary run again (COVE_STANDALONE_APP=where): the SDK's actor
+// runtime finds its sidecar through DAPR_GRPC_PORT.
+func runWhereApp() int {
+	svc := daprhttp.NewService("127.0.0.1:" + os.Getenv("APP_PORT"))
+	running := &sync.Map{}
+	name := os.Getenv("APP_NAME")
+	svc.RegisterActorImplFactoryContext(func() actor.ServerContext { return &WhereActor{app: name, running: running} })
+	fmt.Fprintln(os.Stderr, svc.Start())
+	return 1
+}
+
+// startWhereApp starts the Where app for a sidecar on grpcPort.
+func startWhereApp(t *testing.T, name string, appPort, grpcPort int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "COVE_STANDALONE_APP=where", "APP_NAME="+name,
+		"APP_PORT="+strconv.Itoa(appPort), "DAPR_GRPC_PORT="+strconv.Itoa(grpcPort))
+	runProc(t, name, cmd)
+}
+
+// startPlacement runs a placement service on a free port: argv is `cove
+// placement` or Dapr's placement binary, which take the same flags.
+func startPlacement(t *testing.T, argv ...string) int {
+	t.Helper()
+	port := testaddr.FreePort(t)
+	args := append(argv[1:], "--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
+		"--healthz-port", strconv.Itoa(testaddr.FreePort(t)), "--metrics-port", strconv.Itoa(testaddr.FreePort(t)))
+	runProc(t, "placement", exec.Command(argv[0], args...))
+	return port
+}
+
+// runProc starts cmd, killed when the test ends; its output is logged when
+// the test failed.
+func runProc(t *testing.T, name string, cmd *exec.Cmd) {
+	t.Helper()
+	out := &testlog.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+}
+
+// TestActorsAcrossSidecarsWithCovePlacement runs two `cove sidecar`s, each
+// beside a Go SDK app hosting the Where actor, with `cove placement`: every
+// actor, called through either sidecar with the SDK's actor proxy, runs on
+// one app, both apps get actors, and calls of one actor never overlap.
+func TestActorsAcrossSidecarsWithCovePlacement(t *testing.T) {
+	s := newShared(t)
+	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, coveBin, "placement"))
+	var sidecars []*proc
+	for _, name := range []string{"app-a", "app-b"} {
+		appPort := testaddr.FreePort(t)
+		p := s.sidecar(t, "where", appPort, "--placement-host-address", paddr)
+		startWhereApp(t, name, appPort, p.grpcPort)
+		sidecars = append(sidecars, p)
+	}
+	clients := make([]dapr.Client, len(sidecars))
+	for i, p := range sidecars {
+		c, err := dapr.NewClientWithAddressContext(t.Context(), "127.0.0.1:"+strconv.Itoa(p.grpcPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		clients[i] = c
+	}
+	where := func(c dapr.Client, id string) (string, error) {
+		stub := &whereClient{id: id}
+		c.ImplActorClientStub(stub)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		return stub.Where(ctx)
+	}
+	// Both apps are in the table once an actor of each runs: the sidecars
+	// read /dapr/config when their app is up, then report to placement.
+	ok := testenv.Poll(60*time.Second, 200*time.Millisecond, func() bool {
+		apps := map[string]bool{}
+		for i := range 20 {
+			for _, c := range clients {
+				app, err := where(c, fmt.Sprint("w-", i))
+				if err != nil {
+					return false
+				}
+				apps[app] = true
+			}
+		}
+		return len(apps) == 2
+	})
+	if !ok {
+		t.Fatal("actors did not spread over both apps within 60s")
+	}
+	for i := range 40 {
+		id := fmt.Sprint("w-", i)
+		var got []string
+		for _, c := range clients {
+			app, err := where(c, id)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			got = append(got, app)
+		}
+		if got[0] != got[1] {
+			t.Fatalf("actor %s ran on %s through one sidecar and on %s through the other", id, got[0], got[1])
+		}
+	}
+	// 100 calls of one actor at once through both sidecars run one at a
+	// time (the actor fails a call that finds another running).
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			if _, err := where(clients[i%2], "hot"); err != nil {
+				t.Errorf("hot call: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
