@@ -90,10 +90,6 @@ type GRPCApp struct {
 	Token string
 }
 
-// onJobEvent is the stable callback, newer than the protos cove is built
-// with; its messages are the alpha one's.
-const onJobEvent = "/dapr.proto.runtime.v1.AppCallback/OnJobEvent"
-
 // DeliverJob calls the app; OK is a delivery, and so is NotFound (as in
 // daprd), any other status a failure.
 func (a *GRPCApp) DeliverJob(ctx context.Context, name string, data *anypb.Any) error {
@@ -104,8 +100,9 @@ func (a *GRPCApp) DeliverJob(ctx context.Context, name string, data *anypb.Any) 
 		Name: name, Data: data, Method: "job/" + name, ContentType: data.GetTypeUrl(),
 		HttpExtension: &commonv1pb.HTTPExtension{Verb: commonv1pb.HTTPExtension_POST},
 	}
-	err := a.Conn.Invoke(ctx, onJobEvent, req, new(runtimev1pb.JobEventResponse))
+	_, err := runtimev1pb.NewAppCallbackClient(a.Conn).OnJobEvent(ctx, req)
 	if status.Code(err) == codes.Unimplemented {
+		//lint:ignore SA1019 the alpha callback is what older SDKs serve, and daprd falls back to it
 		_, err = runtimev1pb.NewAppCallbackAlphaClient(a.Conn).OnJobEventAlpha1(ctx, req)
 	}
 	switch status.Code(err) {

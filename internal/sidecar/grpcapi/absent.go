@@ -42,13 +42,14 @@ var absent = func() map[string]func(req any) error {
 		runtimev1pb.Dapr_SubtleVerifyAlpha1_FullMethodName)
 	set(func(req any) error { return daprerr.NoConversation(componentName(req)) }, runtimev1pb.Dapr_ConverseAlpha1_FullMethodName, runtimev1pb.Dapr_ConverseAlpha2_FullMethodName)
 	set(func(any) error { return daprerr.NoScheduler(daprerr.SchedulerScheduleJob, "schedule job") },
-		runtimev1pb.Dapr_ScheduleJobAlpha1_FullMethodName)
+		runtimev1pb.Dapr_ScheduleJobAlpha1_FullMethodName, runtimev1pb.Dapr_ScheduleJob_FullMethodName)
 	set(func(any) error { return daprerr.NoScheduler(daprerr.SchedulerGetJob, "get job") },
-		runtimev1pb.Dapr_GetJobAlpha1_FullMethodName)
+		runtimev1pb.Dapr_GetJobAlpha1_FullMethodName, runtimev1pb.Dapr_GetJob_FullMethodName)
 	set(func(any) error { return daprerr.NoScheduler(daprerr.SchedulerDeleteJob, "delete job") },
-		runtimev1pb.Dapr_DeleteJobAlpha1_FullMethodName, runtimev1pb.Dapr_DeleteJobsByPrefixAlpha1_FullMethodName)
+		runtimev1pb.Dapr_DeleteJobAlpha1_FullMethodName, runtimev1pb.Dapr_DeleteJobsByPrefixAlpha1_FullMethodName,
+		runtimev1pb.Dapr_DeleteJob_FullMethodName, runtimev1pb.Dapr_DeleteJobsByPrefix_FullMethodName)
 	set(func(any) error { return daprerr.NoScheduler(daprerr.SchedulerListJobs, "list jobs") },
-		runtimev1pb.Dapr_ListJobsAlpha1_FullMethodName)
+		runtimev1pb.Dapr_ListJobsAlpha1_FullMethodName, runtimev1pb.Dapr_ListJobs_FullMethodName)
 	return m
 }()
 

@@ -404,6 +404,7 @@ func TestErrors(t *testing.T) {
 		{
 			name: "job",
 			call: func() error {
+				//lint:ignore SA1019 the alpha RPC is still served, as by daprd
 				_, err := client.ScheduleJobAlpha1(t.Context(), &runtimev1pb.ScheduleJobRequest{Job: &runtimev1pb.Job{Name: "nightly"}})
 				return err
 			},

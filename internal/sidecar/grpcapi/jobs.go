@@ -79,3 +79,38 @@ func (a *api) ListJobsAlpha1(ctx context.Context, _ *runtimev1pb.ListJobsRequest
 	}
 	return &runtimev1pb.ListJobsResponseAlpha1{Jobs: list}, nil
 }
+
+// The stable RPCs daprd 1.18 added beside the alpha ones take the same
+// requests and answer the same way; SDKs try them first.
+
+// ScheduleJob is ScheduleJobAlpha1.
+func (a *api) ScheduleJob(ctx context.Context, in *runtimev1pb.ScheduleJobRequest) (*runtimev1pb.ScheduleJobResponse, error) {
+	return a.ScheduleJobAlpha1(ctx, in)
+}
+
+// GetJob is GetJobAlpha1.
+func (a *api) GetJob(ctx context.Context, in *runtimev1pb.GetJobRequest) (*runtimev1pb.GetJobResponse, error) {
+	return a.GetJobAlpha1(ctx, in)
+}
+
+// DeleteJob is DeleteJobAlpha1.
+func (a *api) DeleteJob(ctx context.Context, in *runtimev1pb.DeleteJobRequest) (*runtimev1pb.DeleteJobResponse, error) {
+	return a.DeleteJobAlpha1(ctx, in)
+}
+
+// DeleteJobsByPrefix is DeleteJobsByPrefixAlpha1.
+func (a *api) DeleteJobsByPrefix(ctx context.Context, in *runtimev1pb.DeleteJobsByPrefixRequest) (*runtimev1pb.DeleteJobsByPrefixResponse, error) {
+	if _, err := a.DeleteJobsByPrefixAlpha1(ctx, &runtimev1pb.DeleteJobsByPrefixRequestAlpha1{NamePrefix: in.NamePrefix}); err != nil {
+		return nil, err
+	}
+	return &runtimev1pb.DeleteJobsByPrefixResponse{}, nil
+}
+
+// ListJobs is ListJobsAlpha1.
+func (a *api) ListJobs(ctx context.Context, _ *runtimev1pb.ListJobsRequest) (*runtimev1pb.ListJobsResponse, error) {
+	res, err := a.ListJobsAlpha1(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &runtimev1pb.ListJobsResponse{Jobs: res.GetJobs()}, nil
+}
