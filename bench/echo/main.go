@@ -8,12 +8,25 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
 func main() {
 	body := []byte("ok\n")
+	// With ACTOR_TYPES (comma-separated), it hosts those actor types: its
+	// /dapr/config names them, and every actor call answers like any other
+	// request.
+	config := []byte(`{"entities":[]}`)
+	if t := os.Getenv("ACTOR_TYPES"); t != "" {
+		config = []byte(`{"entities":["` + strings.ReplaceAll(t, ",", `","`) + `"]}`)
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dapr/config" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(config)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write(body)
 	})

@@ -10,6 +10,8 @@
 //	loadgen -name "sdk get" -mode dapr-grpc-get -addr 127.0.0.1:50001 -store statestore -key k
 //	loadgen -name "redis"   -mode redis-hget    -addr 127.0.0.1:6379 -key 'app||k'
 //	loadgen -name "edge"    -mode http-get      -addr 127.0.0.1:8080 -host web.localhost -path / -qps 1000
+//	loadgen -name "actor"   -mode actor-http    -addr 127.0.0.1:3500 -type Bench -ids 1000
+//	loadgen -name "activate" -mode actor-http   -addr 127.0.0.1:3500 -type Bench -ids 0 -count 10000
 package main
 
 import (
@@ -19,11 +21,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -43,6 +48,9 @@ func main() {
 		dur   = flag.Duration("d", 10*time.Second, "duration")
 		qps   = flag.Float64("qps", 0, "total requests per second; 0 is as fast as possible")
 		out   = flag.String("out", "", "append the result line to this file instead of stdout (the Dapr SDK logs to stdout)")
+		typ   = flag.String("type", "Bench", "actor type (actor-http)")
+		ids   = flag.Int("ids", 1000, "actor ids called at random (actor-http); 0: a new actor each call")
+		count = flag.Int64("count", 0, "stop after this many requests; 0: run for -d")
 	)
 	flag.Parse()
 	var (
@@ -50,9 +58,12 @@ func main() {
 		cleanup func()
 		err     error
 	)
-	if *mode == "http-get" {
-		op, cleanup = newHTTPGet(*addr, *host, *path, *conc)
-	} else {
+	switch *mode {
+	case "http-get":
+		op, cleanup = newHTTP(*addr, *host, "GET", func() string { return *path }, *conc)
+	case "actor-http":
+		op, cleanup = newHTTP(*addr, *host, "POST", actorPath(*typ, *ids), *conc)
+	default:
 		op, cleanup, err = newOp(*mode, *addr, *store, *key)
 	}
 	if err != nil {
@@ -67,6 +78,8 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
+	var left atomic.Int64
+	left.Store(*count)
 	var (
 		mu     sync.Mutex
 		all    []time.Duration
@@ -94,6 +107,10 @@ func main() {
 					case <-ctx.Done():
 						continue
 					}
+				}
+				if *count > 0 && left.Add(-1) < 0 {
+					cancel()
+					continue
 				}
 				t0 := time.Now()
 				if err := op(context.Background()); err != nil {
@@ -128,7 +145,7 @@ func main() {
 		w = f
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"name": *name, "qps": float64(len(all)) / elapsed.Seconds(),
+		"name": *name, "qps": float64(len(all)) / elapsed.Seconds(), "seconds": elapsed.Seconds(),
 		"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
 		"ok": len(all), "total": len(all) + errors,
 	})
@@ -164,19 +181,36 @@ func newOp(mode, addr, store, key string) (func(context.Context) error, func(), 
 	return nil, nil, fmt.Errorf("unknown mode %q", mode)
 }
 
-// newHTTPGet returns a GET on kept-alive HTTP/1.1 connections, at most conc
-// of them, each used by one request at a time.
-func newHTTPGet(addr, host, path string, conc int) (func(context.Context) error, func()) {
+// actorPath returns the path of an actor method call: an id among ids at
+// random, or with ids 0 a new one each call (activations).
+func actorPath(typ string, ids int) func() string {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var n atomic.Int64
+	return func() string {
+		id := ""
+		if ids > 0 {
+			id = strconv.Itoa(rand.IntN(ids))
+		} else {
+			id = run + "-" + strconv.FormatInt(n.Add(1), 10)
+		}
+		return "/v1.0/actors/" + typ + "/" + id + "/method/bench"
+	}
+}
+
+// newHTTP returns a request without a body on kept-alive HTTP/1.1
+// connections, at most conc of them, each used by one request at a time.
+func newHTTP(addr, host, method string, path func() string, conc int) (func(context.Context) error, func()) {
 	if host == "" {
 		host = addr
 	}
-	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: cove-loadgen\r\n\r\n")
+	head := []byte(" HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: cove-loadgen\r\nContent-Length: 0\r\n\r\n")
 	type conn struct {
 		nc net.Conn
 		br *bufio.Reader
 	}
 	idle := make(chan *conn, conc)
 	op := func(context.Context) error {
+		req := append([]byte(method+" "+path()), head...)
 		var c *conn
 		select {
 		case c = <-idle:
