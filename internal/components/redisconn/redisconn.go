@@ -1,7 +1,8 @@
 // Package redisconn is what Dapr's Redis components (state.redis,
 // pubsub.redis) share: their connection metadata, read with Dapr's keys and
-// forms, and the go-redis client for a node, a cluster or a
-// sentinel-managed master that it describes, checked to answer.
+// forms, the go-redis client for a node, a cluster or a
+// sentinel-managed master that it describes, checked to answer, and the
+// Batcher that sends their concurrent calls as one pipeline.
 //
 // It imports no cove package.
 package redisconn

@@ -22,8 +22,8 @@
 // its way, so under load one round trip settles many.
 //
 // It needs Redis 6.2 or later (XAUTOCLAIM). It imports only the components
-// registry, the shared Redis connection metadata and the pub/sub
-// interface.
+// registry, the shared Redis connection package (metadata, client,
+// batcher) and the pub/sub interface.
 package redis
 
 import (
@@ -55,6 +55,10 @@ const maxReaders = 10000
 // how long a subscription takes to notice its end.
 const readBlock = time.Second
 
+// publishTimeout bounds one batch of XADDs; a publish whose context ends
+// first returns then.
+const publishTimeout = 10 * time.Second
+
 func init() {
 	components.Register(components.Info{Type: Type, New: func() any { return New() }})
 }
@@ -85,6 +89,8 @@ type Broker struct {
 	// connections of publishes and acknowledgements, however many
 	// subscriptions one broker serves.
 	readers goredis.UniversalClient
+	// publish sends the XADDs of concurrent publishes as one pipeline.
+	publish *redisconn.Batcher
 	log     *slog.Logger
 
 	life     *lifetime.Lifetime
@@ -137,6 +143,7 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 		return fmt.Errorf("%s %q: %w", Type, md.Name, err)
 	}
 	b.md, b.conn, b.client, b.readers = m, conn, client, readers
+	b.publish = redisconn.NewBatcher(client, publishTimeout)
 	return nil
 }
 
@@ -144,7 +151,8 @@ func (b *Broker) Init(ctx context.Context, md components.Metadata) error {
 func (b *Broker) Features() []pubsub.Feature { return nil }
 
 // Publish adds the message to the topic's stream; XADD answers once Redis
-// has it.
+// has it. Concurrent publishes share a pipeline (redisconn.Batcher): with
+// many publishers, one write and one read carry many XADDs.
 func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error {
 	if err := pubsub.CheckRequest(req.Topic, "", false); err != nil {
 		return err
@@ -152,26 +160,27 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	if b.life.Ended() || b.client == nil {
 		return fmt.Errorf("publish to %q: %w", req.Topic, pubsub.ErrClosed)
 	}
-	values := []any{"data", req.Data}
+	// XADD stream [MAXLEN|MINID ~ n] * data ... [metadata ...] [contentType ...]
+	args := make([]any, 0, 12)
+	args = append(args, "xadd", req.Topic)
+	switch {
+	case b.md.MaxLenApprox > 0:
+		args = append(args, "maxlen", "~", b.md.MaxLenApprox)
+	case b.md.StreamTTL > 0:
+		args = append(args, "minid", "~", fmt.Sprintf("%d-1", time.Now().Add(-b.md.StreamTTL).UnixMilli()))
+	}
+	args = append(args, "*", "data", req.Data)
 	if req.Metadata != nil {
 		md, err := json.Marshal(req.Metadata)
 		if err != nil {
 			return fmt.Errorf("%w: metadata: %v", pubsub.ErrInvalidRequest, err)
 		}
-		values = append(values, "metadata", md)
+		args = append(args, "metadata", md)
 	}
 	if req.ContentType != "" {
-		values = append(values, "contentType", req.ContentType)
+		args = append(args, "contentType", req.ContentType)
 	}
-	args := &goredis.XAddArgs{Stream: req.Topic, Values: values}
-	switch {
-	case b.md.MaxLenApprox > 0:
-		args.MaxLen, args.Approx = b.md.MaxLenApprox, true
-	case b.md.StreamTTL > 0:
-		args.MinID = fmt.Sprintf("%d-1", time.Now().Add(-b.md.StreamTTL).UnixMilli())
-		args.Approx = true
-	}
-	if err := b.client.XAdd(ctx, args).Err(); err != nil {
+	if err := b.publish.Do(ctx, goredis.NewStringCmd(ctx, args...)); err != nil {
 		return fmt.Errorf("publish to stream %q on Redis at %s: %w", req.Topic, b.conn.Addr(), err)
 	}
 	return nil
@@ -225,6 +234,7 @@ func (b *Broker) createGroup(ctx context.Context, topic, group string) error {
 func (b *Broker) Close() error {
 	b.life.End(func() {
 		if b.client != nil {
+			b.publish.Close()
 			b.closeErr = errors.Join(b.client.Close(), b.readers.Close())
 		}
 	})

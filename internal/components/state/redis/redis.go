@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cove-env/cove/internal/components"
+	"github.com/cove-env/cove/internal/components/redisconn"
 	"github.com/cove-env/cove/internal/components/state"
 )
 
@@ -79,7 +80,7 @@ type Store struct {
 	log      *slog.Logger
 	cfg      settings
 	client   goredis.UniversalClient
-	batch    *batcher
+	batch    *redisconn.Batcher
 	replicas int // connected replicas, for strong-consistency writes
 
 	closeOnce sync.Once
@@ -111,7 +112,7 @@ func (s *Store) Init(ctx context.Context, md components.Metadata) error {
 		}
 	}
 	s.cfg, s.client = cfg, client
-	s.batch = newBatcher(client, 10*time.Second)
+	s.batch = redisconn.NewBatcher(client, 10*time.Second)
 	s.replicas = s.connectedReplicas(pingCtx)
 	s.log.Debug("state store ready", "address", addr, "replicas", s.replicas)
 	return nil
@@ -179,7 +180,7 @@ func (s *Store) Features() []state.Feature {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.batch != nil {
-			s.batch.close()
+			s.batch.Close()
 		}
 		if s.client != nil {
 			s.closeErr = s.client.Close()
@@ -202,7 +203,7 @@ func (s *Store) Get(ctx context.Context, req *state.GetRequest) (*state.GetRespo
 		return nil, err
 	}
 	cmd := goredis.NewSliceCmd(ctx, "hmget", req.Key, "data", "version")
-	err := s.batch.do(ctx, cmd)
+	err := s.batch.Do(ctx, cmd)
 	vals := cmd.Val()
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), "WRONGTYPE") {
@@ -279,7 +280,7 @@ func (s *Store) Delete(ctx context.Context, req *state.DeleteRequest) error {
 func (s *Store) run(ctx context.Context, opts state.Options, script *goredis.Script, key string, args ...any) (int64, error) {
 	if opts.Consistency != state.Strong || s.replicas == 0 {
 		cmd := goredis.NewCmd(ctx, append([]any{"evalsha", script.Hash(), 1, key}, args...)...)
-		err := s.batch.do(ctx, cmd)
+		err := s.batch.Do(ctx, cmd)
 		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			// Not loaded yet (or flushed): EVAL loads it.
 			return script.Eval(ctx, s.client, []string{key}, args...).Int64()

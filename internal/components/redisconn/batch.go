@@ -1,4 +1,4 @@
-package redis
+package redisconn
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// batcher sends the commands of concurrent calls together, as one
-// pipeline. Under load many sidecar requests reach the store at once; sent
+// Batcher sends the commands of concurrent calls together, as one
+// pipeline. Under load many sidecar requests reach Redis at once; sent
 // one by one, each costs a write and a read system call here and in Redis,
 // and a wake-up on each side. A batch pays them once.
 //
@@ -20,7 +20,7 @@ import (
 // and nothing waits for company. A batch still out after slowBatch (a large
 // value, a busy server) passes the turn on, so one slow command does not
 // hold up the others for long.
-type batcher struct {
+type Batcher struct {
 	client  goredis.UniversalClient
 	calls   chan *call
 	turn    chan struct{}
@@ -41,8 +41,10 @@ const (
 	slowBatch = time.Millisecond
 )
 
-func newBatcher(client goredis.UniversalClient, timeout time.Duration) *batcher {
-	b := &batcher{
+// NewBatcher starts the workers of a Batcher over client; timeout bounds
+// each batch. Close stops them.
+func NewBatcher(client goredis.UniversalClient, timeout time.Duration) *Batcher {
+	b := &Batcher{
 		client:  client,
 		calls:   make(chan *call, maxBatch),
 		turn:    make(chan struct{}, 1),
@@ -55,10 +57,10 @@ func newBatcher(client goredis.UniversalClient, timeout time.Duration) *batcher 
 	return b
 }
 
-// do runs cmd in the next batch and returns its error; its result is in
+// Do runs cmd in the next batch and returns its error; its result is in
 // cmd. A caller that gives up returns at once: the worker still runs the
 // command and drops the answer.
-func (b *batcher) do(ctx context.Context, cmd goredis.Cmder) error {
+func (b *Batcher) Do(ctx context.Context, cmd goredis.Cmder) error {
 	c := &call{cmd: cmd, done: make(chan struct{})}
 	select {
 	case b.calls <- c:
@@ -75,7 +77,7 @@ func (b *batcher) do(ctx context.Context, cmd goredis.Cmder) error {
 	}
 }
 
-func (b *batcher) work() {
+func (b *Batcher) work() {
 	batch := make([]*call, 0, maxBatch)
 	for {
 		select {
@@ -128,5 +130,5 @@ func (b *batcher) work() {
 	}
 }
 
-// close stops the workers; commands already taken complete.
-func (b *batcher) close() { close(b.done) }
+// Close stops the workers; commands already taken complete.
+func (b *Batcher) Close() { close(b.done) }
