@@ -6,7 +6,9 @@
 # (go-redis: XADD, XREADGROUP, XACK; nats.go: a stored publish, a durable
 # pull consumer, an ack each), the limit. bench/pubbench publishes with CONC
 # goroutines (default 16) for DURATION (default 10s), ROUNDS times (default
-# 3), and is the subscriber app. With DAPRD=/path/to/daprd, a daprd sidecar
+# 3), and is the subscriber app; it also reports the CPU time per event of
+# itself and the sidecar (of the embedded default: with its broker, which
+# runs inside the sidecar). With DAPRD=/path/to/daprd, a daprd sidecar
 # with the same Redis component runs in the same rounds.
 #
 #   bash bench/pubsub.sh          # needs go, python3, curl, Redis on 6379, NATS JetStream on 4222
@@ -29,45 +31,51 @@ component() {
 }
 
 # pair DIR NAME SIDECAR-BINARY: a pubbench app and its sidecar on
-# $WORK/DIR's component; prints the app's address once an event went through.
+# $WORK/DIR's component; once an event went through, adds to RUNS the name,
+# the app's address and the sidecar's process id. (Not run in a command
+# substitution: PIDS must reach cleanup.)
+RUNS=()
 pair() {
   local slug=$1 name=$2 bin=$3 dir="$WORK/$1" app http
   app=$(free_port); http=$(free_port)
   (cd "$dir" && exec "$WORK/pubbench" -mode dapr -listen "127.0.0.1:$app" -sidecar "127.0.0.1:$http" \
     -topic "$TOPIC-$slug" -name "$name" -c "$CONC" -d "$DURATION") >"$dir/app.log" 2>&1 & PIDS+=($!)
   wait_port "$app"
-  local common=(--app-id "bench-$slug" --app-port "$app" --dapr-http-port "$http" --dapr-grpc-port "$(free_port)"
+  local sidecar common=(--app-id "bench-$slug" --app-port "$app" --dapr-http-port "$http" --dapr-grpc-port "$(free_port)"
     --metrics-port "$(free_port)" --resources-path "$dir/components" --dapr-listen-addresses 127.0.0.1)
   if [ "$bin" = cove ]; then
     (cd "$dir" && exec "$WORK/cove" sidecar "${common[@]}" --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db") \
-      >"$dir/sidecar.log" 2>&1 & PIDS+=($!)
+      >"$dir/sidecar.log" 2>&1 & PIDS+=($!); sidecar=$!
   else
-    (cd "$dir" && exec "$bin" "${common[@]}" --dapr-internal-grpc-port "$(free_port)") >"$dir/sidecar.log" 2>&1 & PIDS+=($!)
+    (cd "$dir" && exec "$bin" "${common[@]}" --dapr-internal-grpc-port "$(free_port)") >"$dir/sidecar.log" 2>&1 & PIDS+=($!); sidecar=$!
   fi
   wait_port "$http"
   curl -sf "http://127.0.0.1:$app/ready" >/dev/null || { echo "bench: $name delivers nothing:" >&2; tail -20 "$dir/sidecar.log" >&2; exit 1; }
-  echo "127.0.0.1:$app"
+  RUNS+=("$name|127.0.0.1:$app|$sidecar")
 }
 
 component "$WORK/embedded" pubsub.jetstream
 component "$WORK/redis" pubsub.redis redisHost "$REDIS"
 component "$WORK/nats" pubsub.jetstream natsURL "$NATS"
-RUNS=()
-for n in embedded redis nats; do RUNS+=("cove $n|$(pair "$n" "cove $n" cove)"); done
+for n in embedded redis nats; do pair "$n" "cove $n" cove; done
 if [ -n "${DAPRD:-}" ]; then
   component "$WORK/daprd" pubsub.redis redisHost "$REDIS"
-  RUNS+=("daprd redis|$(pair daprd "daprd redis" "$DAPRD")")
+  pair daprd "daprd redis" "$DAPRD"
 else
   echo "bench: DAPRD not set: daprd is not measured (DAPRD=/path/to/daprd to compare)"
 fi
 
-echo "pub/sub benchmark: $CONC publishers for $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load; rps = delivered events/s"
+echo "pub/sub benchmark: $CONC publishers for $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load"
+echo "(load average $(cut -d' ' -f1-3 /proc/loadavg)); rps = delivered events/s; CPU µs/req = CPU time per event of the"
+echo "sidecar and the app, or of the broker's client alone (the broker's own is not counted)"
 for r in $(seq "$ROUNDS"); do
   "$WORK/pubbench" -mode redis -addr "$REDIS" -topic "$TOPIC-direct-$r" -name "redis client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
   "$WORK/pubbench" -mode nats -addr "$NATS" -topic "$TOPIC-direct-$r" -name "nats client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
   for run in "${RUNS[@]}"; do
-    curl -sf "http://${run##*|}/run" >>"$WORK/results" || { echo "bench: ${run%%|*} failed" >&2; exit 1; }
+    IFS='|' read -r name addr sidecar <<<"$run"
+    curl -sf "http://$addr/run?cpu=$sidecar" >>"$WORK/results" || { echo "bench: $name failed" >&2; exit 1; }
   done
 done
+echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" "daprd redis/redis client" \
   "cove redis/daprd redis"

@@ -10,6 +10,9 @@
 // and consumes with go-redis (Streams, a consumer group, XACK) or nats.go
 // (JetStream, a durable pull consumer, an ack per message) and prints the
 // line. Each message carries its send time; latency is send to delivery.
+// The line's cpu_us is the CPU time used per delivered event by this
+// process and, in dapr mode, the sidecar whose process id GET /run?cpu=
+// names: what the machine spends on an event outside the broker.
 package main
 
 import (
@@ -21,7 +24,10 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +72,36 @@ func (r *recorder) got(body []byte) {
 	r.count.Add(1)
 }
 
+// cpuTime is the user and system CPU time process pid has used so far; 0
+// when it cannot be read (not Linux, the process gone).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// utime and stime are fields 14 and 15; the command name before them,
+	// in parentheses, may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond // clock ticks of 1/100 s
+}
+
 // run publishes with conc goroutines for d, waits up to 30 s for the
-// deliveries and returns the result line.
-func run(rec *recorder, publish func(ctx context.Context, body []byte) error) (string, error) {
+// deliveries and returns the result line; pids are the processes whose
+// CPU time counts with this one's.
+func run(rec *recorder, publish func(ctx context.Context, body []byte) error, pids ...int) (string, error) {
+	pids = append(pids, os.Getpid())
+	cpu := func() (d time.Duration) {
+		for _, p := range pids {
+			d += cpuTime(p)
+		}
+		return d
+	}
+	cpu0 := cpu()
 	rec.mu.Lock()
 	rec.lat, rec.last = rec.lat[:0], time.Time{}
 	rec.mu.Unlock()
@@ -95,6 +128,7 @@ func run(rec *recorder, publish func(ctx context.Context, body []byte) error) (s
 	for end := time.Now().Add(30 * time.Second); rec.count.Load() < sent.Load() && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}
+	used := cpu() - cpu0
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	n := len(rec.lat)
@@ -107,6 +141,7 @@ func run(rec *recorder, publish func(ctx context.Context, body []byte) error) (s
 		"name": *name, "qps": float64(n) / rec.last.Sub(start).Seconds(),
 		"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
 		"ok": n, "total": sent.Load() + failed.Load(),
+		"cpu_us": float64(used.Microseconds()) / float64(n),
 	})
 	return string(line), err
 }
@@ -167,8 +202,12 @@ func serveApp(rec *recorder) error {
 			rec.got(ev.Data)
 		}
 	})
-	mux.HandleFunc("GET /run", func(w http.ResponseWriter, _ *http.Request) {
-		line, err := run(rec, publish)
+	mux.HandleFunc("GET /run", func(w http.ResponseWriter, r *http.Request) {
+		var pids []int
+		if p, err := strconv.Atoi(r.URL.Query().Get("cpu")); err == nil {
+			pids = append(pids, p)
+		}
+		line, err := run(rec, publish, pids...)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
