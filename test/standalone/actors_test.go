@@ -103,18 +103,79 @@ func runProc(t *testing.T, name string, cmd *exec.Cmd) {
 // actor, called through either sidecar with the SDK's actor proxy, runs on
 // one app, both apps get actors, and calls of one actor never overlap.
 func TestActorsAcrossSidecarsWithCovePlacement(t *testing.T) {
-	s := newShared(t)
 	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, coveBin, "placement"))
-	var sidecars []*proc
+	checkWhereAcross(t, coveWhereSidecars(t, paddr))
+}
+
+// TestActorsCoveSidecarsWithDaprPlacement is the same with Dapr's
+// placement binary (COVE_PLACEMENT_BIN, built from Dapr 1.18's source).
+func TestActorsCoveSidecarsWithDaprPlacement(t *testing.T) {
+	bin := os.Getenv("COVE_PLACEMENT_BIN")
+	if bin == "" {
+		t.Skip("COVE_PLACEMENT_BIN (Dapr's placement binary) is not set")
+	}
+	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, bin))
+	checkWhereAcross(t, coveWhereSidecars(t, paddr))
+}
+
+// TestActorsDaprdWithCovePlacement runs two daprd 1.18 sidecars
+// (COVE_DAPRD_BIN) with `cove placement`, each beside a Where app: daprd
+// takes cove's tables, and both daprds place every actor alike.
+func TestActorsDaprdWithCovePlacement(t *testing.T) {
+	bin := os.Getenv("COVE_DAPRD_BIN")
+	if bin == "" {
+		t.Skip("COVE_DAPRD_BIN (a daprd 1.18 binary) is not set")
+	}
+	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, coveBin, "placement"))
+	res := t.TempDir()
+	if err := os.WriteFile(res+"/state.yaml", []byte(`apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: actorstore}
+spec:
+  type: state.in-memory
+  version: v1
+  metadata: [{name: actorStateStore, value: "true"}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var grpcPorts []int
+	for _, name := range []string{"daprd-a", "daprd-b"} {
+		appPort, httpPort, grpcPort := testaddr.FreePort(t), testaddr.FreePort(t), testaddr.FreePort(t)
+		runProc(t, name+" sidecar", exec.Command(bin, "--app-id", "where", "--app-port", strconv.Itoa(appPort),
+			"--dapr-http-port", strconv.Itoa(httpPort), "--dapr-grpc-port", strconv.Itoa(grpcPort),
+			"--dapr-internal-grpc-port", strconv.Itoa(testaddr.FreePort(t)), "--metrics-port", strconv.Itoa(testaddr.FreePort(t)),
+			"--dapr-listen-addresses", "127.0.0.1", "--placement-host-address", paddr, "--resources-path", res,
+			"--log-level", "debug"))
+		startWhereApp(t, name, appPort, grpcPort)
+		grpcPorts = append(grpcPorts, grpcPort)
+	}
+	checkWhereAcross(t, grpcPorts)
+}
+
+// coveWhereSidecars starts two `cove sidecar`s with the placement service
+// at paddr, each beside a Where app; it returns their gRPC ports.
+func coveWhereSidecars(t *testing.T, paddr string) []int {
+	s := newShared(t)
+	var ports []int
 	for _, name := range []string{"app-a", "app-b"} {
 		appPort := testaddr.FreePort(t)
 		p := s.sidecar(t, "where", appPort, "--placement-host-address", paddr)
 		startWhereApp(t, name, appPort, p.grpcPort)
-		sidecars = append(sidecars, p)
+		ports = append(ports, p.grpcPort)
 	}
-	clients := make([]dapr.Client, len(sidecars))
-	for i, p := range sidecars {
-		c, err := dapr.NewClientWithAddressContext(t.Context(), "127.0.0.1:"+strconv.Itoa(p.grpcPort))
+	return ports
+}
+
+// checkWhereAcross calls Where actors through each sidecar's gRPC API with
+// the SDK's actor proxy: actors spread over both apps, each actor runs on
+// the same app whichever sidecar it is called through, and 100 calls of
+// one actor at once through both run one at a time (the actor fails a
+// call that finds another running).
+func checkWhereAcross(t *testing.T, grpcPorts []int) {
+	t.Helper()
+	clients := make([]dapr.Client, len(grpcPorts))
+	for i, port := range grpcPorts {
+		c, err := dapr.NewClientWithAddressContext(t.Context(), "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,8 +221,6 @@ func TestActorsAcrossSidecarsWithCovePlacement(t *testing.T) {
 			t.Fatalf("actor %s ran on %s through one sidecar and on %s through the other", id, got[0], got[1])
 		}
 	}
-	// 100 calls of one actor at once through both sidecars run one at a
-	// time (the actor fails a call that finds another running).
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {
