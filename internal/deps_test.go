@@ -36,6 +36,7 @@ var forbidden = map[string][]string{
 	"spec":         {"*"}, // parsing must not depend on the runtime it configures (textmatch aside)
 	"supervisor":   {"*"}, // processes know nothing of Dapr or ingress (routing aside)
 	"engine":       {"*"}, // the container engine's command line; pods know nothing of apps
+	"netns":        {"*"}, // network namespaces and the relays across them, for pods and process replicas
 	"textmatch":    {"*"}, // "did you mean", shared by spec and the registry
 	"placement":    {"*"}, // the placement service: Dapr's protocol, no cove runtime (metrics aside)
 	// Component interfaces and implementations are plugged into blocks, not
@@ -63,7 +64,7 @@ var forbidden = map[string][]string{
 }
 
 // allowedLeaf lists what packages marked "*" may still import.
-var allowedLeaf = map[string][]string{"supervisor": {"routing"}, "spec": {"textmatch"}, "placement": {"metrics"}}
+var allowedLeaf = map[string][]string{"supervisor": {"routing"}, "spec": {"textmatch"}, "placement": {"metrics"}, "engine": {"netns"}}
 
 func TestDependenciesPointOneWay(t *testing.T) {
 	fset := token.NewFileSet()

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cove-env/cove/internal/netns"
 )
 
 // PodSpec is one replica as a pod: what cove's pod runner (RunPod) is
@@ -56,10 +58,7 @@ type Host struct {
 
 // Forward relays connections to Listen, inside the pod, to Target, on the
 // machine.
-type Forward struct {
-	Listen string `json:"listen"`
-	Target string `json:"target"`
-}
+type Forward = netns.Forward
 
 // ContainerSpec is one container of a pod.
 type ContainerSpec struct {
@@ -136,9 +135,16 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 		if err != nil || pid <= 0 {
 			return fmt.Errorf("the pod's network namespace: no process id in %q", out)
 		}
-		stop, err := forward(fmt.Sprintf("/proc/%d/ns/net", pid), spec.Forwards, log)
+		// cove's process serves the pod's end of each forward, from
+		// sockets opened in its namespace: nothing is added to the pod.
+		ns, err := netns.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
 		if err != nil {
 			return err
+		}
+		stop, err := ns.Forward(spec.Forwards, log)
+		ns.Close()
+		if err != nil {
+			return fmt.Errorf("the pod's network namespace: %w", err)
 		}
 		defer stop()
 	}

@@ -130,6 +130,12 @@ func ServeOn(t testing.TB, addr string, serve func(net.Conn)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ServeListener(t, ln, serve)
+}
+
+// ServeListener is Serve on a listener the test opened.
+func ServeListener(t testing.TB, ln net.Listener, serve func(net.Conn)) string {
+	t.Helper()
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
