@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/netns"
 	"github.com/cove-env/cove/internal/supervisor"
 )
 
@@ -109,12 +110,30 @@ func execBeside(cmd *cobra.Command, re control.ReplicaEnv, container string, com
 		}
 		env, dir = re.Processes[i].Env, re.Processes[i].Dir
 	}
-	return supervisor.StartWithHosts(func() *exec.Cmd {
-		c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
-		c.Env, c.Dir = env, dir
-		c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
-		return c
-	}, launcherArgv(), re.Hosts)
+	start := func() (*exec.Cmd, error) {
+		return supervisor.StartWithHosts(func() *exec.Cmd {
+			c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
+			c.Env, c.Dir = env, dir
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return c
+		}, launcherArgv(), re.Hosts)
+	}
+	if re.Network == "" {
+		return start()
+	}
+	// In the replica's network namespace, where localhost:3500 is its
+	// sidecar; the command is started from a thread inside it.
+	ns, err := netns.Open(re.Network)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", re.Replica, err)
+	}
+	defer ns.Close()
+	var c *exec.Cmd
+	err = ns.Do(func() (err error) {
+		c, err = start()
+		return err
+	})
+	return c, err
 }
 
 // execInContainer starts command in a container of a container-mode

@@ -21,6 +21,7 @@ import (
 	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/daprapp"
 	"github.com/cove-env/cove/internal/engine"
+	"github.com/cove-env/cove/internal/netns"
 	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/sidecar"
@@ -121,7 +122,10 @@ type replicaRuntime struct {
 	lineContainers []string
 	sidecar        *sidecar.Sidecar
 	sidecarOnce    sync.Once
-	ready          bool
+	// network is the replica's network namespace, nil when it runs on
+	// the machine's network.
+	network *replicaNetwork
+	ready   bool
 	// failure says how the replica failed while not ready (see failure).
 	failure string
 }
@@ -142,13 +146,19 @@ func (r *replicaRuntime) stopSubscriptions() {
 // in flight, daprd's default drainOngoingCallTimeout.
 const actorDrainTimeout = actors.DefaultDrainTimeout
 
-// closeSidecar stops the replica's sidecar, once, whoever asks first: a
-// retiring revision or the environment's stop.
+// closeSidecar stops the replica's sidecar and closes its network
+// namespace, once, whoever asks first: a retiring revision or the
+// environment's stop.
 func (r *replicaRuntime) closeSidecar(ctx context.Context) error {
 	var err error
-	if r.sidecar != nil {
-		r.sidecarOnce.Do(func() { err = r.sidecar.Close(ctx) })
-	}
+	r.sidecarOnce.Do(func() {
+		if r.sidecar != nil {
+			err = r.sidecar.Close(ctx)
+		}
+		if r.network != nil {
+			r.network.close()
+		}
+	})
 	return err
 }
 
@@ -328,7 +338,10 @@ func portableScope(entry *spec.AppEntry) json.RawMessage {
 		// Only container mode is named, so process apps keep their names.
 		Containers        bool                             `json:"containers,omitempty"`
 		ContainerCommands map[string]spec.ContainerCommand `json:"containerCommands,omitempty"`
-	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env, entry.Containers(), commands})
+		// Likewise only a network namespace.
+		Namespace bool  `json:"namespace,omitempty"`
+		HostPorts []int `json:"hostPorts,omitempty"`
+	}{entry.App.Properties.Template, entry.App.Properties.Configuration.Secrets, entry.Build, entry.Command, entry.Shell, entry.Env, entry.Containers(), commands, entry.Namespaced(), entry.HostPorts})
 	return b
 }
 
@@ -485,9 +498,19 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		// The app declares a port (targetPort, dapr.appPort): its PORT.
 		spec.Port = r.port
 	}
-	if rev.entry.Containers() {
+	switch {
+	case rev.entry.Containers():
 		spec, err = e.podReplicaSpec(rev, r, spec)
-	} else {
+	case rev.entry.Namespaced():
+		if err = e.openNetwork(rev, r); err != nil {
+			break
+		}
+		// The app listens on its own port inside its namespace, where
+		// probes and the port watch look.
+		spec.Network, spec.Port = r.network.ns, namespacePort(a)
+		spec.Probes = remapProbes(rev.probes, nil, namespacePort(a))
+		fallthrough
+	default:
 		err = e.processContainers(rev, r, &spec)
 	}
 	if err == nil {
@@ -497,7 +520,7 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 		err = e.sup.Start(ctx, spec)
 	}
 	if err != nil {
-		if rev.state != revActive || !(commandFailed(err) || errors.Is(err, engine.ErrNoEngine) || errors.Is(err, supervisor.ErrInitFailed)) {
+		if rev.state != revActive || !(commandFailed(err) || errors.Is(err, engine.ErrNoEngine) || errors.Is(err, supervisor.ErrInitFailed) || errors.Is(err, netns.ErrRefused)) {
 			return fmt.Errorf("start replica %s of %s: %w", r.name, a.name, err)
 		}
 		// At start, an app whose command cannot run must not stop the
@@ -521,8 +544,11 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	if r.daprHTTPPort != 0 {
 		msg += fmt.Sprintf(", DAPR_HTTP_PORT=%d", r.daprHTTPPort)
 	}
-	if rev.entry.Containers() {
+	if rev.entry.Containers() || r.network != nil {
 		msg = "pod"
+		if r.network != nil {
+			msg = "network namespace"
+		}
 		if len(a.containerPorts) > 0 {
 			msg += fmt.Sprintf(", port %d on 127.0.0.1:%d", a.containerPorts[0], r.port)
 		}
@@ -563,6 +589,14 @@ func (e *Env) newSidecar(r *replicaRuntime, appAddr string) error {
 		// DAPR_API_TOKEN from the app's env guards its sidecar's API.
 		APIToken: envValue(r.rev.env, "DAPR_API_TOKEN"),
 	})
+	if r.rev.entry.Namespaced() {
+		// The machine's end of the app's port is a relay, which accepts
+		// before the app listens; the app is dialled inside instead.
+		// r.network is set before the sidecar starts.
+		cfg.AppDial = func(ctx context.Context) (net.Conn, error) {
+			return r.network.ns.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(namespacePort(a))))
+		}
+	}
 	// POST /v1.0/shutdown stops this sidecar, as it stops daprd; the
 	// app keeps running, as an app whose daprd exited would.
 	cfg.OnShutdown = func() {
@@ -664,19 +698,35 @@ func (e *Env) replicaEnv(rev *revisionRuntime, r *replicaRuntime, own []string) 
 	domain := e.spec.Domain
 	proxy := "http://" + e.internalLn.Addr().String()
 	env := append(os.Environ(), own...)
+	// In a network namespace of its own the replica has the app's own
+	// ports and its sidecar at ACA's; on the machine's, ports of its own.
+	port, extra := r.port, r.extraPorts
+	daprHTTP, daprGRPC := r.daprHTTPPort, r.daprGRPCPort
+	noProxy := "127.0.0.1,::1"
+	if rev.entry.Namespaced() {
+		port, extra = namespacePort(a), map[int]int{}
+		for target := range r.extraPorts {
+			extra[target] = target
+		}
+		daprHTTP, daprGRPC = spec.NamespaceDaprHTTPPort, spec.NamespaceDaprGRPCPort
+		// localhost is the namespace's own, which the proxy, on the
+		// machine's, cannot reach; app names reach the edge directly.
+		noProxy = "localhost,127.0.0.1,::1"
+	}
+	if port != 0 {
+		env = append(env, "PORT="+strconv.Itoa(port), "CONTAINER_APP_PORT="+strconv.Itoa(port))
+	}
 	env = append(env,
-		"PORT="+strconv.Itoa(r.port),
 		"CONTAINER_APP_NAME="+a.name,
 		"CONTAINER_APP_REVISION="+rev.name,
 		"CONTAINER_APP_REPLICA_NAME="+r.name,
 		"CONTAINER_APP_HOSTNAME="+rev.name+"."+domain,
 		"CONTAINER_APP_ENV_DNS_SUFFIX="+domain,
-		"CONTAINER_APP_PORT="+strconv.Itoa(r.port),
 		// Lower- and upper-case: curl reads only http_proxy, Go both.
 		// Loopback is excluded so calls to the sidecar go direct; names
 		// under the domain ("<app>.localhost") must go through the proxy.
 		"HTTP_PROXY="+proxy, "http_proxy="+proxy,
-		"NO_PROXY=127.0.0.1,::1", "no_proxy=127.0.0.1,::1",
+		"NO_PROXY="+noProxy, "no_proxy="+noProxy,
 	)
 	if e.caBundle != "" {
 		// https://<app> goes through the proxy too (as a CONNECT the edge
@@ -692,14 +742,14 @@ func (e *Env) replicaEnv(rev *revisionRuntime, r *replicaRuntime, own []string) 
 			"NODE_EXTRA_CA_CERTS="+e.ca.CertPath(),
 		)
 	}
-	env = append(env, extraPortEnv(r.extraPorts)...)
+	env = append(env, extraPortEnv(extra)...)
 	if r.daprHTTPPort != 0 {
 		env = append(env,
 			"APP_ID="+a.daprAppID,
-			"DAPR_HTTP_PORT="+strconv.Itoa(r.daprHTTPPort),
-			"DAPR_GRPC_PORT="+strconv.Itoa(r.daprGRPCPort),
-			"DAPR_HTTP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(r.daprHTTPPort),
-			"DAPR_GRPC_ENDPOINT=127.0.0.1:"+strconv.Itoa(r.daprGRPCPort),
+			"DAPR_HTTP_PORT="+strconv.Itoa(daprHTTP),
+			"DAPR_GRPC_PORT="+strconv.Itoa(daprGRPC),
+			"DAPR_HTTP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(daprHTTP),
+			"DAPR_GRPC_ENDPOINT=127.0.0.1:"+strconv.Itoa(daprGRPC),
 		)
 	}
 	return dedupeEnv(env)

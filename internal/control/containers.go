@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,10 +18,11 @@ import (
 	"github.com/cove-env/cove/internal/supervisor"
 )
 
-// Inside a pod, the replica's Dapr sidecar is at ACA's ports.
+// Inside a pod, the replica's Dapr sidecar is at ACA's ports, as inside a
+// process replica's network namespace.
 const (
-	podDaprHTTPPort = 3500
-	podDaprGRPCPort = 50001
+	podDaprHTTPPort = spec.NamespaceDaprHTTPPort
+	podDaprGRPCPort = spec.NamespaceDaprGRPCPort
 )
 
 // podGraceExtra is how much longer than a revision's grace the supervisor
@@ -191,31 +191,13 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 		// the edge's ports there are relayed from the same address in the
 		// pod (all of 127/8 is the pod's own loopback).
 		for _, other := range e.spec.Apps {
-			addr, ok := e.names.Addr(other.App.Name)
-			if !ok {
-				continue
-			}
-			ps.Hosts = append(ps.Hosts, engine.Host{Name: other.App.Name, Addr: addr.String()},
-				engine.Host{Name: other.App.Name + ".internal." + e.spec.Domain, Addr: addr.String()})
-			ports := []int{80, 443}
-			e.mu.Lock()
-			for _, oa := range e.apps {
-				if oa.name == other.App.Name {
-					ports = append(ports, oa.ingress.TCPPorts()...)
-				}
-			}
-			e.mu.Unlock()
-			for _, p := range ports {
-				if own[p] {
-					// A listener on the app's address would keep the
-					// app from binding the port on every address.
-					continue
-				}
-				hp := net.JoinHostPort(addr.String(), strconv.Itoa(p))
-				ps.Forwards = append(ps.Forwards, engine.Forward{Listen: hp, Target: hp})
+			if addr, ok := e.names.Addr(other.App.Name); ok {
+				ps.Hosts = append(ps.Hosts, engine.Host{Name: other.App.Name, Addr: addr.String()},
+					engine.Host{Name: other.App.Name + ".internal." + e.spec.Domain, Addr: addr.String()})
 			}
 		}
 	}
+	ps.Forwards = append(ps.Forwards, e.appForwards(own)...)
 	var err error
 	if ps.AuthFile, err = e.registryAuth(entry, r.name); err != nil {
 		return ps, err

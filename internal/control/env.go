@@ -656,6 +656,11 @@ func (e *Env) ReplicaEnv(name string) (ReplicaEnv, bool) {
 	if len(re.Processes) > 0 {
 		re.Dir, re.Env = re.Processes[0].Dir, re.Processes[0].Env
 	}
+	if rep.network != nil {
+		if st, ok := e.sup.Status(name); ok && st.PID != 0 {
+			re.Network = fmt.Sprintf("/proc/%d/ns/net", st.PID)
+		}
+	}
 	if rep.rev.entry.Containers() && e.engine != nil {
 		re = ReplicaEnv{Replica: rep.name, Engine: e.engine.Bin}
 		for _, c := range rep.rev.entry.App.Properties.Template.Containers {

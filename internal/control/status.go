@@ -135,6 +135,9 @@ type ReplicaEnv struct {
 	// own environment.
 	Container string       `json:"container,omitempty"`
 	Processes []ProcessEnv `json:"processes,omitempty"`
+	// Network is the replica's network namespace (/proc/<pid>/ns/net)
+	// when it has one of its own as a process.
+	Network string `json:"network,omitempty"`
 	// Engine is the container engine's executable when the replica is a
 	// pod, whose containers (template names first) run as Containers.
 	Engine     string   `json:"engine,omitempty"`

@@ -80,6 +80,10 @@ type Config struct {
 	Namespace string
 	// AppAddr is host:port of the app, "" when the app has no port.
 	AppAddr string
+	// AppDial, when set, connects to the app where it listens, to tell
+	// whether it accepts connections, in place of a dial of AppAddr: a
+	// relay in front of the app accepts before the app does.
+	AppDial func(ctx context.Context) (net.Conn, error)
 	// AppProtocol is how the sidecar talks to the app: "http" (the
 	// default) or "grpc".
 	AppProtocol string
@@ -335,7 +339,15 @@ func (s *Sidecar) AppReady(ctx context.Context) bool {
 	if s.appReady.Load() {
 		return true
 	}
-	conn, err := s.dialer.DialContext(ctx, "tcp", s.cfg.AppAddr)
+	var conn net.Conn
+	var err error
+	if s.cfg.AppDial != nil {
+		dctx, cancel := context.WithTimeout(ctx, s.dialer.Timeout)
+		conn, err = s.cfg.AppDial(dctx)
+		cancel()
+	} else {
+		conn, err = s.dialer.DialContext(ctx, "tcp", s.cfg.AppAddr)
+	}
 	if err != nil {
 		return false
 	}

@@ -93,6 +93,14 @@ type AppEntry struct {
 	// Runtime is RuntimeProcess (Command runs the app) or
 	// RuntimeContainer (the engine runs the template's images).
 	Runtime string `json:"runtime"`
+	// Network is NetworkHost or empty (a process replica shares the machine's
+	// network and gets a free PORT) or NetworkNamespace (each process
+	// replica has a network namespace of its own and listens on the app's
+	// own port); container replicas always have their own.
+	Network string `json:"network,omitempty"`
+	// HostPorts are ports of the machine's loopback a replica in a
+	// network namespace reaches at the same ports of its own.
+	HostPorts []int `json:"hostPorts,omitempty"`
 	// Command runs the app in process mode. With Shell it holds one
 	// element, a script for /bin/sh -c; otherwise it is an argv to exec.
 	Command []string          `json:"command"`
@@ -125,6 +133,12 @@ type ContainerCommand struct {
 // Containers reports whether the engine runs the app's images.
 func (a *AppEntry) Containers() bool { return a.Runtime == RuntimeContainer }
 
+// Namespaced reports whether each of the app's process replicas runs in a
+// network namespace of its own.
+func (a *AppEntry) Namespaced() bool {
+	return a.Runtime == RuntimeProcess && a.Network == NetworkNamespace
+}
+
 // ComponentEntry is one Dapr component of the environment.
 type ComponentEntry struct {
 	Name      string     `json:"name"`
@@ -155,6 +169,7 @@ type appEntryFile struct {
 	File       string            `json:"file"`
 	Build      string            `json:"build"`
 	Runtime    string            `json:"runtime"`
+	Network    networkFile       `json:"network"`
 	Command    commandLine       `json:"command"`
 	Dir        string            `json:"dir"`
 	Env        map[string]string `json:"env"`
@@ -163,6 +178,22 @@ type appEntryFile struct {
 	// Containers run the template's other containers and init containers
 	// in process mode, by name.
 	Containers map[string]containerFile `json:"containers"`
+}
+
+// networkFile is an app's network: a mode alone (network: namespace), or
+// a block with the machine's ports relayed in.
+type networkFile struct {
+	Mode      string `json:"mode"`
+	HostPorts []int  `json:"hostPorts"`
+}
+
+func (n *networkFile) unmarshalNode(d *decoder, node *yaml.Node, path string) {
+	if node.Kind == yaml.ScalarNode {
+		n.Mode = node.Value
+		return
+	}
+	type plain networkFile // without this method
+	d.decode(node, path, reflectValue((*plain)(n)))
 }
 
 type containerFile struct {
@@ -206,6 +237,19 @@ const shellSyntax = "$`\"'\\|&;<>(){}[]*?~#=\n!"
 const commandExample = `a process-mode app needs a command saying how to run it, ` +
 	`e.g. command: go run ./backend, or command: [.cove/bin/backend, --port, "8000"]; ` +
 	`or leave it out and set runtime: container to run the app's images`
+
+// The networks a process replica runs in (AppEntry.Network).
+const (
+	NetworkHost      = "host"
+	NetworkNamespace = "namespace"
+)
+
+// The ports a replica's Dapr sidecar has inside its network namespace, as
+// in ACA.
+const (
+	NamespaceDaprHTTPPort = 3500
+	NamespaceDaprGRPCPort = 50001
+)
 
 // The runtimes an app runs in (AppEntry.Runtime).
 const (
@@ -478,6 +522,7 @@ func (l *loader) app(ap string, f *appEntryFile) {
 	case d.has(ap + ".command"):
 		checkCommand(d, ap+".command", f.Command)
 	}
+	l.network(ap, entry, f.Network)
 	entry.Dir = env.Dir
 	if f.Dir != "" {
 		entry.Dir = l.dir(ap+".dir", f.Dir)
@@ -509,6 +554,9 @@ func (l *loader) app(ap string, f *appEntryFile) {
 	if entry.Runtime == RuntimeProcess {
 		l.containerCommands(ap, entry, f)
 	}
+	if entry.Namespaced() {
+		l.ownPorts(ap, entry)
+	}
 	switch {
 	case p.app.Name == "" && f.Name == "":
 		p.d.errorf("name", "required: the container app's name; write it here or as name: in %s (%s)", l.path, ap)
@@ -529,6 +577,68 @@ func (l *loader) app(ap string, f *appEntryFile) {
 	l.secretValues(ap, p, f.Secrets)
 	env.Apps = append(env.Apps, entry)
 	l.apps = append(l.apps, &loadedApp{entry: entry, path: ap, parse: p})
+}
+
+// network checks the app's network and fills in entry's.
+func (l *loader) network(ap string, entry *AppEntry, f networkFile) {
+	d, np := l.d, ap+".network"
+	entry.Network, entry.HostPorts = f.Mode, f.HostPorts
+	if d.has(np) && f.Mode == "" {
+		d.errorf(np+".mode", "required: %s (each replica in a network namespace of its own) or %s", NetworkNamespace, NetworkHost)
+		return
+	}
+	switch entry.Network {
+	case "", NetworkHost, NetworkNamespace:
+	default:
+		d.errorf(cmp.Or(pathIf(d, np+".mode"), np), "%q is not a network; use %s (each replica in a network namespace of its own, listening on the app's port) or %s (the machine's network, a free port in $PORT)", entry.Network, NetworkNamespace, NetworkHost)
+		return
+	}
+	if entry.Network == NetworkNamespace && entry.Runtime == RuntimeContainer {
+		d.errorf(np, "a container-mode app's replicas have a network namespace each already; remove network, or set runtime: process")
+		return
+	}
+	if len(f.HostPorts) > 0 && entry.Network != NetworkNamespace {
+		d.errorf(np+".hostPorts", "hostPorts relay the machine's ports into a replica's network namespace; set mode: %s, or remove hostPorts (without a namespace the app reaches them directly)", NetworkNamespace)
+		return
+	}
+	seen := map[int]bool{}
+	for i, p := range f.HostPorts {
+		pp := indexPath(np+".hostPorts", i)
+		switch {
+		case p < 1 || p > 65535:
+			d.errorf(pp, "port %d is out of range 1-65535", p)
+		case p == NamespaceDaprHTTPPort || p == NamespaceDaprGRPCPort:
+			d.errorf(pp, "port %d is the Dapr sidecar's inside the namespace; relay the service from another port", p)
+		case seen[p]:
+			d.errorf(pp, "port %d is listed twice", p)
+		}
+		seen[p] = true
+	}
+}
+
+// pathIf returns path when the file has it, else "".
+func pathIf(d *decoder, path string) string {
+	if d.has(path) {
+		return path
+	}
+	return ""
+}
+
+// ownPorts checks that a namespaced app's hostPorts leave its own ports
+// (ingress targetPort, additional ports, Dapr appPort) free for it.
+func (l *loader) ownPorts(ap string, entry *AppEntry) {
+	own := map[int]bool{entry.App.DaprAppPort(): true}
+	if in := entry.App.Properties.Configuration.Ingress; in != nil {
+		own[in.TargetPort] = true
+		for _, m := range in.AdditionalPortMappings {
+			own[m.TargetPort] = true
+		}
+	}
+	for i, p := range entry.HostPorts {
+		if p != 0 && own[p] {
+			l.d.errorf(indexPath(ap+".network.hostPorts", i), "port %d is the app's own (%s); the app listens on it inside its namespace", p, entry.File)
+		}
+	}
 }
 
 // containerCommands checks the app's containers: against its template, and

@@ -122,10 +122,11 @@ const maxProbeBody = 10 << 10
 // newProbeClient returns the HTTP client probes share. It keeps no idle
 // connections, so nothing stays open between attempts, and it ignores the
 // environment's proxy settings: probes go straight to the replica.
-func newProbeClient() *http.Client {
+func newProbeClient(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:             nil,
+			DialContext:       dial,
 			DisableKeepAlives: true,
 			// HTTPS probes do not verify certificates, as in Kubernetes:
 			// replicas commonly serve self-signed ones.
@@ -137,13 +138,13 @@ func newProbeClient() *http.Client {
 	}
 }
 
-// checker returns the check for probe p of a replica reachable at host.
-func checker(p Probe, host string, client *http.Client) checkFunc {
+// checker returns the check for probe p of a replica reachable at host:
+// TCP probes connect with dial, HTTP probes go through client.
+func checker(p Probe, host string, client *http.Client, dial func(ctx context.Context, network, addr string) (net.Conn, error)) checkFunc {
 	if p.TCPSocket != nil {
 		addr := net.JoinHostPort(host, strconv.Itoa(p.TCPSocket.Port))
 		return func(ctx context.Context) error {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, "tcp", addr)
+			conn, err := dial(ctx, "tcp", addr)
 			if err != nil {
 				return fmt.Errorf("tcp probe: %w", err)
 			}

@@ -189,7 +189,7 @@ func TestHTTPCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = checker(p, host, newProbeClient())(t.Context())
+			err = checker(p, host, newProbeClient(nil), (&net.Dialer{}).DialContext)(t.Context())
 			if gotOK := err == nil; gotOK != tt.wantOK {
 				t.Fatalf("check = %v, want success %v", err, tt.wantOK)
 			}
@@ -217,7 +217,7 @@ func TestTCPCheck(t *testing.T) {
 	}
 	host, port := splitHostPort(t, ln.Addr().String())
 	p := Probe{Type: Readiness, TCPSocket: &TCPSocketAction{Port: port}, Timeout: time.Second}
-	check := checker(p, host, nil)
+	check := checker(p, host, nil, (&net.Dialer{}).DialContext)
 	if err := check(t.Context()); err != nil {
 		t.Errorf("check with a listener: %v", err)
 	}

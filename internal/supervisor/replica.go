@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -34,6 +36,9 @@ type replica struct {
 	spec ReplicaSpec
 	log  *slog.Logger
 	logs *ring
+	// probeClient is the supervisor's, or one that dials inside the
+	// replica's network namespace.
+	probeClient *http.Client
 
 	stop     chan struct{} // closed to ask for a graceful stop
 	stopOnce sync.Once
@@ -46,19 +51,34 @@ type replica struct {
 }
 
 func (s *Supervisor) newReplica(spec ReplicaSpec) *replica {
+	client := s.client
+	if spec.Network != nil {
+		client = newProbeClient(spec.Network.DialContext)
+	}
 	return &replica{
-		sup:  s,
-		spec: spec,
-		log:  s.log.With("app", spec.App, "revision", spec.Revision, "replica", spec.Name),
-		logs: newRing(s.opts.LogLines),
-		stop: make(chan struct{}),
-		kill: make(chan struct{}),
-		done: make(chan struct{}),
+		probeClient: client,
+		sup:         s,
+		spec:        spec,
+		log:         s.log.With("app", spec.App, "revision", spec.Revision, "replica", spec.Name),
+		logs:        newRing(s.opts.LogLines),
+		stop:        make(chan struct{}),
+		kill:        make(chan struct{}),
+		done:        make(chan struct{}),
 		status: Status{
 			Name: spec.Name, App: spec.App, Revision: spec.Revision,
 			State: StateStarting, Port: spec.Port,
 		},
 	}
+}
+
+// dial connects to the replica at addr: inside its network namespace,
+// when it has one.
+func (r *replica) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if r.spec.Network != nil {
+		return r.spec.Network.DialContext(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 func (r *replica) snapshot() Status {
@@ -114,6 +134,14 @@ func (r *replica) run(started chan<- error) {
 	runtime.LockOSThread()
 	defer close(r.done)
 	defer r.sup.remove(r)
+	if r.spec.Network != nil {
+		// Every process of the replica is forked from this thread, so
+		// they all start in the namespace; the thread ends with run.
+		if err := r.spec.Network.Enter(); err != nil {
+			started <- fmt.Errorf("start replica %q: %w", r.spec.Name, err)
+			return
+		}
+	}
 
 	bo := backoff{initial: r.sup.opts.BackoffInitial, max: r.sup.opts.BackoffMax, reset: r.sup.opts.BackoffReset}
 	for attempt := 0; ; attempt++ {
@@ -357,7 +385,7 @@ func (r *replica) supervise(p *process, started chan<- error) string {
 		if !ok {
 			return false
 		}
-		pb := &prober{probe: pr, check: checker(pr, r.spec.Host, r.sup.client), started: p.started, events: events}
+		pb := &prober{probe: pr, check: checker(pr, r.spec.Host, r.probeClient, r.dial), started: p.started, events: events}
 		probers.Go(func() { pb.run(ctx) })
 		return true
 	}

@@ -1,8 +1,10 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,6 +94,11 @@ type ReplicaSpec struct {
 	// replica sees the machine's /etc/hosts (see Options.Launcher).
 	Hosts string
 
+	// Network, when set, is the network namespace the replica's containers
+	// run in (each replica's own): they are started from a thread that
+	// entered it, and probes and the port watch look inside it.
+	Network Network
+
 	// Host is the address probes dial, 127.0.0.1 by default.
 	Host   string
 	Probes []Probe
@@ -115,6 +122,15 @@ type ReplicaSpec struct {
 	// replica stops: zero means DefaultTerminationGrace, negative means
 	// SIGKILL at once.
 	TerminationGrace time.Duration
+}
+
+// Network is a network namespace a replica runs in.
+type Network interface {
+	// Enter moves the calling thread into the namespace for good; the
+	// thread is locked and ends with its goroutine.
+	Enter() error
+	// DialContext connects to an address inside the namespace.
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Container is one more process of a replica, run as ReplicaSpec's

@@ -174,7 +174,7 @@ func New(opts Options) *Supervisor {
 		outside:  outside,
 		log:      opts.Logger,
 		notify:   notifier{fn: opts.OnChange},
-		client:   newProbeClient(),
+		client:   newProbeClient(nil),
 		replicas: map[string]*replica{},
 	}
 }

@@ -42,6 +42,8 @@ func runApp(mode string) int {
 		err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	case "netns":
+		return runNamespacedApp()
 	case "crash":
 		fmt.Println("starting")
 		fmt.Fprintln(os.Stderr, "fatal: cannot open the database")
