@@ -38,6 +38,7 @@ const (
 	lease           = 2 * time.Minute
 	deliveryTimeout = time.Minute
 	batch           = 100
+	maxInFlight     = 64
 )
 
 // Scheduler fires the jobs of every app of an environment (or of a
@@ -53,6 +54,7 @@ type Scheduler struct {
 	targets map[appKey]*targetSet
 
 	wake   chan struct{}
+	slots  chan struct{} // one per delivery in flight, up to maxInFlight
 	ctx    context.Context
 	cancel context.CancelFunc
 	loop   sync.WaitGroup // the firing loop
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Scheduler, error
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	s := &Scheduler{st: st, log: log.With("block", "jobs"), owner: hex.EncodeToString(b[:]), now: time.Now,
-		targets: map[appKey]*targetSet{}, wake: make(chan struct{}, 1)}
+		targets: map[appKey]*targetSet{}, wake: make(chan struct{}, 1), slots: make(chan struct{}, maxInFlight)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.loop.Add(1)
 	go func() {
@@ -163,12 +165,6 @@ func (s *Scheduler) pick(k appKey) *attached {
 	return a
 }
 
-func (s *Scheduler) hasTarget(k appKey) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.targets[k] != nil
-}
-
 // run is the firing loop: deliver what is due to attached apps, then
 // sleep until the next job is due, something changes, or poll passes.
 func (s *Scheduler) run() {
@@ -202,34 +198,53 @@ func (s *Scheduler) run() {
 	}
 }
 
-// fireDue starts the delivery of each due job whose app has a target here;
-// full reports a whole batch read, so more may be due.
+// fireDue starts the delivery of the due jobs of each app with a target
+// here (jobs of other apps wait for a replica of theirs, and do not hold
+// these up); full reports a whole batch read, so more may be due.
 func (s *Scheduler) fireDue(now time.Time) (full bool, err error) {
-	rows, err := s.st.due(s.ctx, now, batch)
-	if err != nil {
-		return false, err
-	}
-	started := 0
-	for _, r := range rows {
-		k := appKey{r.namespace, r.appID}
-		if !s.hasTarget(k) {
-			continue // it waits for a replica of its app
-		}
-		ok, err := s.st.claim(s.ctx, r, s.owner, now, now.Add(lease))
+	for _, k := range s.attachedApps() {
+		rows, err := s.st.due(s.ctx, k, now, batch)
 		if err != nil {
 			return false, err
 		}
-		if !ok {
-			continue // another scheduler delivers it, or it changed
+		started := 0
+		for _, r := range rows {
+			// Deliveries in flight are bounded: the loop waits for a slot.
+			select {
+			case s.slots <- struct{}{}:
+			case <-s.ctx.Done():
+				return false, nil
+			}
+			ok, err := s.st.claim(s.ctx, r, s.owner, now, now.Add(lease))
+			if err != nil || !ok {
+				<-s.slots
+				if err != nil {
+					return false, err
+				}
+				continue // another scheduler delivers it, or it changed
+			}
+			started++
+			s.sends.Add(1)
+			go func() {
+				defer s.sends.Done()
+				defer func() { <-s.slots }()
+				s.deliver(k, r)
+			}()
 		}
-		started++
-		s.sends.Add(1)
-		go func() {
-			defer s.sends.Done()
-			s.deliver(k, r)
-		}()
+		full = full || len(rows) == batch && started > 0
 	}
-	return len(rows) == batch && started > 0, nil
+	return full, nil
+}
+
+// attachedApps lists the apps with a target here.
+func (s *Scheduler) attachedApps() []appKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]appKey, 0, len(s.targets))
+	for k := range s.targets {
+		out = append(out, k)
+	}
+	return out
 }
 
 // deliver sends a claimed occurrence to a target and records the outcome.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +285,26 @@ func TestSharedFileDeliversOnce(t *testing.T) {
 	}
 	if got := a.count() + b.count(); got != n {
 		t.Fatalf("%d deliveries of %d jobs", got, n)
+	}
+}
+
+// Due jobs of an app with no replica up do not hold up another app's.
+func TestWaitingAppDoesNotHoldOthersUp(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "jobs.db"))
+	idle := s.App("idle", "")
+	for i := range 150 {
+		if err := idle.Schedule(t.Context(), &runtimev1pb.Job{Name: "j" + strconv.Itoa(i), DueTime: ptr("0s")}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := s.App("orders", "")
+	r := newRecorder()
+	defer app.Attach(r)()
+	if err := app.Schedule(t.Context(), &runtimev1pb.Job{Name: "mine", DueTime: ptr("0s")}, false); err != nil {
+		t.Fatal(err)
+	}
+	await(t, r, 1)
+	if list, err := idle.List(t.Context()); err != nil || len(list) != 150 {
+		t.Fatalf("the idle app's jobs: %d, %v; want all 150 waiting", len(list), err)
 	}
 }

@@ -43,7 +43,8 @@ const schema = `CREATE TABLE IF NOT EXISTS jobs (
 	lease_until INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (namespace, app_id, name)
 );
-CREATE INDEX IF NOT EXISTS jobs_next_at ON jobs (next_at);`
+CREATE INDEX IF NOT EXISTS jobs_next_at ON jobs (next_at);
+CREATE INDEX IF NOT EXISTS jobs_app_next_at ON jobs (namespace, app_id, next_at);`
 
 // openStore opens (creating) the database file at path.
 func openStore(ctx context.Context, path string) (*store, error) {
@@ -205,10 +206,11 @@ func (s *store) deletePrefix(ctx context.Context, namespace, appID, prefix strin
 	return err
 }
 
-// due returns up to limit jobs due at now that no scheduler is delivering.
-func (s *store) due(ctx context.Context, now time.Time, limit int) ([]*row, error) {
-	return s.query(ctx, `SELECT `+rowColumns+` FROM jobs WHERE next_at <= ? AND lease_until < ? ORDER BY next_at LIMIT ?`,
-		now.UnixNano(), now.UnixNano(), limit)
+// due returns up to limit of an app's jobs due at now that no scheduler
+// is delivering.
+func (s *store) due(ctx context.Context, app appKey, now time.Time, limit int) ([]*row, error) {
+	return s.query(ctx, `SELECT `+rowColumns+` FROM jobs WHERE namespace = ? AND app_id = ? AND next_at <= ? AND lease_until < ?
+		ORDER BY next_at LIMIT ?`, app.namespace, app.appID, now.UnixNano(), now.UnixNano(), limit)
 }
 
 // earliest is the next time a job is due after now; zero for none.
