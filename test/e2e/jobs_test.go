@@ -99,13 +99,13 @@ func (e *env) countLines(s string) int {
 	return strings.Count(e.out.String(), s)
 }
 
-// waitGone polls GetJobAlpha1 until the job is gone, as a job is once it
+// waitGone polls GetJob until the job is gone, as a job is once it
 // fires no more.
 func waitGone(t *testing.T, c dapr.Client, name string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		_, err := c.GetJobAlpha1(t.Context(), name)
+		_, err := c.GetJob(t.Context(), name)
 		if err != nil && strings.Contains(err.Error(), "job not found") {
 			return
 		}
@@ -134,7 +134,7 @@ func TestSDKJobs(t *testing.T) {
 
 	// A job scheduled for the future fires once.
 	hello, _ := anypb.New(structpb.NewStringValue("hello"))
-	if err := c.ScheduleJobAlpha1(ctx, dapr.NewJob("once", dapr.WithJobDueTime("2s"), dapr.WithJobData(hello))); err != nil {
+	if err := c.ScheduleJob(ctx, dapr.NewJob("once", dapr.WithJobDueTime("2s"), dapr.WithJobData(hello))); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor(`got job once: "hello"`, time.Minute)
@@ -144,7 +144,7 @@ func TestSDKJobs(t *testing.T) {
 	}
 
 	// A recurring job: three occurrences, each on one of the two replicas.
-	if err := c.ScheduleJobAlpha1(ctx, dapr.NewJob("thrice", dapr.WithJobSchedule("@every 1s"), dapr.WithJobRepeats(3))); err != nil {
+	if err := c.ScheduleJob(ctx, dapr.NewJob("thrice", dapr.WithJobSchedule("@every 1s"), dapr.WithJobRepeats(3))); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, c, "thrice")
@@ -153,11 +153,11 @@ func TestSDKJobs(t *testing.T) {
 	}
 
 	// Get and delete.
-	if err := c.ScheduleJobAlpha1(ctx, dapr.NewJob("nightly", dapr.WithJobSchedule("0 30 2 * * *"), dapr.WithJobRepeats(5),
+	if err := c.ScheduleJob(ctx, dapr.NewJob("nightly", dapr.WithJobSchedule("0 30 2 * * *"), dapr.WithJobRepeats(5),
 		dapr.WithJobDropFailurePolicy())); err != nil {
 		t.Fatal(err)
 	}
-	job, err := c.GetJobAlpha1(ctx, "nightly")
+	job, err := c.GetJob(ctx, "nightly")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +167,11 @@ func TestSDKJobs(t *testing.T) {
 	if _, ok := job.FailurePolicy.(*dapr.JobFailurePolicyDrop); !ok {
 		t.Fatalf("failure policy %T, want drop", job.FailurePolicy)
 	}
-	if err := c.ScheduleJobAlpha1(ctx, dapr.NewJob("nightly", dapr.WithJobSchedule("@daily"))); err == nil ||
+	if err := c.ScheduleJob(ctx, dapr.NewJob("nightly", dapr.WithJobSchedule("@daily"))); err == nil ||
 		!strings.Contains(err.Error(), "AlreadyExists") {
 		t.Fatalf("scheduling an existing job without overwrite: %v, want AlreadyExists", err)
 	}
-	if err := c.DeleteJobAlpha1(ctx, "nightly"); err != nil {
+	if err := c.DeleteJob(ctx, "nightly"); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, c, "nightly")
@@ -204,7 +204,7 @@ func TestSDKJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if err := g.ScheduleJobAlpha1(ctx, dapr.NewJob("grpc-once", dapr.WithJobDueTime("1s"),
+	if err := g.ScheduleJob(ctx, dapr.NewJob("grpc-once", dapr.WithJobDueTime("1s"),
 		dapr.WithJobData(&anypb.Any{TypeUrl: "type.googleapis.com/example.Text", Value: []byte("ping")}))); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestSDKJobs(t *testing.T) {
 	e.waitFor(`got job grpc-once: "ping"`, time.Minute)
 	waitGone(t, g, "grpc-once")
 	// Jobs belong to their app: the HTTP app's sidecar does not see it.
-	if _, err := c.GetJobAlpha1(ctx, "grpc-once"); err == nil {
+	if _, err := c.GetJob(ctx, "grpc-once"); err == nil {
 		t.Fatal("another app's sidecar read the job")
 	}
 	e.stop()
@@ -230,7 +230,7 @@ func TestJobSurvivesRestart(t *testing.T) {
 	}
 	due := time.Now().Add(8 * time.Second).UTC()
 	data, _ := anypb.New(structpb.NewStringValue("after the restart"))
-	err = c.ScheduleJobAlpha1(t.Context(), dapr.NewJob("later", dapr.WithJobDueTime(due.Format(time.RFC3339)), dapr.WithJobData(data)))
+	err = c.ScheduleJob(t.Context(), dapr.NewJob("later", dapr.WithJobDueTime(due.Format(time.RFC3339)), dapr.WithJobData(data)))
 	c.Close()
 	if err != nil {
 		t.Fatal(err)
