@@ -15,6 +15,8 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/cove-env/cove/test/internal/testenv"
 )
 
 // runNamespacedApp is an app written for a replica with a network of its
@@ -131,49 +133,10 @@ func TestProcessReplicasInNetworkNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces for process replicas take root")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	app := func(name string, replicas int) string {
-		return fmt.Sprintf(`name: %s
-properties:
-  configuration:
-    ingress: {external: true, targetPort: 8000, allowInsecure: true}
-    dapr: {enabled: true, appId: %s, appPort: 8000}
-  template:
-    containers: [{name: main, image: x}]
-    scale: {minReplicas: %d, maxReplicas: %d}
-`, name, name, replicas, replicas)
-	}
-	writeFile(t, dir, "front.yaml", app("front", 1))
-	writeFile(t, dir, "back.yaml", app("back", 2))
-	writeFile(t, dir, "components/statestore.yaml", "componentType: state.in-memory\nversion: v1\n")
-	writeFile(t, dir, "cove.yaml", fmt.Sprintf(`name: netns
-apps:
-  - file: front.yaml
-    command: [%[1]q]
-    env: {COVE_E2E_APP: netns}
-    network: {mode: namespace, hostPorts: [6379]}
-  - file: back.yaml
-    command: [%[1]q]
-    env: {COVE_E2E_APP: netns}
-    network: namespace
-components:
-  - name: statestore
-    file: components/statestore.yaml
-`, exe))
-	e := up(t, filepath.Join(dir, "cove.yaml"))
+	e := up(t, namespacedEnv(t))
 
 	// Every replica answers the edge, each from port 8000 of its own.
-	st := e.status()
-	pids := map[string]int{}
-	for _, a := range st.Apps {
-		for _, r := range a.Replicas {
-			pids[r.Name] = r.PID
-		}
-	}
+	pids, namespaces := replicaNamespaces(t, e)
 	if len(pids) != 3 {
 		t.Fatalf("replicas %v; want front's one and back's two", pids)
 	}
@@ -218,14 +181,6 @@ components:
 		t.Errorf("cove exec front -- curl localhost:3500/v1.0/metadata: %v\n%s", err, out)
 	}
 
-	namespaces := map[string]bool{}
-	for name, pid := range pids {
-		ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
-		if err != nil {
-			t.Fatalf("replica %s: %v", name, err)
-		}
-		namespaces[ns] = true
-	}
 	own, _ := os.Readlink("/proc/self/ns/net")
 	if len(namespaces) != 3 || namespaces[own] {
 		t.Errorf("replicas run in namespaces %v (the machine's is %s); want three of their own", namespaces, own)
@@ -237,23 +192,114 @@ components:
 			t.Errorf("replica %s (%d) survives cove up's stop", name, pid)
 		}
 	}
-	if left := processesIn(namespaces); len(left) > 0 {
-		t.Errorf("processes left in the replicas' namespaces: %v", left)
+	if left := holdersOf(namespaces); len(left) > 0 {
+		t.Errorf("the replicas' namespaces outlived cove up's stop, held by: %v", left)
 	}
 }
 
-// processesIn lists the processes whose network namespace is one of
-// namespaces.
-func processesIn(namespaces map[string]bool) []string {
+// namespacedEnv writes an environment of two apps served by this test
+// binary (runNamespacedApp) with network: namespace, front with one
+// replica and hostPorts [6379], back with two, and returns its file.
+func namespacedEnv(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	app := func(name string, replicas int) string {
+		return fmt.Sprintf(`name: %s
+properties:
+  configuration:
+    ingress: {external: true, targetPort: 8000, allowInsecure: true}
+    dapr: {enabled: true, appId: %s, appPort: 8000}
+  template:
+    containers: [{name: main, image: x}]
+    scale: {minReplicas: %d, maxReplicas: %d}
+`, name, name, replicas, replicas)
+	}
+	writeFile(t, dir, "front.yaml", app("front", 1))
+	writeFile(t, dir, "back.yaml", app("back", 2))
+	writeFile(t, dir, "components/statestore.yaml", "componentType: state.in-memory\nversion: v1\n")
+	writeFile(t, dir, "cove.yaml", fmt.Sprintf(`name: netns
+apps:
+  - file: front.yaml
+    command: [%[1]q]
+    env: {COVE_E2E_APP: netns}
+    network: {mode: namespace, hostPorts: [6379]}
+  - file: back.yaml
+    command: [%[1]q]
+    env: {COVE_E2E_APP: netns}
+    network: namespace
+components:
+  - name: statestore
+    file: components/statestore.yaml
+`, exe))
+	return filepath.Join(dir, "cove.yaml")
+}
+
+// replicaNamespaces returns the running replicas' process ids by name and
+// the network namespaces they run in.
+func replicaNamespaces(t *testing.T, e *env) (map[string]int, map[string]bool) {
+	t.Helper()
+	pids, namespaces := map[string]int{}, map[string]bool{}
+	for _, a := range e.status().Apps {
+		for _, r := range a.Replicas {
+			pids[r.Name] = r.PID
+			ns, err := os.Readlink("/proc/" + strconv.Itoa(r.PID) + "/ns/net")
+			if err != nil {
+				t.Fatalf("replica %s: %v", r.Name, err)
+			}
+			namespaces[ns] = true
+		}
+	}
+	return pids, namespaces
+}
+
+// TestNetworkNamespacesGoWithAKilledCove kills cove with SIGKILL: its
+// guardian ends the replicas, and then no process and no descriptor holds
+// their namespaces, which the kernel frees (they have no name to remove).
+func TestNetworkNamespacesGoWithAKilledCove(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces for process replicas take root")
+	}
+	e := up(t, namespacedEnv(t))
+	pids, namespaces := replicaNamespaces(t, e)
+	if len(namespaces) != 3 {
+		t.Fatalf("replicas %v run in namespaces %v; want three", pids, namespaces)
+	}
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-e.done
+	testenv.Poll(time.Minute, 100*time.Millisecond, func() bool { return len(holdersOf(namespaces)) == 0 })
+	if left := holdersOf(namespaces); len(left) > 0 {
+		t.Errorf("the replicas' namespaces outlived a killed cove, held by: %v", left)
+	}
+}
+
+// holdersOf lists the processes that run in one of namespaces or hold a
+// descriptor of one: while none does, the kernel has freed them.
+func holdersOf(namespaces map[string]bool) []string {
 	entries, _ := os.ReadDir("/proc")
 	var left []string
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && namespaces[ns] {
-			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
-			left = append(left, e.Name()+" "+strings.TrimSpace(string(comm)))
+		dir := "/proc/" + e.Name()
+		comm, _ := os.ReadFile(dir + "/comm")
+		who := e.Name() + " " + strings.TrimSpace(string(comm))
+		if ns, err := os.Readlink(dir + "/ns/net"); err == nil && namespaces[ns] {
+			left = append(left, who+" runs in "+ns)
+			continue
+		}
+		fds, _ := os.ReadDir(dir + "/fd")
+		for _, fd := range fds {
+			if link, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && namespaces[link] {
+				left = append(left, who+" holds "+link)
+				break
+			}
 		}
 	}
 	return left
