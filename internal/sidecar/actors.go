@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/cove-env/cove/internal/blocks/actors"
 	"github.com/cove-env/cove/internal/blocks/invoke"
 	"github.com/cove-env/cove/internal/daprerr"
@@ -35,6 +38,9 @@ type actorHosting struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	host   *actors.Host // set once hosting; read under Sidecar.actorMu
+	// stream: a gRPC app's actor callback stream, which the app's health
+	// does not end.
+	stream bool
 }
 
 // actorHost is this sidecar's host, nil when its app hosts no actors.
@@ -81,6 +87,35 @@ func (s *Sidecar) startActorHosting() {
 		}
 		h.host = host
 	}()
+}
+
+// hostActorStream puts a gRPC app that opened the actor callback stream
+// in the placement, with the stream as the way to it; a newer stream
+// replaces an older one, as in daprd. end takes it out: its actors are
+// deactivated in the background, since the stream is gone.
+func (s *Sidecar) hostActorStream(cfg *actors.HostConfig, ch actors.AppChannel) (func(), error) {
+	s.actorMu.Lock()
+	defer s.actorMu.Unlock()
+	if s.actorsStopped {
+		return nil, status.Error(codes.Unavailable, "the sidecar is stopping")
+	}
+	if old := s.detachActorsLocked(); old != nil {
+		go old.end(context.Background())
+	}
+	host := s.cfg.Actors.Host(actors.HostOptions{Name: s.cfg.HTTPListener.Addr().String(), Config: cfg, Channel: ch, Logger: s.log})
+	h := &actorHosting{cancel: func() {}, done: make(chan struct{}), host: host, stream: true}
+	close(h.done)
+	s.hosting = h
+	s.log.Info("hosting actors over the app's actor stream", slog.Any("types", typesOf(cfg)))
+	return func() {
+		s.actorMu.Lock()
+		if s.hosting == h {
+			s.hosting = nil
+		}
+		s.actorMu.Unlock()
+		host.Leave()
+		go host.Close(context.Background())
+	}, nil
 }
 
 // configTimeout bounds the app's answer to GET /dapr/config.
@@ -158,6 +193,10 @@ func (s *Sidecar) stopActorHosting(ctx context.Context) {
 func (s *Sidecar) detachActors() *actorHosting {
 	s.actorMu.Lock()
 	defer s.actorMu.Unlock()
+	return s.detachActorsLocked()
+}
+
+func (s *Sidecar) detachActorsLocked() *actorHosting {
 	h := s.hosting
 	s.hosting = nil
 	if h != nil {

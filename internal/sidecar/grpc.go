@@ -51,6 +51,9 @@ func (s *Sidecar) newGRPCServer() (*grpcapi.Server, error) {
 	}
 	if s.cfg.Actors != nil {
 		cfg.Actors, cfg.ActorHost = s.cfg.Actors, s.actorHost
+		if s.cfg.AppProtocol == invoke.ProtocolGRPC || s.cfg.AppAddr == "" {
+			cfg.HostActorStream = s.hostActorStream
+		}
 	}
 	if s.cfg.Jobs != nil {
 		cfg.Jobs = s.cfg.Jobs

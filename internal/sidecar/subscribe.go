@@ -222,7 +222,13 @@ func (s *Sidecar) SetAppHealthy(ok bool) {
 		return
 	}
 	s.unhealthy = make(chan struct{})
-	if h := s.detachActors(); h != nil {
+	s.actorMu.Lock()
+	var h *actorHosting
+	if s.hosting != nil && !s.hosting.stream {
+		h = s.detachActorsLocked()
+	}
+	s.actorMu.Unlock()
+	if h != nil {
 		go h.end(context.Background())
 	}
 }

@@ -33,38 +33,46 @@ type HostConfig struct {
 	ScanInterval time.Duration
 }
 
-// appConfig is the JSON the SDKs send.
-type appConfig struct {
+// AppConfig is the JSON the SDKs answer /dapr/config with; a gRPC app's
+// actor callback stream registers the same settings.
+type AppConfig struct {
 	Entities                []string       `json:"entities"`
 	ActorIdleTimeout        string         `json:"actorIdleTimeout"`
 	ActorScanInterval       string         `json:"actorScanInterval"`
 	DrainOngoingCallTimeout string         `json:"drainOngoingCallTimeout"`
 	DrainRebalancedActors   *bool          `json:"drainRebalancedActors"`
-	Reentrancy              *reentrancy    `json:"reentrancy"`
-	EntitiesConfig          []entityConfig `json:"entitiesConfig"`
+	Reentrancy              *Reentrancy    `json:"reentrancy"`
+	EntitiesConfig          []EntityConfig `json:"entitiesConfig"`
 }
 
-type reentrancy struct {
+// Reentrancy is an AppConfig's reentrancy.
+type Reentrancy struct {
 	Enabled       bool `json:"enabled"`
 	MaxStackDepth *int `json:"maxStackDepth"`
 }
 
-type entityConfig struct {
+// EntityConfig is an AppConfig's settings for some of its types.
+type EntityConfig struct {
 	Entities                []string    `json:"entities"`
 	ActorIdleTimeout        string      `json:"actorIdleTimeout"`
 	DrainOngoingCallTimeout string      `json:"drainOngoingCallTimeout"`
 	DrainRebalancedActors   *bool       `json:"drainRebalancedActors"`
-	Reentrancy              *reentrancy `json:"reentrancy"`
+	Reentrancy              *Reentrancy `json:"reentrancy"`
 }
 
 // ParseHostConfig reads an app's /dapr/config. Durations are Go
 // durations ("1h", "30s"), as the SDKs write them; a bad one is an error
 // naming the field.
 func ParseHostConfig(data []byte) (*HostConfig, error) {
-	var c appConfig
+	var c AppConfig
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("the app's /dapr/config is not the JSON Dapr expects: %w", err)
 	}
+	return c.HostConfig()
+}
+
+// HostConfig checks an app's settings and resolves each type's.
+func (c *AppConfig) HostConfig() (*HostConfig, error) {
 	base := TypeConfig{IdleTimeout: DefaultIdleTimeout, DrainTimeout: DefaultDrainTimeout, DrainRebalanced: true, MaxStackDepth: DefaultMaxStackDepth}
 	if err := apply(&base, "", c.ActorIdleTimeout, c.DrainOngoingCallTimeout, c.DrainRebalancedActors, c.Reentrancy); err != nil {
 		return nil, err
@@ -98,7 +106,7 @@ func ParseHostConfig(data []byte) (*HostConfig, error) {
 	return hc, nil
 }
 
-func apply(tc *TypeConfig, where, idle, drain string, rebalanced *bool, re *reentrancy) error {
+func apply(tc *TypeConfig, where, idle, drain string, rebalanced *bool, re *Reentrancy) error {
 	if idle != "" {
 		d, err := duration(where+"actorIdleTimeout", idle)
 		if err != nil {

@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,48 @@ type Request struct {
 	// Header is passed on to the app; the caller's Content-Type among it.
 	Header http.Header
 	Body   []byte
+	// Fire is set for a timer's or a reminder's call (Method timer/<name>
+	// or remind/<name>, Body its JSON), for channels that carry them apart.
+	Fire *Fire
+}
+
+// Fire is a timer or reminder firing, as a channel other than HTTP
+// delivers it.
+type Fire struct {
+	Timer    bool // else a reminder
+	Name     string
+	Callback string // a timer's
+	DueTime  string
+	Period   string
+	// Data is the JSON given when it was created.
+	Data json.RawMessage
+}
+
+// AppChannel carries a host's calls to its app. Answers are as the HTTP
+// callbacks give them: status 200, or 404 for a method the actor lacks,
+// or another status for a failure; X-DaprErrorResponseHeader marks the
+// actor's own error, X-DaprReminderCancel a reminder to delete.
+type AppChannel interface {
+	// Call delivers a method call, a timer or a reminder.
+	Call(ctx context.Context, req *Request) (*Response, error)
+	// Deactivate tells the app an actor is gone.
+	Deactivate(ctx context.Context, typ, id string) (*Response, error)
+}
+
+// httpChannel is daprd's HTTP actor callbacks: PUT
+// /actors/{type}/{id}/method/{method}, DELETE /actors/{type}/{id}.
+type httpChannel struct {
+	client *http.Client
+	base   string // http://host:port of the app
+}
+
+func (c *httpChannel) Call(ctx context.Context, req *Request) (*Response, error) {
+	path := "/actors/" + url.PathEscape(req.Type) + "/" + url.PathEscape(req.ID) + "/method/" + escapeMethod(req.Method)
+	return c.do(ctx, http.MethodPut, path, req.Header, req.Body)
+}
+
+func (c *httpChannel) Deactivate(ctx context.Context, typ, id string) (*Response, error) {
+	return c.do(ctx, http.MethodDelete, "/actors/"+url.PathEscape(typ)+"/"+url.PathEscape(id), nil, nil)
 }
 
 // Response is the app's answer to a call it took (status 200, or one it
@@ -47,8 +90,7 @@ type Host struct {
 	appID  string
 	cfg    *HostConfig
 	p      *Placement
-	app    *http.Client
-	base   string // http://host:port of the app
+	ch     AppChannel
 	log    *slog.Logger
 	// policies give the timeout of calls to the app; nil: none.
 	policies Policies
@@ -64,9 +106,12 @@ type HostOptions struct {
 	Name string
 	// Config is the app's /dapr/config.
 	Config *HostConfig
-	// AppAddr is host:port of the app; Client calls it.
+	// AppAddr is host:port of an HTTP app; Client calls it.
 	AppAddr string
 	Client  *http.Client
+	// Channel, when set, carries the calls instead (a gRPC app's actor
+	// callback stream).
+	Channel AppChannel
 	Logger  *slog.Logger
 }
 
@@ -182,7 +227,7 @@ func (h *Host) deactivate(a *actor) {
 	h.p.forget(a)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := h.call(ctx, http.MethodDelete, "/actors/"+url.PathEscape(a.typ)+"/"+url.PathEscape(a.id), nil, nil)
+	res, err := h.ch.Deactivate(ctx, a.typ, a.id)
 	switch {
 	case err != nil:
 		h.log.Warn("actor deactivation failed", slog.String("actor", a.key), slog.Any("error", err))
@@ -193,7 +238,6 @@ func (h *Host) deactivate(a *actor) {
 
 // invoke calls an actor's method on the app; the caller holds its turn.
 func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
-	path := "/actors/" + url.PathEscape(req.Type) + "/" + url.PathEscape(req.ID) + "/method/" + escapeMethod(req.Method)
 	if h.policies != nil {
 		if d := h.policies.Timeout(req.Type); d > 0 {
 			var cancel context.CancelFunc
@@ -201,7 +245,7 @@ func (h *Host) invoke(ctx context.Context, req *Request) (*Response, error) {
 			defer cancel()
 		}
 	}
-	res, err := h.call(ctx, http.MethodPut, path, req.Header, req.Body)
+	res, err := h.ch.Call(ctx, req)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
 			err = cause // the actor moved under the call
@@ -236,8 +280,8 @@ func escapeMethod(m string) string {
 // hopHeaders are not passed on to the app.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Dapr-Api-Token"}
 
-func (h *Host) call(ctx context.Context, verb, path string, header http.Header, body []byte) (*Response, error) {
-	r, err := http.NewRequestWithContext(ctx, verb, h.base+path, bytes.NewReader(body))
+func (c *httpChannel) do(ctx context.Context, verb, path string, header http.Header, body []byte) (*Response, error) {
+	r, err := http.NewRequestWithContext(ctx, verb, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +291,7 @@ func (h *Host) call(ctx context.Context, verb, path string, header http.Header, 
 	for _, k := range hopHeaders {
 		r.Header.Del(k)
 	}
-	resp, err := h.app.Do(r)
+	resp, err := c.client.Do(r)
 	if err != nil {
 		return nil, fmt.Errorf("the app: %w", err)
 	}

@@ -258,7 +258,8 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 		err := rs.p.withTurn(ctx, r.ActorType, r.ActorID, nil, func(ctx context.Context, a *actor) error {
 			var err error
 			res, err = a.getHost(rs.p).invoke(ctx, &Request{Type: r.ActorType, ID: r.ActorID, Method: "remind/" + r.Name, Body: body,
-				Header: http.Header{"Content-Type": {"application/json"}}})
+				Header: http.Header{"Content-Type": {"application/json"}},
+				Fire:   &Fire{Name: r.Name, DueTime: r.DueTime, Period: r.Period, Data: r.Data}})
 			return err
 		})
 		if ctx.Err() != nil {

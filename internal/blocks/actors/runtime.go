@@ -88,11 +88,15 @@ func (r *Runtime) Host(o HostOptions) *Host {
 	if log == nil {
 		log = r.log
 	}
-	client := o.Client
-	if client == nil {
-		client = http.DefaultClient
+	ch := o.Channel
+	if ch == nil {
+		client := o.Client
+		if client == nil {
+			client = http.DefaultClient
+		}
+		ch = &httpChannel{client: client, base: "http://" + o.AppAddr}
 	}
-	h := &Host{name: o.Name, cfg: o.Config, p: r.p, app: client, base: "http://" + o.AppAddr, log: log,
+	h := &Host{name: o.Name, cfg: o.Config, p: r.p, ch: ch, log: log,
 		policies: r.policies, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.scan()
 	r.p.add(h)

@@ -125,7 +125,8 @@ func (p *Placement) runTimer(a *actor, t *timer) {
 		}
 		h := a.getHost(p)
 		req := &Request{Type: a.typ, ID: a.id, Method: "timer/" + t.req.Name, Body: body,
-			Header: http.Header{"Content-Type": {"application/json"}}}
+			Header: http.Header{"Content-Type": {"application/json"}},
+			Fire:   &Fire{Timer: true, Name: t.req.Name, Callback: t.req.Callback, DueTime: t.req.DueTime, Period: t.req.Period, Data: t.req.Data}}
 		cctx, end := a.begin(ctx)
 		if _, err := h.invoke(cctx, req); err != nil && cctx.Err() == nil {
 			h.log.Warn("actor timer failed", slog.String("actor", a.key), slog.String("timer", t.req.Name), slog.Any("error", err))

@@ -36,8 +36,11 @@ type api struct {
 	actors   ActorsAPI
 	jobs     JobsAPI
 	self     func() *actors.Host
-	host     Host
-	log      *slog.Logger
+	// hostActors hosts a gRPC app's actors over its callback stream; nil
+	// for an HTTP app.
+	hostActors ActorStreamHost
+	host       Host
+	log        *slog.Logger
 	// stopping ends when the server stops.
 	stopping context.Context
 }

@@ -71,6 +71,10 @@ type Config struct {
 	// own host of actors, nil while its app hosts none.
 	Actors    ActorsAPI
 	ActorHost func() *actors.Host
+	// HostActorStream hosts the actors of a gRPC app that opens the actor
+	// callback stream; nil refuses the stream, as daprd does for an HTTP
+	// app.
+	HostActorStream ActorStreamHost
 	// Invoker may be nil; invocations then fail with
 	// ERR_DIRECT_INVOKE_NOT_READY.
 	Invoker Invoker
@@ -171,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 	)
 	runtimev1pb.RegisterDaprServer(s.srv, &api{
 		appID: cfg.AppID, state: cfg.State, secrets: cfg.Secrets, lock: cfg.Lock, bindings: cfg.Bindings, stopping: s.stopping, pubsub: cfg.Pubsub, conf: cfg.Configuration, inv: cfg.Invoker,
-		host: cfg.Host, log: log, actors: cfg.Actors, self: cfg.ActorHost, jobs: cfg.Jobs,
+		host: cfg.Host, log: log, actors: cfg.Actors, self: cfg.ActorHost, jobs: cfg.Jobs, hostActors: cfg.HostActorStream,
 	})
 	return s, nil
 }

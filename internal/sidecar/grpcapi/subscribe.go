@@ -81,14 +81,23 @@ func (a *api) SubscribeTopicEventsAlpha1(stream runtimev1pb.Dapr_SubscribeTopicE
 		close(ch.done)
 		return err
 	}
+	err = a.untilStreamEnds(ch.receive)
+	close(ch.done) // deliveries waiting for an answer give up: the broker redelivers
+	return err
+}
+
+// untilStreamEnds runs receive, a stream's reading of its client's
+// messages, until the stream or the sidecar ends; a client ending it is
+// no error.
+func (a *api) untilStreamEnds(receive func() error) error {
 	recvErr := make(chan error, 1)
-	go func() { recvErr <- ch.receive() }()
+	go func() { recvErr <- receive() }()
+	var err error
 	select {
 	case err = <-recvErr:
 	case <-a.stopping.Done():
 		err = status.Error(codes.Unavailable, "the sidecar is stopping")
 	}
-	close(ch.done) // deliveries waiting for an answer give up: the broker redelivers
 	if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled) {
 		return nil
 	}
