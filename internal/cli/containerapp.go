@@ -137,7 +137,7 @@ var revisionCols = []tableCol{
 }
 
 func newRevisionCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "revision", Short: "Show an app's revisions", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "revision", Short: "Show, activate, deactivate, restart and label an app's revisions", Args: cobra.NoArgs}
 	var name string
 	var all bool
 	list := newARMCmd("list -n NAME [--all]", "List an app's active revisions", revisionCols, func(cmd *cobra.Command, c *control.Client) (any, error) {
@@ -154,7 +154,7 @@ func newRevisionCmd() *cobra.Command {
 		return out, nil
 	})
 	nameFlag(list, &name, "the app's name")
-	list.Flags().BoolVar(&all, "all", false, "list inactive revisions too (starting and stopping ones)")
+	list.Flags().BoolVar(&all, "all", false, "list inactive revisions too (and starting and stopping ones)")
 
 	var showName, revision string
 	show := newARMCmd("show -n NAME --revision REVISION", "Show a revision", revisionCols, func(cmd *cobra.Command, c *control.Client) (any, error) {
@@ -166,6 +166,7 @@ func newRevisionCmd() *cobra.Command {
 	revisionFlag(show, &revision, "the revision's name")
 	_ = show.MarkFlagRequired("revision")
 	cmd.AddCommand(list, show)
+	addRevisionOps(cmd)
 	return cmd
 }
 

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cove-env/cove/internal/control"
+	"github.com/cove-env/cove/internal/spec"
 )
 
 func TestSplitCommand(t *testing.T) {
@@ -48,5 +51,43 @@ func TestAzLog(t *testing.T) {
 		`"RevisionName":"pod--v2","ReplicaName":"pod--v2-1","ContainerName":"logger"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	traffic := []spec.TrafficWeight{
+		{LatestRevision: true, Weight: 80, Label: "green"},
+		{RevisionName: "web--v1", Weight: 20, Label: "blue"},
+		{RevisionName: "web--v0"},
+	}
+	// The label leaves green's entry and goes on v0's, which has none.
+	got := addLabel(slices.Clone(traffic), "green", "web--v0")
+	want := []spec.TrafficWeight{
+		{LatestRevision: true, Weight: 80},
+		{RevisionName: "web--v1", Weight: 20, Label: "blue"},
+		{RevisionName: "web--v0", Label: "green"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("addLabel (-want +got):\n%s", diff)
+	}
+	// v1's entry has a label: a new entry of weight 0 takes the other.
+	got = addLabel(slices.Clone(traffic), "canary", "web--v1")
+	if diff := cmp.Diff(append(slices.Clone(traffic), spec.TrafficWeight{RevisionName: "web--v1", Label: "canary"}), got); diff != "" {
+		t.Errorf("addLabel of a second label (-want +got):\n%s", diff)
+	}
+	got, err := swapLabels("web", slices.Clone(traffic), "green", "blue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []spec.TrafficWeight{
+		{RevisionName: "web--v1", Weight: 80, Label: "green"},
+		{LatestRevision: true, Weight: 20, Label: "blue"},
+		{RevisionName: "web--v0"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("swapLabels (-want +got):\n%s", diff)
+	}
+	if _, err := swapLabels("web", traffic, "green", "red"); err == nil || !strings.Contains(err.Error(), `app web has no label "red"`) {
+		t.Errorf("swap with a missing label: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type managed interface {
 	// Spec is the environment's desired state as applied now, which the
 	// ARM-shaped routes serve (arm.go).
 	Spec() EnvSpec
+	// RestartRevision restarts the replicas of an app's active revision
+	// in place.
+	RestartRevision(app, revision string) error
 	// Shutdown stops the environment gracefully, without waiting.
 	Shutdown()
 	// Metrics serves the metrics for Prometheus.

@@ -37,6 +37,7 @@ type fakeManaged struct {
 	reloads   int
 	queries   []LogQuery
 	shutdowns int
+	restarts  []string
 	// hold keeps a follow open until its request ends; followed gets a
 	// value when a follow's iteration ends.
 	hold     bool
@@ -86,6 +87,13 @@ func (f *fakeManaged) FollowLogs(ctx context.Context, q LogQuery) (iter.Seq[LogE
 			<-ctx.Done()
 		}
 	}, nil
+}
+
+func (f *fakeManaged) RestartRevision(app, revision string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarts = append(f.restarts, app+"/"+revision)
+	return nil
 }
 
 func (f *fakeManaged) Shutdown() {

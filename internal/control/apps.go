@@ -59,6 +59,9 @@ type appRuntime struct {
 	// traffic entries named that cove does not run, warned about once.
 	revisions []*revisionRuntime
 	warned    map[string]bool
+	// inactive are, under Env.mu, the revisions stopped after serving in
+	// this run, oldest first (see keepInactiveLocked).
+	inactive []*inactiveRevision
 	// In Labels mode (see placeLabelsLocked), under Env.mu: the revision
 	// each label is on, and the revision each traffic entry last placed
 	// its label on by name.
@@ -86,12 +89,14 @@ type revisionRuntime struct {
 	name string
 	// entry is the app's entry the revision was built from; scope is its
 	// revision-scope part (see revisionScope).
-	entry  *spec.AppEntry
-	scope  []byte
-	env    []string // container env, resolved; no per-replica values
-	probes []supervisor.Probe
-	grace  time.Duration
-	wanted int
+	entry *spec.AppEntry
+	scope []byte
+	// created is when the revision was first created (revisionCreated).
+	created time.Time
+	env     []string // container env, resolved; no per-replica values
+	probes  []supervisor.Probe
+	grace   time.Duration
+	wanted  int
 
 	// Under Env.mu.
 	state    revisionState
@@ -255,6 +260,7 @@ func (e *Env) newRevision(a *appRuntime, entry *spec.AppEntry) (*revisionRuntime
 		// only a setting outside the hash changed.
 		rev.name = fmt.Sprintf("%s-%d", base, n)
 	}
+	rev.created = e.revisionCreated(rev.name)
 	if g := tmpl.TerminationGracePeriodSeconds; g != nil {
 		rev.grace = time.Duration(*g) * time.Second
 	}

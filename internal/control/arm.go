@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cove-env/cove/internal/spec"
 	"github.com/cove-env/cove/internal/supervisor"
@@ -64,6 +65,8 @@ type AppSpec struct {
 	// File is the app's file as the environment file names it; Path is
 	// its absolute path.
 	File, Path string
+	// Inactive are the app's inactive revisions, oldest first.
+	Inactive []InactiveRevision
 }
 
 // Spec returns the environment's desired state as applied now.
@@ -74,6 +77,9 @@ func (e *Env) Spec() EnvSpec {
 		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}, File: a.current.File, Path: a.current.Path}
 		for _, rev := range a.revisions {
 			as.Templates[rev.name] = rev.entry.App.Properties.Template
+		}
+		for _, r := range a.inactive {
+			as.Inactive = append(as.Inactive, InactiveRevision{Name: r.name, Created: r.created, Template: r.entry.App.Properties.Template})
 		}
 		es.Apps = append(es.Apps, as)
 	}
@@ -146,10 +152,12 @@ type ARMRevision struct {
 
 // ARMRevisionProperties are a revision's properties.
 type ARMRevisionProperties struct {
-	FQDN     string         `json:"fqdn,omitempty"`
-	Template *spec.Template `json:"template"`
-	Active   bool           `json:"active"`
-	Replicas int            `json:"replicas"`
+	// CreatedTime is when the revision was first created (RFC 3339).
+	CreatedTime string         `json:"createdTime,omitempty"`
+	FQDN        string         `json:"fqdn,omitempty"`
+	Template    *spec.Template `json:"template"`
+	Active      bool           `json:"active"`
+	Replicas    int            `json:"replicas"`
 	// TrafficWeight is the revision's share of the app's traffic in
 	// percent; Labels are the traffic labels on it (a cove addition).
 	TrafficWeight int      `json:"trafficWeight"`
@@ -346,6 +354,9 @@ func (v *armView) revision(as AppSpec, r RevisionStatus) ARMRevision {
 		FQDN: v.fqdn(as.App.Properties.Configuration.Ingress, r.Name), Template: as.Templates[r.Name],
 		Replicas: r.Replicas, TrafficWeight: r.Weight, Labels: r.Labels, HealthState: "None",
 	}
+	if !r.Created.IsZero() {
+		rp.CreatedTime = r.Created.UTC().Format(time.RFC3339)
+	}
 	st, _ := v.appStatus(as.App.Name)
 	switch r.State {
 	case string(revStarting):
@@ -368,6 +379,19 @@ func (v *armView) revision(as AppSpec, r RevisionStatus) ARMRevision {
 	return ARMRevision{
 		ID:   ARMPrefix + "/containerApps/" + as.App.Name + "/revisions/" + r.Name,
 		Name: r.Name, Type: "Microsoft.App/containerApps/revisions", Properties: rp,
+	}
+}
+
+// inactiveRevision is an inactive revision as ARM shows it: provisioned,
+// not running, no replicas.
+func (v *armView) inactiveRevision(as AppSpec, r InactiveRevision) ARMRevision {
+	return ARMRevision{
+		ID:   ARMPrefix + "/containerApps/" + as.App.Name + "/revisions/" + r.Name,
+		Name: r.Name, Type: "Microsoft.App/containerApps/revisions",
+		Properties: ARMRevisionProperties{
+			CreatedTime: r.Created.UTC().Format(time.RFC3339), FQDN: v.fqdn(as.App.Properties.Configuration.Ingress, r.Name),
+			Template: r.Template, HealthState: "None", ProvisioningState: "Provisioned", RunningState: "Stopped",
+		},
 	}
 }
 
@@ -506,6 +530,9 @@ func armRoutes(mux *http.ServeMux, m managed) {
 		for _, r := range st.Revisions {
 			out.Value = append(out.Value, v.revision(as, r))
 		}
+		for _, r := range slices.Backward(as.Inactive) {
+			out.Value = append(out.Value, v.inactiveRevision(as, r))
+		}
 		return out, nil
 	})
 	revision := func(st AppStatus, r *http.Request) (RevisionStatus, *ARMErrorDetail) {
@@ -517,6 +544,9 @@ func armRoutes(mux *http.ServeMux, m managed) {
 		return st.Revisions[i], nil
 	}
 	withApp("/revisions/{rev}", func(v *armView, as AppSpec, st AppStatus, r *http.Request) (any, *ARMErrorDetail) {
+		if i := slices.IndexFunc(as.Inactive, func(ir InactiveRevision) bool { return ir.Name == r.PathValue("rev") }); i >= 0 {
+			return v.inactiveRevision(as, as.Inactive[i]), nil
+		}
 		rs, errd := revision(st, r)
 		if errd != nil {
 			return nil, errd

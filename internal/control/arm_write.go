@@ -187,6 +187,7 @@ func armWrites(mux *http.ServeMux, m managed, prefix string) {
 	write("PUT "+prefix+"/containerApps/{app}", createApp)
 	write("DELETE "+prefix+"/containerApps/{app}", deleteApp)
 	write("POST "+prefix+"/containerApps/{app}/listSecrets", listSecrets)
+	write("POST "+prefix+"/containerApps/{app}/revisions/{rev}/{op}", revisionOp)
 }
 
 // findApp is the app named by the request's path, or a not-found error.
@@ -219,6 +220,13 @@ func patchApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 	if errd != nil {
 		return nil, errd
 	}
+	return applyPatch(m, r, as, data, patch)
+}
+
+// applyPatch merges patch, a JSON merge patch, into the app file data of
+// as, and writes and applies the result as a reload.
+func applyPatch(m managed, r *http.Request, as AppSpec, data, patch []byte) (*withETag, *ARMErrorDetail) {
+	name := as.App.Name
 	next, err := patchYAML(data, patch)
 	if err != nil {
 		return nil, badRequest("InvalidRequestContent", "%s: %v", as.File, err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cove-env/cove/internal/spec"
 )
 
@@ -237,5 +239,78 @@ properties:
 	}
 	if err := c.ARMDelete(t.Context(), "/containerApps/web"); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
 		t.Errorf("delete of a deleted app: %v", err)
+	}
+}
+
+// TestARMRevisionOps activates, deactivates and restarts revisions through
+// the ARM-shaped API: the refusals, and the traffic entries written.
+func TestARMRevisionOps(t *testing.T) {
+	f, path := armWriteFake(t)
+	// v3 is active at 0% because the traffic names it; v0 is inactive.
+	withV3 := strings.Replace(armTestApp, "        - revisionName: api--v2\n          weight: 100\n",
+		"        - revisionName: api--v2\n          weight: 100\n        - revisionName: api--v3\n          weight: 0\n", 1)
+	if err := os.WriteFile(path, []byte(withV3), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	st := &f.status.Apps[0]
+	st.Revisions = append(st.Revisions, RevisionStatus{Name: "api--v3", State: "active", Replicas: 1, Ready: 1})
+	f.spec.Apps[0].Inactive = []InactiveRevision{{Name: "api--v0"}}
+	c := serveAPI(t, f)
+	post := func(rev, op string) error {
+		return c.ARMPost(t.Context(), "/containerApps/api/revisions/"+rev+"/"+op, nil)
+	}
+
+	for _, tc := range []struct{ rev, op, want string }{
+		{"api--v2", "deactivate", "(ContainerAppOperationError) revision api--v2 is the latest of app api"},
+		{"api--v1", "deactivate", "revision api--v1 is stopping"},
+		{"api--v1", "restart", "revision api--v1 is stopping, not active"},
+		{"api--v0", "restart", "revision api--v0 is inactive"},
+		{"api--v9", "activate", "(ResourceNotFound) The Resource 'Microsoft.App/containerApps/revisions/api--v9'"},
+		{"api--v2", "promote", "a revision has no operation \"promote\""},
+	} {
+		if err := post(tc.rev, tc.op); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, want %q", tc.op, tc.rev, err, tc.want)
+		}
+	}
+	if f.reloads != 0 {
+		t.Errorf("a refused operation reloaded (%d)", f.reloads)
+	}
+
+	if err := post("api--v2", "restart"); err != nil || len(f.restarts) != 1 || f.restarts[0] != "api/api--v2" {
+		t.Errorf("restart: %v, restarts %q", err, f.restarts)
+	}
+	// As asked already: nothing to write.
+	if err := post("api--v2", "activate"); err != nil {
+		t.Error(err)
+	}
+	if err := post("api--v0", "deactivate"); err != nil {
+		t.Error(err)
+	}
+	if f.reloads != 0 {
+		t.Errorf("%d reloads for operations with nothing to do", f.reloads)
+	}
+
+	traffic := func() []spec.TrafficWeight {
+		data, _ := os.ReadFile(path)
+		app, probs := spec.ParseContainerApp("api.yaml", data)
+		if probs.Err() != nil {
+			t.Fatalf("%v\n%s", probs, data)
+		}
+		return app.Properties.Configuration.Ingress.Traffic
+	}
+	if err := post("api--v3", "deactivate"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := traffic(), []spec.TrafficWeight{{RevisionName: "api--v2", Weight: 100}}; !cmp.Equal(got, want) {
+		t.Errorf("after deactivate: traffic %+v, want %+v", got, want)
+	}
+	if err := post("api--v0", "activate"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := traffic(), []spec.TrafficWeight{{RevisionName: "api--v2", Weight: 100}, {RevisionName: "api--v0"}}; !cmp.Equal(got, want) {
+		t.Errorf("after activate: traffic %+v, want %+v", got, want)
+	}
+	if f.reloads != 2 {
+		t.Errorf("%d reloads, want one per change", f.reloads)
 	}
 }

@@ -147,6 +147,10 @@ type Env struct {
 	// reload), under reloadMu.
 	applied map[string]*spec.Ingress
 
+	// revTimes records when revisions were created (revisionCreated).
+	revTimesOnce sync.Once
+	revTimes     *revisionTimes
+
 	mu   sync.Mutex
 	apps []*appRuntime
 	// gone are apps a reload removed or replaced whose building blocks
@@ -556,7 +560,7 @@ func (e *Env) status() Status {
 		// Newest first: the revision a reload just started, then the
 		// latest and the older ones still active or stopping.
 		for _, rev := range slices.Backward(a.revisions) {
-			rs := RevisionStatus{Name: rev.name, State: string(rev.state), Latest: rev == latest, Replicas: len(rev.replicas)}
+			rs := RevisionStatus{Name: rev.name, State: string(rev.state), Latest: rev == latest, Replicas: len(rev.replicas), Created: rev.created}
 			if rev.state == revActive {
 				active[rev.name] = true
 				rs.Weight, rs.Labels = rev.weight, slices.Clone(rev.labels)

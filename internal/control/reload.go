@@ -54,6 +54,10 @@ type appReload struct {
 	// rollOut asks for a new revision; rev is it once ready.
 	rollOut bool
 	rev     *revisionRuntime
+	// revive are the inactive revisions the traffic names, to start
+	// again; revived, those that got ready.
+	revive  []*inactiveRevision
+	revived []*revisionRuntime
 }
 
 // Reload re-reads and validates the environment file and applies what can
@@ -156,6 +160,13 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 		}
 		p.ingress = ri
 	}
+	e.mu.Lock()
+	for _, p := range plans {
+		if p.app != nil && p.fresh == nil && !p.remove && p.entry != nil {
+			p.revive = p.app.toReviveLocked(p.entry)
+		}
+	}
+	e.mu.Unlock()
 	for _, entry := range next.Apps {
 		if !running[entry.App.Name] {
 			if p := e.planFresh(nil, entry, "added", &res); p != nil {
@@ -260,13 +271,17 @@ func (e *Env) applyLocked(p *appReload, res *ReloadResult) ([]retirement, []Even
 	if configured {
 		res.Applied = append(res.Applied, a.name)
 	}
-	if p.rev == nil && !configured {
+	if p.rev == nil && !configured && len(p.revived) == 0 {
 		return nil, nil
 	}
 	prev := a.latestLocked()
 	holder := a.labelAt[a.targetLabel] // before the new revision takes it
 	if p.rev != nil {
 		p.rev.state = revActive
+	}
+	for _, r := range p.revived {
+		r.state = revActive
+		res.Revisions = append(res.Revisions, fmt.Sprintf("%s: %s activated", a.name, r.name))
 	}
 	var retired []retirement
 	for _, r := range e.assignTrafficLocked(a, p.rev) {
@@ -316,16 +331,29 @@ func retiredBecause(a *appRuntime, fresh, r *revisionRuntime, holder string) str
 // plan's rev and returns the failures, in the plans' order.
 func (e *Env) rollOutAll(ctx context.Context, plans []*appReload) []string {
 	errs := make([]error, len(plans))
+	revErrs := make([][]error, len(plans))
 	var wg sync.WaitGroup
 	for i, p := range plans {
-		if !p.rollOut {
+		if !p.rollOut && len(p.revive) == 0 {
 			continue
 		}
 		a := p.app
 		if p.fresh != nil {
 			a = p.fresh
 		}
-		wg.Go(func() { p.rev, errs[i] = e.rollOut(ctx, a, p.entry) })
+		wg.Go(func() {
+			if p.rollOut {
+				p.rev, errs[i] = e.rollOut(ctx, a, p.entry)
+			}
+			for _, rec := range p.revive {
+				rev, err := e.revive(ctx, a, rec)
+				if err != nil {
+					revErrs[i] = append(revErrs[i], fmt.Errorf("revision %s stays inactive: %w", rec.name, err))
+					continue
+				}
+				p.revived = append(p.revived, rev)
+			}
+		})
 	}
 	wg.Wait()
 	var out []string
@@ -336,6 +364,9 @@ func (e *Env) rollOutAll(ctx context.Context, plans []*appReload) []string {
 			out = append(out, fmt.Sprintf("app %s was not added: %v", p.fresh.name, err))
 		default:
 			out = append(out, fmt.Sprintf("app %s keeps its current revision: %v", p.app.name, err))
+		}
+		for _, err := range revErrs[i] {
+			out = append(out, fmt.Sprintf("app %s: %v", plans[i].entry.App.Name, err))
 		}
 	}
 	return out

@@ -75,7 +75,8 @@ func (e *Env) assignTrafficLocked(a *appRuntime, fresh *revisionRuntime) (retire
 		if targets[i] == nil || tw.LatestRevision {
 			targets[i] = e.trafficTargetLocked(a, tw, running, latest)
 		}
-		if tw.Weight > 0 || tw.Label != "" {
+		// As in ACA, a revision the traffic names stays active at 0%.
+		if tw.Weight > 0 || tw.Label != "" || tw.RevisionName != "" && running[tw.RevisionName] != nil {
 			kept[targets[i]] = true
 		}
 	}
@@ -192,6 +193,13 @@ func (e *Env) placeLabelsLocked(a *appRuntime, traffic []spec.TrafficWeight, run
 // replicas and waits until every one is ready. It takes no traffic yet. On
 // failure its replicas are stopped and the app is as it was.
 func (e *Env) rollOut(ctx context.Context, a *appRuntime, entry *spec.AppEntry) (*revisionRuntime, error) {
+	return e.launch(ctx, a, entry, "")
+}
+
+// launch is rollOut of a revision named name, when given, rather than as
+// its template names it: an inactive revision started again, which goes
+// among the others by the time it was created.
+func (e *Env) launch(ctx context.Context, a *appRuntime, entry *spec.AppEntry, name string) (*revisionRuntime, error) {
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
@@ -200,7 +208,18 @@ func (e *Env) rollOut(ctx context.Context, a *appRuntime, entry *spec.AppEntry) 
 	rev, err := e.newRevision(a, entry)
 	if err == nil {
 		rev.state = revStarting
-		a.revisions = append(a.revisions, rev)
+		if name == "" {
+			a.revisions = append(a.revisions, rev)
+		} else {
+			rev.name, rev.created = name, e.revisionCreated(name)
+			// Never after the latest, which new traffic goes to.
+			i := slices.IndexFunc(a.revisions, func(r *revisionRuntime) bool { return r.created.After(rev.created) })
+			if l := slices.Index(a.revisions, a.latestLocked()); i < 0 || l >= 0 && i > l {
+				i = max(l, 0)
+			}
+			a.revisions = slices.Insert(a.revisions, i, rev)
+		}
+		a.dropInactiveLocked(rev.name)
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -368,6 +387,9 @@ func (e *Env) stopRevision(rev *revisionRuntime, why string, failed error) {
 	a := rev.app
 	a.revisions = slices.DeleteFunc(a.revisions, func(r *revisionRuntime) bool { return r == rev })
 	stopping := e.stopping
+	if failed == nil && !stopping {
+		a.keepInactiveLocked(rev)
+	}
 	e.mu.Unlock()
 	if stopping {
 		return

@@ -81,6 +81,9 @@ type RevisionStatus struct {
 	Labels   []string `json:"labels,omitempty"`
 	Replicas int      `json:"replicas"`
 	Ready    int      `json:"ready"`
+	// Created is when the revision was first created, in this run or an
+	// earlier one.
+	Created time.Time `json:"createdTime,omitzero"`
 }
 
 // ReplicaStatus is one replica.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -45,6 +46,10 @@ type replica struct {
 	kill     chan struct{} // closed to kill at once
 	killOnce sync.Once
 	done     chan struct{} // closed when run has returned
+	// restart asks for a graceful restart of the running process, which
+	// starts again without a backoff; restarted says one was asked for.
+	restart   chan struct{}
+	restarted atomic.Bool
 
 	mu     sync.Mutex
 	status Status
@@ -64,6 +69,7 @@ func (s *Supervisor) newReplica(spec ReplicaSpec) *replica {
 		stop:        make(chan struct{}),
 		kill:        make(chan struct{}),
 		done:        make(chan struct{}),
+		restart:     make(chan struct{}, 1),
 		status: Status{
 			Name: spec.Name, App: spec.App, Revision: spec.Revision,
 			State: StateStarting, Port: spec.Port,
@@ -174,6 +180,9 @@ func (r *replica) run(started chan<- error) {
 		}
 
 		delay := bo.next(ran)
+		if r.restarted.Swap(false) {
+			delay = 0 // asked for, not a crash
+		}
 		r.log.Warn("replica will restart", "exit", r.snapshot().LastExit, "ran", ran.Round(time.Millisecond), "backoff", delay)
 		t := time.NewTimer(delay)
 		select {
@@ -482,6 +491,10 @@ wait:
 			stopC = nil
 			r.log.Info("stopping replica", "grace", r.spec.TerminationGrace)
 			terminate("")
+		case <-r.restart:
+			r.log.Info("restarting replica on request", "grace", r.spec.TerminationGrace)
+			r.restarted.Store(true)
+			terminate("restarted on request")
 		case <-killC:
 			killC = nil
 			signal(syscall.SIGKILL)

@@ -225,6 +225,21 @@ func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	return r.shutdown(ctx)
 }
 
+// Restart stops a replica's process gracefully, as Stop does, and starts
+// it again at once, under the same name, with its log kept; it returns
+// without waiting. Its readiness follows its probes again.
+func (s *Supervisor) Restart(name string) error {
+	r := s.lookup(name)
+	if r == nil {
+		return fmt.Errorf("restart replica %q: %w", name, ErrNotFound)
+	}
+	select {
+	case r.restart <- struct{}{}:
+	default: // one is on its way
+	}
+	return nil
+}
+
 // StopAll stops every replica in parallel, as Stop does. Replicas started
 // while it runs are not included.
 func (s *Supervisor) StopAll(ctx context.Context) error {

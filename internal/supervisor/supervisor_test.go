@@ -592,6 +592,44 @@ func TestRestartWithBackoff(t *testing.T) {
 	}
 }
 
+// TestRestartOnRequest restarts a running replica gracefully (its
+// SIGTERM handler runs) and at once, though its backoff is an hour.
+func TestRestartOnRequest(t *testing.T) {
+	checkGoroutines(t)
+	rec := &recorder{}
+	opts := rec.options()
+	opts.BackoffInitial = time.Hour
+	s := New(opts)
+	t.Cleanup(func() { _ = s.StopAll(context.Background()) })
+	if err := s.Start(t.Context(), shell("web", `echo "run $$"; trap 'echo bye; exit 0' TERM; while :; do sleep 0.05; done`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first run", func() bool { return len(s.Logs("web", 0)) >= 1 })
+	first := status(t, s, "web").PID
+	if err := s.Restart("web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second run", func() bool {
+		st := status(t, s, "web")
+		return st.State == StateReady && st.PID != first && st.PID != 0
+	})
+	var texts []string
+	for _, l := range s.Logs("web", 0) {
+		if w := strings.Fields(l.Text); len(w) > 0 && (w[0] == "run" || w[0] == "bye") {
+			texts = append(texts, w[0])
+		}
+	}
+	if !slices.Equal(texts, []string{"run", "bye", "run"}) {
+		t.Errorf("lines = %q, want a graceful stop between two runs", texts)
+	}
+	if st := status(t, s, "web"); st.LastExit != "restarted on request (exit status 0)" {
+		t.Errorf("LastExit = %q", st.LastExit)
+	}
+	if err := s.Restart("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Restart of an unknown replica: %v", err)
+	}
+}
+
 func TestStopDuringBackoff(t *testing.T) {
 	checkGoroutines(t)
 	rec := &recorder{}

@@ -14,7 +14,9 @@ import (
 )
 
 // TestContainerAppOps drives a running environment with the operational
-// verbs of az containerapp: exec and logs show.
+// verbs of az containerapp: exec, logs show, and the revision verbs
+// (deactivate, activate, label, restart, set-mode), then restarts cove to
+// see a revision keep its createdTime.
 func TestContainerAppOps(t *testing.T) {
 	file := smallEnv(t, "ops", smallApp{name: "web", mode: "http"})
 	writeFile(t, filepath.Dir(file), "web.yaml", `name: web
@@ -89,4 +91,133 @@ properties:
 			t.Errorf("logs show --format text = %q, %v", out, err)
 		}
 	})
+
+	// show runs a read verb with a query and returns its tsv output.
+	show := func(args ...string) string {
+		t.Helper()
+		out, err := e.cove(append(args, "-o", "tsv")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	// waitShow polls show until it prints want.
+	waitShow := func(want string, args ...string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			got := show(args...)
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cove %s prints %q, want %q", strings.Join(args, " "), got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// answer is what the edge answers for host (the revision serving it).
+	answer := func(host string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", e.httpPort), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	v1Created := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v1", "--query", "properties.createdTime")
+	if _, err := time.Parse(time.RFC3339, v1Created); err != nil {
+		t.Fatalf("createdTime %q: %v", v1Created, err)
+	}
+
+	t.Run("revision deactivate, activate, label", func(t *testing.T) {
+		if _, err := e.cove("containerapp", "update", "-n", "web", "--revision-suffix", "v2", "-o", "none"); err != nil {
+			t.Fatal(err)
+		}
+		// v1 no longer has traffic: it stops and stays listed, inactive.
+		waitShow("False\nProvisioned\nStopped", "containerapp", "revision", "show", "-n", "web", "--revision", "web--v1",
+			"--query", "[properties.active, properties.provisioningState, properties.runningState]")
+		if got := show("containerapp", "revision", "list", "-n", "web", "--query", "[].name"); got != "web--v2" {
+			t.Errorf("active revisions: %q", got)
+		}
+		if _, err := e.cove("containerapp", "revision", "activate", "-n", "web", "--revision", "web--v1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := show("containerapp", "revision", "list", "-n", "web", "--query", "[].[name, properties.runningState, properties.trafficWeight]"); got != "web--v2\tRunning\t100\nweb--v1\tRunning\t0" {
+			t.Errorf("after activate: %q", got)
+		}
+		if got := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v1", "--query", "properties.createdTime"); got != v1Created {
+			t.Errorf("activated revision's createdTime %q, want %q", got, v1Created)
+		}
+		if got := answer("web--v1.localhost"); got != "web--v1" {
+			t.Errorf("web--v1.localhost answers %q", got)
+		}
+		if _, err := e.cove("containerapp", "revision", "label", "add", "-n", "web", "--label", "blue", "--revision", "web--v1", "-o", "none"); err != nil {
+			t.Fatal(err)
+		}
+		if got := answer("web---blue.localhost"); got != "web--v1" {
+			t.Errorf("web---blue.localhost answers %q", got)
+		}
+		_, err := e.cove("containerapp", "revision", "deactivate", "-n", "web", "--revision", "web--v1")
+		if err == nil || !strings.Contains(err.Error(), "labels [blue]") {
+			t.Errorf("deactivate of a labelled revision: %v", err)
+		}
+		if _, err := e.cove("containerapp", "revision", "label", "remove", "-n", "web", "--label", "blue", "-o", "none"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.cove("containerapp", "revision", "deactivate", "-n", "web", "--revision", "web--v1"); err != nil {
+			t.Fatal(err)
+		}
+		waitShow("False\nProvisioned", "containerapp", "revision", "show", "-n", "web", "--revision", "web--v1",
+			"--query", "[properties.active, properties.provisioningState]")
+	})
+
+	t.Run("revision restart", func(t *testing.T) {
+		pid := func() int {
+			for _, a := range e.status().Apps {
+				for _, r := range a.Replicas {
+					if r.Revision == "web--v2" && r.Ready {
+						return r.PID
+					}
+				}
+			}
+			return 0
+		}
+		before := pid()
+		if _, err := e.cove("containerapp", "revision", "restart", "-n", "web", "--revision", "web--v2"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for p := pid(); p == before || p == 0; p = pid() {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica of web--v2 still pid %d (was %d)", p, before)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got := answer("web.localhost"); got != "web--v2" {
+			t.Errorf("after the restart web.localhost answers %q", got)
+		}
+	})
+
+	t.Run("revision set-mode", func(t *testing.T) {
+		if got := show("containerapp", "revision", "set-mode", "-n", "web", "--mode", "single"); got != "Single" {
+			t.Errorf("set-mode prints %q", got)
+		}
+	})
+
+	// The file's template is v2's now: a new cove up starts it again with
+	// the time it was first created.
+	v2Created := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v2", "--query", "properties.createdTime")
+	e.stop()
+	e = up(t, file)
+	if got := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v2", "--query", "properties.createdTime"); got != v2Created {
+		t.Errorf("after a restart web--v2's createdTime is %q, was %q", got, v2Created)
+	}
 }
