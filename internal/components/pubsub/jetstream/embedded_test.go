@@ -25,7 +25,7 @@ import (
 func TestEmbeddedConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, jetstream.Type, fast) },
 		conformance.SingleInstance(), conformance.Ordered(), conformance.MetadataRoundTrip(),
-		conformance.RedeliveryWithin(3*time.Second))
+		conformance.RedeliveryWithin(5*time.Second))
 }
 
 func TestEmbeddedNeedsADirectory(t *testing.T) {
