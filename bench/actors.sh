@@ -59,7 +59,7 @@ wait_port "$P_PORT"
 APP=$(free_port); SC_HTTP=$(free_port)
 start_app "$APP"
 "$WORK/cove" sidecar --app-id bench --app-port "$APP" --dapr-http-port "$SC_HTTP" --dapr-grpc-port "$(free_port)" \
-  --dapr-listen-addresses 127.0.0.1 --enable-metrics=false --placement-host-address "127.0.0.1:$P_PORT" \
+  --dapr-listen-addresses 127.0.0.1 --metrics-port "$(free_port)" --placement-host-address "127.0.0.1:$P_PORT" \
   --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db" --jobs-file "$WORK/jobs.db" >"$WORK/sidecar.log" 2>&1 & PIDS+=($!)
 wait_port "$SC_HTTP"
 
@@ -79,13 +79,24 @@ if [ -n "${DAPRD:-}" ]; then
     wait_port "$DS_PORT"
     SCHED_ARGS=(--scheduler-host-address "127.0.0.1:$DS_PORT")
   fi
+  # daprd runs actors only with a state store marked actorStateStore.
+  mkdir -p "$WORK/daprd"
+  cat >"$WORK/daprd/actorstore.yaml" <<YAML
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: actorstore}
+spec:
+  type: state.in-memory
+  version: v1
+  metadata: [{name: actorStateStore, value: "true"}]
+YAML
   D_APP=$(free_port); D_HTTP=$(free_port)
   start_app "$D_APP"
   "$DAPRD" --app-id bench --app-port "$D_APP" --dapr-http-port "$D_HTTP" --dapr-grpc-port "$(free_port)" \
     --dapr-internal-grpc-port "$(free_port)" --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 \
-    --placement-host-address "127.0.0.1:$DP_PORT" "${SCHED_ARGS[@]}" --resources-path "$WORK/none" \
+    --placement-host-address "127.0.0.1:$DP_PORT" "${SCHED_ARGS[@]}" --resources-path "$WORK/daprd" \
     >"$WORK/daprd.log" 2>&1 & PIDS+=($!)
-  wait_port "$D_HTTP"
+  (wait_port "$D_HTTP") || { tail -20 "$WORK/daprd.log" >&2; exit 1; }
   SIDES+=("daprd|$D_HTTP")
 fi
 for side in "${SIDES[@]}"; do wait_actor "${side#*|}"; done
