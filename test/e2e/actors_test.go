@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/dapr/go-sdk/actor"
+	actorruntime "github.com/dapr/go-sdk/actor/runtime"
 	dapr "github.com/dapr/go-sdk/client"
+	daprgrpc "github.com/dapr/go-sdk/service/grpc"
 	daprhttp "github.com/dapr/go-sdk/service/http"
 )
 
@@ -160,7 +162,7 @@ func actorEnv(t *testing.T, store string) string {
 }
 
 // actorApp writes an environment of one app, replicas of this test binary
-// in mode, with the actor state store of the given component file, and
+// in mode (a gRPC app when mode says grpc), with the actor state store of the given component file, and
 // returns its directory.
 func actorApp(t *testing.T, app, mode string, replicas int, store string) string {
 	t.Helper()
@@ -178,15 +180,19 @@ components:
   - name: actorstore
     file: actorstore.yaml
 `, app, exe, mode))
+	protocol := "http"
+	if strings.Contains(mode, "grpc") {
+		protocol = "grpc"
+	}
 	writeFile(t, dir, "app.yaml", fmt.Sprintf(`name: %s
 properties:
   configuration:
     ingress: {external: false, targetPort: 8000}
-    dapr: {enabled: true, appId: %s, appPort: 8000}
+    dapr: {enabled: true, appId: %s, appPort: 8000, appProtocol: %s}
   template:
     containers: [{name: main, image: x}]
     scale: {minReplicas: %d, maxReplicas: %d}
-`, app, app, replicas, replicas))
+`, app, app, protocol, replicas, replicas))
 	writeFile(t, dir, "actorstore.yaml", store)
 	return dir
 }
@@ -280,6 +286,135 @@ func runSDKActor() int {
 	return 1
 }
 
+// runSDKGRPCActor is a gRPC app (the Go SDK's service/grpc on its port)
+// hosting the Counter actor over the actor callback stream, with the Go
+// SDK's actor runtime.
+func runSDKGRPCActor() int {
+	svc, err := daprgrpc.NewService("127.0.0.1:" + os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() { fmt.Fprintln(os.Stderr, svc.Start()) }()
+	rt := actorruntime.NewActorRuntimeContext()
+	rt.RegisterActorFactory(func() actor.ServerContext { return &CounterActor{} })
+	for {
+		c, err := dapr.NewClient()
+		if err == nil {
+			if _, err = c.SubscribeActorEvents(context.Background(), rt, dapr.ActorEventSubscriptionOptions{}); err == nil {
+				break
+			}
+		}
+		fmt.Fprintln(os.Stderr, "actor stream:", err)
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Println("hosting Counter over the actor stream")
+	select {}
+}
+
+// TestActorsGoSDKOverTheGRPCStream: the same Counter actor, hosted by a
+// gRPC app over the actor callback stream, two replicas: calls at once to
+// one actor run one at a time, its state is kept, a timer and a reminder
+// fire their repetitions.
+func TestActorsGoSDKOverTheGRPCStream(t *testing.T) {
+	dir := actorApp(t, "counter", "sdk-grpc-actor", 2, "componentType: state.in-memory\nversion: v1\nmetadata:\n  - {name: actorStateStore, value: \"true\"}\n")
+	e := up(t, filepath.Join(dir, "cove.yaml"))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	clients, proxy := counterProxies(ctx, t, e)
+	waitHosted(ctx, t, proxy(0, "warmup"))
+
+	incrAtOnce(ctx, t, proxy, "g1", 100)
+
+	p := proxy(1, "gt")
+	if _, err := p.StartTimer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := clients[0].RegisterActorReminder(ctx, &dapr.RegisterActorReminderRequest{
+		ActorType: "Counter", ActorID: "gt", Name: "ping", DueTime: "100ms", Period: "R2/PT1S", Data: reminderData("hi"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ticks, err := p.Ticks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reminded, err := p.Reminded(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ticks == 3 && reminded == 2 {
+			break
+		}
+		if ticks > 3 || reminded > 2 || time.Now().After(deadline) {
+			t.Fatalf("%d ticks and %d reminders, want 3 and 2", ticks, reminded)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.waitFor("reminder ping fired for gt with hi (due 100ms, period R2/PT1S)", 5*time.Second)
+}
+
+// counterProxies are clients of every replica's sidecar, and a Counter
+// proxy through the i-th (modulo their number).
+func counterProxies(ctx context.Context, t *testing.T, e *env) ([]dapr.Client, func(i int, id string) *counterClient) {
+	t.Helper()
+	replicas := e.status().Apps[0].Replicas
+	clients := make([]dapr.Client, len(replicas))
+	for i, r := range replicas {
+		c, err := dapr.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", r.DaprGRPCPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		clients[i] = c
+	}
+	return clients, func(i int, id string) *counterClient {
+		p := &counterClient{id: id}
+		clients[i%len(clients)].ImplActorClientStub(p)
+		return p
+	}
+}
+
+// incrAtOnce makes calls calls of Counter id's Incr at once, through every
+// sidecar in turn, and fails unless each saw a count of its own, 1 to
+// calls (none lost, none overlapping); it returns the calls per replica.
+func incrAtOnce(ctx context.Context, t *testing.T, proxy func(int, string) *counterClient, id string, calls int) map[string]int {
+	t.Helper()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		counts   = map[int]bool{}
+		replicas = map[string]int{}
+		errs     []error
+	)
+	for i := range calls {
+		wg.Go(func() {
+			res, err := proxy(i, id).Incr(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			counts[res.Count] = true
+			replicas[res.Replica]++
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d calls failed, the first: %v", len(errs), errs[0])
+	}
+	for n := 1; n <= calls; n++ {
+		if !counts[n] {
+			t.Fatalf("no call saw count %d: increments were lost or calls overlapped (%d distinct counts)", n, len(counts))
+		}
+	}
+	return replicas
+}
+
 // TestActorsGoSDK runs the Go SDK's actor under cove up, three replicas
 // hosting it, and calls it with the client's actor proxy through every
 // replica's sidecar: 200 calls at once to one actor id run one at a time
@@ -295,53 +430,11 @@ func TestActorsGoSDK(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	clients := make([]dapr.Client, len(replicas))
-	for i, r := range replicas {
-		c, err := dapr.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", r.DaprGRPCPort))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		clients[i] = c
-	}
-	proxy := func(i int, id string) *counterClient {
-		p := &counterClient{id: id}
-		clients[i%len(clients)].ImplActorClientStub(p)
-		return p
-	}
+	clients, proxy := counterProxies(ctx, t, e)
 	waitHosted(ctx, t, proxy(0, "warmup"))
 
 	t.Run("one call at a time", func(t *testing.T) {
-		const calls = 200
-		var (
-			wg       sync.WaitGroup
-			mu       sync.Mutex
-			counts   = map[int]bool{}
-			replicas = map[string]int{}
-			errs     []error
-		)
-		for i := range calls {
-			wg.Go(func() {
-				res, err := proxy(i, "c1").Incr(ctx)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				counts[res.Count] = true
-				replicas[res.Replica]++
-			})
-		}
-		wg.Wait()
-		if len(errs) > 0 {
-			t.Fatalf("%d calls failed, the first: %v", len(errs), errs[0])
-		}
-		for n := 1; n <= calls; n++ {
-			if !counts[n] {
-				t.Fatalf("no call saw count %d: increments were lost or calls overlapped (%d distinct counts)", n, len(counts))
-			}
-		}
+		replicas := incrAtOnce(ctx, t, proxy, "c1", 200)
 		if len(replicas) != 1 {
 			t.Fatalf("calls ran on %v, want one replica", replicas)
 		}

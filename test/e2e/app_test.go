@@ -29,6 +29,8 @@ func runApp(mode string) int {
 		return runCountingSubscriber()
 	case "sdk-actor":
 		return runSDKActor()
+	case "sdk-grpc-actor":
+		return runSDKGRPCActor()
 	case "cart-actor":
 		return runCartActor()
 	case "jobs-http", "jobs-grpc":
