@@ -332,7 +332,7 @@ func addManagedEnvCmds(cmd *cobra.Command) {
 	cshow.Flags().StringVarP(&showEnv, "name", "n", "", "the environment's name; the running one's when not given")
 	cshow.Flags().StringVar(&comp, "dapr-component-name", "", "the component's name")
 	_ = cshow.MarkFlagRequired("dapr-component-name")
-	dc.AddCommand(list, cshow)
+	dc.AddCommand(list, cshow, newComponentSetCmd(compCols), newComponentRemoveCmd())
 	cmd.AddCommand(show, dc)
 }
 

@@ -445,3 +445,104 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// componentPath connects to the running environment and returns the ARM
+// path of its Dapr component name; env names the environment (the running
+// one's when empty).
+func componentPath(cmd *cobra.Command, file, env, name string) (*control.Client, string, error) {
+	c, err := connect(cmd, file)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := envName(cmd, c, env)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, "/managedEnvironments/" + url.PathEscape(n) + "/daprComponents/" + url.PathEscape(name), nil
+}
+
+func newComponentSetCmd(cols []tableCol) *cobra.Command {
+	var env, name, yamlFile, file string
+	var out azOutput
+	cmd := &cobra.Command{
+		Use:   "set --dapr-component-name NAME --yaml FILE [-n ENVIRONMENT]",
+		Short: "Add or change a Dapr component from its ACA YAML; the apps in its scopes get it at once",
+		Long: `Add or change a Dapr component as az containerapp env dapr-component set does,
+from a file in ACA's component schema (componentType, version, metadata,
+secrets, scopes; - reads stdin). The component is written as the file
+cove.yaml names for it, or as NAME.component.yaml beside cove.yaml, added to
+its components; then it loads, and every Dapr app in its scopes is built
+anew over it (a new revision), as ACA restarts them. A component that does
+not load, or an app that does not get ready with it, changes nothing.`,
+		Example: `  cove env dapr-component set --dapr-component-name statestore --yaml statestore.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var data []byte
+			var err error
+			if yamlFile == "-" {
+				data, err = io.ReadAll(cmd.InOrStdin())
+			} else {
+				data, err = os.ReadFile(yamlFile)
+			}
+			if err != nil {
+				return fmt.Errorf("--yaml: %w", err)
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal(data, &doc); err != nil {
+				return fmt.Errorf("--yaml %s: %w", yamlFile, err)
+			}
+			if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+				return fmt.Errorf("--yaml %s: not a component: write componentType, version, metadata and scopes, as ACA's component YAML", yamlFile)
+			}
+			var props bytes.Buffer
+			if err := nodeJSON(&props, doc.Content[0]); err != nil {
+				return fmt.Errorf("--yaml %s: %w", yamlFile, err)
+			}
+			client, path, err := componentPath(cmd, file, env, name)
+			if err != nil {
+				return err
+			}
+			var dc control.ARMDaprComponent
+			if err := client.ARMPut(cmd.Context(), path, json.RawMessage(`{"properties":`+props.String()+`}`), &dc); err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), dc, cols)
+		},
+	}
+	componentFlags(cmd, &env, &name, &file, &out)
+	cmd.Flags().StringVar(&yamlFile, "yaml", "", "the component's file in ACA's schema (- reads stdin)")
+	_ = cmd.MarkFlagRequired("yaml")
+	return cmd
+}
+
+// componentFlags adds the flags of a component's write verbs.
+func componentFlags(cmd *cobra.Command, env, name, file *string, out *azOutput) {
+	cmd.Flags().StringVarP(env, "name", "n", "", "the environment's name; the running one's when not given")
+	cmd.Flags().StringVar(name, "dapr-component-name", "", "the component's name")
+	_ = cmd.MarkFlagRequired("dapr-component-name")
+	runningFileFlag(cmd, file)
+	addAzFlags(cmd, out)
+}
+
+func newComponentRemoveCmd() *cobra.Command {
+	var env, name, file string
+	var out azOutput
+	cmd := &cobra.Command{
+		Use:   "remove --dapr-component-name NAME [-n ENVIRONMENT]",
+		Short: "Remove a Dapr component; the apps in its scopes lose it at once",
+		Long: `Remove a Dapr component as az containerapp env dapr-component remove does: it
+leaves cove.yaml's components, every Dapr app in its scopes is built anew
+without it, and it closes. Its file is kept, renamed to FILE.deleted.`,
+		Example: `  cove env dapr-component remove --dapr-component-name statestore`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, path, err := componentPath(cmd, file, env, name)
+			if err != nil {
+				return err
+			}
+			return client.ARMDelete(cmd.Context(), path)
+		},
+	}
+	componentFlags(cmd, &env, &name, &file, &out)
+	return cmd
+}

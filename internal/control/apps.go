@@ -171,7 +171,7 @@ func (r *replicaRuntime) closeSidecar(ctx context.Context) error {
 // replicas.
 func (e *Env) startApps(ctx context.Context) error {
 	for _, entry := range e.spec.Apps {
-		a, err := e.newApp(entry)
+		a, err := e.newApp(entry, e.comps)
 		if err != nil {
 			return err
 		}
@@ -215,7 +215,7 @@ func (e *Env) startApps(ctx context.Context) error {
 
 // newApp translates the configuration of an app's ACA YAML into its
 // runtime form; its revisions come from newRevision.
-func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
+func (e *Env) newApp(entry *spec.AppEntry, comps *resources.Set) (*appRuntime, error) {
 	app := entry.App
 	cfg := app.Properties.Configuration
 	a := &appRuntime{name: app.Name, entry: entry, current: entry, mode: cfg.ActiveRevisionsMode, targetLabel: cfg.TargetLabel, warned: map[string]bool{}}
@@ -234,7 +234,7 @@ func (e *Env) newApp(entry *spec.AppEntry) (*appRuntime, error) {
 		if p := cfg.Dapr.AppPort; p != 0 {
 			a.containerPorts = append(a.containerPorts, p)
 		}
-		da, err := e.daprApp(entry)
+		da, err := e.daprApp(entry, comps)
 		if err != nil {
 			return nil, fmt.Errorf("app %s: %w", app.Name, err)
 		}
@@ -630,14 +630,14 @@ func (e *Env) appProtocol(a *appRuntime) string {
 }
 
 // daprApp is what an app's sidecars share, from its ACA dapr settings and
-// its Dapr Configuration.
-func (e *Env) daprApp(entry *spec.AppEntry) (daprapp.App, error) {
+// its Dapr Configuration, over the components of comps.
+func (e *Env) daprApp(entry *spec.AppEntry, comps *resources.Set) (daprapp.App, error) {
 	d := entry.App.Properties.Configuration.Dapr
 	da := daprapp.App{
 		AppID:         entry.App.DaprAppID(),
 		Protocol:      d.AppProtocol,
 		Config:        entry.DaprConfig,
-		Components:    e.comps,
+		Components:    comps,
 		Subscriptions: e.spec.Subscriptions,
 		// Component policies are the app's own, as each daprd's are: its
 		// breakers count only its calls.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -107,4 +109,83 @@ func TestReloadAddsReplacesAndRemovesApps(t *testing.T) {
 	if env := envAt(t, st.Edge.HTTP, "api.localhost"); env["DAPR_HTTP_PORT"] != "" {
 		t.Errorf("api still has DAPR_HTTP_PORT %s after Dapr was disabled", env["DAPR_HTTP_PORT"])
 	}
+}
+
+// TestReloadChangesComponents adds a component, changes it and removes it
+// by reloads: each time the Dapr app in its scope is built anew over the
+// components, and its sidecar serves what the file says.
+func TestReloadChangesComponents(t *testing.T) {
+	dir := t.TempDir()
+	st, client := runWebAndFront(t, dir)
+	env := func() map[string]string { return envAt(t, st.Edge.HTTP, "web.localhost") }
+	state := func(method, body string) (int, string) {
+		t.Helper()
+		url := "http://127.0.0.1:" + env()["DAPR_HTTP_PORT"] + "/v1.0/state/store"
+		if method == http.MethodGet {
+			url += "/k"
+		}
+		return httpCall(t, method, url, body, nil)
+	}
+	if code, body := state(http.MethodGet, ""); !strings.Contains(body, "ERR_STATE_STORE_NOT_CONFIGURED") {
+		t.Fatalf("before the component: %d %s", code, body)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cove.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cove := string(data)
+	before := env()["CONTAINER_APP_REVISION"]
+	front := envAt(t, st.Edge.HTTP, "front.localhost")["CONTAINER_APP_REVISION"]
+	write(t, dir, "store.yaml", "componentType: state.in-memory\nversion: v1\nmetadata: []\nscopes: [web]\n")
+	write(t, dir, "cove.yaml", cove+"components:\n  - {name: store, file: store.yaml}\n")
+	res, err := client.Reload(t.Context())
+	if err != nil || len(res.Errors) > 0 || len(res.NeedsRestart) > 0 {
+		t.Fatalf("reload adding a component: %+v, %v", res, err)
+	}
+	after := env()["CONTAINER_APP_REVISION"]
+	if want := fmt.Sprintf("web: %s → %s (component store changed)", before, after); strings.Join(res.Revisions, "\n") != want {
+		t.Errorf("revisions: %q, want %q", res.Revisions, want)
+	}
+	if got := envAt(t, st.Edge.HTTP, "front.localhost")["CONTAINER_APP_REVISION"]; got != front {
+		t.Errorf("front, out of the component's scope, went from %s to %s", front, got)
+	}
+	if code, body := state(http.MethodPost, `[{"key": "k", "value": "v1"}]`); code != http.StatusNoContent {
+		t.Fatalf("save: %d %s", code, body)
+	}
+	if code, body := state(http.MethodGet, ""); code != http.StatusOK || body != `"v1"` {
+		t.Errorf("get: %d %s", code, body)
+	}
+	// A component that does not load changes nothing.
+	write(t, dir, "store.yaml", "componentType: state.redis\nversion: v1\nmetadata: [{name: redisHost, value: \"127.0.0.1:1\"}]\nscopes: [web]\n")
+	res, err = client.Reload(t.Context())
+	if err != nil || len(res.Errors) == 0 || !strings.Contains(res.Errors[0], "the components were not changed: component store (state.redis)") {
+		t.Errorf("reload with a component that does not load: %+v, %v", res, err)
+	}
+	if code, body := state(http.MethodGet, ""); code != http.StatusOK || body != `"v1"` || env()["CONTAINER_APP_REVISION"] != after {
+		t.Errorf("after the failed change: %d %s, revision %s", code, body, env()["CONTAINER_APP_REVISION"])
+	}
+	write(t, dir, "cove.yaml", cove)
+	if res, err := client.Reload(t.Context()); err != nil || len(res.Errors) > 0 {
+		t.Fatalf("reload removing the component: %+v, %v", res, err)
+	}
+	if code, body := state(http.MethodGet, ""); !strings.Contains(body, "ERR_STATE_STORE_NOT_CONFIGURED") {
+		t.Errorf("after the component was removed: %d %s", code, body)
+	}
+}
+
+// httpCall sends a request with body and header and returns the answer's
+// status and body.
+func httpCall(t *testing.T, method, url, body string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -156,14 +156,8 @@ func mappingOf(pairs ...string) *yaml.Node {
 // path, or whose name is name; -1 when none.
 func entryIndex(list *yaml.Node, dir, path, name string) int {
 	return slices.IndexFunc(list.Content, func(n *yaml.Node) bool {
-		if f := mapValue(n, "file"); f != nil && f.Value != "" {
-			p := f.Value
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-			if path != "" && filepath.Clean(p) == filepath.Clean(path) {
-				return true
-			}
+		if f := mapValue(n, "file"); f != nil && f.Value != "" && path != "" && resolveIn(dir, f.Value) == filepath.Clean(path) {
+			return true
 		}
 		nm := mapValue(n, "name")
 		return name != "" && nm != nil && nm.Value == name
@@ -181,4 +175,12 @@ func readEnvFile(path string) (*yaml.Node, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
 	return doc, nil
+}
+
+// resolveIn is file, as the environment file in dir names it, as a path.
+func resolveIn(dir, file string) string {
+	if filepath.IsAbs(file) {
+		return filepath.Clean(file)
+	}
+	return filepath.Join(dir, file)
 }

@@ -21,20 +21,25 @@ import (
 	"github.com/cove-env/cove/internal/spec"
 )
 
-// Writes through the ARM-shaped API change the app's own file, the record
-// of what the environment runs, then apply it as `cove reload` does:
+// Writes through the ARM-shaped API change the app's own file (and the
+// environment file's lists), the record of what the environment runs,
+// then apply it as `cove reload` does:
 //
-//	PATCH {prefix}/containerApps/{app}   a JSON merge patch (RFC 7386) of the app
+//	PATCH  {prefix}/containerApps/{app}   a JSON merge patch (RFC 7386) of the app
+//	PUT    {prefix}/containerApps/{app}   a new app, <app>.yaml beside the environment file
+//	DELETE {prefix}/containerApps/{app}   out of the environment file; <file>.deleted kept
+//	PUT    {prefix}/managedEnvironments/{env}/daprComponents/{name}, DELETE the same
 //
 // The patch is merged into the file's YAML (its comments and key order
 // kept where the patch leaves them), the result validated as an app file,
 // written beside the old one and renamed over it (a crash leaves one or
 // the other), then the environment reloaded. A result that does not
 // validate, alone or with the rest of the environment, or whose new
-// revision does not get ready, puts the old file back and changes
-// nothing, and so does one that only a restart would apply (Dapr
-// settings, ingress enabled or disabled). Each app's ETag is a hash of its file: If-Match with another
-// is 412, so a writer that read a stale app loses nothing of another's.
+// revision does not get ready, puts the old files back and changes
+// nothing, and so does one that only a restart would apply (service,
+// identitySettings, runtime). Each app's ETag is a hash of its file:
+// If-Match with another is 412, so a writer that read a stale app loses
+// nothing of another's.
 
 // etagOf is the ETag of an app file's content.
 func etagOf(data []byte) string {
@@ -188,6 +193,115 @@ func armWrites(mux *http.ServeMux, m managed, prefix string) {
 	write("DELETE "+prefix+"/containerApps/{app}", deleteApp)
 	write("POST "+prefix+"/containerApps/{app}/listSecrets", listSecrets)
 	write("POST "+prefix+"/containerApps/{app}/revisions/{rev}/{op}", revisionOp)
+	write("PUT "+prefix+"/managedEnvironments/{env}/daprComponents/{name}", setComponent)
+	write("DELETE "+prefix+"/managedEnvironments/{env}/daprComponents/{name}", removeComponent)
+}
+
+// componentEntry finds the environment file's entry of the component the
+// request names: the file's document, its components and the entry's
+// index there (-1 when it has none).
+func componentEntry(m managed, r *http.Request) (EnvSpec, *yaml.Node, *yaml.Node, int, *ARMErrorDetail) {
+	es := m.Spec()
+	if env := r.PathValue("env"); env != es.Name {
+		return es, nil, nil, 0, notFound("Microsoft.App/managedEnvironments", env, "`cove env show` names this one")
+	}
+	doc, err := readEnvFile(es.File)
+	if err != nil {
+		return es, nil, nil, 0, internalError(err)
+	}
+	list := envFileList(doc, "components")
+	return es, doc, list, entryIndex(list, "", "", r.PathValue("name")), nil
+}
+
+// setComponent is PUT …/daprComponents/{name}: the component's properties,
+// ACA's component schema, written as its file (the one the environment
+// file names, else <name>.component.yaml beside it, added to its
+// components) and applied: the apps in its scopes are built anew over it.
+func setComponent(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	name := r.PathValue("name")
+	es, doc, list, i, errd := componentEntry(m, r)
+	if errd != nil {
+		return nil, errd
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		return nil, badRequest("InvalidRequestContent", "reading the request body: %v", err)
+	}
+	bdoc, err := yamlMapping(body)
+	if err != nil {
+		return nil, badRequest("InvalidRequestContent", "the request body: %v", err)
+	}
+	props := mapValue(bdoc.Content[0], "properties")
+	if props == nil || props.Kind != yaml.MappingNode {
+		return nil, badRequest("InvalidRequestContent", "component %s: the body has no properties (componentType, version, metadata, scopes)", name)
+	}
+	plainStyle(props)
+	data, err := encodeYAML(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{props}})
+	if err != nil {
+		return nil, internalError(err)
+	}
+	dir := filepath.Dir(es.File)
+	file := name + ".component.yaml"
+	if i >= 0 {
+		file = mapValue(list.Content[i], "file").Value
+	} else {
+		list.Content = append(list.Content, mappingOf("name", name, "file", file))
+	}
+	path := resolveIn(dir, file)
+	if _, probs := spec.ParseComponent(file, data); probs.Err() != nil {
+		return nil, badRequest("InvalidRequestContent", "component %s is invalid; nothing was changed:\n%s", name, probs.Err())
+	}
+	writes := []fileWrite{{path, data}}
+	if i < 0 {
+		envData, err := encodeYAML(doc)
+		if err != nil {
+			return nil, internalError(err)
+		}
+		writes = append(writes, fileWrite{es.File, envData})
+	}
+	if _, errd := applyWrite(r.Context(), m, fmt.Sprintf("component %s was not set", name), writes); errd != nil {
+		return nil, errd
+	}
+	v := &armView{spec: m.Spec()}
+	for _, c := range v.spec.Components {
+		if c.Name == name {
+			return &withETag{v: v.component(c)}, nil
+		}
+	}
+	return nil, internalError(fmt.Errorf("component %s did not load", name))
+}
+
+// removeComponent is DELETE …/daprComponents/{name}: the component leaves
+// the environment file's components, the apps in its scopes are built
+// anew without it, and it closes. Its file is kept, renamed to
+// <file>.deleted.
+func removeComponent(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
+	name := r.PathValue("name")
+	es, doc, list, i, errd := componentEntry(m, r)
+	if errd != nil {
+		return nil, errd
+	}
+	if i < 0 {
+		return nil, notFound("Microsoft.App/managedEnvironments/daprComponents", name, "`cove env dapr-component list` lists them")
+	}
+	file := mapValue(list.Content[i], "file").Value
+	list.Content = slices.Delete(list.Content, i, i+1)
+	envData, err := encodeYAML(doc)
+	if err != nil {
+		return nil, internalError(err)
+	}
+	if _, errd := applyWrite(r.Context(), m, fmt.Sprintf("component %s was not removed", name), []fileWrite{{es.File, envData}}); errd != nil {
+		return nil, errd
+	}
+	keepDeleted(resolveIn(filepath.Dir(es.File), file), "component", name)
+	return nil, nil
+}
+
+// keepDeleted renames the file of a deleted resource to <file>.deleted.
+func keepDeleted(path, kind, name string) {
+	if err := os.Rename(path, path+".deleted"); err != nil {
+		slog.Warn("keeping the file of a deleted "+kind, kind, name, "file", path, "err", err)
+	}
 }
 
 // findApp is the app named by the request's path, or a not-found error.
@@ -413,9 +527,7 @@ func deleteApp(m managed, r *http.Request) (*withETag, *ARMErrorDetail) {
 	if _, errd := applyWrite(r.Context(), m, fmt.Sprintf("app %s was not deleted", as.App.Name), []fileWrite{{es.File, envData}}); errd != nil {
 		return nil, errd
 	}
-	if err := os.Rename(as.Path, as.Path+".deleted"); err != nil {
-		slog.Warn("keeping the file of a deleted app", "app", as.App.Name, "file", as.Path, "err", err)
-	}
+	keepDeleted(as.Path, "app", as.App.Name)
 	return nil, nil
 }
 

@@ -314,3 +314,70 @@ func TestARMRevisionOps(t *testing.T) {
 		t.Errorf("%d reloads, want one per change", f.reloads)
 	}
 }
+
+func TestARMComponentSetRemove(t *testing.T) {
+	f, apiPath := armWriteFake(t)
+	dir := filepath.Dir(apiPath)
+	envFile := filepath.Join(dir, "cove.yaml")
+	envYAML := "name: shop\napps:\n  - file: api.yaml\n    command: ./api\n"
+	if err := os.WriteFile(envFile, []byte(envYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.File = envFile
+	f.onReload = func() {
+		env, err := Load(envFile)
+		if f.reloadErr = err; err != nil {
+			return
+		}
+		f.spec.Components = nil
+		for _, c := range env.Components {
+			f.spec.Components = append(f.spec.Components, c.Component)
+		}
+	}
+	c := serveAPI(t, f)
+	body := json.RawMessage(`{"properties": {"componentType": "state.redis", "version": "v1",
+		"metadata": [{"name": "redisHost", "value": "localhost:6379"}], "scopes": ["api"]}}`)
+	var dc ARMDaprComponent
+	if err := c.ARMPut(t.Context(), "/managedEnvironments/shop/daprComponents/statestore", body, &dc); err != nil {
+		t.Fatal(err)
+	}
+	if dc.Name != "statestore" || dc.Properties.ComponentType != "state.redis" {
+		t.Errorf("set: %+v", dc)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "statestore.component.yaml"))
+	if want := "componentType: state.redis\nversion: v1\nmetadata:\n  - name: redisHost\n    value: localhost:6379\nscopes:\n  - api\n"; string(data) != want {
+		t.Errorf("component file:\n%s\nwant:\n%s", data, want)
+	}
+	withComp := envYAML + "components:\n  - name: statestore\n    file: statestore.component.yaml\n"
+	if got, _ := os.ReadFile(envFile); string(got) != withComp {
+		t.Errorf("cove.yaml:\n%s\nwant:\n%s", got, withComp)
+	}
+	// A second set changes the file cove.yaml names, and nothing else.
+	body = json.RawMessage(`{"properties": {"componentType": "state.redis", "version": "v1",
+		"metadata": [{"name": "redisHost", "value": "localhost:6380"}]}}`)
+	if err := c.ARMPut(t.Context(), "/managedEnvironments/shop/daprComponents/statestore", body, &dc); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(envFile); string(got) != withComp {
+		t.Errorf("cove.yaml after a second set:\n%s", got)
+	}
+	bad := json.RawMessage(`{"properties": {"componentType": "state.nope", "version": "v1"}}`)
+	if err := c.ARMPut(t.Context(), "/managedEnvironments/shop/daprComponents/other", bad, &dc); err == nil {
+		t.Error("a component of an unknown type was set")
+	}
+	if err := c.ARMPut(t.Context(), "/managedEnvironments/nope/daprComponents/other", body, &dc); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
+		t.Errorf("set in another environment: %v", err)
+	}
+	if err := c.ARMDelete(t.Context(), "/managedEnvironments/shop/daprComponents/statestore"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(envFile); string(got) != envYAML+"components: []\n" {
+		t.Errorf("cove.yaml after remove:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "statestore.component.yaml.deleted")); err != nil {
+		t.Errorf("the removed component's file is not kept: %v", err)
+	}
+	if err := c.ARMDelete(t.Context(), "/managedEnvironments/shop/daprComponents/statestore"); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
+		t.Errorf("remove of a removed component: %v", err)
+	}
+}

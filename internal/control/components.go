@@ -20,13 +20,19 @@ func loadComponents(ctx context.Context, env *spec.Environment, baseDir, proxy s
 			comps = append(comps, entry.Component)
 		}
 	}
-	return resources.Load(ctx, comps, resources.Options{BaseDir: baseDir, HTTPProxy: proxy, Logger: log, Loaded: func(c *resources.Component) {
+	return resources.Load(ctx, comps, componentOptions(baseDir, proxy, log, events))
+}
+
+// componentOptions are how cove up loads components, at start and when a
+// reload changes them.
+func componentOptions(baseDir, proxy string, log *slog.Logger, events func(Event)) resources.Options {
+	return resources.Options{BaseDir: baseDir, HTTPProxy: proxy, Logger: log, Loaded: func(c *resources.Component) {
 		if c.Err != nil {
 			events(Event{Kind: EventComponent, Component: c.Spec.Name, Err: c.Err})
 			return
 		}
 		events(Event{Kind: EventComponent, Component: c.Spec.Name, Message: fmt.Sprintf("(%s %s) loaded", c.Spec.Type, c.Spec.Version)})
-	}})
+	}}
 }
 
 // componentStatus reports each component for the management API.

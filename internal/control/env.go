@@ -144,8 +144,10 @@ type Env struct {
 	// tcp are the edge's TCP listeners by address.
 	tcp map[string]*tcpListener
 	// applied is each app's ingress as last applied (at start or by a
-	// reload), under reloadMu.
-	applied map[string]*spec.Ingress
+	// reload), under reloadMu; components, the components (nil until a
+	// reload: the file's at start).
+	applied    map[string]*spec.Ingress
+	components []*spec.ComponentEntry
 
 	// revTimes records when revisions were created (revisionCreated).
 	revTimesOnce sync.Once
@@ -155,8 +157,9 @@ type Env struct {
 	apps []*appRuntime
 	// gone are apps a reload removed or replaced whose building blocks
 	// were still open when the environment began to stop.
-	gone     []*appRuntime
-	replicas map[string]*replicaRuntime
+	gone      []*appRuntime
+	goneComps []*resources.Component
+	replicas  map[string]*replicaRuntime
 	// launched is set once every app's first replicas have been started;
 	// before, a ready replica does not make the environment ready, for
 	// others are still to come. settled is set once every replica has been
@@ -245,9 +248,7 @@ func (e *Env) stop() error {
 	if e.invoker != nil {
 		e.invoker.Close()
 	}
-	if e.comps != nil {
-		errs = append(errs, e.comps.Close())
-	}
+	errs = append(errs, e.comps.Close(), resources.Close(e.goneComps))
 	return errors.Join(errs...)
 }
 

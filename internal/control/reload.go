@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cove-env/cove/internal/resources"
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/spec"
 )
@@ -114,6 +115,12 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 
 	res.NeedsRestart = environmentChanges(e.spec, next)
+	// Components change first: the apps they touch are built anew over them.
+	cc, err := e.changeComponents(ctx, next.Components)
+	if err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		cc = componentChange{set: e.comps}
+	}
 	nextApps := map[string]*spec.AppEntry{}
 	for _, entry := range next.Apps {
 		nextApps[entry.App.Name] = entry
@@ -137,8 +144,12 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 			continue
 		}
 		res.NeedsRestart = append(res.NeedsRestart, appNeedsRestart(a.entry, entry)...)
-		if why := appReplaced(a.entry, e.applied[a.name], entry); why != "" {
-			if p := e.planFresh(a, entry, why, &res); p != nil {
+		why := appReplaced(a.entry, e.applied[a.name], entry)
+		if why == "" && a.daprAppID != "" {
+			why = cc.touches(a.daprAppID)
+		}
+		if why != "" {
+			if p := e.planFresh(a, entry, why, cc.set, &res); p != nil {
 				plans = append(plans, p)
 			}
 			continue
@@ -169,7 +180,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	e.mu.Unlock()
 	for _, entry := range next.Apps {
 		if !running[entry.App.Name] {
-			if p := e.planFresh(nil, entry, "added", &res); p != nil {
+			if p := e.planFresh(nil, entry, "added", cc.set, &res); p != nil {
 				plans = append(plans, p)
 			}
 		}
@@ -185,6 +196,21 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	// New revisions start before anything else changes, so one that fails
 	// leaves its app as it was.
 	res.Errors = append(res.Errors, e.rollOutAll(ctx, plans)...)
+	if cc.changed() && slices.ContainsFunc(plans, func(p *appReload) bool { return p.fresh != nil && p.rev == nil }) {
+		// Components change for every app or for none: the apps built
+		// over them stop, and the components loaded for them close.
+		for _, p := range plans {
+			if p.fresh != nil && p.rev != nil {
+				e.stopRevision(p.rev, "the components did not change", nil)
+				p.rev = nil
+			}
+		}
+		if err := resources.Close(cc.loaded); err != nil {
+			e.log.Warn("closing components", "err", err)
+		}
+		res.Errors = append(res.Errors, "the components were not changed: "+strings.Join(cc.names, ", "))
+		cc = componentChange{set: e.comps}
+	}
 
 	var retired []retirement
 	var events []Event
@@ -213,6 +239,10 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	if appsChanged {
 		e.invoker.SetPolicies(newPolicies(e.spec, e.apps, e.log))
 	}
+	if cc.changed() {
+		e.comps = cc.set
+		e.components = cc.next
+	}
 	e.routes.Store(e.tableLocked())
 	e.mu.Unlock()
 	for _, ev := range events {
@@ -221,9 +251,7 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	for _, r := range retired {
 		e.retire(old, []*revisionRuntime{r.rev}, r.why)
 	}
-	for _, a := range gone {
-		e.closeAppWhenStopped(a)
-	}
+	e.closeWhenStopped(gone, cc.dropped)
 	for _, p := range plans {
 		switch {
 		case p.remove:
@@ -480,7 +508,6 @@ func environmentChanges(cur, next *spec.Environment) []string {
 	}
 	check("domain", cur.Domain, next.Domain)
 	check("edge", cur.Edge, next.Edge)
-	check("components", cur.Components, next.Components)
 	check("resiliency", cur.Resiliency, next.Resiliency)
 	check("the Dapr configuration", cur.DaprConfig, next.DaprConfig)
 	return out
@@ -499,11 +526,11 @@ func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
 	return res, err
 }
 
-// planFresh plans building the app anew from entry (why says why), to
-// take the place of a, or added when a is nil. The app's name gets a
+// planFresh plans building the app anew from entry (why says why), over
+// the components of comps, to take the place of a, or added when a is nil. The app's name gets a
 // hosts entry first, so its replicas resolve it. A translation that fails
 // is reported in res.Errors and plans nothing.
-func (e *Env) planFresh(a *appRuntime, entry *spec.AppEntry, why string, res *ReloadResult) *appReload {
+func (e *Env) planFresh(a *appRuntime, entry *spec.AppEntry, why string, comps *resources.Set, res *ReloadResult) *appReload {
 	if a == nil {
 		if err := e.addAppName(entry.App.Name); err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("app %s was not added: %v", entry.App.Name, err))
@@ -513,7 +540,7 @@ func (e *Env) planFresh(a *appRuntime, entry *spec.AppEntry, why string, res *Re
 	if entry.Containers() {
 		e.ensureEngine(context.Background(), entry.App.Name)
 	}
-	fresh, err := e.newApp(entry)
+	fresh, err := e.newApp(entry, comps)
 	if err != nil {
 		verb := "was not changed"
 		if a == nil {
@@ -569,31 +596,44 @@ func (e *Env) swapAppLocked(p *appReload, res *ReloadResult) ([]retirement, []Ev
 	return retired, events
 }
 
-// closeAppWhenStopped closes the building blocks of an app that left the
-// environment once its revisions have stopped, in the background; the
-// environment's stop waits for it.
-func (e *Env) closeAppWhenStopped(a *appRuntime) {
+// closeWhenStopped closes the building blocks of the apps that left the
+// environment, then the components a reload dropped, once the apps'
+// revisions have stopped, in the background; the environment's stop waits
+// for it, or closes them itself when it comes first.
+func (e *Env) closeWhenStopped(apps []*appRuntime, dropped []*resources.Component) {
+	if len(apps) == 0 && len(dropped) == 0 {
+		return
+	}
 	e.retiring.Go(func() {
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			e.mu.Lock()
-			n := len(a.revisions)
+			n := 0
+			for _, a := range apps {
+				n += len(a.revisions)
+			}
 			e.mu.Unlock()
 			if n == 0 {
 				break
 			}
 			select {
 			case <-e.stopCh:
-				// Env.stop closes it after the sidecars.
+				// Env.stop closes them after the sidecars.
 				e.mu.Lock()
-				e.gone = append(e.gone, a)
+				e.gone = append(e.gone, apps...)
+				e.goneComps = append(e.goneComps, dropped...)
 				e.mu.Unlock()
 				return
 			case <-tick.C:
 			}
 		}
-		a.closeDapr()
+		for _, a := range apps {
+			a.closeDapr()
+		}
+		if err := resources.Close(dropped); err != nil {
+			e.log.Warn("closing the components a reload replaced", "err", err)
+		}
 	})
 }
 
@@ -602,4 +642,84 @@ func (a *appRuntime) closeDapr() {
 	if a.dapr != nil {
 		_ = a.dapr.Close()
 	}
+}
+
+// componentChange is what a reload changes of the components: set is the
+// components apps built by the reload use (the running ones when nothing
+// changed).
+type componentChange struct {
+	set *resources.Set
+	// next are the file's components, when they changed; names are the
+	// components added, changed or removed, and specs their old and new
+	// specs, whose scopes say which apps they touch.
+	next  []*spec.ComponentEntry
+	names []string
+	specs []*spec.Component
+	// loaded are the components set loaded anew; dropped, those of the
+	// running set it no longer has, to close once their apps have stopped.
+	loaded, dropped []*resources.Component
+}
+
+func (c componentChange) changed() bool { return len(c.names) > 0 }
+
+// touches says why an app with Dapr app id appID must be built anew for
+// the change: a component in its scope was added, changed or removed; ""
+// when none was.
+func (c componentChange) touches(appID string) string {
+	for _, s := range c.specs {
+		if s.InScope(appID) {
+			return fmt.Sprintf("component %s changed", s.Name)
+		}
+	}
+	return ""
+}
+
+// changeComponents compares the file's components with the running ones,
+// by name, and loads the added and changed ones into a new set, which
+// shares the others' instances. Nothing runs on the new set until the
+// reload swaps it in.
+func (e *Env) changeComponents(ctx context.Context, next []*spec.ComponentEntry) (componentChange, error) {
+	if e.components == nil {
+		e.components = e.spec.Components
+	}
+	cc := componentChange{set: e.comps}
+	cur := map[string]*spec.Component{}
+	for _, entry := range e.components {
+		cur[entry.Name] = entry.Component
+	}
+	var changed []*spec.Component
+	var removed []string
+	for _, entry := range next {
+		c := entry.Component
+		old, ok := cur[entry.Name]
+		delete(cur, entry.Name)
+		if ok && sameJSON(old, c) {
+			continue
+		}
+		changed = append(changed, c)
+		cc.names = append(cc.names, entry.Name)
+		cc.specs = append(cc.specs, c)
+		if ok {
+			cc.specs = append(cc.specs, old)
+		}
+	}
+	for name, old := range cur {
+		removed = append(removed, name)
+		cc.names = append(cc.names, name)
+		cc.specs = append(cc.specs, old)
+	}
+	if !cc.changed() {
+		return cc, nil
+	}
+	set, dropped, err := e.comps.Update(ctx, changed, removed, componentOptions(e.stateDir, "http://"+e.internalLn.Addr().String(), e.log, e.opts.Events))
+	if err != nil {
+		return componentChange{}, fmt.Errorf("the components were not changed: %w", err)
+	}
+	cc.set, cc.next, cc.dropped = set, next, dropped
+	for _, lc := range set.All() {
+		if !slices.Contains(e.comps.All(), lc) {
+			cc.loaded = append(cc.loaded, lc)
+		}
+	}
+	return cc, nil
 }

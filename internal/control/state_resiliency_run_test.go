@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -156,17 +155,7 @@ components:
 	sidecar := fmt.Sprintf("http://127.0.0.1:%d", st.Apps[0].Replicas[0].DaprHTTPPort)
 	call := func(method, path, body string, header map[string]string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), method, sidecar+path, strings.NewReader(body))
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return httpCall(t, method, sidecar+path, body, header)
 	}
 	store := func(name string) *flakyStore {
 		s, ok := flakyStores.Load(name)

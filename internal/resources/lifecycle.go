@@ -56,18 +56,29 @@ type Options struct {
 // closes every component it opened and returns the error, naming the
 // component, its file and line.
 func Load(ctx context.Context, comps []*spec.Component, opts Options) (*Set, error) {
+	set := &Set{}
+	if err := set.loadAll(ctx, comps, opts); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// loadAll loads comps into s as Load describes; on failure it closes the
+// ones it loaded, leaving the components s had before.
+func (s *Set) loadAll(ctx context.Context, comps []*spec.Component, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	set := &Set{}
+	loaded := &Set{}
 	for _, secretsFirst := range []bool{true, false} {
 		for _, c := range comps {
 			if (c.Kind() == secretstores.Kind) != secretsFirst {
 				continue
 			}
-			lc := set.load(ctx, c, opts, lookup)
-			set.items = append(set.items, lc)
+			lc := s.load(ctx, c, opts, lookup)
+			s.items = append(s.items, lc)
+			loaded.items = append(loaded.items, lc)
 			if opts.Loaded != nil {
 				opts.Loaded(lc)
 			}
@@ -79,13 +90,13 @@ func Load(ctx context.Context, comps []*spec.Component, opts Options) (*Set, err
 				log.Warn("component failed to load; ignored because ignoreErrors is true", slog.Any("error", err))
 				continue
 			}
-			if cerr := set.Close(); cerr != nil {
+			if cerr := loaded.Close(); cerr != nil {
 				err = errors.Join(err, cerr)
 			}
-			return nil, err
+			return err
 		}
 	}
-	return set, nil
+	return nil
 }
 
 // Init constructs and initialises one component no component file
@@ -244,4 +255,39 @@ func initComponent(ctx context.Context, c *spec.Component, md *components.Metada
 		return err
 	}
 	return nil
+}
+
+// Update returns a Set in which the components of changed (new ones, and
+// new versions of ones s has, by name) are loaded anew, through the steps
+// Load takes, and those named in removed are gone; every other component
+// is s's own instance, shared. It also returns the components of s the new
+// Set no longer has, for the caller to close (Close) once nothing uses
+// them. A component that fails to load, unless it says ignoreErrors,
+// closes what Update loaded and returns the error; s is never changed.
+func (s *Set) Update(ctx context.Context, changed []*spec.Component, removed []string, opts Options) (*Set, []*Component, error) {
+	drop := map[string]bool{}
+	for _, name := range removed {
+		drop[name] = true
+	}
+	for _, c := range changed {
+		drop[c.Name] = true
+	}
+	next := &Set{}
+	var dropped []*Component
+	for _, lc := range s.All() {
+		if drop[lc.Spec.Name] {
+			dropped = append(dropped, lc)
+			continue
+		}
+		next.items = append(next.items, lc)
+	}
+	if err := next.loadAll(ctx, changed, opts); err != nil {
+		return nil, nil, err
+	}
+	return next, dropped, nil
+}
+
+// Close closes the components, last first, as Set.Close does.
+func Close(comps []*Component) error {
+	return (&Set{items: comps}).Close()
 }
