@@ -62,6 +62,10 @@ type EnvSpec struct {
 type AppSpec struct {
 	App       *spec.ContainerApp
 	Templates map[string]*spec.Template
+	// Processes are, by revision, the template's containers a process-mode
+	// replica runs (the first, then those cove.yaml gives a command); nil
+	// for container mode.
+	Processes map[string][]string
 	// File is the app's file as the environment file names it; Path is
 	// its absolute path.
 	File, Path string
@@ -76,7 +80,21 @@ func (e *Env) Spec() EnvSpec {
 	for _, a := range e.apps {
 		as := AppSpec{App: a.current.App, Templates: map[string]*spec.Template{}, File: a.current.File, Path: a.current.Path}
 		for _, rev := range a.revisions {
-			as.Templates[rev.name] = rev.entry.App.Properties.Template
+			tmpl := rev.entry.App.Properties.Template
+			as.Templates[rev.name] = tmpl
+			if rev.entry.Containers() || tmpl == nil || len(tmpl.Containers) == 0 {
+				continue
+			}
+			if as.Processes == nil {
+				as.Processes = map[string][]string{}
+			}
+			run := []string{tmpl.Containers[0].Name}
+			for _, c := range tmpl.Containers[1:] {
+				if rev.entry.ContainerCommands[c.Name] != nil {
+					run = append(run, c.Name)
+				}
+			}
+			as.Processes[rev.name] = run
 		}
 		for _, r := range a.inactive {
 			as.Inactive = append(as.Inactive, InactiveRevision{Name: r.name, Created: r.created, Template: r.entry.App.Properties.Template})
@@ -415,14 +433,22 @@ func (v *armView) replica(as AppSpec, r ReplicaStatus) ARMReplica {
 			rp.Containers = append(rp.Containers, rc)
 		}
 	} else if t := as.Templates[r.Revision]; t != nil && len(t.Containers) > 0 {
-		rc := ARMReplicaContainer{Name: t.Containers[0].Name, Ready: r.Ready, RestartCount: r.Restarts, RunningState: "Waiting", RunningStateDetails: r.State}
-		if r.PID > 0 {
-			rc.ContainerID = fmt.Sprintf("pid://%d", r.PID)
+		// A process replica's containers run, restart and stop together;
+		// the first is the process the supervisor watches.
+		names := as.Processes[r.Revision]
+		if len(names) == 0 {
+			names = []string{t.Containers[0].Name}
 		}
-		if running {
-			rc.RunningState, rc.RunningStateDetails, rc.Started = "Running", "", true
+		for i, name := range names {
+			rc := ARMReplicaContainer{Name: name, Ready: r.Ready, RestartCount: r.Restarts, RunningState: "Waiting", RunningStateDetails: r.State}
+			if r.PID > 0 && i == 0 {
+				rc.ContainerID = fmt.Sprintf("pid://%d", r.PID)
+			}
+			if running {
+				rc.RunningState, rc.RunningStateDetails, rc.Started = "Running", "", true
+			}
+			rp.Containers = append(rp.Containers, rc)
 		}
-		rp.Containers = append(rp.Containers, rc)
 	}
 	return ARMReplica{
 		ID:   ARMPrefix + "/containerApps/" + as.App.Name + "/revisions/" + r.Revision + "/replicas/" + r.Name,

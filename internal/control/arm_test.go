@@ -41,7 +41,7 @@ properties:
 `
 
 // armFake is an environment with one app of two revisions (v2 active and
-// ready, v1 stopping) and one component.
+// ready, running a second container, v1 stopping) and one component.
 func armFake(t *testing.T) *fakeManaged {
 	t.Helper()
 	app, probs := spec.ParseContainerApp("api.yaml", []byte(armTestApp))
@@ -52,7 +52,8 @@ func armFake(t *testing.T) *fakeManaged {
 	old.RevisionSuffix = "v1"
 	return &fakeManaged{
 		spec: EnvSpec{Name: "shop", Domain: "shop.localhost",
-			Apps: []AppSpec{{App: app, Templates: map[string]*spec.Template{"api--v2": app.Properties.Template, "api--v1": &old}}},
+			Apps: []AppSpec{{App: app, Templates: map[string]*spec.Template{"api--v2": app.Properties.Template, "api--v1": &old},
+				Processes: map[string][]string{"api--v2": {"api", "logger"}, "api--v1": {"api"}}}},
 			Components: []*spec.Component{{Name: "statestore", Type: "state.redis", Version: "v1",
 				Metadata: []spec.MetadataItem{{Name: "redisHost", Value: "localhost:6379"}, {Name: "redisPassword", SecretRef: "pw"}},
 				Secrets:  []spec.Secret{{Name: "pw", Value: "secret"}}, Scopes: []string{"api"}}},
@@ -152,6 +153,7 @@ func TestARMRevisionsAndReplicas(t *testing.T) {
 		Name: "api--v2-0", Type: "Microsoft.App/containerApps/revisions/replicas",
 		Properties: ARMReplicaProperties{RunningState: "Running", Containers: []ARMReplicaContainer{
 			{Name: "api", ContainerID: "pid://42", Ready: true, Started: true, RestartCount: 1, RunningState: "Running"},
+			{Name: "logger", Ready: true, Started: true, RestartCount: 1, RunningState: "Running"},
 		}},
 	}}
 	if diff := cmp.Diff(wantRep, reps.Value); diff != "" {

@@ -59,6 +59,12 @@ properties:
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// The replica's view, as az shows it, has both containers that run.
+	out, err := e.cove("containerapp", "replica", "list", "-n", "pod", "--query", "[0].properties.containers[].name", "-o", "tsv")
+	if err != nil || strings.Join(strings.Fields(out), " ") != "web logger" {
+		t.Errorf("replica list's containers: %q (%v); want web and logger", out, err)
+	}
+
 	var pids []int
 	for _, f := range []string{"web.pid", "logger.pid"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
