@@ -60,7 +60,7 @@ func (r *recorder) count() int {
 	return len(r.got)
 }
 
-func open(t *testing.T, path string) *jobs.Scheduler {
+func open(t testing.TB, path string) *jobs.Scheduler {
 	t.Helper()
 	s, err := jobs.Open(t.Context(), path, nil)
 	if err != nil {
