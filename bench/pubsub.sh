@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pub/sub: publish-to-delivery throughput (delivered events/s) and latency
 # (p50/p90/p99 from the publish call to the app's receipt) through a
-# `cove sidecar` on the embedded JetStream default, Redis and NATS JetStream,
+# `cove sidecar` on the embedded JetStream default (also with concurrencyMode
+# parallel, as the example sets it), Redis and NATS JetStream,
 # against each broker's own Go client doing the same work in the same run
 # (go-redis: XADD, XREADGROUP, XACK; nats.go: a stored publish, a durable
 # pull consumer, an ack each), the limit. bench/pubbench publishes with CONC
@@ -55,9 +56,12 @@ pair() {
 }
 
 component "$WORK/embedded" pubsub.jetstream
+# The example's component: JetStream's default order (single) traded for
+# handling each event as it comes.
+component "$WORK/embedded-parallel" pubsub.jetstream concurrencyMode parallel
 component "$WORK/redis" pubsub.redis redisHost "$REDIS"
 component "$WORK/nats" pubsub.jetstream natsURL "$NATS"
-for n in embedded redis nats; do pair "$n" "cove $n" cove; done
+for n in embedded embedded-parallel redis nats; do pair "$n" "cove $n" cove; done
 if [ -n "${DAPRD:-}" ]; then
   component "$WORK/daprd" pubsub.redis redisHost "$REDIS"
   pair daprd "daprd redis" "$DAPRD"
@@ -77,5 +81,5 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
-report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" "daprd redis/redis client" \
-  "cove redis/daprd redis"
+report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" \
+  "cove embedded-parallel/nats client" "daprd redis/redis client" "cove redis/daprd redis"
