@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/blake2b"
 
@@ -176,9 +177,21 @@ func (p *Placement) swap(t map[string]*ring, wait bool) {
 	}
 	p.amu.Unlock()
 	if wait {
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		// The round must be acknowledged within the service's
+		// dissemination timeout (8s by default), or this sidecar is
+		// dropped; the drains that take longer go on meanwhile.
+		select {
+		case <-done:
+		case <-time.After(maxDrainWait):
+		}
 	}
 }
+
+// maxDrainWait bounds how long a placement service's update waits for the
+// actors it moved away to be deactivated.
+const maxDrainWait = 5 * time.Second
 
 // reminders returns the reminder set of an actor state store, shared by
 // every runtime over the same store instance; release it with

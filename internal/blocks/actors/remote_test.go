@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,5 +107,59 @@ func TestRemotePlacementAgreesWithDaprdAndForwards(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(res.Body), "app0 ") {
 			t.Fatalf("after the leave: %v %s", err, res.Body)
 		}
+	}
+}
+
+// TestRemotePlacementDeactivatesMovedActors checks that a sidecar whose
+// actors a new table places elsewhere deactivates them when the update
+// comes, and keeps the others.
+func TestRemotePlacementDeactivatesMovedActors(t *testing.T) {
+	addr := startPlacementService(t)
+	ps := peers{}
+	names := []string{"127.0.0.1:50012", "127.0.0.1:50013"}
+	var places []*Placement
+	var apps []*fakeApp
+	for i, name := range names {
+		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
+		ps[name] = New("shop", p, nil, nil)
+		p.Start(name, ps)
+		t.Cleanup(p.Close)
+		places, apps = append(places, p), append(apps, newFakeApp(t, fmt.Sprint("app", i)))
+	}
+	ha := apps[0].host(ps[names[0]], `{"entities":["Cart"]}`)
+	t.Cleanup(func() { ha.Close(context.Background()) })
+	waitFor(t, func() bool { return len(hostNames(places[0], "Cart")) == 1 })
+	for i := range 20 {
+		if _, err := ps[names[0]].Invoke(t.Context(), &Request{Type: "Cart", ID: fmt.Sprint("cart-", i), Method: "add"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hb := apps[1].host(ps[names[1]], `{"entities":["Cart"]}`)
+	t.Cleanup(func() { hb.Close(context.Background()) })
+	waitFor(t, func() bool { return len(hostNames(places[0], "Cart")) == 2 })
+
+	loadMap := map[string]*hashing.Host{}
+	for _, n := range names {
+		loadMap[n] = hashing.NewHost(n, "shop", 0, 0)
+	}
+	ring := hashing.NewFromExisting(loadMap, 100, hashing.NewVirtualNodesCache())
+	var moved []string
+	for i := range 20 {
+		if h, _ := ring.Get(fmt.Sprint("cart-", i)); h == names[1] {
+			moved = append(moved, fmt.Sprint("Cart/cart-", i))
+		}
+	}
+	if len(moved) == 0 || len(moved) == 20 {
+		t.Fatalf("%d of 20 actors move: pick other ids", len(moved))
+	}
+	// The update is acknowledged once they are deactivated: by the time
+	// the other sidecar has the table, app0 was told.
+	waitFor(t, func() bool { return len(hostNames(places[1], "Cart")) == 2 })
+	waitFor(t, func() bool { return len(apps[0].deactivations()) >= len(moved) })
+	got := apps[0].deactivations()
+	slices.Sort(got)
+	slices.Sort(moved)
+	if !slices.Equal(got, moved) {
+		t.Fatalf("app0 deactivated %v, want the moved %v", got, moved)
 	}
 }
