@@ -150,10 +150,19 @@ func (e *env) waitFor(s string, timeout time.Duration) {
 // cove runs a cove subcommand against the environment and returns stdout.
 func (e *env) cove(args ...string) (string, error) {
 	e.t.Helper()
+	return e.coveIn("", args...)
+}
+
+// coveIn is cove with stdin.
+func (e *env) coveIn(stdin string, args ...string) (string, error) {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
 	defer cancel()
 	full := append([]string{args[0], "-f", e.file}, args[1:]...)
 	cmd := exec.CommandContext(ctx, coveBin, full...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
