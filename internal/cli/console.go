@@ -155,6 +155,10 @@ func (c *console) summaryLocked(st *control.Status) {
 		_, port, _ := net.SplitHostPort(st.Edge.HTTPS)
 		fmt.Fprintf(c.out, "\nHTTPS is on port %s: port %d is taken (choose one with --https-port).\n", port, st.Edge.HTTPSTaken)
 	}
+	if st.API != nil {
+		fmt.Fprintf(c.out, "\nThe management API also answers at %s, with the bearer token in %s:\n  COVE_API_URL=%s COVE_API_TOKEN=$(cat %s) cove ps\n",
+			st.API.URL, st.API.TokenFile, st.API.URL, st.API.TokenFile)
+	}
 	if c.background {
 		fmt.Fprintf(c.out, "\n%s\n", backgroundFooter)
 		return

@@ -76,6 +76,7 @@ start yourself. The docs/ directory describes every command and file format.`,
 	// command has it, never --version.
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.Flags().Bool("version", false, "print cove's version")
+
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
@@ -109,6 +110,9 @@ func envFileFlag(cmd *cobra.Command, file *string) {
 func runningFileFlag(cmd *cobra.Command, file *string) {
 	cmd.Flags().StringVarP(file, "file", "f", control.DefaultFile,
 		"environment file, or its directory (default: the nearest cove.yaml here or above, else the only environment running)")
+	// Or over TCP (cove up --api-port) instead of the socket.
+	cmd.Flags().String("api-url", "", "the management API's URL, as cove up --api-port serves it (default $COVE_API_URL; unset: the environment's socket)")
+	cmd.Flags().String("api-token", "", "the management API's bearer token over TCP (default $COVE_API_TOKEN)")
 }
 
 // connect returns a client of the running environment the command means:
@@ -116,6 +120,9 @@ func runningFileFlag(cmd *cobra.Command, file *string) {
 // directory or above, else the only environment this user runs (see
 // control.Locate).
 func connect(cmd *cobra.Command, file string) (*control.Client, error) {
+	if u := apiFlag(cmd, "api-url", "COVE_API_URL"); u != "" {
+		return control.NewTCPClient(u, apiFlag(cmd, "api-token", "COVE_API_TOKEN"))
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -125,6 +132,15 @@ func connect(cmd *cobra.Command, file string) (*control.Client, error) {
 		return nil, err
 	}
 	return control.NewClient(f), nil
+}
+
+// apiFlag is the value of a root flag that talks to the management API
+// over TCP, else of its environment variable.
+func apiFlag(cmd *cobra.Command, name, env string) string {
+	if v, err := cmd.Flags().GetString(name); err == nil && v != "" {
+		return v
+	}
+	return os.Getenv(env)
 }
 
 // connectStatus connects as connect does and fetches the environment's

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,8 @@ func newUpCmd() *cobra.Command {
 		file      string
 		httpPort  int
 		httpsPort int
+		apiPort   int
+		apiHost   string
 		verbose   bool
 		detach    bool
 		// background is set in the process `cove up -d` starts.
@@ -85,6 +89,7 @@ the summary, then returns; 'cove logs --follow' shows the apps' output, and
 				Spec:      env,
 				HTTPPort:  httpPort,
 				HTTPSPort: httpsPort,
+				APIAddr:   apiAddr(apiHost, apiPort),
 				Logger:    logger,
 				Events:    con.Event,
 				Output:    con.Line,
@@ -108,6 +113,8 @@ the summary, then returns; 'cove logs --follow' shows the apps' output, and
 	envFileFlag(cmd, &file)
 	cmd.Flags().IntVar(&httpPort, "http-port", 0, "edge HTTP port (default: edge.httpPort from the file, else 8080)")
 	cmd.Flags().IntVar(&httpsPort, "https-port", 0, "edge HTTPS port (default 8443, or a free port when 8443 is taken)")
+	cmd.Flags().IntVar(&apiPort, "api-port", 0, "also serve the management API over TCP on this port, with a bearer token (see docs/cli.md)")
+	cmd.Flags().StringVar(&apiHost, "api-host", "127.0.0.1", "the address --api-port listens on")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log cove's own debug messages to stderr")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background: print the summary and return")
 	cmd.Flags().BoolVar(&background, backgroundFlag, false, "")
@@ -170,4 +177,13 @@ func exitErrorf(code int, format string, args ...any) func(*cobra.Command) error
 		fmt.Fprintf(cmd.ErrOrStderr(), "cove: "+format+"\n", args...)
 		return exitError{code}
 	}
+}
+
+// apiAddr is the address of the management API over TCP that --api-host
+// and --api-port ask for; empty for none.
+func apiAddr(host string, port int) string {
+	if port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

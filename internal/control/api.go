@@ -162,16 +162,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// Client talks to a running environment's management API.
+// Client talks to a running environment's management API, on its unix
+// socket or over TCP (NewTCPClient).
 type Client struct {
-	socket string
-	hc     *http.Client
+	// base is the URL paths are under; token, the bearer token over TCP;
+	// where, what errors say was not answering.
+	base, token, where string
+	socket             string // empty over TCP
+	hc                 *http.Client
 }
 
 // NewClient returns a client for the environment whose file is envFile.
 func NewClient(envFile string) *Client {
 	sock := SocketPath(envFile)
-	return &Client{socket: sock, hc: &http.Client{
+	return &Client{base: "http://cove", where: sock, socket: sock, hc: &http.Client{
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
@@ -196,13 +200,13 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		ctx, cancel = context.WithTimeout(ctx, apiTimeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://cove"+path, nil)
+	req, err := c.newRequest(ctx, method, path, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return ErrNotRunning{Socket: c.socket}
+		return ErrNotRunning{Socket: c.where}
 	}
 	defer resp.Body.Close()
 	if err := apiErrorOf(resp); err != nil {
@@ -257,7 +261,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 func (c *Client) WaitStopped(ctx context.Context, pid int) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for pingSocket(c.socket) || pid > 0 && supervisor.ProcessAlive(pid) {
+	for c.socket != "" && pingSocket(c.socket) || pid > 0 && supervisor.ProcessAlive(pid) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

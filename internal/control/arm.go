@@ -673,7 +673,7 @@ func (c *Client) armDo(ctx context.Context, method, path, ifMatch string, body, 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://cove"+ARMPrefix+path+"?api-version="+ARMAPIVersion, rd)
+	req, err := c.newRequest(ctx, method, ARMPrefix+path+"?api-version="+ARMAPIVersion, rd)
 	if err != nil {
 		return "", err
 	}
@@ -685,7 +685,7 @@ func (c *Client) armDo(ctx context.Context, method, path, ifMatch string, body, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return "", ErrNotRunning{Socket: c.socket}
+		return "", ErrNotRunning{Socket: c.where}
 	}
 	defer resp.Body.Close()
 	if err := apiErrorOf(resp); err != nil {

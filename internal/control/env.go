@@ -45,6 +45,9 @@ type Options struct {
 	// HTTPPort overrides the edge's HTTP port from the environment file
 	// when non-zero.
 	HTTPPort int
+	// APIAddr, when set (host:port), serves the management API over TCP
+	// too, with the bearer token of the state directory's api-token.
+	APIAddr string
 	// HTTPSPort is the edge's HTTPS port when non-zero. When zero,
 	// DefaultHTTPSPort is used, or a free port if another process holds it,
 	// so several environments can run side by side.
@@ -149,6 +152,9 @@ type Env struct {
 	applied    map[string]*spec.Ingress
 	components []*spec.ComponentEntry
 
+	// api is where the management API serves over TCP; nil when it does
+	// not. Set before the environment starts.
+	api *APIStatus
 	// revTimes records when revisions were created (revisionCreated).
 	revTimesOnce sync.Once
 	revTimes     *revisionTimes
@@ -521,6 +527,7 @@ func (e *Env) status() Status {
 	st := Status{
 		Name: e.spec.Name, File: e.spec.File, PID: os.Getpid(),
 		Edge: EdgeStatus{HTTP: e.publicLn.Addr().String(), HTTPS: e.tlsLn.Addr().String(), Internal: e.internalLn.Addr().String()},
+		API:  e.api,
 	}
 	_, httpPort, _ := net.SplitHostPort(e.publicLn.Addr().String())
 	_, httpsPort, _ := net.SplitHostPort(e.tlsLn.Addr().String())

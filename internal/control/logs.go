@@ -226,7 +226,7 @@ func (c *Client) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 func (c *Client) FollowLogs(ctx context.Context, q LogQuery, fn func(LogEntry)) error {
 	v := q.values()
 	v.Set("follow", "1")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://cove/v1/logs?"+v.Encode(), nil)
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/logs?"+v.Encode(), nil)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (c *Client) FollowLogs(ctx context.Context, q LogQuery, fn func(LogEntry)) 
 		if ctx.Err() != nil {
 			return nil
 		}
-		return ErrNotRunning{Socket: c.socket}
+		return ErrNotRunning{Socket: c.where}
 	}
 	defer resp.Body.Close()
 	if err := apiErrorOf(resp); err != nil {

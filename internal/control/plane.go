@@ -81,6 +81,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	api := &http.Server{Handler: apiHandler(e), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = api.Serve(p.apiLn) }()
 	defer api.Close()
+	if opts.APIAddr != "" {
+		tcpAPI, st, err := serveAPITCP(opts.APIAddr, p.stateDir, apiHandler(e))
+		if err != nil {
+			return err
+		}
+		defer tcpAPI.Close()
+		e.api = st
+	}
 
 	defer func() {
 		stopErr := e.stop()

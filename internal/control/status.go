@@ -11,6 +11,7 @@ type Status struct {
 	File       string            `json:"file"`
 	PID        int               `json:"pid"`
 	Edge       EdgeStatus        `json:"edge"`
+	API        *APIStatus        `json:"api,omitempty"`
 	Apps       []AppStatus       `json:"apps"`
 	Components []ComponentStatus `json:"components"`
 }

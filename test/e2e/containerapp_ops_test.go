@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cove-env/cove/internal/testaddr"
 )
 
 // TestContainerAppOps drives a running environment with the operational
@@ -213,11 +216,34 @@ properties:
 	})
 
 	// The file's template is v2's now: a new cove up starts it again with
-	// the time it was first created.
+	// the time it was first created. It serves the management API over
+	// TCP too, where the CLI needs the token.
 	v2Created := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v2", "--query", "properties.createdTime")
 	e.stop()
-	e = up(t, file)
+	apiPort := testaddr.FreePort(t)
+	e = start(t, "", file, "up", "-f", file, "--api-port", fmt.Sprint(apiPort))
+	e.waitFor("is ready", time.Minute)
 	if got := show("containerapp", "revision", "show", "-n", "web", "--revision", "web--v2", "--query", "properties.createdTime"); got != v2Created {
 		t.Errorf("after a restart web--v2's createdTime is %q, was %q", got, v2Created)
+	}
+	tokenFile := filepath.Join(filepath.Dir(file), ".cove", "api-token")
+	e.waitFor("bearer token in "+tokenFile, time.Minute)
+	token, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(coveBin, "containerapp", "show", "-n", "web", "--query", "name", "-o", "tsv")
+		cmd.Dir = t.TempDir() // no cove.yaml around: only the URL says where
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("COVE_API_URL="+url, "COVE_API_TOKEN="+strings.TrimSpace(string(token))); err != nil || out != "web\n" {
+		t.Errorf("containerapp show over TCP: %q, %v", out, err)
+	}
+	if out, err := run("COVE_API_URL="+url, "COVE_API_TOKEN=nope"); err == nil || !strings.Contains(out, "(AuthenticationFailed)") {
+		t.Errorf("containerapp show over TCP with another token: %q, %v", out, err)
 	}
 }
