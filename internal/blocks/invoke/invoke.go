@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cove-env/cove/internal/daprerr"
@@ -382,12 +383,15 @@ func (i *Invoker) roundTrip(ctx context.Context, req *Request, appID string, tar
 				ContentLength: resp.ContentLength,
 			}, nil
 		}
-		wasRefused := refused(err)
+		// A reset before any answer to a request that has no body and may be
+		// repeated (a replica dying as it accepted the connection) is as good
+		// as refused: the replica is going away, another one can answer.
+		wasRefused := refused(err) || (body == nil && idempotent(req.Method) && reset(err))
 		if wasRefused {
 			target.refused()
 		}
 		if attempt < i.maxAttempts && ctx.Err() == nil && wasRefused && (guard == nil || !guard.touched()) {
-			i.log.DebugContext(ctx, "replica refused the connection, retrying",
+			i.log.DebugContext(ctx, "replica refused or reset the connection, retrying",
 				slog.String("app", appID), slog.String("addr", target.Addr), slog.Int("attempt", attempt))
 			continue
 		}
@@ -429,6 +433,20 @@ func invokeError(id string, cause error) *daprerr.Error {
 func refused(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// reset reports a connection the other end closed before it answered.
+func reset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// idempotent reports a method RFC 9110 lets a client repeat.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 func closeBody(b io.ReadCloser) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,5 +219,52 @@ func TestInvokeGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 	if !body.closed {
 		t.Error("request body not closed after the failure")
+	}
+}
+
+// resetting is an address whose every connection is accepted and reset
+// before an answer, as a replica's port behaves while its process dies.
+func resetting(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 1)) // the request has started
+			_ = c.(*net.TCPConn).SetLinger(0)
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestInvokeRetriesResetReplicaForRepeatableRequests(t *testing.T) {
+	app := echoApp(t)
+	res := &addrs{apps: map[string][]string{"orders": {resetting(t), app.Listener.Addr().String()}}}
+	inv := New(res, Options{})
+	resp, err := inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodGet, Path: "/p", Header: http.Header{}})
+	if err != nil {
+		t.Fatalf("GET after a reset: %v, want the answer of the other replica", err)
+	}
+	if got := decodeSeen(t, resp); got.Path != "/p" {
+		t.Errorf("the other replica saw %q", got.Path)
+	}
+
+	// A POST may have been acted on: its reset is the caller's to see.
+	res.n = 0
+	_, err = inv.Invoke(t.Context(), &Request{AppID: "orders", Method: http.MethodPost, Path: "/p",
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader("x")), ContentLength: 1})
+	if err == nil {
+		t.Fatal("a POST whose connection was reset was retried and succeeded")
+	}
+	if res.n != 1 {
+		t.Errorf("resolved %d times for the POST, want 1", res.n)
 	}
 }
