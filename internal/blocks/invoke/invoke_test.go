@@ -226,23 +226,10 @@ func TestInvokeGivesUpAfterMaxAttempts(t *testing.T) {
 // before an answer, as a replica's port behaves while its process dies.
 func resetting(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Read(make([]byte, 1)) // the request has started
-			_ = c.(*net.TCPConn).SetLinger(0)
-			_ = c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return testaddr.Serve(t, func(c net.Conn) {
+		_, _ = c.Read(make([]byte, 1)) // the request has started
+		_ = c.(*net.TCPConn).SetLinger(0)
+	})
 }
 
 func TestInvokeRetriesResetReplicaForRepeatableRequests(t *testing.T) {
