@@ -807,3 +807,73 @@ func TestActorCallPolicies(t *testing.T) {
 		t.Fatalf("another actor's breaker: %+v %v", res, err)
 	}
 }
+
+// Replicas joining and leaving under a load of calls to a few actors:
+// every call succeeds, and no two calls of one actor ever run at once,
+// across all replicas (the actors move, each drained where it was).
+func TestRebalancingUnderLoadNeverOverlaps(t *testing.T) {
+	var mu sync.Mutex
+	running := map[string]int{}
+	overlaps := 0
+	app := func() *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete {
+				return
+			}
+			mu.Lock()
+			running[r.URL.Path]++
+			if running[r.URL.Path] > 1 {
+				overlaps++
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			running[r.URL.Path]--
+			mu.Unlock()
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	p := NewPlacement()
+	rt := New("app", p, nil, nil)
+	hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
+	join := func(name string) *Host {
+		return rt.Host(HostOptions{Name: name, Config: hc, AppAddr: app().Listener.Addr().String()})
+	}
+	hosts := []*Host{join("a"), join("b")}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls, failed atomic.Int32
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := rt.Invoke(t.Context(), &Request{Type: "T", ID: fmt.Sprint((w + i) % 5), Method: "m"}); err != nil {
+					failed.Add(1)
+					t.Errorf("call: %v", err)
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	for i, name := range []string{"c", "d", "e", "f"} {
+		before := calls.Load()
+		waitFor(t, func() bool { return calls.Load() > before+50 })
+		hosts = append(hosts, join(name))
+		waitFor(t, func() bool { return calls.Load() > before+100 })
+		hosts[i].Close(t.Context()) // a, b, c and d leave in turn
+	}
+	close(stop)
+	wg.Wait()
+	for _, h := range hosts[4:] {
+		h.Close(context.Background())
+	}
+	if overlaps != 0 || failed.Load() != 0 {
+		t.Fatalf("%d overlapping calls and %d failed of %d", overlaps, failed.Load(), calls.Load())
+	}
+}
