@@ -81,15 +81,9 @@ func (rs *reminders) load(ctx context.Context, typ string) error {
 	if rs.loaded[typ] || rs.closed || rs.store == nil {
 		return nil
 	}
-	res, err := rs.store.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
+	list, err := rs.read(ctx, typ)
 	if err != nil {
-		return fmt.Errorf("reminders of actor type %s: %w", typ, err)
-	}
-	var list []*Reminder
-	if res != nil && len(res.Data) > 0 {
-		if err := json.Unmarshal(res.Data, &list); err != nil {
-			return fmt.Errorf("reminders of actor type %s: the stored value is not the list cove writes: %w", typ, err)
-		}
+		return err
 	}
 	rs.loaded[typ] = true
 	m := map[string]*Reminder{}
@@ -112,6 +106,85 @@ func (rs *reminders) saveLocked(ctx context.Context, typ string) error {
 		return err
 	}
 	return rs.store.Set(ctx, &cstate.SetRequest{Key: storeKey(typ), Value: data})
+}
+
+// writeLocked stores a change of a type's reminders: put one, or delete
+// the one of key del; under mu. In process the set holds every reminder
+// and is written whole. With a placement service each sidecar holds those
+// it loaded or created, so the stored list is read and changed, not
+// replaced, lest one sidecar drop another's reminders.
+func (rs *reminders) writeLocked(ctx context.Context, typ string, put *Reminder, del string) error {
+	if rs.p.remote == nil {
+		return rs.saveLocked(ctx, typ)
+	}
+	list, err := rs.read(ctx, typ)
+	if err != nil {
+		return err
+	}
+	out := make([]*Reminder, 0, len(list)+1)
+	for _, r := range list {
+		if r.key() != del && (put == nil || r.key() != put.key()) {
+			out = append(out, r)
+		}
+	}
+	if put != nil {
+		out = append(out, put)
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return rs.store.Set(ctx, &cstate.SetRequest{Key: storeKey(typ), Value: data})
+}
+
+// read returns a type's stored reminders.
+func (rs *reminders) read(ctx context.Context, typ string) ([]*Reminder, error) {
+	res, err := rs.store.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
+	if err != nil {
+		return nil, fmt.Errorf("reminders of actor type %s: %w", typ, err)
+	}
+	var list []*Reminder
+	if res != nil && len(res.Data) > 0 {
+		if err := json.Unmarshal(res.Data, &list); err != nil {
+			return nil, fmt.Errorf("reminders of actor type %s: the stored value is not the list cove writes: %w", typ, err)
+		}
+	}
+	return list, nil
+}
+
+// sync takes a loaded type's reminders from the store again, with a
+// placement service, when a new table may have moved actors here: those
+// created through other sidecars start, those deleted elsewhere stop, and
+// those another sidecar fired go on from where it left them.
+func (rs *reminders) sync(ctx context.Context, typ string) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if !rs.loaded[typ] || rs.closed || rs.store == nil {
+		return nil
+	}
+	list, err := rs.read(ctx, typ)
+	if err != nil {
+		return err
+	}
+	m := rs.byType[typ]
+	stored := map[string]bool{}
+	for _, r := range list {
+		stored[r.key()] = true
+		if o := m[r.key()]; o == nil || !o.NextTime.Equal(r.NextTime) || o.Fired != r.Fired {
+			m[r.key()] = r
+			rs.startLocked(r)
+		}
+	}
+	for k := range m {
+		if !stored[k] {
+			if stop := rs.runs[k]; stop != nil {
+				stop()
+				delete(rs.runs, k)
+			}
+			delete(m, k)
+		}
+	}
+	return nil
 }
 
 // check is daprd's check before the reminder API: the calling sidecar's
@@ -152,7 +225,7 @@ func (rs *reminders) Create(ctx context.Context, self *Host, req ReminderRequest
 	m := rs.byType[req.Type]
 	old := m[r.key()]
 	m[r.key()] = r
-	if err := rs.saveLocked(ctx, req.Type); err != nil {
+	if err := rs.writeLocked(ctx, req.Type, r, ""); err != nil {
 		if old != nil {
 			m[r.key()] = old
 		} else {
@@ -206,7 +279,7 @@ func (rs *reminders) deleteLocked(ctx context.Context, typ, key string, only *Re
 		}
 	}
 	delete(rs.byType[typ], key)
-	if err := rs.saveLocked(ctx, typ); err != nil {
+	if err := rs.writeLocked(ctx, typ, nil, key); err != nil {
 		rs.byType[typ][key] = r
 		return err
 	}
@@ -303,7 +376,7 @@ func (rs *reminders) run(ctx context.Context, r *Reminder) {
 			return
 		}
 		r.NextTime, r.Fired = next, s.fired
-		if err := rs.saveLocked(context.Background(), r.ActorType); err != nil {
+		if err := rs.writeLocked(context.Background(), r.ActorType, r, ""); err != nil {
 			rs.log.Warn("actor reminder's progress not stored", slog.String("reminder", r.key()), slog.Any("error", err))
 		}
 		rs.mu.Unlock()

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/dapr/dapr/pkg/placement/hashing"
 
+	"github.com/cove-env/cove/internal/components/componenttest"
+	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/placement"
 )
 
@@ -161,5 +164,80 @@ func TestRemotePlacementDeactivatesMovedActors(t *testing.T) {
 	slices.Sort(moved)
 	if !slices.Equal(got, moved) {
 		t.Fatalf("app0 deactivated %v, want the moved %v", got, moved)
+	}
+}
+
+// TestRemotePlacementSidecarsShareStoredReminders checks that sidecars
+// over one actor state store keep each other's reminders: one firing its
+// own and storing its progress does not drop another's.
+func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
+	addr := startPlacementService(t)
+	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := peers{}
+	names := []string{"127.0.0.1:50022", "127.0.0.1:50023"}
+	var places []*Placement
+	var apps []*fakeApp
+	var hosts []*Host
+	for i, name := range names {
+		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
+		ps[name] = New("shop", p, store, nil)
+		t.Cleanup(ps[name].Close)
+		p.Start(name, ps)
+		t.Cleanup(p.Close)
+		app := newFakeApp(t, fmt.Sprint("app", i))
+		h := app.host(ps[name], `{"entities":["Cart"]}`)
+		t.Cleanup(func() { h.Close(context.Background()) })
+		places, apps, hosts = append(places, p), append(apps, app), append(hosts, h)
+	}
+	for _, p := range places {
+		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == 2 })
+	}
+	// An actor each sidecar hosts.
+	ids := map[int]string{}
+	for i := 0; len(ids) < 2; i++ {
+		id := fmt.Sprint("cart-", i)
+		owner, err := places[0].Lookup("Cart", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := 1
+		if owner == hosts[0] {
+			k = 0
+		}
+		if _, ok := ids[k]; !ok {
+			ids[k] = id
+		}
+	}
+	if err := ps[names[1]].CreateReminder(t.Context(), hosts[1], ReminderRequest{Type: "Cart", ID: ids[1], Name: "later", DueTime: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps[names[0]].CreateReminder(t.Context(), hosts[0], ReminderRequest{Type: "Cart", ID: ids[0], Name: "soon", DueTime: "0s", Period: "50ms"}); err != nil {
+		t.Fatal(err)
+	}
+	// app0 gets its reminder a few times; its progress is stored each time.
+	waitFor(t, func() bool { return apps[0].calls.Load() >= 3 })
+	res, err := store.Get(t.Context(), &cstate.GetRequest{Key: "actors||Cart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []*Reminder
+	if err := json.Unmarshal(res.Data, &list); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, r := range list {
+		keys = append(keys, r.key())
+	}
+	slices.Sort(keys)
+	want := []string{"Cart||" + ids[0] + "||soon", "Cart||" + ids[1] + "||later"}
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("stored reminders %v, want %v", keys, want)
+	}
+	if n := apps[1].calls.Load(); n != 0 {
+		t.Fatalf("app1 got %d calls; the reminder of app0's actor fired there", n)
 	}
 }
