@@ -119,7 +119,7 @@ environment, and applied at once. See docs/cli.md.`,
 		return getApp(cmd, c, name)
 	})
 	nameFlag(show, &name, "the app's name")
-	cmd.AddCommand(list, show, newCreateCmd(), newUpdateCmd(), newDeleteCmd(), newDaprCmd(), newRevisionCmd(), newReplicaCmd(),
+	cmd.AddCommand(list, show, newCreateCmd(), newUpdateCmd(), newDeleteCmd(), newDaprCmd(), newSecretCmd(), newRevisionCmd(), newReplicaCmd(),
 		newIngressCmd(), newManagedEnvCmd(), newContainerAppExecCmd(), newContainerAppLogsCmd())
 	return cmd
 }
@@ -263,9 +263,10 @@ func newIngressCmd() *cobra.Command {
 		return in.Traffic, nil
 	})
 	nameFlag(tshow, &tname, "the app's name")
-	traffic.AddCommand(tshow)
+	traffic.AddCommand(tshow, newTrafficSetCmd())
 	cmd.AddCommand(show, traffic)
 	addIngressSwitches(cmd)
+	cmd.AddCommand(newAccessRestrictionCmd(), newCORSCmd(), newStickyCmd())
 	return cmd
 }
 

@@ -304,6 +304,15 @@ first when the input is a terminal.`,
 // of the app it leaves.
 func patchCmd(use, short, example string, cols []tableCol, name *string,
 	patch func(cmd *cobra.Command, app *spec.ContainerApp) (any, error), view func(app *spec.ContainerApp) any) *cobra.Command {
+	return clientPatchCmd(use, short, example, cols, name, func(cmd *cobra.Command, _ *control.Client, app *spec.ContainerApp) (any, error) {
+		return patch(cmd, app)
+	}, view)
+}
+
+// clientPatchCmd is patchCmd for a patch that reads more of the app
+// through the client (its secrets' values).
+func clientPatchCmd(use, short, example string, cols []tableCol, name *string,
+	patch func(cmd *cobra.Command, c *control.Client, app *spec.ContainerApp) (any, error), view func(app *spec.ContainerApp) any) *cobra.Command {
 	var file string
 	var out azOutput
 	cmd := &cobra.Command{
@@ -319,7 +328,7 @@ func patchCmd(use, short, example string, cols []tableCol, name *string,
 			if err != nil {
 				return err
 			}
-			p, err := patch(cmd, &app)
+			p, err := patch(cmd, client, &app)
 			if err != nil {
 				return err
 			}

@@ -193,3 +193,94 @@ scopes:
 		t.Errorf("cove.yaml after the workshop (%v):\n%s", err, data)
 	}
 }
+
+// TestContainerAppSecretsAndIngressVerbs changes an app's secrets and its
+// ingress policies with az's verbs: each is written to the app's file and
+// what the edge and the replicas do follows.
+func TestContainerAppSecretsAndIngressVerbs(t *testing.T) {
+	dir := copyExample(t, "triage")
+	file := filepath.Join(dir, "cove.yaml")
+	e := up(t, file)
+	az := func(args ...string) string {
+		t.Helper()
+		out, err := e.cove(append([]string{"containerapp"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	az("secret", "set", "-n", "triage-backend", "--secrets", "api-token=s3cret", "db=hunter2", "-o", "none")
+	if out := az("secret", "list", "-n", "triage-backend", "-o", "tsv"); out != "api-token\ndb\n" {
+		t.Errorf("secret list: %q", out)
+	}
+	if out := az("secret", "show", "-n", "triage-backend", "--secret-name", "db", "--query", "value", "-o", "tsv"); out != "hunter2\n" {
+		t.Errorf("secret show: %q", out)
+	}
+	az("update", "-n", "triage-backend", "--set-env-vars", "TOKEN=secretref:api-token", "-o", "none")
+	if out, err := e.cove("exec", "triage-backend", "--", "sh", "-c", "echo $TOKEN"); err != nil || out != "s3cret\n" {
+		t.Errorf("the secret in the replica: %q, %v", out, err)
+	}
+	// A secret in use cannot go; one not in use can.
+	if _, err := e.cove("containerapp", "secret", "remove", "-n", "triage-backend", "--secret-names", "api-token"); err == nil || !strings.Contains(err.Error(), "api-token") {
+		t.Errorf("removing a secret in use: %v", err)
+	}
+	az("secret", "remove", "-n", "triage-backend", "--secret-names", "db", "-o", "none")
+	if out := az("secret", "list", "-n", "triage-backend", "--show-values", "-o", "tsv"); out != "api-token\ts3cret\n" {
+		t.Errorf("secrets after remove: %q", out)
+	}
+
+	// IP rules: a Deny of loopback closes the edge to this test.
+	az("ingress", "access-restriction", "set", "-n", "triage-frontend", "--rule-name", "local", "--ip-address", "127.0.0.0/8", "--action", "Deny", "-o", "none")
+	if code, _ := e.edge(t, http.MethodGet, "triage-frontend", "/", ""); code != http.StatusForbidden {
+		t.Errorf("with loopback denied: %d, want 403", code)
+	}
+	if out := az("ingress", "access-restriction", "list", "-n", "triage-frontend", "--query", "[].name", "-o", "tsv"); out != "local\n" {
+		t.Errorf("access-restriction list: %q", out)
+	}
+	az("ingress", "access-restriction", "remove", "-n", "triage-frontend", "--rule-name", "local", "-o", "none")
+	if code, _ := e.edge(t, http.MethodGet, "triage-frontend", "/", ""); code != http.StatusOK {
+		t.Errorf("with the rule removed: %d, want 200", code)
+	}
+
+	// CORS: the edge answers preflights from the allowed origins.
+	az("ingress", "cors", "enable", "-n", "triage-frontend", "--allowed-origins", "https://a.example", "https://b.example", "--allowed-methods", "GET", "POST", "-o", "none")
+	az("ingress", "cors", "update", "-n", "triage-frontend", "--max-age", "600", "-o", "none")
+	preflight := func() http.Header {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, fmt.Sprintf("http://127.0.0.1:%d/api/patients", e.httpPort), nil)
+		req.Host = "triage-frontend.localhost"
+		req.Header.Set("Origin", "https://b.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	if h := preflight(); h.Get("Access-Control-Allow-Origin") != "https://b.example" || h.Get("Access-Control-Max-Age") != "600" {
+		t.Errorf("preflight with CORS: %v", h)
+	}
+	az("ingress", "cors", "disable", "-n", "triage-frontend", "-o", "none")
+	if out := az("ingress", "cors", "show", "-n", "triage-frontend"); strings.TrimSpace(out) != "{}" {
+		t.Errorf("cors show after disable: %q", out)
+	}
+	if h := preflight(); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight without CORS: %v", h)
+	}
+
+	az("ingress", "sticky-sessions", "set", "-n", "triage-frontend", "--affinity", "sticky", "-o", "none")
+	if out := az("ingress", "sticky-sessions", "show", "-n", "triage-frontend", "-o", "tsv"); out != "sticky\n" {
+		t.Errorf("sticky-sessions show: %q", out)
+	}
+	if out := az("ingress", "traffic", "set", "-n", "triage-frontend", "--revision-weight", "latest=100", "--query", "[].[latestRevision, weight]", "-o", "tsv"); out != "True\t100\n" {
+		t.Errorf("traffic set: %q", out)
+	}
+	if _, err := e.cove("containerapp", "ingress", "traffic", "set", "-n", "triage-frontend", "--revision-weight", "latest=50"); err == nil || !strings.Contains(err.Error(), "add up to 50") {
+		t.Errorf("weights that do not add up: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "frontend", "containerapp.yaml"))
+	if err != nil || !strings.Contains(string(data), "affinity: sticky") || !strings.Contains(string(data), "latestRevision: true") {
+		t.Errorf("the frontend's file (%v):\n%s", err, data)
+	}
+}
