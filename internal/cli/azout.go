@@ -27,6 +27,7 @@ var azFormats = []string{"json", "jsonc", "yaml", "table", "tsv", "none"}
 // flags that pick an Azure resource group and environment.
 func addAzFlags(cmd *cobra.Command, o *azOutput) {
 	cmd.Flags().StringVarP(&o.format, "output", "o", "json", "output format: "+strings.Join(azFormats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(azFormats, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&o.query, "query", "", "JMESPath query applied to the output, as az's --query")
 	azIgnoredFlags(cmd)
 }
@@ -76,7 +77,11 @@ func (o azOutput) print(out io.Writer, v any, cols []tableCol) error {
 			return err
 		}
 		buf.WriteByte('\n')
-		_, err := out.Write(buf.Bytes())
+		b := buf.Bytes()
+		if o.format == "jsonc" && wantColor(out) {
+			b = colorJSON(b)
+		}
+		_, err := out.Write(b)
 		return err
 	case "yaml":
 		return writeYAML(out, raw)
@@ -86,6 +91,58 @@ func (o azOutput) print(out io.Writer, v any, cols []tableCol) error {
 		return writeTSV(out, data)
 	}
 	return nil // none
+}
+
+// The colors of -o jsonc, as az's: keys, string values, and the other
+// scalars (numbers, true, false, null).
+const (
+	jsonKeyColor    = "94"
+	jsonStringColor = "32"
+	jsonScalarColor = "33"
+)
+
+// colorJSON paints valid JSON's keys and scalars with ANSI colors.
+func colorJSON(b []byte) []byte {
+	var out bytes.Buffer
+	paint := func(code string, s []byte) {
+		out.WriteString("\x1b[" + code + "m")
+		out.Write(s)
+		out.WriteString("\x1b[0m")
+	}
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(b)) // past the closing quote
+			k := j
+			for k < len(b) && b[k] == ' ' {
+				k++
+			}
+			if k < len(b) && b[k] == ':' {
+				paint(jsonKeyColor, b[i:j])
+			} else {
+				paint(jsonStringColor, b[i:j])
+			}
+			i = j
+		case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+			j := i
+			for j < len(b) && !bytes.ContainsRune([]byte(",]} \n"), rune(b[j])) {
+				j++
+			}
+			paint(jsonScalarColor, b[i:j])
+			i = j
+		default:
+			out.WriteByte(c)
+			i++
+		}
+	}
+	return out.Bytes()
 }
 
 // writeYAML writes JSON as block YAML, keeping the order of its keys.

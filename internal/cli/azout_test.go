@@ -60,3 +60,16 @@ func TestExpandAzLists(t *testing.T) {
 		}
 	}
 }
+
+func TestColorJSON(t *testing.T) {
+	in := "{\n  \"name\": \"web \\\"x\\\"\",\n  \"n\": -1.5,\n  \"ok\": true,\n  \"l\": [null, \"a\"]\n}\n"
+	key, str, sc := "\x1b[94m", "\x1b[32m", "\x1b[33m"
+	end := "\x1b[0m"
+	want := "{\n  " + key + `"name"` + end + ": " + str + `"web \"x\""` + end + ",\n  " +
+		key + `"n"` + end + ": " + sc + "-1.5" + end + ",\n  " +
+		key + `"ok"` + end + ": " + sc + "true" + end + ",\n  " +
+		key + `"l"` + end + ": [" + sc + "null" + end + ", " + str + `"a"` + end + "]\n}\n"
+	if got := string(colorJSON([]byte(in))); got != want {
+		t.Errorf("colorJSON:\n%q\nwant\n%q", got, want)
+	}
+}

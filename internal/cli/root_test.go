@@ -63,3 +63,24 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletionScripts(t *testing.T) {
+	help, err := run("--help")
+	if err != nil || !strings.Contains(help, "completion") {
+		t.Errorf("cove --help does not list completion: %v\n%s", err, help)
+	}
+	for shell, want := range map[string]string{"bash": "bash completion V2 for cove", "zsh": "#compdef cove", "fish": "fish completion for cove"} {
+		out, err := run("completion", shell)
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("cove completion %s: %v, want a script with %q", shell, err, want)
+		}
+	}
+	out, err := run("__complete", "containerapp", "list", "-o", "")
+	if err != nil || !strings.HasPrefix(out, "json\njsonc\nyaml\ntable\ntsv\nnone\n") {
+		t.Errorf("completion of -o: %v\n%s", err, out)
+	}
+	out, err = run("__complete", "containerapp", "revision", "set-mode", "-n", "web", "--mode", "")
+	if err != nil || !strings.HasPrefix(out, "single\nmultiple\nlabels\n") {
+		t.Errorf("completion of --mode: %v\n%s", err, out)
+	}
+}

@@ -34,6 +34,13 @@ properties:
 `)
 	e := up(t, file)
 
+	t.Run("completion of --revision", func(t *testing.T) {
+		out, err := exec.Command(coveBin, "__complete", "containerapp", "exec", "-f", e.file, "-n", "web", "--revision", "").Output()
+		if err != nil || !strings.HasPrefix(string(out), "web--v1\n:4\n") {
+			t.Errorf("completion of --revision: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("exec", func(t *testing.T) {
 		out, err := e.cove("containerapp", "exec", "-n", "web", "-g", "rg", "--command", "sh -c 'echo $CONTAINER_APP_NAME $CONTAINER_APP_REVISION'")
 		if err != nil || out != "web web--v1\n" {
