@@ -30,6 +30,7 @@ type ActorsAPI interface {
 	CreateReminder(ctx context.Context, self *actors.Host, req actors.ReminderRequest) error
 	GetReminder(ctx context.Context, self *actors.Host, typ, id, name string) (*actors.Reminder, error)
 	DeleteReminder(ctx context.Context, self *actors.Host, typ, id, name string) error
+	PlacementConnected() bool
 }
 
 // actorHosting is the sidecar's app as an actor host: asked for its

@@ -96,6 +96,9 @@ func (s *Sidecar) Metadata() Metadata {
 	}
 	if s.cfg.Actors != nil {
 		md.ActorRuntime = ActorRuntime{Status: "RUNNING", HostReady: true, Placement: "placement: connected"}
+		if !s.cfg.Actors.PlacementConnected() {
+			md.ActorRuntime.Placement = "placement: disconnected"
+		}
 		if h := s.actorHost(); h != nil {
 			for _, a := range h.Active() {
 				md.ActorRuntime.ActiveActors = append(md.ActorRuntime.ActiveActors, ActiveActorsCount{Type: a.Type, Count: int32(a.Count)})

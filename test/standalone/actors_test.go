@@ -2,7 +2,9 @@ package standalone
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -104,7 +106,30 @@ func runProc(t *testing.T, name string, cmd *exec.Cmd) {
 // one app, both apps get actors, and calls of one actor never overlap.
 func TestActorsAcrossSidecarsWithCovePlacement(t *testing.T) {
 	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, coveBin, "placement"))
-	checkWhereAcross(t, coveWhereSidecars(t, paddr))
+	sidecars := coveWhereSidecars(t, paddr)
+	checkWhereAcross(t, grpcPortsOf(sidecars))
+	// The metadata API reports the placement as daprd does.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", sidecars[0].httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md struct {
+		ActorRuntime struct {
+			RuntimeStatus string `json:"runtimeStatus"`
+			Placement     string `json:"placement"`
+			ActiveActors  []struct {
+				Type  string `json:"type"`
+				Count int    `json:"count"`
+			} `json:"activeActors"`
+		} `json:"actorRuntime"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	if a := md.ActorRuntime; a.RuntimeStatus != "RUNNING" || a.Placement != "placement: connected" || len(a.ActiveActors) != 1 || a.ActiveActors[0].Count == 0 {
+		t.Errorf("metadata actorRuntime = %+v", a)
+	}
 }
 
 // TestActorsCoveSidecarsWithDaprPlacement is the same with Dapr's
@@ -115,7 +140,7 @@ func TestActorsCoveSidecarsWithDaprPlacement(t *testing.T) {
 		t.Skip("COVE_PLACEMENT_BIN (Dapr's placement binary) is not set")
 	}
 	paddr := "127.0.0.1:" + strconv.Itoa(startPlacement(t, bin))
-	checkWhereAcross(t, coveWhereSidecars(t, paddr))
+	checkWhereAcross(t, grpcPortsOf(coveWhereSidecars(t, paddr)))
 }
 
 // TestActorsDaprdWithCovePlacement runs two daprd 1.18 sidecars
@@ -153,17 +178,25 @@ spec:
 }
 
 // coveWhereSidecars starts two `cove sidecar`s with the placement service
-// at paddr, each beside a Where app; it returns their gRPC ports.
-func coveWhereSidecars(t *testing.T, paddr string) []int {
+// at paddr, each beside a Where app.
+func coveWhereSidecars(t *testing.T, paddr string) []*proc {
 	s := newShared(t)
-	var ports []int
+	var out []*proc
 	for _, name := range []string{"app-a", "app-b"} {
 		appPort := testaddr.FreePort(t)
 		p := s.sidecar(t, "where", appPort, "--placement-host-address", paddr)
 		startWhereApp(t, name, appPort, p.grpcPort)
-		ports = append(ports, p.grpcPort)
+		out = append(out, p)
 	}
-	return ports
+	return out
+}
+
+func grpcPortsOf(ps []*proc) []int {
+	var out []int
+	for _, p := range ps {
+		out = append(out, p.grpcPort)
+	}
+	return out
 }
 
 // checkWhereAcross calls Where actors through each sidecar's gRPC API with

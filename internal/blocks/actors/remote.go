@@ -45,6 +45,8 @@ type remote struct {
 	// gate is closed while lookups may run: after the first table, and
 	// outside a round's lock and unlock.
 	gate atomic.Pointer[chan struct{}]
+	// connected is true while a stream to the service is open.
+	connected atomic.Bool
 
 	mu     sync.Mutex // guards what follows
 	self   *Host      // this sidecar's app while it hosts actors
@@ -103,6 +105,10 @@ func (p *Placement) Close() {
 		<-done
 	}
 }
+
+// Connected reports whether the placement is in service: always in
+// process; with a placement service, while connected to it.
+func (p *Placement) Connected() bool { return p.remote == nil || p.remote.connected.Load() }
 
 // waitTable waits until lookups may run: at once in process; with a
 // placement service, once its table is in and no round holds it.
@@ -202,6 +208,8 @@ func (r *remote) session(ctx context.Context, p *Placement, client v1pb.Placemen
 			}
 		}
 	}()
+	r.connected.Store(true)
+	defer r.connected.Store(false)
 	r.log.Info("actor placement connected", slog.String("placement", r.o.Address))
 	ack := func(op v1pb.HostOperation, v uint64) {
 		select {

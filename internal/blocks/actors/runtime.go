@@ -61,6 +61,10 @@ func NewWithOptions(appID string, p *Placement, o Options) *Runtime {
 	return r
 }
 
+// PlacementConnected reports whether the runtime's placement is in
+// service (see Placement.Connected).
+func (r *Runtime) PlacementConnected() bool { return r.p.Connected() }
+
 // Close stops the app's reminders from firing, unless another app's
 // runtime shares its actor state store; they stay stored.
 func (r *Runtime) Close() { r.p.releaseReminders(r.rems) }
