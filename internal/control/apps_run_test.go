@@ -189,3 +189,32 @@ func httpCall(t *testing.T, method, url, body string, header map[string]string) 
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestReloadKeepsOutTheAppsNotNamed runs one app of two, as `cove up api`
+// does: a reload leaves the other out still, and runs an app added since.
+func TestReloadKeepsOutTheAppsNotNamed(t *testing.T) {
+	dir := t.TempDir()
+	exe := fmt.Sprintf("[%q]", testExe(t))
+	runEnvWith(t, dir, map[string]string{
+		"api.yaml":  namedApp("api", twoAppsIngress, "1"),
+		"shop.yaml": namedApp("shop", twoAppsIngress, "1"),
+		"cove.yaml": "apps:\n" + coveEntry("api", exe, "") + coveEntry("shop", exe, ""),
+	}, Options{Apps: []string{"api"}})
+	client := NewClient(filepath.Join(dir, "cove.yaml"))
+	write(t, dir, "web.yaml", namedApp("web", twoAppsIngress, "1"))
+	write(t, dir, "cove.yaml", "apps:\n"+coveEntry("api", exe, "")+coveEntry("shop", exe, "")+coveEntry("web", exe, ""))
+	if res, err := client.Reload(t.Context()); err != nil || len(res.Errors) > 0 {
+		t.Fatalf("reload: %+v, %v", res, err)
+	}
+	st, err := client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range st.Apps {
+		names = append(names, a.Name)
+	}
+	if strings.Join(names, ",") != "api,web" {
+		t.Errorf("apps after the reload: %v, want api and web", names)
+	}
+}

@@ -71,7 +71,8 @@ type Options struct {
 	// stopping them; empty runs without one.
 	Guardian []string
 	// Apps, when set, are the only apps of the file that run (cove up
-	// APP...); reloads keep to them too.
+	// APP...); reloads leave the file's others out too, but run an app
+	// added to it since (cove containerapp create).
 	Apps []string
 	// Registry is the directory of the user's registry of running
 	// environments (see RegistryDir) this one is listed in while it runs;
@@ -151,6 +152,9 @@ type Env struct {
 	// reload: the file's at start).
 	applied    map[string]*spec.Ingress
 	components []*spec.ComponentEntry
+	// skipped are the apps of the file `cove up APP...` did not run;
+	// reloads leave them out too.
+	skipped map[string]bool
 
 	// api is where the management API serves over TCP; nil when it does
 	// not. Set before the environment starts.

@@ -63,6 +63,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 		replicas:  map[string]*replicaRuntime{},
 		stopCh:    make(chan struct{}),
 		placement: actors.NewPlacement(),
+		skipped:   map[string]bool{},
+	}
+	for _, entry := range opts.Spec.Apps {
+		if !slices.Contains(env.Apps, entry) {
+			e.skipped[entry.App.Name] = true
+		}
 	}
 	// The supervisor reports to the controller, which exists before it.
 	p, err := openPlane(ctx, opts, env, e.output, e.replicaChanged)

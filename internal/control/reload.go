@@ -97,9 +97,8 @@ func (e *Env) Reload(ctx context.Context) (ReloadResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if next, err = onlyApps(next, e.opts.Apps); err != nil {
-		return res, err
-	}
+	// `cove up APP...` left the others out; an app added since runs.
+	next.Apps = slices.DeleteFunc(slices.Clone(next.Apps), func(entry *spec.AppEntry) bool { return e.skipped[entry.App.Name] })
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
