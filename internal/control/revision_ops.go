@@ -250,8 +250,8 @@ func setRevisionActive(m managed, r *http.Request, as AppSpec, rev string, activ
 	case !activate && rs.Latest:
 		return conflict("revision %s is the latest of app %s, which new traffic goes to; create a newer one first (`cove containerapp update -n %s --revision-suffix …`)", rev, app, app)
 	case !activate && (rs.Weight > 0 || len(rs.Labels) > 0):
-		return conflict("revision %s has %d%% of the traffic and labels [%s]; move them first: `cove containerapp revision label remove` takes a label off, and the weights are the app's properties.configuration.ingress.traffic",
-			rev, rs.Weight, strings.Join(rs.Labels, ", "))
+		return conflict("revision %s has %d%% of the traffic and labels [%s]; move them first: `cove containerapp ingress traffic set -n %s --revision-weight …` moves its weight, `cove containerapp revision label remove` takes a label off",
+			rev, rs.Weight, strings.Join(rs.Labels, ", "), app)
 	}
 	data, err := os.ReadFile(as.Path)
 	if err != nil {
