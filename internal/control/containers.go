@@ -190,10 +190,10 @@ func (e *Env) podSpec(rev *revisionRuntime, r *replicaRuntime) (engine.PodSpec, 
 		// The apps resolve to the addresses they have on the machine, and
 		// the edge's ports there are relayed from the same address in the
 		// pod (all of 127/8 is the pod's own loopback).
-		for _, other := range e.spec.Apps {
-			if addr, ok := e.names.Addr(other.App.Name); ok {
-				ps.Hosts = append(ps.Hosts, engine.Host{Name: other.App.Name, Addr: addr.String()},
-					engine.Host{Name: other.App.Name + ".internal." + e.spec.Domain, Addr: addr.String()})
+		for _, other := range e.names.Apps() {
+			if addr, ok := e.names.Addr(other); ok {
+				ps.Hosts = append(ps.Hosts, engine.Host{Name: other, Addr: addr.String()},
+					engine.Host{Name: other + ".internal." + e.spec.Domain, Addr: addr.String()})
 			}
 		}
 	}

@@ -103,15 +103,16 @@ func (e *Env) appForwards(own map[int]bool) []netns.Forward {
 		return nil
 	}
 	var fws []netns.Forward
-	for _, other := range e.spec.Apps {
-		addr, ok := e.names.Addr(other.App.Name)
+	// The table's apps: those a reload added too.
+	for _, other := range e.names.Apps() {
+		addr, ok := e.names.Addr(other)
 		if !ok {
 			continue
 		}
 		ports := []int{80, 443}
 		e.mu.Lock()
 		for _, oa := range e.apps {
-			if oa.name == other.App.Name {
+			if oa.name == other {
 				ports = append(ports, oa.ingress.TCPPorts()...)
 			}
 		}

@@ -54,6 +54,18 @@ func (t *Table) Add(app string) netip.Addr {
 	}
 }
 
+// Apps returns the apps that have an address, sorted.
+func (t *Table) Apps() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.addrs))
+	for app := range t.addrs {
+		out = append(out, app)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Addr returns app's address, if Add gave it one.
 func (t *Table) Addr(app string) (netip.Addr, bool) {
 	t.mu.Lock()

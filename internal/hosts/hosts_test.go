@@ -119,3 +119,14 @@ func TestWriteKeepsTheFile(t *testing.T) {
 		t.Errorf("hosts file:\n%s", b)
 	}
 }
+
+func TestApps(t *testing.T) {
+	tb := New("/envs/one")
+	for _, app := range []string{"web", "api", "redis"} {
+		tb.Add(app)
+	}
+	tb.Add("api")
+	if got := strings.Join(tb.Apps(), ","); got != "api,redis,web" {
+		t.Errorf("Apps() = %s", got)
+	}
+}
