@@ -16,18 +16,21 @@ import (
 )
 
 // workshopEnv is the triage example as the workshop's lesson 8 starts: the
-// frontend and backend without Dapr, no components.
-const workshopEnv = `name: triage
+// frontend and backend without Dapr, no components; network is the apps'
+// network setting, or "".
+func workshopEnv(network string) string {
+	return `name: triage
 apps:
   - file: backend/containerapp.yaml # the API
     build: go build -o .cove/bin/triage-backend ./backend
     command: .cove/bin/triage-backend
-    env: {HOST: 127.0.0.1}
+    env: {HOST: 127.0.0.1}` + network + `
   - file: frontend/containerapp.yaml
     build: go build -o .cove/bin/triage-frontend ./frontend
     command: .cove/bin/triage-frontend
-    env: {HOST: 127.0.0.1}
+    env: {HOST: 127.0.0.1}` + network + `
 `
+}
 
 // TestWorkshopDapr runs the workshop's lesson 8 (multi-container apps and
 // Dapr) with cove in place of az against a running environment: create the
@@ -35,6 +38,25 @@ apps:
 // invoke the backend through exec, write and read state, list the
 // components; then its verification list, across a restart of cove.
 func TestWorkshopDapr(t *testing.T) {
+	// A process replica's sidecar is at $DAPR_HTTP_PORT.
+	workshop(t, "", func(script string) string {
+		return "sh -c '" + strings.ReplaceAll(script, "localhost:3500", "localhost:$DAPR_HTTP_PORT") + "'"
+	})
+}
+
+// TestWorkshopDaprAsWritten is TestWorkshopDapr with the apps in network
+// namespaces of their own, where each replica's sidecar is at
+// localhost:3500 as in ACA: the workshop's exec commands run as written.
+func TestWorkshopDaprAsWritten(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces for process replicas take root")
+	}
+	workshop(t, "\n    network: namespace", func(script string) string { return script })
+}
+
+// workshop runs the lesson with the apps' network setting; command makes
+// an exec command of one of the workshop's (which call localhost:3500).
+func workshop(t *testing.T, network string, command func(script string) string) {
 	dir := copyExample(t, "triage")
 	daprBlock := regexp.MustCompile(`(?m)^    dapr:\n(^      .*\n)+`)
 	for _, app := range []string{"backend", "frontend"} {
@@ -45,7 +67,7 @@ func TestWorkshopDapr(t *testing.T) {
 		}
 		writeFile(t, dir, filepath.Join(app, "containerapp.yaml"), daprBlock.ReplaceAllString(string(data), ""))
 	}
-	writeFile(t, dir, "cove.yaml", workshopEnv)
+	writeFile(t, dir, "cove.yaml", workshopEnv(network))
 	file := filepath.Join(dir, "cove.yaml")
 	e := up(t, file)
 	az := func(e *env, args ...string) string {
@@ -119,11 +141,10 @@ scopes:
 		"--dapr-component-name", "statestore", "--yaml", store, "-o", "none")
 
 	// Step 5: invoke the backend's health through the frontend's sidecar.
-	// A process replica's sidecar is at $DAPR_HTTP_PORT, not 3500.
 	invoke := func(e *env) {
 		t.Helper()
 		out := az(e, "containerapp", "exec", "--name", "triage-frontend", "--resource-group", "rg",
-			"--command", "sh -c 'curl -s http://localhost:$DAPR_HTTP_PORT/v1.0/invoke/triage-backend/method/api/health'")
+			"--command", command("curl -s http://localhost:3500/v1.0/invoke/triage-backend/method/api/health"))
 		var health map[string]string
 		if err := json.Unmarshal([]byte(out), &health); err != nil || health["status"] != "healthy" || health["storage"] != "dapr" {
 			t.Errorf("health through Dapr invocation: %q (%v)", out, err)
@@ -144,11 +165,11 @@ scopes:
 
 	// Step 7: state through the Dapr API.
 	az(e, "containerapp", "exec", "--name", "triage-backend", "--resource-group", "rg", "--command",
-		`sh -c 'curl -s -X POST http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore -H Content-Type:application/json -d "[{\"key\":\"patient-001\",\"value\":{\"name\":\"Jane Doe\",\"urgency\":\"High\"}}]"'`)
+		command(`curl -s -X POST http://localhost:3500/v1.0/state/statestore -H Content-Type:application/json -d "[{\"key\":\"patient-001\",\"value\":{\"name\":\"Jane Doe\",\"urgency\":\"High\"}}]"`))
 	read := func(e *env) {
 		t.Helper()
 		out := az(e, "containerapp", "exec", "--name", "triage-backend", "--resource-group", "rg",
-			"--command", "sh -c 'curl -s http://localhost:$DAPR_HTTP_PORT/v1.0/state/statestore/patient-001'")
+			"--command", command("curl -s http://localhost:3500/v1.0/state/statestore/patient-001"))
 		if out != `{"name":"Jane Doe","urgency":"High"}` {
 			t.Errorf("state read: %q", out)
 		}
