@@ -86,9 +86,11 @@ func (e *Env) syncTCPLocked() error {
 
 // appFile is the ACA YAML file of an app, for messages.
 func (e *Env) appFile(app string) string {
-	for _, entry := range e.spec.Apps {
-		if entry.App.Name == app {
-			return entry.File
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.apps {
+		if a.name == app {
+			return a.current.File
 		}
 	}
 	return e.spec.File
