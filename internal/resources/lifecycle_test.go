@@ -180,3 +180,59 @@ func TestInitComponentNoFileDeclares(t *testing.T) {
 		t.Errorf("error = %v, want the likely intended type", err)
 	}
 }
+
+func TestUpdateSharesWhatDidNotChange(t *testing.T) {
+	kept := &spec.Component{Name: "kept", Type: countingType, Version: "v1"}
+	changed := &spec.Component{Name: "changed", Type: countingType, Version: "v1"}
+	gone := &spec.Component{Name: "gone", Type: countingType, Version: "v1"}
+	set, err := resources.Load(t.Context(), []*spec.Component{kept, changed, gone}, resources.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	before := closes.Load()
+	next := &spec.Component{Name: "changed", Type: countingType, Version: "v1", Scopes: []string{"api"}}
+	added := &spec.Component{Name: "added", Type: inmemory.Type, Version: "v1"}
+	var loaded []string
+	up, dropped, err := set.Update(t.Context(), []*spec.Component{next, added}, []string{"gone"}, resources.Options{
+		Loaded: func(c *resources.Component) { loaded = append(loaded, c.Spec.Name) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close() // what it shares with set closes once
+	var names []string
+	for _, c := range up.All() {
+		names = append(names, c.Spec.Name)
+	}
+	if diff := cmp.Diff([]string{"kept", "changed", "added"}, names); diff != "" {
+		t.Errorf("the new set (-want +got):\n%s", diff)
+	}
+	if up.All()[0] != set.All()[0] || up.All()[1] == set.All()[1] {
+		t.Error("the unchanged component is not shared, or the changed one is")
+	}
+	if diff := cmp.Diff([]string{"changed", "added"}, loaded); diff != "" {
+		t.Errorf("loaded (-want +got):\n%s", diff)
+	}
+	if len(dropped) != 2 || dropped[0].Spec.Name != "changed" || dropped[1].Spec.Name != "gone" || closes.Load() != before {
+		t.Errorf("dropped %d components (closes %d); want the old changed and gone, still open", len(dropped), closes.Load()-before)
+	}
+	if err := resources.Close(dropped); err != nil || closes.Load()-before != 2 {
+		t.Errorf("closing the dropped: %v, %d closed", err, closes.Load()-before)
+	}
+	if got := resources.Of[cstate.Store](up, "api"); len(got) != 3 {
+		t.Errorf("state stores of api in the new set: %d, want 3", len(got))
+	}
+
+	// A component that fails closes what the update loaded and leaves the
+	// set as it was.
+	before = closes.Load()
+	bad := &spec.Component{Name: "bad", Type: "crypto.dapr.jwks", Version: "v1"}
+	fresh := &spec.Component{Name: "fresh", Type: countingType, Version: "v1"}
+	if _, _, err := up.Update(t.Context(), []*spec.Component{fresh, bad}, nil, resources.Options{}); err == nil || !strings.Contains(err.Error(), "component bad") {
+		t.Errorf("update with a failing component: %v", err)
+	}
+	if closes.Load()-before != 1 || len(up.All()) != 3 {
+		t.Errorf("after the failed update: %d closed (want fresh), the set has %d components", closes.Load()-before, len(up.All()))
+	}
+}
