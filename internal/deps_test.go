@@ -31,6 +31,7 @@ var forbidden = map[string][]string{
 	"h1":           {"*"}, // the HTTP/1.1 server: performance-sensitive, kept bare
 	"testaddr":     {"*"}, // test helpers any package's tests may use
 	"testlog":      {"*"}, // test helpers any package's tests may use
+	"testuser":     {"*"}, // test helpers any package's tests may use
 	"metrics":      {"*"}, // daprd's metric families, recorded from the sidecar
 	"hosts":        {"*"}, // the hosts file, written by control, read by the launcher
 	"spec":         {"*"}, // parsing must not depend on the runtime it configures (textmatch aside)

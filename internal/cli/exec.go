@@ -110,16 +110,16 @@ func execBeside(cmd *cobra.Command, re control.ReplicaEnv, container string, com
 		}
 		env, dir = re.Processes[i].Env, re.Processes[i].Dir
 	}
-	start := func() (*exec.Cmd, error) {
+	start := func(network supervisor.Network) (*exec.Cmd, error) {
 		return supervisor.StartWithHosts(func() *exec.Cmd {
 			c := exec.CommandContext(cmd.Context(), command[0], command[1:]...)
 			c.Env, c.Dir = env, dir
 			c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
 			return c
-		}, launcherArgv(), re.Hosts)
+		}, launcherArgv(), re.Hosts, network)
 	}
 	if re.Network == "" {
-		return start()
+		return start(nil)
 	}
 	// In the replica's network namespace, where localhost:3500 is its
 	// sidecar; the command is started from a thread inside it.
@@ -128,9 +128,13 @@ func execBeside(cmd *cobra.Command, re control.ReplicaEnv, container string, com
 		return nil, fmt.Errorf("replica %s: %w", re.Replica, err)
 	}
 	defer ns.Close()
+	if ns.Command(nil) != nil {
+		// In a user namespace too (cove not root): the command joins both.
+		return start(ns)
+	}
 	var c *exec.Cmd
 	err = ns.Do(func() (err error) {
-		c, err = start()
+		c, err = start(nil)
 		return err
 	})
 	return c, err

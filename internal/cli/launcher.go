@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cove-env/cove/internal/netns"
 	"github.com/cove-env/cove/internal/supervisor"
 )
 
@@ -35,4 +36,30 @@ func launcherArgv() []string {
 		return nil
 	}
 	return selfArgv(launcherCommand)
+}
+
+// netnsHolderCommand is the hidden command that holds a replica's network
+// namespace inside a user namespace when cove is not root (see
+// netns.RunHolder).
+const netnsHolderCommand = "netns-holder"
+
+func newNetnsHolderCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    netnsHolderCommand,
+		Short:  "Hold a replica's network namespace in a user namespace (run by cove up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			os.Exit(netns.RunHolder())
+		},
+	}
+}
+
+// netnsHolderArgv is the holder's command line: this same binary. Only
+// Linux has namespaces.
+func netnsHolderArgv() []string {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	return selfArgv(netnsHolderCommand)
 }

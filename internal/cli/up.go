@@ -86,19 +86,20 @@ the summary, then returns; 'cove logs --follow' shows the apps' output, and
 
 			fmt.Fprintf(out, "%s starting environment %s from %s\n", con.paint("2", "•"), env.Name, file)
 			err = control.Run(ctx, control.Options{
-				Spec:      env,
-				HTTPPort:  httpPort,
-				HTTPSPort: httpsPort,
-				APIAddr:   apiAddr(apiHost, apiPort),
-				Logger:    logger,
-				Events:    con.Event,
-				Output:    con.Line,
-				Force:     force,
-				Guardian:  guardianArgv(),
-				Launcher:  launcherArgv(),
-				PodRunner: podArgv(),
-				Registry:  control.RegistryDir(),
-				Apps:      apps,
+				Spec:        env,
+				HTTPPort:    httpPort,
+				HTTPSPort:   httpsPort,
+				APIAddr:     apiAddr(apiHost, apiPort),
+				Logger:      logger,
+				Events:      con.Event,
+				Output:      con.Line,
+				Force:       force,
+				Guardian:    guardianArgv(),
+				Launcher:    launcherArgv(),
+				PodRunner:   podArgv(),
+				NetnsHolder: netnsHolderArgv(),
+				Registry:    control.RegistryDir(),
+				Apps:        apps,
 			})
 			if errors.As(err, new(control.ReportedError)) {
 				return exitError{1} // printed as it happened

@@ -86,6 +86,12 @@ type Options struct {
 	// hidden command that calls engine.RunPod), as which container-mode
 	// replicas run; empty leaves container-mode apps unable to start.
 	PodRunner []string
+	// NetnsHolder is the command line of the network namespace holder
+	// (this binary's hidden command that calls netns.RunHolder), through
+	// which cove, when not root, gives process replicas with network:
+	// namespace a namespace inside a user namespace; empty leaves them
+	// to root.
+	NetnsHolder []string
 }
 
 // EventKind names a progress event.

@@ -41,9 +41,9 @@ func namespacePort(a *appRuntime) int {
 // machine's loopback. Call it once the sidecar's listeners are open.
 func (e *Env) openNetwork(rev *revisionRuntime, r *replicaRuntime) error {
 	a := rev.app
-	ns, err := netns.New()
+	ns, err := netns.New(e.opts.NetnsHolder)
 	if err != nil {
-		return fmt.Errorf("app %s: network: %s: %w; run cove as root, or remove network: %s from the app in cove.yaml to run it on the machine's network with a PORT of its own",
+		return fmt.Errorf("app %s: network: %s: %w; run cove as root or where the kernel allows user namespaces, or remove network: %s from the app in cove.yaml to run it on the machine's network with a PORT of its own",
 			a.name, spec.NetworkNamespace, err, spec.NetworkNamespace)
 	}
 	n := &replicaNetwork{ns: ns}

@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,15 +22,33 @@ import (
 // (even by SIGKILL) nothing of it is left once its processes are gone.
 type Namespace struct {
 	f *os.File
+	// holder holds a namespace New made in a user namespace (cove not
+	// root); nil for one a thread can enter.
+	holder *holder
+	// join is the command line prefix that starts a process inside a
+	// namespace of a user namespace; nil for one a thread can enter.
+	join []string
 }
 
 // ErrRefused wraps the kernel's refusal to make or enter a namespace: it
-// takes root (CAP_SYS_ADMIN).
-var ErrRefused = errors.New("the kernel refused a network namespace (it takes root)")
+// takes root, or a kernel that lets users make user namespaces.
+var ErrRefused = errors.New("the kernel refused a network namespace (it takes root, or unprivileged user namespaces: sysctl user.max_user_namespaces above 0, and kernel.unprivileged_userns_clone = 1 where it exists)")
 
 // New makes a network namespace with its loopback interface up and
-// nothing else: the only ways in and out are the relays cove opens.
-func New() (*Namespace, error) {
+// nothing else: the only ways in and out are the relays cove opens. As
+// root it is cove's own; otherwise, given holder (the command line of a
+// process that runs RunHolder: cove itself), it is made inside a user
+// namespace that holder's process holds.
+func New(holder []string) (*Namespace, error) {
+	ns, err := newEntered()
+	if err != nil && os.Geteuid() != 0 && len(holder) > 0 {
+		return newOwned(holder)
+	}
+	return ns, err
+}
+
+// newEntered makes a namespace from a thread, which takes CAP_SYS_ADMIN.
+func newEntered() (*Namespace, error) {
 	var ns *Namespace
 	err := onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
@@ -47,17 +68,65 @@ func New() (*Namespace, error) {
 	return ns, err
 }
 
-// Open holds the namespace at path (/proc/<pid>/ns/net) open.
+// Open holds the namespace at path (/proc/<pid>/ns/net) open. When it
+// belongs to a user namespace other than cove's (a replica's, made
+// without root), processes start inside through Command, into the user
+// namespace of the same process.
 func Open(path string) (*Namespace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("network namespace: %w", err)
 	}
-	return &Namespace{f: f}, nil
+	n := &Namespace{f: f}
+	if dir, ok := strings.CutSuffix(path, "/net"); ok && !ownUserNamespace(f) {
+		nsenter, err := exec.LookPath("nsenter")
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("network namespace %s is in a user namespace, entered through nsenter, which is not installed (install util-linux)", path)
+		}
+		n.join = joinCommand(nsenter, dir+"/")
+	}
+	return n, nil
+}
+
+// nsGetUserns is the ioctl that opens the user namespace a namespace
+// belongs to (NS_GET_USERNS).
+const nsGetUserns = 0xb701
+
+// ownUserNamespace reports whether the namespace f belongs to this
+// process's user namespace; true when the kernel does not say.
+func ownUserNamespace(f *os.File) bool {
+	fd, err := unix.IoctlRetInt(int(f.Fd()), nsGetUserns)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	var owner, own unix.Stat_t
+	if unix.Fstat(fd, &owner) != nil || unix.Stat("/proc/self/ns/user", &own) != nil {
+		return true
+	}
+	return owner.Ino == own.Ino && owner.Dev == own.Dev
 }
 
 // Close lets the namespace go once nothing else holds it.
-func (n *Namespace) Close() error { return n.f.Close() }
+func (n *Namespace) Close() error {
+	if n.holder != nil {
+		n.holder.close()
+	}
+	return n.f.Close()
+}
+
+// Command returns the command line that starts argv inside the namespace
+// when a process forked from a thread that entered it would not be: for a
+// namespace in a user namespace, argv runs through nsenter as that user
+// namespace's root, which is cove's user on the machine. It returns nil
+// for a namespace Enter moves a thread into.
+func (n *Namespace) Command(argv []string) []string {
+	if n.join == nil {
+		return nil
+	}
+	return append(slices.Clone(n.join), argv...)
+}
 
 // ID names the namespace as /proc/<pid>/ns/net links do: "net:[inode]".
 func (n *Namespace) ID() string {
@@ -72,8 +141,12 @@ func (n *Namespace) ID() string {
 // it starts afterwards run there. The caller has locked its goroutine to
 // the thread (runtime.LockOSThread) and never unlocks it, so that the
 // runtime ends the thread rather than run other goroutines in the
-// namespace.
+// namespace. For a namespace in a user namespace it does nothing: the
+// thread cannot enter, and processes start inside through Command.
 func (n *Namespace) Enter() error {
+	if n.join != nil {
+		return nil
+	}
 	if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
@@ -86,6 +159,9 @@ func (n *Namespace) DialContext(ctx context.Context, network, addr string) (net.
 	if _, err := netip.ParseAddrPort(addr); err != nil {
 		// A name would be resolved, and Go resolves on other threads.
 		return nil, fmt.Errorf("dial %s in a network namespace: an IP address and port is needed", addr)
+	}
+	if n.holder != nil {
+		return n.holder.dial(ctx, addr)
 	}
 	var c net.Conn
 	err := n.Do(func() error {
@@ -104,16 +180,13 @@ func (n *Namespace) DialContext(ctx context.Context, network, addr string) (net.
 // namespace. stop closes the listeners.
 func (n *Namespace) Forward(fws []Forward, log *slog.Logger) (stop func(), err error) {
 	var lns []net.Listener
-	err = n.Do(func() error {
-		for _, f := range fws {
-			ln, err := net.Listen("tcp", f.Listen)
-			if err != nil {
-				return fmt.Errorf("listen on %s in the network namespace: %w", f.Listen, err)
-			}
-			lns = append(lns, ln)
+	for _, f := range fws {
+		var ln net.Listener
+		if ln, err = n.Listen(f.Listen); err != nil {
+			break
 		}
-		return nil
-	})
+		lns = append(lns, ln)
+	}
 	if err != nil {
 		for _, ln := range lns {
 			ln.Close()
@@ -127,6 +200,22 @@ func (n *Namespace) Forward(fws []Forward, log *slog.Logger) (stop func(), err e
 	return serve(lns, targets, machineDial, log), nil
 }
 
+// Listen opens a TCP listener on addr inside the namespace.
+func (n *Namespace) Listen(addr string) (net.Listener, error) {
+	if n.holder != nil {
+		return n.holder.listen(addr)
+	}
+	var ln net.Listener
+	err := n.Do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s in the network namespace: %w", addr, err)
+		}
+		return nil
+	})
+	return ln, err
+}
+
 // Expose relays every connection ln accepts on the machine to target, an
 // address inside the namespace (an app's port), until stop is called.
 func (n *Namespace) Expose(ln net.Listener, target string, log *slog.Logger) (stop func()) {
@@ -134,8 +223,12 @@ func (n *Namespace) Expose(ln net.Listener, target string, log *slog.Logger) (st
 }
 
 // Do runs fn on a thread inside the namespace, which then returns to the
-// machine's: sockets fn opens and processes it starts are inside.
+// machine's: sockets fn opens and processes it starts are inside. A
+// namespace in a user namespace refuses it (see Command, Listen).
 func (n *Namespace) Do(fn func() error) error {
+	if n.join != nil {
+		return errors.New("a thread cannot enter a network namespace of a user namespace")
+	}
 	return onThread(func() error {
 		if err := n.Enter(); err != nil {
 			return err

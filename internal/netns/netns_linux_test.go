@@ -9,17 +9,64 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testuser"
 )
 
+// The test binary is also the holder of namespaces made without root, and
+// an app that listens on a port given as its argument.
+const (
+	holderArg = "netns-holder"
+	appArg    = "netns-app"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == holderArg {
+		os.Exit(RunHolder())
+	}
+	if len(os.Args) > 2 && os.Args[1] == appArg {
+		os.Exit(runApp(os.Args[2]))
+	}
+	os.Exit(m.Run())
+}
+
+// runApp listens on addr, writes the file $WRITE, says "listening" and
+// answers each connection as echo("app") does.
+func runApp(addr string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		err = os.WriteFile(os.Getenv("WRITE"), []byte("app"), 0o644)
+	}
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println("listening")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return 1
+		}
+		go func() { defer c.Close(); echo("app")(c) }()
+	}
+}
+
+// TestWithoutRoot runs this package's namespace tests as another user
+// than root, where namespaces are made in a user namespace.
+func TestWithoutRoot(t *testing.T) {
+	testuser.Rerun(t, "^Test(NamespacesIsolate|ForwardReaches|ProcessesStartedInside|AppBindsPort80)")
+}
+
 // newNS makes a namespace closed with the test; it skips where the kernel
-// refuses one (not root).
+// refuses one (not root, no user namespaces).
 func newNS(t *testing.T) *Namespace {
 	t.Helper()
-	ns, err := New()
+	ns, err := New([]string{os.Args[0], holderArg})
 	if errors.Is(err, ErrRefused) {
 		t.Skipf("no network namespace here: %v", err)
 	}
@@ -27,7 +74,34 @@ func newNS(t *testing.T) *Namespace {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
+	if owned := ns.Command(nil) != nil; owned != (os.Geteuid() != 0) {
+		t.Fatalf("as user %d, a namespace in a user namespace is %v", os.Geteuid(), owned)
+	}
 	return ns
+}
+
+// startInside starts argv inside ns, as the supervisor does: forked from a
+// thread inside, or through the namespace's command.
+func startInside(t *testing.T, ns *Namespace, argv []string, env ...string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	if wrapped := ns.Command(argv); wrapped != nil {
+		argv = wrapped
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.Command(argv) != nil {
+		err = cmd.Start()
+	} else {
+		err = ns.Do(cmd.Start)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
 }
 
 // echo answers each line on c with the line prefixed by name.
@@ -55,8 +129,8 @@ func ask(t *testing.T, c net.Conn, line string) string {
 // listenIn listens on addr inside ns and serves each connection with serve.
 func listenIn(t *testing.T, ns *Namespace, addr string, serve func(net.Conn)) {
 	t.Helper()
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+	ln, err := ns.Listen(addr)
+	if err != nil {
 		t.Fatal(err)
 	}
 	testaddr.ServeListener(t, ln, serve)
@@ -128,18 +202,11 @@ func TestForwardReachesTheMachineAndExposeReachesInside(t *testing.T) {
 
 func TestProcessesStartedInsideHaveTheNamespace(t *testing.T) {
 	ns := newNS(t)
-	var cmd *exec.Cmd
-	var out io.ReadCloser
-	err := ns.Do(func() (err error) {
-		cmd = exec.Command("cat", "/proc/self/net/dev")
-		if out, err = cmd.StdoutPipe(); err != nil {
-			return err
-		}
-		return cmd.Start()
-	})
+	cat, err := exec.LookPath("cat")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd, out := startInside(t, ns, []string{cat, "/proc/self/net/dev"})
 	b, _ := io.ReadAll(out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
@@ -158,5 +225,61 @@ func TestProcessesStartedInsideHaveTheNamespace(t *testing.T) {
 	own, _ := os.Readlink("/proc/thread-self/ns/net")
 	if own == ns.ID() {
 		t.Error("the caller's thread was left in the namespace")
+	}
+}
+
+// TestAppBindsPort80Inside: an app started inside listens on port 80, as
+// ACA's apps do, and the file it writes belongs to this user; a relay
+// listens on a port below 1024 inside too.
+func TestAppBindsPort80Inside(t *testing.T) {
+	ns := newNS(t)
+	written := filepath.Join(t.TempDir(), "written")
+	cmd, out := startInside(t, ns, []string{os.Args[0], appArg, ":80"}, "WRITE="+written)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "listening\n" {
+		t.Fatalf("the app inside said %q, want listening on :80", line)
+	}
+	c, err := ns.DialContext(t.Context(), "tcp", "127.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(t, c, "hi"); got != "app: hi" {
+		t.Errorf("port 80 inside answered %q", got)
+	}
+	// The app's namespace, opened by its process's path as cove exec
+	// does, is the same, and its processes join it the same way.
+	opened, err := Open(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	if opened.ID() != ns.ID() || (opened.Command(nil) != nil) != (ns.Command(nil) != nil) {
+		t.Errorf("opened by path, the namespace is %s (joined by a command: %v), want %s (%v)",
+			opened.ID(), opened.Command(nil) != nil, ns.ID(), ns.Command(nil) != nil)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(written, &st); err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
+		t.Errorf("the app's file belongs to %d:%d, want this user, %d:%d", st.Uid, st.Gid, os.Getuid(), os.Getgid())
+	}
+
+	machine := testaddr.Serve(t, echo("machine"))
+	stop, err := ns.Forward([]Forward{{Listen: "127.0.0.1:443", Target: machine}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if c, err = ns.DialContext(t.Context(), "tcp", "127.0.0.1:443"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(t, c, "in"); got != "machine: in" {
+		t.Errorf("inside, 443 answered %q; want the machine's server", got)
+	}
+	// A refused dial inside is an error, as probes need.
+	if _, err := ns.DialContext(t.Context(), "tcp", "127.0.0.1:81"); err == nil {
+		t.Error("a dial to a closed port inside succeeded")
 	}
 }

@@ -16,7 +16,16 @@ type Namespace struct{}
 var ErrRefused = errors.New("network namespaces need Linux")
 
 // New fails: network namespaces need Linux.
-func New() (*Namespace, error) { return nil, ErrRefused }
+func New([]string) (*Namespace, error) { return nil, ErrRefused }
+
+// RunHolder fails: network namespaces need Linux.
+func RunHolder() int { return 2 }
+
+// Command is nil.
+func (*Namespace) Command([]string) []string { return nil }
+
+// Listen fails.
+func (*Namespace) Listen(string) (net.Listener, error) { return nil, ErrRefused }
 
 // Open fails: network namespaces need Linux.
 func Open(string) (*Namespace, error) { return nil, ErrRefused }

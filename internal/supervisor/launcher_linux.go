@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"syscall"
 
@@ -22,10 +23,18 @@ import (
 // as before, with CAP_SYS_ADMIN as an ambient capability for the mount. The
 // launcher clears it before exec, and exec as a user other than root leaves
 // the replica no capability at all.
+//
+// A replica whose network namespace is in a user namespace of its own
+// (Network.Command) is root there: the launcher makes its mount namespace
+// itself, once inside, since namespaces given at fork would be made
+// outside the user namespace and keep it from being entered.
 
 const (
 	launcherHostsFlag = "--hosts"
 	launcherMountFlag = "--outside"
+	// launcherUnshareFlag replaces launcherMountFlag when the launcher
+	// makes its mount namespace itself.
+	launcherUnshareFlag = "--unshare-outside"
 	// launcherFailed is the launcher's exit status when it cannot exec the
 	// replica's command, as a shell's for a command it cannot run.
 	launcherFailed = 127
@@ -36,14 +45,13 @@ const (
 const isolationSupported = true
 
 // mountNamespace names the calling process's mount namespace.
-func mountNamespace() (string, error) { return os.Readlink("/proc/self/ns/mnt") }
+func mountNamespace() (string, error) { return os.Readlink("/proc/thread-self/ns/mnt") }
 
 // isolate makes cmd start through launcher, in the namespaces its user
 // needs. outside is the supervisor's mount namespace, which the launcher
 // checks it has left before it mounts anything.
 func isolate(cmd *exec.Cmd, launcher []string, hosts, outside string) {
-	argv := append(slices.Clone(launcher), launcherHostsFlag, hosts, launcherMountFlag, outside, "--", cmd.Path)
-	argv = append(argv, cmd.Args...)
+	launch(cmd, launcher, hosts, launcherMountFlag, outside)
 	var attr syscall.SysProcAttr
 	if cmd.SysProcAttr != nil {
 		attr = *cmd.SysProcAttr
@@ -58,7 +66,20 @@ func isolate(cmd *exec.Cmd, launcher []string, hosts, outside string) {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
 		attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN}
 	}
-	cmd.Path, cmd.Args, cmd.SysProcAttr = launcher[0], argv, &attr
+	cmd.SysProcAttr = &attr
+}
+
+// throughLauncher makes cmd start through launcher, which makes the mount
+// namespace it needs itself, as isolate's command is given one at fork.
+func throughLauncher(cmd *exec.Cmd, launcher []string, hosts, outside string) {
+	launch(cmd, launcher, hosts, launcherUnshareFlag, outside)
+}
+
+// launch makes cmd start through launcher, told to leave outside with
+// mountFlag.
+func launch(cmd *exec.Cmd, launcher []string, hosts, mountFlag, outside string) {
+	argv := append(slices.Clone(launcher), launcherHostsFlag, hosts, mountFlag, outside, "--", cmd.Path)
+	cmd.Path, cmd.Args = launcher[0], append(argv, cmd.Args...)
 }
 
 // namespaceRefused reports whether a start failed because the kernel (or a
@@ -77,22 +98,38 @@ func namespaceRefused(err error) bool {
 }
 
 // RunLauncher is the launcher's body: args are what follows the launcher's
-// own command line, "--hosts FILE --outside NS -- PATH ARGV...". It binds
+// own command line, "--hosts FILE --outside NS -- PATH ARGV..." (or
+// --unshare-outside NS, to make its mount namespace first). It binds
 // FILE over /etc/hosts and execs PATH; it returns only when it cannot exec. A hosts
 // file it cannot bind is reported on the replica's standard error, and the
 // replica runs on the machine's names.
 func RunLauncher(args []string) int {
-	if len(args) < 7 || args[0] != launcherHostsFlag || args[2] != launcherMountFlag || args[4] != "--" {
+	if len(args) < 7 || args[0] != launcherHostsFlag || (args[2] != launcherMountFlag && args[2] != launcherUnshareFlag) || args[4] != "--" {
 		fmt.Fprintln(os.Stderr, "cove: the replica launcher is started by cove up, with --hosts FILE --outside NS -- PATH ARGV...")
 		return 2
 	}
 	hosts, outside, path, argv := args[1], args[3], args[5], args[6:]
-	if err := bindHosts(hosts, outside); err != nil {
+	// Exec must come from the thread whose mount namespace the replica
+	// gets (see bindHosts).
+	runtime.LockOSThread()
+	var err error
+	if args[2] == launcherUnshareFlag {
+		// Started in the supervisor's mount namespace, as root of a user
+		// namespace: this thread makes one of its own, which the process
+		// takes at exec.
+		if err = unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			err = fmt.Errorf("a mount namespace: %w", err)
+		}
+	}
+	if err == nil {
+		err = bindHosts(hosts, outside)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "cove: this replica cannot resolve the environment's app names: %v\n", err)
 	}
 	// The mount needed CAP_SYS_ADMIN; the replica gets none.
 	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	err := syscall.Exec(path, argv, os.Environ())
+	err = syscall.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "cove: run %s: %v\n", path, err)
 	return launcherFailed
 }
@@ -108,6 +145,7 @@ func bindHosts(hosts, outside string) error {
 	if err != nil {
 		return fmt.Errorf("find the mount namespace: %w", err)
 	}
+
 	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid()))
 	if own == outside || (err == nil && own == parent) || (err != nil && !errors.Is(err, os.ErrPermission)) {
 		return errors.New("not in a mount namespace of its own")

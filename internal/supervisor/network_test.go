@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cove-env/cove/internal/netns"
 	"github.com/cove-env/cove/internal/testaddr"
+	"github.com/cove-env/cove/internal/testuser"
 )
+
+// netnsHolderArg makes the test binary the holder of network namespaces
+// made without root (see TestMain).
+const netnsHolderArg = "supervisor-test-netns-holder"
 
 // fakeNetwork stands for a replica's network namespace: entering it fails
 // with enterErr, and its dials go to the address in to (the app's inside).
@@ -21,6 +28,8 @@ type fakeNetwork struct {
 }
 
 func (n *fakeNetwork) Enter() error { return n.enterErr }
+
+func (n *fakeNetwork) Command([]string) []string { return nil }
 
 func (n *fakeNetwork) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
 	n.dials.Add(1)
@@ -59,4 +68,45 @@ func TestProbesDialInsideTheNetwork(t *testing.T) {
 	if nw.dials.Load() == 0 {
 		t.Error("the probe did not dial through the replica's network")
 	}
+}
+
+// TestReplicaInItsNetworkNamespace: a replica in a network namespace of
+// its own, with a hosts file, listens on port 80 there (as root of its
+// user namespace when the supervisor is not root), and its probe finds it
+// inside.
+func TestReplicaInItsNetworkNamespace(t *testing.T) {
+	ns, err := netns.New([]string{os.Args[0], netnsHolderArg})
+	if errors.Is(err, netns.ErrRefused) && !testuser.Is() {
+		t.Skipf("no network namespace here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	rec := &recorder{}
+	opts := rec.options()
+	opts.Launcher = []string{os.Args[0], launcherArg}
+	s := New(opts)
+	t.Cleanup(func() { _ = s.StopAll(context.Background()) })
+	spec := shell("inside", `cat /etc/hosts; echo "uid=$(id -u)"; exec "$TEST_BINARY"`)
+	spec.Env = append(spec.Env, "TEST_BINARY="+os.Args[0], helperEnv+"=listen", "PORT=80", "TRIGGER=/")
+	spec.Hosts = writeHostsFile(t, t.TempDir())
+	spec.Network = ns
+	spec.Probes = []Probe{{Type: Readiness, TCPSocket: &TCPSocketAction{Port: 80}, Period: 50 * time.Millisecond}}
+	if err := s.Start(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica listening on 80 inside", func() bool { return rec.hasLine("inside: listening") })
+	waitFor(t, "readiness inside the namespace", func() bool { return status(t, s, "inside").Ready })
+	for _, want := range []string{"inside: 127.1.2.3\tcove-test-app cove-test-app.internal.localhost", "inside: uid=0"} {
+		if !rec.hasLine(want) {
+			t.Errorf("the replica did not print %q: %v", want, rec.output())
+		}
+	}
+}
+
+// TestReplicaInItsNetworkNamespaceWithoutRoot runs the test above as
+// another user than root: the namespace is in a user namespace.
+func TestReplicaInItsNetworkNamespaceWithoutRoot(t *testing.T) {
+	testuser.Rerun(t, "^TestReplicaInItsNetworkNamespace$")
 }

@@ -314,7 +314,13 @@ func (r *replica) startContainer(p *process, c Container) error {
 	}
 	var cmd *exec.Cmd
 	var err error
-	if r.spec.Hosts != "" && r.sup.launches() {
+	if r.spec.Network != nil && r.spec.Network.Command(nil) != nil {
+		var launcher []string
+		if r.sup.launches() {
+			launcher = r.sup.opts.Launcher
+		}
+		cmd, err = startJoined(newCmd, r.spec.Network, launcher, r.spec.Hosts, r.sup.outside)
+	} else if r.spec.Hosts != "" && r.sup.launches() {
 		var refused error
 		cmd, refused, err = startLaunched(newCmd, r.sup.opts.Launcher, r.spec.Hosts, r.sup.outside)
 		if refused != nil {

@@ -127,8 +127,13 @@ type ReplicaSpec struct {
 // Network is a network namespace a replica runs in.
 type Network interface {
 	// Enter moves the calling thread into the namespace for good; the
-	// thread is locked and ends with its goroutine.
+	// thread is locked and ends with its goroutine. Processes it forks
+	// afterwards are inside, unless Command says otherwise.
 	Enter() error
+	// Command returns the command line that starts argv inside the
+	// namespace, where a forked process would not be (a namespace of a
+	// user namespace, which a thread cannot enter); nil elsewhere.
+	Command(argv []string) []string
 	// DialContext connects to an address inside the namespace.
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cove-env/cove/internal/netns"
 	"github.com/cove-env/cove/internal/testaddr"
 	"github.com/cove-env/cove/internal/testlog"
 )
@@ -33,6 +34,9 @@ const helperEnv = "SUPERVISOR_TEST_HELPER"
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == launcherArg {
 		os.Exit(RunLauncher(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == netnsHolderArg {
+		os.Exit(netns.RunHolder())
 	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		runHelper(mode)
