@@ -231,7 +231,9 @@ func (r *Runtime) addActors(log *slog.Logger) error {
 		}
 		store, name = st.Instance, st.Metadata.Name
 	}
-	opts := blockactors.Options{Store: store, Logger: log}
+	// Reminders are jobs of the environment's scheduler, as daprd keeps
+	// them in its scheduler service.
+	opts := blockactors.Options{Store: store, Logger: log, Scheduler: r.app.Scheduler, Namespace: r.app.Namespace}
 	if r.app.Resiliency != nil {
 		opts.Policies = r.app.Resiliency.Actors(r.app.AppID)
 	}

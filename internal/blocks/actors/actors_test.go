@@ -578,17 +578,7 @@ func TestRemindersFireOnceWhenAppsShareTheType(t *testing.T) {
 	h2 := b.host(rt2, `{"entities":["T"]}`)
 	defer h2.Close(context.Background())
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := rt2.GetReminder(t.Context(), h2, "T", "x", "r")
-		if code(err) == "ERR_ACTOR_REMINDER_NOT_FOUND 404" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the reminder is still there after its repetitions: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitGone(t, rt2, h2, "T", "x", "r")
 	// A second loop over the same reminder would fire within its period.
 	time.Sleep(1500 * time.Millisecond)
 	if n := a.calls.Load() + b.calls.Load(); n != 2 {

@@ -95,6 +95,9 @@ type Host struct {
 	// policies give the timeout of calls to the app; nil: none.
 	policies Policies
 
+	// detach takes the host's reminder targets off the jobs scheduler.
+	detach []func()
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -149,6 +152,10 @@ func (h *Host) Leave() { h.p.remove(h) }
 // Close takes the host out of the placement, then deactivates the actors
 // it has, all at once, each as drain lets it, and until ctx ends.
 func (h *Host) Close(ctx context.Context) {
+	// No reminder comes here once it is out; those in flight end first.
+	for _, d := range h.detach {
+		d()
+	}
 	h.p.remove(h)
 	h.stopOnce.Do(func() { close(h.stop) })
 	<-h.done

@@ -139,7 +139,12 @@ func (rs *reminders) writeLocked(ctx context.Context, typ string, put *Reminder,
 
 // read returns a type's stored reminders.
 func (rs *reminders) read(ctx context.Context, typ string) ([]*Reminder, error) {
-	res, err := rs.store.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
+	return readReminders(ctx, rs.store, typ)
+}
+
+// readReminders returns a type's reminders kept in an actor state store.
+func readReminders(ctx context.Context, store Store, typ string) ([]*Reminder, error) {
+	res, err := store.Get(ctx, &cstate.GetRequest{Key: storeKey(typ)})
 	if err != nil {
 		return nil, fmt.Errorf("reminders of actor type %s: %w", typ, err)
 	}
@@ -202,24 +207,33 @@ func (rs *reminders) check(ctx context.Context, self *Host, typ string) error {
 	return nil
 }
 
-// Create stores a reminder (replacing one of its name) and starts it.
-func (rs *reminders) Create(ctx context.Context, self *Host, req ReminderRequest) error {
+// newReminder checks a request as daprd does and makes the reminder,
+// registered now.
+func newReminder(req ReminderRequest) (*Reminder, error) {
 	if req.Name == "" {
-		return daprerr.New(daprerr.Malformed, "a reminder needs a name")
+		return nil, daprerr.New(daprerr.Malformed, "a reminder needs a name")
 	}
 	if len(req.Data) > 0 && !json.Valid(req.Data) {
-		return daprerr.New(daprerr.Malformed, "reminder %s: data is not JSON", req.Name)
+		return nil, daprerr.New(daprerr.Malformed, "reminder %s: data is not JSON", req.Name)
 	}
 	now := time.Now()
 	s, err := newSchedule(req.DueTime, req.Period, req.TTL, now)
 	if err != nil {
-		return daprerr.New(daprerr.Malformed, "reminder %s: %v", req.Name, err)
+		return nil, daprerr.New(daprerr.Malformed, "reminder %s: %v", req.Name, err)
+	}
+	return &Reminder{ActorID: req.ID, ActorType: req.Type, Name: req.Name, Data: req.Data, DueTime: req.DueTime, Period: req.Period,
+		TTL: req.TTL, RegisteredTime: now, NextTime: s.due, ExpirationTime: s.ttl}, nil
+}
+
+// Create stores a reminder (replacing one of its name) and starts it.
+func (rs *reminders) Create(ctx context.Context, self *Host, req ReminderRequest) error {
+	r, err := newReminder(req)
+	if err != nil {
+		return err
 	}
 	if err := rs.check(ctx, self, req.Type); err != nil {
 		return err
 	}
-	r := &Reminder{ActorID: req.ID, ActorType: req.Type, Name: req.Name, Data: req.Data, DueTime: req.DueTime, Period: req.Period,
-		TTL: req.TTL, RegisteredTime: now, NextTime: s.due, ExpirationTime: s.ttl}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	m := rs.byType[req.Type]

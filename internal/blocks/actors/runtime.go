@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/daprerr"
 )
 
@@ -24,8 +25,9 @@ import (
 type Runtime struct {
 	appID string
 	p     *Placement
-	state *stateStore // nil without an actor state store
-	rems  *reminders
+	state *stateStore         // nil without an actor state store
+	rems  *reminders          // in the actor state store; nil with sched
+	sched *scheduledReminders // in the jobs scheduler; nil without one
 	log   *slog.Logger
 
 	policies Policies // nil: none
@@ -44,7 +46,12 @@ type Options struct {
 	Store Store
 	// Policies are the app's resiliency for actor calls; nil: none.
 	Policies Policies
-	Logger   *slog.Logger
+	// Scheduler keeps the reminders as jobs, and those found in Store
+	// move there; nil keeps them in Store.
+	Scheduler *jobs.Scheduler
+	// Namespace is the reminders' namespace in Scheduler; "" is "default".
+	Namespace string
+	Logger    *slog.Logger
 }
 
 // NewWithOptions returns app appID's runtime over placement p.
@@ -57,7 +64,11 @@ func NewWithOptions(appID string, p *Placement, o Options) *Runtime {
 	if store != nil {
 		r.state = &stateStore{store}
 	}
-	r.rems = p.reminders(store, log)
+	if o.Scheduler != nil {
+		r.sched = &scheduledReminders{s: o.Scheduler, ns: o.Namespace, store: store, log: log, migrated: map[string]bool{}}
+	} else {
+		r.rems = p.reminders(store, log)
+	}
 	return r
 }
 
@@ -67,21 +78,34 @@ func (r *Runtime) PlacementConnected() bool { return r.p.Connected() }
 
 // Close stops the app's reminders from firing, unless another app's
 // runtime shares its actor state store; they stay stored.
-func (r *Runtime) Close() { r.p.releaseReminders(r.rems) }
+func (r *Runtime) Close() {
+	if r.rems != nil {
+		r.p.releaseReminders(r.rems)
+	}
+}
 
 // CreateReminder stores a reminder of an actor whose type the calling
 // sidecar's app hosts, and starts it: it fires wherever the actor lives.
 func (r *Runtime) CreateReminder(ctx context.Context, self *Host, req ReminderRequest) error {
+	if r.sched != nil {
+		return r.sched.Create(ctx, self, req)
+	}
 	return r.rems.Create(ctx, self, req)
 }
 
 // GetReminder returns a stored reminder.
 func (r *Runtime) GetReminder(ctx context.Context, self *Host, typ, id, name string) (*Reminder, error) {
+	if r.sched != nil {
+		return r.sched.Get(ctx, self, typ, id, name)
+	}
 	return r.rems.Get(ctx, self, typ, id, name)
 }
 
 // DeleteReminder stops and deletes a reminder.
 func (r *Runtime) DeleteReminder(ctx context.Context, self *Host, typ, id, name string) error {
+	if r.sched != nil {
+		return r.sched.Delete(ctx, self, typ, id, name)
+	}
 	return r.rems.Delete(ctx, self, typ, id, name)
 }
 
@@ -104,13 +128,22 @@ func (r *Runtime) Host(o HostOptions) *Host {
 		policies: r.policies, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.scan()
 	r.p.add(h)
-	// The reminders stored for its types start with their first host.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for typ := range o.Config.Types {
-		if err := r.rems.load(ctx, typ); err != nil {
-			log.Error("stored actor reminders not started", slog.Any("error", err))
+		if r.sched == nil {
+			// The reminders stored for its types start with their first host.
+			if err := r.rems.load(ctx, typ); err != nil {
+				log.Error("stored actor reminders not started", slog.Any("error", err))
+			}
+			continue
 		}
+		// The host takes the type's reminder jobs, once those an earlier
+		// cove kept in the state store are moved to the scheduler.
+		if err := r.sched.migrate(ctx, typ); err != nil {
+			log.Error("actor reminders kept in the state store not moved to the scheduler", slog.String("type", typ), slog.Any("error", err))
+		}
+		h.detach = append(h.detach, r.sched.of(typ).Attach(&reminderTarget{rt: r}))
 	}
 	return h
 }
@@ -130,6 +163,10 @@ func (r *Runtime) Invoke(ctx context.Context, req *Request) (*Response, error) {
 // InvokeLocal runs a call another sidecar forwarded (cove sidecar with a
 // placement service): the actor must live on this one.
 func (r *Runtime) InvokeLocal(ctx context.Context, req *Request) (*Response, error) {
+	if f := fireOf(req); f != nil {
+		req.Fire = f
+		req.Header.Del(reminderMark)
+	}
 	res, err := r.invokeHere(ctx, req)
 	var far *elsewhere
 	if errors.As(err, &far) {

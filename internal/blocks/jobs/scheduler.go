@@ -29,6 +29,11 @@ type Target interface {
 // deliver.
 var ErrNotTaken = errors.New("the replica did not take the job")
 
+// ErrEnd is a Target's answer for an occurrence it delivered after which
+// the job fires no more (an actor answering a reminder with
+// X-DaprReminderCancel).
+var ErrEnd = errors.New("the target ended the job")
+
 // Timing of the firing loop. poll bounds how long the loop sleeps, so jobs
 // another process scheduled in a shared file are seen; lease is how long a
 // claimed occurrence is another scheduler's to leave alone, longer than a
@@ -264,6 +269,11 @@ func (s *Scheduler) deliver(k appKey, r *row) {
 		// Stopping, or the replica is: the occurrence is delivered again,
 		// after a restart or to another replica.
 		s.settle(log, s.st.release(context.Background(), r, s.owner))
+		return
+	}
+	if errors.Is(err, ErrEnd) {
+		log.Debug("job delivered and ended by its target")
+		s.settle(log, s.st.finish(context.Background(), r))
 		return
 	}
 	now := s.now()

@@ -34,7 +34,27 @@ const maxName = 512
 type Service struct {
 	s   *Scheduler
 	app appKey
+	// anyName is set for actor reminders, whose names (actor id and
+	// reminder name) never travel in a job callback URL.
+	anyName bool
 }
+
+// reminderPrefix starts the app id column of actor reminders: app ids
+// cannot hold "|", so a reminder never shares a key with an app's job.
+const reminderPrefix = "actorreminder||"
+
+// ActorReminders returns the reminders of actor type typ in namespace
+// ("" is "default"): jobs keyed by actor type, id and reminder name
+// (ReminderName), apart from every app's jobs, delivered to the targets
+// attached for the type.
+func (s *Scheduler) ActorReminders(typ, namespace string) *Service {
+	a := s.App(reminderPrefix+typ, namespace)
+	a.anyName = true
+	return a
+}
+
+// ReminderName is the job name of an actor's reminder in ActorReminders.
+func ReminderName(actorID, name string) string { return actorID + "||" + name }
 
 // App returns the jobs of appID in namespace ("" is "default", daprd's).
 func (s *Scheduler) App(appID, namespace string) *Service {
@@ -82,8 +102,10 @@ func (a *Service) Schedule(ctx context.Context, job *runtimev1pb.Job, overwrite 
 	if err := a.s.check(); err != nil {
 		return fail(err)
 	}
-	if err := checkName(job.GetName()); err != nil {
-		return fail(err)
+	if !a.anyName {
+		if err := checkName(job.GetName()); err != nil {
+			return fail(err)
+		}
 	}
 	p, err := newPlan(spec{Schedule: job.Schedule, DueTime: job.DueTime, TTL: job.Ttl, Repeats: job.Repeats}, a.s.now())
 	if err != nil {
@@ -121,6 +143,15 @@ func (a *Service) Get(ctx context.Context, name string) (*runtimev1pb.Job, error
 	}
 	if r == nil {
 		return nil, daprerr.New(daprerr.SchedulerGetJob, "failed to get job due to: job not found: %s", name)
+	}
+	return r.job, nil
+}
+
+// Find returns a job as it was scheduled, nil when there is none.
+func (a *Service) Find(ctx context.Context, name string) (*runtimev1pb.Job, error) {
+	r, err := a.s.st.get(ctx, a.key(name))
+	if err != nil || r == nil {
+		return nil, err
 	}
 	return r.job, nil
 }
