@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -167,23 +168,17 @@ func TestRemotePlacementDeactivatesMovedActors(t *testing.T) {
 	}
 }
 
-// TestRemotePlacementSidecarsShareStoredReminders checks that sidecars
-// over one actor state store keep each other's reminders: one firing its
-// own and storing its progress does not drop another's.
-func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
-	addr := startPlacementService(t)
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+// cartSidecars starts sidecars of app shop, named names, over the
+// placement service at addr, each with a fake app hosting Cart, and waits
+// for the table to have them all.
+func cartSidecars(t *testing.T, addr string, names []string, runtime func(*Placement) *Runtime) (peers, []*Placement, []*fakeApp, []*Host) {
 	ps := peers{}
-	names := []string{"127.0.0.1:50022", "127.0.0.1:50023"}
 	var places []*Placement
 	var apps []*fakeApp
 	var hosts []*Host
 	for i, name := range names {
 		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
-		ps[name] = New("shop", p, store, nil)
+		ps[name] = runtime(p)
 		t.Cleanup(ps[name].Close)
 		p.Start(name, ps)
 		t.Cleanup(p.Close)
@@ -193,8 +188,22 @@ func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
 		places, apps, hosts = append(places, p), append(apps, app), append(hosts, h)
 	}
 	for _, p := range places {
-		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == 2 })
+		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == len(names) })
 	}
+	return ps, places, apps, hosts
+}
+
+// TestRemotePlacementSidecarsShareStoredReminders checks that sidecars
+// over one actor state store keep each other's reminders: one firing its
+// own and storing its progress does not drop another's.
+func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
+	addr := startPlacementService(t)
+	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"127.0.0.1:50022", "127.0.0.1:50023"}
+	ps, places, apps, hosts := cartSidecars(t, addr, names, func(p *Placement) *Runtime { return New("shop", p, store, nil) })
 	// An actor each sidecar hosts.
 	ids := map[int]string{}
 	for i := 0; len(ids) < 2; i++ {
@@ -239,5 +248,45 @@ func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
 	}
 	if n := apps[1].calls.Load(); n != 0 {
 		t.Fatalf("app1 got %d calls; the reminder of app0's actor fired there", n)
+	}
+}
+
+// TestRemotePlacementSidecarsShareScheduledReminders: sidecars sharing a
+// jobs file share its reminders; each occurrence fires once, on the
+// sidecar hosting the actor, even for a reminder created through the
+// other one.
+func TestRemotePlacementSidecarsShareScheduledReminders(t *testing.T) {
+	addr := startPlacementService(t)
+	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	names := []string{"127.0.0.1:50032", "127.0.0.1:50033"}
+	ps, places, apps, hosts := cartSidecars(t, addr, names, func(p *Placement) *Runtime {
+		// Each sidecar has its scheduler over the shared file, as cove
+		// sidecar processes do.
+		s := openJobs(t, path)
+		t.Cleanup(func() { s.Close() })
+		return NewWithOptions("shop", p, Options{Store: store, Scheduler: s})
+	})
+	// An actor the second sidecar hosts, its reminder created through the
+	// first.
+	var id string
+	for i := 0; id == ""; i++ {
+		owner, err := places[0].Lookup("Cart", fmt.Sprint("cart-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner.remote {
+			id = fmt.Sprint("cart-", i)
+		}
+	}
+	if err := ps[names[0]].CreateReminder(t.Context(), hosts[0], ReminderRequest{Type: "Cart", ID: id, Name: "r", Period: "R3/PT1S"}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ps[names[1]], hosts[1], "Cart", id, "r")
+	if n0, n1 := apps[0].calls.Load(), apps[1].calls.Load(); n0 != 0 || n1 != 3 {
+		t.Fatalf("the reminder fired %d times on the first sidecar and %d on the actor's, want 0 and 3", n0, n1)
 	}
 }
