@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cove-env/cove/internal/testuser"
 )
 
 // launcherArg makes the test binary the replica launcher (see TestMain).
@@ -111,7 +112,7 @@ func TestLauncherAsAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "supervisor.test")
-	copyFile(t, os.Args[0], exe)
+	testuser.CopyExecutable(t, os.Args[0], exe)
 	hosts := writeHostsFile(t, dir)
 
 	const nobody = 65534
@@ -223,23 +224,4 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	ee, ok := err.(*exec.ExitError)
 	*target = ee
 	return ok
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -41,9 +41,7 @@ func Rerun(t *testing.T, pattern string) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, filepath.Base(os.Args[0]))
-	if err := copyExecutable(os.Args[0], exe); err != nil {
-		t.Fatal(err)
-	}
+	CopyExecutable(t, os.Args[0], exe)
 	cmd := exec.CommandContext(t.Context(), exe, "-test.run="+pattern, "-test.v", "-test.count=1")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env+"=1", "HOME="+dir, "TMPDIR="+dir)
@@ -61,19 +59,22 @@ func Rerun(t *testing.T, pattern string) {
 	}
 }
 
-func copyExecutable(from, to string) error {
+// CopyExecutable copies the program from to to, which every user may run.
+func CopyExecutable(t *testing.T, from, to string) {
+	t.Helper()
 	src, err := os.Open(from)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
 	defer src.Close()
 	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
 	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
+		t.Fatal(err)
 	}
-	return dst.Close()
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,6 +78,8 @@ func copyExample(t *testing.T, name string) string {
 // env is a running `cove up`.
 type env struct {
 	t        *testing.T
+	bin      string               // the cove binary this env runs
+	attr     *syscall.SysProcAttr // for every cove command: the user it runs as
 	file     string
 	httpPort int
 	cmd      *exec.Cmd
@@ -103,9 +106,16 @@ func start(t *testing.T, dir, file string, args ...string) *env {
 // startWith is start with variables added to cove's environment.
 func startWith(t *testing.T, dir, file string, vars []string, args ...string) *env {
 	t.Helper()
-	e := &env{t: t, file: file, httpPort: testaddr.FreePort(t), out: &testlog.Buffer{}, done: make(chan error, 1)}
-	e.cmd = exec.Command(coveBin, append(args, "--http-port", fmt.Sprint(e.httpPort))...)
-	e.cmd.Dir = dir
+	return startAs(t, coveBin, nil, dir, file, vars, args...)
+}
+
+// startAs is startWith with the cove binary bin, started (as every cove
+// command of the env) with attr: another user's cove.
+func startAs(t *testing.T, bin string, attr *syscall.SysProcAttr, dir, file string, vars []string, args ...string) *env {
+	t.Helper()
+	e := &env{t: t, bin: bin, attr: attr, file: file, httpPort: testaddr.FreePort(t), out: &testlog.Buffer{}, done: make(chan error, 1)}
+	e.cmd = exec.Command(bin, append(args, "--http-port", fmt.Sprint(e.httpPort))...)
+	e.cmd.Dir, e.cmd.SysProcAttr = dir, attr
 	if vars != nil {
 		e.cmd.Env = append(os.Environ(), vars...)
 	}
@@ -159,7 +169,11 @@ func (e *env) coveIn(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
 	defer cancel()
 	full := append([]string{args[0], "-f", e.file}, args[1:]...)
-	cmd := exec.CommandContext(ctx, coveBin, full...)
+	cmd := exec.CommandContext(ctx, e.bin, full...)
+	cmd.SysProcAttr = e.attr
+	if e.attr != nil {
+		cmd.Env = e.cmd.Env
+	}
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -24,8 +25,9 @@ import (
 // PORT must say so), and calls its sidecar, the other apps and Redis on
 // the ports they have everywhere.
 func runNamespacedApp() int {
-	if os.Getenv("PORT") != "8000" {
-		fmt.Fprintf(os.Stderr, "PORT is %q, want 8000\n", os.Getenv("PORT"))
+	port := cmp.Or(os.Getenv("NETNS_PORT"), "8000")
+	if os.Getenv("PORT") != port {
+		fmt.Fprintf(os.Stderr, "PORT is %q, want %s\n", os.Getenv("PORT"), port)
 		return 1
 	}
 	name, replica := os.Getenv("CONTAINER_APP_NAME"), os.Getenv("CONTAINER_APP_REPLICA_NAME")
@@ -116,7 +118,10 @@ func runNamespacedApp() int {
 		line, err := bufio.NewReader(c).ReadString('\n')
 		answer(w, strings.TrimSpace(line), err)
 	})
-	err := http.ListenAndServe(":8000", nil)
+	http.HandleFunc("/uid", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "uid=%d\n", os.Getuid())
+	})
+	err := http.ListenAndServe(":"+port, nil)
 	fmt.Fprintln(os.Stderr, err)
 	return 1
 }
