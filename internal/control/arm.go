@@ -23,6 +23,7 @@ import (
 //
 //	GET {prefix}/managedEnvironments[/{env}]
 //	GET {prefix}/managedEnvironments/{env}/daprComponents[/{name}]
+//	GET {prefix}/managedEnvironments/{env}/daprSubscriptions[/{name}]
 //	GET {prefix}/containerApps[/{app}]
 //	GET {prefix}/containerApps/{app}/revisions[/{rev}]
 //	GET {prefix}/containerApps/{app}/revisions/{rev}/replicas[/{replica}]
@@ -55,6 +56,8 @@ type EnvSpec struct {
 	// Apps are sorted by name.
 	Apps       []AppSpec
 	Components []*spec.Component
+	// Subscriptions are the declarative pub/sub subscriptions.
+	Subscriptions []*spec.Subscription
 }
 
 // AppSpec is one app as last applied (at start or by a reload) and the
@@ -102,6 +105,7 @@ func (e *Env) Spec() EnvSpec {
 		es.Apps = append(es.Apps, as)
 	}
 	comps := e.comps
+	es.Subscriptions = e.spec.Subscriptions
 	e.mu.Unlock()
 	sort.Slice(es.Apps, func(i, j int) bool { return es.Apps[i].App.Name < es.Apps[j].App.Name })
 	if comps != nil {
@@ -225,6 +229,40 @@ type ARMDaprComponent struct {
 	Name       string                     `json:"name"`
 	Type       string                     `json:"type"`
 	Properties ARMDaprComponentProperties `json:"properties"`
+}
+
+// ARMDaprSubscription is a Microsoft.App/managedEnvironments/daprSubscriptions
+// resource: a declarative subscription, whichever of Dapr's or ACA's shapes
+// its file had.
+type ARMDaprSubscription struct {
+	ID         string                        `json:"id"`
+	Name       string                        `json:"name"`
+	Type       string                        `json:"type"`
+	Properties ARMDaprSubscriptionProperties `json:"properties"`
+}
+
+// ARMDaprSubscriptionProperties are a subscription's properties.
+type ARMDaprSubscriptionProperties struct {
+	PubsubName      string                    `json:"pubsubName"`
+	Topic           string                    `json:"topic"`
+	DeadLetterTopic string                    `json:"deadLetterTopic,omitempty"`
+	Routes          ARMDaprSubscriptionRoutes `json:"routes"`
+	Scopes          []string                  `json:"scopes,omitempty"`
+	Metadata        map[string]string         `json:"metadata,omitempty"`
+	BulkSubscribe   *ARMDaprSubscriptionBulk  `json:"bulkSubscribe,omitempty"`
+}
+
+// ARMDaprSubscriptionRoutes are a subscription's rules and default path.
+type ARMDaprSubscriptionRoutes struct {
+	Rules   []spec.SubscriptionRule `json:"rules,omitempty"`
+	Default string                  `json:"default,omitempty"`
+}
+
+// ARMDaprSubscriptionBulk is bulkSubscribe as ACA writes it.
+type ARMDaprSubscriptionBulk struct {
+	Enabled            bool `json:"enabled"`
+	MaxMessagesCount   int  `json:"maxMessagesCount,omitempty"`
+	MaxAwaitDurationMs int  `json:"maxAwaitDurationMs,omitempty"`
 }
 
 // ARMDaprComponentProperties are a component's properties; secrets show
@@ -473,6 +511,42 @@ func (v *armView) component(c *spec.Component) ARMDaprComponent {
 	}
 }
 
+func (v *armView) subscription(s *spec.Subscription) ARMDaprSubscription {
+	p := ARMDaprSubscriptionProperties{
+		PubsubName: s.Pubsub, Topic: s.Topic, DeadLetterTopic: s.DeadLetterTopic,
+		Routes: ARMDaprSubscriptionRoutes{Rules: s.Rules, Default: s.Default}, Scopes: s.Scopes, Metadata: s.Metadata,
+	}
+	if s.Bulk != nil {
+		p.BulkSubscribe = &ARMDaprSubscriptionBulk{Enabled: true, MaxMessagesCount: s.Bulk.MaxMessagesCount, MaxAwaitDurationMs: s.Bulk.MaxAwaitDurationMs}
+	}
+	return ARMDaprSubscription{
+		ID:   v.envID() + "/daprSubscriptions/" + s.Name,
+		Name: s.Name, Type: "Microsoft.App/managedEnvironments/daprSubscriptions", Properties: p,
+	}
+}
+
+// envChildren serves a list and a show route of an environment's child
+// resources of one type.
+func envChildren[S any, A any](handle func(string, func(*armView, *http.Request) (any, *ARMErrorDetail)),
+	typ, hint string, all func(*armView) []S, name func(S) string, view func(*armView, S) A) {
+	handle("/managedEnvironments/{env}/"+typ, func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
+		out := ARMList[A]{Value: []A{}}
+		for _, s := range all(v) {
+			out.Value = append(out.Value, view(v, s))
+		}
+		return out, nil
+	})
+	handle("/managedEnvironments/{env}/"+typ+"/{name}", func(v *armView, r *http.Request) (any, *ARMErrorDetail) {
+		want := r.PathValue("name")
+		for _, s := range all(v) {
+			if name(s) == want {
+				return view(v, s), nil
+			}
+		}
+		return nil, notFound("Microsoft.App/managedEnvironments/"+typ, want, hint)
+	})
+}
+
 // armRoutes adds the ARM-shaped routes to mux.
 func armRoutes(mux *http.ServeMux, m managed) {
 	const prefix = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App"
@@ -502,21 +576,12 @@ func armRoutes(mux *http.ServeMux, m managed) {
 	handle("/managedEnvironments/{env}", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
 		return v.environment(), nil
 	})
-	handle("/managedEnvironments/{env}/daprComponents", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
-		out := ARMList[ARMDaprComponent]{Value: []ARMDaprComponent{}}
-		for _, c := range v.spec.Components {
-			out.Value = append(out.Value, v.component(c))
-		}
-		return out, nil
-	})
-	handle("/managedEnvironments/{env}/daprComponents/{name}", func(v *armView, r *http.Request) (any, *ARMErrorDetail) {
-		name := r.PathValue("name")
-		i := slices.IndexFunc(v.spec.Components, func(c *spec.Component) bool { return c.Name == name })
-		if i < 0 {
-			return nil, notFound("Microsoft.App/managedEnvironments/daprComponents", name, "`cove env dapr-component list` lists them")
-		}
-		return v.component(v.spec.Components[i]), nil
-	})
+	envChildren(handle, "daprComponents", "`cove env dapr-component list` lists them",
+		func(v *armView) []*spec.Component { return v.spec.Components },
+		func(c *spec.Component) string { return c.Name }, (*armView).component)
+	envChildren(handle, "daprSubscriptions", "the environment file lists them; `cove ps` shows each app's",
+		func(v *armView) []*spec.Subscription { return v.spec.Subscriptions },
+		func(s *spec.Subscription) string { return s.Name }, (*armView).subscription)
 	handle("/containerApps", func(v *armView, _ *http.Request) (any, *ARMErrorDetail) {
 		out := ARMList[*spec.ContainerApp]{Value: []*spec.ContainerApp{}}
 		for _, as := range v.spec.Apps {

@@ -57,6 +57,9 @@ func armFake(t *testing.T) *fakeManaged {
 			Components: []*spec.Component{{Name: "statestore", Type: "state.redis", Version: "v1",
 				Metadata: []spec.MetadataItem{{Name: "redisHost", Value: "localhost:6379"}, {Name: "redisPassword", SecretRef: "pw"}},
 				Secrets:  []spec.Secret{{Name: "pw", Value: "secret"}}, Scopes: []string{"api"}}},
+			Subscriptions: []*spec.Subscription{{Name: "orders", Pubsub: "pubsub", Topic: "orders", Scopes: []string{"api"},
+				Rules: []spec.SubscriptionRule{{Match: `event.type == "big"`, Path: "/big"}}, Default: "/orders",
+				DeadLetterTopic: "poison", Bulk: &spec.SubscriptionBulk{MaxMessagesCount: 10}}},
 		},
 		status: Status{Name: "shop", Edge: EdgeStatus{HTTP: "127.0.0.1:8080"}, Apps: []AppStatus{{
 			Name: "api", Revision: "api--v2", Ingress: "internal",
@@ -188,6 +191,25 @@ func TestARMEnvironmentAndComponents(t *testing.T) {
 	if diff := cmp.Diff(want, comp.Properties); diff != "" {
 		t.Errorf("component (-want +got):\n%s", diff)
 	}
+
+	var subs ARMList[ARMDaprSubscription]
+	if err := c.ARM(t.Context(), "/managedEnvironments/shop/daprSubscriptions", &subs); err != nil {
+		t.Fatal(err)
+	}
+	wantSub := []ARMDaprSubscription{{
+		ID:   ARMPrefix + "/managedEnvironments/shop/daprSubscriptions/orders",
+		Name: "orders", Type: "Microsoft.App/managedEnvironments/daprSubscriptions",
+		Properties: ARMDaprSubscriptionProperties{PubsubName: "pubsub", Topic: "orders", DeadLetterTopic: "poison",
+			Routes: ARMDaprSubscriptionRoutes{Rules: []spec.SubscriptionRule{{Match: `event.type == "big"`, Path: "/big"}}, Default: "/orders"},
+			Scopes: []string{"api"}, BulkSubscribe: &ARMDaprSubscriptionBulk{Enabled: true, MaxMessagesCount: 10}},
+	}}
+	if diff := cmp.Diff(wantSub, subs.Value); diff != "" {
+		t.Errorf("subscriptions (-want +got):\n%s", diff)
+	}
+	var sub ARMDaprSubscription
+	if err := c.ARM(t.Context(), "/managedEnvironments/shop/daprSubscriptions/orders", &sub); err != nil || sub.Properties.Topic != "orders" {
+		t.Errorf("subscription orders: %+v, %v", sub, err)
+	}
 }
 
 func TestARMNotFound(t *testing.T) {
@@ -198,6 +220,7 @@ func TestARMNotFound(t *testing.T) {
 		"/containerApps/api/revisions/api--v2/replicas/x": "`cove containerapp replica list -n api` lists them",
 		"/managedEnvironments/other":                      "Microsoft.App/managedEnvironments/other",
 		"/managedEnvironments/shop/daprComponents/nope":   "daprComponents/nope",
+		"/managedEnvironments/shop/daprSubscriptions/x":   "daprSubscriptions/x",
 	} {
 		err := c.ARM(t.Context(), path, &json.RawMessage{})
 		if err == nil || !strings.Contains(err.Error(), want) {
