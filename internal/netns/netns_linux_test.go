@@ -59,7 +59,7 @@ func runApp(addr string) int {
 // TestWithoutRoot runs this package's namespace tests as another user
 // than root, where namespaces are made in a user namespace.
 func TestWithoutRoot(t *testing.T) {
-	testuser.Rerun(t, "^Test(NamespacesIsolate|ForwardReaches|ProcessesStartedInside|AppBindsPort80)")
+	testuser.Rerun(t, "^Test(NamespacesIsolate|ForwardReaches|ProcessesStartedInside|AppBindsPort80|RefusedWithoutNsenter)")
 }
 
 // newNS makes a namespace closed with the test; it skips where the kernel
@@ -281,5 +281,22 @@ func TestAppBindsPort80Inside(t *testing.T) {
 	// A refused dial inside is an error, as probes need.
 	if _, err := ns.DialContext(t.Context(), "tcp", "127.0.0.1:81"); err == nil {
 		t.Error("a dial to a closed port inside succeeded")
+	}
+}
+
+// TestRefusedWithoutNsenter: without root, a namespace needs nsenter to
+// start processes in; without it New refuses and says what to install.
+func TestRefusedWithoutNsenter(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root makes namespaces without nsenter; TestWithoutRoot runs this as another user")
+	}
+	t.Setenv("PATH", t.TempDir())
+	ns, err := New([]string{os.Args[0], holderArg})
+	if err == nil {
+		ns.Close()
+		t.Fatal("a namespace was made without nsenter")
+	}
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "install util-linux") || !strings.Contains(err.Error(), "user.max_user_namespaces") {
+		t.Errorf("New = %v; want the refusal naming the sysctl and util-linux", err)
 	}
 }

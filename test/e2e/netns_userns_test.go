@@ -21,6 +21,60 @@ import (
 // hostPorts, cove exec (as nobody) runs in the namespace, and at stop no
 // process is left. The replica's processes are nobody's on the machine.
 func TestNetworkNamespacesWithoutRoot(t *testing.T) {
+	e := upAsNobody(t)
+
+	check := func(path, want string) {
+		t.Helper()
+		code, body := e.edge(t, "GET", "front", path, "")
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("front %s: %d %q; want %q in it", path, code, body, want)
+		}
+	}
+	check("/env", "PORT=80\nDAPR_HTTP_PORT=3500\nDAPR_GRPC_PORT=50001\nCONTAINER_APP_PORT=80\n")
+	check("/uid", "uid=0\n") // root of its user namespace
+	check("/state/netns-nobody?v=over-3500", "over-3500")
+	check("/grpc/netns-nobody-grpc?v=over-50001", "over-50001")
+	check("/redis", "+PONG")
+
+	pids, namespaces := replicaNamespaces(t, e)
+	own, _ := os.Readlink("/proc/self/ns/net")
+	if len(pids) != 2 || len(namespaces) != 2 || namespaces[own] {
+		t.Errorf("replicas %v run in namespaces %v (the machine's is %s); want two of their own", pids, namespaces, own)
+	}
+	for name, pid := range pids {
+		if uid := procUID(t, pid); uid != fmt.Sprint(testuser.Nobody) {
+			t.Errorf("replica %s runs as user %s on the machine, want nobody", name, uid)
+		}
+	}
+
+	out, err := e.cove("exec", "front", "--", "curl", "-sS", "localhost:3500/v1.0/metadata")
+	if err != nil || !strings.Contains(out, `"id":"front"`) {
+		t.Errorf("cove exec front -- curl localhost:3500/v1.0/metadata: %v\n%s", err, out)
+	}
+	// It sees the environment's hosts file, bound in a mount namespace
+	// the launcher made inside the user namespace.
+	if out, err := e.cove("exec", "front", "--", "cat", "/etc/hosts"); err != nil || !strings.Contains(out, "\tfront front.internal.localhost\n") {
+		t.Errorf("cove exec front -- cat /etc/hosts: %v\n%s", err, out)
+	}
+
+	e.stop()
+	for name, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("replica %s (%d) survives cove up's stop", name, pid)
+		}
+	}
+	testenv.Poll(time.Minute, 100*time.Millisecond, func() bool { return len(holdersOf(namespaces)) == 0 })
+	if left := holdersOf(namespaces); len(left) > 0 {
+		t.Errorf("the replicas' namespaces outlived cove up's stop, held by: %v", left)
+	}
+}
+
+// upAsNobody runs `cove up` as user nobody, on an environment of one app
+// served by this test binary (runNamespacedApp) on port 80, two replicas
+// with network: namespace and hostPorts [6379]; it skips where that cannot
+// be done.
+func upAsNobody(t *testing.T) *env {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the test runs cove as user nobody, which takes root")
 	}
@@ -73,50 +127,26 @@ components:
 	attr := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testuser.Nobody, Gid: testuser.Nobody}}
 	e := startAs(t, bin, attr, home, file, []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + home, "TMPDIR=" + home}, "up", "-f", file)
 	e.waitFor("is ready", 3*time.Minute)
+	return e
 
-	check := func(path, want string) {
-		t.Helper()
-		code, body := e.edge(t, "GET", "front", path, "")
-		if code != http.StatusOK || !strings.Contains(body, want) {
-			t.Errorf("front %s: %d %q; want %q in it", path, code, body, want)
-		}
-	}
-	check("/env", "PORT=80\nDAPR_HTTP_PORT=3500\nDAPR_GRPC_PORT=50001\nCONTAINER_APP_PORT=80\n")
-	check("/uid", "uid=0\n") // root of its user namespace
-	check("/state/netns-nobody?v=over-3500", "over-3500")
-	check("/grpc/netns-nobody-grpc?v=over-50001", "over-50001")
-	check("/redis", "+PONG")
+}
 
+// TestNetworkNamespacesWithoutRootGoWithAKilledCove kills nobody's cove
+// with SIGKILL: the guardian ends the replicas and the holders of their
+// namespaces end with cove's end of their sockets, so nothing is left.
+func TestNetworkNamespacesWithoutRootGoWithAKilledCove(t *testing.T) {
+	e := upAsNobody(t)
 	pids, namespaces := replicaNamespaces(t, e)
-	own, _ := os.Readlink("/proc/self/ns/net")
-	if len(pids) != 2 || len(namespaces) != 2 || namespaces[own] {
-		t.Errorf("replicas %v run in namespaces %v (the machine's is %s); want two of their own", pids, namespaces, own)
+	if len(namespaces) != 2 {
+		t.Fatalf("replicas %v run in namespaces %v; want two", pids, namespaces)
 	}
-	for name, pid := range pids {
-		if uid := procUID(t, pid); uid != fmt.Sprint(testuser.Nobody) {
-			t.Errorf("replica %s runs as user %s on the machine, want nobody", name, uid)
-		}
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
-
-	out, err := e.cove("exec", "front", "--", "curl", "-sS", "localhost:3500/v1.0/metadata")
-	if err != nil || !strings.Contains(out, `"id":"front"`) {
-		t.Errorf("cove exec front -- curl localhost:3500/v1.0/metadata: %v\n%s", err, out)
-	}
-	// It sees the environment's hosts file, bound in a mount namespace
-	// the launcher made inside the user namespace.
-	if out, err := e.cove("exec", "front", "--", "cat", "/etc/hosts"); err != nil || !strings.Contains(out, "\tfront front.internal.localhost\n") {
-		t.Errorf("cove exec front -- cat /etc/hosts: %v\n%s", err, out)
-	}
-
-	e.stop()
-	for name, pid := range pids {
-		if err := syscall.Kill(pid, 0); err == nil {
-			t.Errorf("replica %s (%d) survives cove up's stop", name, pid)
-		}
-	}
+	<-e.done
 	testenv.Poll(time.Minute, 100*time.Millisecond, func() bool { return len(holdersOf(namespaces)) == 0 })
 	if left := holdersOf(namespaces); len(left) > 0 {
-		t.Errorf("the replicas' namespaces outlived cove up's stop, held by: %v", left)
+		t.Errorf("the replicas' namespaces outlived a killed cove, held by: %v", left)
 	}
 }
 
