@@ -199,3 +199,44 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+// fireChannel records the firings a channel other than HTTP is given.
+type fireChannel struct{ fires chan *Fire }
+
+func (c *fireChannel) Call(_ context.Context, req *Request) (*Response, error) {
+	c.fires <- req.Fire
+	return &Response{Status: http.StatusOK, Header: http.Header{}}, nil
+}
+
+func (c *fireChannel) Deactivate(context.Context, string, string) (*Response, error) {
+	return &Response{Status: http.StatusOK}, nil
+}
+
+// A reminder's firing forwarded from another sidecar (a method call on
+// the wire) reaches a gRPC app's channel as a reminder firing again.
+func TestForwardedReminderIsAFiring(t *testing.T) {
+	rt := New("app", NewPlacement(), nil, nil)
+	ch := &fireChannel{fires: make(chan *Fire, 1)}
+	hc, err := ParseHostConfig([]byte(`{"entities":["T"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Host(HostOptions{Name: "a", Config: hc, Channel: ch})
+	defer h.Close(context.Background())
+	_, err = rt.InvokeLocal(t.Context(), &Request{Type: "T", ID: "x", Method: "remind/r",
+		Header: http.Header{reminderMark: {"true"}}, Body: []byte(`{"data":{"a":1},"dueTime":"1s","period":"R2/PT1S"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := <-ch.fires
+	if f == nil || f.Timer || f.Name != "r" || f.DueTime != "1s" || f.Period != "R2/PT1S" || string(f.Data) != `{"a":1}` {
+		t.Fatalf("firing %+v", f)
+	}
+	// A method call of that name without the mark stays a call.
+	if _, err := rt.InvokeLocal(t.Context(), &Request{Type: "T", ID: "x", Method: "remind/r"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-ch.fires; f != nil {
+		t.Fatalf("a method call became the firing %+v", f)
+	}
+}
