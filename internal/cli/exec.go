@@ -27,7 +27,8 @@ way 'az containerapp exec' runs a command inside a container. On Linux the
 command also sees the replica's /etc/hosts, so app names resolve as they do
 for the app. For an app that runs its images (docs/containers.md), the
 command runs inside the replica's container (the first of the template
-unless --container names another), as 'podman exec' runs it; for a
+unless --container names another), as 'podman exec' or 'docker exec'
+runs it; for a
 process-mode replica of several containers, --container picks whose
 environment the command gets. Without
 --replica, the first ready replica is used. The command's exit code is
@@ -151,13 +152,25 @@ func execInContainer(cmd *cobra.Command, re control.ReplicaEnv, container string
 		}
 	}
 	args := []string{"exec", "-i"}
-	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+	if stdinTerminal() {
 		args = append(args, "-t")
 	}
 	args = append(append(args, re.ContainerNames[i]), command...)
 	c := exec.CommandContext(cmd.Context(), re.Engine, args...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
 	return c, c.Start()
+}
+
+// stdinTerminal reports whether cove's standard input is a terminal: a
+// character device other than the null device (docker refuses -t without a
+// terminal).
+func stdinTerminal() bool {
+	st, err := os.Stdin.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
 
 // pickReplica finds t's replica: the one it names, or the first ready one

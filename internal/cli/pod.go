@@ -19,7 +19,7 @@ import (
 const podCommand = "replica-pod"
 
 func newPodCmd() *cobra.Command {
-	var removeEnv, bin string
+	var removeEnv, name, bin string
 	cmd := &cobra.Command{
 		Use:    podCommand,
 		Short:  "Run a replica's pod with the container engine (run by cove up)",
@@ -29,7 +29,10 @@ func newPodCmd() *cobra.Command {
 			var err error
 			if removeEnv != "" {
 				// The guardian's call after cove died (see control).
-				_, _, err = (&engine.Engine{Name: "podman", Bin: bin}).RemoveEnv(context.Background(), removeEnv)
+				var e *engine.Engine
+				if e, err = engine.New(name, bin); err == nil {
+					_, _, err = e.RemoveEnv(context.Background(), removeEnv)
+				}
 			} else {
 				err = runPod()
 			}
@@ -40,7 +43,8 @@ func newPodCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&removeEnv, "remove-env", "", "remove every pod of the environment with this id instead")
-	cmd.Flags().StringVar(&bin, "engine", "podman", "the engine's executable, with --remove-env")
+	cmd.Flags().StringVar(&name, "engine", "podman", "the engine (podman or docker), with --remove-env")
+	cmd.Flags().StringVar(&bin, "engine-bin", "podman", "the engine's executable, with --remove-env")
 	return cmd
 }
 
@@ -50,9 +54,12 @@ func runPod() error {
 		return fmt.Errorf("the pod's spec in $%s: %w", engine.SpecVar, err)
 	}
 	_ = os.Unsetenv(engine.SpecVar)
-	e := &engine.Engine{Name: "podman", Bin: os.Getenv(engine.BinVar)}
-	if e.Bin == "" {
+	if os.Getenv(engine.BinVar) == "" {
 		return fmt.Errorf("$%s is empty", engine.BinVar)
+	}
+	e, err := engine.New(os.Getenv(engine.EngineVar), os.Getenv(engine.BinVar))
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -78,7 +78,7 @@ func (e *Env) findEngine(ctx context.Context, apps []string) {
 	}
 	e.engine = eng
 	// Killed, cove cannot remove its pods: its guardian does.
-	e.guardian.AtDeath(append(slices.Clone(e.opts.PodRunner), "--remove-env", e.envID(), "--engine", eng.Bin))
+	e.guardian.AtDeath(append(slices.Clone(e.opts.PodRunner), "--remove-env", e.envID(), "--engine", eng.Name, "--engine-bin", eng.Bin))
 	pods, containers, err := eng.RemoveEnv(ctx, e.envID())
 	if err != nil {
 		e.log.Warn("removing the pods of a previous run", "err", err)
@@ -152,7 +152,7 @@ func (e *Env) podReplicaSpec(rev *revisionRuntime, r *replicaRuntime, rs supervi
 		return rs, err
 	}
 	rs.Command, rs.Shell, rs.Hosts, rs.Port = e.opts.PodRunner, false, "", 0
-	rs.Env = append(os.Environ(), engine.SpecVar+"="+string(b), engine.BinVar+"="+e.engine.Bin)
+	rs.Env = append(os.Environ(), engine.SpecVar+"="+string(b), engine.EngineVar+"="+e.engine.Name, engine.BinVar+"="+e.engine.Bin)
 	rs.Probes = probes
 	rs.TerminationGrace = rev.grace + podGraceExtra
 	return rs, nil
@@ -452,7 +452,7 @@ func (e *Env) registryAuth(entry *spec.AppEntry, replica string) (string, error)
 	if len(creds) == 0 {
 		return "", nil
 	}
-	path := filepath.Join(e.stateDir, "auth", replica+".json")
+	path := filepath.Join(e.stateDir, "auth", replica, "config.json")
 	if err := engine.WriteAuthFile(path, creds); err != nil {
 		return "", fmt.Errorf("app %s: registry credentials: %w", entry.App.Name, err)
 	}

@@ -1,13 +1,13 @@
 // Package engine runs an app's images with the container engine on the
-// machine (podman), driven through its command line: a pod per replica,
-// labelled with the environment so that every pod cove started can be found
-// and removed again, also after cove was killed.
+// machine (podman, else docker), driven through its command line: a pod per
+// replica (docker has none: an infra container whose network the others
+// join), labelled with the environment so that every pod cove started can be
+// found and removed again, also after cove was killed.
 package engine
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -27,18 +27,26 @@ const (
 	LabelReplica = "cove.replica"
 	// LabelContainer names the template container a container runs.
 	LabelContainer = "cove.container"
+	// LabelPod names the pod a container belongs to, where the engine
+	// has no pods (docker).
+	LabelPod = "cove.pod"
 )
 
 // Install says how to get an engine, for the error when none is found.
 const Install = "install podman (Debian, Ubuntu: apt-get install podman; Fedora: dnf install podman; macOS: brew install podman) " +
+	"or docker (Debian, Ubuntu: apt-get install docker.io, with dockerd running), " +
 	"or set `runtime: process` and a `command` for the app in cove.yaml"
+
+// ChoiceVar names the engine to use ("podman" or "docker") instead of
+// the first that works.
+const ChoiceVar = "COVE_ENGINE"
 
 // ErrNoEngine is returned by Detect when no engine that runs pods works.
 var ErrNoEngine = errors.New("no container engine")
 
 // Engine is a container engine's command line.
 type Engine struct {
-	// Name is "podman".
+	// Name is "podman" or "docker".
 	Name string
 	// Bin is the path of its executable.
 	Bin string
@@ -46,28 +54,66 @@ type Engine struct {
 	// and memory: its cgroups have the controllers (rootless podman on
 	// cgroups v1 has none, for one).
 	CPU, Memory bool
+
+	pods pods
 }
 
-// Detect finds a working engine: podman, whose `podman info` answers.
-// Docker has no pods, which replicas are; one found is named in the error.
+// Names are the engines cove drives, in the order Detect tries them:
+// podman first, as it runs no daemon.
+var Names = []string{"podman", "docker"}
+
+// New is the engine name (one of Names) whose executable is bin.
+func New(name, bin string) (*Engine, error) {
+	e := &Engine{Name: name, Bin: bin}
+	switch name {
+	case "podman":
+		e.pods = podmanPods{}
+	case "docker":
+		e.pods = dockerPods{}
+	default:
+		return nil, fmt.Errorf("%w: %q is not an engine cove drives (%s)", ErrNoEngine, name, strings.Join(Names, ", "))
+	}
+	return e, nil
+}
+
+// Detect finds a working engine: the one $COVE_ENGINE names, else the
+// first of Names that is installed and answers.
 func Detect(ctx context.Context) (*Engine, error) {
+	names := Names
+	if choice := os.Getenv(ChoiceVar); choice != "" {
+		if !slices.Contains(Names, choice) {
+			return nil, fmt.Errorf("%w: $%s is %q; set it to one of %s, or unset it to use the first that works", ErrNoEngine, ChoiceVar, choice, strings.Join(Names, ", "))
+		}
+		names = []string{choice}
+	}
+	return detect(ctx, names)
+}
+
+// detect is the first of names that is installed and answers.
+func detect(ctx context.Context, names []string) (*Engine, error) {
 	var tried []string
-	if bin, err := exec.LookPath("podman"); err == nil {
-		e := &Engine{Name: "podman", Bin: bin}
+	for _, name := range names {
+		bin, err := exec.LookPath(name)
+		if err != nil {
+			tried = append(tried, name+" not found in PATH")
+			continue
+		}
+		e, err := New(name, bin)
+		if err != nil {
+			return nil, err
+		}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		// A listing reads the engine's storage and configuration, as every
-		// call will, in a tenth of `podman info`'s time.
-		if _, err := e.Output(ctx, "ps", "-q", "--filter", "label="+LabelEnv+"=none"); err != nil {
-			return nil, fmt.Errorf("%w: podman is installed but does not work (%v); %s", ErrNoEngine, err, Install)
+		// A listing reads the engine's storage and configuration (or asks
+		// docker's daemon), as every call will, in a tenth of `info`'s time.
+		_, err = e.Output(ctx, "ps", "-q", "--filter", "label="+LabelEnv+"=none")
+		cancel()
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s is installed but does not work (%v)", name, err))
+			continue
 		}
 		controllers := cgroupControllers()
 		e.CPU, e.Memory = slices.Contains(controllers, "cpu"), slices.Contains(controllers, "memory")
 		return e, nil
-	}
-	tried = append(tried, "podman not found in PATH")
-	if _, err := exec.LookPath("docker"); err == nil {
-		tried = append(tried, "docker is installed but has no pods, which cove runs replicas as")
 	}
 	return nil, fmt.Errorf("%w (%s); %s", ErrNoEngine, strings.Join(tried, ", "), Install)
 }
@@ -96,71 +142,23 @@ func (e *Engine) Output(ctx context.Context, args ...string) ([]byte, error) {
 
 // Container is a container the engine lists.
 type Container struct {
-	ID      string            `json:"Id"`
-	Names   []string          `json:"Names"`
-	Image   string            `json:"Image"`
-	Pod     string            `json:"Pod"`
-	State   string            `json:"State"`
-	Labels  map[string]string `json:"Labels"`
-	Created json.RawMessage   `json:"Created"`
+	ID     string
+	Names  []string
+	Image  string
+	State  string
+	Labels map[string]string
 }
 
 // Containers lists every container, running or not, with the label
 // key=value.
 func (e *Engine) Containers(ctx context.Context, key, value string) ([]Container, error) {
-	out, err := e.Output(ctx, "ps", "-a", "--filter", "label="+key+"="+value, "--format", "json")
-	if err != nil {
-		return nil, err
-	}
-	var cs []Container
-	if len(bytes.TrimSpace(out)) == 0 {
-		return nil, nil
-	}
-	if err := json.Unmarshal(out, &cs); err != nil {
-		return nil, fmt.Errorf("%s ps: %w", e.Name, err)
-	}
-	return cs, nil
-}
-
-// pod is a pod the engine lists.
-type pod struct {
-	ID   string `json:"Id"`
-	Name string `json:"Name"`
+	return e.pods.containers(ctx, e, key, value)
 }
 
 // RemoveEnv removes every pod and container of environment env, running or
 // not, and returns how many pods and containers there were.
 func (e *Engine) RemoveEnv(ctx context.Context, env string) (pods, containers int, err error) {
-	cs, err := e.Containers(ctx, LabelEnv, env)
-	if err != nil {
-		return 0, 0, err
-	}
-	out, err := e.Output(ctx, "pod", "ps", "--filter", "label="+LabelEnv+"="+env, "--format", "json")
-	if err != nil {
-		return 0, 0, err
-	}
-	var ps []pod
-	if len(bytes.TrimSpace(out)) > 0 {
-		if err := json.Unmarshal(out, &ps); err != nil {
-			return 0, 0, fmt.Errorf("%s pod ps: %w", e.Name, err)
-		}
-	}
-	var errs []error
-	for _, p := range ps {
-		if _, err := e.Output(ctx, "pod", "rm", "-f", "-t", "0", p.ID); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Containers outside a pod (none are made so, but one may be left by
-	// a failed create) go one by one.
-	for _, c := range cs {
-		if c.Pod == "" {
-			if _, err := e.Output(ctx, "rm", "-f", "-t", "0", c.ID); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return len(ps), len(cs), errors.Join(errs...)
+	return e.pods.removeEnv(ctx, e, env)
 }
 
 // cgroupControllers lists the machine's cgroup controllers, which rootful

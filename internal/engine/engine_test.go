@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +15,58 @@ import (
 // failing it under COVE_REQUIRE_SERVICES=1).
 func podman(t *testing.T) *Engine {
 	t.Helper()
-	e, err := Detect(t.Context())
+	return require(t, "podman")
+}
+
+// require returns the engine name if it is installed and answers, skipping
+// the test otherwise (or failing it under COVE_REQUIRE_SERVICES=1: CI
+// installs both).
+func require(t *testing.T, name string) *Engine {
+	t.Helper()
+	e, err := detect(t.Context(), []string{name})
 	if err != nil {
 		if os.Getenv("COVE_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("COVE_REQUIRE_SERVICES=1: %v (bash .ci/podman.sh installs it)", err)
+			t.Fatalf("COVE_REQUIRE_SERVICES=1: %v (bash .ci/%s.sh installs it)", err, name)
 		}
 		t.Skip(err)
 	}
 	return e
+}
+
+// eachEngine runs test against every engine cove drives, as a subtest named
+// for it.
+func eachEngine(t *testing.T, test func(t *testing.T, e *Engine)) {
+	for _, name := range Names {
+		t.Run(name, func(t *testing.T) { test(t, require(t, name)) })
+	}
+}
+
+// podExists reports whether the engine has pod name.
+func podExists(t *testing.T, e *Engine, name string) bool {
+	t.Helper()
+	if e.Name == "podman" {
+		_, err := e.Output(t.Context(), "pod", "exists", name)
+		return err == nil
+	}
+	cs, err := e.Containers(t.Context(), LabelPod, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cs) > 0
+}
+
+// removeTestPod removes pod name whatever the test did.
+func removeTestPod(t *testing.T, e *Engine, name string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = e.pods.remove(ctx, e, PodSpec{Name: name})
+	})
+}
+
+// testPodName is a pod name of its own for the test, made of id.
+func testPodName(id string) string {
+	return strings.ReplaceAll("cove-test-"+id+"-"+time.Now().Format("150405.000000"), ".", "-")
 }
 
 func TestDetectWithoutEngine(t *testing.T) {
@@ -36,28 +79,30 @@ func TestDetectWithoutEngine(t *testing.T) {
 
 // TestRemoveEnv removes the pods of one environment and leaves another's.
 func TestRemoveEnv(t *testing.T) {
-	e := podman(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	env, other := "test-remove-"+time.Now().Format("150405.000000"), "test-keep-"+time.Now().Format("150405.000000")
-	for _, id := range []string{env, other} {
-		name := "cove-" + id
-		if _, err := e.Output(ctx, "pod", "create", "--name", name, "--label", LabelEnv+"="+id); err != nil {
-			t.Fatal(err)
+	eachEngine(t, func(t *testing.T, e *Engine) {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		env, other := testPodName("remove"), testPodName("keep")
+		for _, id := range []string{env, other} {
+			removeTestPod(t, e, id)
+			if err := e.pods.create(ctx, e, PodSpec{Name: id, Labels: map[string]string{LabelEnv: id}}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		t.Cleanup(func() { _ = exec.Command(e.Bin, "pod", "rm", "-f", "-i", "-t", "0", name).Run() })
-	}
-	pods, _, err := e.RemoveEnv(ctx, env)
-	if err != nil || pods != 1 {
-		t.Fatalf("RemoveEnv = %d pods, %v; want 1", pods, err)
-	}
-	if pods, _, err := e.RemoveEnv(ctx, env); err != nil || pods != 0 {
-		t.Errorf("RemoveEnv again = %d pods, %v; want 0", pods, err)
-	}
-	out, err := e.Output(ctx, "pod", "exists", "cove-"+other)
-	if err != nil {
-		t.Errorf("the other environment's pod is gone: %v %s", err, out)
-	}
+		pods, containers, err := e.RemoveEnv(ctx, env)
+		if err != nil || pods != 1 || containers != 1 {
+			t.Fatalf("RemoveEnv = %d pods (%d containers), %v; want 1 pod, its infra container", pods, containers, err)
+		}
+		if pods, _, err := e.RemoveEnv(ctx, env); err != nil || pods != 0 {
+			t.Errorf("RemoveEnv again = %d pods, %v; want 0", pods, err)
+		}
+		if podExists(t, e, env) {
+			t.Errorf("pod %s is still there", env)
+		}
+		if !podExists(t, e, other) {
+			t.Errorf("the other environment's pod is gone")
+		}
+	})
 }
 
 func TestContainerArgs(t *testing.T) {
@@ -90,41 +135,72 @@ func TestAuthFile(t *testing.T) {
 // TestRunPodReplacesLeftover: a pod left by a runner that was killed (same
 // name) is replaced, and a stop removes the new one.
 func TestRunPodReplacesLeftover(t *testing.T) {
-	e := podman(t)
-	name := "cove-test-leftover-" + time.Now().Format("150405.000000")
-	name = strings.ReplaceAll(name, ".", "-")
-	if _, err := e.Output(t.Context(), "pod", "create", "--name", name); err != nil {
-		t.Fatal(err)
+	eachEngine(t, func(t *testing.T, e *Engine) {
+		name := testPodName("leftover")
+		removeTestPod(t, e, name)
+		if err := e.pods.create(t.Context(), e, PodSpec{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		main := ContainerSpec{Name: "main", Image: pauseImage(t, e)}
+		if e.Name == "docker" {
+			main.Command = []string{"/" + pauseFile}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		spec := PodSpec{Name: name, Labels: map[string]string{LabelEnv: "test-leftover"}, Grace: time.Second, Containers: []ContainerSpec{main}}
+		go func() { done <- RunPod(ctx, e, spec, io.Discard, io.Discard, slog.New(slog.DiscardHandler)) }()
+		running := func() bool {
+			out, _ := e.Output(t.Context(), "ps", "-q", "--filter", "name="+ContainerName(name, "main"), "--filter", "status=running")
+			return len(strings.TrimSpace(string(out))) > 0
+		}
+		deadline := time.Now().Add(time.Minute)
+		for !running() && time.Now().Before(deadline) {
+			select {
+			case err := <-done:
+				t.Fatalf("RunPod ended before its container ran: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunPod stopped: %v, want nil", err)
+		}
+		if podExists(t, e, name) {
+			t.Errorf("pod %s still exists after the stop", name)
+		}
+	})
+}
+
+// pauseImage is an image on the machine that nothing has to pull: the
+// engine's own pause image (podman's, there once a pod was created), or
+// cove's (docker).
+func pauseImage(t *testing.T, e *Engine) string {
+	t.Helper()
+	if e.Name == "docker" {
+		image, err := dockerPods{}.pauseImage(t.Context(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return image
 	}
-	t.Cleanup(func() { _ = exec.Command(e.Bin, "pod", "rm", "-f", "-i", "-t", "0", name).Run() })
-	// The engine's own pause image, there once a pod was created: no pull.
 	out, err := e.Output(t.Context(), "images", "--filter", "reference=localhost/podman-pause", "--format", "{{.Repository}}:{{.Tag}}")
 	image := strings.TrimSpace(strings.Split(string(out), "\n")[0])
 	if err != nil || image == "" {
 		t.Fatalf("the pause image: %q, %v", out, err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	spec := PodSpec{Name: name, Labels: map[string]string{LabelEnv: "test-leftover"}, Grace: time.Second,
-		Containers: []ContainerSpec{{Name: "main", Image: image}}}
-	go func() { done <- RunPod(ctx, e, spec, io.Discard, io.Discard, slog.New(slog.DiscardHandler)) }()
-	running := func() bool {
-		out, _ := e.Output(t.Context(), "ps", "-q", "--filter", "name="+ContainerName(name, "main"), "--filter", "status=running")
-		return len(strings.TrimSpace(string(out))) > 0
+	return image
+}
+
+// TestDetectChoice: $COVE_ENGINE names the only engine tried, and one cove
+// does not drive is an error that names those it does.
+func TestDetectChoice(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(ChoiceVar, "docker")
+	if _, err := Detect(t.Context()); !errors.Is(err, ErrNoEngine) || !strings.Contains(err.Error(), "docker not found in PATH") || strings.Contains(err.Error(), "podman not found") {
+		t.Errorf("Detect with %s=docker: %v; want only docker tried", ChoiceVar, err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for !running() && time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("RunPod ended before its container ran: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("RunPod stopped: %v, want nil", err)
-	}
-	if _, err := e.Output(t.Context(), "pod", "exists", name); err == nil {
-		t.Errorf("pod %s still exists after the stop", name)
+	t.Setenv(ChoiceVar, "containerd")
+	if _, err := Detect(t.Context()); !errors.Is(err, ErrNoEngine) || !strings.Contains(err.Error(), "podman, docker") {
+		t.Errorf("Detect with %s=containerd: %v; want the engines cove drives named", ChoiceVar, err)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +42,8 @@ type PodSpec struct {
 	// Grace is how long containers have between SIGTERM and SIGKILL.
 	Grace time.Duration `json:"grace"`
 	// AuthFile, when set, holds the credentials images are pulled with
-	// (WriteAuthFile).
+	// (WriteAuthFile); it is named config.json, as docker reads it from
+	// its directory.
 	AuthFile string `json:"authFile,omitempty"`
 }
 
@@ -86,7 +89,8 @@ type Mount struct {
 func ContainerName(pod, c string) string { return pod + "-" + c }
 
 // RunPod runs spec as a replica: it creates the pod, relays the forwards
-// into it, runs the init containers in order and then the containers, and
+// (and, where the engine does not publish them, the published ports) into
+// it, runs the init containers in order and then the containers, and
 // returns when one of them exits or ctx ends (the replica is stopping);
 // either way the pod is stopped, with Grace, and removed. Container output
 // goes to stdout and stderr, each line prefixed with the container's name
@@ -97,54 +101,28 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 		// A fresh context: ctx has ended when the replica stops.
 		c, cancel := context.WithTimeout(context.Background(), spec.Grace+30*time.Second)
 		defer cancel()
-		secs := strconv.Itoa(int(spec.Grace.Round(time.Second) / time.Second))
-		if _, err := e.Output(c, "pod", "rm", "-f", "-i", "-t", secs, spec.Name); err != nil {
+		if err := e.pods.remove(c, e, spec); err != nil {
 			log.Warn("removing the replica's pod", "pod", spec.Name, "err", err)
 		}
 	}
 	defer rm()
 
-	args := []string{"pod", "create", "--name", spec.Name, "--infra-name", spec.Name + "-infra"}
-	args = append(args, labelArgs(spec.Labels)...)
-	for _, p := range spec.Publish {
-		args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:%d", p.HostPort, p.ContainerPort))
-	}
-	for _, h := range spec.Hosts {
-		args = append(args, "--add-host", h.Name+":"+h.Addr)
-	}
-	if _, err := e.Output(ctx, args...); err != nil {
+	if err := e.pods.create(ctx, e, spec); err != nil {
 		// A pod of the same name is the leftover of a runner that was
 		// killed; checking for one first would cost every start a call.
 		if !strings.Contains(err.Error(), "already in use") && !strings.Contains(err.Error(), "already exists") {
 			return err
 		}
 		rm()
-		if _, err := e.Output(ctx, args...); err != nil {
+		if err := e.pods.create(ctx, e, spec); err != nil {
 			return err
 		}
 	}
-	if _, err := e.Output(ctx, "pod", "start", spec.Name); err != nil {
-		return err
-	}
-	if len(spec.Forwards) > 0 {
-		out, err := e.Output(ctx, "container", "inspect", "--format", "{{.State.Pid}}", spec.Name+"-infra")
+	relayed := !e.pods.publishes() && len(spec.Publish) > 0
+	if len(spec.Forwards) > 0 || relayed {
+		stop, err := relay(ctx, e, spec, relayed, log)
 		if err != nil {
 			return err
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-		if err != nil || pid <= 0 {
-			return fmt.Errorf("the pod's network namespace: no process id in %q", out)
-		}
-		// cove's process serves the pod's end of each forward, from
-		// sockets opened in its namespace: nothing is added to the pod.
-		ns, err := netns.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			return err
-		}
-		stop, err := ns.Forward(spec.Forwards, log)
-		ns.Close()
-		if err != nil {
-			return fmt.Errorf("the pod's network namespace: %w", err)
 		}
 		defer stop()
 	}
@@ -180,8 +158,8 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 	case why = <-exited:
 	case <-ctx.Done():
 	}
-	// Stopping the pod stops every container with Grace; `podman run`
-	// returns once its container is gone.
+	// Stopping the pod stops every container with Grace; the engine's
+	// `run` returns once its container is gone.
 	rm()
 	for _, c := range cmds {
 		c.wait()
@@ -189,7 +167,80 @@ func RunPod(ctx context.Context, e *Engine, spec PodSpec, stdout, stderr io.Writ
 	return why
 }
 
-// containerRun is one `podman run` of a container, attached.
+// relay serves the pod's end of spec's forwards from sockets cove's process
+// opens in the pod's network namespace (nothing is added to the pod), and,
+// with ports, relays each published port of the machine's loopback to the
+// pod's. stop closes them all.
+func relay(ctx context.Context, e *Engine, spec PodSpec, ports bool, log *slog.Logger) (stop func(), err error) {
+	out, err := e.Output(ctx, "container", "inspect", "--format", "{{.State.Pid}}", InfraName(spec.Name))
+	if err != nil {
+		return nil, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		return nil, fmt.Errorf("the pod's network namespace: no process id in %q", out)
+	}
+	ns, err := netns.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, err
+	}
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
+		ns.Close()
+	}
+	if len(spec.Forwards) > 0 {
+		s, err := ns.Forward(spec.Forwards, log)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("the pod's network namespace: %w", err)
+		}
+		stops = append(stops, s)
+	}
+	if ports {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		stops = append(stops, func() { cancel(); wg.Wait() })
+		for _, p := range spec.Publish {
+			wg.Go(func() { publish(ctx, ns, p, log) })
+		}
+	}
+	return stop, nil
+}
+
+// publish relays the machine's loopback port p.HostPort to the pod's
+// p.ContainerPort until ctx ends. The machine's port opens only once the
+// pod's accepts, so that, as with a port the engine publishes, a probe
+// connects only once the app listens.
+func publish(ctx context.Context, ns *netns.Namespace, p Publish, log *slog.Logger) {
+	target := "127.0.0.1:" + strconv.Itoa(p.ContainerPort)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := ns.DialContext(dctx, "tcp", target)
+		cancel()
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p.HostPort))
+	if err != nil {
+		log.Error("publishing the pod's port", "port", p.ContainerPort, "err", err)
+		return
+	}
+	stop := ns.Expose(ln, target, log)
+	<-ctx.Done()
+	stop()
+}
+
+// containerRun is one `run` of a container by the engine, attached.
 type containerRun struct {
 	cmd     *exec.Cmd
 	outputs sync.WaitGroup
@@ -198,11 +249,7 @@ type containerRun struct {
 }
 
 func (e *Engine) runCommand(ctx context.Context, spec PodSpec, c ContainerSpec, prefix bool, stdout, stderr io.Writer) *containerRun {
-	args := []string{"run", "--rm", "--pod", spec.Name, "--name", ContainerName(spec.Name, c.Name),
-		"--stop-timeout", strconv.Itoa(int(spec.Grace.Round(time.Second) / time.Second))}
-	if spec.AuthFile != "" {
-		args = append(args, "--authfile", spec.AuthFile)
-	}
+	args := append(e.pods.runArgs(spec), "--rm", "--name", ContainerName(spec.Name, c.Name), "--stop-timeout", graceSeconds(spec))
 	labels := map[string]string{LabelContainer: c.Name}
 	for k, v := range spec.Labels {
 		labels[k] = v
@@ -234,11 +281,14 @@ func (e *Engine) runCommand(ctx context.Context, spec PodSpec, c ContainerSpec, 
 	if c.Memory > 0 {
 		args = append(args, "--memory", strconv.FormatInt(c.Memory, 10)+"b")
 	}
+	cmdArgs := c.Args
 	if len(c.Command) > 0 {
-		args = append(args, "--entrypoint", jsonArray(c.Command))
+		var rest []string
+		args, rest = e.pods.entrypoint(args, c.Command)
+		cmdArgs = slices.Concat(rest, c.Args)
 	}
 	args = append(args, c.Image)
-	args = append(args, c.Args...)
+	args = append(args, cmdArgs...)
 	cmd := e.Command(ctx, args...)
 	cmd.Env = env
 	r := &containerRun{cmd: cmd}
@@ -296,7 +346,8 @@ func engineVar(k string) bool {
 		return true
 	}
 	return strings.HasPrefix(k, "XDG_") || strings.HasPrefix(k, "CONTAINERS_") || strings.HasPrefix(k, "LC_") ||
-		strings.HasPrefix(k, "BUILDAH_") || strings.HasPrefix(k, "PODMAN_") || strings.HasPrefix(k, "STORAGE_")
+		strings.HasPrefix(k, "BUILDAH_") || strings.HasPrefix(k, "PODMAN_") || strings.HasPrefix(k, "STORAGE_") ||
+		strings.HasPrefix(k, "DOCKER_")
 }
 
 func labelArgs(labels map[string]string) []string {
@@ -312,11 +363,12 @@ func jsonArray(s []string) string {
 	return string(b)
 }
 
-// The variables a pod runner reads: its PodSpec as JSON, and the engine's
-// executable.
+// The variables a pod runner reads: its PodSpec as JSON, the engine's name
+// and its executable.
 const (
-	SpecVar = "COVE_POD_SPEC"
-	BinVar  = "COVE_ENGINE"
+	SpecVar   = "COVE_POD_SPEC"
+	EngineVar = "COVE_POD_ENGINE"
+	BinVar    = "COVE_POD_ENGINE_BIN"
 )
 
 // Credentials are a registry's user name and password.
@@ -324,8 +376,9 @@ type Credentials struct {
 	Server, Username, Password string
 }
 
-// WriteAuthFile writes the credentials as an auth file of the engine's
-// (containers-auth.json), readable by its owner only.
+// WriteAuthFile writes the credentials as an auth file of the engines'
+// (podman's containers-auth.json, docker's config.json: the same
+// "auths"), readable by its owner only.
 func WriteAuthFile(path string, creds []Credentials) error {
 	type auth struct {
 		Auth string `json:"auth"`

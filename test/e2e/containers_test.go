@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -18,38 +20,59 @@ import (
 	"github.com/cove-env/cove/test/internal/testenv"
 )
 
-// testImage is the image of testdata/containerapp, built once.
-var testImage struct {
+// testImages are the images of testdata/containerapp, built once per
+// engine.
+var testImages sync.Map // engine name → *testImage
+
+type testImage struct {
 	once sync.Once
 	name string
 	err  error
 }
 
-// containerImage builds the test app's image with podman, from a static
-// binary in an empty image (nothing is pulled), and returns its name. Without
-// podman the test is skipped, or fails under COVE_REQUIRE_SERVICES=1.
-func containerImage(t *testing.T) string {
+// containerImage is containerImageOn podman.
+func containerImage(t *testing.T) string { return containerImageOn(t, "podman") }
+
+// containerImageOn builds the test app's image with engine (podman or
+// docker), from a static binary in an empty image (nothing is pulled), and
+// returns its name. Without the engine (for docker: without a daemon that
+// answers) the test is skipped, or fails under COVE_REQUIRE_SERVICES=1.
+func containerImageOn(t *testing.T, engine string) string {
 	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
+	if out, err := exec.Command(engine, "ps", "-q").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("%s does not answer (%v: %s); .ci/%s.sh installs it", engine, err, bytes.TrimSpace(out), engine)
 		if os.Getenv("COVE_REQUIRE_SERVICES") == "1" {
-			t.Fatal("podman is not installed (COVE_REQUIRE_SERVICES=1): run .ci/podman.sh")
+			t.Fatal("COVE_REQUIRE_SERVICES=1: " + msg)
 		}
-		t.Skip("podman is not installed; .ci/podman.sh installs it")
+		t.Skip(msg)
 	}
-	testImage.once.Do(func() {
-		testImage.name = "localhost/cove-e2e-app:test"
-		testImage.err = buildImage(testImage.name, map[string]string{"app": "testdata/containerapp"})
+	v, _ := testImages.LoadOrStore(engine, &testImage{})
+	img := v.(*testImage)
+	img.once.Do(func() {
+		img.name = "localhost/cove-e2e-app:test"
+		img.err = buildImageOn(engine, img.name, map[string]string{"app": "testdata/containerapp"})
 	})
-	if testImage.err != nil {
-		t.Fatal(testImage.err)
+	if img.err != nil {
+		t.Fatal(img.err)
 	}
-	return testImage.name
+	return img.name
 }
 
-// buildImage builds image tag from static binaries (CGO_ENABLED=0) of Go
+// eachEngine runs test against podman and docker, as subtests named for
+// them.
+func eachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, name := range engine.Names {
+		t.Run(name, func(t *testing.T) { test(t, name) })
+	}
+}
+
+// buildImage is buildImageOn podman.
+func buildImage(tag string, bins map[string]string) error { return buildImageOn("podman", tag, bins) }
+
+// buildImageOn builds image tag with engine from static binaries (CGO_ENABLED=0) of Go
 // packages: bins maps each binary's name in the image's root to the
 // package's directory; /app is the entrypoint.
-func buildImage(tag string, bins map[string]string) error {
+func buildImageOn(engine, tag string, bins map[string]string) error {
 	ctx, err := os.MkdirTemp("", "cove-e2e-image")
 	if err != nil {
 		return err
@@ -68,8 +91,9 @@ func buildImage(tag string, bins map[string]string) error {
 	if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte(containerfile), 0o644); err != nil {
 		return err
 	}
-	if out, err := exec.Command("podman", "build", "-q", "-t", tag, ctx).CombinedOutput(); err != nil {
-		return fmt.Errorf("podman build %s: %v\n%s", tag, err, out)
+	file := filepath.Join(ctx, "Containerfile")
+	if out, err := exec.Command(engine, "build", "-q", "-f", file, "-t", tag, ctx).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s build %s: %v\n%s", engine, tag, err, out)
 	}
 	return nil
 }
@@ -84,6 +108,18 @@ func stopLeavingNoContainer(t *testing.T, e *env, file string) {
 	}
 }
 
+// envEngines are the engines the environments of the tests run on, by
+// file; podman when not listed.
+var envEngines sync.Map
+
+// engineOf is the engine the environment of file runs on.
+func engineOf(file string) string {
+	if e, ok := envEngines.Load(file); ok {
+		return e.(string)
+	}
+	return "podman"
+}
+
 // containersOf lists the names (or format) of the engine's containers of the
 // environment of file, running or not.
 func containersOf(t *testing.T, file string, format ...string) []string {
@@ -92,17 +128,33 @@ func containersOf(t *testing.T, file string, format ...string) []string {
 	if len(format) > 0 {
 		f = format[0]
 	}
-	out, err := exec.Command("podman", "ps", "-a", "--filter", "label="+engine.LabelEnv+"="+control.EnvID(file), "--format", f).CombinedOutput()
+	eng := engineOf(file)
+	out, err := exec.Command(eng, "ps", "-a", "--filter", "label="+engine.LabelEnv+"="+control.EnvID(file), "--format", f).CombinedOutput()
 	if err != nil {
-		t.Fatalf("podman ps: %v\n%s", err, out)
+		t.Fatalf("%s ps: %v\n%s", eng, err, out)
 	}
 	return strings.Fields(string(out))
 }
 
-// containerEnv writes an environment with one container-mode app, web, of
-// the test image: the app's template is tmpl (YAML under template:). The
-// environment's storage "shared" is the directory shared/, holding hello.txt.
+// upOn is up with cove choosing the engine name ($COVE_ENGINE).
+func upOn(t *testing.T, name, file string) *env {
+	t.Helper()
+	e := startWith(t, "", file, []string{engine.ChoiceVar + "=" + name}, "up", "-f", file)
+	e.waitFor("is ready", 3*time.Minute)
+	return e
+}
+
+// containerEnv is containerEnvOn podman.
 func containerEnv(t *testing.T, tmpl string) string {
+	t.Helper()
+	return containerEnvOn(t, "podman", tmpl)
+}
+
+// containerEnvOn writes an environment with one container-mode app, web, of
+// the test image, run on engine eng: the app's template is tmpl (YAML under
+// template:). The environment's storage "shared" is the directory shared/,
+// holding hello.txt.
+func containerEnvOn(t *testing.T, eng, tmpl string) string {
 	t.Helper()
 	dir := t.TempDir()
 	writeFile(t, dir, "cove.yaml", `name: containers
@@ -127,15 +179,19 @@ properties:
     registries: [{server: registry.example.test, username: bot, passwordSecretRef: token}]
   template:
 `+tmpl)
+	file := filepath.Join(dir, "cove.yaml")
+	envEngines.Store(file, eng)
 	t.Cleanup(func() {
 		// Whatever the test did, the engine keeps nothing of it.
-		file := filepath.Join(dir, "cove.yaml")
-		out, _ := exec.Command("podman", "pod", "ps", "-q", "--filter", "label="+engine.LabelEnv+"="+control.EnvID(file)).Output()
-		for _, id := range strings.Fields(string(out)) {
-			_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", id).Run()
+		e, err := engine.New(eng, eng)
+		if err == nil {
+			_, _, err = e.RemoveEnv(context.Background(), control.EnvID(file))
+		}
+		if err != nil {
+			t.Logf("removing what is left of the environment: %v", err)
 		}
 	})
-	return filepath.Join(dir, "cove.yaml")
+	return file
 }
 
 // TestContainerReplicas runs an app from its image alone: two replicas,
@@ -144,8 +200,9 @@ properties:
 // shared EmptyDir; a Secret volume holds a file per secret, an AzureFile
 // volume is its storage's local directory.
 func TestContainerReplicas(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    initContainers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    initContainers:
       - {name: setup, image: %[1]s, args: [init, /work/ready], volumeMounts: [{volumeName: work, mountPath: /work}]}
     containers:
       - name: main
@@ -158,57 +215,58 @@ func TestContainerReplicas(t *testing.T) {
       - {name: files, storageType: AzureFile, storageName: shared}
     scale: {minReplicas: 2, maxReplicas: 2}
 `, image))
-	e := up(t, file)
+		e := upOn(t, eng, file)
 
-	replicas := map[string]bool{}
-	for range 4 {
-		code, body := e.edge(t, "GET", "web", "/", "")
-		if code != 200 {
-			t.Fatalf("GET / through the edge: %d %s", code, body)
+		replicas := map[string]bool{}
+		for range 4 {
+			code, body := e.edge(t, "GET", "web", "/", "")
+			if code != 200 {
+				t.Fatalf("GET / through the edge: %d %s", code, body)
+			}
+			replicas[strings.TrimSpace(body)] = true
 		}
-		replicas[strings.TrimSpace(body)] = true
-	}
-	if len(replicas) != 2 {
-		t.Errorf("the edge reached replicas %v, want both", replicas)
-	}
-	// State through each replica's own sidecar, at localhost:3500 in its pod.
-	if code, body := e.edge(t, "PUT", "web", "/state/greeting", "hello"); code != 204 {
-		t.Fatalf("PUT /state/greeting: %d %s", code, body)
-	}
-	for range 2 {
-		if code, body := e.edge(t, "GET", "web", "/state/greeting", ""); code != 200 || body != `"hello"` {
-			t.Errorf("GET /state/greeting: %d %s, want 200 \"hello\"", code, body)
+		if len(replicas) != 2 {
+			t.Errorf("the edge reached replicas %v, want both", replicas)
 		}
-	}
-	for path, want := range map[string]string{
-		"/file?path=/work/ready":        "init ran\n",
-		"/file?path=/mnt/secrets/token": "s3cret",
-		"/env?name=TOKEN":               "s3cret",
-		"/env?name=GREETING":            "hi",
-		"/env?name=DAPR_HTTP_PORT":      "3500",
-		"/env?name=DAPR_GRPC_PORT":      "50001",
-		"/env?name=CONTAINER_APP_NAME":  "web",
-		"/env?name=CONTAINER_APP_PORT":  "8000",
-		"/env?name=COVE_POD_SPEC":       "",
-	} {
-		if code, body := e.edge(t, "GET", "web", path, ""); code != 200 || body != want {
-			t.Errorf("GET %s: %d %q, want %q", path, code, body, want)
+		// State through each replica's own sidecar, at localhost:3500 in its pod.
+		if code, body := e.edge(t, "PUT", "web", "/state/greeting", "hello"); code != 204 {
+			t.Fatalf("PUT /state/greeting: %d %s", code, body)
 		}
-	}
-	// Pulls log in to the app's registries with the secret's local value.
-	auths, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".cove", "auth", "*.json"))
-	for _, a := range auths {
-		if b, err := os.ReadFile(a); err != nil || !strings.Contains(string(b), base64.StdEncoding.EncodeToString([]byte("bot:s3cret"))) {
-			t.Errorf("auth file %s: %s, %v; want bot's credentials for registry.example.test", a, b, err)
+		for range 2 {
+			if code, body := e.edge(t, "GET", "web", "/state/greeting", ""); code != 200 || body != `"hello"` {
+				t.Errorf("GET /state/greeting: %d %s, want 200 \"hello\"", code, body)
+			}
 		}
-	}
-	if len(auths) != 2 {
-		t.Errorf("auth files %v, want one per replica", auths)
-	}
-	if n := len(containersOf(t, file)); n != 4 {
-		t.Errorf("%d containers (%v), want 4: two pods of an infra and an app container", n, containersOf(t, file))
-	}
-	stopLeavingNoContainer(t, e, file)
+		for path, want := range map[string]string{
+			"/file?path=/work/ready":        "init ran\n",
+			"/file?path=/mnt/secrets/token": "s3cret",
+			"/env?name=TOKEN":               "s3cret",
+			"/env?name=GREETING":            "hi",
+			"/env?name=DAPR_HTTP_PORT":      "3500",
+			"/env?name=DAPR_GRPC_PORT":      "50001",
+			"/env?name=CONTAINER_APP_NAME":  "web",
+			"/env?name=CONTAINER_APP_PORT":  "8000",
+			"/env?name=COVE_POD_SPEC":       "",
+		} {
+			if code, body := e.edge(t, "GET", "web", path, ""); code != 200 || body != want {
+				t.Errorf("GET %s: %d %q, want %q", path, code, body, want)
+			}
+		}
+		// Pulls log in to the app's registries with the secret's local value.
+		auths, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".cove", "auth", "*", "config.json"))
+		for _, a := range auths {
+			if b, err := os.ReadFile(a); err != nil || !strings.Contains(string(b), base64.StdEncoding.EncodeToString([]byte("bot:s3cret"))) {
+				t.Errorf("auth file %s: %s, %v; want bot's credentials for registry.example.test", a, b, err)
+			}
+		}
+		if len(auths) != 2 {
+			t.Errorf("auth files %v, want one per replica", auths)
+		}
+		if n := len(containersOf(t, file)); n != 4 {
+			t.Errorf("%d containers (%v), want 4: two pods of an infra and an app container", n, containersOf(t, file))
+		}
+		stopLeavingNoContainer(t, e, file)
+	})
 }
 
 // TestContainerInitFailure: an init container that exits 1 keeps the app's
@@ -237,46 +295,48 @@ func TestContainerInitFailure(t *testing.T) {
 // pods. With the guardian killed too, the next `cove up` removes what was
 // left and says so. Either way nothing is left after the last stop.
 func TestContainerKill9(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    containers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-e.done
-	testenv.Poll(time.Minute, 200*time.Millisecond, func() bool { return len(containersOf(t, file)) == 0 })
-	if left := containersOf(t, file); len(left) > 0 {
-		t.Errorf("containers outlived a killed cove and its guardian: %v", left)
-	}
-
-	e = up(t, file)
-	children := testenv.ChildrenOf(e.cmd.Process.Pid)
-	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range children { // the guardian and the pod runners
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	<-e.done
-	left := containersOf(t, file, "{{.ID}}")
-	if len(left) == 0 {
-		t.Fatal("no container left after cove and its guardian were killed; the test cannot check the cleanup")
-	}
-	e = up(t, file)
-	e.waitFor("a previous run of this environment left behind", time.Second)
-	now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
-	for _, id := range left {
-		if strings.Contains(now, id) {
-			t.Errorf("container %s of the killed cove is still there", id)
+		e := upOn(t, eng, file)
+		if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := len(containersOf(t, file)); n != 2 {
-		t.Errorf("%d containers running (%v), want the new replica's 2", n, containersOf(t, file))
-	}
-	stopLeavingNoContainer(t, e, file)
+		<-e.done
+		testenv.Poll(time.Minute, 200*time.Millisecond, func() bool { return len(containersOf(t, file)) == 0 })
+		if left := containersOf(t, file); len(left) > 0 {
+			t.Errorf("containers outlived a killed cove and its guardian: %v", left)
+		}
+
+		e = upOn(t, eng, file)
+		children := testenv.ChildrenOf(e.cmd.Process.Pid)
+		if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range children { // the guardian and the pod runners
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		<-e.done
+		left := containersOf(t, file, "{{.ID}}")
+		if len(left) == 0 {
+			t.Fatal("no container left after cove and its guardian were killed; the test cannot check the cleanup")
+		}
+		e = upOn(t, eng, file)
+		e.waitFor("a previous run of this environment left behind", time.Second)
+		now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
+		for _, id := range left {
+			if strings.Contains(now, id) {
+				t.Errorf("container %s of the killed cove is still there", id)
+			}
+		}
+		if n := len(containersOf(t, file)); n != 2 {
+			t.Errorf("%d containers running (%v), want the new replica's 2", n, containersOf(t, file))
+		}
+		stopLeavingNoContainer(t, e, file)
+	})
 }
 
 // TestContainerSidecarAndOperations: a second container of the template
@@ -285,61 +345,63 @@ func TestContainerKill9(t *testing.T) {
 // names each container's image and id; cove logs has each container's
 // lines.
 func TestContainerSidecarAndOperations(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    containers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %[1]s, resources: {cpu: 0.5, memory: 256Mi}}
       - {name: helper, image: %[1]s, args: [idle]}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	out, err := e.cove("exec", "web", "--container", "helper", "--", "/app", "get", "http://localhost:8000/")
-	if err != nil || !strings.HasPrefix(out, "200 web--") {
-		t.Errorf("GET localhost:8000 from the helper container: %q, %v; want 200 and the replica's name", out, err)
-	}
-	out, err = e.cove("exec", "web", "--", "/app", "get", "http://localhost:3500/v1.0/healthz")
-	if err != nil || !strings.HasPrefix(out, "204") {
-		t.Errorf("GET localhost:3500/v1.0/healthz in the app's container: %q, %v; want 204", out, err)
-	}
-	// Apps by name, through the edge on the app's address, relayed into the pod.
-	out, err = e.cove("exec", "web", "--", "/app", "get", "http://web/")
-	if err != nil || !strings.HasPrefix(out, "200 web--") {
-		t.Errorf("GET http://web/ from inside the container: %q, %v; want 200 and the replica's name", out, err)
-	}
-	if _, err := e.cove("exec", "web", "--container", "nope", "--", "/app"); err == nil || !strings.Contains(err.Error(), `no container "nope"; its containers: main, helper`) {
-		t.Errorf("exec in an unknown container: %v", err)
-	}
+		e := upOn(t, eng, file)
+		out, err := e.cove("exec", "web", "--container", "helper", "--", "/app", "get", "http://localhost:8000/")
+		if err != nil || !strings.HasPrefix(out, "200 web--") {
+			t.Errorf("GET localhost:8000 from the helper container: %q, %v; want 200 and the replica's name", out, err)
+		}
+		out, err = e.cove("exec", "web", "--", "/app", "get", "http://localhost:3500/v1.0/healthz")
+		if err != nil || !strings.HasPrefix(out, "204") {
+			t.Errorf("GET localhost:3500/v1.0/healthz in the app's container: %q, %v; want 204", out, err)
+		}
+		// Apps by name, through the edge on the app's address, relayed into the pod.
+		out, err = e.cove("exec", "web", "--", "/app", "get", "http://web/")
+		if err != nil || !strings.HasPrefix(out, "200 web--") {
+			t.Errorf("GET http://web/ from inside the container: %q, %v; want 200 and the replica's name", out, err)
+		}
+		if _, err := e.cove("exec", "web", "--container", "nope", "--", "/app"); err == nil || !strings.Contains(err.Error(), `no container "nope"; its containers: main, helper`) {
+			t.Errorf("exec in an unknown container: %v", err)
+		}
 
-	st := e.status()
-	var got []string
-	for _, a := range st.Apps {
-		for _, r := range a.Replicas {
-			for _, c := range r.Containers {
-				if c.ID == "" || c.State != "running" {
-					t.Errorf("container %+v: want an id and running", c)
-				}
-				got = append(got, c.Name+" "+c.Image)
-				if c.Name != "main" {
-					continue
-				}
-				limits, err := exec.Command("podman", "container", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", c.ID).CombinedOutput()
-				if got, want := strings.TrimSpace(string(limits)), "500000000 268435456"; err != nil || got != want {
-					t.Errorf("the main container's cpu and memory limits: %q, %v; want %q", got, err, want)
+		st := e.status()
+		var got []string
+		for _, a := range st.Apps {
+			for _, r := range a.Replicas {
+				for _, c := range r.Containers {
+					if c.ID == "" || c.State != "running" {
+						t.Errorf("container %+v: want an id and running", c)
+					}
+					got = append(got, c.Name+" "+c.Image)
+					if c.Name != "main" {
+						continue
+					}
+					limits, err := exec.Command(eng, "container", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", c.ID).CombinedOutput()
+					if got, want := strings.TrimSpace(string(limits)), "500000000 268435456"; err != nil || got != want {
+						t.Errorf("the main container's cpu and memory limits: %q, %v; want %q", got, err, want)
+					}
 				}
 			}
 		}
-	}
-	slices.Sort(got)
-	if want := []string{"helper " + image, "main " + image}; !slices.Equal(got, want) {
-		t.Errorf("cove ps containers = %q, want %q", got, want)
-	}
-	if out, err := e.cove("ps"); err != nil || !strings.Contains(out, "CONTAINER ID") || !strings.Contains(out, image) {
-		t.Errorf("cove ps: %v\n%s", err, out)
-	}
-	out, err = e.cove("logs", "web")
-	if err != nil || !strings.Contains(out, "main: listening on :8000") || !strings.Contains(out, "helper: idle") {
-		t.Errorf("cove logs web: %v\n%s", err, out)
-	}
-	e.stop()
+		slices.Sort(got)
+		if want := []string{"helper " + image, "main " + image}; !slices.Equal(got, want) {
+			t.Errorf("cove ps containers = %q, want %q", got, want)
+		}
+		if out, err := e.cove("ps"); err != nil || !strings.Contains(out, "CONTAINER ID") || !strings.Contains(out, image) {
+			t.Errorf("cove ps: %v\n%s", err, out)
+		}
+		out, err = e.cove("logs", "web")
+		if err != nil || !strings.Contains(out, "main: listening on :8000") || !strings.Contains(out, "helper: idle") {
+			t.Errorf("cove logs web: %v\n%s", err, out)
+		}
+		e.stop()
+	})
 }
 
 // TestContainerAppWithoutEngine: with no engine on the PATH, an app that
