@@ -227,7 +227,7 @@ func (n *Namespace) Expose(ln net.Listener, target string, log *slog.Logger) (st
 // namespace in a user namespace refuses it (see Command, Listen).
 func (n *Namespace) Do(fn func() error) error {
 	if n.join != nil {
-		return errors.New("a thread cannot enter a network namespace of a user namespace")
+		return fmt.Errorf("%w: a thread cannot enter a network namespace of another user namespace", ErrRefused)
 	}
 	return onThread(func() error {
 		if err := n.Enter(); err != nil {

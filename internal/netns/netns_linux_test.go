@@ -300,3 +300,39 @@ func TestRefusedWithoutNsenter(t *testing.T) {
 		t.Errorf("New = %v; want the refusal naming the sysctl and util-linux", err)
 	}
 }
+
+// BenchmarkDialInside opens and closes a connection to a listener inside
+// a namespace, as the relay to a replica's app does for each connection
+// the edge hands it: from a thread inside as root, through the holder
+// otherwise.
+func BenchmarkDialInside(b *testing.B) {
+	ns, err := New([]string{os.Args[0], holderArg})
+	if errors.Is(err, ErrRefused) {
+		b.Skipf("no network namespace here: %v", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	ln, err := ns.Listen("127.0.0.1:8000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for b.Loop() {
+		c, err := ns.DialContext(b.Context(), "tcp", "127.0.0.1:8000")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}
