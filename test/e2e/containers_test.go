@@ -144,12 +144,6 @@ func upOn(t *testing.T, name, file string) *env {
 	return e
 }
 
-// containerEnv is containerEnvOn podman.
-func containerEnv(t *testing.T, tmpl string) string {
-	t.Helper()
-	return containerEnvOn(t, "podman", tmpl)
-}
-
 // containerEnvOn writes an environment with one container-mode app, web, of
 // the test image, run on engine eng: the app's template is tmpl (YAML under
 // template:). The environment's storage "shared" is the directory shared/,
@@ -272,23 +266,25 @@ func TestContainerReplicas(t *testing.T) {
 // TestContainerInitFailure: an init container that exits 1 keeps the app's
 // containers from starting, and says so.
 func TestContainerInitFailure(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    initContainers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    initContainers:
       - {name: setup, image: %[1]s, args: [fail]}
     containers:
       - {name: main, image: %[1]s}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := start(t, "", file, "up", "-f", file)
-	e.waitFor("init container setup: exited with code 1; the app's containers do not start", 2*time.Minute)
-	if strings.Contains(e.out.String(), "listening on :8000") {
-		t.Errorf("the app's container started after its init container failed:\n%s", e.out.String())
-	}
-	for _, c := range containersOf(t, file) {
-		if strings.HasSuffix(c, "-main") {
-			t.Errorf("container %s exists after its init container failed", c)
+		e := startWith(t, "", file, []string{engine.ChoiceVar + "=" + eng}, "up", "-f", file)
+		e.waitFor("init container setup: exited with code 1; the app's containers do not start", 2*time.Minute)
+		if strings.Contains(e.out.String(), "listening on :8000") {
+			t.Errorf("the app's container started after its init container failed:\n%s", e.out.String())
 		}
-	}
+		for _, c := range containersOf(t, file) {
+			if strings.HasSuffix(c, "-main") {
+				t.Errorf("container %s exists after its init container failed", c)
+			}
+		}
+	})
 }
 
 // TestContainerKill9 kills cove with SIGKILL: its guardian removes the
@@ -445,102 +441,109 @@ properties:
 // after the template's terminationGracePeriodSeconds, not the engine's
 // default 10 s.
 func TestContainerGracePeriod(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    terminationGracePeriodSeconds: 2
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    terminationGracePeriodSeconds: 2
     containers:
       - {name: main, image: %s, args: [stubborn]}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	e.waitFor("ignoring SIGTERM", 10*time.Second)
-	start := time.Now()
-	e.stop()
-	if took := time.Since(start); took < 2*time.Second || took > 8*time.Second {
-		t.Errorf("stop took %s; want the 2 s grace period, then a kill", took)
-	}
-	if left := containersOf(t, file); len(left) > 0 {
-		t.Errorf("containers left after Ctrl-C: %v", left)
-	}
+		e := upOn(t, eng, file)
+		e.waitFor("ignoring SIGTERM", 10*time.Second)
+		start := time.Now()
+		e.stop()
+		if took := time.Since(start); took < 2*time.Second || took > 8*time.Second {
+			t.Errorf("stop took %s; want the 2 s grace period, then a kill", took)
+		}
+		if left := containersOf(t, file); len(left) > 0 {
+			t.Errorf("containers left after Ctrl-C: %v", left)
+		}
+	})
 }
 
 // TestContainerReload: a changed template makes a new revision of new pods;
 // the old revision's pods are removed once it retires.
 func TestContainerReload(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    containers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s, env: [{name: GREETING, value: hi}]}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "hi" {
-		t.Fatalf("GREETING before the reload: %d %q", code, body)
-	}
-	old := containersOf(t, file, "{{.ID}}")
-	app := filepath.Join(filepath.Dir(file), "web.yaml")
-	b, err := os.ReadFile(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Dir(file), "web.yaml", strings.Replace(string(b), "value: hi", "value: bye", 1))
-	if out, err := e.cove("reload"); err != nil {
-		t.Fatalf("cove reload: %v\n%s", err, out)
-	}
-	if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "bye" {
-		t.Errorf("GREETING after the reload: %d %q", code, body)
-	}
-	gone := func() bool {
-		now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
-		for _, id := range old {
-			if strings.Contains(now, id) {
-				return false
-			}
+		e := upOn(t, eng, file)
+		if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "hi" {
+			t.Fatalf("GREETING before the reload: %d %q", code, body)
 		}
-		return true
-	}
-	if !testenv.Poll(time.Minute, 200*time.Millisecond, gone) {
-		t.Errorf("the old revision's containers %v are still there: %v", old, containersOf(t, file))
-	}
-	e.stop()
+		old := containersOf(t, file, "{{.ID}}")
+		app := filepath.Join(filepath.Dir(file), "web.yaml")
+		b, err := os.ReadFile(app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Dir(file), "web.yaml", strings.Replace(string(b), "value: hi", "value: bye", 1))
+		if out, err := e.cove("reload"); err != nil {
+			t.Fatalf("cove reload: %v\n%s", err, out)
+		}
+		if code, body := e.edge(t, "GET", "web", "/env?name=GREETING", ""); body != "bye" {
+			t.Errorf("GREETING after the reload: %d %q", code, body)
+		}
+		gone := func() bool {
+			now := strings.Join(containersOf(t, file, "{{.ID}}"), " ")
+			for _, id := range old {
+				if strings.Contains(now, id) {
+					return false
+				}
+			}
+			return true
+		}
+		if !testenv.Poll(time.Minute, 200*time.Millisecond, gone) {
+			t.Errorf("the old revision's containers %v are still there: %v", old, containersOf(t, file))
+		}
+		e.stop()
+	})
 }
 
 // TestContainerForcedStop: a second Ctrl-C kills the replicas at once; the
 // pods their runners had no time to remove are removed before cove exits.
 func TestContainerForcedStop(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    containers:
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s, args: [stubborn]}
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	e.waitFor("ignoring SIGTERM", 10*time.Second)
-	_ = e.cmd.Process.Signal(os.Interrupt)
-	e.waitFor("stopping replicas", 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	_ = e.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-e.done:
-	case <-time.After(25 * time.Second):
-		t.Fatalf("cove up did not stop within 25 s of a second Ctrl-C:\n%s", e.out.String())
-	}
-	if left := containersOf(t, file); len(left) > 0 {
-		t.Errorf("containers left after a forced stop: %v", left)
-	}
+		e := upOn(t, eng, file)
+		e.waitFor("ignoring SIGTERM", 10*time.Second)
+		_ = e.cmd.Process.Signal(os.Interrupt)
+		e.waitFor("stopping replicas", 10*time.Second)
+		time.Sleep(500 * time.Millisecond)
+		_ = e.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-e.done:
+		case <-time.After(25 * time.Second):
+			t.Fatalf("cove up did not stop within 25 s of a second Ctrl-C:\n%s", e.out.String())
+		}
+		if left := containersOf(t, file); len(left) > 0 {
+			t.Errorf("containers left after a forced stop: %v", left)
+		}
+	})
 }
 
 // TestContainerTCPAppByName: a TCP app is reached from another app's pod as
 // <app>:<exposedPort>, as `redis:6379` is in ACA.
 func TestContainerTCPAppByName(t *testing.T) {
-	image := containerImage(t)
-	file := containerEnv(t, fmt.Sprintf(`    containers: [{name: main, image: %s}]
+	eachEngine(t, func(t *testing.T, eng string) {
+		image := containerImageOn(t, eng)
+		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers: [{name: main, image: %s}]
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	dir := filepath.Dir(file)
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "cove.yaml", strings.Replace(string(b), "components:", "  - file: kv.yaml\ncomponents:", 1))
-	writeFile(t, dir, "kv.yaml", fmt.Sprintf(`name: kv
+		dir := filepath.Dir(file)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "cove.yaml", strings.Replace(string(b), "components:", "  - file: kv.yaml\ncomponents:", 1))
+		writeFile(t, dir, "kv.yaml", fmt.Sprintf(`name: kv
 properties:
   configuration:
     ingress: {transport: tcp, targetPort: 8000, exposedPort: 6390}
@@ -548,11 +551,12 @@ properties:
     containers: [{name: main, image: %s}]
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))
-	e := up(t, file)
-	// The test app speaks HTTP; over a TCP app's port it goes through as bytes.
-	out, err := e.cove("exec", "web", "--", "/app", "get", "http://kv:6390/")
-	if err != nil || !strings.HasPrefix(out, "200 kv--") {
-		t.Errorf("GET http://kv:6390/ from web's pod: %q, %v; want 200 from a kv replica", out, err)
-	}
-	stopLeavingNoContainer(t, e, file)
+		e := upOn(t, eng, file)
+		// The test app speaks HTTP; over a TCP app's port it goes through as bytes.
+		out, err := e.cove("exec", "web", "--", "/app", "get", "http://kv:6390/")
+		if err != nil || !strings.HasPrefix(out, "200 kv--") {
+			t.Errorf("GET http://kv:6390/ from web's pod: %q, %v; want 200 from a kv replica", out, err)
+		}
+		stopLeavingNoContainer(t, e, file)
+	})
 }
