@@ -136,7 +136,7 @@ func runNamespacedApp() int {
 // is left.
 func TestProcessReplicasInNetworkNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces for process replicas take root")
+		t.Skip("this test runs network namespaces as root; TestNetworkNamespacesWithoutRoot runs them as another user")
 	}
 	e := up(t, namespacedEnv(t))
 
@@ -266,7 +266,7 @@ func replicaNamespaces(t *testing.T, e *env) (map[string]int, map[string]bool) {
 // their namespaces, which the kernel frees (they have no name to remove).
 func TestNetworkNamespacesGoWithAKilledCove(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces for process replicas take root")
+		t.Skip("this test runs network namespaces as root; TestNetworkNamespacesWithoutRoot runs them as another user")
 	}
 	e := up(t, namespacedEnv(t))
 	pids, namespaces := replicaNamespaces(t, e)

@@ -49,7 +49,7 @@ func TestWorkshopDapr(t *testing.T) {
 // localhost:3500 as in ACA: the workshop's exec commands run as written.
 func TestWorkshopDaprAsWritten(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces for process replicas take root")
+		t.Skip("this test runs network namespaces as root; TestNetworkNamespacesWithoutRoot runs them as another user")
 	}
 	workshop(t, "\n    network: namespace", func(script string) string { return script })
 }
