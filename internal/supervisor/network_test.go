@@ -73,7 +73,7 @@ func TestProbesDialInsideTheNetwork(t *testing.T) {
 // TestReplicaInItsNetworkNamespace: a replica in a network namespace of
 // its own, with a hosts file, listens on port 80 there (as root of its
 // user namespace when the supervisor is not root), and its probe finds it
-// inside.
+// inside; a second container in it still dies with the supervisor.
 func TestReplicaInItsNetworkNamespace(t *testing.T) {
 	ns, err := netns.New([]string{os.Args[0], netnsHolderArg})
 	if errors.Is(err, netns.ErrRefused) && !testuser.Is() {
@@ -92,13 +92,17 @@ func TestReplicaInItsNetworkNamespace(t *testing.T) {
 	spec.Env = append(spec.Env, "TEST_BINARY="+os.Args[0], helperEnv+"=listen", "PORT=80", "TRIGGER=/")
 	spec.Hosts = writeHostsFile(t, t.TempDir())
 	spec.Network = ns
+	spec.Container = "main"
+	spec.Sidecars = []Container{{Name: "second", Command: []string{os.Args[0]},
+		Env: []string{"PATH=" + os.Getenv("PATH"), helperEnv + "=pdeathsig"}}}
 	spec.Probes = []Probe{{Type: Readiness, TCPSocket: &TCPSocketAction{Port: 80}, Period: 50 * time.Millisecond}}
 	if err := s.Start(t.Context(), spec); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replica listening on 80 inside", func() bool { return rec.hasLine("inside: listening") })
+	waitFor(t, "the replica listening on 80 inside", func() bool { return rec.hasLine("inside: main: listening") })
 	waitFor(t, "readiness inside the namespace", func() bool { return status(t, s, "inside").Ready })
-	for _, want := range []string{"inside: 127.1.2.3\tcove-test-app cove-test-app.internal.localhost", "inside: uid=0"} {
+	waitFor(t, "the parent-death signal", func() bool { return rec.hasLine("inside: second: pdeathsig=9") })
+	for _, want := range []string{"inside: main: 127.1.2.3\tcove-test-app cove-test-app.internal.localhost", "inside: main: uid=0"} {
 		if !rec.hasLine(want) {
 			t.Errorf("the replica did not print %q: %v", want, rec.output())
 		}
