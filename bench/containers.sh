@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
 # Container mode: how long a replica takes from `cove up` to ready when it is a
-# pod (docs/containers.md), against the same image started by `podman run`
-# alone (until its port answers) and against the app as a process; then the
-# edge's throughput to a container replica against a process replica (fortio,
-# CONC connections, DURATION). Each start is repeated ROUNDS times (default 3);
-# medians are printed.
+# pod (docs/containers.md), against the same image started by the engine's
+# `run` alone (until its port answers) and against the app as a process; then
+# the edge's throughput to a container replica against a process replica
+# (fortio, CONC connections, DURATION). Each start is repeated ROUNDS times
+# (default 3); medians are printed. ENGINE=docker runs the containers on
+# docker instead of podman.
 #
-#   bash bench/containers.sh    # needs go, python3, podman (bash .ci/podman.sh)
+#   bash bench/containers.sh               # needs go, python3, podman (bash .ci/podman.sh)
+#   ENGINE=docker bash bench/containers.sh # needs dockerd running (bash .ci/docker.sh)
 source "$(dirname "$0")/lib.sh"
-need podman "bash .ci/podman.sh"
+ENGINE=${ENGINE:-podman}
+export COVE_ENGINE=$ENGINE
+need "$ENGINE" "bash .ci/$ENGINE.sh"
 need python3 "apt-get install -y python3"
-podman rm -f -t 0 cove-bench-alone >/dev/null 2>&1 || true
+# rm_alone: removes the container run alone, at once.
+rm_alone() {
+  if [ "$ENGINE" = podman ]; then podman rm -f -t 0 cove-bench-alone; else docker rm -f cove-bench-alone; fi >/dev/null 2>&1 || true
+}
+# run_alone PORT: the image alone, answering on the machine's PORT. Docker
+# runs it on the machine's network: a daemon without a bridge publishes no
+# port (cove relays its pods' ports itself).
+run_alone() {
+  if [ "$ENGINE" = podman ]; then
+    podman run -d --rm --name cove-bench-alone -p "127.0.0.1:$1:8000" "$IMAGE"
+  else
+    docker run -d --rm --name cove-bench-alone --network host -e PORT="$1" -e HOST=127.0.0.1 "$IMAGE"
+  fi >/dev/null
+}
+rm_alone
 ensure_fortio
 build
 IMAGE=localhost/cove-bench-echo:latest
 mkdir -p "$WORK/image"
 CGO_ENABLED=0 go build -o "$WORK/image/echo" "$ROOT/bench/echo"
 printf 'FROM scratch\nCOPY echo /echo\nENV PORT=8000 HOST=0.0.0.0\nENTRYPOINT ["/echo"]\n' >"$WORK/image/Containerfile"
-podman build -q -t "$IMAGE" "$WORK/image" >/dev/null
+"$ENGINE" build -q -f "$WORK/image/Containerfile" -t "$IMAGE" "$WORK/image" >/dev/null
 
 now() { date +%s.%N; }
 # wait_http PORT: until GET / on the port answers.
@@ -59,17 +77,17 @@ declare -A starts
 for _ in $(seq 1 "$ROUNDS"); do
   port=$(free_port)
   t0=$(now)
-  podman run -d --rm --name cove-bench-alone -p "127.0.0.1:$port:8000" "$IMAGE" >/dev/null
+  run_alone "$port"
   wait_http "$port"
   starts[alone]+="$(ms "$t0" "$(now)") "
-  podman rm -f -t 0 cove-bench-alone >/dev/null
+  rm_alone
   starts[container]+="$(up container) "
   starts[process]+="$(up process) "
 done
 echo "start to ready, ms (median of $ROUNDS; each run's in brackets):"
 for k in alone container process; do
   python3 -c "import statistics, sys; v=[int(x) for x in sys.argv[2].split()]; print(f'  {sys.argv[1]:38} {statistics.median(v):6.0f}  {v}')" \
-    "$(case $k in alone) echo "podman run alone (until GET / answers)";; container) echo "cove up, container replica (ready)";; process) echo "cove up, process replica (ready)";; esac)" "${starts[$k]}"
+    "$(case $k in alone) echo "$ENGINE run alone (until GET / answers)";; container) echo "cove up, container replica (ready)";; process) echo "cove up, process replica (ready)";; esac)" "${starts[$k]}"
 done
 
 # Throughput through the edge: one of each, side by side.
