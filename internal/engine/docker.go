@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -196,7 +197,18 @@ func (dockerPods) pauseImage(ctx context.Context, e *Engine) (string, error) {
 	}
 	sum := sha256.Sum256(prog)
 	image := "localhost/cove-pause:" + hex.EncodeToString(sum[:6])
-	if _, err := e.Output(ctx, "image", "inspect", "--format", "{{.Id}}", image); err == nil {
+	have := func() bool {
+		_, err := e.Output(ctx, "image", "inspect", "--format", "{{.Id}}", image)
+		return err == nil
+	}
+	if have() {
+		return image, nil
+	}
+	// The replicas of a first `cove up` start at once: one imports, the
+	// others find its image, and no untagged copy is left.
+	unlock := lockFile(filepath.Join(os.TempDir(), "cove-pause-image.lock"))
+	defer unlock()
+	if have() {
 		return image, nil
 	}
 	var buf bytes.Buffer
