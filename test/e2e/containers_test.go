@@ -30,14 +30,11 @@ type testImage struct {
 	err  error
 }
 
-// containerImage is containerImageOn podman.
-func containerImage(t *testing.T) string { return containerImageOn(t, "podman") }
-
-// containerImageOn builds the test app's image with engine (podman or
+// containerImage builds the test app's image with engine (podman or
 // docker), from a static binary in an empty image (nothing is pulled), and
 // returns its name. Without the engine (for docker: without a daemon that
 // answers) the test is skipped, or fails under COVE_REQUIRE_SERVICES=1.
-func containerImageOn(t *testing.T, engine string) string {
+func containerImage(t *testing.T, engine string) string {
 	t.Helper()
 	if out, err := exec.Command(engine, "ps", "-q").CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("%s does not answer (%v: %s); .ci/%s.sh installs it", engine, err, bytes.TrimSpace(out), engine)
@@ -50,7 +47,7 @@ func containerImageOn(t *testing.T, engine string) string {
 	img := v.(*testImage)
 	img.once.Do(func() {
 		img.name = "localhost/cove-e2e-app:test"
-		img.err = buildImageOn(engine, img.name, map[string]string{"app": "testdata/containerapp"})
+		img.err = buildImage(engine, img.name, map[string]string{"app": "testdata/containerapp"})
 	})
 	if img.err != nil {
 		t.Fatal(img.err)
@@ -66,13 +63,10 @@ func eachEngine(t *testing.T, test func(t *testing.T, engine string)) {
 	}
 }
 
-// buildImage is buildImageOn podman.
-func buildImage(tag string, bins map[string]string) error { return buildImageOn("podman", tag, bins) }
-
-// buildImageOn builds image tag with engine from static binaries (CGO_ENABLED=0) of Go
-// packages: bins maps each binary's name in the image's root to the
-// package's directory; /app is the entrypoint.
-func buildImageOn(engine, tag string, bins map[string]string) error {
+// buildImage builds image tag with engine from static binaries
+// (CGO_ENABLED=0) of Go packages: bins maps each binary's name in the
+// image's root to the package's directory; /app is the entrypoint.
+func buildImage(engine, tag string, bins map[string]string) error {
 	ctx, err := os.MkdirTemp("", "cove-e2e-image")
 	if err != nil {
 		return err
@@ -195,7 +189,7 @@ properties:
 // volume is its storage's local directory.
 func TestContainerReplicas(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    initContainers:
       - {name: setup, image: %[1]s, args: [init, /work/ready], volumeMounts: [{volumeName: work, mountPath: /work}]}
     containers:
@@ -267,7 +261,7 @@ func TestContainerReplicas(t *testing.T) {
 // containers from starting, and says so.
 func TestContainerInitFailure(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    initContainers:
       - {name: setup, image: %[1]s, args: [fail]}
     containers:
@@ -292,7 +286,7 @@ func TestContainerInitFailure(t *testing.T) {
 // left and says so. Either way nothing is left after the last stop.
 func TestContainerKill9(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s}
     scale: {minReplicas: 1, maxReplicas: 1}
@@ -342,7 +336,7 @@ func TestContainerKill9(t *testing.T) {
 // lines.
 func TestContainerSidecarAndOperations(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %[1]s, resources: {cpu: 0.5, memory: 256Mi}}
       - {name: helper, image: %[1]s, args: [idle]}
@@ -442,7 +436,7 @@ properties:
 // default 10 s.
 func TestContainerGracePeriod(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    terminationGracePeriodSeconds: 2
     containers:
       - {name: main, image: %s, args: [stubborn]}
@@ -465,7 +459,7 @@ func TestContainerGracePeriod(t *testing.T) {
 // the old revision's pods are removed once it retires.
 func TestContainerReload(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s, env: [{name: GREETING, value: hi}]}
     scale: {minReplicas: 1, maxReplicas: 1}
@@ -507,7 +501,7 @@ func TestContainerReload(t *testing.T) {
 // pods their runners had no time to remove are removed before cove exits.
 func TestContainerForcedStop(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers:
       - {name: main, image: %s, args: [stubborn]}
     scale: {minReplicas: 1, maxReplicas: 1}
@@ -533,7 +527,7 @@ func TestContainerForcedStop(t *testing.T) {
 // <app>:<exposedPort>, as `redis:6379` is in ACA.
 func TestContainerTCPAppByName(t *testing.T) {
 	eachEngine(t, func(t *testing.T, eng string) {
-		image := containerImageOn(t, eng)
+		image := containerImage(t, eng)
 		file := containerEnvOn(t, eng, fmt.Sprintf(`    containers: [{name: main, image: %s}]
     scale: {minReplicas: 1, maxReplicas: 1}
 `, image))

@@ -19,17 +19,25 @@ import (
 // in its pod, the backend keeps patients through its sidecar, the notifier
 // gets the backend's events, and app names resolve inside the pods.
 func TestTriageInContainers(t *testing.T) {
-	containerImage(t) // podman, or skip
+	eachEngine(t, testTriageInContainers)
+}
+
+func testTriageInContainers(t *testing.T, eng string) {
+	containerImage(t, eng) // the engine, or skip
+	// The YAML's image, triage-<app>:latest: podman finds it among local
+	// images as localhost/triage-<app>:latest, docker by that name.
+	repo := "localhost/"
+	if eng == "docker" {
+		repo = ""
+	}
 	dir := copyExample(t, "triage")
 	probe, err := filepath.Abs("./testdata/containerapp")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, app := range []string{"backend", "frontend", "notifier"} {
-		// The YAML's image, triage-<app>:latest, is found among local
-		// images as localhost/triage-<app>:latest.
 		bins := map[string]string{"app": filepath.Join(dir, app), "probe": probe}
-		if err := buildImage("localhost/triage-"+app+":latest", bins); err != nil {
+		if err := buildImage(eng, repo+"triage-"+app+":latest", bins); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,12 +53,12 @@ components:
   - name: pubsub
     file: components/pubsub.yaml
 `)
-	e := up(t, file)
+	e := upOn(t, eng, file)
 
 	ready := map[string]int{}
 	for _, a := range e.status().Apps {
 		for _, r := range a.Replicas {
-			if r.Ready && len(r.Containers) == 1 && r.Containers[0].Image == "localhost/"+a.Name+":latest" {
+			if r.Ready && len(r.Containers) == 1 && r.Containers[0].Image == repo+a.Name+":latest" {
 				ready[a.Name]++
 			}
 		}
