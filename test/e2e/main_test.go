@@ -169,7 +169,11 @@ func (e *env) coveIn(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(e.t.Context(), time.Minute)
 	defer cancel()
 	full := append([]string{args[0], "-f", e.file}, args[1:]...)
-	cmd := exec.CommandContext(ctx, e.bin, full...)
+	bin := e.bin
+	if bin == "" { // an env made for its commands only, with no cove up
+		bin = coveBin
+	}
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.SysProcAttr = e.attr
 	if e.attr != nil {
 		cmd.Env = e.cmd.Env
