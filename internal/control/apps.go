@@ -468,11 +468,11 @@ func (e *Env) startReplica(ctx context.Context, rev *revisionRuntime, index int)
 	a := rev.app
 	r := &replicaRuntime{app: a, rev: rev, name: fmt.Sprintf("%s-%d", rev.name, index)}
 	var err error
-	if r.port, err = freePort(); err != nil {
+	if r.port, err = e.ports.free(); err != nil {
 		return err
 	}
 	appAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
-	if r.extraPorts, err = extraPorts(a.ingress); err != nil {
+	if r.extraPorts, err = e.ports.extraPorts(a.ingress); err != nil {
 		return err
 	}
 

@@ -132,7 +132,7 @@ func (e *Env) podReplicaSpec(rev *revisionRuntime, r *replicaRuntime, rs supervi
 			}
 		}
 		if host == 0 {
-			if host, err = freePort(); err != nil {
+			if host, err = e.ports.free(); err != nil {
 				return rs, err
 			}
 			ps.Publish = append(ps.Publish, engine.Publish{HostPort: host, ContainerPort: port})

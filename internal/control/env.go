@@ -135,6 +135,8 @@ type Event struct {
 // the management API reaches it only through the managed interface.
 type Env struct {
 	*plane
+	// ports hands out the replicas' ports on the machine.
+	ports portAllocator
 	// engine runs container-mode apps; nil without one, engineErr says why.
 	engine    *engine.Engine
 	engineErr error

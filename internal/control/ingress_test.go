@@ -123,7 +123,7 @@ func TestIngressRoute(t *testing.T) {
 
 func TestExtraPorts(t *testing.T) {
 	in := &routing.Ingress{TargetPort: 8000, AdditionalPorts: []routing.PortMapping{{TargetPort: 9100}, {TargetPort: 9000}}}
-	ports, err := extraPorts(in)
+	ports, err := (&portAllocator{}).extraPorts(in)
 	if err != nil {
 		t.Fatal(err)
 	}

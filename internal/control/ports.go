@@ -1,11 +1,14 @@
 package control
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/cove-env/cove/internal/routing"
 	"github.com/cove-env/cove/internal/supervisor"
@@ -13,10 +16,9 @@ import (
 
 // freePort asks the kernel for a free loopback port. The port is released
 // before the replica binds it, so another process could take it in
-// between. The kernel hands out ephemeral ports in a spread-out order, so
-// this is rare; a replica that hits it fails to listen and shows as
-// restarting in `cove ps`. Containers will not have the race: each gets
-// its own network namespace.
+// between (the replica then fails to listen and restarts); the kernel may
+// also offer it again at once, which portAllocator rules out for cove's
+// own replicas.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,16 +28,51 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// portAllocator hands out free loopback ports, never one it handed out in
+// the last minute: each port is released before its replica binds it, so
+// the kernel may offer the same one to two replicas starting at once.
+type portAllocator struct {
+	mu     sync.Mutex
+	recent map[int]time.Time
+}
+
+// free is freePort without the ports handed out recently.
+func (a *portAllocator) free() (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for p, t := range a.recent {
+		if now.Sub(t) > time.Minute {
+			delete(a.recent, p)
+		}
+	}
+	for range 50 {
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if _, dup := a.recent[p]; dup {
+			continue
+		}
+		if a.recent == nil {
+			a.recent = map[int]time.Time{}
+		}
+		a.recent[p] = now
+		return p, nil
+	}
+	return 0, errors.New("find a free port: the kernel offered only ports handed out in the last minute")
+}
+
 // extraPorts allocates a port per target port of an app's
 // additionalPortMappings: a process shares the host's network, so each
 // replica needs its own port for each extra target, as for its PORT.
-func extraPorts(in *routing.Ingress) (map[int]int, error) {
+func (a *portAllocator) extraPorts(in *routing.Ingress) (map[int]int, error) {
 	if in == nil || len(in.AdditionalPorts) == 0 {
 		return nil, nil
 	}
 	out := make(map[int]int, len(in.AdditionalPorts))
 	for _, m := range in.AdditionalPorts {
-		p, err := freePort()
+		p, err := a.free()
 		if err != nil {
 			return nil, fmt.Errorf("port for target port %d: %w", m.TargetPort, err)
 		}
