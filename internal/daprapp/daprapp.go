@@ -68,11 +68,12 @@ type App struct {
 	APILogging *bool
 	// RuntimeVersion is reported by the metadata API.
 	RuntimeVersion string
-	// Placement is the environment's actor placement; nil (cove sidecar)
-	// serves no actor API.
+	// Placement is the environment's actor placement; nil (cove sidecar
+	// without a placement service) serves no actor API.
 	Placement *blockactors.Placement
-	// Scheduler keeps and fires the environment's jobs; nil serves no
-	// jobs API (daprd's answer without a scheduler).
+	// Scheduler keeps and fires the environment's jobs and actor
+	// reminders; nil serves no jobs API (daprd's answer without a
+	// scheduler), and is refused with a Placement.
 	Scheduler *blockjobs.Scheduler
 	// Metrics records the sidecars' API calls; nil records nothing.
 	Metrics *metrics.Sidecar
@@ -214,7 +215,7 @@ func (r *Runtime) addBindings(log *slog.Logger) error {
 
 // addActors gives the app the actor runtime when its host has a
 // placement, with the state store marked actorStateStore (there may be
-// one) for actor state and reminders.
+// one) for actor state; its reminders are jobs of the scheduler.
 func (r *Runtime) addActors(log *slog.Logger) error {
 	if r.app.Placement == nil {
 		return nil
@@ -237,7 +238,11 @@ func (r *Runtime) addActors(log *slog.Logger) error {
 	if r.app.Resiliency != nil {
 		opts.Policies = r.app.Resiliency.Actors(r.app.AppID)
 	}
-	r.actors = blockactors.NewWithOptions(r.app.AppID, r.app.Placement, opts)
+	rt, err := blockactors.New(r.app.AppID, r.app.Placement, opts)
+	if err != nil {
+		return fmt.Errorf("app %s: %w", r.app.AppID, err)
+	}
+	r.actors = rt
 	return nil
 }
 
@@ -286,9 +291,6 @@ func (r *Runtime) addPubsub(log *slog.Logger) error {
 // Close releases what the blocks hold of their own; the components stay
 // open, as their host owns them.
 func (r *Runtime) Close() error {
-	if r.actors != nil {
-		r.actors.Close() // reminders stop firing; they stay stored
-	}
 	return r.state.Close()
 }
 

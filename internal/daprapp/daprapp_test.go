@@ -3,9 +3,12 @@ package daprapp_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	blockactors "github.com/cove-env/cove/internal/blocks/actors"
+	blockjobs "github.com/cove-env/cove/internal/blocks/jobs"
 	pubsubmem "github.com/cove-env/cove/internal/components/pubsub/inmemory"
 	"github.com/cove-env/cove/internal/components/secretstores/local/file"
 	"github.com/cove-env/cove/internal/components/state/inmemory"
@@ -29,6 +32,26 @@ func TestSidecarConfigHasDaprsDefaults(t *testing.T) {
 	}
 	if _, err := daprapp.New(daprapp.App{}); err == nil {
 		t.Error("an app without an app id was built")
+	}
+}
+
+// Actors need the scheduler: their reminders are its jobs.
+func TestActorsNeedAScheduler(t *testing.T) {
+	_, err := daprapp.New(daprapp.App{AppID: "orders", Placement: blockactors.NewPlacement()})
+	if err == nil || !strings.Contains(err.Error(), "app orders: actors: a jobs scheduler is required") {
+		t.Fatalf("actors without a scheduler: %v", err)
+	}
+	s, err := blockjobs.Open(t.Context(), filepath.Join(t.TempDir(), "jobs.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rt, err := daprapp.New(daprapp.App{AppID: "orders", Placement: blockactors.NewPlacement(), Scheduler: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := rt.SidecarConfig(daprapp.Sidecar{AppAddr: "127.0.0.1:1"}); cfg.Actors == nil {
+		t.Error("an app with a placement and a scheduler has no actor runtime")
 	}
 }
 

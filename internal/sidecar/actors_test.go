@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +18,30 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/cove-env/cove/internal/blocks/actors"
+	"github.com/cove-env/cove/internal/blocks/jobs"
 	"github.com/cove-env/cove/internal/components/componenttest"
 	cstate "github.com/cove-env/cove/internal/components/state"
 	"github.com/cove-env/cove/internal/testlog"
 )
+
+// actorRuntime is app appID's actor runtime over p; without o.Scheduler,
+// its reminders are jobs of a scheduler of its own.
+func actorRuntime(t *testing.T, appID string, p *actors.Placement, o actors.Options) *actors.Runtime {
+	t.Helper()
+	if o.Scheduler == nil {
+		s, err := jobs.Open(t.Context(), filepath.Join(t.TempDir(), "jobs.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		o.Scheduler = s
+	}
+	rt, err := actors.New(appID, p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
 
 // newActorApp is an app hosting actor type Cart: it answers its config,
 // methods (echoing what it got) and deactivations.
@@ -50,9 +71,9 @@ func TestActorAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := newEnv(t, Config{AppID: "shop", AppAddr: app.Listener.Addr().String(), GRPCListener: glis,
-		Actors: actors.New("shop", p, store, slog.New(slog.DiscardHandler))})
+		Actors: actorRuntime(t, "shop", p, actors.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})})
 	// A sidecar whose app hosts no actors calls them all the same.
-	caller := newEnv(t, Config{AppID: "web", Actors: actors.New("web", p, nil, nil)})
+	caller := newEnv(t, Config{AppID: "web", Actors: actorRuntime(t, "web", p, actors.Options{})})
 
 	deadline := time.Now().Add(5 * time.Second)
 	for host.sc.actorHost() == nil {
@@ -155,7 +176,7 @@ func TestActorHostingIgnoresACatchAllRoute(t *testing.T) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") }))
 	defer app.Close()
 	var logs testlog.Buffer
-	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actors.New("web", actors.NewPlacement(), nil, nil),
+	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actorRuntime(t, "web", actors.NewPlacement(), actors.Options{}),
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	waitConfigRead(t, e.sc, 5*time.Second)
 	if e.sc.actorHost() != nil {
@@ -180,7 +201,7 @@ func TestActorHostingGivesUpOnAnAppThatNeverAnswers(t *testing.T) {
 	}))
 	defer app.Close()
 	defer close(hang)
-	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actors.New("web", actors.NewPlacement(), nil, nil)})
+	e := newEnv(t, Config{AppID: "web", AppAddr: app.Listener.Addr().String(), Actors: actorRuntime(t, "web", actors.NewPlacement(), actors.Options{})})
 	waitConfigRead(t, e.sc, 2*time.Second)
 }
 

@@ -93,8 +93,8 @@ func TestActorsOverTheAppStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := newEnv(t, Config{AppID: "shop", AppProtocol: "grpc", GRPCListener: glis, Actors: actors.New("shop", p, store, nil)})
-	caller := newEnv(t, Config{AppID: "web", Actors: actors.New("web", p, nil, nil)})
+	host := newEnv(t, Config{AppID: "shop", AppProtocol: "grpc", GRPCListener: glis, Actors: actorRuntime(t, "shop", p, actors.Options{Store: store})})
+	caller := newEnv(t, Config{AppID: "web", Actors: actorRuntime(t, "web", p, actors.Options{})})
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -166,7 +166,7 @@ func TestActorStreamDeactivatesOnStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := newEnv(t, Config{AppID: "shop", AppProtocol: "grpc", GRPCListener: glis, Actors: actors.New("shop", p, nil, nil)})
+	host := newEnv(t, Config{AppID: "shop", AppProtocol: "grpc", GRPCListener: glis, Actors: actorRuntime(t, "shop", p, actors.Options{})})
 	c, err := dapr.NewClientWithAddressContext(t.Context(), glis.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestActorStreamNeedsAGRPCApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := newActorApp(t)
-	newEnv(t, Config{AppID: "shop", AppAddr: app.Listener.Addr().String(), GRPCListener: glis, Actors: actors.New("shop", actors.NewPlacement(), nil, nil)})
+	newEnv(t, Config{AppID: "shop", AppAddr: app.Listener.Addr().String(), GRPCListener: glis, Actors: actorRuntime(t, "shop", actors.NewPlacement(), actors.Options{})})
 	c, err := dapr.NewClientWithAddressContext(t.Context(), glis.Addr().String())
 	if err != nil {
 		t.Fatal(err)

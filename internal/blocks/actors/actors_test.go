@@ -172,7 +172,7 @@ func code(err error) string {
 
 func TestInvokeOneCallAtATimeAcrossHosts(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	if _, err := rt.Invoke(t.Context(), &Request{Type: "T", ID: "1", Method: "m"}); code(err) != "ERR_ACTOR_NO_ADDRESS 404" {
 		t.Fatalf("no host: %v", err)
 	}
@@ -205,7 +205,7 @@ func TestInvokeOneCallAtATimeAcrossHosts(t *testing.T) {
 
 func TestPlacementMovesOnlyTheLeavingHostsActors(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	apps := []*fakeApp{newFakeApp(t, "a"), newFakeApp(t, "b"), newFakeApp(t, "c")}
 	hosts := make([]*Host, len(apps))
 	for i, a := range apps {
@@ -262,7 +262,7 @@ func TestPlacementMovesOnlyTheLeavingHostsActors(t *testing.T) {
 
 func TestIdleActorsAreDeactivated(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	a := newFakeApp(t, "a")
 	h := a.host(rt, `{"entities":["T"],"actorIdleTimeout":"200ms","actorScanInterval":"50ms"}`)
 	defer h.Close(context.Background())
@@ -287,7 +287,7 @@ func TestIdleActorsAreDeactivated(t *testing.T) {
 
 func TestInvokeAppErrors(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	a := newFakeApp(t, "a")
 	h := a.host(rt, `{"entities":["T"]}`)
 	defer h.Close(context.Background())
@@ -308,7 +308,7 @@ func TestInvokeAppErrors(t *testing.T) {
 
 func TestTimerFiresThroughTheActorsTurn(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	a := newFakeApp(t, "a")
 	h := a.host(rt, `{"entities":["T"]}`)
 	defer h.Close(context.Background())
@@ -363,10 +363,10 @@ func TestActorStateInRedis(t *testing.T) {
 	t.Cleanup(func() { rdb.Del(context.Background(), app+"||T||x||k", app+"||T||x||gone") })
 
 	p := NewPlacement()
-	if _, err := New(app, p, nil, nil).GetState(t.Context(), nil, "T", "x", "k"); code(err) != "ERR_ACTOR_RUNTIME_NOT_FOUND 500" {
+	if _, err := newRuntime(t, app, p, Options{}).GetState(t.Context(), nil, "T", "x", "k"); code(err) != "ERR_ACTOR_RUNTIME_NOT_FOUND 500" {
 		t.Fatalf("no actor state store: %v", err)
 	}
-	rt := New(app, p, store, nil)
+	rt := newRuntime(t, app, p, Options{Store: store})
 	a := newFakeApp(t, "a")
 	h := a.host(rt, `{"entities":["T"]}`)
 	defer h.Close(context.Background())
@@ -400,69 +400,6 @@ func TestActorStateInRedis(t *testing.T) {
 	}
 }
 
-func TestRemindersSurviveARestart(t *testing.T) {
-	store, rdb := redisStore(t)
-	typ := "T" + componenttest.Unique()
-	t.Cleanup(func() { rdb.Del(context.Background(), "actors||"+typ) })
-
-	// The first run: the reminder is stored and fires once, then the
-	// runtime stops (cove stopped).
-	p := NewPlacement()
-	rt := New("app", p, store, nil)
-	a := newFakeApp(t, "a")
-	h := a.host(rt, `{"entities":["`+typ+`"]}`)
-	if err := rt.CreateReminder(t.Context(), nil, ReminderRequest{Type: typ, ID: "x", Name: "r"}); code(err) != "ERR_ACTOR_REMINDER_NON_HOSTED 403" {
-		t.Fatalf("from a sidecar not hosting the type: %v", err)
-	}
-	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: typ, ID: "x", Name: "r", Period: "R0/PT1S"}); code(err) != "ERR_MALFORMED_REQUEST 400" {
-		t.Fatalf("zero repetitions: %v", err)
-	}
-	err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: typ, ID: "x", Name: "r", DueTime: "0s", Period: "R3/PT1S", Data: []byte(`"d"`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := rt.GetReminder(t.Context(), h, typ, "x", "r")
-	if err != nil || got.Period != "R3/PT1S" || string(got.Data) != `"d"` {
-		t.Fatalf("get: %+v %v", got, err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for a.calls.Load() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the reminder did not fire")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	h.Close(t.Context())
-	rt.Close()
-
-	// The second run: a new runtime over the same store picks it up and
-	// fires the two repetitions left, then deletes it.
-	p2 := NewPlacement()
-	rt2 := New("app", p2, store, nil)
-	b := newFakeApp(t, "b")
-	h2 := b.host(rt2, `{"entities":["`+typ+`"]}`)
-	defer rt2.Close()
-	defer h2.Close(context.Background())
-	deadline = time.Now().Add(10 * time.Second)
-	for b.calls.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d firings after the restart, want 2", b.calls.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	if n := a.calls.Load() + b.calls.Load(); n != 3 {
-		t.Fatalf("fired %d times in all, want 3", n)
-	}
-	if _, err := rt2.GetReminder(t.Context(), h2, typ, "x", "r"); code(err) != "ERR_ACTOR_REMINDER_NOT_FOUND 404" {
-		t.Fatalf("after its last firing: %v", err)
-	}
-	// Delete of one that does not exist is no error.
-	if err := rt2.DeleteReminder(t.Context(), h2, typ, "x", "r"); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestReentrancy: with reentrancy on, a call of an actor's method that
 // calls the actor again (carrying the Dapr-Reentrancy-Id it was given) runs
 // at once, up to maxStackDepth calls deep; without, it waits its turn.
@@ -470,7 +407,7 @@ func TestReentrancy(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprint("reentrancy ", on), func(t *testing.T) {
 			p := NewPlacement()
-			rt := New("app", p, nil, nil)
+			rt := newRuntime(t, "app", p, Options{})
 			var depthErr atomic.Value
 			app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rid := r.Header.Get(ReentrancyHeader)
@@ -529,7 +466,7 @@ func TestReentrancy(t *testing.T) {
 // drainOngoingCallTimeout.
 func TestCloseDrainsOngoingCallsForTheDrainTimeout(t *testing.T) {
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	release := make(chan struct{})
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/method/slow") {
@@ -549,40 +486,6 @@ func TestCloseDrainsOngoingCallsForTheDrainTimeout(t *testing.T) {
 	h.Close(context.Background())
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("Close took %v, want about the 200ms drain timeout", d)
-	}
-}
-
-// Two apps hosting one actor type over one actor state store share its
-// reminders: each firing happens once, on the replica hosting the actor,
-// whichever app's replicas joined and when.
-func TestRemindersFireOnceWhenAppsShareTheType(t *testing.T) {
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := NewPlacement()
-	rt1 := New("one", p, store, nil)
-	defer rt1.Close()
-	a := newFakeApp(t, "a")
-	h1 := a.host(rt1, `{"entities":["T"]}`)
-	defer h1.Close(context.Background())
-	err = rt1.CreateReminder(t.Context(), h1, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "1s", Period: "R2/PT1S"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The second app's replica joins once the reminder is stored: it reads
-	// the type's reminders as it starts hosting.
-	rt2 := New("two", p, store, nil)
-	defer rt2.Close()
-	b := newFakeApp(t, "b")
-	h2 := b.host(rt2, `{"entities":["T"]}`)
-	defer h2.Close(context.Background())
-
-	waitGone(t, rt2, h2, "T", "x", "r")
-	// A second loop over the same reminder would fire within its period.
-	time.Sleep(1500 * time.Millisecond)
-	if n := a.calls.Load() + b.calls.Load(); n != 2 {
-		t.Fatalf("the reminder fired %d times (a %d, b %d), want 2", n, a.calls.Load(), b.calls.Load())
 	}
 }
 
@@ -610,7 +513,7 @@ func TestDrainRebalancedActors(t *testing.T) {
 			}
 
 			p := NewPlacement()
-			rt := New("app", p, nil, nil)
+			rt := newRuntime(t, "app", p, Options{})
 			started, release := make(chan struct{}), make(chan struct{})
 			var mu sync.Mutex
 			var events []string
@@ -762,7 +665,7 @@ func TestActorCallPolicies(t *testing.T) {
 		return []*resiliency.Policy{{Retry: retry}}
 	}}
 	p := NewPlacement()
-	rt := NewWithOptions("app", p, Options{Policies: pol})
+	rt := newRuntime(t, "app", p, Options{Policies: pol})
 	hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
 	h := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String()})
 	defer h.Close(context.Background())
@@ -825,7 +728,7 @@ func TestRebalancingUnderLoadNeverOverlaps(t *testing.T) {
 		return srv
 	}
 	p := NewPlacement()
-	rt := New("app", p, nil, nil)
+	rt := newRuntime(t, "app", p, Options{})
 	hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
 	join := func(name string) *Host {
 		return rt.Host(HostOptions{Name: name, Config: hc, AppAddr: app().Listener.Addr().String()})

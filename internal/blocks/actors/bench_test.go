@@ -17,7 +17,7 @@ func BenchmarkInvoke(b *testing.B) {
 	for _, ids := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("actors=%d", ids), func(b *testing.B) {
 			p := NewPlacement()
-			rt := New("app", p, nil, nil)
+			rt := newRuntime(b, "app", p, Options{})
 			hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
 			h := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String(),
 				Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})

@@ -3,8 +3,6 @@ package actors
 import (
 	"context"
 	"encoding/binary"
-	"log/slog"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -36,9 +34,6 @@ type Placement struct {
 	amu    sync.Mutex
 	actors map[string]*actor
 
-	rmu  sync.Mutex // guards rems and each set's refs
-	rems map[Store]*reminders
-
 	// remote, for `cove sidecar`, is the placement service the table
 	// comes from; nil in process.
 	remote *remote
@@ -46,7 +41,7 @@ type Placement struct {
 
 // NewPlacement returns an empty placement table.
 func NewPlacement() *Placement {
-	p := &Placement{hosts: map[string]*Host{}, actors: map[string]*actor{}, rems: map[Store]*reminders{}}
+	p := &Placement{hosts: map[string]*Host{}, actors: map[string]*actor{}}
 	p.table.Store(&map[string]*ring{})
 	return p
 }
@@ -192,39 +187,3 @@ func (p *Placement) swap(t map[string]*ring, wait bool) {
 // maxDrainWait bounds how long a placement service's update waits for the
 // actors it moved away to be deactivated.
 const maxDrainWait = 5 * time.Second
-
-// reminders returns the reminder set of an actor state store, shared by
-// every runtime over the same store instance; release it with
-// releaseReminders.
-func (p *Placement) reminders(store Store, log *slog.Logger) *reminders {
-	p.rmu.Lock()
-	defer p.rmu.Unlock()
-	if store == nil || !reflect.TypeOf(store).Comparable() {
-		rs := newReminders(p, store, log)
-		rs.refs = 1
-		return rs
-	}
-	rs := p.rems[store]
-	if rs == nil {
-		rs = newReminders(p, store, log)
-		rs.shared = true
-		p.rems[store] = rs
-	}
-	rs.refs++
-	return rs
-}
-
-// releaseReminders stops a set's reminders from firing once no runtime
-// uses it; they stay stored.
-func (p *Placement) releaseReminders(rs *reminders) {
-	p.rmu.Lock()
-	rs.refs--
-	last := rs.refs == 0
-	if last && rs.shared {
-		delete(p.rems, rs.store)
-	}
-	p.rmu.Unlock()
-	if last {
-		rs.close()
-	}
-}

@@ -298,33 +298,8 @@ func (p *Placement) applyRemote(wait bool) {
 			t[typ] = newRing(hosts, rf)
 		}
 	}
-	self := r.self
 	r.mu.Unlock()
 	p.swap(t, wait)
-	if self != nil {
-		go p.syncReminders(self)
-	}
-}
-
-// syncReminders takes the reminders of the types this sidecar hosts from
-// the store again: the table may have moved actors, and their reminders,
-// here.
-func (p *Placement) syncReminders(self *Host) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p.rmu.Lock()
-	sets := make([]*reminders, 0, len(p.rems))
-	for _, rs := range p.rems {
-		sets = append(sets, rs)
-	}
-	p.rmu.Unlock()
-	for _, rs := range sets {
-		for typ := range self.cfg.Types {
-			if err := rs.sync(ctx, typ); err != nil {
-				self.log.Warn("actor reminders not taken from the store again", slog.String("type", typ), slog.Any("error", err))
-			}
-		}
-	}
 }
 
 // elsewhere says an actor lives on another sidecar: the call goes there.

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -57,7 +56,7 @@ func TestRemotePlacementAgreesWithDaprdAndForwards(t *testing.T) {
 	var hosts []*Host
 	for i, name := range names {
 		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
-		rt := New("shop", p, nil, nil)
+		rt := newRuntime(t, "shop", p, Options{})
 		ps[name] = rt
 		p.Start(name, ps)
 		t.Cleanup(p.Close)
@@ -125,7 +124,7 @@ func TestRemotePlacementDeactivatesMovedActors(t *testing.T) {
 	var apps []*fakeApp
 	for i, name := range names {
 		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
-		ps[name] = New("shop", p, nil, nil)
+		ps[name] = newRuntime(t, "shop", p, Options{})
 		p.Start(name, ps)
 		t.Cleanup(p.Close)
 		places, apps = append(places, p), append(apps, newFakeApp(t, fmt.Sprint("app", i)))
@@ -179,7 +178,6 @@ func cartSidecars(t *testing.T, addr string, names []string, runtime func(*Place
 	for i, name := range names {
 		p := NewRemotePlacement(RemoteOptions{Address: addr, AppID: "shop"})
 		ps[name] = runtime(p)
-		t.Cleanup(ps[name].Close)
 		p.Start(name, ps)
 		t.Cleanup(p.Close)
 		app := newFakeApp(t, fmt.Sprint("app", i))
@@ -191,64 +189,6 @@ func cartSidecars(t *testing.T, addr string, names []string, runtime func(*Place
 		waitFor(t, func() bool { return len(hostNames(p, "Cart")) == len(names) })
 	}
 	return ps, places, apps, hosts
-}
-
-// TestRemotePlacementSidecarsShareStoredReminders checks that sidecars
-// over one actor state store keep each other's reminders: one firing its
-// own and storing its progress does not drop another's.
-func TestRemotePlacementSidecarsShareStoredReminders(t *testing.T) {
-	addr := startPlacementService(t)
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{"127.0.0.1:50022", "127.0.0.1:50023"}
-	ps, places, apps, hosts := cartSidecars(t, addr, names, func(p *Placement) *Runtime { return New("shop", p, store, nil) })
-	// An actor each sidecar hosts.
-	ids := map[int]string{}
-	for i := 0; len(ids) < 2; i++ {
-		id := fmt.Sprint("cart-", i)
-		owner, err := places[0].Lookup("Cart", id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := 1
-		if owner == hosts[0] {
-			k = 0
-		}
-		if _, ok := ids[k]; !ok {
-			ids[k] = id
-		}
-	}
-	if err := ps[names[1]].CreateReminder(t.Context(), hosts[1], ReminderRequest{Type: "Cart", ID: ids[1], Name: "later", DueTime: "1h"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ps[names[0]].CreateReminder(t.Context(), hosts[0], ReminderRequest{Type: "Cart", ID: ids[0], Name: "soon", DueTime: "0s", Period: "50ms"}); err != nil {
-		t.Fatal(err)
-	}
-	// app0 gets its reminder a few times; its progress is stored each time.
-	waitFor(t, func() bool { return apps[0].calls.Load() >= 3 })
-	res, err := store.Get(t.Context(), &cstate.GetRequest{Key: "actors||Cart"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list []*Reminder
-	if err := json.Unmarshal(res.Data, &list); err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, r := range list {
-		keys = append(keys, r.key())
-	}
-	slices.Sort(keys)
-	want := []string{"Cart||" + ids[0] + "||soon", "Cart||" + ids[1] + "||later"}
-	slices.Sort(want)
-	if !slices.Equal(keys, want) {
-		t.Fatalf("stored reminders %v, want %v", keys, want)
-	}
-	if n := apps[1].calls.Load(); n != 0 {
-		t.Fatalf("app1 got %d calls; the reminder of app0's actor fired there", n)
-	}
 }
 
 // TestRemotePlacementSidecarsShareScheduledReminders: sidecars sharing a
@@ -268,7 +208,7 @@ func TestRemotePlacementSidecarsShareScheduledReminders(t *testing.T) {
 		// sidecar processes do.
 		s := openJobs(t, path)
 		t.Cleanup(func() { s.Close() })
-		return NewWithOptions("shop", p, Options{Store: store, Scheduler: s})
+		return newRuntime(t, "shop", p, Options{Store: store, Scheduler: s})
 	})
 	// An actor the second sidecar hosts, its reminder created through the
 	// first.

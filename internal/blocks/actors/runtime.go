@@ -1,9 +1,9 @@
 // Package actors is the actor runtime of cove's sidecars: which app
 // replica hosts which actor (Placement, one per environment), turn-based
 // calls to the app (one at a time per actor, environment-wide), idle
-// deactivation, timers, and actor state in the store marked
-// actorStateStore with Dapr's key layout. The sidecar's front ends
-// translate the HTTP and gRPC APIs to it.
+// deactivation, timers, reminders as jobs of the jobs scheduler, and
+// actor state in the store marked actorStateStore with Dapr's key layout.
+// The sidecar's front ends translate the HTTP and gRPC APIs to it.
 package actors
 
 import (
@@ -20,92 +20,67 @@ import (
 )
 
 // Runtime is an app's access to the actor runtime, shared by its
-// sidecars: calls to any actor of the placement, and the app's actor
-// state.
+// sidecars: calls to any actor of the placement, the app's actor state,
+// and its reminders.
 type Runtime struct {
 	appID string
 	p     *Placement
-	state *stateStore         // nil without an actor state store
-	rems  *reminders          // in the actor state store; nil with sched
-	sched *scheduledReminders // in the jobs scheduler; nil without one
+	state *stateStore // nil without an actor state store
+	rems  *scheduledReminders
 	log   *slog.Logger
 
 	policies Policies // nil: none
 }
 
-// New returns app appID's runtime over placement p. store may be nil
-// when no state store in the app's scope says actorStateStore "true".
-func New(appID string, p *Placement, store Store, log *slog.Logger) *Runtime {
-	return NewWithOptions(appID, p, Options{Store: store, Logger: log})
-}
-
-// Options are a runtime's optional parts.
+// Options are a runtime's parts.
 type Options struct {
+	// Scheduler keeps the reminders as jobs, as daprd's scheduler does;
+	// required. Those an earlier cove kept in Store move there.
+	Scheduler *jobs.Scheduler
+	// Namespace is the reminders' namespace in Scheduler; "" is "default".
+	Namespace string
 	// Store is the app's actor state store; nil when no state store in its
 	// scope says actorStateStore "true".
 	Store Store
 	// Policies are the app's resiliency for actor calls; nil: none.
 	Policies Policies
-	// Scheduler keeps the reminders as jobs, and those found in Store
-	// move there; nil keeps them in Store.
-	Scheduler *jobs.Scheduler
-	// Namespace is the reminders' namespace in Scheduler; "" is "default".
-	Namespace string
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 }
 
-// NewWithOptions returns app appID's runtime over placement p.
-func NewWithOptions(appID string, p *Placement, o Options) *Runtime {
+// New returns app appID's runtime over placement p.
+func New(appID string, p *Placement, o Options) (*Runtime, error) {
+	if o.Scheduler == nil {
+		return nil, errors.New("actors: a jobs scheduler is required: reminders are its jobs")
+	}
 	log, store := o.Logger, o.Store
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Runtime{appID: appID, p: p, log: log, policies: o.Policies}
+	r := &Runtime{appID: appID, p: p, log: log, policies: o.Policies,
+		rems: &scheduledReminders{s: o.Scheduler, ns: o.Namespace, store: store, log: log, migrated: map[string]bool{}}}
 	if store != nil {
 		r.state = &stateStore{store}
 	}
-	if o.Scheduler != nil {
-		r.sched = &scheduledReminders{s: o.Scheduler, ns: o.Namespace, store: store, log: log, migrated: map[string]bool{}}
-	} else {
-		r.rems = p.reminders(store, log)
-	}
-	return r
+	return r, nil
 }
 
 // PlacementConnected reports whether the runtime's placement is in
 // service (see Placement.Connected).
 func (r *Runtime) PlacementConnected() bool { return r.p.Connected() }
 
-// Close stops the app's reminders from firing, unless another app's
-// runtime shares its actor state store; they stay stored.
-func (r *Runtime) Close() {
-	if r.rems != nil {
-		r.p.releaseReminders(r.rems)
-	}
-}
-
-// CreateReminder stores a reminder of an actor whose type the calling
-// sidecar's app hosts, and starts it: it fires wherever the actor lives.
+// CreateReminder schedules a reminder of an actor whose type the calling
+// sidecar's app hosts: it fires wherever the actor lives.
 func (r *Runtime) CreateReminder(ctx context.Context, self *Host, req ReminderRequest) error {
-	if r.sched != nil {
-		return r.sched.Create(ctx, self, req)
-	}
 	return r.rems.Create(ctx, self, req)
 }
 
-// GetReminder returns a stored reminder.
+// GetReminder returns a reminder as it was created.
 func (r *Runtime) GetReminder(ctx context.Context, self *Host, typ, id, name string) (*Reminder, error) {
-	if r.sched != nil {
-		return r.sched.Get(ctx, self, typ, id, name)
-	}
 	return r.rems.Get(ctx, self, typ, id, name)
 }
 
-// DeleteReminder stops and deletes a reminder.
+// DeleteReminder deletes a reminder.
 func (r *Runtime) DeleteReminder(ctx context.Context, self *Host, typ, id, name string) error {
-	if r.sched != nil {
-		return r.sched.Delete(ctx, self, typ, id, name)
-	}
 	return r.rems.Delete(ctx, self, typ, id, name)
 }
 
@@ -131,19 +106,12 @@ func (r *Runtime) Host(o HostOptions) *Host {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for typ := range o.Config.Types {
-		if r.sched == nil {
-			// The reminders stored for its types start with their first host.
-			if err := r.rems.load(ctx, typ); err != nil {
-				log.Error("stored actor reminders not started", slog.Any("error", err))
-			}
-			continue
-		}
 		// The host takes the type's reminder jobs, once those an earlier
 		// cove kept in the state store are moved to the scheduler.
-		if err := r.sched.migrate(ctx, typ); err != nil {
+		if err := r.rems.migrate(ctx, typ); err != nil {
 			log.Error("actor reminders kept in the state store not moved to the scheduler", slog.String("type", typ), slog.Any("error", err))
 		}
-		h.detach = append(h.detach, r.sched.of(typ).Attach(&reminderTarget{rt: r}))
+		h.detach = append(h.detach, r.rems.of(typ).Attach(&reminderTarget{rt: r}))
 	}
 	return h
 }
@@ -206,9 +174,9 @@ const ReentrancyHeader = "Dapr-Reentrancy-Id"
 
 // withTurn runs f holding the actor's turn, activated on the host that
 // owns it now: an activation left on another host (the placement moved)
-// is deactivated there first. header, for a call (nil for timers and
-// reminders), gets the reentrancy id when the type is reentrant. f's
-// context ends too when the actor moves away under it (see Host.drain).
+// is deactivated there first. header, the call's, gets the reentrancy id
+// when the type is reentrant. f's context ends too when the actor moves
+// away under it (see Host.drain).
 func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.Header, f func(context.Context, *actor) error) error {
 	if err := p.waitTable(ctx); err != nil {
 		return daprerr.New(daprerr.ActorInvokeMethod, "error invoke actor method: %v", err)
@@ -224,7 +192,7 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.He
 		a := p.activation(typ, id)
 		tc := owner.cfg.Types[typ]
 		rid := ""
-		if header != nil && tc.Reentrancy {
+		if tc.Reentrancy {
 			rid = header.Get(ReentrancyHeader)
 			if entered, err := a.reenter(rid, tc.MaxStackDepth); err != nil {
 				return err
@@ -260,7 +228,7 @@ func (p *Placement) withTurn(ctx context.Context, typ, id string, header http.He
 			return &elsewhere{owner}
 		}
 		a.setHostIfNone(p, owner)
-		if header != nil && owner.cfg.Types[typ].Reentrancy {
+		if owner.cfg.Types[typ].Reentrancy {
 			if rid == "" {
 				rid = uuid.NewString()
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +13,47 @@ import (
 	cstate "github.com/cove-env/cove/internal/components/state"
 )
 
-func openJobs(t *testing.T, path string) *jobs.Scheduler {
+func openJobs(t testing.TB, path string) *jobs.Scheduler {
 	t.Helper()
 	s, err := jobs.Open(t.Context(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// newRuntime is app appID's runtime over p; without o.Scheduler, its
+// reminders are jobs of a scheduler on a file of its own.
+func newRuntime(t testing.TB, appID string, p *Placement, o Options) *Runtime {
+	t.Helper()
+	if o.Scheduler == nil {
+		s := openJobs(t, filepath.Join(t.TempDir(), "jobs.db"))
+		t.Cleanup(func() { s.Close() })
+		o.Scheduler = s
+	}
+	rt, err := New(appID, p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// memoryStore is an actor state store of the test's own.
+func memoryStore(t *testing.T) cstate.Store {
+	t.Helper()
+	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// A runtime without a scheduler would have nowhere to keep reminders.
+func TestNewNeedsAScheduler(t *testing.T) {
+	rt, err := New("app", NewPlacement(), Options{})
+	if err == nil || rt != nil || !strings.Contains(err.Error(), "scheduler is required") {
+		t.Fatalf("New without a scheduler: %v %v", rt, err)
+	}
 }
 
 func waitCalls(t *testing.T, a *fakeApp, n int32, within time.Duration) {
@@ -53,13 +88,10 @@ func waitGone(t *testing.T, rt *Runtime, h *Host, typ, id, name string) {
 // on after a restart of the scheduler's database from where they were,
 // and are gone after their last repetition.
 func TestScheduledRemindersSurviveARestart(t *testing.T) {
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := memoryStore(t)
 	path := filepath.Join(t.TempDir(), "jobs.db")
 	s := openJobs(t, path)
-	rt := NewWithOptions("app", NewPlacement(), Options{Store: store, Scheduler: s})
+	rt := newRuntime(t, "app", NewPlacement(), Options{Store: store, Scheduler: s})
 	a := newFakeApp(t, "a")
 	h := a.host(rt, `{"entities":["T"]}`)
 	if err := rt.CreateReminder(t.Context(), nil, ReminderRequest{Type: "T", ID: "x", Name: "r"}); code(err) != "ERR_ACTOR_REMINDER_NON_HOSTED 403" {
@@ -68,7 +100,10 @@ func TestScheduledRemindersSurviveARestart(t *testing.T) {
 	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", Period: "P1M"}); code(err) != "ERR_MALFORMED_REQUEST 400" {
 		t.Fatalf("a period in months: %v", err)
 	}
-	err = rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "0s", Period: "R3/PT1S", Data: []byte(`"d"`)})
+	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", Period: "R0/PT1S"}); code(err) != "ERR_MALFORMED_REQUEST 400" {
+		t.Fatalf("zero repetitions: %v", err)
+	}
+	err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "0s", Period: "R3/PT1S", Data: []byte(`"d"`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,15 +118,13 @@ func TestScheduledRemindersSurviveARestart(t *testing.T) {
 	}
 	waitCalls(t, a, 1, 5*time.Second)
 	h.Close(t.Context())
-	rt.Close()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s2 := openJobs(t, path)
 	defer s2.Close()
-	rt2 := NewWithOptions("app", NewPlacement(), Options{Store: store, Scheduler: s2})
-	defer rt2.Close()
+	rt2 := newRuntime(t, "app", NewPlacement(), Options{Store: store, Scheduler: s2})
 	b := newFakeApp(t, "b")
 	h2 := b.host(rt2, `{"entities":["T"]}`)
 	defer h2.Close(context.Background())
@@ -100,38 +133,110 @@ func TestScheduledRemindersSurviveARestart(t *testing.T) {
 	if n := a.calls.Load() + b.calls.Load(); n != 3 {
 		t.Fatalf("fired %d times in all, want 3", n)
 	}
+	// Delete of one that does not exist is no error.
 	if err := rt2.DeleteReminder(t.Context(), h2, "T", "x", "r"); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// An app answering X-DaprReminderCancel ends the reminder; two apps
-// hosting the type share it and it fires once per occurrence.
-func TestScheduledReminderCancelAndSharedType(t *testing.T) {
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
+// A deleted reminder is gone and fires no more.
+func TestDeletedReminderStops(t *testing.T) {
+	rt := newRuntime(t, "app", NewPlacement(), Options{Store: memoryStore(t)})
+	a := newFakeApp(t, "a")
+	h := a.host(rt, `{"entities":["T"]}`)
+	defer h.Close(context.Background())
+	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", Period: "PT1S"}); err != nil {
+		t.Fatal(err)
+	}
+	waitCalls(t, a, 1, 5*time.Second)
+	if err := rt.DeleteReminder(t.Context(), h, "T", "x", "r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.GetReminder(t.Context(), h, "T", "x", "r"); code(err) != "ERR_ACTOR_REMINDER_NOT_FOUND 404" {
+		t.Fatalf("after delete: %v", err)
+	}
+	n := a.calls.Load()
+	time.Sleep(1500 * time.Millisecond)
+	if m := a.calls.Load(); m != n {
+		t.Fatalf("the deleted reminder fired %d more times", m-n)
+	}
+}
+
+// A reminder with a ttl fires every period until its ttl, counted from
+// its due time, ends, and is then gone.
+func TestReminderTTL(t *testing.T) {
+	rt := newRuntime(t, "app", NewPlacement(), Options{Store: memoryStore(t)})
+	a := newFakeApp(t, "a")
+	h := a.host(rt, `{"entities":["T"]}`)
+	defer h.Close(context.Background())
+	if err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", Period: "PT1S", TTL: "soon"}); code(err) != "ERR_MALFORMED_REQUEST 400" {
+		t.Fatalf("a ttl that is no time: %v", err)
+	}
+	err := rt.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "500ms", Period: "PT1S", TTL: "2500ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, err := rt.GetReminder(t.Context(), h, "T", "x", "r"); err != nil || got.TTL != "2500ms" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	waitGone(t, rt, h, "T", "x", "r")
+	// Due at 0.5s, 1.5s and 2.5s after creation; one late past the next
+	// is skipped, so a busy machine may see two.
+	if n := a.calls.Load(); n < 2 || n > 3 {
+		t.Fatalf("fired %d times within its ttl, want 3", n)
+	}
+}
+
+// Two apps hosting one actor type share its reminders: each firing
+// happens once, on the replica hosting the actor, whichever app's
+// replicas joined and when.
+func TestRemindersFireOnceWhereTheActorLives(t *testing.T) {
 	s := openJobs(t, filepath.Join(t.TempDir(), "jobs.db"))
 	defer s.Close()
-	p := NewPlacement()
-	rt1 := NewWithOptions("one", p, Options{Store: store, Scheduler: s})
-	defer rt1.Close()
-	rt2 := NewWithOptions("two", p, Options{Store: store, Scheduler: s})
-	defer rt2.Close()
+	p, store := NewPlacement(), memoryStore(t)
+	rt1 := newRuntime(t, "one", p, Options{Store: store, Scheduler: s})
+	a := newFakeApp(t, "a")
+	h1 := a.host(rt1, `{"entities":["T"]}`)
+	defer h1.Close(context.Background())
+	err := rt1.CreateReminder(t.Context(), h1, ReminderRequest{Type: "T", ID: "x", Name: "r", DueTime: "1s", Period: "R2/PT1S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second app's replica joins once the reminder is created.
+	rt2 := newRuntime(t, "two", p, Options{Store: store, Scheduler: s})
+	b := newFakeApp(t, "b")
+	h2 := b.host(rt2, `{"entities":["T"]}`)
+	defer h2.Close(context.Background())
+	owner, err := p.Lookup("T", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, there := a, b
+	if owner == h2 {
+		here, there = b, a
+	}
+
+	waitGone(t, rt2, h2, "T", "x", "r")
+	// A second delivery of an occurrence would come within its period.
+	time.Sleep(1500 * time.Millisecond)
+	if n, m := here.calls.Load(), there.calls.Load(); n != 2 || m != 0 {
+		t.Fatalf("the reminder fired %d times on the actor's replica (%s) and %d on the other, want 2 and 0", n, here.name, m)
+	}
+}
+
+// An app answering X-DaprReminderCancel ends the reminder, whichever of
+// the apps sharing the type it fired on.
+func TestScheduledReminderCancel(t *testing.T) {
+	s := openJobs(t, filepath.Join(t.TempDir(), "jobs.db"))
+	defer s.Close()
+	p, store := NewPlacement(), memoryStore(t)
+	rt1 := newRuntime(t, "one", p, Options{Store: store, Scheduler: s})
+	rt2 := newRuntime(t, "two", p, Options{Store: store, Scheduler: s})
 	a, b := newFakeApp(t, "a"), newFakeApp(t, "b")
 	h1 := a.host(rt1, `{"entities":["T"]}`)
 	defer h1.Close(context.Background())
 	h2 := b.host(rt2, `{"entities":["T"]}`)
 	defer h2.Close(context.Background())
-	if err := rt1.CreateReminder(t.Context(), h1, ReminderRequest{Type: "T", ID: "x", Name: "r", Period: "R2/PT1S"}); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, rt2, h2, "T", "x", "r")
-	if n := a.calls.Load() + b.calls.Load(); n != 2 {
-		t.Fatalf("the reminder fired %d times, want 2", n)
-	}
-
 	for _, f := range []*fakeApp{a, b} {
 		f.mu.Lock()
 		f.header = http.Header{"X-Daprremindercancel": {"true"}}
@@ -140,44 +245,39 @@ func TestScheduledReminderCancelAndSharedType(t *testing.T) {
 	if err := rt1.CreateReminder(t.Context(), h1, ReminderRequest{Type: "T", ID: "y", Name: "c", Period: "PT1S"}); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, rt1, h1, "T", "y", "c")
-	if n := a.calls.Load() + b.calls.Load(); n != 3 {
-		t.Fatalf("the reminder fired %d times after it was cancelled, want 1", n-2)
+	waitGone(t, rt2, h2, "T", "y", "c")
+	time.Sleep(1500 * time.Millisecond)
+	if n := a.calls.Load() + b.calls.Load(); n != 1 {
+		t.Fatalf("the reminder fired %d times, want once: its answer cancelled it", n)
 	}
 }
 
-// Reminders an earlier cove kept in the actor state store move to the
-// scheduler when their type's first host starts, going on where they
-// were, and leave the store.
+// Reminders an earlier cove kept in the actor state store (a JSON list
+// under actors||<type>) move to the scheduler when their type's first
+// host starts, going on where they were, and leave the store.
 func TestRemindersMoveFromTheStateStore(t *testing.T) {
-	store, err := componenttest.Open[cstate.Store](t, "state.in-memory", nil)
-	if err != nil {
+	store := memoryStore(t)
+	now := time.Now()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
+	// "soon" fired once of its three, a second ago; "later" is due in an
+	// hour.
+	stored := `[{"actorID":"x","actorType":"T","name":"later","data":1,"dueTime":"1h","registeredTime":"` + at(0) + `","nextTime":"` + at(time.Hour) + `"},` +
+		`{"actorID":"x","actorType":"T","name":"soon","period":"R3/PT1S","registeredTime":"` + at(-time.Second) + `","nextTime":"` + at(0) + `","fired":1}]`
+	if err := store.Set(t.Context(), &cstate.SetRequest{Key: "actors||T", Value: []byte(stored)}); err != nil {
 		t.Fatal(err)
 	}
-	old := New("app", NewPlacement(), store, nil)
-	a := newFakeApp(t, "a")
-	h := a.host(old, `{"entities":["T"]}`)
-	if err := old.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "later", DueTime: "1h", Data: []byte(`1`)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.CreateReminder(t.Context(), h, ReminderRequest{Type: "T", ID: "x", Name: "soon", DueTime: "1s", Period: "R2/PT1S"}); err != nil {
-		t.Fatal(err)
-	}
-	h.Close(t.Context())
-	old.Close()
 
 	s := openJobs(t, filepath.Join(t.TempDir(), "jobs.db"))
 	defer s.Close()
-	rt := NewWithOptions("app", NewPlacement(), Options{Store: store, Scheduler: s})
-	defer rt.Close()
+	rt := newRuntime(t, "app", NewPlacement(), Options{Store: store, Scheduler: s})
 	b := newFakeApp(t, "b")
-	h2 := b.host(rt, `{"entities":["T"]}`)
-	defer h2.Close(context.Background())
-	res, err := store.Get(t.Context(), &cstate.GetRequest{Key: storeKey("T")})
+	h := b.host(rt, `{"entities":["T"]}`)
+	defer h.Close(context.Background())
+	res, err := store.Get(t.Context(), &cstate.GetRequest{Key: "actors||T"})
 	if err != nil || res != nil && len(res.Data) > 0 {
 		t.Fatalf("the state store still keeps reminders: %v %v", res, err)
 	}
-	got, err := rt.GetReminder(t.Context(), h2, "T", "x", "later")
+	got, err := rt.GetReminder(t.Context(), h, "T", "x", "later")
 	if err != nil || got.DueTime != "1h" || string(got.Data) != "1" {
 		t.Fatalf("moved reminder: %+v %v", got, err)
 	}
@@ -185,9 +285,10 @@ func TestRemindersMoveFromTheStateStore(t *testing.T) {
 		time.Until(mustTime(t, j.GetDueTime())) < 50*time.Minute {
 		t.Fatalf("the moved reminder's job: %v %v", j, err)
 	}
-	waitCalls(t, b, 2, 10*time.Second)
-	if a.calls.Load() != 0 {
-		t.Fatalf("the old runtime fired %d times", a.calls.Load())
+	// The two repetitions left fire, and no more.
+	waitGone(t, rt, h, "T", "x", "soon")
+	if n := b.calls.Load(); n != 2 {
+		t.Fatalf("the moved reminder fired %d times, want the 2 left", n)
 	}
 }
 
@@ -215,7 +316,7 @@ func (c *fireChannel) Deactivate(context.Context, string, string) (*Response, er
 // A reminder's firing forwarded from another sidecar (a method call on
 // the wire) reaches a gRPC app's channel as a reminder firing again.
 func TestForwardedReminderIsAFiring(t *testing.T) {
-	rt := New("app", NewPlacement(), nil, nil)
+	rt := newRuntime(t, "app", NewPlacement(), Options{})
 	ch := &fireChannel{fires: make(chan *Fire, 1)}
 	hc, err := ParseHostConfig([]byte(`{"entities":["T"]}`))
 	if err != nil {
