@@ -83,7 +83,8 @@ type Options struct {
 	// Configuration names no name resolution (required then).
 	NameResolutionFile string
 	// JobsFile is the SQLite file the jobs API keeps its jobs in (sidecars
-	// sharing it deliver each occurrence once); "" serves no jobs API.
+	// sharing it deliver each occurrence once), and the actor reminders;
+	// "" serves no jobs API, and is refused with a PlacementAddress.
 	JobsFile string
 	// BaseDir resolves relative paths in component metadata; default the
 	// working directory.
@@ -119,7 +120,7 @@ type Options struct {
 	// PlacementAddress is a placement service's host:port (`cove
 	// placement`, or Dapr's), daprd's --placement-host-address: with it the
 	// sidecar serves the actor API, its app's actors placed among the
-	// sidecars that report to the same service.
+	// sidecars that report to the same service; it needs a JobsFile.
 	PlacementAddress string
 }
 
@@ -161,6 +162,9 @@ func Start(ctx context.Context, opts Options) (_ *Sidecar, err error) {
 	}
 	if opts.CADir == "" {
 		return nil, errors.New("a CA directory is required")
+	}
+	if opts.PlacementAddress != "" && opts.JobsFile == "" {
+		return nil, errors.New("a jobs file is required with a placement address: actor reminders are its jobs (--jobs-file)")
 	}
 	if err := opts.setDefaults(); err != nil {
 		return nil, err

@@ -338,6 +338,18 @@ func TestInternalListenerRefusesUntrustedClients(t *testing.T) {
 	}
 }
 
+// A sidecar taking part in a placement keeps its actors' reminders as
+// jobs: it needs a jobs file.
+func TestPlacementNeedsAJobsFile(t *testing.T) {
+	w := newWorld(t)
+	opts := w.options("alpha", 0)
+	opts.PlacementAddress = "127.0.0.1:1"
+	_, err := standalone.Start(t.Context(), opts)
+	if err == nil || !strings.Contains(err.Error(), "a jobs file is required with a placement address") {
+		t.Fatalf("Start with a placement address and no jobs file: %v", err)
+	}
+}
+
 func TestBadComponentNamesFileAndLine(t *testing.T) {
 	w := newWorld(t)
 	res := t.TempDir()
