@@ -27,12 +27,15 @@ import (
 const redisAddr = "127.0.0.1:6379"
 
 // redisService is a Service for appID on the real Redis with daprd's ten
-// workers per subscription, so a batch can fill; topic is a fresh stream
-// removed with the test.
-func redisService(t *testing.T, appID string) (s *Service, topic string) {
+// workers per subscription (or concurrency, when given); topic is a fresh
+// stream removed with the test.
+func redisService(t *testing.T, appID string, concurrency ...string) (s *Service, topic string) {
 	t.Helper()
 	stateconformance.NeedService(t, "Redis", redisAddr)
 	props := map[string]string{"redisHost": redisAddr, "concurrency": "10", "processingTimeout": "1000", "redeliverInterval": "200ms"}
+	if len(concurrency) > 0 {
+		props["concurrency"] = concurrency[0]
+	}
 	broker := conformance.MustOpen(t, redis.Type, props)
 	s = New(appID, Options{})
 	if err := s.Add(components.Metadata{Name: "pubsub", Type: redis.Type, Version: "v1", Properties: props}, broker); err != nil {
@@ -174,6 +177,35 @@ func TestBulkSubscribeHTTP(t *testing.T) {
 	}
 	if most < 2 {
 		t.Errorf("the largest batch had %d entries: events were not batched", most)
+	}
+}
+
+// TestBulkSubscribeFillsABatch: with one worker per subscription
+// (concurrency 1) a batch still fills to maxMessagesCount from what the
+// broker holds, instead of going out with one event when its wait runs out.
+func TestBulkSubscribeFillsABatch(t *testing.T) {
+	s, topic := redisService(t, "bulk-fill", "1")
+	a, ch := newBulkApp(t, func(string, int) string { return "SUCCESS" })
+	const n = 40
+	for i := range n {
+		if err := s.Publish(context.Background(), PublishRequest{Pubsub: "pubsub", Topic: topic, Data: []byte(fmt.Sprint(i)), ContentType: "text/plain"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	subscribe(t, s, ch, bulkSub(t, topic, &Bulk{MaxMessages: n, MaxAwait: 5 * time.Second}))
+	a.wait(t, func() bool { return len(a.seen) == n })
+	if d := time.Since(start); d >= 5*time.Second {
+		t.Errorf("%d events took %v: the batch waited out maxAwaitDuration", n, d)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.batches) != 1 {
+		sizes := make([]int, len(a.batches))
+		for i, b := range a.batches {
+			sizes[i] = len(b.Entries)
+		}
+		t.Errorf("batches of %v entries, want one of %d", sizes, n)
 	}
 }
 

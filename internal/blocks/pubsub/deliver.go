@@ -126,14 +126,16 @@ func (s *Service) Subscribe(ctx context.Context, ch AppChannel, subs []Subscript
 		}
 		h := &handler{s: s, e: e, sub: &sc, ch: ch, wg: &sub.wg}
 		handle := h.handle
+		req := cpubsub.SubscribeRequest{Topic: sc.Topic, Group: e.group, Metadata: sc.Metadata}
 		if sc.Bulk != nil {
 			if bc, ok := ch.(BulkAppChannel); ok {
 				handle = newBatcher(ctx, h, bc, sc.Bulk).handle
+				req.Batch = sc.Bulk.MaxMessages
 			} else {
 				s.log.Warn("bulkSubscribe ignored: this subscriber takes events one by one", "pubsub", sc.Pubsub, "topic", sc.Topic)
 			}
 		}
-		err := e.broker.Subscribe(ctx, cpubsub.SubscribeRequest{Topic: sc.Topic, Group: e.group, Metadata: sc.Metadata}, handle)
+		err := e.broker.Subscribe(ctx, req, handle)
 		if err != nil {
 			sub.Stop()
 			return nil, fmt.Errorf("subscribe to topic %s of pub/sub %s: %w", sc.Topic, sc.Pubsub, err)

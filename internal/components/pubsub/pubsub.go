@@ -134,6 +134,13 @@ type SubscribeRequest struct {
 	// Metadata holds the subscription's metadata (Dapr's per-subscription
 	// keys, which override the component's where the broker allows it).
 	Metadata map[string]string
+	// Batch, above 1, says the handler gathers messages into batches of up
+	// to Batch and answers none of them before its batch is answered. A
+	// broker that would run fewer handler calls at once (its concurrency
+	// setting) lets up to Batch run where its package comment says so, or
+	// a batch would wait its full time for messages the broker holds back;
+	// those messages reach the handler in no guaranteed order.
+	Batch int
 }
 
 // Message is a delivered message.

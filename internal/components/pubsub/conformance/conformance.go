@@ -40,6 +40,7 @@ type config struct {
 	skip         map[string]string
 	single       bool
 	parallel     bool
+	batches      bool
 }
 
 // SingleInstance is for brokers whose instances share nothing (in-memory):
@@ -54,6 +55,10 @@ func Ordered() Option { return func(c *config) { c.ordered = true } }
 // Parallel is for brokers configured to hand a subscription its next
 // message while the handler of an earlier one is still running.
 func Parallel() Option { return func(c *config) { c.parallel = true } }
+
+// Batches is for brokers that let a subscription's Batch handler calls
+// run at once, whatever their concurrency setting.
+func Batches() Option { return func(c *config) { c.batches = true } }
 
 // MetadataRoundTrip is for brokers that carry publish metadata to the
 // subscriber (as headers or user properties).
@@ -106,6 +111,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) pubsub.PubSub, opts ...Optio
 		{"publish and deliver", testPublishDeliver},
 		{"order", testOrder},
 		{"parallel handling", testParallel},
+		{"a batch fills", testBatch},
 		{"retry redelivers", testRetry},
 		{"subscriber gone redelivers", testSubscriberGone},
 		{"drop", testDrop},
@@ -311,27 +317,51 @@ func testParallel(f *fixture) {
 	if !f.cfg.parallel {
 		f.t.Skip("the broker hands out one message at a time")
 	}
+	f.heldAtOnce(2, 0)
+}
+
+// batchSize is more than any broker's default number of handlers at once
+// (Redis's ten workers), so a broker that ignores Batch never fills it.
+const batchSize = 30
+
+// testBatch holds every handler until batchSize of them run at once, as a
+// handler that gathers messages into batches holds them until its batch
+// goes.
+func testBatch(f *fixture) {
+	if !f.cfg.batches {
+		f.t.Skip("the broker does not run a batching handler's calls at once")
+	}
+	f.heldAtOnce(batchSize, batchSize)
+}
+
+// heldAtOnce subscribes with Batch batch, publishes n messages and holds
+// every handler until n of them run at once.
+func (f *fixture) heldAtOnce(n, batch int) {
 	ps := f.newBroker(f.t)
 	var running atomic.Int32
-	both, gaveUp := make(chan struct{}), make(chan struct{})
-	defer close(gaveUp) // lets a lone handler go
-	f.subscribe(ps, f.t.Context(), f.group(1), func(ctx context.Context, _ *pubsub.Message) pubsub.Result {
-		if running.Add(1) == 2 {
-			close(both)
-		}
-		select {
-		case <-both:
-		case <-gaveUp:
-		case <-ctx.Done():
-			return pubsub.Retry
-		}
-		return pubsub.Ack
-	})
-	f.publish(ps, "p-1", "p-2")
+	all, gaveUp := make(chan struct{}), make(chan struct{})
+	defer close(gaveUp) // lets the handlers go
+	err := ps.Subscribe(f.t.Context(), pubsub.SubscribeRequest{Topic: f.topic, Group: f.group(1), Batch: batch},
+		func(ctx context.Context, _ *pubsub.Message) pubsub.Result {
+			if running.Add(1) == int32(n) {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-gaveUp:
+			case <-ctx.Done():
+				return pubsub.Retry
+			}
+			return pubsub.Ack
+		})
+	if err != nil {
+		f.t.Fatalf("subscribe %s: %v", f.topic, err)
+	}
+	f.publish(ps, numbered("h", n)...)
 	select {
-	case <-both:
+	case <-all:
 	case <-time.After(deliveryWait):
-		f.t.Errorf("after %v no second message was handled while the first one's handler ran", deliveryWait)
+		f.t.Errorf("after %v %d of %d messages were being handled at once", deliveryWait, running.Load(), n)
 	}
 }
 

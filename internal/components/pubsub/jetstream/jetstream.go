@@ -19,7 +19,9 @@
 // (Dapr's default for this broker) a subscription
 // handles one message at a time, so a lone subscriber sees a topic in
 // stream order while none is retried; "parallel" handles up to
-// maxAckPending at once.
+// maxAckPending at once. A subscription whose handler batches (Batch)
+// handles up to Batch at once also with "single", so a batch can fill,
+// and gives up that order.
 //
 // Without natsURL the broker runs an embedded JetStream server storing
 // under the component's directory; see embedded.go.
@@ -503,8 +505,13 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 	}
 	subCtx, release := b.life.Subscription(ctx)
 	sub := &subscription{b: b, req: req, h: h, ctx: subCtx, lost: make(chan struct{}, 1)}
-	if b.s.parallel {
+	switch {
+	case b.s.parallel:
 		sub.sem = make(chan struct{}, max(b.s.MaxAckPending, 1000))
+	case req.Batch > 1:
+		// One at a time, a batching handler would get a batch of one
+		// each time its wait ran out.
+		sub.sem = make(chan struct{}, req.Batch)
 	}
 	cc, err := sub.start(ctx)
 	if err != nil {

@@ -46,7 +46,7 @@ func TestConformance(t *testing.T) {
 	stateconformance.NeedService(t, "NATS JetStream", addr)
 	props := conformance.With(fast, "natsURL", url)
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return conformance.MustOpen(t, jetstream.Type, props) },
-		conformance.Ordered(), conformance.MetadataRoundTrip(),
+		conformance.Ordered(), conformance.MetadataRoundTrip(), conformance.Batches(),
 		conformance.RedeliveryWithin(5*time.Second), conformance.Cleanup(deleteStream),
 		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
 			return conformance.MustOpen(t, jetstream.Type, conformance.With(props, "natsURL", "nats://"+proxy))

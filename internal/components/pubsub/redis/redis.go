@@ -17,7 +17,8 @@
 // Each subscription reads up to queueDepth entries at a time and handles
 // them with concurrency workers (10 by default, as in Dapr): with
 // concurrency 1, a lone subscriber sees the messages in stream order while
-// none is retried. Settled entries are XACKed by one acker per
+// none is retried. A subscription whose handler batches (Batch) gets at
+// least Batch workers, so a batch can fill. Settled entries are XACKed by one acker per
 // subscription, together with those settled while its previous XACK was on
 // its way, so under load one round trip settles many.
 //
@@ -203,11 +204,15 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, h p
 		b: b, topic: req.Topic, group: req.Group, h: h,
 		queue: make(chan goredis.XMessage, b.md.QueueDepth), acks: make(chan string, b.md.QueueDepth),
 	}
+	// A batching handler holds its messages until the batch goes: with
+	// fewer workers than the batch holds, every batch would wait out its
+	// time with the rest of the read still queued.
+	n := max(int(b.md.Concurrency), req.Batch)
 	var workers sync.WaitGroup
-	workers.Add(2 + int(b.md.Concurrency))
+	workers.Add(2 + n)
 	go func() { defer workers.Done(); s.read(subCtx) }()
 	go func() { defer workers.Done(); s.reclaim(subCtx) }()
-	for range b.md.Concurrency {
+	for range n {
 		go func() { defer workers.Done(); s.work(subCtx) }()
 	}
 	acked := make(chan struct{})

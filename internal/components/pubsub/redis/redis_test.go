@@ -41,7 +41,7 @@ func TestConformance(t *testing.T) {
 	stateconformance.NeedService(t, "Redis", addr)
 	props := conformance.With(fast, "redisHost", addr, "concurrency", "1")
 	conformance.Run(t, func(t *testing.T) pubsub.PubSub { return open(t, props) },
-		conformance.Ordered(), conformance.MetadataRoundTrip(),
+		conformance.Ordered(), conformance.MetadataRoundTrip(), conformance.Batches(),
 		conformance.RedeliveryWithin(3*time.Second), conformance.Cleanup(deleteStreams),
 		conformance.Down(addr, func(t *testing.T, proxy string) pubsub.PubSub {
 			return open(t, conformance.With(props, "redisHost", proxy, "redisMaxRetries", "1"))
