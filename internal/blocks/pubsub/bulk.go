@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -50,7 +51,11 @@ type BulkEventEntry struct {
 	EntryID string
 	// Event is the CloudEvent; for a raw-payload subscription Raw holds
 	// the message as it came instead.
-	Event       map[string]any
+	Event map[string]any
+	// Data is Event as JSON, as the message carried it (or re-encoded
+	// where the sidecar changed it), so an HTTP batch is written without
+	// encoding each event again; nil: encode Event.
+	Data        []byte
 	Raw         []byte
 	ContentType string
 	// Metadata is the broker's metadata of the message.
@@ -226,7 +231,7 @@ func (b *batcher) flush(ctx context.Context, batch []*pending) {
 			tally.add(ingressDrop)
 			continue
 		}
-		e := BulkEventEntry{EntryID: uuid.NewString(), Event: d.Event, ContentType: p.msg.ContentType, Metadata: p.msg.Metadata}
+		e := BulkEventEntry{EntryID: uuid.NewString(), Event: d.Event, Data: d.Data, ContentType: p.msg.ContentType, Metadata: p.msg.Metadata}
 		if raw {
 			e.Raw = p.msg.Data
 			if e.ContentType == "" {
@@ -317,11 +322,18 @@ func (b *batcher) deliver(ctx context.Context, d *BulkDelivery) map[string]Verdi
 	return settled
 }
 
-// bulkEvent is an entry's event as an HTTP app receives it: the
-// CloudEvent, or a raw payload as base64.
-func (e *BulkEventEntry) jsonEvent() any {
-	if e.Raw != nil {
-		return base64.StdEncoding.EncodeToString(e.Raw)
+// appendEvent appends an entry's event as an HTTP app receives it: the
+// CloudEvent, or a raw payload as a base64 string.
+func (e *BulkEventEntry) appendEvent(buf []byte) ([]byte, error) {
+	switch {
+	case e.Raw != nil:
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, e.Raw)
+		return append(buf, '"'), nil
+	case e.Data != nil:
+		// Read as JSON already (delivery decodes every event).
+		return append(buf, e.Data...), nil
 	}
-	return e.Event
+	data, err := json.Marshal(e.Event)
+	return append(buf, data...), err
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -326,4 +327,79 @@ func TestBulkSubscribeGRPC(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEncodeBulk: a batch written with each event's JSON as delivery read
+// it is the batch encoded whole, for CloudEvents as read, events without
+// their JSON and raw payloads.
+func TestEncodeBulk(t *testing.T) {
+	ce := []byte(`{"specversion": "1.0", "id": "a", "data": {"n": 1.50, "s": "\u00e9\"<"}}`)
+	var ev map[string]any
+	if err := json.Unmarshal(ce, &ev); err != nil {
+		t.Fatal(err)
+	}
+	b := &BulkDelivery{Pubsub: "ps", Topic: "t\"1", Metadata: map[string]string{"pubsubName": "ps"}, Entries: []BulkEventEntry{
+		{EntryID: "1", Event: ev, Data: ce, ContentType: ContentTypeCloudEvent, Metadata: map[string]string{"k": "v\n"}},
+		{EntryID: "2", Event: map[string]any{"id": "b", "data": []any{1.0, "x"}}},
+		{EntryID: "3", Event: ev, Raw: []byte{0, 1, 2, 250}, ContentType: "application/octet-stream"},
+	}}
+	got, err := encodeBulk(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotV map[string]any
+	if err := json.Unmarshal(got, &gotV); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, got)
+	}
+	want := map[string]any{"id": gotV["id"], "type": BulkEventType, "topic": "t\"1", "pubsubname": "ps",
+		"metadata": map[string]string{"pubsubName": "ps"}, "entries": []map[string]any{
+			{"entryId": "1", "event": ev, "metadata": map[string]string{"k": "v\n"}, "contentType": ContentTypeCloudEvent},
+			{"entryId": "2", "event": b.Entries[1].Event, "metadata": nil},
+			{"entryId": "3", "event": "AAEC+g==", "metadata": nil, "contentType": "application/octet-stream"},
+		}}
+	wantJSON, _ := json.Marshal(want)
+	var wantV map[string]any
+	_ = json.Unmarshal(wantJSON, &wantV)
+	if id, _ := gotV["id"].(string); id == "" {
+		t.Errorf("the batch has no id: %s", got)
+	}
+	if !reflect.DeepEqual(gotV, wantV) {
+		t.Errorf("batch\n got %s\nwant %s", got, wantJSON)
+	}
+}
+
+// BenchmarkEncodeBulk: a batch of 100 CloudEvents as the bench app
+// publishes them, written with each event's JSON as read ("as read")
+// against the whole batch encoded with its events' maps ("maps").
+func BenchmarkEncodeBulk(b *testing.B) {
+	env, err := newEnvelope(eventInput{Source: "app", Topic: "t", Pubsub: "ps", DataContentType: contentTypeJSON,
+		Data: []byte(`{"t":1765151000000000000}`)}, nil, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ce, _ := json.Marshal(env)
+	d := &BulkDelivery{Pubsub: "ps", Topic: "t", Metadata: map[string]string{"pubsubName": "ps"}}
+	for i := range 100 {
+		var ev map[string]any
+		_ = json.Unmarshal(ce, &ev)
+		d.Entries = append(d.Entries, BulkEventEntry{EntryID: fmt.Sprint(i), Event: ev, Data: ce, ContentType: ContentTypeCloudEvent})
+	}
+	b.Run("as read", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeBulk(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("maps", func(b *testing.B) {
+		for b.Loop() {
+			body := bulkBody{ID: "x", Type: BulkEventType, Topic: d.Topic, Pubsub: d.Pubsub, Metadata: d.Metadata, Entries: make([]bulkItem, len(d.Entries))}
+			for i, e := range d.Entries {
+				body.Entries[i] = bulkItem{EntryID: e.EntryID, Event: e.Event, ContentType: e.ContentType}
+			}
+			if _, err := json.Marshal(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
