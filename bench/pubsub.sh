@@ -12,6 +12,15 @@
 # runs inside the sidecar). With DAPRD=/path/to/daprd, a daprd sidecar
 # with the same Redis component runs in the same rounds.
 #
+# BULK (default 100; 0 turns them off) adds bulk rows in the same rounds:
+# each publish call carries BULK events (Dapr's bulk publish API) and the
+# app subscribes with bulkSubscribe (batches of up to BULK, 20 ms at most),
+# on Redis (cove and daprd), the embedded default and nats-server; the
+# clients alone do the same batching (go-redis: BULK XADDs per pipeline,
+# XREADGROUP COUNT BULK; nats.go: BULK async publishes, then their acks,
+# pulls of up to BULK). Ratios compare single rows with the single client
+# and bulk rows with the bulk client.
+#
 #   bash bench/pubsub.sh          # needs go, python3, curl, Redis on 6379, NATS JetStream on 4222
 source "$(dirname "$0")/lib.sh"
 need python3 "apt-get install -y python3"
@@ -21,6 +30,7 @@ go build -o "$WORK/pubbench" "$ROOT/bench/pubbench"
 REDIS=${REDIS:-127.0.0.1:6379}
 NATS=${NATS:-nats://127.0.0.1:4222}
 TOPIC="cove-bench-$$"
+BULK=${BULK:-100}
 
 # component DIR TYPE [NAME VALUE]...: a Dapr component file named pubsub.
 component() {
@@ -31,16 +41,17 @@ component() {
   } >"$dir/components/pubsub.yaml"
 }
 
-# pair DIR NAME SIDECAR-BINARY: a pubbench app and its sidecar on
+# pair DIR NAME SIDECAR-BINARY [BULK]: a pubbench app (publishing and
+# subscribing BULK events at a time when given) and its sidecar on
 # $WORK/DIR's component; once an event went through, adds to RUNS the name,
 # the app's address and the sidecar's process id. (Not run in a command
 # substitution: PIDS must reach cleanup.)
 RUNS=()
 pair() {
-  local slug=$1 name=$2 bin=$3 dir="$WORK/$1" app http
+  local slug=$1 name=$2 bin=$3 bulk=${4:-0} dir="$WORK/$1" app http
   app=$(free_port); http=$(free_port)
   (cd "$dir" && exec "$WORK/pubbench" -mode dapr -listen "127.0.0.1:$app" -sidecar "127.0.0.1:$http" \
-    -topic "$TOPIC-$slug" -name "$name" -c "$CONC" -d "$DURATION") >"$dir/app.log" 2>&1 & PIDS+=($!)
+    -topic "$TOPIC-$slug" -name "$name" -c "$CONC" -d "$DURATION" -bulk "$bulk") >"$dir/app.log" 2>&1 & PIDS+=($!)
   wait_port "$app"
   local sidecar common=(--app-id "bench-$slug" --app-port "$app" --dapr-http-port "$http" --dapr-grpc-port "$(free_port)"
     --metrics-port "$(free_port)" --resources-path "$dir/components" --dapr-listen-addresses 127.0.0.1)
@@ -62,9 +73,19 @@ component "$WORK/embedded-parallel" pubsub.jetstream concurrencyMode parallel
 component "$WORK/redis" pubsub.redis redisHost "$REDIS"
 component "$WORK/nats" pubsub.jetstream natsURL "$NATS"
 for n in embedded embedded-parallel redis nats; do pair "$n" "cove $n" cove; done
+if [ "$BULK" -gt 0 ]; then
+  component "$WORK/embedded-bulk" pubsub.jetstream
+  component "$WORK/redis-bulk" pubsub.redis redisHost "$REDIS"
+  component "$WORK/nats-bulk" pubsub.jetstream natsURL "$NATS"
+  for n in embedded redis nats; do pair "$n-bulk" "cove $n bulk" cove "$BULK"; done
+fi
 if [ -n "${DAPRD:-}" ]; then
   component "$WORK/daprd" pubsub.redis redisHost "$REDIS"
   pair daprd "daprd redis" "$DAPRD"
+  if [ "$BULK" -gt 0 ]; then
+    component "$WORK/daprd-bulk" pubsub.redis redisHost "$REDIS"
+    pair daprd-bulk "daprd redis bulk" "$DAPRD" "$BULK"
+  fi
 else
   echo "bench: DAPRD not set: daprd is not measured (DAPRD=/path/to/daprd to compare)"
 fi
@@ -72,9 +93,14 @@ fi
 echo "pub/sub benchmark: $CONC publishers for $DURATION, $ROUNDS rounds, $(nproc) cores shared with the load"
 echo "(load average $(cut -d' ' -f1-3 /proc/loadavg)); rps = delivered events/s; CPU µs/req = CPU time per event of the"
 echo "sidecar and the app, or of the broker's client alone (the broker's own is not counted)"
+[ "$BULK" -eq 0 ] || echo "bulk rows: $BULK events per publish call and per delivered batch"
 for r in $(seq "$ROUNDS"); do
   "$WORK/pubbench" -mode redis -addr "$REDIS" -topic "$TOPIC-direct-$r" -name "redis client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
   "$WORK/pubbench" -mode nats -addr "$NATS" -topic "$TOPIC-direct-$r" -name "nats client" -c "$CONC" -d "$DURATION" >>"$WORK/results"
+  if [ "$BULK" -gt 0 ]; then
+    "$WORK/pubbench" -mode redis -addr "$REDIS" -topic "$TOPIC-direct-bulk-$r" -name "redis client bulk" -c "$CONC" -d "$DURATION" -bulk "$BULK" >>"$WORK/results"
+    "$WORK/pubbench" -mode nats -addr "$NATS" -topic "$TOPIC-direct-bulk-$r" -name "nats client bulk" -c "$CONC" -d "$DURATION" -bulk "$BULK" >>"$WORK/results"
+  fi
   for run in "${RUNS[@]}"; do
     IFS='|' read -r name addr sidecar <<<"$run"
     curl -sf "http://$addr/run?cpu=$sidecar" >>"$WORK/results" || { echo "bench: $name failed" >&2; exit 1; }
@@ -82,4 +108,7 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" \
-  "cove embedded-parallel/nats client" "daprd redis/redis client" "cove redis/daprd redis"
+  "cove embedded-parallel/nats client" "daprd redis/redis client" "cove redis/daprd redis" \
+  "cove redis bulk/redis client bulk" "cove nats bulk/nats client bulk" "cove embedded bulk/nats client bulk" \
+  "daprd redis bulk/redis client bulk" "cove redis bulk/daprd redis bulk" \
+  "cove redis bulk/cove redis" "cove nats bulk/cove nats" "cove embedded bulk/cove embedded"

@@ -10,6 +10,13 @@
 // and consumes with go-redis (Streams, a consumer group, XACK) or nats.go
 // (JetStream, a durable pull consumer, an ack per message) and prints the
 // line. Each message carries its send time; latency is send to delivery.
+//
+// With -bulk N the same work goes N events at a time: in dapr mode each
+// publisher sends N events per bulk publish call and the app subscribes
+// with bulkSubscribe (batches of up to N, answered per entry); go-redis
+// pipelines N XADDs per round trip and reads up to N entries per
+// XREADGROUP (one XACK each); nats.go publishes N asynchronously before
+// waiting for their acks and pulls up to N per request.
 // The line's cpu_us is the CPU time used per delivered event by this
 // process and, in dapr mode, the sidecar whose process id GET /run?cpu=
 // names: what the machine spends on an event outside the broker.
@@ -47,6 +54,7 @@ var (
 	conc    = flag.Int("c", 16, "concurrent publishers")
 	dur     = flag.Duration("d", 10*time.Second, "how long to publish")
 	addr    = flag.String("addr", "", "redis: host:port; nats: URL")
+	bulk    = flag.Int("bulk", 0, "events per publish call and per delivered batch (0: one at a time)")
 )
 
 // recorder collects delivery latencies of one run.
@@ -90,10 +98,22 @@ func cpuTime(pid int) time.Duration {
 	return time.Duration(u+st) * 10 * time.Millisecond // clock ticks of 1/100 s
 }
 
-// run publishes with conc goroutines for d, waits up to 30 s for the
-// deliveries and returns the result line; pids are the processes whose
-// CPU time counts with this one's.
-func run(rec *recorder, publish func(ctx context.Context, body []byte) error, pids ...int) (string, error) {
+// perCall is how many events one publish call carries.
+func perCall() int { return max(*bulk, 1) }
+
+// readCount is how many entries one read asks for: the single runs read up
+// to 100, as cove's Redis subscription does by default.
+func readCount() int {
+	if *bulk > 0 {
+		return *bulk
+	}
+	return 100
+}
+
+// run publishes with conc goroutines for d, each call carrying perCall()
+// events, waits up to 30 s for the deliveries and returns the result line;
+// pids are the processes whose CPU time counts with this one's.
+func run(rec *recorder, publish func(ctx context.Context, bodies [][]byte) error, pids ...int) (string, error) {
 	pids = append(pids, os.Getpid())
 	cpu := func() (d time.Duration) {
 		for _, p := range pids {
@@ -114,13 +134,16 @@ func run(rec *recorder, publish func(ctx context.Context, body []byte) error, pi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			bodies := make([][]byte, perCall())
 			for time.Now().Before(stop) {
-				body := fmt.Appendf(nil, `{"t":%d}`, time.Now().UnixNano())
-				if err := publish(context.Background(), body); err != nil {
-					failed.Add(1)
+				for i := range bodies {
+					bodies[i] = fmt.Appendf(bodies[i][:0], `{"t":%d}`, time.Now().UnixNano())
+				}
+				if err := publish(context.Background(), bodies); err != nil {
+					failed.Add(int64(len(bodies)))
 					continue
 				}
-				sent.Add(1)
+				sent.Add(int64(len(bodies)))
 			}
 		}()
 	}
@@ -172,7 +195,14 @@ func main() {
 func serveApp(rec *recorder) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}
 	url := "http://" + *sidecar + "/v1.0/publish/" + *pubsub + "/" + *topic
-	publish := func(ctx context.Context, body []byte) error {
+	if *bulk > 0 {
+		url = "http://" + *sidecar + "/v1.0-alpha1/publish/bulk/" + *pubsub + "/" + *topic
+	}
+	publish := func(ctx context.Context, bodies [][]byte) error {
+		body := bodies[0]
+		if *bulk > 0 {
+			body = bulkBody(bodies)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -191,7 +221,40 @@ func serveApp(rec *recorder) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dapr/subscribe", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode([]map[string]string{{"pubsubname": *pubsub, "topic": *topic, "route": "/events"}})
+		sub := map[string]any{"pubsubname": *pubsub, "topic": *topic, "route": "/events"}
+		if *bulk > 0 {
+			sub["route"] = "/events/bulk"
+			sub["bulkSubscribe"] = map[string]any{"enabled": true, "maxMessagesCount": *bulk, "maxAwaitDurationMs": 20}
+		}
+		_ = json.NewEncoder(w).Encode([]any{sub})
+	})
+	// A batch's entries each carry a CloudEvent; every one is a success.
+	mux.HandleFunc("POST /events/bulk", func(w http.ResponseWriter, r *http.Request) {
+		var batch struct {
+			Entries []struct {
+				EntryID string `json:"entryId"`
+				Event   struct {
+					Data json.RawMessage `json:"data"`
+				} `json:"event"`
+			} `json:"entries"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out := make([]byte, 0, 16+len(batch.Entries)*64)
+		out = append(out, `{"statuses":[`...)
+		for i, e := range batch.Entries {
+			rec.got(e.Event.Data)
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = fmt.Appendf(out, `{"entryId":%q,"status":"SUCCESS"}`, e.EntryID)
+		}
+		out = append(out, "]}"...)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
 	})
 	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
 		var ev struct {
@@ -218,7 +281,11 @@ func serveApp(rec *recorder) error {
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		before := rec.count.Load()
 		for range 100 {
-			if err := publish(r.Context(), fmt.Appendf(nil, `{"t":%d}`, time.Now().UnixNano())); err == nil {
+			bodies := make([][]byte, perCall())
+			for i := range bodies {
+				bodies[i] = fmt.Appendf(nil, `{"t":%d}`, time.Now().UnixNano())
+			}
+			if err := publish(r.Context(), bodies); err == nil {
 				time.Sleep(100 * time.Millisecond)
 				if rec.count.Load() > before {
 					return
@@ -232,8 +299,22 @@ func serveApp(rec *recorder) error {
 	return http.ListenAndServe(*listen, mux)
 }
 
+// bulkBody is a bulk publish request of the events in bodies, in Dapr's
+// shape: a JSON list of entries with entryId, event and contentType.
+func bulkBody(bodies [][]byte) []byte {
+	out := make([]byte, 0, len(bodies)*80)
+	out = append(out, '[')
+	for i, b := range bodies {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = fmt.Appendf(out, `{"entryId":"%d","event":%s,"contentType":"application/json"}`, i, b)
+	}
+	return append(out, ']')
+}
+
 // runRedis does the work of a Redis Streams subscriber: XADD, XREADGROUP
-// in the consumer group, XACK each message.
+// in the consumer group, XACK each read's messages at once.
 func runRedis(rec *recorder) error {
 	ctx := context.Background()
 	c := goredis.NewClient(&goredis.Options{Addr: *addr, PoolSize: *conc + 4})
@@ -246,7 +327,7 @@ func runRedis(rec *recorder) error {
 	defer cancel()
 	go func() {
 		for ctx.Err() == nil {
-			res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "bench", Consumer: "c", Streams: []string{*topic, ">"}, Count: 100, Block: time.Second}).Result()
+			res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "bench", Consumer: "c", Streams: []string{*topic, ">"}, Count: int64(readCount()), Block: time.Second}).Result()
 			if err != nil {
 				continue
 			}
@@ -262,8 +343,17 @@ func runRedis(rec *recorder) error {
 			}
 		}
 	}()
-	line, err := run(rec, func(ctx context.Context, body []byte) error {
-		return c.XAdd(ctx, &goredis.XAddArgs{Stream: *topic, Values: []any{"data", body}}).Err()
+	line, err := run(rec, func(ctx context.Context, bodies [][]byte) error {
+		if len(bodies) == 1 {
+			return c.XAdd(ctx, &goredis.XAddArgs{Stream: *topic, Values: []any{"data", bodies[0]}}).Err()
+		}
+		// One round trip for the lot, as a bulk publish through a sidecar.
+		p := c.Pipeline()
+		for _, b := range bodies {
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: *topic, Values: []any{"data", b}})
+		}
+		_, err := p.Exec(ctx)
+		return err
 	})
 	if err == nil {
 		fmt.Println(line)
@@ -272,7 +362,8 @@ func runRedis(rec *recorder) error {
 }
 
 // runNATS does the work of a JetStream subscriber: a stored publish, a
-// durable pull consumer, an ack per message.
+// durable pull consumer, an ack per message. With -bulk the publishes of
+// a call go out together and the pulls ask for up to -bulk messages.
 func runNATS(rec *recorder) error {
 	nc, err := nats.Connect(*addr)
 	if err != nil {
@@ -293,17 +384,43 @@ func runNATS(rec *recorder) error {
 	if err != nil {
 		return err
 	}
+	var opts []jetstream.PullConsumeOpt
+	if *bulk > 0 {
+		opts = append(opts, jetstream.PullMaxMessages(*bulk))
+	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		rec.got(m.Data())
 		_ = m.Ack()
-	})
+	}, opts...)
 	if err != nil {
 		return err
 	}
 	defer cc.Stop()
-	line, err := run(rec, func(ctx context.Context, body []byte) error {
-		_, err := js.Publish(ctx, *topic, body)
-		return err
+	line, err := run(rec, func(ctx context.Context, bodies [][]byte) error {
+		if len(bodies) == 1 {
+			_, err := js.Publish(ctx, *topic, bodies[0])
+			return err
+		}
+		acks := make([]jetstream.PubAckFuture, 0, len(bodies))
+		for _, b := range bodies {
+			// PublishAsync keeps b until it is sent: a copy, as the
+			// caller reuses its buffers.
+			f, err := js.PublishAsync(*topic, bytes.Clone(b))
+			if err != nil {
+				return err
+			}
+			acks = append(acks, f)
+		}
+		for _, f := range acks {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
 	})
 	if err == nil {
 		fmt.Println(line)
