@@ -112,3 +112,15 @@ report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats cli
   "cove redis bulk/redis client bulk" "cove nats bulk/nats client bulk" "cove embedded bulk/nats client bulk" \
   "daprd redis bulk/redis client bulk" "cove redis bulk/daprd redis bulk" \
   "cove redis bulk/cove redis" "cove nats bulk/cove nats" "cove embedded bulk/cove embedded"
+echo
+echo "CPU µs per event, medians: the app (pubbench) and its sidecar apart"
+python3 - "$WORK/results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for n in dict.fromkeys(r["name"] for r in rows):
+    rs = [r for r in rows if r["name"] == n and "cpu_self_us" in r]
+    if rs and "client" not in n:
+        app = statistics.median(r["cpu_self_us"] for r in rs)
+        side = statistics.median(r["cpu_us"] - r["cpu_self_us"] for r in rs)
+        print(f"{n:34} app {app:7.1f}  sidecar {side:7.1f}")
+PY
