@@ -132,7 +132,8 @@ func (s *Sidecar) hostActors(ctx context.Context) (*actors.Host, error) {
 		case <-t.C:
 		}
 	}
-	client := &http.Client{Transport: invoke.NewTransport()}
+	rt := invoke.NewTransport()
+	client := &http.Client{Transport: rt}
 	// An app that never answers must not hold its hosting forever.
 	cctx, cancel := context.WithTimeout(ctx, configTimeout)
 	defer cancel()
@@ -167,7 +168,7 @@ func (s *Sidecar) hostActors(ctx context.Context) (*actors.Host, error) {
 		return nil, nil
 	}
 	host := s.cfg.Actors.Host(actors.HostOptions{
-		Name: s.cfg.HTTPListener.Addr().String(), Config: cfg, AppAddr: s.cfg.AppAddr, Client: client, Logger: s.log,
+		Name: s.cfg.HTTPListener.Addr().String(), Config: cfg, AppAddr: s.cfg.AppAddr, Transport: rt, Logger: s.log,
 	})
 	s.log.Info("hosting actors", slog.Any("types", typesOf(cfg)))
 	return host, nil
@@ -253,7 +254,8 @@ func (s *Sidecar) invokeActor(w http.ResponseWriter, r *http.Request) error {
 		return daprerr.New(daprerr.BadRequest, "failed to read body: %v", err)
 	}
 	res, err := s.cfg.Actors.Invoke(r.Context(), &actors.Request{
-		Type: r.PathValue("type"), ID: r.PathValue("id"), Method: r.PathValue("method"), Header: r.Header.Clone(), Body: body,
+		// The request's own header: it is this handler's until it returns.
+		Type: r.PathValue("type"), ID: r.PathValue("id"), Method: r.PathValue("method"), Header: r.Header, Body: body,
 	})
 	if err != nil {
 		return err

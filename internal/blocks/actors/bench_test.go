@@ -20,7 +20,7 @@ func BenchmarkInvoke(b *testing.B) {
 			rt := newRuntime(b, "app", p, Options{})
 			hc, _ := ParseHostConfig([]byte(`{"entities":["T"]}`))
 			h := rt.Host(HostOptions{Name: "a", Config: hc, AppAddr: app.Listener.Addr().String(),
-				Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
+				Transport: &http.Transport{MaxIdleConnsPerHost: 256}})
 			defer h.Close(context.Background())
 			var n atomic.Int64
 			b.ReportAllocs()

@@ -55,8 +55,10 @@ type AppChannel interface {
 // httpChannel is daprd's HTTP actor callbacks: PUT
 // /actors/{type}/{id}/method/{method}, DELETE /actors/{type}/{id}.
 type httpChannel struct {
-	client *http.Client
-	base   string // http://host:port of the app
+	// rt sends each call as it is: an answer is the app's, a redirect
+	// included, as invocation passes it on.
+	rt   http.RoundTripper
+	addr string // host:port of the app
 }
 
 func (c *httpChannel) Call(ctx context.Context, req *Request) (*Response, error) {
@@ -109,9 +111,9 @@ type HostOptions struct {
 	Name string
 	// Config is the app's /dapr/config.
 	Config *HostConfig
-	// AppAddr is host:port of an HTTP app; Client calls it.
-	AppAddr string
-	Client  *http.Client
+	// AppAddr is host:port of an HTTP app; Transport calls it.
+	AppAddr   string
+	Transport http.RoundTripper
 	// Channel, when set, carries the calls instead (a gRPC app's actor
 	// callback stream).
 	Channel AppChannel
@@ -288,17 +290,30 @@ func escapeMethod(m string) string {
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Dapr-Api-Token"}
 
 func (c *httpChannel) do(ctx context.Context, verb, path string, header http.Header, body []byte) (*Response, error) {
-	r, err := http.NewRequestWithContext(ctx, verb, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
+	// Built here rather than by http.NewRequest: path is escaped already,
+	// and a call is too frequent to parse its URL back.
+	r := (&http.Request{
+		Method:        verb,
+		URL:           &url.URL{Scheme: "http", Host: c.addr, Opaque: path},
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, len(header)+1),
+		Host:          c.addr,
+		ContentLength: int64(len(body)),
+		Body:          http.NoBody,
+	}).WithContext(ctx)
+	if len(body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	for k, v := range header {
 		r.Header[k] = v
 	}
 	for _, k := range hopHeaders {
-		r.Header.Del(k)
+		delete(r.Header, k)
 	}
-	resp, err := c.client.Do(r)
+	resp, err := c.rt.RoundTrip(r)
 	if err != nil {
 		return nil, fmt.Errorf("the app: %w", err)
 	}

@@ -50,6 +50,9 @@ func NewPlacement() *Placement {
 type ring struct {
 	points []uint64
 	owner  map[uint64]*Host
+	// only is the one host of a type only one hosts: every id is its,
+	// without hashing.
+	only *Host
 }
 
 func hash(s string) uint64 {
@@ -58,6 +61,9 @@ func hash(s string) uint64 {
 }
 
 func (r *ring) get(id string) *Host {
+	if r.only != nil {
+		return r.only
+	}
 	h := hash(id)
 	i := sort.Search(len(r.points), func(i int) bool { return r.points[i] >= h })
 	if i == len(r.points) {
@@ -151,6 +157,11 @@ func newRing(hosts map[string]*Host, rf int) *ring {
 		}
 	}
 	slices.Sort(r.points)
+	if len(hosts) == 1 {
+		for _, h := range hosts {
+			r.only = h
+		}
+	}
 	return r
 }
 

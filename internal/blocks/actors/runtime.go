@@ -93,11 +93,11 @@ func (r *Runtime) Host(o HostOptions) *Host {
 	}
 	ch := o.Channel
 	if ch == nil {
-		client := o.Client
-		if client == nil {
-			client = http.DefaultClient
+		rt := o.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
 		}
-		ch = &httpChannel{client: client, base: "http://" + o.AppAddr}
+		ch = &httpChannel{rt: rt, addr: o.AppAddr}
 	}
 	h := &Host{name: o.Name, cfg: o.Config, p: r.p, ch: ch, log: log,
 		policies: r.policies, stop: make(chan struct{}), done: make(chan struct{})}
