@@ -7,6 +7,11 @@
 # [SCHEDULER=/path/to/scheduler], daprd 1.18 with Dapr's placement (and
 # scheduler, as a daprd with actors runs in self-hosted mode). bench/loadgen
 # with CONC connections (default 16) for DURATION (default 10s), ROUNDS times.
+# Besides calls/s and latency, each run reports the CPU time per call of the
+# side's own processes (cove up's process; cove sidecar and cove placement;
+# daprd, placement and scheduler): the app and the load generator are the
+# same on every side and share the machine's cores, so the ratio of calls/s
+# understates the ratio of what each sidecar spends.
 #
 #   bash bench/actors.sh                                   # needs go, python3
 #   DAPRD=~/dapr/dist/daprd PLACEMENT=~/dapr/dist/placement SCHEDULER=~/dapr/dist/scheduler bash bench/actors.sh
@@ -15,6 +20,22 @@ need python3 "apt-get install -y python3"
 build
 LOADGEN_DUR=${DURATION%s}s
 ACTIVATE=${ACTIVATE:-10000}
+
+# PIN=1 (the default on 2 or more cores) gives the sidecars (with their
+# placement and scheduler) the upper half of the cores and the apps and
+# load generators the lower half, as a proxy is measured on cores of its
+# own; PIN=0 lets everything share every core.
+NCPU=$(nproc)
+PIN=${PIN:-$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)}
+SIDE=()
+if [ "$PIN" = 1 ]; then
+  need taskset "apt-get install -y util-linux"
+  LOAD_ON="0-$((NCPU / 2 - 1))"
+  SIDE_ON="$((NCPU / 2))-$((NCPU - 1))"
+  SIDE=(taskset -c "$SIDE_ON")
+fi
+# on_load PID: moves a process (all its threads) to the load's cores.
+on_load() { [ "$PIN" != 1 ] || taskset -a -p -c "$LOAD_ON" "$1" >/dev/null; }
 
 # cove up: one echo replica hosting Bench, its sidecar in the cove process.
 mkdir -p "$WORK/env"
@@ -34,13 +55,15 @@ apps:
     command: ["$WORK/echo"]
     env: {ACTOR_TYPES: Bench}
 YAML
-"$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$(free_port)" >"$WORK/cove.log" 2>&1 & PIDS+=($!)
+"${SIDE[@]}" "$WORK/cove" up -f "$WORK/env/cove.yaml" --http-port "$(free_port)" >"$WORK/cove.log" 2>&1 & PIDS+=($!); UP_PID=$!
 wait_ready "$WORK/cove.log"
+# The app cove up started inherits its cores: it goes to the load's.
+for p in $(pgrep -P "$UP_PID" -x echo); do on_load "$p"; done
 UP_HTTP=$("$WORK/cove" ps -f "$WORK/env/cove.yaml" -o json | python3 -c \
   'import json,sys; print(json.load(sys.stdin)["apps"][0]["replicas"][0]["daprHttpPort"])')
 
 # start_app PORT SIDECAR_HTTP_PORT...: the echo app hosting Bench.
-start_app() { PORT=$1 ACTOR_TYPES=Bench "$WORK/echo" & PIDS+=($!); }
+start_app() { PORT=$1 ACTOR_TYPES=Bench ${LOAD_ON:+taskset -c "$LOAD_ON"} "$WORK/echo" & PIDS+=($!); }
 
 # wait_actor PORT: waits until the sidecar on PORT places and runs a Bench actor.
 wait_actor() {
@@ -53,29 +76,32 @@ wait_actor() {
 
 # cove sidecar with cove placement.
 P_PORT=$(free_port)
-"$WORK/cove" placement --port "$P_PORT" --listen-address 127.0.0.1 --healthz-port 0 --enable-metrics=false \
-  >"$WORK/placement.log" 2>&1 & PIDS+=($!)
+"${SIDE[@]}" "$WORK/cove" placement --port "$P_PORT" --listen-address 127.0.0.1 --healthz-port 0 --enable-metrics=false \
+  >"$WORK/placement.log" 2>&1 & PIDS+=($!); SC_PIDS="$!"
 wait_port "$P_PORT"
 APP=$(free_port); SC_HTTP=$(free_port)
 start_app "$APP"
-"$WORK/cove" sidecar --app-id bench --app-port "$APP" --dapr-http-port "$SC_HTTP" --dapr-grpc-port "$(free_port)" \
+"${SIDE[@]}" "$WORK/cove" sidecar --app-id bench --app-port "$APP" --dapr-http-port "$SC_HTTP" --dapr-grpc-port "$(free_port)" \
   --dapr-listen-addresses 127.0.0.1 --metrics-port "$(free_port)" --placement-host-address "127.0.0.1:$P_PORT" \
-  --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db" --jobs-file "$WORK/jobs.db" >"$WORK/sidecar.log" 2>&1 & PIDS+=($!)
+  --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db" --jobs-file "$WORK/jobs.db" >"$WORK/sidecar.log" 2>&1 & PIDS+=($!); SC_PIDS+=" $!"
 wait_port "$SC_HTTP"
 
-SIDES=("cove up|$UP_HTTP" "cove sidecar|$SC_HTTP")
+# Each side: its name, its sidecar's HTTP port, and the processes that
+# make it up (sidecar, placement, scheduler), whose CPU time per call is
+# measured; the app and the load generator are the same on every side.
+SIDES=("cove up|$UP_HTTP|$UP_PID" "cove sidecar|$SC_HTTP|$SC_PIDS")
 if [ -n "${DAPRD:-}" ]; then
   : "${PLACEMENT:?set PLACEMENT=/path/to/placement with DAPRD}"
   DP_PORT=$(free_port)
-  "$PLACEMENT" --port "$DP_PORT" --listen-address 127.0.0.1 --healthz-port "$(free_port)" --metrics-port "$(free_port)" \
-    >"$WORK/dapr-placement.log" 2>&1 & PIDS+=($!)
+  "${SIDE[@]}" "$PLACEMENT" --port "$DP_PORT" --listen-address 127.0.0.1 --healthz-port "$(free_port)" --metrics-port "$(free_port)" \
+    >"$WORK/dapr-placement.log" 2>&1 & PIDS+=($!); D_PIDS="$!"
   wait_port "$DP_PORT"
   SCHED_ARGS=()
   if [ -n "${SCHEDULER:-}" ]; then
     DS_PORT=$(free_port)
-    "$SCHEDULER" --port "$DS_PORT" --listen-address 127.0.0.1 --healthz-port "$(free_port)" --metrics-port "$(free_port)" \
+    "${SIDE[@]}" "$SCHEDULER" --port "$DS_PORT" --listen-address 127.0.0.1 --healthz-port "$(free_port)" --metrics-port "$(free_port)" \
       --etcd-data-dir "$WORK/scheduler" --etcd-initial-cluster "dapr-scheduler-server-0=http://localhost:$(free_port)" \
-      --etcd-client-port "$(free_port)" >"$WORK/scheduler.log" 2>&1 & PIDS+=($!)
+      --etcd-client-port "$(free_port)" >"$WORK/scheduler.log" 2>&1 & PIDS+=($!); D_PIDS+=" $!"
     wait_port "$DS_PORT"
     SCHED_ARGS=(--scheduler-host-address "127.0.0.1:$DS_PORT")
   fi
@@ -92,23 +118,27 @@ spec:
 YAML
   D_APP=$(free_port); D_HTTP=$(free_port)
   start_app "$D_APP"
-  "$DAPRD" --app-id bench --app-port "$D_APP" --dapr-http-port "$D_HTTP" --dapr-grpc-port "$(free_port)" \
+  "${SIDE[@]}" "$DAPRD" --app-id bench --app-port "$D_APP" --dapr-http-port "$D_HTTP" --dapr-grpc-port "$(free_port)" \
     --dapr-internal-grpc-port "$(free_port)" --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 \
     --placement-host-address "127.0.0.1:$DP_PORT" "${SCHED_ARGS[@]}" --resources-path "$WORK/daprd" \
-    >"$WORK/daprd.log" 2>&1 & PIDS+=($!)
+    >"$WORK/daprd.log" 2>&1 & PIDS+=($!); D_PIDS+=" $!"
   (wait_port "$D_HTTP") || { tail -20 "$WORK/daprd.log" >&2; exit 1; }
-  SIDES+=("daprd|$D_HTTP")
+  SIDES+=("daprd|$D_HTTP|$D_PIDS")
 fi
-for side in "${SIDES[@]}"; do wait_actor "${side#*|}"; done
+for side in "${SIDES[@]}"; do IFS='|' read -r _ hp _ <<<"$side"; wait_actor "$hp"; done
 
-loadgen() { "$WORK/loadgen" -c "$CONC" -out "$WORK/results" "$@" >/dev/null; }
-echo "actor benchmark: $CONC connections, $DURATION per run, $ROUNDS rounds, $ACTIVATE activations, $(nproc) cores shared with the load generator"
+if [ "$PIN" = 1 ]; then
+  where="sidecars on cores $SIDE_ON, apps and load generators on cores $LOAD_ON"
+else
+  where="$NCPU cores shared by sidecars, apps and load generators"
+fi
+echo "actor benchmark: $CONC connections, $DURATION per run, $ROUNDS rounds, $ACTIVATE activations, $where"
 for _ in $(seq "$ROUNDS"); do
   for side in "${SIDES[@]}"; do
-    IFS='|' read -r who hp <<<"$side"
-    loadgen -name "$who actor calls" -mode actor-http -addr "127.0.0.1:$hp" -ids 1000 -d "$LOADGEN_DUR"
-    loadgen -name "$who actor calls @1000qps" -mode actor-http -addr "127.0.0.1:$hp" -ids 1000 -d "$LOADGEN_DUR" -qps 1000
-    loadgen -name "$who activate $ACTIVATE" -mode actor-http -addr "127.0.0.1:$hp" -ids 0 -count "$ACTIVATE" -d 600s
+    IFS='|' read -r who hp CPU_OF <<<"$side"
+    loadgen_run "$who actor calls" -mode actor-http -addr "127.0.0.1:$hp" -ids 1000 -d "$LOADGEN_DUR"
+    loadgen_run "$who actor calls @1000qps" -mode actor-http -addr "127.0.0.1:$hp" -ids 1000 -d "$LOADGEN_DUR" -qps 1000
+    loadgen_run "$who activate $ACTIVATE" -mode actor-http -addr "127.0.0.1:$hp" -ids 0 -count "$ACTIVATE" -d 600s
   done
 done
 report "cove up actor calls/daprd actor calls" "cove sidecar actor calls/daprd actor calls" \

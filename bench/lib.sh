@@ -18,6 +18,9 @@ CONC=${CONC:-16}
 # ROUNDS repeats every run, interleaved, and reports medians: on a machine
 # shared with other work one run of each can differ by 2x or more.
 ROUNDS=${ROUNDS:-3}
+# LOAD_ON, when a script sets it, is the CPU list (taskset -c) the load
+# generators of loadgen_run and wrk_run run on.
+LOAD_ON=
 
 need() { # tool install-hint
   command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required: $2" >&2; exit 1; }
@@ -92,6 +95,24 @@ cpu_ticks() {
   echo "$total"
 }
 
+# loadgen_run NAME [bench/loadgen flags...]: one run of bench/loadgen
+# (CONC connections); appends a JSON line to $WORK/results, with cpu_us
+# as fortio_run's when CPU_OF is set.
+loadgen_run() {
+  local name=$1; shift
+  local before=0 out
+  [ -z "${CPU_OF:-}" ] || before=$(cpu_ticks $CPU_OF)
+  out=$(${LOAD_ON:+taskset -c "$LOAD_ON"} "$WORK/loadgen" -name "$name" -c "$CONC" "$@")
+  local ticks=
+  [ -z "${CPU_OF:-}" ] || ticks=$(($(cpu_ticks $CPU_OF) - before))
+  python3 -c '
+import json, sys
+line, ticks = json.loads(sys.argv[1]), sys.argv[2]
+if ticks and line["total"]:
+    line["cpu_us"] = int(ticks) * 1e4 / line["total"]  # a tick is 10 ms
+print(json.dumps(line))' "$out" "$ticks" >>"$WORK/results"
+}
+
 # fortio_run NAME URL [fortio flags...]: one load run; appends a JSON line to $WORK/results.
 # With CPU_OF set to process ids, the line also holds the CPU time those
 # processes spent per request, in microseconds (cpu_us).
@@ -131,7 +152,7 @@ wrk_run() {
   local name=$1 url=$2; shift 2
   local before=0
   [ -z "${CPU_OF:-}" ] || before=$(cpu_ticks $CPU_OF)
-  if ! wrk -t2 -c "$CONC" -d "$DURATION" --latency "$@" "$url" >"$WORK/wrk.log" 2>&1; then
+  if ! ${LOAD_ON:+taskset -c "$LOAD_ON"} wrk -t2 -c "$CONC" -d "$DURATION" --latency "$@" "$url" >"$WORK/wrk.log" 2>&1; then
     echo "bench: wrk failed for $name ($url):" >&2; tail -5 "$WORK/wrk.log" >&2; return 1
   fi
   local ticks=
