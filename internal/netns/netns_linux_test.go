@@ -2,6 +2,7 @@ package netns
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cove-env/cove/internal/testaddr"
 	"github.com/cove-env/cove/internal/testuser"
@@ -301,10 +303,13 @@ func TestRefusedWithoutNsenter(t *testing.T) {
 	}
 }
 
-// BenchmarkDialInside opens and closes a connection to a listener inside
-// a namespace, as the relay to a replica's app does for each connection
-// the edge hands it: from a thread inside as root, through the holder
-// otherwise.
+// BenchmarkDialInside compares opening and closing a connection to a
+// listener inside a namespace, as the relay to a replica's app does for each
+// connection the edge hands it (from a thread inside as root, through the
+// holder otherwise), with the same dial and close to a listener on the
+// machine's own loopback. Each iteration does one of each; inside/machine
+// is what entering the namespace (or the round trip to the holder) adds to
+// a loopback dial.
 func BenchmarkDialInside(b *testing.B) {
 	ns, err := New([]string{os.Args[0], holderArg})
 	if errors.Is(err, ErrRefused) {
@@ -314,25 +319,45 @@ func BenchmarkDialInside(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ns.Close()
-	ln, err := ns.Listen("127.0.0.1:8000")
+	inside, err := ns.Listen("127.0.0.1:8000")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	defer inside.Close()
+	machine, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer machine.Close()
+	for _, ln := range []net.Listener{inside, machine} {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
 			}
-			c.Close()
-		}
-	}()
-	for b.Loop() {
-		c, err := ns.DialContext(b.Context(), "tcp", "127.0.0.1:8000")
+		}()
+	}
+	var d net.Dialer
+	dial := func(dial func(context.Context, string, string) (net.Conn, error), addr string) time.Duration {
+		start := time.Now()
+		c, err := dial(b.Context(), "tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}
 		c.Close()
+		return time.Since(start)
 	}
+	var tMachine, tInside time.Duration
+	n := 0
+	for b.Loop() {
+		tMachine += dial(d.DialContext, machine.Addr().String())
+		tInside += dial(ns.DialContext, "127.0.0.1:8000")
+		n++
+	}
+	b.ReportMetric(float64(tMachine.Nanoseconds())/float64(n), "machine-ns/dial")
+	b.ReportMetric(float64(tInside.Nanoseconds())/float64(n), "inside-ns/dial")
+	b.ReportMetric(float64(tInside)/float64(tMachine), "inside/machine")
 }
