@@ -2,10 +2,13 @@ package routing
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -408,9 +411,17 @@ func TestConcurrentPicks(t *testing.T) {
 	}
 }
 
-// BenchmarkPick is the per-request cost of choosing a replica: one
-// revision, as in single revision mode, and an 80/20 split.
+// BenchmarkPick compares the per-request cost of choosing a replica by
+// weight and then least load (PickLeastLoaded) with the cheapest pick the
+// same replicas allow: one of the app's endpoints at random (math/rand/v2),
+// weights and load ignored. One revision, as in single revision mode, and
+// an 80/20 split; picks run on every core at once, as requests do. Each
+// goroutine alternates blocks of picks of each kind and reads the clock
+// once a block, which a pick of a few nanoseconds could not afford;
+// policy/random is what the weighted turn, the shared counters and the
+// load scan cost over a random pick.
 func BenchmarkPick(b *testing.B) {
+	const block = 64
 	for _, tc := range []struct {
 		name string
 		revs []*Revision
@@ -421,13 +432,47 @@ func BenchmarkPick(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			a := &App{Name: "web", Revisions: tc.revs}
 			NewTable([]*App{a})
+			random := func() (Endpoint, bool) {
+				eps := a.Endpoints
+				if len(eps) == 0 {
+					return Endpoint{}, false
+				}
+				return eps[rand.IntN(len(eps))], true
+			}
+			// run picks with pick until block picks or the benchmark's
+			// iterations are done; it returns how many and how long.
+			run := func(pb *testing.PB, pick func() (Endpoint, bool)) (int64, time.Duration) {
+				start := time.Now()
+				n := int64(0)
+				for ; n < block && pb.Next(); n++ {
+					if _, ok := pick(); !ok {
+						b.Error("no endpoint")
+					}
+				}
+				return n, time.Since(start)
+			}
+			var nRandom, nPolicy, tRandom, tPolicy atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, ok := a.PickLeastLoaded(); !ok {
-						b.Fatal("no endpoint")
+				for {
+					n, d := run(pb, random)
+					nRandom.Add(n)
+					tRandom.Add(int64(d))
+					if n < block {
+						return
+					}
+					n, d = run(pb, a.PickLeastLoaded)
+					nPolicy.Add(n)
+					tPolicy.Add(int64(d))
+					if n < block {
+						return
 					}
 				}
 			})
+			random1 := float64(tRandom.Load()) / float64(max(nRandom.Load(), 1))
+			policy1 := float64(tPolicy.Load()) / float64(max(nPolicy.Load(), 1))
+			b.ReportMetric(random1, "random-ns/pick")
+			b.ReportMetric(policy1, "policy-ns/pick")
+			b.ReportMetric(policy1/random1, "policy/random")
 		})
 	}
 }
