@@ -54,13 +54,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("jobs: create the directory of %s: %w", path, err)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+esc+"?"+q.Encode())
+	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: open %s: %w", path, err)
 	}
@@ -72,6 +66,18 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, fmt.Errorf("jobs: create the jobs table in %s: %w", path, err)
 	}
 	return &store{db: db, path: path}, nil
+}
+
+// dsn is how the store opens the file at path: WAL, with writes that wait
+// for each other rather than fail.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q.Encode()
 }
 
 func (s *store) close() error { return s.db.Close() }
