@@ -116,13 +116,61 @@ func TestMaxDeliver(t *testing.T) {
 	}
 }
 
+// BenchmarkPublishDeliver compares the broker on nats-server with nats.go
+// alone on the same server (see natsJS).
 func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "NATS JetStream", addr)
-	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"natsURL": url, "concurrency": "parallel"}), deleteStream)
+	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"natsURL": url, "concurrency": "parallel"}), deleteStream,
+		natsJS(func() (*nats.Conn, error) { return nats.Connect(url) }))
 }
 
+// BenchmarkPublishDeliverEmbedded compares the broker on its embedded
+// server with nats.go alone, in process, on that same server.
 func BenchmarkPublishDeliverEmbedded(b *testing.B) {
-	conformance.Bench(b, conformance.MustOpen(b, jetstream.Type, map[string]string{"concurrency": "parallel"}), nil)
+	ps := conformance.MustOpen(b, jetstream.Type, map[string]string{"concurrency": "parallel"})
+	srv := jetstream.EmbeddedServer(ps.(*jetstream.Broker))
+	conformance.Bench(b, ps, nil,
+		natsJS(func() (*nats.Conn, error) { return nats.Connect(srv.ClientURL(), nats.InProcessServer(srv)) }))
+}
+
+// natsJS is the broker's baseline (see conformance.Baseline) on a
+// connection connect opens: nats.go's JetStream API publishing each message
+// and waiting for its PubAck, to a file-stored stream named after the
+// topic (as the broker makes one), and a durable consumer that acks each
+// message as Consume pulls it.
+func natsJS(connect func() (*nats.Conn, error)) conformance.Baseline {
+	return func(b *testing.B, topic, group string, deliver func([]byte)) func(context.Context, []byte) error {
+		nc, err := connect()
+		if err != nil {
+			b.Fatal(err)
+		}
+		js, err := natsjs.New(nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stream, err := js.CreateStream(b.Context(), natsjs.StreamConfig{Name: topic, Subjects: []string{topic}, Storage: natsjs.FileStorage})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cons, err := stream.CreateOrUpdateConsumer(b.Context(), natsjs.ConsumerConfig{Durable: group, AckPolicy: natsjs.AckExplicitPolicy})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc, err := cons.Consume(func(m natsjs.Msg) {
+			deliver(m.Data())
+			if err := m.Ack(); err != nil {
+				b.Errorf("ack: %v", err)
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cc.Stop(); nc.Close() })
+		return func(ctx context.Context, body []byte) error {
+			_, err := js.Publish(ctx, topic, body)
+			return err
+		}
+	}
 }
 
 // TestPublishAfterStreamDeleted checks that a publish makes the topic's

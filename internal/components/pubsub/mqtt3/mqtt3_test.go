@@ -147,7 +147,38 @@ func TestWildcardSubscription(t *testing.T) {
 	}
 }
 
+// BenchmarkPublishDeliver compares the broker with paho alone: one client
+// publishing with qos 1 and waiting for each PUBACK, another subscribed
+// with qos 1 that acknowledges each message once handled.
 func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "Mosquitto", addr)
-	conformance.Bench(b, conformance.MustOpen(b, mqtt3.Type, props), nil)
+	conformance.Bench(b, conformance.MustOpen(b, mqtt3.Type, props), nil, paho)
+}
+
+// paho is the broker's baseline (see conformance.Baseline). Its sessions
+// are clean, so nothing outlives the benchmark.
+func paho(b *testing.B, topic, _ string, deliver func([]byte)) func(context.Context, []byte) error {
+	connect := func(id string) mqtt.Client {
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(props["url"]).SetClientID(id).SetCleanSession(true))
+		if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+			b.Fatalf("connect: %v", t.Error())
+		}
+		b.Cleanup(func() { c.Disconnect(250) })
+		return c
+	}
+	id := "cove-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	sub, pub := connect(id+"-sub"), connect(id+"-pub")
+	t := sub.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { deliver(m.Payload()) })
+	if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+		b.Fatalf("subscribe: %v", t.Error())
+	}
+	return func(ctx context.Context, body []byte) error {
+		t := pub.Publish(topic, 1, false, body)
+		select {
+		case <-t.Done():
+			return t.Error()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

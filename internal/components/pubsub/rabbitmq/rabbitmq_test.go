@@ -2,6 +2,7 @@ package rabbitmq_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,9 +209,72 @@ func TestTTLExpires(t *testing.T) {
 	}
 }
 
+// BenchmarkPublishDeliver compares the broker with amqp091 alone (see
+// amqp091).
 func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "RabbitMQ", addr)
-	conformance.Bench(b, conformance.MustOpen(b, rabbitmq.Type, conformance.With(kept, "concurrency", "parallel")), deleteAll)
+	conformance.Bench(b, conformance.MustOpen(b, rabbitmq.Type, conformance.With(kept, "concurrency", "parallel")), deleteAll, amqp091)
+}
+
+// amqp091 is the broker's baseline (see conformance.Baseline): the durable
+// fanout exchange and queue the broker declares for a topic and group, a
+// confirm-mode channel per publisher, each publish waiting for its
+// confirm, and one consumer that acks each delivery.
+func amqp091(b *testing.B, topic, group string, deliver func([]byte)) func(context.Context, []byte) error {
+	conn, err := amqp.Dial(uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	queue := group + "-" + topic
+	if err := ch.ExchangeDeclare(topic, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := ch.QueueBind(queue, "", topic, false, nil); err != nil {
+		b.Fatal(err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for d := range deliveries {
+			deliver(d.Body)
+			_ = d.Ack(false)
+		}
+	}()
+	// Publishers take a channel each from pubs.
+	pubs := make(chan *amqp.Channel, 8)
+	for range cap(pubs) {
+		pc, err := conn.Channel()
+		if err == nil {
+			err = pc.Confirm(false)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		pubs <- pc
+	}
+	return func(ctx context.Context, body []byte) error {
+		pc := <-pubs
+		defer func() { pubs <- pc }()
+		conf, err := pc.PublishWithDeferredConfirmWithContext(ctx, topic, "", false, false, amqp.Publishing{Body: body})
+		if err != nil {
+			return err
+		}
+		ok, err := conf.WaitContext(ctx)
+		if err == nil && !ok {
+			err = errors.New("nack")
+		}
+		return err
+	}
 }
 
 // TestPublishAfterExchangeAutoDeleted checks daprd's default

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -151,9 +152,51 @@ func TestMaxLenApproxTrims(t *testing.T) {
 	}
 }
 
+// BenchmarkPublishDeliver compares the broker with go-redis doing the same
+// work alone: XADD of each message, and one reader that takes up to 100
+// entries per XREADGROUP and acknowledges them in one XACK.
 func BenchmarkPublishDeliver(b *testing.B) {
 	stateconformance.NeedService(b, "Redis", addr)
-	conformance.Bench(b, conformance.MustOpen(b, redis.Type, map[string]string{"redisHost": addr}), deleteStreams)
+	conformance.Bench(b, conformance.MustOpen(b, redis.Type, map[string]string{"redisHost": addr}), deleteStreams, goRedis)
+}
+
+// goRedis is the broker's baseline (see conformance.Baseline).
+func goRedis(b *testing.B, topic, group string, deliver func([]byte)) func(context.Context, []byte) error {
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	if err := c.XGroupCreateMkStream(b.Context(), topic, group, "0").Err(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: "direct", Streams: []string{topic, ">"},
+				Count: 100, Block: time.Second}).Result()
+			if errors.Is(err, goredis.Nil) {
+				continue // nothing within Block
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					b.Errorf("xreadgroup: %v", err)
+				}
+				return
+			}
+			var ids []string
+			for _, m := range res[0].Messages {
+				data, _ := m.Values["data"].(string)
+				deliver([]byte(data))
+				ids = append(ids, m.ID)
+			}
+			if err := c.XAck(ctx, topic, group, ids...).Err(); err != nil && ctx.Err() == nil {
+				b.Errorf("xack: %v", err)
+			}
+		}
+	}()
+	b.Cleanup(func() { cancel(); <-done; c.Close() })
+	return func(ctx context.Context, body []byte) error {
+		return c.XAdd(ctx, &goredis.XAddArgs{Stream: topic, Values: []any{"data", body}}).Err()
+	}
 }
 
 // TestManySubscriptionsDoNotStarvePublishes checks that subscriptions,
