@@ -97,6 +97,21 @@ properties:
 	return filepath.Join(dir, "cove.yaml")
 }
 
+// daprAppYAML is the container app YAML of an internal app with Dapr on,
+// its app id its name, called over protocol (http or grpc) on port 8000,
+// with replicas replicas.
+func daprAppYAML(name, protocol string, replicas int) string {
+	return fmt.Sprintf(`name: %s
+properties:
+  configuration:
+    ingress: {external: false, targetPort: 8000, transport: %s}
+    dapr: {enabled: true, appId: %s, appPort: 8000, appProtocol: %s}
+  template:
+    containers: [{name: main, image: x}]
+    scale: {minReplicas: %d, maxReplicas: %d}
+`, name, map[string]string{"http": "auto", "grpc": "http2"}[protocol], name, protocol, replicas, replicas)
+}
+
 func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	path := filepath.Join(dir, name)

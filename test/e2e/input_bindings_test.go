@@ -89,15 +89,7 @@ func TestSDKInputBindings(t *testing.T) {
 	for _, p := range []string{"http", "grpc"} {
 		name := p + "-bind"
 		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q]\n    env: {COVE_E2E_APP: sdk-%s-bind, QUEUE_BINDING: orders-%s}\n", name, exe, p, p)
-		writeFile(t, dir, name+".yaml", `name: `+name+`
-properties:
-  configuration:
-    ingress: {external: false, targetPort: 8000, transport: `+map[string]string{"http": "auto", "grpc": "http2"}[p]+`}
-    dapr: {enabled: true, appId: `+name+`, appPort: 8000, appProtocol: `+p+`}
-  template:
-    containers: [{name: main, image: x}]
-    scale: {minReplicas: 1, maxReplicas: 1}
-`)
+		writeFile(t, dir, name+".yaml", daprAppYAML(name, p, 1))
 		fmt.Fprintf(&comps, "  - {name: orders-%s, file: orders-%s.yaml}\n", p, p)
 		writeFile(t, dir, "orders-"+p+".yaml", fmt.Sprintf(`componentType: bindings.rabbitmq
 version: v1

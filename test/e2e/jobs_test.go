@@ -68,15 +68,7 @@ func jobsEnv(t *testing.T) string {
 		name := "jobs-" + p
 		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q]\n    env: {COVE_E2E_APP: %s, JOB_NAMES: \"grpc-once,grpc-data\"}\n", name, exe, name)
 		replicas := map[string]int{"http": 2, "grpc": 1}[p]
-		writeFile(t, dir, name+".yaml", fmt.Sprintf(`name: %s
-properties:
-  configuration:
-    ingress: {external: false, targetPort: 8000, transport: %s}
-    dapr: {enabled: true, appId: %s, appPort: 8000, appProtocol: %s}
-  template:
-    containers: [{name: main, image: x}]
-    scale: {minReplicas: %d, maxReplicas: %d}
-`, name, map[string]string{"http": "auto", "grpc": "http2"}[p], name, p, replicas, replicas))
+		writeFile(t, dir, name+".yaml", daprAppYAML(name, p, replicas))
 	}
 	writeFile(t, dir, "cove.yaml", b.String())
 	return filepath.Join(dir, "cove.yaml")

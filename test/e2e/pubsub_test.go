@@ -66,15 +66,7 @@ func TestPubsubGoSDK(t *testing.T) {
 		{"http-sub", "sdk-http-sub", "http"}, {"grpc-sub", "sdk-grpc-sub", "grpc"},
 	} {
 		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q]\n    env: {COVE_E2E_APP: %s}\n", a.name, exe, a.mode)
-		writeFile(t, dir, a.name+".yaml", `name: `+a.name+`
-properties:
-  configuration:
-    ingress: {external: false, targetPort: 8000, transport: `+map[string]string{"http": "auto", "grpc": "http2"}[a.protocol]+`}
-    dapr: {enabled: true, appId: `+a.name+`, appPort: 8000, appProtocol: `+a.protocol+`}
-  template:
-    containers: [{name: main, image: x}]
-    scale: {minReplicas: 1, maxReplicas: 1}
-`)
+		writeFile(t, dir, a.name+".yaml", daprAppYAML(a.name, a.protocol, 1))
 	}
 	b.WriteString("components:\n  - name: pubsub\n    file: pubsub.yaml\n")
 	writeFile(t, dir, "pubsub.yaml", "componentType: pubsub.in-memory\nversion: v1\nmetadata: []\n")
