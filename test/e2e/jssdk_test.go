@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cove-env/cove/test/internal/testenv"
+)
+
+// jsDir holds the JavaScript side of the tests that drive cove with the
+// official Dapr JavaScript SDK: its package.json and package-lock.json, and
+// the scripts.
+var jsDir = filepath.Join(testenv.RepoRoot(), "test", "jssdk")
+
+var (
+	npmOnce sync.Once
+	npmErr  error
+)
+
+// needJSSDK makes sure node runs and the SDK is installed as
+// package-lock.json pins it, running `npm ci` when node_modules does not
+// match the lock. Without node or npm the test is skipped, or fails under
+// COVE_REQUIRE_SERVICES. It returns node's path.
+func needJSSDK(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = exec.LookPath("npm")
+	}
+	if err != nil {
+		msg := fmt.Sprintf("node and npm are needed to run the JavaScript SDK (%v)", err)
+		if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
+			t.Fatal("COVE_REQUIRE_SERVICES is set: " + msg)
+		}
+		t.Skip(msg)
+	}
+	npmOnce.Do(func() { npmErr = npmCI() })
+	if npmErr != nil {
+		t.Fatal(npmErr)
+	}
+	return node
+}
+
+// npmCI installs node_modules from package-lock.json, unless a stamp left
+// by the last install says it is of this very lock.
+func npmCI() error {
+	lock, err := os.ReadFile(filepath.Join(jsDir, "package-lock.json"))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(lock)
+	want := hex.EncodeToString(sum[:])
+	stamp := filepath.Join(jsDir, "node_modules", ".cove-lock-sha256")
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
+		return nil
+	}
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = jsDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("npm ci in %s: %w\n%s", jsDir, err, out)
+	}
+	return os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+// jsEnv writes an environment of two apps built on the JavaScript SDK's
+// DaprServer (app.mjs), one called over HTTP (js-http) and one over gRPC
+// (js-grpc), with a component of each kind check.mjs uses.
+func jsEnv(t *testing.T, node string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("name: jssdk\napps:\n")
+	for _, protocol := range []string{"http", "grpc"} {
+		name := "js-" + protocol
+		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n", name, node, filepath.Join(jsDir, "app.mjs"), protocol)
+		writeFile(t, dir, name+".yaml", daprAppYAML(name, protocol, 1))
+	}
+	b.WriteString("components:\n")
+	for name, spec := range map[string]string{
+		"statestore":  "componentType: state.sqlite\nversion: v1\nmetadata:\n  - {name: connectionString, value: state.db}\n",
+		"pubsub":      "componentType: pubsub.in-memory\nversion: v1\nmetadata: []\n",
+		"secretstore": "componentType: secretstores.local.file\nversion: v1\nmetadata:\n  - {name: secretsFile, value: secrets.json}\n",
+		"configstore": "componentType: configuration.local.file\nversion: v1\nmetadata:\n  - {name: filePath, value: config.yaml}\n",
+		"files":       "componentType: bindings.localstorage\nversion: v1\nmetadata:\n  - {name: rootPath, value: files}\n",
+	} {
+		fmt.Fprintf(&b, "  - name: %s\n    file: components/%s.yaml\n", name, name)
+		writeFile(t, dir, "components/"+name+".yaml", spec)
+	}
+	writeFile(t, dir, "cove.yaml", b.String())
+	writeFile(t, dir, "secrets.json", `{"api-key": "k-1", "db": {"user": "u"}}`)
+	writeFile(t, dir, "config.yaml", "feature: {value: \"on\", version: \"3\"}\nlimit: \"100\"\n")
+	return dir
+}
+
+// TestJSSDK runs the official Dapr JavaScript SDK (test/jssdk, the version
+// its package-lock.json pins) against cove up: two apps on its DaprServer,
+// one called over HTTP and one over gRPC, and check.mjs driving js-http's
+// sidecar with DaprClient over each protocol: health, metadata, state with
+// etags, service invocation, pub/sub, secrets, configuration and an output
+// binding. check.mjs asserts; its output is shown when it fails.
+func TestJSSDK(t *testing.T) {
+	node := needJSSDK(t)
+	dir := jsEnv(t, node)
+	// Relative paths of the secret and configuration files are taken from
+	// the directory cove runs in.
+	file := filepath.Join(dir, "cove.yaml")
+	e := start(t, dir, file, "up", "-f", file)
+	e.waitFor("is ready", 3*time.Minute)
+	for _, protocol := range []string{"http", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			out, err := e.cove("exec", "js-http", "--", node, filepath.Join(jsDir, "check.mjs"), protocol, "js-http", "js-grpc")
+			if err != nil {
+				t.Fatalf("check.mjs over %s: %v\n%s", protocol, err, out)
+			}
+			t.Logf("check.mjs over %s:\n%s", protocol, out)
+		})
+	}
+}
