@@ -96,6 +96,7 @@ start yourself. The docs/ directory describes every command and file format.`,
 		newPodCmd(),
 		newReloadCmd(),
 		newContainerAppCmd(),
+		newExportCmd(),
 	)
 	return root
 }
