@@ -21,6 +21,7 @@ import (
 
 	"github.com/cove-env/cove/internal/spec"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
 
@@ -69,7 +70,32 @@ func Export(env *spec.Environment, opts Options) *Manifests {
 		x.m.Components.Objects = append(x.m.Components.Objects, x.component(c.Component)...)
 	}
 	x.unexported(env)
+	x.collisions()
 	return x.m
+}
+
+// object is what every exported object is: k8s.io/api's types and the
+// local ones alike embed TypeMeta and ObjectMeta.
+type object interface {
+	GetObjectKind() schema.ObjectKind
+	GetName() string
+	GetNamespace() string
+}
+
+// collisions warns about two objects of one kind and name, such as an
+// app's and a component's Secret when they share a name: applied, the
+// second replaces the first.
+func (x *exporter) collisions() {
+	seen := map[string]bool{}
+	for _, o := range x.m.All() {
+		ob := o.(object)
+		kind := ob.GetObjectKind().GroupVersionKind().Kind
+		key := kind + "/" + ob.GetNamespace() + "/" + ob.GetName()
+		if seen[key] {
+			x.warnf("two %s objects are named %s: applied, the second replaces the first; rename the app or component", kind, ob.GetName())
+		}
+		seen[key] = true
+	}
 }
 
 // exporter is one export in progress.

@@ -365,3 +365,57 @@ func TestWriteDir(t *testing.T) {
 		t.Errorf("triage-frontend.yaml holds %v", d)
 	}
 }
+
+// TestExportIngressVariants covers what the example environments do not:
+// Deny rules, HTTP/2 and HTTPS backends, an external port of an HTTP app,
+// and an app and a component whose Secrets would share a name.
+func TestExportIngressVariants(t *testing.T) {
+	app := func(name string, in *spec.Ingress) *spec.AppEntry {
+		return &spec.AppEntry{App: &spec.ContainerApp{Name: name, Properties: spec.Properties{
+			Configuration: &spec.Configuration{Ingress: in, Secrets: []spec.Secret{{Name: "token", Value: "t"}}},
+			Template:      &spec.Template{Containers: []*spec.Container{{BaseContainer: spec.BaseContainer{Name: name, Image: name + ":1"}}}},
+		}}}
+	}
+	env := &spec.Environment{
+		Apps: []*spec.AppEntry{
+			app("grpc", &spec.Ingress{External: true, TargetPort: 50051, Transport: "http2", AllowInsecure: true,
+				IPSecurityRestrictions: []spec.IPSecurityRestriction{{Name: "bad", IPAddressRange: "192.0.2.0/24", Action: "Deny"}},
+				AdditionalPortMappings: []spec.IngressPortMapping{{External: true, TargetPort: 9090}}}),
+			app("tls", &spec.Ingress{External: true, TargetPort: 8443, Transport: "auto", TargetPortHTTPScheme: "https"}),
+		},
+		Components: []*spec.ComponentEntry{{Name: "grpc", Component: &spec.Component{
+			Name: "grpc", Type: "state.redis", Version: "v1", Format: spec.FormatACA,
+			Secrets:  []spec.Secret{{Name: "pw", Value: "p"}},
+			Metadata: []spec.MetadataItem{{Name: "redisPassword", SecretRef: "pw"}},
+		}}},
+	}
+	m := Export(env, Options{Namespace: "v"})
+	data, err := Marshal(m.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decode(t, data)
+	g := d.ingresses["grpc"].Annotations
+	if g[nginx+"backend-protocol"] != "GRPC" || g[nginx+"denylist-source-range"] != "192.0.2.0/24" || g[nginx+"whitelist-source-range"] != "" {
+		t.Errorf("grpc ingress annotations %v", g)
+	}
+	if p := d.services["grpc"].Spec.Ports; len(p) != 2 || p[1].Port != 9090 || p[1].Name != "port-9090" {
+		t.Errorf("grpc service ports %+v", p)
+	}
+	if got := d.ingresses["tls"].Annotations[nginx+"backend-protocol"]; got != "HTTPS" {
+		t.Errorf("tls backend-protocol %q, want HTTPS", got)
+	}
+	for _, w := range [][]string{
+		{"app grpc", "http2", "gRPC only"},
+		{"app grpc", "additional port 9090"},
+		{"app grpc", "denylist-source-range"},
+		{"two Secret objects", "grpc-secrets"},
+	} {
+		if !hasWarning(m, w...) {
+			t.Errorf("no warning with %q in %q", w, m.Warnings)
+		}
+	}
+	if hasWarning(m, "two", "tls") {
+		t.Errorf("a collision reported for tls: %q", m.Warnings)
+	}
+}
