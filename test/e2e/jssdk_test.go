@@ -72,7 +72,8 @@ func npmCI() error {
 
 // jsEnv writes an environment of two apps built on the JavaScript SDK's
 // DaprServer (app.mjs), one called over HTTP (js-http) and one over gRPC
-// (js-grpc), with a component of each kind check.mjs uses.
+// (js-grpc), with a component of each kind check.mjs uses; the state store
+// keeps actor state too.
 func jsEnv(t *testing.T, node string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -85,7 +86,7 @@ func jsEnv(t *testing.T, node string) string {
 	}
 	b.WriteString("components:\n")
 	for name, spec := range map[string]string{
-		"statestore":  "componentType: state.sqlite\nversion: v1\nmetadata:\n  - {name: connectionString, value: state.db}\n",
+		"statestore":  "componentType: state.sqlite\nversion: v1\nmetadata:\n  - {name: connectionString, value: state.db}\n  - {name: actorStateStore, value: \"true\"}\n",
 		"pubsub":      "componentType: pubsub.in-memory\nversion: v1\nmetadata: []\n",
 		"secretstore": "componentType: secretstores.local.file\nversion: v1\nmetadata:\n  - {name: secretsFile, value: secrets.json}\n",
 		"configstore": "componentType: configuration.local.file\nversion: v1\nmetadata:\n  - {name: filePath, value: config.yaml}\n",
@@ -105,7 +106,8 @@ func jsEnv(t *testing.T, node string) string {
 // one called over HTTP and one over gRPC, and check.mjs driving js-http's
 // sidecar with DaprClient over each protocol: health, metadata, state with
 // etags, service invocation, pub/sub, secrets, configuration and an output
-// binding. check.mjs asserts; its output is shown when it fails.
+// binding; and actors, a CounterActor the HTTP app hosts. check.mjs
+// asserts; its output is shown when it fails.
 func TestJSSDK(t *testing.T) {
 	node := needJSSDK(t)
 	dir := jsEnv(t, node)

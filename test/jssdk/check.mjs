@@ -7,7 +7,7 @@
 // Each check prints "ok <name>" or "FAIL <name>: <why>"; the exit code is 1
 // when one failed.
 import assert from "node:assert/strict";
-import { CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
+import { ActorId, ActorProxyBuilder, CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
 
 const [protocol, httpApp, grpcApp, ...only] = process.argv.slice(2);
 const grpc = protocol === "grpc";
@@ -180,6 +180,51 @@ const checks = {
     assert.deepEqual(got, doc);
     await client.binding.send("files", "delete", "", { fileName });
     assert.ok(await refused(client.binding.send("files", "get", "", { fileName })), "a deleted file was read");
+  },
+
+  async actors() {
+    // The proxy names the actor type after the class; the methods are
+    // app.mjs's CounterActor's.
+    class CounterActor {}
+    const builder = new ActorProxyBuilder(CounterActor, client);
+    const one = builder.build(new ActorId(`${run}-1`));
+    const two = builder.build(new ActorId(`${run}-2`));
+    assert.deepEqual(await one.touch(), { count: 1, app: httpApp });
+    assert.deepEqual(await one.touch(), { count: 2, app: httpApp });
+    assert.deepEqual(await two.touch(), { count: 1, app: httpApp });
+    // This sidecar's app hosts both: the metadata counts them.
+    const { actors } = await client.metadata.get();
+    const hosted = actors.find((a) => a.type === "CounterActor");
+    assert.ok(hosted?.count >= 2, `metadata lists actors ${JSON.stringify(actors)}`);
+    if (grpc) {
+      // The SDK's gRPC client sends a call's arguments as a body without a
+      // content type, which daprd passes on as it is: the SDK's HTTP actor
+      // host then reads them as {}. Its actor calls over gRPC are not
+      // supported yet (dapr/js-sdk#489).
+      return "methods without arguments only: the SDK's actor calls over gRPC lose their arguments";
+    }
+    assert.deepEqual(await one.add(3), { count: 5, app: httpApp });
+
+    // The actor registers its reminder and timer through its app's sidecar.
+    // Their data are strings: the SDK's actor host turns an object that
+    // daprd sends back as JSON into "[object Object]".
+    await one.startReminder(`reminder ${run}`);
+    await one.startTimer(`timer ${run}`);
+    const deadline = Date.now() + 10_000;
+    let fired;
+    for (;;) {
+      fired = await one.fired();
+      if (fired.reminded && fired.ticked?.count >= 2) {
+        break;
+      }
+      assert.ok(Date.now() < deadline, `within 10s the reminder and timer fired: ${JSON.stringify(fired)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await one.stopTimer();
+    await one.stopReminder();
+    assert.deepEqual(fired.reminded, { count: 1, data: `reminder ${run}` });
+    assert.equal(fired.ticked.data, `timer ${run}`);
+    assert.equal((await one.add(0)).count, 5, "the count survives the reminder and timer");
   },
 };
 
