@@ -73,7 +73,8 @@ func npmCI() error {
 // jsEnv writes an environment of two apps built on the JavaScript SDK's
 // DaprServer (app.mjs), one called over HTTP (js-http) and one over gRPC
 // (js-grpc), with a component of each kind check.mjs uses; the state store
-// keeps actor state too.
+// keeps actor state too. CONFIG_FILE names the configuration store's file,
+// which check.mjs (run with an app's environment) rewrites.
 func jsEnv(t *testing.T, node string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -81,7 +82,8 @@ func jsEnv(t *testing.T, node string) string {
 	b.WriteString("name: jssdk\napps:\n")
 	for _, protocol := range []string{"http", "grpc"} {
 		name := "js-" + protocol
-		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n", name, node, filepath.Join(jsDir, "app.mjs"), protocol)
+		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n    env: {CONFIG_FILE: %q}\n",
+			name, node, filepath.Join(jsDir, "app.mjs"), protocol, filepath.Join(dir, "config.yaml"))
 		writeFile(t, dir, name+".yaml", daprAppYAML(name, protocol, 1))
 	}
 	b.WriteString("components:\n")
@@ -89,8 +91,9 @@ func jsEnv(t *testing.T, node string) string {
 		"statestore":  "componentType: state.sqlite\nversion: v1\nmetadata:\n  - {name: connectionString, value: state.db}\n  - {name: actorStateStore, value: \"true\"}\n",
 		"pubsub":      "componentType: pubsub.in-memory\nversion: v1\nmetadata: []\n",
 		"secretstore": "componentType: secretstores.local.file\nversion: v1\nmetadata:\n  - {name: secretsFile, value: secrets.json}\n",
-		"configstore": "componentType: configuration.local.file\nversion: v1\nmetadata:\n  - {name: filePath, value: config.yaml}\n",
+		"configstore": "componentType: configuration.local.file\nversion: v1\nmetadata:\n  - {name: filePath, value: config.yaml}\n  - {name: pollInterval, value: 100ms}\n",
 		"files":       "componentType: bindings.localstorage\nversion: v1\nmetadata:\n  - {name: rootPath, value: files}\n",
+		"lockstore":   "componentType: lock.in-memory\nversion: v1\nmetadata: []\n",
 	} {
 		fmt.Fprintf(&b, "  - name: %s\n    file: components/%s.yaml\n", name, name)
 		writeFile(t, dir, "components/"+name+".yaml", spec)
@@ -105,9 +108,10 @@ func jsEnv(t *testing.T, node string) string {
 // its package-lock.json pins) against cove up: two apps on its DaprServer,
 // one called over HTTP and one over gRPC, and check.mjs driving js-http's
 // sidecar with DaprClient over each protocol: health, metadata, state with
-// etags, service invocation, pub/sub, secrets, configuration and an output
-// binding; and actors, a CounterActor the HTTP app hosts. check.mjs
-// asserts; its output is shown when it fails.
+// etags and a query, service invocation, pub/sub (single and bulk),
+// secrets, configuration (get and subscribe), an output binding, locks;
+// and actors, a CounterActor the HTTP app hosts. check.mjs asserts; its
+// output is shown when it fails.
 func TestJSSDK(t *testing.T) {
 	node := needJSSDK(t)
 	dir := jsEnv(t, node)

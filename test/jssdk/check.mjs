@@ -7,6 +7,7 @@
 // Each check prints "ok <name>" or "FAIL <name>: <why>"; the exit code is 1
 // when one failed.
 import assert from "node:assert/strict";
+import { rename, writeFile } from "node:fs/promises";
 import { ActorId, ActorProxyBuilder, CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
 
 const [protocol, httpApp, grpcApp, ...only] = process.argv.slice(2);
@@ -33,7 +34,7 @@ const checks = {
     const md = await client.metadata.get();
     assert.equal(md.id, process.env.APP_ID);
     const names = md.components.map((c) => c.name).sort();
-    for (const want of ["configstore", "files", "pubsub", "secretstore", "statestore"]) {
+    for (const want of ["configstore", "files", "lockstore", "pubsub", "secretstore", "statestore"]) {
       assert.ok(names.includes(want), `components ${names} lack ${want}`);
     }
     const store = md.components.find((c) => c.name === "statestore");
@@ -97,6 +98,28 @@ const checks = {
     assert.ok(!(await client.state.get("statestore", c)), "c deleted");
   },
 
+  async query() {
+    const keys = [1, 2, 3].map((n) => `${run}-q${n}`);
+    const res = await client.state.save(
+      "statestore",
+      keys.map((key, i) => ({ key, value: { kind: run, n: i + 1, odd: i % 2 === 0 } })),
+    );
+    assert.equal(res.error, undefined, `save: ${res.error}`);
+    const found = await client.state.query("statestore", {
+      filter: { AND: [{ EQ: { kind: run } }, { EQ: { odd: true } }] },
+      sort: [{ key: "n", order: "DESC" }],
+      page: { limit: 10 },
+    });
+    // The SDK's gRPC client returns each value as the bytes of its JSON.
+    assert.deepEqual(
+      found.results.map((r) => [r.key, grpc ? JSON.parse(Buffer.from(r.data).toString()) : r.data]),
+      [
+        [keys[2], { kind: run, n: 3, odd: true }],
+        [keys[0], { kind: run, n: 1, odd: true }],
+      ],
+    );
+  },
+
   async invoke() {
     const self = process.env.APP_ID;
     const body = { order: run, items: [1, 2, 3], note: "ünïcode" };
@@ -126,18 +149,24 @@ const checks = {
     const res = await client.pubsub.publish("pubsub", "orders", event);
     assert.equal(res.error, undefined, `publish: ${res.error}`);
     // Both apps subscribe to pubsub/orders; each gets the event's data.
+    // (Each app answers "received" with the data of every event it got.)
+    const receivedBy = async (app, id) =>
+      (await client.invoker.invoke(app, "received", HttpMethod.GET)).filter((d) => d?.id === id);
     for (const app of [httpApp, grpcApp]) {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const received = await client.invoker.invoke(app, "received", HttpMethod.GET);
-        const mine = received.filter((d) => d?.id === run);
-        if (mine.length > 0) {
-          assert.deepEqual(mine, [event], `${app} received ${JSON.stringify(mine)}`);
-          break;
-        }
-        assert.ok(Date.now() < deadline, `${app} did not receive ${run} in 10s; it has ${JSON.stringify(received)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const got = await waitFor(`${app} receives the event`, () => receivedBy(app, run), (got) => got.length > 0);
+      assert.deepEqual(got, [event]);
+    }
+    // A bulk publish reaches both apps too, every event of it.
+    const events = [1, 2, 3].map((n) => ({ id: `${run}-bulk`, n }));
+    const bulk = await client.pubsub.publishBulk(
+      "pubsub",
+      "orders",
+      events.map((e) => ({ entryID: `${e.n}`, event: e, contentType: "application/json" })),
+    );
+    assert.deepEqual(bulk.failedMessages, [], `bulk publish: ${JSON.stringify(bulk)}`);
+    for (const app of [httpApp, grpcApp]) {
+      const got = await waitFor(`${app} receives the bulk`, () => receivedBy(app, `${run}-bulk`), (got) => got.length >= 3);
+      assert.deepEqual(got.sort((x, y) => x.n - y.n), events);
     }
     // An unknown pub/sub component fails.
     assert.ok(
@@ -166,6 +195,39 @@ const checks = {
     assert.equal(res.items.limit.value, "100");
     const all = await client.configuration.get("configstore");
     assert.deepEqual(Object.keys(all.items).sort(), ["feature", "limit"]);
+
+    // A subscriber to "watched" hears of its changes. The SDK opens the
+    // stream in the background, so the file is written again, a new value
+    // each time, until one reaches the callback.
+    const heard = [];
+    const stream = await client.configuration.subscribeWithKeys("configstore", ["watched"], async ({ items }) => {
+      heard.push(items);
+    });
+    try {
+      let written = 0;
+      const file = process.env.CONFIG_FILE;
+      const got = await waitFor(
+        "a change of watched reaches the subscriber",
+        async () => {
+          written++;
+          const items = { feature: { value: "on", version: "3" }, limit: "100", watched: { value: `${run}-${written}`, version: `${written}` } };
+          await writeFile(`${file}.new`, JSON.stringify(items));
+          await rename(`${file}.new`, file); // at once, as the store wants
+          return heard;
+        },
+        (heard) => heard.some((items) => items.watched?.value.startsWith(`${run}-`)),
+      );
+      for (const items of got) {
+        assert.deepEqual(Object.keys(items), ["watched"], `only watched was subscribed to: ${JSON.stringify(items)}`);
+        assert.equal(items.watched.value, `${run}-${items.watched.version}`);
+      }
+    } finally {
+      await stream.stop();
+    }
+    // Back to the two items the other checks expect.
+    await writeFile(`${process.env.CONFIG_FILE}.new`, JSON.stringify({ feature: { value: "on", version: "3" }, limit: "100" }));
+    await rename(`${process.env.CONFIG_FILE}.new`, process.env.CONFIG_FILE);
+    return `get, and subscribe: ${heard.length} change(s) heard`;
   },
 
   async binding() {
@@ -180,6 +242,18 @@ const checks = {
     assert.deepEqual(got, doc);
     await client.binding.send("files", "delete", "", { fileName });
     assert.ok(await refused(client.binding.send("files", "get", "", { fileName })), "a deleted file was read");
+  },
+
+  async lock() {
+    const resource = `${run}-order`;
+    assert.deepEqual(await client.lock.lock("lockstore", resource, "owner-1", 60), { success: true });
+    assert.deepEqual(await client.lock.lock("lockstore", resource, "owner-2", 60), { success: false });
+    // The SDK's LockStatus: 0 success, 1 no such lock, 2 another owner's.
+    assert.deepEqual(await client.lock.unlock("lockstore", resource, "owner-2"), { status: 2 });
+    assert.deepEqual(await client.lock.unlock("lockstore", resource, "owner-1"), { status: 0 });
+    assert.deepEqual(await client.lock.unlock("lockstore", resource, "owner-1"), { status: 1 });
+    assert.deepEqual(await client.lock.lock("lockstore", resource, "owner-2", 60), { success: true });
+    await client.lock.unlock("lockstore", resource, "owner-2");
   },
 
   async actors() {
@@ -210,16 +284,11 @@ const checks = {
     // daprd sends back as JSON into "[object Object]".
     await one.startReminder(`reminder ${run}`);
     await one.startTimer(`timer ${run}`);
-    const deadline = Date.now() + 10_000;
-    let fired;
-    for (;;) {
-      fired = await one.fired();
-      if (fired.reminded && fired.ticked?.count >= 2) {
-        break;
-      }
-      assert.ok(Date.now() < deadline, `within 10s the reminder and timer fired: ${JSON.stringify(fired)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const fired = await waitFor(
+      "the reminder fires once and the timer twice",
+      () => one.fired(),
+      (fired) => fired.reminded && fired.ticked?.count >= 2,
+    );
     await one.stopTimer();
     await one.stopReminder();
     assert.deepEqual(fired.reminded, { count: 1, data: `reminder ${run}` });
@@ -227,6 +296,20 @@ const checks = {
     assert.equal((await one.add(0)).count, 5, "the count survives the reminder and timer");
   },
 };
+
+// waitFor calls poll every 100 ms until done holds for what it answered,
+// for up to 10 s, and returns that answer.
+async function waitFor(what, poll, done) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await poll();
+    if (done(value)) {
+      return value;
+    }
+    assert.ok(Date.now() < deadline, `${what} within 10s; last saw ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 // refused reports whether the SDK says a call failed, which it does, by
 // call and protocol, by rejecting (with an Error, or an object holding one)
