@@ -74,7 +74,8 @@ func npmCI() error {
 // DaprServer (app.mjs), one called over HTTP (js-http) and one over gRPC
 // (js-grpc), with a component of each kind check.mjs uses; the state store
 // keeps actor state too. CONFIG_FILE names the configuration store's file,
-// which check.mjs (run with an app's environment) rewrites.
+// which check.mjs (run with an app's environment) rewrites; DAPR_API_TOKEN
+// makes each sidecar require its token, which the SDK reads from there.
 func jsEnv(t *testing.T, node string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -82,8 +83,8 @@ func jsEnv(t *testing.T, node string) string {
 	b.WriteString("name: jssdk\napps:\n")
 	for _, protocol := range []string{"http", "grpc"} {
 		name := "js-" + protocol
-		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n    env: {CONFIG_FILE: %q}\n",
-			name, node, filepath.Join(jsDir, "app.mjs"), protocol, filepath.Join(dir, "config.yaml"))
+		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n    env: {CONFIG_FILE: %q, DAPR_API_TOKEN: %q}\n",
+			name, node, filepath.Join(jsDir, "app.mjs"), protocol, filepath.Join(dir, "config.yaml"), "token-"+protocol)
 		writeFile(t, dir, name+".yaml", daprAppYAML(name, protocol, 1))
 	}
 	b.WriteString("components:\n")

@@ -30,6 +30,15 @@ const checks = {
     assert.equal(await client.health.isHealthy(), true);
   },
 
+  async token() {
+    // The SDK sends the DAPR_API_TOKEN of its environment on every call (so
+    // every other check makes its calls with it); the sidecar requires it.
+    assert.ok(process.env.DAPR_API_TOKEN, "the app's environment has no DAPR_API_TOKEN");
+    const url = `http://127.0.0.1:${process.env.DAPR_HTTP_PORT}/v1.0/metadata`;
+    assert.equal((await fetch(url)).status, 401, "a call without the token was not refused");
+    assert.equal((await fetch(url, { headers: { "dapr-api-token": process.env.DAPR_API_TOKEN } })).status, 200);
+  },
+
   async metadata() {
     const md = await client.metadata.get();
     assert.equal(md.id, process.env.APP_ID);
