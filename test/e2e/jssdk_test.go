@@ -1,74 +1,14 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cove-env/cove/test/internal/testenv"
 )
-
-// jsDir holds the JavaScript side of the tests that drive cove with the
-// official Dapr JavaScript SDK: its package.json and package-lock.json, and
-// the scripts.
-var jsDir = filepath.Join(testenv.RepoRoot(), "test", "jssdk")
-
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
-
-// needJSSDK makes sure node runs and the SDK is installed as
-// package-lock.json pins it, running `npm ci` when node_modules does not
-// match the lock. Without node or npm the test is skipped, or fails under
-// COVE_REQUIRE_SERVICES. It returns node's path.
-func needJSSDK(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = exec.LookPath("npm")
-	}
-	if err != nil {
-		msg := fmt.Sprintf("node and npm are needed to run the JavaScript SDK (%v)", err)
-		if os.Getenv("COVE_REQUIRE_SERVICES") != "" {
-			t.Fatal("COVE_REQUIRE_SERVICES is set: " + msg)
-		}
-		t.Skip(msg)
-	}
-	npmOnce.Do(func() { npmErr = npmCI() })
-	if npmErr != nil {
-		t.Fatal(npmErr)
-	}
-	return node
-}
-
-// npmCI installs node_modules from package-lock.json, unless a stamp left
-// by the last install says it is of this very lock.
-func npmCI() error {
-	lock, err := os.ReadFile(filepath.Join(jsDir, "package-lock.json"))
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(lock)
-	want := hex.EncodeToString(sum[:])
-	stamp := filepath.Join(jsDir, "node_modules", ".cove-lock-sha256")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
-		return nil
-	}
-	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = jsDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm ci in %s: %w\n%s", jsDir, err, out)
-	}
-	return os.WriteFile(stamp, []byte(want), 0o644)
-}
 
 // jsEnv writes an environment of two apps built on the JavaScript SDK's
 // DaprServer (app.mjs), one called over HTTP (js-http) and one over gRPC
@@ -84,7 +24,7 @@ func jsEnv(t *testing.T, node string) string {
 	for _, protocol := range []string{"http", "grpc"} {
 		name := "js-" + protocol
 		fmt.Fprintf(&b, "  - file: %s.yaml\n    command: [%q, %q, %s]\n    env: {CONFIG_FILE: %q, DAPR_API_TOKEN: %q}\n",
-			name, node, filepath.Join(jsDir, "app.mjs"), protocol, filepath.Join(dir, "config.yaml"), "token-"+protocol)
+			name, node, filepath.Join(testenv.JSSDKDir, "app.mjs"), protocol, filepath.Join(dir, "config.yaml"), "token-"+protocol)
 		writeFile(t, dir, name+".yaml", daprAppYAML(name, protocol, 1))
 	}
 	b.WriteString("components:\n")
@@ -114,7 +54,7 @@ func jsEnv(t *testing.T, node string) string {
 // and actors, a CounterActor the HTTP app hosts. check.mjs asserts; its
 // output is shown when it fails.
 func TestJSSDK(t *testing.T) {
-	node := needJSSDK(t)
+	node := testenv.NeedJSSDK(t)
 	dir := jsEnv(t, node)
 	// Relative paths of the secret and configuration files are taken from
 	// the directory cove runs in.
@@ -123,7 +63,7 @@ func TestJSSDK(t *testing.T) {
 	e.waitFor("is ready", 3*time.Minute)
 	for _, protocol := range []string{"http", "grpc"} {
 		t.Run(protocol, func(t *testing.T) {
-			out, err := e.cove("exec", "js-http", "--", node, filepath.Join(jsDir, "check.mjs"), protocol, "js-http", "js-grpc")
+			out, err := e.cove("exec", "js-http", "--", node, filepath.Join(testenv.JSSDKDir, "check.mjs"), protocol, "js-http", "js-grpc")
 			if err != nil {
 				t.Fatalf("check.mjs over %s: %v\n%s", protocol, err, out)
 			}
