@@ -1,7 +1,7 @@
 // An app built on the Dapr JavaScript SDK's DaprServer, run by cove with its
 // own sidecar. argv[2] is the protocol its sidecar calls it with (http or
 // grpc). It answers invocations of "echo" with what it received, subscribes
-// to pubsub/orders and answers "received" with the events' data so far.
+// to a topic of pubsub and answers "received" with the events' data so far.
 // Over HTTP it also hosts the actor type CounterActor (the SDK's actors are
 // HTTP only).
 import { AbstractActor, CommunicationProtocolEnum, DaprServer, HttpMethod, Temporal } from "@dapr/dapr";
@@ -75,6 +75,8 @@ const server = new DaprServer({
   logger: { level: 1 }, // warnings and errors only
 });
 
+// The topic is TOPIC, by default orders.
+const topic = process.env.TOPIC || "orders";
 const received = [];
 
 await server.invoker.listen(
@@ -90,7 +92,7 @@ await server.invoker.listen(
   { method: HttpMethod.POST },
 );
 await server.invoker.listen("received", async () => received, { method: HttpMethod.GET });
-await server.pubsub.subscribe("pubsub", "orders", async (data) => {
+await server.pubsub.subscribe("pubsub", topic, async (data) => {
   received.push(data);
 });
 

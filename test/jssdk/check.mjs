@@ -1,6 +1,7 @@
 // Drives a sidecar with the Dapr JavaScript SDK's DaprClient and asserts
-// what it answers. Run in an app's environment (cove exec), so
-// DAPR_HTTP_PORT, DAPR_GRPC_PORT and APP_ID are that app's sidecar's.
+// what it answers. Run in an app's environment (cove exec), or beside a
+// `cove sidecar` with the same variables: DAPR_HTTP_PORT, DAPR_GRPC_PORT
+// and APP_ID are that app's sidecar's, TOPIC the topic app.mjs subscribes to.
 //
 //   node check.mjs <http|grpc> <app id of an HTTP app> <app id of a gRPC app> [check...]
 //
@@ -22,6 +23,8 @@ const client = new DaprClient({
   communicationProtocol: grpc ? CommunicationProtocolEnum.GRPC : CommunicationProtocolEnum.HTTP,
   logger: { level: 0 }, // errors come back as exceptions; the SDK's own log would repeat them
 });
+// The topic both apps subscribe to (app.mjs).
+const topic = process.env.TOPIC || "orders";
 // Keys and events of this run, so runs never see each other's.
 const run = `${protocol}-${process.pid}-${Date.now()}`;
 
@@ -155,9 +158,9 @@ const checks = {
 
   async pubsub() {
     const event = { id: run, total: 12.5, lines: ["a", "b"] };
-    const res = await client.pubsub.publish("pubsub", "orders", event);
+    const res = await client.pubsub.publish("pubsub", topic, event);
     assert.equal(res.error, undefined, `publish: ${res.error}`);
-    // Both apps subscribe to pubsub/orders; each gets the event's data.
+    // Both apps subscribe to the topic; each gets the event's data.
     // (Each app answers "received" with the data of every event it got.)
     const receivedBy = async (app, id) =>
       (await client.invoker.invoke(app, "received", HttpMethod.GET)).filter((d) => d?.id === id);
@@ -169,7 +172,7 @@ const checks = {
     const events = [1, 2, 3].map((n) => ({ id: `${run}-bulk`, n }));
     const bulk = await client.pubsub.publishBulk(
       "pubsub",
-      "orders",
+      topic,
       events.map((e) => ({ entryID: `${e.n}`, event: e, contentType: "application/json" })),
     );
     assert.deepEqual(bulk.failedMessages, [], `bulk publish: ${JSON.stringify(bulk)}`);
@@ -179,7 +182,7 @@ const checks = {
     }
     // An unknown pub/sub component fails.
     assert.ok(
-      await refused(client.pubsub.publish(`${run}-nopubsub`, "orders", event)),
+      await refused(client.pubsub.publish(`${run}-nopubsub`, topic, event)),
       "a publish to an unknown component succeeded",
     );
   },
