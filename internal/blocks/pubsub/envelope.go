@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,14 +71,65 @@ type eventInput struct {
 	TraceState      string
 }
 
-// newEnvelope wraps in as daprd does: a body whose content type is
+// appendEnvelope appends the CloudEvent of one publish as JSON, written
+// field by field rather than through a map (building and encoding the map
+// was a fifth of the sidecar's CPU under bulk publishes), with the
+// attributes daprd writes: a body whose content type is
 // application/cloudevents+json is taken as the event, its missing
 // attributes filled; any other body becomes the data of a new event, whose
-// attributes metadata's "cloudevent.*" keys may override.
-func newEnvelope(in eventInput, metadata map[string]string, now time.Time) (map[string]any, error) {
+// attributes metadata's "cloudevent.*" keys may override. expiration, when
+// not "", is the event's expiration attribute.
+func appendEnvelope(buf []byte, in eventInput, metadata map[string]string, expiration string, now time.Time) ([]byte, error) {
 	if isMediaType(in.DataContentType, ContentTypeCloudEvent) {
-		return fromCloudEvent(in, now)
+		return appendFromCloudEvent(buf, in, expiration, now)
 	}
+	at := newAttributes(in, metadata)
+	ct := at.contentType
+	// The attributes in the order of their names, as encoding a map
+	// writes them.
+	switch {
+	case isMediaType(ct, contentTypeJSON):
+		buf = append(buf, `{"data":`...)
+		buf = appendJSONData(buf, in.Data)
+	case isMediaType(ct, contentTypeBinary) || isMediaType(ct, contentTypeCEProtobuf):
+		buf = append(buf, `{"data_base64":"`...)
+		buf = base64.StdEncoding.AppendEncode(buf, in.Data)
+		buf = append(buf, '"')
+	default:
+		buf = append(buf, `{"data":`...)
+		buf = appendString(buf, in.Data)
+	}
+	buf = appendField(buf, fieldDataContentType, ct)
+	if expiration != "" {
+		buf = appendField(buf, fieldExpiration, expiration)
+	}
+	buf = appendField(buf, fieldID, at.id)
+	buf = appendField(buf, fieldPubsub, in.Pubsub)
+	buf = appendField(buf, fieldSource, at.source)
+	buf = appendField(buf, fieldSpecVersion, SpecVersion)
+	if at.subject != "" {
+		buf = appendField(buf, fieldSubject, at.subject)
+	}
+	buf = append(buf, `,"time":"`...)
+	buf = now.AppendFormat(buf, time.RFC3339)
+	buf = append(buf, '"')
+	buf = appendField(buf, fieldTopic, in.Topic)
+	buf = appendField(buf, fieldTraceID, at.traceID)
+	buf = appendField(buf, fieldTraceParent, at.traceID)
+	buf = appendField(buf, fieldTraceState, at.traceState)
+	buf = appendField(buf, fieldType, at.typ)
+	return append(buf, '}'), nil
+}
+
+// attributes are a new event's attributes but its data, topic and
+// pubsubname.
+type attributes struct {
+	id, source, typ, subject, traceID, traceState, contentType string
+}
+
+// newAttributes are the attributes of in's new event: the publish's,
+// metadata's "cloudevent.*" overrides, daprd's defaults.
+func newAttributes(in eventInput, metadata map[string]string) attributes {
 	// An override given, even empty, replaces the attribute, as daprd's
 	// decoding of the metadata into its event does.
 	id, typ, subject := "", "", ""
@@ -117,72 +169,135 @@ func newEnvelope(in eventInput, metadata map[string]string, now time.Time) (map[
 	if ct == "" {
 		ct = defaultDataContentType
 	}
-	ev := map[string]any{
-		fieldID:              id,
-		fieldSpecVersion:     SpecVersion,
-		fieldDataContentType: ct,
-		fieldSource:          source,
-		fieldType:            typ,
-		fieldTopic:           in.Topic,
-		fieldPubsub:          in.Pubsub,
-		fieldTraceID:         traceID,
-		fieldTraceParent:     traceID,
-		fieldTraceState:      traceState,
-		fieldTime:            now.Format(time.RFC3339),
-	}
-	switch {
-	case isMediaType(ct, contentTypeJSON):
-		var v any
-		if err := decodePrecise(in.Data, &v); err != nil {
-			// JSON that does not parse is carried as a string, as daprd does.
-			ev[fieldData] = string(in.Data)
-		} else {
-			ev[fieldData] = v
-		}
-	case isMediaType(ct, contentTypeBinary) || isMediaType(ct, contentTypeCEProtobuf):
-		ev[fieldDataBase64] = base64.StdEncoding.EncodeToString(in.Data)
-	default:
-		ev[fieldData] = string(in.Data)
-	}
-	if subject != "" {
-		ev[fieldSubject] = subject
-	}
-	return ev, nil
+	return attributes{id: id, source: source, typ: typ, subject: subject, traceID: traceID, traceState: traceState, contentType: ct}
 }
 
-// fromCloudEvent takes a body that already is a CloudEvent: its own
-// attributes stay, topic and pubsubname are the publish's, and what is
-// missing is filled in.
-func fromCloudEvent(in eventInput, now time.Time) (map[string]any, error) {
-	var ev map[string]any
-	if err := decodePrecise(in.Data, &ev); err != nil {
-		return nil, fmt.Errorf("the body is not a JSON CloudEvent: %w", err)
+// appendField appends ,"name":value with value as a JSON string.
+func appendField[T string | []byte](buf []byte, name string, value T) []byte {
+	buf = append(buf, ',', '"')
+	buf = append(buf, name...)
+	buf = append(buf, '"', ':')
+	return appendString(buf, value)
+}
+
+// appendJSONData appends the data of a JSON event: as written, without
+// its spaces, when it is valid JSON; otherwise what daprd makes of it,
+// the first JSON value when one starts it, else the body as a string.
+func appendJSONData(buf []byte, data []byte) []byte {
+	if out := bytes.NewBuffer(buf); json.Compact(out, data) == nil {
+		return out.Bytes()
 	}
-	if ev == nil {
+	var v any
+	if err := decodePrecise(data, &v); err == nil {
+		if b, err := json.Marshal(v); err == nil {
+			return append(buf, b...)
+		}
+	}
+	return appendString(buf, data)
+}
+
+// filled are the attributes a CloudEvent body gets when it lacks them
+// (time, the trace context) or has them null (source, type,
+// specversion), by their index.
+var filled = [...]string{fieldTime, fieldTraceID, fieldTraceState, fieldSource, fieldType, fieldSpecVersion}
+
+const (
+	filledTime = iota
+	filledTraceID
+	filledTraceState
+	filledSource
+	filledType
+	filledSpecVersion
+)
+
+// appendFromCloudEvent appends a body that already is a CloudEvent: its
+// own attributes stay as written, topic and pubsubname are the
+// publish's, and what is missing is filled in.
+func appendFromCloudEvent(buf []byte, in eventInput, expiration string, now time.Time) ([]byte, error) {
+	// The body's own spaces go: its members are copied as they are.
+	var compact bytes.Buffer
+	if json.Compact(&compact, in.Data) != nil {
+		// What daprd decodes: the first JSON value, what follows ignored.
+		var first json.RawMessage
+		if err := json.NewDecoder(bytes.NewReader(in.Data)).Decode(&first); err != nil {
+			return nil, fmt.Errorf("the body is not a JSON CloudEvent: %w", err)
+		}
+		compact.Reset()
+		if err := json.Compact(&compact, first); err != nil {
+			return nil, fmt.Errorf("the body is not a JSON CloudEvent: %w", err)
+		}
+	}
+	body := compact.Bytes()
+	if !isObject(body) {
+		var ev map[string]any
+		if err := decodePrecise(body, &ev); err != nil {
+			return nil, fmt.Errorf("the body is not a JSON CloudEvent: %w", err)
+		}
 		return nil, fmt.Errorf("the body is not a JSON CloudEvent: null")
 	}
-	if _, ok := ev[fieldTime]; !ok {
-		ev[fieldTime] = now.Format(time.RFC3339)
+	// What the body has: an attribute present (even as null), or present
+	// and not null, as its last occurrence says.
+	var has, set [len(filled)]bool
+	for key, value := range members(body) {
+		if i := slices.Index(filled[:], string(keyName(key))); i >= 0 {
+			has[i], set[i] = true, string(value) != "null"
+		}
 	}
-	if _, ok := ev[fieldTraceID]; !ok {
-		ev[fieldTraceID] = in.TraceParent
-		ev[fieldTraceParent] = in.TraceParent
+	// The attributes written here replace every occurrence of theirs.
+	replaced := func(name string) bool {
+		switch name {
+		case fieldTopic, fieldPubsub:
+			return true
+		case fieldExpiration:
+			return expiration != ""
+		case fieldTraceParent:
+			return !has[filledTraceID]
+		case fieldSource:
+			return !set[filledSource]
+		case fieldType:
+			return !set[filledType]
+		case fieldSpecVersion:
+			return !set[filledSpecVersion]
+		}
+		return false
 	}
-	if _, ok := ev[fieldTraceState]; !ok {
-		ev[fieldTraceState] = in.TraceState
+	buf = append(buf, `{"pubsubname":`...)
+	buf = appendString(buf, in.Pubsub)
+	buf = appendField(buf, fieldTopic, in.Topic)
+	for key, value := range members(body) {
+		if replaced(string(keyName(key))) {
+			continue
+		}
+		buf = append(buf, ',')
+		buf = append(buf, key...)
+		buf = append(buf, ':')
+		buf = append(buf, value...)
 	}
-	ev[fieldTopic] = in.Topic
-	ev[fieldPubsub] = in.Pubsub
-	if ev[fieldSource] == nil {
-		ev[fieldSource] = defaultSource
+	if !has[filledTime] {
+		buf = append(buf, `,"time":"`...)
+		buf = now.AppendFormat(buf, time.RFC3339)
+		buf = append(buf, '"')
 	}
-	if ev[fieldType] == nil {
-		ev[fieldType] = EventType
+	if !has[filledTraceID] {
+		buf = appendField(buf, fieldTraceID, in.TraceParent)
+		buf = appendField(buf, fieldTraceParent, in.TraceParent)
 	}
-	if ev[fieldSpecVersion] == nil {
-		ev[fieldSpecVersion] = SpecVersion
+	if !has[filledTraceState] {
+		buf = appendField(buf, fieldTraceState, in.TraceState)
 	}
-	return ev, nil
+	if !set[filledSource] {
+		buf = appendField(buf, fieldSource, defaultSource)
+	}
+	if !set[filledType] {
+		buf = appendField(buf, fieldType, EventType)
+	}
+	if !set[filledSpecVersion] {
+		buf = appendField(buf, fieldSpecVersion, SpecVersion)
+	}
+	if expiration != "" {
+		buf = appendField(buf, fieldExpiration, expiration)
+	}
+	return append(buf, '}'), nil
 }
 
 // overrides reads the "cloudevent.*" metadata keys, in any case, as the
@@ -201,15 +316,14 @@ func overrides(metadata map[string]string) map[string]string {
 	return out
 }
 
-// applyTTL sets the event's expiration from the metadata's ttl when the
-// broker does not expire messages itself.
-func applyTTL(ev map[string]any, metadata map[string]string, brokerExpires bool, now time.Time) error {
+// expirationOf is the expiration attribute of an event published with
+// metadata: "" without a ttl, or when the broker expires messages itself.
+func expirationOf(metadata map[string]string, brokerExpires bool, now time.Time) (string, error) {
 	ttl, ok, err := TTL(metadata)
 	if err != nil || !ok || brokerExpires {
-		return err
+		return "", err
 	}
-	ev[fieldExpiration] = now.UTC().Add(ttl).Format(time.RFC3339)
-	return nil
+	return now.UTC().Add(ttl).Format(time.RFC3339), nil
 }
 
 // TTL reads a message's time to live from publish metadata: "ttl" or
@@ -236,18 +350,24 @@ func TTL(metadata map[string]string) (ttl time.Duration, ok bool, err error) {
 	return time.Duration(n) * time.Second, true, nil
 }
 
-// Expired tells whether an event's expiration has passed; an event
+// expired tells whether an event's expiration has passed; an event
 // without one, or with one that does not parse, never expires.
-func Expired(ev map[string]any, now time.Time) bool {
-	v, ok := ev[fieldExpiration]
-	if !ok || v == "" {
+func expired(expiration string, now time.Time) bool {
+	if expiration == "" {
 		return false
 	}
-	exp, err := time.Parse(time.RFC3339, fmt.Sprint(v))
+	exp, err := time.Parse(time.RFC3339, expiration)
 	if err != nil {
 		return false
 	}
 	return exp.Before(now)
+}
+
+// Expired tells whether an event's expiration has passed; an event
+// without one, or with one that does not parse, never expires.
+func Expired(ev map[string]any, now time.Time) bool {
+	exp, _ := ev[fieldExpiration].(string)
+	return expired(exp, now)
 }
 
 // rawPayload reads the rawPayload metadata key as a boolean.

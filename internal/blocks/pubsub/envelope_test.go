@@ -181,23 +181,22 @@ func TestTTL(t *testing.T) {
 	}
 }
 
-func TestApplyTTLAndExpired(t *testing.T) {
-	ev := map[string]any{}
-	if err := applyTTL(ev, map[string]string{"ttlInSeconds": "30"}, false, testNow); err != nil {
+func TestExpirationAndExpired(t *testing.T) {
+	exp, err := expirationOf(map[string]string{"ttlInSeconds": "30"}, false, testNow)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ev["expiration"] != "2026-03-04T05:06:37Z" {
-		t.Fatalf("expiration = %v", ev["expiration"])
+	if exp != "2026-03-04T05:06:37Z" {
+		t.Fatalf("expiration = %v", exp)
 	}
-	if Expired(ev, testNow.Add(29*time.Second)) || !Expired(ev, testNow.Add(31*time.Second)) {
+	if expired(exp, testNow.Add(29*time.Second)) || !expired(exp, testNow.Add(31*time.Second)) {
 		t.Error("expiry not at the expiration")
 	}
 	// A broker that expires messages itself gets no expiration attribute.
-	ev = map[string]any{}
-	if err := applyTTL(ev, map[string]string{"ttlInSeconds": "30"}, true, testNow); err != nil || ev["expiration"] != nil {
-		t.Errorf("broker TTL: %v, %v", ev, err)
+	if exp, err := expirationOf(map[string]string{"ttlInSeconds": "30"}, true, testNow); err != nil || exp != "" {
+		t.Errorf("broker TTL: %q, %v", exp, err)
 	}
-	if Expired(map[string]any{"expiration": "not a time"}, testNow) {
+	if expired("not a time", testNow) || expired("", testNow) {
 		t.Error("an unparsable expiration expired")
 	}
 }

@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -254,24 +253,22 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) error {
 	return nil
 }
 
-// envelope builds and encodes the CloudEvent of one publish.
+// envelope writes the CloudEvent of one publish.
 func (s *Service) envelope(e *entry, name, topic, contentType string, data []byte, md map[string]string, tp, ts string) ([]byte, error) {
 	now := s.now()
-	ev, err := newEnvelope(eventInput{
-		Source: s.appID, Topic: topic, Pubsub: name, DataContentType: contentType,
-		Data: data, TraceParent: tp, TraceState: ts,
-	}, md, now)
+	exp, err := expirationOf(md, e.expires, now)
 	if err != nil {
-		return nil, daprerr.Wrap(daprerr.PubsubCloudEvents, err, "cannot create cloudevent")
-	}
-	if err := applyTTL(ev, md, e.expires, now); err != nil {
 		// daprd ignores a ttl it cannot read here; the broker refuses it.
 		s.log.Debug("publish metadata ttl ignored", "error", err)
 	}
-	out, err := json.Marshal(ev)
+	// Room for the attributes around data, base64 if binary.
+	buf := make([]byte, 0, len(data)*4/3+384)
+	out, err := appendEnvelope(buf, eventInput{
+		Source: s.appID, Topic: topic, Pubsub: name, DataContentType: contentType,
+		Data: data, TraceParent: tp, TraceState: ts,
+	}, md, exp, now)
 	if err != nil {
-		return nil, daprerr.Wrap(daprerr.PubsubEventsSer, err,
-			"error when marshalling cloud event envelope for topic %s pubsub %s", topic, name)
+		return nil, daprerr.Wrap(daprerr.PubsubCloudEvents, err, "cannot create cloudevent")
 	}
 	return out, nil
 }
