@@ -82,9 +82,9 @@ func (a *HTTPApp) Deliver(ctx context.Context, d *Delivery) (Verdict, error) {
 		}
 	}
 	req.Header.Set("Content-Type", ContentTypeCloudEvent)
-	if tp := traceOf(d.Event); tp != "" {
+	if tp, ts := d.traceContext(); tp != "" {
 		req.Header.Set("traceparent", tp)
-		if ts, _ := d.Event[fieldTraceState].(string); ts != "" {
+		if ts != "" {
 			req.Header.Set("tracestate", ts)
 		}
 	}
@@ -120,15 +120,6 @@ func verdictOf(body []byte) Verdict {
 		return Drop
 	}
 	return Retry
-}
-
-// traceOf is the event's traceparent, else its traceid.
-func traceOf(ev map[string]any) string {
-	if tp, ok := ev[fieldTraceParent].(string); ok && tp != "" {
-		return tp
-	}
-	tid, _ := ev[fieldTraceID].(string)
-	return tid
 }
 
 // validHeader keeps metadata that can travel as an HTTP header.
@@ -197,7 +188,7 @@ func (a *GRPCApp) Deliver(ctx context.Context, d *Delivery) (Verdict, error) {
 		return Retry, err
 	}
 	ctx = a.ctx(ctx)
-	if tp := traceOf(d.Event); tp != "" {
+	if tp, _ := d.traceContext(); tp != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tp)
 	}
 	resp, err := runtimev1pb.NewAppCallbackClient(a.Conn).OnTopicEvent(ctx, req)
@@ -226,23 +217,27 @@ func VerdictOf(st runtimev1pb.TopicEventResponse_TopicEventResponseStatus) Verdi
 // subscriptions): the CloudEvent's attributes in their fields, its data as
 // bytes, the other attributes as extensions.
 func TopicEvent(d *Delivery) (*runtimev1pb.TopicEventRequest, error) {
+	ev, err := d.Attributes()
+	if err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
 	req := &runtimev1pb.TopicEventRequest{
-		Id:              str(d.Event[fieldID]),
-		Source:          str(d.Event[fieldSource]),
-		Type:            str(d.Event[fieldType]),
-		SpecVersion:     str(d.Event[fieldSpecVersion]),
-		DataContentType: str(d.Event[fieldDataContentType]),
+		Id:              str(ev[fieldID]),
+		Source:          str(ev[fieldSource]),
+		Type:            str(ev[fieldType]),
+		SpecVersion:     str(ev[fieldSpecVersion]),
+		DataContentType: str(ev[fieldDataContentType]),
 		Topic:           d.Topic,
 		PubsubName:      d.Pubsub,
 		Path:            d.Path,
 	}
-	data, err := eventData(d.Event)
+	data, err := eventData(ev)
 	if err != nil {
 		return nil, fmt.Errorf("event data: %w", err)
 	}
 	req.Data = data
 	ext := map[string]any{}
-	for k, v := range d.Event {
+	for k, v := range ev {
 		switch k {
 		case fieldID, fieldSource, fieldType, fieldSpecVersion, fieldDataContentType, fieldTopic, fieldPubsub,
 			fieldData, fieldDataBase64:
@@ -440,7 +435,7 @@ func (a *GRPCApp) DeliverBulk(ctx context.Context, b *BulkDelivery) (map[string]
 		if e.Raw != nil {
 			item.Event = &runtimev1pb.TopicEventBulkRequestEntry_Bytes{Bytes: e.Raw}
 		} else {
-			ev, err := TopicEvent(&Delivery{Pubsub: b.Pubsub, Topic: b.Topic, Event: e.Event})
+			ev, err := TopicEvent(&Delivery{Pubsub: b.Pubsub, Topic: b.Topic, Event: e.Event, Data: e.Data})
 			if err != nil {
 				return nil, fmt.Errorf("entry %s: %w", e.EntryID, err)
 			}

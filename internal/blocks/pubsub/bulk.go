@@ -49,10 +49,11 @@ func NewBulk(enabled bool, maxMessages, maxAwaitMs int) *Bulk {
 // BulkEventEntry is one event of a batch.
 type BulkEventEntry struct {
 	EntryID string
-	// Event is the CloudEvent; for a raw-payload subscription Raw holds
-	// the message as it came instead.
+	// Event is the CloudEvent's attributes when delivery decoded them
+	// (nil: Data holds the event); for a raw-payload subscription Raw
+	// holds the message as it came instead.
 	Event map[string]any
-	// Data is Event as JSON, as the message carried it (or re-encoded
+	// Data is the event as JSON, as the message carried it (or re-encoded
 	// where the sidecar changed it), so an HTTP batch is written without
 	// encoding each event again; nil: encode Event.
 	Data        []byte
@@ -212,21 +213,21 @@ func (b *batcher) flush(ctx context.Context, batch []*pending) {
 			tally.add(in.process)
 			continue
 		}
-		if Expired(d.Event, h.s.now()) {
-			log.Warn("expired pub/sub event dropped", "id", d.Event[fieldID], "expiration", d.Event[fieldExpiration])
+		if expired(d.expiration(), h.s.now()) {
+			log.Warn("expired pub/sub event dropped", "id", d.id(), "expiration", d.expiration())
 			results[i] = h.deadLetterOr(ctx, p.msg, cpubsub.Ack)
 			tally.add(ingressDrop)
 			continue
 		}
-		path, ok, err := h.sub.route(d.Event)
+		path, ok, err := h.sub.route(d)
 		if err != nil {
-			log.Error("pub/sub event not routed", "id", d.Event[fieldID], "error", err)
+			log.Error("pub/sub event not routed", "id", d.id(), "error", err)
 			results[i] = h.failed(ctx, p.msg, &in)
 			tally.add(in.process)
 			continue
 		}
 		if !ok {
-			log.Debug("pub/sub event matches no route; skipped", "id", d.Event[fieldID])
+			log.Debug("pub/sub event matches no route; skipped", "id", d.id())
 			results[i] = h.deadLetterOr(ctx, p.msg, cpubsub.Ack)
 			tally.add(ingressDrop)
 			continue
@@ -331,7 +332,7 @@ func (e *BulkEventEntry) appendEvent(buf []byte) ([]byte, error) {
 		buf = base64.StdEncoding.AppendEncode(buf, e.Raw)
 		return append(buf, '"'), nil
 	case e.Data != nil:
-		// Read as JSON already (delivery decodes every event).
+		// Valid JSON: delivery checked it.
 		return append(buf, e.Data...), nil
 	}
 	data, err := json.Marshal(e.Event)

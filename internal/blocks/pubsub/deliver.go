@@ -37,13 +37,92 @@ type Delivery struct {
 	// Path is the route the subscription's rules chose, without a
 	// leading slash or with one, as the app gave it.
 	Path string
-	// Event is the CloudEvent's attributes; Data its JSON encoding, the
-	// body an HTTP app receives.
+	// Event is the CloudEvent's attributes, decoded from Data only when
+	// something needs all of them (a routing rule, a gRPC app): nil until
+	// Attributes decodes it.
 	Event map[string]any
-	Data  []byte
+	// Data is the CloudEvent's JSON, the body an HTTP app receives.
+	Data []byte
 	// Metadata is the broker's metadata of the message (pubsubName
 	// added), which HTTP apps receive as headers.
 	Metadata map[string]string
+	// head is what delivery reads of every event, from Data.
+	head eventHead
+}
+
+// eventHead is the attributes every delivery reads (expiry, trace
+// context, the id for the log): each one's JSON value, nil when the event
+// has none. Reading only these costs a fraction of decoding the event.
+type eventHead struct {
+	id, expiration, traceID, traceParent, traceState []byte
+}
+
+// readHead reads the head attributes of a CloudEvent's valid JSON.
+func readHead(data []byte) eventHead {
+	var h eventHead
+	for key, value := range members(data) {
+		switch string(keyName(key)) {
+		case fieldID:
+			h.id = value
+		case fieldExpiration:
+			h.expiration = value
+		case fieldTraceID:
+			h.traceID = value
+		case fieldTraceParent:
+			h.traceParent = value
+		case fieldTraceState:
+			h.traceState = value
+		}
+	}
+	return h
+}
+
+// Attributes returns the event's attributes, decoding Data the first
+// time. Numbers decode as float64, as daprd decodes them, so CEL rules
+// compare them with numbers.
+func (d *Delivery) Attributes() (map[string]any, error) {
+	if d.Event != nil {
+		return d.Event, nil
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(d.Data, &ev); err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, errors.New("the event is null")
+	}
+	d.Event = ev
+	return ev, nil
+}
+
+// id is the event's id, for the log.
+func (d *Delivery) id() string {
+	if s := stringValue(d.head.id); s != "" {
+		return s
+	}
+	return string(d.head.id)
+}
+
+// expiration is the event's expiration attribute when it is a string.
+func (d *Delivery) expiration() string { return stringValue(d.head.expiration) }
+
+// traceContext is the event's traceparent (else its traceid) and
+// tracestate, where they are strings.
+func (d *Delivery) traceContext() (traceParent, traceState string) {
+	traceParent = stringValue(d.head.traceParent)
+	if traceParent == "" {
+		traceParent = stringValue(d.head.traceID)
+	}
+	return traceParent, stringValue(d.head.traceState)
+}
+
+// lacksTrace tells whether the broker metadata md has a trace attribute
+// the event lacks, which delivery fills in.
+func (h *eventHead) lacksTrace(md map[string]string) bool {
+	_, id := md[fieldTraceID]
+	_, tp := md[fieldTraceParent]
+	_, ts := md[fieldTraceState]
+	return id && h.traceID == nil || tp && h.traceParent == nil || ts && h.traceState == nil
 }
 
 // AppChannel delivers events to the app behind one sidecar.
@@ -208,19 +287,18 @@ func (h *handler) process(ctx context.Context, msg *cpubsub.Message, in *ingress
 		log.Error("pub/sub event not delivered", "error", err)
 		return h.failed(ctx, msg, in)
 	}
-	id := d.Event[fieldID]
-	if Expired(d.Event, h.s.now()) {
-		log.Warn("expired pub/sub event dropped", "id", id, "expiration", d.Event[fieldExpiration])
+	if expired(d.expiration(), h.s.now()) {
+		log.Warn("expired pub/sub event dropped", "id", d.id(), "expiration", d.expiration())
 		in.process = ingressDrop
 		return h.deadLetterOr(ctx, msg, cpubsub.Ack)
 	}
-	path, ok, err := h.sub.route(d.Event)
+	path, ok, err := h.sub.route(d)
 	if err != nil {
-		log.Error("pub/sub event not routed", "id", id, "error", err)
+		log.Error("pub/sub event not routed", "id", d.id(), "error", err)
 		return h.failed(ctx, msg, in)
 	}
 	if !ok {
-		log.Debug("pub/sub event matches no route; skipped", "id", id)
+		log.Debug("pub/sub event matches no route; skipped", "id", d.id())
 		in.process, in.status = ingressDrop, ingressSuccess
 		return h.deadLetterOr(ctx, msg, cpubsub.Ack)
 	}
@@ -316,21 +394,31 @@ func (h *handler) delivery(msg *cpubsub.Message) (*Delivery, error) {
 		}
 		traceFromMetadata(ev, msg.Metadata, true)
 		d.Event = ev
-		d.Data, err = json.Marshal(ev)
-		return d, err
-	}
-	// Numbers decode as float64, as daprd decodes them, so CEL rules
-	// compare them with numbers.
-	var ev map[string]any
-	if err := json.Unmarshal(msg.Data, &ev); err != nil || ev == nil {
-		return nil, fmt.Errorf("the message is not a CloudEvent (subscribe with metadata rawPayload to read raw messages): %v", err)
-	}
-	d.Event = ev
-	d.Data = msg.Data
-	if traceFromMetadata(ev, msg.Metadata, false) {
 		if d.Data, err = json.Marshal(ev); err != nil {
 			return nil, err
 		}
+		d.head = readHead(d.Data)
+		return d, nil
+	}
+	// Only what every delivery needs is read here; the whole event is
+	// decoded when a rule or the app's protocol needs it.
+	if !json.Valid(msg.Data) || !isObject(msg.Data) {
+		var ev map[string]any
+		err := json.Unmarshal(msg.Data, &ev)
+		return nil, fmt.Errorf("the message is not a CloudEvent (subscribe with metadata rawPayload to read raw messages): %v", err)
+	}
+	d.Data = msg.Data
+	d.head = readHead(msg.Data)
+	if d.head.lacksTrace(msg.Metadata) {
+		ev, err := d.Attributes()
+		if err != nil {
+			return nil, fmt.Errorf("the message is not a CloudEvent (subscribe with metadata rawPayload to read raw messages): %v", err)
+		}
+		traceFromMetadata(ev, msg.Metadata, false)
+		if d.Data, err = json.Marshal(ev); err != nil {
+			return nil, err
+		}
+		d.head = readHead(d.Data)
 	}
 	return d, nil
 }

@@ -363,13 +363,6 @@ func expired(expiration string, now time.Time) bool {
 	return exp.Before(now)
 }
 
-// Expired tells whether an event's expiration has passed; an event
-// without one, or with one that does not parse, never expires.
-func Expired(ev map[string]any, now time.Time) bool {
-	exp, _ := ev[fieldExpiration].(string)
-	return expired(exp, now)
-}
-
 // rawPayload reads the rawPayload metadata key as a boolean.
 func rawPayload(metadata map[string]string) (bool, error) {
 	v, ok := metadata[MetadataRawPayload]

@@ -96,12 +96,17 @@ func undeclared(msg string) (string, bool) {
 	return name, ok && name != ""
 }
 
-// route returns the path of the first rule that takes ev; ok is false when
-// none does.
-func (s *Subscription) route(ev map[string]any) (path string, ok bool, err error) {
+// route returns the path of the first rule that takes d's event; ok is
+// false when none does. The event is decoded whole only when a rule with
+// an expression is tried: such a rule may read any attribute.
+func (s *Subscription) route(d *Delivery) (path string, ok bool, err error) {
 	for _, r := range s.Rules {
 		if r.prg == nil {
 			return r.Path, true, nil
+		}
+		ev, err := d.Attributes()
+		if err != nil {
+			return "", false, fmt.Errorf("the event does not decode: %w", err)
 		}
 		out, _, err := r.prg.Eval(map[string]any{"event": ev})
 		if err != nil {
