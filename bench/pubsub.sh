@@ -10,7 +10,10 @@
 # 3), and is the subscriber app; it also reports the CPU time per event of
 # itself and the sidecar (of the embedded default: with its broker, which
 # runs inside the sidecar). With DAPRD=/path/to/daprd, a daprd sidecar
-# with the same Redis component runs in the same rounds.
+# with the same Redis component runs in the same rounds. The "grpc" rows
+# are the same app written with the Dapr Go SDK over the sidecar's gRPC
+# port (PublishEvent, a streaming subscription) on Redis and the embedded
+# default in parallel mode (and daprd on Redis).
 #
 # BULK (default 100; 0 turns them off) adds bulk rows in the same rounds:
 # each publish call carries BULK events (Dapr's bulk publish API) and the
@@ -41,20 +44,24 @@ component() {
   } >"$dir/components/pubsub.yaml"
 }
 
-# pair DIR NAME SIDECAR-BINARY [BULK]: a pubbench app (publishing and
-# subscribing BULK events at a time when given) and its sidecar on
-# $WORK/DIR's component; once an event went through, adds to RUNS the name,
-# the app's address and the sidecar's process id. (Not run in a command
-# substitution: PIDS must reach cleanup.)
+# pair DIR NAME SIDECAR-BINARY [BULK [grpc]]: a pubbench app (publishing
+# and subscribing BULK events at a time when given) and its sidecar on
+# $WORK/DIR's component; with grpc the app is a Dapr Go SDK client on the
+# sidecar's gRPC port (a streaming subscription, no app port). Once an event
+# went through, adds to RUNS the name, the app's address and the sidecar's
+# process id. (Not run in a command substitution: PIDS must reach cleanup.)
 RUNS=()
 pair() {
-  local slug=$1 name=$2 bin=$3 bulk=${4:-0} dir="$WORK/$1" app http
-  app=$(free_port); http=$(free_port)
-  (cd "$dir" && exec "$WORK/pubbench" -mode dapr -listen "127.0.0.1:$app" -sidecar "127.0.0.1:$http" \
+  local slug=$1 name=$2 bin=$3 bulk=${4:-0} proto=${5:-http} dir="$WORK/$1" app http grpc
+  app=$(free_port); http=$(free_port); grpc=$(free_port)
+  local mode=dapr target=$http
+  [ "$proto" = grpc ] && mode=dapr-grpc target=$grpc
+  (cd "$dir" && exec "$WORK/pubbench" -mode "$mode" -listen "127.0.0.1:$app" -sidecar "127.0.0.1:$target" \
     -topic "$TOPIC-$slug" -name "$name" -c "$CONC" -d "$DURATION" -bulk "$bulk") >"$dir/app.log" 2>&1 & PIDS+=($!)
   wait_port "$app"
-  local sidecar common=(--app-id "bench-$slug" --app-port "$app" --dapr-http-port "$http" --dapr-grpc-port "$(free_port)"
+  local sidecar common=(--app-id "bench-$slug" --dapr-http-port "$http" --dapr-grpc-port "$grpc"
     --metrics-port "$(free_port)" --resources-path "$dir/components" --dapr-listen-addresses 127.0.0.1)
+  [ "$proto" = grpc ] || common+=(--app-port "$app")
   if [ "$bin" = cove ]; then
     (cd "$dir" && exec "$WORK/cove" sidecar "${common[@]}" --ca-dir "$WORK/ca" --name-resolution-file "$WORK/nr.db") \
       >"$dir/sidecar.log" 2>&1 & PIDS+=($!); sidecar=$!
@@ -62,7 +69,8 @@ pair() {
     (cd "$dir" && exec "$bin" "${common[@]}" --dapr-internal-grpc-port "$(free_port)") >"$dir/sidecar.log" 2>&1 & PIDS+=($!); sidecar=$!
   fi
   wait_port "$http"
-  curl -sf "http://127.0.0.1:$app/ready" >/dev/null || { echo "bench: $name delivers nothing:" >&2; tail -20 "$dir/sidecar.log" >&2; exit 1; }
+  wait_port "$grpc"
+  curl -sf "http://127.0.0.1:$app/ready" >/dev/null || { echo "bench: $name delivers nothing:" >&2; tail -20 "$dir/sidecar.log" "$dir/app.log" >&2; exit 1; }
   RUNS+=("$name|127.0.0.1:$app|$sidecar")
 }
 
@@ -73,6 +81,10 @@ component "$WORK/embedded-parallel" pubsub.jetstream concurrencyMode parallel
 component "$WORK/redis" pubsub.redis redisHost "$REDIS"
 component "$WORK/nats" pubsub.jetstream natsURL "$NATS"
 for n in embedded embedded-parallel redis nats; do pair "$n" "cove $n" cove; done
+# The same app over gRPC with the Dapr Go SDK.
+component "$WORK/redis-grpc" pubsub.redis redisHost "$REDIS"
+component "$WORK/embedded-parallel-grpc" pubsub.jetstream concurrencyMode parallel
+for n in redis embedded-parallel; do pair "$n-grpc" "cove $n grpc" cove 0 grpc; done
 if [ "$BULK" -gt 0 ]; then
   component "$WORK/embedded-bulk" pubsub.jetstream
   component "$WORK/redis-bulk" pubsub.redis redisHost "$REDIS"
@@ -82,6 +94,8 @@ fi
 if [ -n "${DAPRD:-}" ]; then
   component "$WORK/daprd" pubsub.redis redisHost "$REDIS"
   pair daprd "daprd redis" "$DAPRD"
+  component "$WORK/daprd-grpc" pubsub.redis redisHost "$REDIS"
+  pair daprd-grpc "daprd redis grpc" "$DAPRD" 0 grpc
   if [ "$BULK" -gt 0 ]; then
     component "$WORK/daprd-bulk" pubsub.redis redisHost "$REDIS"
     pair daprd-bulk "daprd redis bulk" "$DAPRD" "$BULK"
@@ -109,6 +123,9 @@ done
 echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 report "cove redis/redis client" "cove nats/nats client" "cove embedded/nats client" \
   "cove embedded-parallel/nats client" "daprd redis/redis client" "cove redis/daprd redis" \
+  "cove redis grpc/redis client" "cove embedded-parallel grpc/nats client" "daprd redis grpc/redis client" \
+  "cove redis grpc/daprd redis grpc" "cove redis grpc/cove redis" "cove embedded-parallel grpc/cove embedded-parallel" \
+  "daprd redis grpc/daprd redis" \
   "cove redis bulk/redis client bulk" "cove nats bulk/nats client bulk" "cove embedded bulk/nats client bulk" \
   "daprd redis bulk/redis client bulk" "cove redis bulk/daprd redis bulk" \
   "cove redis bulk/cove redis" "cove nats bulk/cove nats" "cove embedded bulk/cove embedded"

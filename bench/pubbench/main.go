@@ -6,7 +6,11 @@
 // GET /dapr/subscribe with -topic on -pubsub and takes the events on
 // /events) and, on GET /run, the publisher: -c goroutines publish through the
 // sidecar's HTTP publish API for -d, then it waits for every event and
-// answers one JSON result line. With -mode redis or -mode nats it publishes
+// answers one JSON result line. -mode dapr-grpc is the same app written
+// with the Dapr Go SDK over the sidecar's gRPC port: PublishEvent, and a
+// streaming subscription (SubscribeTopicEventsAlpha1) in place of the app
+// server the sidecar would call; its HTTP server only takes /ready and /run.
+// With -mode redis or -mode nats it publishes
 // and consumes with go-redis (Streams, a consumer group, XACK) or nats.go
 // (JetStream, a durable pull consumer, an ack per message) and prints the
 // line. Each message carries its send time; latency is send to delivery.
@@ -39,15 +43,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/dapr/go-sdk/service/common"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
 )
 
 var (
-	mode    = flag.String("mode", "dapr", "dapr, redis or nats")
+	mode    = flag.String("mode", "dapr", "dapr, dapr-grpc, redis or nats")
 	listen  = flag.String("listen", "127.0.0.1:0", "dapr: the app's address")
-	sidecar = flag.String("sidecar", "", "dapr: the sidecar's HTTP address")
+	sidecar = flag.String("sidecar", "", "dapr: the sidecar's HTTP address; dapr-grpc: its gRPC address")
 	pubsub  = flag.String("pubsub", "pubsub", "dapr: the pub/sub component")
 	topic   = flag.String("topic", "bench", "the topic (redis: stream, nats: subject)")
 	name    = flag.String("name", "", "the name of the result line")
@@ -178,14 +184,14 @@ func main() {
 	rec := &recorder{}
 	var err error
 	switch *mode {
-	case "dapr":
+	case "dapr", "dapr-grpc":
 		err = serveApp(rec)
 	case "redis":
 		err = runRedis(rec)
 	case "nats":
 		err = runNATS(rec)
 	default:
-		err = fmt.Errorf("-mode %q: use dapr, redis or nats", *mode)
+		err = fmt.Errorf("-mode %q: use dapr, dapr-grpc, redis or nats", *mode)
 	}
 	if err != nil {
 		log.Fatal(err)
@@ -220,6 +226,9 @@ func serveApp(rec *recorder) error {
 			return fmt.Errorf("publish: %s", resp.Status)
 		}
 		return nil
+	}
+	if *mode == "dapr-grpc" {
+		publish = grpcPublisher(rec)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dapr/subscribe", func(w http.ResponseWriter, _ *http.Request) {
@@ -299,6 +308,35 @@ func serveApp(rec *recorder) error {
 		http.Error(w, "no event delivered", http.StatusServiceUnavailable)
 	})
 	return http.ListenAndServe(*listen, mux)
+}
+
+// grpcPublisher publishes with the Dapr Go SDK over the sidecar's gRPC
+// port. The first call connects and subscribes to -topic with a streaming
+// subscription, whose events the recorder gets: the app starts before its
+// sidecar.
+func grpcPublisher(rec *recorder) func(ctx context.Context, bodies [][]byte) error {
+	connect := sync.OnceValues(func() (dapr.Client, error) {
+		c, err := dapr.NewClientWithAddressContext(context.Background(), *sidecar)
+		if err != nil {
+			return nil, err
+		}
+		opts := dapr.SubscriptionOptions{PubsubName: *pubsub, Topic: *topic}
+		if _, err := c.SubscribeWithHandler(context.Background(), opts, func(e *common.TopicEvent) common.SubscriptionResponseStatus {
+			rec.got(e.RawData)
+			return common.SubscriptionResponseStatusSuccess
+		}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+		return c, nil
+	})
+	return func(ctx context.Context, bodies [][]byte) error {
+		c, err := connect()
+		if err != nil {
+			return err
+		}
+		return c.PublishEvent(ctx, *pubsub, *topic, bodies[0], dapr.PublishEventWithContentType("application/json"))
+	}
 }
 
 // bulkBody is a bulk publish request of the events in bodies, in Dapr's
