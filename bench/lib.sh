@@ -78,8 +78,7 @@ build() {
 # $WORK/results. fortio's own numbers at a fixed rate include its pacing.
 latency_run() {
   local name=$1 addr=$2; shift 2
-  "$WORK/loadgen" -name "$name" -mode http-get -addr "$addr" -qps 1000 -c "$CONC" -d "${DURATION%s}s" \
-    -out "$WORK/results" "$@" >/dev/null
+  loadgen_run "$name" -mode http-get -addr "$addr" -qps 1000 -d "${DURATION%s}s" "$@"
 }
 
 # cpu_ticks PID...: the user and system CPU time the processes have used,
